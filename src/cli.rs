@@ -1,0 +1,76 @@
+//! The command line: clap definitions and the mapping of outcomes to exit codes
+//! (0 ok, 1 runtime failure, 2 bad usage or configuration).
+//!
+//! Owns argument parsing and dispatch only. Each subcommand's work lives in
+//! [`crate::commands`]; this module must never grow logic beyond choosing which to call.
+
+use crate::commands::{self, Global};
+use crate::telemetry::{self, LogFormat};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "tether", version, about = "Two-way customer sync between HubSpot and Gorgias", long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: tether.toml in the working directory, when present).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Log line format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// More log detail (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log detail (-q warnings, -qq errors only).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the state store: schema version, counts, watermarks, last cycle.
+    Status,
+    /// Check the configuration, the store and the credentials of each system.
+    Doctor,
+    /// Serve the HubSpot and Gorgias sandboxes in the foreground.
+    Sandbox(commands::sandbox::SandboxArgs),
+}
+
+/// Parses the process arguments, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbosity = cli.verbose as i8 - cli.quiet as i8;
+    telemetry::init(cli.log_format, verbosity);
+    let global = Global {
+        config: cli.config.clone(),
+        log_format: cli.log_format,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Status => commands::status::run(&global).await,
+            Command::Doctor => commands::doctor::run(&global).await,
+            Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
+        }
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            let code = commands::exit_code_for(&err);
+            eprintln!("error: {err:#}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! `tether status`: what the state store holds. (Filled in with the store.)
+
+use super::Global;
+use std::process::ExitCode;
+
+pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
+    let _loaded = global.load_config()?;
+    anyhow::bail!("tether status is not implemented yet")
+}

@@ -1,0 +1,1 @@
+//! The Gorgias REST connector. Being built.

@@ -1,0 +1,1 @@
+//! The pure sync engine: mappings, three-way diff, conflicts, planning. Being built.

@@ -1,0 +1,24 @@
+//! tether keeps customer profiles in sync, in both directions, between HubSpot and Gorgias.
+//!
+//! The crate is a functional core inside an imperative shell; `ARCHITECTURE.md` is the code
+//! map. In short:
+//! - [`domain`]: canonical, validated value types (ids, e-mail, phone, profile). Pure.
+//! - [`engine`]: mapping, three-way diff, conflict resolution, planning. Pure.
+//! - [`matcher`]: duplicate detection and scoring. Pure.
+//! - [`store`]: the SQLite state store, the only module with SQL.
+//! - [`connectors`]: HTTP clients for HubSpot and Gorgias, the only modules that call them.
+//! - [`sandbox`]: faithful in-memory fakes of both APIs, for `tether demo` and the tests.
+//! - [`cli`] and [`commands`]: the edge, where errors become exit codes.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod connectors;
+pub mod domain;
+pub mod engine;
+pub mod matcher;
+pub mod pii;
+pub mod sandbox;
+pub mod secret;
+pub mod store;
+pub mod telemetry;

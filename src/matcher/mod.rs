@@ -1,0 +1,1 @@
+//! The pure duplicate matcher: normalisation, blocking, scoring, explanation. Being built.

@@ -1,0 +1,1 @@
+//! The Gorgias REST sandbox (customers, data, merge, events, limits). Being built.
