@@ -36,73 +36,87 @@ async fn resolve_in(conn: &mut SqliteConnection, r: &RecordRef) -> Result<Record
     })
 }
 
+/// Records an alias (with its audit entry) on `conn`, inside the caller's transaction.
+/// Returns whether it was new.
+pub(crate) async fn add_alias_in(
+    conn: &mut SqliteConnection,
+    merged_away: &RecordRef,
+    survivor: &RecordRef,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if merged_away.system() != survivor.system() {
+        return Err(StoreError::Conflict(format!(
+            "an alias stays in one system: {merged_away} cannot alias {survivor}"
+        )));
+    }
+    if merged_away == survivor {
+        return Err(StoreError::Conflict(format!(
+            "{merged_away} cannot be merged into itself"
+        )));
+    }
+    let system = merged_away.system();
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT survivor_id FROM aliases WHERE system = ? AND old_id = ?")
+            .bind(system.as_str())
+            .bind(merged_away.id_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("read an alias")?;
+    match existing {
+        Some(s) if s == survivor.id_string() => return Ok(false),
+        Some(s) => {
+            return Err(StoreError::Conflict(format!(
+                "{merged_away} is already recorded as merged into {system}:{s}"
+            )));
+        }
+        None => {}
+    }
+    if &resolve_in(&mut *conn, survivor).await? == merged_away {
+        return Err(StoreError::Conflict(format!(
+            "{survivor} already resolves to {merged_away}: the alias would loop"
+        )));
+    }
+    sqlx::query("INSERT INTO aliases (system, old_id, survivor_id, merged_at) VALUES (?, ?, ?, ?)")
+        .bind(system.as_str())
+        .bind(merged_away.id_string())
+        .bind(survivor.id_string())
+        .bind(super::ts(at))
+        .execute(&mut *conn)
+        .await
+        .ctx("add an alias")?;
+    append_in(
+        &mut *conn,
+        &NewAudit {
+            at,
+            actor: actor.to_owned(),
+            action: "alias.added".into(),
+            subjects: vec![merged_away.clone(), survivor.clone()],
+            detail: json!({
+                "merged_away": merged_away.to_string(),
+                "survivor": survivor.to_string(),
+            }),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
 impl Store {
     /// Records that `merged_away` was merged into `survivor` (same system), audited as
     /// `alias.added`. Repeating the same alias is a no-op; re-aliasing to a different
-    /// survivor, or making a loop, is refused.
+    /// survivor, or making a loop, is refused. Returns whether the alias was new.
     pub async fn add_alias(
         &self,
         merged_away: &RecordRef,
         survivor: &RecordRef,
         actor: &str,
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        if merged_away.system() != survivor.system() {
-            return Err(StoreError::Conflict(format!(
-                "an alias stays in one system: {merged_away} cannot alias {survivor}"
-            )));
-        }
-        if merged_away == survivor {
-            return Err(StoreError::Conflict(format!(
-                "{merged_away} cannot be merged into itself"
-            )));
-        }
-        let system = merged_away.system();
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT survivor_id FROM aliases WHERE system = ? AND old_id = ?")
-                .bind(system.as_str())
-                .bind(merged_away.id_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx("read an alias")?;
-        match existing {
-            Some(s) if s == survivor.id_string() => return Ok(()),
-            Some(s) => {
-                return Err(StoreError::Conflict(format!(
-                    "{merged_away} is already recorded as merged into {system}:{s}"
-                )));
-            }
-            None => {}
-        }
-        if &resolve_in(&mut tx, survivor).await? == merged_away {
-            return Err(StoreError::Conflict(format!(
-                "{survivor} already resolves to {merged_away}: the alias would loop"
-            )));
-        }
-        sqlx::query(
-            "INSERT INTO aliases (system, old_id, survivor_id, merged_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(system.as_str())
-        .bind(merged_away.id_string())
-        .bind(survivor.id_string())
-        .bind(super::ts(at))
-        .execute(&mut *tx)
-        .await
-        .ctx("add an alias")?;
-        append_in(
-            &mut tx,
-            &NewAudit {
-                at,
-                actor: actor.to_owned(),
-                action: "alias.added".into(),
-                subjects: vec![merged_away.clone(), survivor.clone()],
-                detail: json!({ "merged_away": merged_away.to_string(), "survivor": survivor.to_string() }),
-            },
-        )
-        .await?;
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let new = add_alias_in(&mut tx, merged_away, survivor, actor, at).await?;
         tx.commit().await.ctx("commit an alias")?;
-        Ok(())
+        Ok(new)
     }
 
     /// The record `r` now lives as: itself, or the end of its alias chain.
@@ -144,8 +158,8 @@ mod tests {
     async fn aliases_resolve_through_chains_and_refuse_loops() {
         let s = mem().await;
         assert_eq!(s.resolve(&h("1")).await.unwrap(), h("1"));
-        s.add_alias(&h("1"), &h("2"), "sync", t(1)).await.unwrap();
-        s.add_alias(&h("1"), &h("2"), "sync", t(1)).await.unwrap();
+        assert!(s.add_alias(&h("1"), &h("2"), "sync", t(1)).await.unwrap());
+        assert!(!s.add_alias(&h("1"), &h("2"), "sync", t(1)).await.unwrap());
         s.add_alias(&h("2"), &h("3"), "sync", t(2)).await.unwrap();
         assert_eq!(s.resolve(&h("1")).await.unwrap(), h("3"));
         assert_eq!(s.resolve(&h("2")).await.unwrap(), h("3"));

@@ -73,7 +73,7 @@ type Row = (i64, String, String, String, String);
 impl Store {
     /// Appends an entry; returns its id.
     pub async fn append_audit(&self, entry: &NewAudit) -> Result<i64, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         let id = append_in(&mut tx, entry).await?;
         tx.commit().await.ctx("commit an audit entry")?;
         Ok(id)

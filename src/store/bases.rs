@@ -60,7 +60,7 @@ impl Store {
         values: &BTreeMap<String, serde_json::Value>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM links WHERE id = ?")
             .bind(link.0)
             .fetch_optional(&mut *tx)
@@ -78,7 +78,7 @@ impl Store {
 
     /// Forgets the bases of the named fields (e.g. a field dropped from the mapping).
     pub async fn clear_bases(&self, link: LinkId, fields: &[&str]) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         let mut n = 0;
         for f in fields {
             n += sqlx::query("DELETE FROM bases WHERE link_id = ? AND field = ?")

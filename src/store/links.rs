@@ -94,6 +94,164 @@ async fn link_in(conn: &mut SqliteConnection, id: LinkId) -> Result<Option<Link>
     row.map(link_from).transpose()
 }
 
+/// Creates a link with its bases and audit entry on `conn` (inside the caller's
+/// transaction). Refused when either side is already linked.
+pub(crate) async fn create_link_in(
+    conn: &mut SqliteConnection,
+    hubspot: &HubspotId,
+    gorgias: GorgiasId,
+    bases: &BTreeMap<String, serde_json::Value>,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Link, StoreError> {
+    if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
+        return Err(StoreError::Conflict(format!(
+            "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
+            l.gorgias, l.id
+        )));
+    }
+    if let Some(l) = link_by_gorgias_in(&mut *conn, gorgias).await? {
+        return Err(StoreError::Conflict(format!(
+            "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
+            l.hubspot, l.id
+        )));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at)
+             VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(hubspot.as_str())
+    .bind(gorgias.get())
+    .bind(ts(at))
+    .bind(ts(at))
+    .fetch_one(&mut *conn)
+    .await
+    .ctx("create a link")?;
+    set_bases_in(&mut *conn, LinkId(id), bases, at).await?;
+    append_in(
+        &mut *conn,
+        &NewAudit {
+            at,
+            actor: actor.to_owned(),
+            action: "link.created".into(),
+            subjects: vec![
+                RecordRef::Hubspot(hubspot.clone()),
+                RecordRef::Gorgias(gorgias),
+            ],
+            detail: json!({ "link": id, "fields": bases.keys().collect::<Vec<_>>() }),
+        },
+    )
+    .await?;
+    Ok(Link {
+        id: LinkId(id),
+        hubspot: hubspot.clone(),
+        gorgias,
+        created_at: at,
+        updated_at: at,
+    })
+}
+
+/// Moves one side of a link onto `new` on `conn` (inside the caller's transaction).
+pub(crate) async fn relink_in(
+    conn: &mut SqliteConnection,
+    id: LinkId,
+    new: &RecordRef,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Link, StoreError> {
+    let old = link_in(&mut *conn, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: id.to_string(),
+        })?;
+    let taken = match new {
+        RecordRef::Hubspot(h) => link_by_hubspot_in(&mut *conn, h).await?,
+        RecordRef::Gorgias(g) => link_by_gorgias_in(&mut *conn, *g).await?,
+    };
+    if let Some(other) = taken.filter(|l| l.id != id) {
+        return Err(StoreError::Conflict(format!(
+            "{new} is already in {}; cannot move {id} onto it",
+            other.id
+        )));
+    }
+    let replaced = old.side(new.system());
+    match new {
+        RecordRef::Hubspot(h) => {
+            sqlx::query("UPDATE links SET hubspot_id = ?, updated_at = ? WHERE id = ?")
+                .bind(h.as_str())
+                .bind(ts(at))
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await
+                .ctx("relink")?;
+        }
+        RecordRef::Gorgias(g) => {
+            sqlx::query("UPDATE links SET gorgias_id = ?, updated_at = ? WHERE id = ?")
+                .bind(g.get())
+                .bind(ts(at))
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await
+                .ctx("relink")?;
+        }
+    }
+    append_in(
+        &mut *conn,
+        &NewAudit {
+            at,
+            actor: actor.to_owned(),
+            action: "link.relinked".into(),
+            subjects: vec![
+                replaced.clone(),
+                new.clone(),
+                old.side(new.system().other()),
+            ],
+            detail: json!({ "link": id.0, "from": replaced.to_string(), "to": new.to_string() }),
+        },
+    )
+    .await?;
+    let link = link_in(&mut *conn, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: id.to_string(),
+        })?;
+    Ok(link)
+}
+
+/// Removes a link (its bases go with it) with its audit entry on `conn`, inside the
+/// caller's transaction. Returns whether there was such a link.
+pub(crate) async fn remove_link_in(
+    conn: &mut SqliteConnection,
+    id: LinkId,
+    reason: &str,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(old) = link_in(&mut *conn, id).await? else {
+        return Ok(false);
+    };
+    sqlx::query("DELETE FROM links WHERE id = ?")
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await
+        .ctx("remove a link")?;
+    append_in(
+        &mut *conn,
+        &NewAudit {
+            at,
+            actor: actor.to_owned(),
+            action: "link.removed".into(),
+            subjects: vec![
+                RecordRef::Hubspot(old.hubspot.clone()),
+                RecordRef::Gorgias(old.gorgias),
+            ],
+            detail: json!({ "link": id.0, "reason": reason }),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
 impl Store {
     /// Links `hubspot` and `gorgias` and records the bases of the mapped fields, in one
     /// transaction, audited as `link.created` by `actor`. Refused when either side is
@@ -106,55 +264,11 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<Link, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
-        if let Some(l) = link_by_hubspot_in(&mut tx, hubspot).await? {
-            return Err(StoreError::Conflict(format!(
-                "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
-                l.gorgias, l.id
-            )));
-        }
-        if let Some(l) = link_by_gorgias_in(&mut tx, gorgias).await? {
-            return Err(StoreError::Conflict(format!(
-                "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
-                l.hubspot, l.id
-            )));
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at)
-             VALUES (?, ?, ?, ?) RETURNING id",
-        )
-        .bind(hubspot.as_str())
-        .bind(gorgias.get())
-        .bind(ts(at))
-        .bind(ts(at))
-        .fetch_one(&mut *tx)
-        .await
-        .ctx("create a link")?;
-        set_bases_in(&mut tx, LinkId(id), bases, at).await?;
-        append_in(
-            &mut tx,
-            &NewAudit {
-                at,
-                actor: actor.to_owned(),
-                action: "link.created".into(),
-                subjects: vec![
-                    RecordRef::Hubspot(hubspot.clone()),
-                    RecordRef::Gorgias(gorgias),
-                ],
-                detail: json!({ "link": id, "fields": bases.keys().collect::<Vec<_>>() }),
-            },
-        )
-        .await?;
+        let mut tx = self.write_tx().await?;
+        let link = create_link_in(&mut tx, hubspot, gorgias, bases, actor, at).await?;
         tx.commit().await.ctx("commit a new link")?;
-        Ok(Link {
-            id: LinkId(id),
-            hubspot: hubspot.clone(),
-            gorgias,
-            created_at: at,
-            updated_at: at,
-        })
+        Ok(link)
     }
-
     /// The link with this id.
     pub async fn link(&self, id: LinkId) -> Result<Option<Link>, StoreError> {
         let mut conn = self.pool().acquire().await.ctx("get a connection")?;
@@ -200,59 +314,8 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<Link, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
-        let old = link_in(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: id.to_string(),
-            })?;
-        let taken = match new {
-            RecordRef::Hubspot(h) => link_by_hubspot_in(&mut tx, h).await?,
-            RecordRef::Gorgias(g) => link_by_gorgias_in(&mut tx, *g).await?,
-        };
-        if let Some(other) = taken.filter(|l| l.id != id) {
-            return Err(StoreError::Conflict(format!(
-                "{new} is already in {}; cannot move {id} onto it",
-                other.id
-            )));
-        }
-        let replaced = old.side(new.system());
-        match new {
-            RecordRef::Hubspot(h) => {
-                sqlx::query("UPDATE links SET hubspot_id = ?, updated_at = ? WHERE id = ?")
-                    .bind(h.as_str())
-                    .bind(ts(at))
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("relink")?;
-            }
-            RecordRef::Gorgias(g) => {
-                sqlx::query("UPDATE links SET gorgias_id = ?, updated_at = ? WHERE id = ?")
-                    .bind(g.get())
-                    .bind(ts(at))
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("relink")?;
-            }
-        }
-        append_in(
-            &mut tx,
-            &NewAudit {
-                at,
-                actor: actor.to_owned(),
-                action: "link.relinked".into(),
-                subjects: vec![replaced.clone(), new.clone(), old.side(new.system().other())],
-                detail: json!({ "link": id.0, "from": replaced.to_string(), "to": new.to_string() }),
-            },
-        )
-        .await?;
-        let link = link_in(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: id.to_string(),
-            })?;
+        let mut tx = self.write_tx().await?;
+        let link = relink_in(&mut tx, id, new, actor, at).await?;
         tx.commit().await.ctx("commit a relink")?;
         Ok(link)
     }
@@ -266,31 +329,10 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
-        let Some(old) = link_in(&mut tx, id).await? else {
-            return Ok(false);
-        };
-        sqlx::query("DELETE FROM links WHERE id = ?")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .ctx("remove a link")?;
-        append_in(
-            &mut tx,
-            &NewAudit {
-                at,
-                actor: actor.to_owned(),
-                action: "link.removed".into(),
-                subjects: vec![
-                    RecordRef::Hubspot(old.hubspot.clone()),
-                    RecordRef::Gorgias(old.gorgias),
-                ],
-                detail: json!({ "link": id.0, "reason": reason }),
-            },
-        )
-        .await?;
+        let mut tx = self.write_tx().await?;
+        let removed = remove_link_in(&mut tx, id, reason, actor, at).await?;
         tx.commit().await.ctx("commit a link removal")?;
-        Ok(true)
+        Ok(removed)
     }
 }
 

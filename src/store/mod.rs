@@ -28,7 +28,7 @@ pub use cycles::{Cycle, CycleId, CycleOutcome};
 pub use guard::{Holder, WriterGuard};
 pub use links::{Link, LinkId};
 pub use migrate::{SchemaState, latest_version};
-pub use outbox::{NewWrite, OpKind, OutboxId, OutboxItem, OutboxStatus};
+pub use outbox::{Completion, FollowUp, NewWrite, OpKind, OutboxId, OutboxItem, OutboxStatus};
 pub use proposals::{Decision, Pair, Proposal, ProposalId, ProposalInsert, ProposalStatus};
 pub use quarantine::QuarantineEntry;
 pub use records::RecordSeen;
@@ -350,6 +350,18 @@ impl Store {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Begins a write transaction that takes SQLite's write lock at once (`BEGIN
+    /// IMMEDIATE`), so that concurrent tasks of the writer queue on the busy timeout instead
+    /// of failing when a read transaction cannot be upgraded.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("begin a write transaction")
+    }
 }
 
 /// Formats a time the way every store column holds it: RFC 3339, UTC, microseconds, `Z`,
@@ -610,6 +622,50 @@ mod tests {
         let me = s.status().await.unwrap().writer.unwrap();
         assert_eq!(me.holder.pid, std::process::id());
         s.close().await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_from_one_writer_all_land() {
+        use crate::domain::{GorgiasId, HubspotId};
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&settings(dir.path())).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 1..=40i64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let at = Utc::now();
+                s.create_link(
+                    &HubspotId::new(i.to_string()).unwrap(),
+                    GorgiasId::new(i).unwrap(),
+                    &std::collections::BTreeMap::new(),
+                    "test",
+                    at,
+                )
+                .await
+                .map(|_| ())
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(s.counts().await.unwrap().links, 40);
+        s.close().await;
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_symlinked_path_shares_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = settings(dir.path());
+        let first = Store::open(&cfg).await.unwrap();
+        std::os::unix::fs::symlink(dir.path().join("t.db"), dir.path().join("alias.db")).unwrap();
+        let via_link = StoreSettings {
+            url: format!("sqlite://{}", dir.path().join("alias.db").display()),
+            busy_timeout_ms: 2_000,
+        };
+        let err = Store::open(&via_link).await.unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        first.close().await;
     }
 
     #[tokio::test]

@@ -7,15 +7,19 @@
 //! `failed` (audited as `write.failed`); attempts and the last error are kept. Must never
 //! send anything: connectors do, then report back here.
 
+use super::aliases::add_alias_in;
 use super::audit::{NewAudit, append_in};
+use super::bases::set_bases_in;
+use super::links::{Link, LinkId, create_link_in, relink_in, remove_link_in};
 use super::{
     QueryContext, Store, StoreError, parse_json, parse_opt_ts, parse_ref, parse_system, parse_ts,
     ts,
 };
-use crate::domain::{RecordRef, System};
+use crate::domain::{GorgiasId, HubspotId, RecordRef, System};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// An outbox row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -98,6 +102,43 @@ pub struct NewWrite {
     /// The record written; `None` for a create. Must be in `system`.
     pub target: Option<RecordRef>,
     pub payload: serde_json::Value,
+}
+
+/// A change to the store's own state that must land together with a write's success, so
+/// that a crash cannot leave, say, a created counterpart without its link (which the next
+/// cycle would create again). Applied in order, in the transaction that marks the write
+/// done; if one is refused, nothing is marked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FollowUp {
+    /// A counterpart was created: link the pair, with the bases of the fields written.
+    CreateLink {
+        hubspot: HubspotId,
+        gorgias: GorgiasId,
+        bases: BTreeMap<String, serde_json::Value>,
+    },
+    /// Fields now agree on both sides: record them as the link's bases.
+    SetBases {
+        link: LinkId,
+        bases: BTreeMap<String, serde_json::Value>,
+    },
+    /// A record was merged away into a survivor in its system.
+    Alias {
+        merged_away: RecordRef,
+        survivor: RecordRef,
+    },
+    /// Move one side of a link onto `new` (after a merge).
+    Relink { link: LinkId, new: RecordRef },
+    /// Drop a link (e.g. its record was deleted or merged into an already linked one).
+    RemoveLink { link: LinkId, reason: String },
+}
+
+/// What [`Store::mark_done_with`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// `false` when the write was already done: then no follow-up was applied again.
+    pub newly_done: bool,
+    /// The links created or changed by the follow-ups, in order.
+    pub links: Vec<Link>,
 }
 
 /// A stored write.
@@ -192,7 +233,7 @@ impl Store {
                 }
             }
         }
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         let mut inserted = 0;
         for w in writes {
             inserted += sqlx::query(
@@ -281,7 +322,24 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.finish(id, OutboxStatus::Done, result, None, actor, at)
+        Ok(self
+            .finish(id, OutboxStatus::Done, result, None, &[], actor, at)
+            .await?
+            .newly_done)
+    }
+
+    /// Marks a write done and applies its follow-ups (links, bases, aliases) in the same
+    /// transaction, audited like [`Store::mark_done`] plus each follow-up's own entry.
+    /// When the write was already done, nothing is applied again.
+    pub async fn mark_done_with(
+        &self,
+        id: OutboxId,
+        result: Option<&serde_json::Value>,
+        follow_ups: &[FollowUp],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Completion, StoreError> {
+        self.finish(id, OutboxStatus::Done, result, None, follow_ups, actor, at)
             .await
     }
 
@@ -294,20 +352,24 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.finish(id, OutboxStatus::Failed, None, Some(error), actor, at)
-            .await
+        Ok(self
+            .finish(id, OutboxStatus::Failed, None, Some(error), &[], actor, at)
+            .await?
+            .newly_done)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         id: OutboxId,
         to: OutboxStatus,
         result: Option<&serde_json::Value>,
         error: Option<&str>,
+        follow_ups: &[FollowUp],
         actor: &str,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+    ) -> Result<Completion, StoreError> {
+        let mut tx = self.write_tx().await?;
         let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id.0)
             .fetch_optional(&mut *tx)
@@ -320,7 +382,10 @@ impl Store {
                 what: format!("write {}", id.0),
             })?;
         if item.status == to {
-            return Ok(false);
+            return Ok(Completion {
+                newly_done: false,
+                links: Vec::new(),
+            });
         }
         if item.status != OutboxStatus::Pending {
             return Err(StoreError::Conflict(format!(
@@ -364,8 +429,49 @@ impl Store {
             },
         )
         .await?;
+        let mut links = Vec::new();
+        for f in follow_ups {
+            match f {
+                FollowUp::CreateLink {
+                    hubspot,
+                    gorgias,
+                    bases,
+                } => {
+                    links.push(create_link_in(&mut tx, hubspot, *gorgias, bases, actor, at).await?)
+                }
+                FollowUp::SetBases { link, bases } => {
+                    let exists: Option<i64> =
+                        sqlx::query_scalar("SELECT id FROM links WHERE id = ?")
+                            .bind(link.0)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .ctx("read a link")?;
+                    if exists.is_none() {
+                        return Err(StoreError::NotFound {
+                            what: link.to_string(),
+                        });
+                    }
+                    set_bases_in(&mut tx, *link, bases, at).await?;
+                }
+                FollowUp::Alias {
+                    merged_away,
+                    survivor,
+                } => {
+                    add_alias_in(&mut tx, merged_away, survivor, actor, at).await?;
+                }
+                FollowUp::Relink { link, new } => {
+                    links.push(relink_in(&mut tx, *link, new, actor, at).await?)
+                }
+                FollowUp::RemoveLink { link, reason } => {
+                    remove_link_in(&mut tx, *link, reason, actor, at).await?;
+                }
+            }
+        }
         tx.commit().await.ctx("commit a finished write")?;
-        Ok(true)
+        Ok(Completion {
+            newly_done: true,
+            links,
+        })
     }
 }
 
@@ -413,6 +519,116 @@ mod tests {
         assert_eq!(p.enqueued_at, t(1));
         assert_eq!(s.outbox_by_key(NASTY).await.unwrap().as_ref(), Some(p));
         assert_eq!(s.pending_writes(1).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn follow_ups_land_with_the_write_or_not_at_all() {
+        let s = mem().await;
+        let create = NewWrite {
+            idempotency_key: "create-g-for-h1".into(),
+            system: System::Gorgias,
+            op: OpKind::Create,
+            target: None,
+            payload: json!({ "email": "a@b.co" }),
+        };
+        s.enqueue_writes(&[create.clone()], t(1)).await.unwrap();
+        let id = s
+            .outbox_by_key("create-g-for-h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let bases = BTreeMap::from([("email".to_owned(), json!("a@b.co"))]);
+        let link_it = FollowUp::CreateLink {
+            hubspot: hs("1"),
+            gorgias: gg(50),
+            bases: bases.clone(),
+        };
+        // A refused follow-up (unknown link) rolls everything back: still pending, no link.
+        let err = s
+            .mark_done_with(
+                id,
+                Some(&json!({ "id": 50 })),
+                &[
+                    link_it.clone(),
+                    FollowUp::SetBases {
+                        link: LinkId(999),
+                        bases: bases.clone(),
+                    },
+                ],
+                "sync",
+                t(2),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+        assert_eq!(
+            s.outbox_item(id).await.unwrap().unwrap().status,
+            OutboxStatus::Pending
+        );
+        assert_eq!(s.link_by_hubspot(&hs("1")).await.unwrap(), None);
+
+        let done = s
+            .mark_done_with(
+                id,
+                Some(&json!({ "id": 50 })),
+                &[link_it.clone()],
+                "sync",
+                t(3),
+            )
+            .await
+            .unwrap();
+        assert!(done.newly_done);
+        assert_eq!(done.links.len(), 1);
+        let link = s.link_by_gorgias(gg(50)).await.unwrap().unwrap();
+        assert_eq!(done.links[0], link);
+        assert_eq!(s.bases(link.id).await.unwrap(), bases);
+        // Done again (a retried report): nothing applied twice.
+        let again = s
+            .mark_done_with(id, None, &[link_it], "sync", t(4))
+            .await
+            .unwrap();
+        assert!(!again.newly_done);
+
+        // A merge: alias and relink with the write.
+        s.enqueue_writes(
+            &[NewWrite {
+                idempotency_key: "merge-1-into-2".into(),
+                system: System::Hubspot,
+                op: OpKind::Merge,
+                target: Some(RecordRef::Hubspot(hs("2"))),
+                payload: json!({ "merge": "1" }),
+            }],
+            t(5),
+        )
+        .await
+        .unwrap();
+        let m = s.outbox_by_key("merge-1-into-2").await.unwrap().unwrap().id;
+        let done = s
+            .mark_done_with(
+                m,
+                None,
+                &[
+                    FollowUp::Alias {
+                        merged_away: RecordRef::Hubspot(hs("1")),
+                        survivor: RecordRef::Hubspot(hs("2")),
+                    },
+                    FollowUp::Relink {
+                        link: link.id,
+                        new: RecordRef::Hubspot(hs("2")),
+                    },
+                ],
+                "sync",
+                t(6),
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.links[0].hubspot, hs("2"));
+        assert_eq!(
+            s.resolve(&RecordRef::Hubspot(hs("1"))).await.unwrap(),
+            RecordRef::Hubspot(hs("2"))
+        );
+        assert_eq!(s.bases(link.id).await.unwrap(), bases);
     }
 
     #[tokio::test]

@@ -156,7 +156,7 @@ impl Store {
                 "a proposal's score must be a number, not {score}"
             )));
         }
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         let existing: Vec<(i64, String)> = sqlx::query_as(&format!(
             "SELECT id, status FROM proposals WHERE {PAIR_WHERE} AND status IN ('pending', 'rejected')"
         ))
@@ -247,7 +247,7 @@ impl Store {
         who: &str,
         at: DateTime<Utc>,
     ) -> Result<Proposal, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id.0)
             .fetch_optional(&mut *tx)

@@ -42,7 +42,7 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO quarantine (system, record_id, reason, detail, since) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (system, record_id) DO UPDATE SET
@@ -108,7 +108,7 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         let n = sqlx::query("DELETE FROM quarantine WHERE system = ? AND record_id = ?")
             .bind(record.system().as_str())
             .bind(record.id_string())

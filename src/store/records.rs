@@ -43,7 +43,7 @@ impl Store {
     pub async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError> {
         let system = r.record.system().as_str();
         let id = r.record.id_string();
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO records_seen (system, record_id, email, updated_at, content_hash, seen_at)
              VALUES (?, ?, ?, ?, ?, ?)

@@ -85,7 +85,7 @@ impl Store {
         to: &Watermark,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await.ctx("begin a transaction")?;
+        let mut tx = self.write_tx().await?;
         let cur: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT at, tie_break FROM watermarks WHERE system = ?")
                 .bind(system.as_str())
