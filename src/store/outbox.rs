@@ -531,7 +531,9 @@ mod tests {
             target: None,
             payload: json!({ "email": "a@b.co" }),
         };
-        s.enqueue_writes(&[create.clone()], t(1)).await.unwrap();
+        s.enqueue_writes(std::slice::from_ref(&create), t(1))
+            .await
+            .unwrap();
         let id = s
             .outbox_by_key("create-g-for-h1")
             .await
@@ -572,7 +574,7 @@ mod tests {
             .mark_done_with(
                 id,
                 Some(&json!({ "id": 50 })),
-                &[link_it.clone()],
+                std::slice::from_ref(&link_it),
                 "sync",
                 t(3),
             )
