@@ -46,7 +46,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> anyhow::Result<ExitCode> 
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", render_text(&status));
+        print!("{}", render_text(&status, chrono::Utc::now()));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -76,8 +76,8 @@ fn describe_cycle(c: &Cycle) -> String {
     s
 }
 
-/// The text form of `tether status`.
-pub fn render_text(st: &StoreStatus) -> String {
+/// The text form of `tether status`, as seen at `now` (to tell a stale writer record).
+pub fn render_text(st: &StoreStatus, now: chrono::DateTime<chrono::Utc>) -> String {
     let mut out = String::new();
     let store = st.path.as_deref().unwrap_or(&st.url);
     let _ = writeln!(out, "store:             {store}");
@@ -125,13 +125,24 @@ pub fn render_text(st: &StoreStatus) -> String {
     let _ = writeln!(out, "last cycle:        {last}");
     let writer = match &st.writer {
         None => "none".to_owned(),
-        Some(w) => format!(
-            "pid {} on host {} since {} (last heartbeat {})",
-            w.holder.pid,
-            w.holder.host,
-            w.holder.since,
-            w.heartbeat.to_rfc3339()
-        ),
+        Some(w) => {
+            let stale = now
+                .signed_duration_since(w.heartbeat)
+                .to_std()
+                .is_ok_and(|age| age > crate::store::STALE_AFTER);
+            format!(
+                "pid {} on host {} since {} (last heartbeat {}{})",
+                w.holder.pid,
+                w.holder.host,
+                w.holder.since,
+                w.heartbeat.to_rfc3339(),
+                if stale {
+                    "; stale: that writer is probably not running"
+                } else {
+                    ""
+                }
+            )
+        }
     };
     let _ = writeln!(out, "writer:            {writer}");
     out
@@ -177,7 +188,7 @@ mod tests {
             counts: BTreeMap::from([("created".to_owned(), 2)]),
             error: None,
         });
-        let text = render_text(&st);
+        let text = render_text(&st, at);
         for want in [
             "store:             x.db",
             "(up to date)",
@@ -192,5 +203,18 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
+        st.writer = Some(crate::store::RecordedWriter {
+            holder: crate::store::Holder {
+                pid: 77,
+                host: "box".into(),
+                since: "s".into(),
+            },
+            heartbeat: at,
+        });
+        let fresh = render_text(&st, at + chrono::Duration::seconds(5));
+        assert!(fresh.contains("pid 77 on host box since s"), "{fresh}");
+        assert!(!fresh.contains("stale"), "{fresh}");
+        let old = render_text(&st, at + chrono::Duration::seconds(600));
+        assert!(old.contains("stale"), "{old}");
     }
 }

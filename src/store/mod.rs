@@ -25,7 +25,7 @@ mod watermarks;
 
 pub use audit::{AuditEntry, NewAudit};
 pub use cycles::{Cycle, CycleId, CycleOutcome};
-pub use guard::{Holder, WriterGuard};
+pub use guard::{HEARTBEAT_EVERY, Holder, STALE_AFTER, WriterGuard};
 pub use links::{Link, LinkId};
 pub use migrate::{SchemaState, latest_version};
 pub use outbox::{Completion, FollowUp, NewWrite, OpKind, OutboxId, OutboxItem, OutboxStatus};

@@ -6,7 +6,7 @@
 //! what is needed to notice change and to find candidates.
 
 use super::{QueryContext, Store, StoreError, parse_ref, parse_ts, ts};
-use crate::domain::{Email, RecordRef};
+use crate::domain::{Email, RecordRef, System};
 use chrono::{DateTime, Utc};
 
 /// What the store remembers of one record it has seen.
@@ -36,6 +36,24 @@ fn sorted_refs(rows: &[(String, String)]) -> Result<Vec<RecordRef>, StoreError> 
         .collect::<Result<Vec<_>, _>>()?;
     refs.sort();
     Ok(refs)
+}
+
+fn seen_from(row: Row, keys: Vec<String>) -> Result<RecordSeen, StoreError> {
+    let (system, id, email, updated_at, content_hash, seen_at) = row;
+    Ok(RecordSeen {
+        record: parse_ref(&system, &id)?,
+        email: email
+            .map(|e| Email::parse(&e))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt {
+                what: "seen e-mail",
+                detail: e.to_string(),
+            })?,
+        keys,
+        updated_at: parse_ts("record updated time", &updated_at)?,
+        content_hash,
+        seen_at: parse_ts("record seen time", &seen_at)?,
+    })
 }
 
 impl Store {
@@ -122,6 +140,52 @@ impl Store {
         sorted_refs(&rows)
     }
 
+    /// Every seen record of `system`, by id, keys included.
+    pub async fn seen_records(&self, system: System) -> Result<Vec<RecordSeen>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT system, record_id, email, updated_at, content_hash, seen_at
+             FROM records_seen WHERE system = ? ORDER BY record_id",
+        )
+        .bind(system.as_str())
+        .fetch_all(self.pool())
+        .await
+        .ctx("list seen records")?;
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT record_id, key FROM record_keys WHERE system = ? ORDER BY record_id, key",
+        )
+        .bind(system.as_str())
+        .fetch_all(self.pool())
+        .await
+        .ctx("list seen records' keys")?;
+        let mut by_id: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for (id, key) in keys {
+            by_id.entry(id).or_default().push(key);
+        }
+        let mut out = rows
+            .into_iter()
+            .map(|row| {
+                let keys = by_id.remove(&row.1).unwrap_or_default();
+                seen_from(row, keys)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.record.cmp(&b.record));
+        Ok(out)
+    }
+
+    /// Forgets a seen record and its keys (e.g. it was deleted in its system). Returns
+    /// whether it was known.
+    pub async fn forget_record_seen(&self, record: &RecordRef) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM records_seen WHERE system = ? AND record_id = ?")
+            .bind(record.system().as_str())
+            .bind(record.id_string())
+            .execute(self.pool())
+            .await
+            .ctx("forget a seen record")?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
     async fn record_from_row(&self, row: Row) -> Result<RecordSeen, StoreError> {
         let (system, id, email, updated_at, content_hash, seen_at) = row;
         let keys: Vec<String> = sqlx::query_scalar(
@@ -132,19 +196,7 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .ctx("read a record's keys")?;
-        Ok(RecordSeen {
-            record: parse_ref(&system, &id)?,
-            email: email.map(|e| Email::parse(&e)).transpose().map_err(|e| {
-                StoreError::Corrupt {
-                    what: "seen e-mail",
-                    detail: e.to_string(),
-                }
-            })?,
-            keys,
-            updated_at: parse_ts("record updated time", &updated_at)?,
-            content_hash,
-            seen_at: parse_ts("record seen time", &seen_at)?,
-        })
+        seen_from((system, id, email, updated_at, content_hash, seen_at), keys)
     }
 }
 
@@ -199,6 +251,18 @@ mod tests {
         back.email = None;
         s.upsert_record_seen(&back).await.unwrap();
         assert_eq!(s.record_seen(&r).await.unwrap().unwrap(), back);
+        let all = s.seen_records(System::Hubspot).await.unwrap();
+        assert_eq!(all, vec![back.clone()]);
+        assert_eq!(s.seen_records(System::Gorgias).await.unwrap().len(), 1);
+        assert!(s.forget_record_seen(&r).await.unwrap());
+        assert!(!s.forget_record_seen(&r).await.unwrap());
+        assert_eq!(s.record_seen(&r).await.unwrap(), None);
+        assert!(
+            s.records_with_key("phone:+15551234567")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(
             s.records_with_key(&format!("name:{NASTY}"))
                 .await
