@@ -24,7 +24,13 @@ pub struct SchemaState {
 
 impl Store {
     /// Applies the migrations not yet applied, each in its own transaction. Idempotent.
+    /// A store migrated by a newer tether is refused rather than touched.
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
+        let found = self.schema_state().await?.version;
+        let known = latest_version();
+        if found > known {
+            return Err(StoreError::SchemaTooNew { found, known });
+        }
         MIGRATOR.run(self.pool()).await?;
         Ok(())
     }

@@ -318,8 +318,9 @@ impl Store {
         }
     }
 
-    /// Releases the writer guard (its row and its lock file) and closes the pool. Dropping the
-    /// store also releases the OS lock; `close` additionally clears the guard row at once.
+    /// Releases the writer guard (clears its row, stops its heartbeat) and closes the pool,
+    /// for every clone of this store. Merely dropping the last clone also releases the OS
+    /// lock; the row is then taken over as stale by the next writer.
     pub async fn close(self) {
         if let Some(g) = &self.guard {
             g.release(&self.pool).await;
@@ -529,7 +530,9 @@ mod tests {
         s.close().await;
         let err = Store::open_read_only(&cfg).await.unwrap_err();
         assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
-        assert!(Store::open(&cfg).await.is_err());
+        let err = Store::open(&cfg).await.unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade tether"), "{err}");
     }
 
     #[tokio::test]

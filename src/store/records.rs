@@ -8,6 +8,7 @@
 use super::{QueryContext, Store, StoreError, parse_ref, parse_ts, ts};
 use crate::domain::{Email, RecordRef, System};
 use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
 
 /// What the store remembers of one record it has seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,47 +57,60 @@ fn seen_from(row: Row, keys: Vec<String>) -> Result<RecordSeen, StoreError> {
     })
 }
 
-impl Store {
-    /// Inserts or replaces what is known of a record, keys included, in one transaction.
-    pub async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError> {
-        let system = r.record.system().as_str();
-        let id = r.record.id_string();
-        let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT INTO records_seen (system, record_id, email, updated_at, content_hash, seen_at)
+async fn upsert_seen_in(conn: &mut SqliteConnection, r: &RecordSeen) -> Result<(), StoreError> {
+    let system = r.record.system().as_str();
+    let id = r.record.id_string();
+    sqlx::query(
+        "INSERT INTO records_seen (system, record_id, email, updated_at, content_hash, seen_at)
              VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (system, record_id) DO UPDATE SET
                email = excluded.email, updated_at = excluded.updated_at,
                content_hash = excluded.content_hash, seen_at = excluded.seen_at",
+    )
+    .bind(system)
+    .bind(&id)
+    .bind(r.email.as_ref().map(Email::as_str))
+    .bind(ts(r.updated_at))
+    .bind(&r.content_hash)
+    .bind(ts(r.seen_at))
+    .execute(&mut *conn)
+    .await
+    .ctx("record a seen record")?;
+    sqlx::query("DELETE FROM record_keys WHERE system = ? AND record_id = ?")
+        .bind(system)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await
+        .ctx("replace a record's keys")?;
+    for key in &r.keys {
+        sqlx::query(
+            "INSERT INTO record_keys (system, record_id, key) VALUES (?, ?, ?)
+                 ON CONFLICT DO NOTHING",
         )
         .bind(system)
         .bind(&id)
-        .bind(r.email.as_ref().map(Email::as_str))
-        .bind(ts(r.updated_at))
-        .bind(&r.content_hash)
-        .bind(ts(r.seen_at))
-        .execute(&mut *tx)
+        .bind(key)
+        .execute(&mut *conn)
         .await
-        .ctx("record a seen record")?;
-        sqlx::query("DELETE FROM record_keys WHERE system = ? AND record_id = ?")
-            .bind(system)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .ctx("replace a record's keys")?;
-        for key in &r.keys {
-            sqlx::query(
-                "INSERT INTO record_keys (system, record_id, key) VALUES (?, ?, ?)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(system)
-            .bind(&id)
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .ctx("replace a record's keys")?;
+        .ctx("replace a record's keys")?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Inserts or replaces what is known of a record, keys included, in one transaction.
+    pub async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError> {
+        self.upsert_records_seen(std::slice::from_ref(r)).await
+    }
+
+    /// Inserts or replaces a batch of seen records in one transaction (much faster than one
+    /// by one for a page of a change feed).
+    pub async fn upsert_records_seen(&self, records: &[RecordSeen]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for r in records {
+            upsert_seen_in(&mut tx, r).await?;
         }
-        tx.commit().await.ctx("commit a seen record")?;
+        tx.commit().await.ctx("commit seen records")?;
         Ok(())
     }
 
@@ -228,13 +242,26 @@ mod tests {
         );
 
         let g = RecordRef::Gorgias(gg(7));
-        s.upsert_record_seen(&RecordSeen {
-            record: g.clone(),
-            keys: vec!["email:jane@example.com".into()],
-            ..seen.clone()
-        })
+        let g8 = RecordRef::Gorgias(gg(8));
+        s.upsert_records_seen(&[
+            RecordSeen {
+                record: g.clone(),
+                keys: vec!["email:jane@example.com".into()],
+                ..seen.clone()
+            },
+            RecordSeen {
+                record: g8.clone(),
+                email: None,
+                keys: vec![],
+                ..seen.clone()
+            },
+        ])
         .await
         .unwrap();
+        assert_eq!(
+            s.record_seen(&g8).await.unwrap().unwrap().keys,
+            Vec::<String>::new()
+        );
         assert_eq!(
             s.records_with_key("email:jane@example.com").await.unwrap(),
             vec![r.clone(), g.clone()]
@@ -253,7 +280,7 @@ mod tests {
         assert_eq!(s.record_seen(&r).await.unwrap().unwrap(), back);
         let all = s.seen_records(System::Hubspot).await.unwrap();
         assert_eq!(all, vec![back.clone()]);
-        assert_eq!(s.seen_records(System::Gorgias).await.unwrap().len(), 1);
+        assert_eq!(s.seen_records(System::Gorgias).await.unwrap().len(), 2);
         assert!(s.forget_record_seen(&r).await.unwrap());
         assert!(!s.forget_record_seen(&r).await.unwrap());
         assert_eq!(s.record_seen(&r).await.unwrap(), None);
