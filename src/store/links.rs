@@ -46,6 +46,14 @@ impl Link {
     }
 }
 
+/// A link to create, for [`Store::create_links`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLink {
+    pub hubspot: HubspotId,
+    pub gorgias: GorgiasId,
+    pub bases: BTreeMap<String, serde_json::Value>,
+}
+
 type Row = (i64, String, i64, String, String);
 
 const SELECT: &str = "SELECT id, hubspot_id, gorgias_id, created_at, updated_at FROM links";
@@ -269,6 +277,24 @@ impl Store {
         tx.commit().await.ctx("commit a new link")?;
         Ok(link)
     }
+    /// Creates a batch of links (e.g. records matched by e-mail on a first sync) in one
+    /// transaction: all or none. Refused as a whole when any side is already linked (or
+    /// appears twice in the batch).
+    pub async fn create_links(
+        &self,
+        links: &[NewLink],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Link>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut out = Vec::with_capacity(links.len());
+        for l in links {
+            out.push(create_link_in(&mut tx, &l.hubspot, l.gorgias, &l.bases, actor, at).await?);
+        }
+        tx.commit().await.ctx("commit new links")?;
+        Ok(out)
+    }
+
     /// The link with this id.
     pub async fn link(&self, id: LinkId) -> Result<Option<Link>, StoreError> {
         let mut conn = self.pool().acquire().await.ctx("get a connection")?;
@@ -369,6 +395,28 @@ mod tests {
         let audit = s.audit_for(&RecordRef::Hubspot(hs("11"))).await.unwrap();
         assert_eq!(audit.len(), 1);
         assert_eq!(audit[0].action, "link.created");
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_links_is_all_or_nothing() {
+        let s = mem().await;
+        let new = |h: &str, g: i64| NewLink {
+            hubspot: hs(h),
+            gorgias: gg(g),
+            bases: bases(),
+        };
+        let err = s
+            .create_links(&[new("1", 1), new("2", 2), new("1", 3)], "sync", t(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert!(s.links().await.unwrap().is_empty());
+        let made = s
+            .create_links(&[new("1", 1), new("2", 2)], "sync", t(1))
+            .await
+            .unwrap();
+        assert_eq!(s.links().await.unwrap(), made);
+        assert_eq!(s.bases(made[1].id).await.unwrap(), bases());
     }
 
     #[tokio::test]

@@ -26,9 +26,11 @@ mod watermarks;
 pub use audit::{AuditEntry, NewAudit};
 pub use cycles::{Cycle, CycleId, CycleOutcome};
 pub use guard::{HEARTBEAT_EVERY, Holder, STALE_AFTER, WriterGuard};
-pub use links::{Link, LinkId};
+pub use links::{Link, LinkId, NewLink};
 pub use migrate::{SchemaState, latest_version};
-pub use outbox::{Completion, FollowUp, NewWrite, OpKind, OutboxId, OutboxItem, OutboxStatus};
+pub use outbox::{
+    Completion, Done, FollowUp, NewWrite, OpKind, OutboxId, OutboxItem, OutboxStatus,
+};
 pub use proposals::{Decision, Pair, Proposal, ProposalId, ProposalInsert, ProposalStatus};
 pub use quarantine::QuarantineEntry;
 pub use records::RecordSeen;

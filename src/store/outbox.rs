@@ -19,6 +19,7 @@ use crate::domain::{GorgiasId, HubspotId, RecordRef, System};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
+use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
 /// An outbox row id.
@@ -141,6 +142,15 @@ pub struct Completion {
     pub links: Vec<Link>,
 }
 
+/// One write of a batch to mark done, for [`Store::mark_done_batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    pub id: OutboxId,
+    /// What the system answered.
+    pub result: Option<serde_json::Value>,
+    pub follow_ups: Vec<FollowUp>,
+}
+
 /// A stored write.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxItem {
@@ -211,6 +221,117 @@ fn item_from(r: Row) -> Result<OutboxItem, StoreError> {
         enqueued_at: parse_ts("outbox enqueued time", &enq)?,
         last_attempt_at: parse_opt_ts("outbox attempt time", last)?,
         finished_at: parse_opt_ts("outbox finished time", fin)?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish_in(
+    conn: &mut SqliteConnection,
+    id: OutboxId,
+    to: OutboxStatus,
+    result: Option<&serde_json::Value>,
+    error: Option<&str>,
+    follow_ups: &[FollowUp],
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Completion, StoreError> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("read a write")?;
+    let item = row
+        .map(item_from)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("write {}", id.0),
+        })?;
+    if item.status == to {
+        return Ok(Completion {
+            newly_done: false,
+            links: Vec::new(),
+        });
+    }
+    if item.status != OutboxStatus::Pending {
+        return Err(StoreError::Conflict(format!(
+            "write {} ({}) is already {:?}",
+            id.0, item.idempotency_key, item.status
+        )));
+    }
+    let (status, action) = match to {
+        OutboxStatus::Done => ("done", "write.done"),
+        _ => ("failed", "write.failed"),
+    };
+    sqlx::query(
+        "UPDATE outbox SET status = ?, result = ?, last_error = coalesce(?, last_error),
+             finished_at = ? WHERE id = ?",
+    )
+    .bind(status)
+    .bind(result.map(serde_json::Value::to_string))
+    .bind(error)
+    .bind(ts(at))
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await
+    .ctx("finish a write")?;
+    append_in(
+        &mut *conn,
+        &NewAudit {
+            at,
+            actor: actor.to_owned(),
+            action: action.into(),
+            subjects: item.target.iter().cloned().collect(),
+            detail: json!({
+                "outbox_id": id.0,
+                "idempotency_key": item.idempotency_key,
+                "system": item.system,
+                "op": item.op,
+                "payload": item.payload,
+                "result": result,
+                "error": error,
+                "attempts": item.attempts,
+            }),
+        },
+    )
+    .await?;
+    let mut links = Vec::new();
+    for f in follow_ups {
+        match f {
+            FollowUp::CreateLink {
+                hubspot,
+                gorgias,
+                bases,
+            } => links.push(create_link_in(&mut *conn, hubspot, *gorgias, bases, actor, at).await?),
+            FollowUp::SetBases { link, bases } => {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM links WHERE id = ?")
+                    .bind(link.0)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .ctx("read a link")?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound {
+                        what: link.to_string(),
+                    });
+                }
+                set_bases_in(&mut *conn, *link, bases, at).await?;
+            }
+            FollowUp::Alias {
+                merged_away,
+                survivor,
+            } => {
+                add_alias_in(&mut *conn, merged_away, survivor, actor, at).await?;
+            }
+            FollowUp::Relink { link, new } => {
+                links.push(relink_in(&mut *conn, *link, new, actor, at).await?)
+            }
+            FollowUp::RemoveLink { link, reason } => {
+                remove_link_in(&mut *conn, *link, reason, actor, at).await?;
+            }
+        }
+    }
+    Ok(Completion {
+        newly_done: true,
+        links,
     })
 }
 
@@ -370,108 +491,39 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Completion, StoreError> {
         let mut tx = self.write_tx().await?;
-        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .ctx("read a write")?;
-        let item = row
-            .map(item_from)
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("write {}", id.0),
-            })?;
-        if item.status == to {
-            return Ok(Completion {
-                newly_done: false,
-                links: Vec::new(),
-            });
-        }
-        if item.status != OutboxStatus::Pending {
-            return Err(StoreError::Conflict(format!(
-                "write {} ({}) is already {:?}",
-                id.0, item.idempotency_key, item.status
-            )));
-        }
-        let (status, action) = match to {
-            OutboxStatus::Done => ("done", "write.done"),
-            _ => ("failed", "write.failed"),
-        };
-        sqlx::query(
-            "UPDATE outbox SET status = ?, result = ?, last_error = coalesce(?, last_error),
-             finished_at = ? WHERE id = ?",
-        )
-        .bind(status)
-        .bind(result.map(serde_json::Value::to_string))
-        .bind(error)
-        .bind(ts(at))
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await
-        .ctx("finish a write")?;
-        append_in(
-            &mut tx,
-            &NewAudit {
-                at,
-                actor: actor.to_owned(),
-                action: action.into(),
-                subjects: item.target.iter().cloned().collect(),
-                detail: json!({
-                    "outbox_id": id.0,
-                    "idempotency_key": item.idempotency_key,
-                    "system": item.system,
-                    "op": item.op,
-                    "payload": item.payload,
-                    "result": result,
-                    "error": error,
-                    "attempts": item.attempts,
-                }),
-            },
-        )
-        .await?;
-        let mut links = Vec::new();
-        for f in follow_ups {
-            match f {
-                FollowUp::CreateLink {
-                    hubspot,
-                    gorgias,
-                    bases,
-                } => {
-                    links.push(create_link_in(&mut tx, hubspot, *gorgias, bases, actor, at).await?)
-                }
-                FollowUp::SetBases { link, bases } => {
-                    let exists: Option<i64> =
-                        sqlx::query_scalar("SELECT id FROM links WHERE id = ?")
-                            .bind(link.0)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .ctx("read a link")?;
-                    if exists.is_none() {
-                        return Err(StoreError::NotFound {
-                            what: link.to_string(),
-                        });
-                    }
-                    set_bases_in(&mut tx, *link, bases, at).await?;
-                }
-                FollowUp::Alias {
-                    merged_away,
-                    survivor,
-                } => {
-                    add_alias_in(&mut tx, merged_away, survivor, actor, at).await?;
-                }
-                FollowUp::Relink { link, new } => {
-                    links.push(relink_in(&mut tx, *link, new, actor, at).await?)
-                }
-                FollowUp::RemoveLink { link, reason } => {
-                    remove_link_in(&mut tx, *link, reason, actor, at).await?;
-                }
-            }
-        }
+        let done = finish_in(&mut tx, id, to, result, error, follow_ups, actor, at).await?;
         tx.commit().await.ctx("commit a finished write")?;
-        Ok(Completion {
-            newly_done: true,
-            links,
-        })
+        Ok(done)
+    }
+
+    /// Marks a batch of writes done (e.g. one HubSpot batch call of 100) with their
+    /// follow-ups, all in one transaction: all land or none does. Each is audited as
+    /// [`Store::mark_done_with`] would.
+    pub async fn mark_done_batch(
+        &self,
+        done: &[Done],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Completion>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut out = Vec::with_capacity(done.len());
+        for d in done {
+            out.push(
+                finish_in(
+                    &mut tx,
+                    d.id,
+                    OutboxStatus::Done,
+                    d.result.as_ref(),
+                    None,
+                    &d.follow_ups,
+                    actor,
+                    at,
+                )
+                .await?,
+            );
+        }
+        tx.commit().await.ctx("commit finished writes")?;
+        Ok(out)
     }
 }
 
@@ -631,6 +683,73 @@ mod tests {
             RecordRef::Hubspot(hs("2"))
         );
         assert_eq!(s.bases(link.id).await.unwrap(), bases);
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_completions_is_all_or_nothing() {
+        let s = mem().await;
+        let writes: Vec<NewWrite> = (1..=3)
+            .map(|i| {
+                write(
+                    &format!("w{i}"),
+                    Some(RecordRef::Hubspot(hs(&i.to_string()))),
+                )
+            })
+            .collect();
+        s.enqueue_writes(&writes, t(1)).await.unwrap();
+        let ids: Vec<OutboxId> = s
+            .pending_writes(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|w| w.id)
+            .collect();
+        let done = |id, link: Option<i64>| Done {
+            id,
+            result: Some(json!({ "ok": NASTY })),
+            follow_ups: link
+                .map(|g| {
+                    vec![FollowUp::CreateLink {
+                        hubspot: hs("1"),
+                        gorgias: gg(g),
+                        bases: BTreeMap::new(),
+                    }]
+                })
+                .unwrap_or_default(),
+        };
+        // The third links hs 1 a second time: refused, so none of the three is done.
+        let err = s
+            .mark_done_batch(
+                &[
+                    done(ids[0], Some(10)),
+                    done(ids[1], None),
+                    done(ids[2], Some(11)),
+                ],
+                "sync",
+                t(2),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert_eq!(s.pending_writes(10).await.unwrap().len(), 3);
+        assert_eq!(s.link_by_gorgias(gg(10)).await.unwrap(), None);
+        let out = s
+            .mark_done_batch(
+                &[
+                    done(ids[0], Some(10)),
+                    done(ids[1], None),
+                    done(ids[2], None),
+                ],
+                "sync",
+                t(3),
+            )
+            .await
+            .unwrap();
+        assert!(out.iter().all(|c| c.newly_done));
+        assert_eq!(out[0].links.len(), 1);
+        assert!(s.pending_writes(10).await.unwrap().is_empty());
+        let item = s.outbox_item(ids[1]).await.unwrap().unwrap();
+        assert_eq!(item.result, Some(json!({ "ok": NASTY })));
     }
 
     #[tokio::test]
