@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the state store: schema version, counts, watermarks, last cycle.
-    Status,
+    Status(commands::status::StatusArgs),
     /// Check the configuration, the store and the credentials of each system.
     Doctor,
     /// Serve the HubSpot and Gorgias sandboxes in the foreground.
@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match cli.command {
-            Command::Status => commands::status::run(&global).await,
+            Command::Status(args) => commands::status::run(&global, args).await,
             Command::Doctor => commands::doctor::run(&global).await,
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
         }

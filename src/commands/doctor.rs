@@ -1,9 +1,311 @@
-//! `tether doctor`: checks configuration, store and credentials. (Filled in with the store.)
+//! `tether doctor`: prints the effective configuration (each key, its value with secrets
+//! redacted, and where it came from), then runs checks: the configuration loads, the store
+//! opens and migrates, and each system's credentials (added by the connectors: extend
+//! [`credential_checks`]). Exit code 1 when a check failed, else 0.
+//!
+//! Must never print a secret: secret keys print only whether they are set.
 
 use super::Global;
+use crate::config::{DEFAULTS, Loaded, Origin};
+use crate::secret::REDACTED;
+use crate::store::{Store, StoreError};
+use std::fmt;
 use std::process::ExitCode;
 
+/// Keys whose values are credentials. Their value is never printed, even partly.
+pub const SECRET_KEYS: &[&str] = &[
+    "hubspot.token",
+    "hubspot.client_secret",
+    "gorgias.api_key",
+    "server.review_token",
+];
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    /// Checked and fine.
+    Ok,
+    /// Checked and broken: doctor exits 1.
+    Failed,
+    /// Not checked because what it needs is not configured.
+    NotConfigured,
+    /// Not checked, for the reason in the detail (e.g. not implemented yet).
+    Skipped,
+}
+
+impl fmt::Display for CheckStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Failed => "FAILED",
+            CheckStatus::NotConfigured => "not configured",
+            CheckStatus::Skipped => "skipped",
+        })
+    }
+}
+
+/// One line of doctor's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub status: CheckStatus,
+    pub detail: String,
+}
+
+impl Check {
+    pub fn new(name: impl Into<String>, status: CheckStatus, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    /// Whether the check did not fail (skipped and not-configured checks did not fail).
+    pub fn ok(&self) -> bool {
+        self.status != CheckStatus::Failed
+    }
+}
+
 pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
-    let _loaded = global.load_config()?;
-    anyhow::bail!("tether doctor is not implemented yet")
+    let loaded = global.load_config()?;
+    print!("{}", render_config(&loaded));
+    let mut checks = vec![config_check(&loaded)];
+    checks.push(store_check(&loaded).await);
+    checks.extend(credential_checks(&loaded).await);
+    println!();
+    println!("Checks:");
+    for c in &checks {
+        println!("  [{}] {}: {}", c.status, c.name, c.detail);
+    }
+    let failed = checks.iter().filter(|c| !c.ok()).count();
+    if failed > 0 {
+        println!();
+        println!("{failed} check(s) failed.");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where a value came from, in a few words.
+fn origin_label(o: &Origin) -> String {
+    match o {
+        Origin::Default => "default".into(),
+        Origin::File(p) => format!("file {}", p.display()),
+        Origin::Env(v) => format!("env {v}"),
+    }
+}
+
+/// The effective value of a dotted key, as shown: JSON text, or for a secret only
+/// `[redacted]` / `(not set)`.
+fn shown_value(settings: &serde_json::Value, key: &str) -> String {
+    let value = key
+        .split('.')
+        .try_fold(settings, |node, part| node.get(part));
+    if SECRET_KEYS.contains(&key) {
+        // Never look at the value beyond whether it is empty: `Secret` serialises as "" or
+        // the redaction marker.
+        return match value.and_then(|v| v.as_str()) {
+            Some("") | None => "(not set)".into(),
+            Some(_) => REDACTED.into(),
+        };
+    }
+    match value {
+        Some(v) => v.to_string(),
+        None => "(unknown)".into(),
+    }
+}
+
+/// The effective configuration, one key per line, with its origin.
+pub fn render_config(loaded: &Loaded) -> String {
+    let settings = serde_json::to_value(&loaded.settings).unwrap_or_default();
+    let mut out = String::from("Configuration (effective; secrets redacted):\n");
+    let width = DEFAULTS.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, _) in DEFAULTS {
+        out.push_str(&format!(
+            "  {key:<width$} = {}  ({})\n",
+            shown_value(&settings, key),
+            origin_label(&loaded.origin_of(key))
+        ));
+    }
+    out
+}
+
+fn config_check(loaded: &Loaded) -> Check {
+    let detail = match &loaded.sources.file {
+        Some(p) => format!("loaded from defaults, {} and the environment", p.display()),
+        None => "loaded from defaults and the environment (no configuration file)".into(),
+    };
+    Check::new("configuration", CheckStatus::Ok, detail)
+}
+
+/// Opens the store as the writer (creating and migrating it); when another process is the
+/// writer, reads it instead.
+pub async fn store_check(loaded: &Loaded) -> Check {
+    let settings = &loaded.settings.store;
+    let name = "store";
+    match Store::open(settings).await {
+        Ok(store) => {
+            let check = match store.schema_state().await {
+                Ok(state) => {
+                    let place = match store.path() {
+                        Some(p) => p.display().to_string(),
+                        None => "in memory (nothing persists between runs)".into(),
+                    };
+                    Check::new(
+                        name,
+                        CheckStatus::Ok,
+                        format!(
+                            "{place} opens; migrations applied (schema version {}, {} migration(s))",
+                            state.version, state.applied
+                        ),
+                    )
+                }
+                Err(e) => Check::new(name, CheckStatus::Failed, e.to_string()),
+            };
+            store.close().await;
+            check
+        }
+        Err(StoreError::Locked { holder, .. }) => match Store::open_read_only(settings).await {
+            Ok(store) => {
+                let version = store.schema_state().await.map(|s| s.version).unwrap_or(0);
+                store.close().await;
+                Check::new(
+                    name,
+                    CheckStatus::Ok,
+                    format!(
+                        "in use by the writer pid {} on host {} since {}; read it instead (schema version {version})",
+                        holder.pid, holder.host, holder.since
+                    ),
+                )
+            }
+            Err(e) => Check::new(name, CheckStatus::Failed, e.to_string()),
+        },
+        Err(e) => Check::new(name, CheckStatus::Failed, e.to_string()),
+    }
+}
+
+/// The credential checks of each system. Connectors extend this: replace a system's
+/// `Skipped` entry with a real call (e.g. a cheap authenticated GET) that reports `Ok` or
+/// `Failed` with the reason. A system whose credentials are not set reports
+/// `NotConfigured` and is not called.
+pub async fn credential_checks(loaded: &Loaded) -> Vec<Check> {
+    let s = &loaded.settings;
+    let hubspot = if s.hubspot.token.is_empty() {
+        Check::new(
+            "hubspot credentials",
+            CheckStatus::NotConfigured,
+            "hubspot.token is not set (TETHER__HUBSPOT__TOKEN or [hubspot] token)",
+        )
+    } else {
+        Check::new(
+            "hubspot credentials",
+            CheckStatus::Skipped,
+            "a token is set but not verified: the HubSpot credential check is not implemented yet",
+        )
+    };
+    let mut missing = Vec::new();
+    if !s.gorgias_configured() {
+        missing.push("gorgias.base_url still has the {domain} placeholder");
+    }
+    if s.gorgias.username.is_empty() {
+        missing.push("gorgias.username is not set");
+    }
+    if s.gorgias.api_key.is_empty() {
+        missing.push("gorgias.api_key is not set");
+    }
+    let gorgias = if missing.is_empty() {
+        Check::new(
+            "gorgias credentials",
+            CheckStatus::Skipped,
+            "credentials are set but not verified: the Gorgias credential check is not implemented yet",
+        )
+    } else {
+        Check::new(
+            "gorgias credentials",
+            CheckStatus::NotConfigured,
+            missing.join("; "),
+        )
+    };
+    vec![hubspot, gorgias]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Sources, load};
+
+    fn loaded(env: &[(&str, &str)]) -> Loaded {
+        load(Sources {
+            file: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn config_lists_every_key_with_its_origin_and_hides_secrets() {
+        let l = loaded(&[
+            ("TETHER__HUBSPOT__TOKEN", "pat-na1-TOPSECRET"),
+            ("TETHER__GORGIAS__API_KEY", "gg-TOPSECRET"),
+            ("TETHER__SYNC__MAX_CREATES", "7"),
+        ]);
+        let text = render_config(&l);
+        assert!(!text.contains("TOPSECRET"), "{text}");
+        for (key, _) in DEFAULTS {
+            assert!(
+                text.contains(&format!("  {key} ")),
+                "{key} missing:\n{text}"
+            );
+        }
+        let line = |key: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(&format!("{key} ")))
+                .unwrap()
+                .to_owned()
+        };
+        assert!(line("hubspot.token").contains("[redacted]  (env TETHER__HUBSPOT__TOKEN)"));
+        assert!(line("hubspot.client_secret").contains("(not set)  (default)"));
+        assert!(line("sync.max_creates").contains("7  (env TETHER__SYNC__MAX_CREATES)"));
+        assert!(line("store.url").contains("\"sqlite://tether.db\"  (default)"));
+    }
+
+    #[tokio::test]
+    async fn credentials_report_not_configured_or_skipped_honestly() {
+        let none = credential_checks(&loaded(&[])).await;
+        assert!(none.iter().all(|c| c.status == CheckStatus::NotConfigured));
+        assert!(none.iter().all(Check::ok));
+        let some = credential_checks(&loaded(&[
+            ("TETHER__HUBSPOT__TOKEN", "x"),
+            ("TETHER__GORGIAS__BASE_URL", "https://acme.gorgias.com"),
+            ("TETHER__GORGIAS__USERNAME", "a@b.co"),
+            ("TETHER__GORGIAS__API_KEY", "k"),
+        ]))
+        .await;
+        assert!(some.iter().all(|c| c.status == CheckStatus::Skipped));
+    }
+
+    #[tokio::test]
+    async fn store_check_migrates_and_reads_a_store_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("d.db").display());
+        let l = loaded(&[("TETHER__STORE__URL", &url)]);
+        let c = store_check(&l).await;
+        assert_eq!(c.status, CheckStatus::Ok, "{}", c.detail);
+        assert!(c.detail.contains("migrations applied"), "{}", c.detail);
+        let writer = Store::open(&l.settings.store).await.unwrap();
+        let c = store_check(&l).await;
+        assert_eq!(c.status, CheckStatus::Ok, "{}", c.detail);
+        assert!(
+            c.detail.contains("in use by the writer pid"),
+            "{}",
+            c.detail
+        );
+        writer.close().await;
+        let bad = loaded(&[("TETHER__STORE__URL", "sqlite:///nonexistent-dir/x/y.db")]);
+        assert_eq!(store_check(&bad).await.status, CheckStatus::Failed);
+    }
 }

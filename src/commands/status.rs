@@ -1,9 +1,220 @@
-//! `tether status`: what the state store holds. (Filled in with the store.)
+//! `tether status`: what the state store holds (schema version, counts, watermarks, the
+//! last cycle, the recorded writer), as text or, with `--json`, as one JSON object.
+//!
+//! Opens the store read-only: it never needs the writer guard and never writes. Must never
+//! print customer data (ids and counts only).
 
 use super::Global;
+use crate::store::{Cycle, Store, StoreError, StoreStatus};
+use anyhow::Context;
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
-pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
-    let _loaded = global.load_config()?;
-    anyhow::bail!("tether status is not implemented yet")
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print one JSON object instead of text (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(global: &Global, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let loaded = global.load_config()?;
+    let settings = &loaded.settings.store;
+    let store = match Store::open_read_only(settings).await {
+        Ok(s) => s,
+        Err(StoreError::Missing { path }) => {
+            let shown = path.display().to_string();
+            if args.json {
+                let v = serde_json::json!({ "url": settings.url, "path": shown, "exists": false });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("store: {shown} (not created yet: nothing has run against it)");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e).context("cannot read the state store"),
+    };
+    let status = store
+        .status()
+        .await
+        .context("cannot read the state store")?;
+    store.close().await;
+    if args.json {
+        let mut v = serde_json::to_value(&status)?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("exists".into(), serde_json::Value::Bool(true));
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", render_text(&status, chrono::Utc::now()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe_cycle(c: &Cycle) -> String {
+    let mut s = format!("#{} started {}", c.id.0, c.started_at.to_rfc3339());
+    match (c.finished_at, c.outcome) {
+        (Some(end), Some(outcome)) => {
+            let took = end.signed_duration_since(c.started_at);
+            let _ = write!(
+                s,
+                ", finished {} ({}, took {:.1} s)",
+                end.to_rfc3339(),
+                outcome.as_str(),
+                took.num_milliseconds() as f64 / 1000.0
+            );
+        }
+        _ => s.push_str(", not finished (running, or stopped without recording an end)"),
+    }
+    if !c.counts.is_empty() {
+        let counts: Vec<String> = c.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = write!(s, "; {}", counts.join(", "));
+    }
+    if let Some(e) = &c.error {
+        let _ = write!(s, "; error: {e}");
+    }
+    s
+}
+
+/// The text form of `tether status`, as seen at `now` (to tell a stale writer record).
+pub fn render_text(st: &StoreStatus, now: chrono::DateTime<chrono::Utc>) -> String {
+    let mut out = String::new();
+    let store = st.path.as_deref().unwrap_or(&st.url);
+    let _ = writeln!(out, "store:             {store}");
+    let schema_note = if st.schema_version == st.schema_latest {
+        "up to date"
+    } else {
+        "differs from this tether's"
+    };
+    let _ = writeln!(
+        out,
+        "schema version:    {} ({schema_note})",
+        st.schema_version
+    );
+    let c = &st.counts;
+    let _ = writeln!(out, "links:             {}", c.links);
+    let _ = writeln!(out, "records seen:      {}", c.records_seen);
+    let _ = writeln!(out, "pending proposals: {}", c.pending_proposals);
+    let _ = writeln!(
+        out,
+        "outbox:            {} pending, {} failed",
+        c.outbox_pending, c.outbox_failed
+    );
+    let _ = writeln!(out, "quarantine:        {}", c.quarantine);
+    let _ = writeln!(out, "aliases:           {}", c.aliases);
+    let _ = writeln!(out, "audit entries:     {}", c.audit_entries);
+    let _ = writeln!(out, "watermarks:");
+    for system in [
+        crate::domain::System::Hubspot,
+        crate::domain::System::Gorgias,
+    ] {
+        let shown = match st.watermarks.get(&system) {
+            None => "none yet (the first cycle reads everything)".to_owned(),
+            Some(w) => match &w.tie_break {
+                Some(id) => format!("{} (after id {id})", w.at.to_rfc3339()),
+                None => w.at.to_rfc3339(),
+            },
+        };
+        let _ = writeln!(out, "  {:<16} {shown}", format!("{system}:"));
+    }
+    let last = st
+        .last_cycle
+        .as_ref()
+        .map(describe_cycle)
+        .unwrap_or_else(|| "none yet".into());
+    let _ = writeln!(out, "last cycle:        {last}");
+    let writer = match &st.writer {
+        None => "none".to_owned(),
+        Some(w) => {
+            let stale = now
+                .signed_duration_since(w.heartbeat)
+                .to_std()
+                .is_ok_and(|age| age > crate::store::STALE_AFTER);
+            format!(
+                "pid {} on host {} since {} (last heartbeat {}{})",
+                w.holder.pid,
+                w.holder.host,
+                w.holder.since,
+                w.heartbeat.to_rfc3339(),
+                if stale {
+                    "; stale: that writer is probably not running"
+                } else {
+                    ""
+                }
+            )
+        }
+    };
+    let _ = writeln!(out, "writer:            {writer}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::System;
+    use crate::store::{CycleId, CycleOutcome, Watermark, latest_version};
+    use chrono::TimeZone;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn text_shows_counts_watermarks_and_the_last_cycle() {
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
+            .unwrap();
+        let mut st = StoreStatus {
+            url: "sqlite://x.db".into(),
+            path: Some("x.db".into()),
+            schema_version: latest_version(),
+            schema_latest: latest_version(),
+            counts: Default::default(),
+            watermarks: BTreeMap::new(),
+            last_cycle: None,
+            writer: None,
+        };
+        st.counts.links = 12;
+        st.counts.outbox_failed = 3;
+        st.watermarks.insert(
+            System::Gorgias,
+            Watermark {
+                at,
+                tie_break: Some("77".into()),
+            },
+        );
+        st.last_cycle = Some(Cycle {
+            id: CycleId(4),
+            started_at: at,
+            finished_at: Some(at + chrono::Duration::milliseconds(2500)),
+            outcome: Some(CycleOutcome::Partial),
+            counts: BTreeMap::from([("created".to_owned(), 2)]),
+            error: None,
+        });
+        let text = render_text(&st, at);
+        for want in [
+            "store:             x.db",
+            "(up to date)",
+            "links:             12",
+            "0 pending, 3 failed",
+            "hubspot:         none yet",
+            "gorgias:         2026-11-25T10:00:00+00:00 (after id 77)",
+            "#4 started 2026-11-25T10:00:00+00:00",
+            "partial, took 2.5 s",
+            "created=2",
+            "writer:            none",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        st.writer = Some(crate::store::RecordedWriter {
+            holder: crate::store::Holder {
+                pid: 77,
+                host: "box".into(),
+                since: "s".into(),
+            },
+            heartbeat: at,
+        });
+        let fresh = render_text(&st, at + chrono::Duration::seconds(5));
+        assert!(fresh.contains("pid 77 on host box since s"), "{fresh}");
+        assert!(!fresh.contains("stale"), "{fresh}");
+        let old = render_text(&st, at + chrono::Duration::seconds(600));
+        assert!(old.contains("stale"), "{old}");
+    }
 }

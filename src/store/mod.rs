@@ -1,1 +1,698 @@
-//! The SQLite state store: the only module with SQL. Being built.
+//! The SQLite state store: the only module with SQL.
+//!
+//! Owns the database file: opening it (WAL, busy timeout, foreign keys), applying the
+//! embedded migrations, the single-writer guard, and a typed API over every table (records
+//! seen, links and their bases, watermarks, the outbox, merge proposals, aliases, quarantine,
+//! the audit log and cycles). Each concern has its own file of `impl Store` methods.
+//!
+//! Must never read the clock (callers pass every time value in; the writer guard's `since`
+//! and heartbeat are the only exception), never call the network, and never build SQL by
+//! formatting values into it: every value goes through a bind.
+
+mod aliases;
+mod audit;
+mod bases;
+mod cycles;
+mod guard;
+mod links;
+mod migrate;
+mod outbox;
+mod proposals;
+mod quarantine;
+mod records;
+mod status;
+mod watermarks;
+
+pub use audit::{AuditEntry, NewAudit};
+pub use cycles::{Cycle, CycleId, CycleOutcome};
+pub use guard::{HEARTBEAT_EVERY, Holder, STALE_AFTER, WriterGuard};
+pub use links::{Link, LinkId, NewLink};
+pub use migrate::{SchemaState, latest_version};
+pub use outbox::{
+    Completion, Done, FollowUp, NewWrite, OpKind, OutboxId, OutboxItem, OutboxStatus,
+};
+pub use proposals::{Decision, Pair, Proposal, ProposalId, ProposalInsert, ProposalStatus};
+pub use quarantine::QuarantineEntry;
+pub use records::RecordSeen;
+pub use status::{Counts, RecordedWriter, StoreStatus};
+pub use watermarks::Watermark;
+
+use crate::config::StoreSettings;
+use crate::domain::{IdError, RecordRef, System};
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Everything that can go wrong in the store, phrased for the person reading the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {url:?} is not usable: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot open the store {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "no store at {path}: nothing has created it yet (a writing command such as `tether doctor` or a sync creates it)"
+    )]
+    Missing { path: PathBuf },
+    /// Another process is the store's writer.
+    #[error(
+        "the store {path} is already in use by another tether writer: pid {pid} on host {host}, since {since}; stop that process first (read-only commands such as `tether status` still work)",
+        pid = holder.pid,
+        host = holder.host,
+        since = holder.since
+    )]
+    Locked { path: String, holder: Holder },
+    #[error("writer lock file {path}: {source}")]
+    LockFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("applying the store's migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the store's schema is version {found} but this tether knows only up to {known}: upgrade tether"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error(
+        "the store's schema is version {found} but this tether needs {known}: run a writing command (e.g. `tether doctor`) to migrate it"
+    )]
+    SchemaTooOld { found: i64, known: i64 },
+    #[error("the store is open read-only, so it cannot {op}")]
+    ReadOnly { op: &'static str },
+    #[error("store: cannot {op}: {source}")]
+    Query {
+        op: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("the store holds an invalid {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("{what} not found in the store")]
+    NotFound { what: String },
+    /// The caller asked for something the store's invariants forbid.
+    #[error("refused: {0}")]
+    Conflict(String),
+}
+
+impl From<IdError> for StoreError {
+    fn from(e: IdError) -> Self {
+        StoreError::Corrupt {
+            what: "record id",
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// Attaches what the store was doing to a sqlx error.
+pub(crate) trait QueryContext<T> {
+    fn ctx(self, op: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> QueryContext<T> for Result<T, sqlx::Error> {
+    fn ctx(self, op: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| {
+            // SQLITE_READONLY (8) and its extended codes (8 + 256 * n).
+            let readonly = source
+                .as_database_error()
+                .and_then(|d| d.code())
+                .and_then(|c| c.parse::<i64>().ok())
+                .is_some_and(|c| c & 0xff == 8);
+            if readonly {
+                StoreError::ReadOnly { op }
+            } else {
+                StoreError::Query { op, source }
+            }
+        })
+    }
+}
+
+/// How a [`Store`] was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The single writer: migrations applied, guard held.
+    Writer,
+    /// Reading only (status, plan): no guard, no migration.
+    ReadOnly,
+}
+
+/// An open state store. Cheap to clone (a shared connection pool); the writer guard is
+/// released when the last clone of a writer store is dropped or [`Store::close`] is called.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    mode: Mode,
+    url: String,
+    path: Option<PathBuf>,
+    guard: Option<std::sync::Arc<WriterGuard>>,
+}
+
+/// Where a store URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Memory,
+    File(PathBuf),
+}
+
+fn target_of(url: &str) -> Result<Target, StoreError> {
+    let bad = |reason: &str| StoreError::BadUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let rest = url
+        .strip_prefix("sqlite:")
+        .ok_or_else(|| bad("expected sqlite://PATH or sqlite::memory:"))?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
+    if path == ":memory:" || params.split('&').any(|p| p == "mode=memory") {
+        return Ok(Target::Memory);
+    }
+    if path.is_empty() {
+        return Err(bad("the path is empty"));
+    }
+    Ok(Target::File(PathBuf::from(path)))
+}
+
+impl Store {
+    /// Opens (creating when missing) the store as its single writer: takes the writer guard,
+    /// then applies pending migrations. Refused with [`StoreError::Locked`] when another
+    /// process holds the guard.
+    pub async fn open(settings: &StoreSettings) -> Result<Store, StoreError> {
+        Self::open_url(&settings.url, settings.busy_timeout_ms, Mode::Writer).await
+    }
+
+    /// Opens an existing store for reading only: no guard, no migration, no file created.
+    /// Fails with [`StoreError::Missing`] when the file does not exist, and with a schema
+    /// error when the store's schema is not the one this binary knows.
+    pub async fn open_read_only(settings: &StoreSettings) -> Result<Store, StoreError> {
+        Self::open_url(&settings.url, settings.busy_timeout_ms, Mode::ReadOnly).await
+    }
+
+    /// Opens an in-memory writer store, for tests.
+    pub async fn open_in_memory() -> Result<Store, StoreError> {
+        Self::open_url("sqlite::memory:", 5_000, Mode::Writer).await
+    }
+
+    /// Opens the store at `url` in `mode`; [`Store::open`] and [`Store::open_read_only`]
+    /// are the usual ways in.
+    pub async fn open_url(
+        url: &str,
+        busy_timeout_ms: u64,
+        mode: Mode,
+    ) -> Result<Store, StoreError> {
+        let target = target_of(url)?;
+        if (mode, &target) == (Mode::ReadOnly, &Target::Memory) {
+            return Err(StoreError::BadUrl {
+                url: url.to_owned(),
+                reason: "an in-memory store lives only inside the process that opened it, so there is nothing to read".into(),
+            });
+        }
+        if let (Mode::ReadOnly, Target::File(p)) = (mode, &target) {
+            if !p.exists() {
+                return Err(StoreError::Missing { path: p.clone() });
+            }
+        }
+        let open_err = |source| StoreError::Open {
+            url: url.to_owned(),
+            source,
+        };
+        let mut options = SqliteConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_millis(busy_timeout_ms));
+        let mut pool_options = SqlitePoolOptions::new();
+        match (&target, mode) {
+            (Target::Memory, _) => {
+                // One connection that never closes: the database lives as long as the pool.
+                pool_options = pool_options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            (Target::File(_), Mode::Writer) => {
+                options = options
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal);
+                pool_options = pool_options.max_connections(4);
+            }
+            (Target::File(_), Mode::ReadOnly) => {
+                // `query_only` rather than a read-only file handle: a WAL reader must be able
+                // to create the shared-memory file when no writer is running.
+                options = options.create_if_missing(false).pragma("query_only", "ON");
+                pool_options = pool_options.max_connections(2);
+            }
+        }
+        let pool = pool_options.connect_with(options).await.map_err(open_err)?;
+        let path = match &target {
+            Target::File(p) => Some(p.clone()),
+            Target::Memory => None,
+        };
+        let display = path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| url.to_owned());
+        match mode {
+            Mode::Writer => {
+                // The OS lock first, so that only the writer migrates; then the row, which
+                // the migrations create.
+                // Canonical, so that two paths to one file (a symlink) share one lock.
+                let lock_path = path.as_deref().map(|p| {
+                    guard::lock_path_for(&std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned()))
+                });
+                let guard = match WriterGuard::lock_file(lock_path, &display) {
+                    Ok(g) => std::sync::Arc::new(g),
+                    Err(e) => {
+                        pool.close().await;
+                        return Err(e);
+                    }
+                };
+                let store = Store {
+                    pool,
+                    mode,
+                    url: url.to_owned(),
+                    path,
+                    guard: Some(guard.clone()),
+                };
+                let claimed = match store.migrate().await {
+                    Ok(()) => guard.claim_row(store.pool(), &display).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = claimed {
+                    store.pool.close().await;
+                    return Err(e);
+                }
+                Ok(store)
+            }
+            Mode::ReadOnly => {
+                let store = Store {
+                    pool,
+                    mode,
+                    url: url.to_owned(),
+                    path,
+                    guard: None,
+                };
+                let state = store.schema_state().await?;
+                let known = latest_version();
+                if state.version > known {
+                    return Err(StoreError::SchemaTooNew {
+                        found: state.version,
+                        known,
+                    });
+                }
+                if state.version < known {
+                    return Err(StoreError::SchemaTooOld {
+                        found: state.version,
+                        known,
+                    });
+                }
+                Ok(store)
+            }
+        }
+    }
+
+    /// Releases the writer guard (clears its row, stops its heartbeat) and closes the pool,
+    /// for every clone of this store. Merely dropping the last clone also releases the OS
+    /// lock; the row is then taken over as stale by the next writer.
+    pub async fn close(self) {
+        if let Some(g) = &self.guard {
+            g.release(&self.pool).await;
+        }
+        self.pool.close().await;
+    }
+
+    /// How this store was opened.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The URL the store was opened from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database file, or `None` for an in-memory store.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The writer guard this store holds, if it is the writer.
+    pub fn guard(&self) -> Option<&WriterGuard> {
+        self.guard.as_deref()
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Begins a write transaction that takes SQLite's write lock at once (`BEGIN
+    /// IMMEDIATE`), so that concurrent tasks of the writer queue on the busy timeout instead
+    /// of failing when a read transaction cannot be upgraded.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .ctx("begin a write transaction")
+    }
+}
+
+/// Formats a time the way every store column holds it: RFC 3339, UTC, microseconds, `Z`,
+/// so that text order is time order.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Reads a time column back.
+pub(crate) fn parse_ts(what: &'static str, s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt {
+            what,
+            detail: format!("{s:?} is not an RFC 3339 time ({e})"),
+        })
+}
+
+pub(crate) fn parse_opt_ts(
+    what: &'static str,
+    s: Option<String>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    s.map(|s| parse_ts(what, &s)).transpose()
+}
+
+pub(crate) fn parse_system(s: &str) -> Result<System, StoreError> {
+    s.parse().map_err(|detail| StoreError::Corrupt {
+        what: "system",
+        detail,
+    })
+}
+
+pub(crate) fn parse_ref(system: &str, id: &str) -> Result<RecordRef, StoreError> {
+    Ok(RecordRef::parse(parse_system(system)?, id)?)
+}
+
+pub(crate) fn parse_json(what: &'static str, s: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::domain::{GorgiasId, HubspotId};
+    use chrono::TimeZone;
+
+    pub async fn mem() -> Store {
+        Store::open_in_memory().await.unwrap()
+    }
+
+    pub fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_780_000_000 + secs, 0).unwrap()
+    }
+
+    pub fn hs(id: &str) -> HubspotId {
+        HubspotId::new(id).unwrap()
+    }
+
+    pub fn gg(id: i64) -> GorgiasId {
+        GorgiasId::new(id).unwrap()
+    }
+
+    /// A string with quotes, HTML, control characters and non-ASCII: must round-trip.
+    pub const NASTY: &str =
+        "O'Brien \"the\" <b>bold</b> & co; DROP TABLE links; --\u{0}\t\r\n\u{7} é 日本 🙂";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_memory_or_a_file() {
+        assert_eq!(target_of("sqlite::memory:").unwrap(), Target::Memory);
+        assert_eq!(
+            target_of("sqlite://tether.db").unwrap(),
+            Target::File("tether.db".into())
+        );
+        assert_eq!(
+            target_of("sqlite:///var/lib/t.db?mode=rwc").unwrap(),
+            Target::File("/var/lib/t.db".into())
+        );
+        assert!(target_of("postgres://x").is_err());
+        assert!(target_of("sqlite://").is_err());
+    }
+
+    #[test]
+    fn timestamps_sort_as_text() {
+        use chrono::TimeZone;
+        let a = Utc.timestamp_opt(1_000, 5_000).unwrap();
+        let b = Utc.timestamp_opt(1_000, 50_000).unwrap();
+        let c = Utc.timestamp_opt(10_000, 0).unwrap();
+        assert!(ts(a) < ts(b) && ts(b) < ts(c));
+        assert_eq!(parse_ts("t", &ts(b)).unwrap(), b);
+    }
+
+    fn settings(dir: &Path) -> StoreSettings {
+        StoreSettings {
+            url: format!("sqlite://{}", dir.join("t.db").display()),
+            busy_timeout_ms: 2_000,
+        }
+    }
+
+    /// The schema as SQLite describes it, plus the migration bookkeeping.
+    async fn schema_dump(s: &Store) -> (Vec<(String, String, Option<String>)>, i64) {
+        let objects = sqlx::query_as(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        )
+        .fetch_all(s.pool())
+        .await
+        .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        (objects, n)
+    }
+
+    #[tokio::test]
+    async fn migrations_apply_to_an_empty_file_and_again_as_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = settings(dir.path());
+        let s = Store::open(&cfg).await.unwrap();
+        let state = s.schema_state().await.unwrap();
+        assert_eq!(state.version, latest_version());
+        assert!(state.version > 0);
+        let before = schema_dump(&s).await;
+        assert!(before.0.iter().any(|(_, name, _)| name == "audit_log"));
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        // Running them again changes nothing.
+        s.migrate().await.unwrap();
+        s.migrate().await.unwrap();
+        assert_eq!(schema_dump(&s).await, before);
+        s.close().await;
+        // Opening an already-migrated store: same schema, data kept.
+        let s = Store::open(&cfg).await.unwrap();
+        assert_eq!(schema_dump(&s).await, before);
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_schema_newer_than_the_binary_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = settings(dir.path());
+        let s = Store::open(&cfg).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (99990101000000, 'from the future', 1, x'00', 0)",
+        )
+        .execute(s.pool())
+        .await
+        .unwrap();
+        s.close().await;
+        let err = Store::open_read_only(&cfg).await.unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        let err = Store::open(&cfg).await.unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade tether"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_second_writer_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = settings(dir.path());
+        let first = Store::open(&cfg).await.unwrap();
+        let err = Store::open(&cfg).await.unwrap_err();
+        let StoreError::Locked { holder, .. } = &err else {
+            panic!("expected Locked, got {err}");
+        };
+        assert_eq!(holder.pid, std::process::id());
+        assert_eq!(holder, first.guard().unwrap().holder());
+        let msg = err.to_string();
+        for part in [
+            format!("pid {}", std::process::id()),
+            format!("host {}", holder.host),
+            format!("since {}", holder.since),
+        ] {
+            assert!(msg.contains(&part), "{msg} lacks {part}");
+        }
+        assert!(holder.since.starts_with("20"), "{}", holder.since);
+        // The lock file says the same.
+        let text = std::fs::read_to_string(dir.path().join("t.db.lock")).unwrap();
+        assert!(
+            text.contains(&format!("pid={}", std::process::id())),
+            "{text}"
+        );
+
+        // Readers do not need the guard.
+        let reader = Store::open_read_only(&cfg).await.unwrap();
+        assert_eq!(reader.counts().await.unwrap().links, 0);
+        assert!(reader.status().await.unwrap().writer.is_some());
+
+        // Once the first closes, a new writer gets in.
+        first.close().await;
+        let second = Store::open(&cfg).await.unwrap();
+        second.close().await;
+        reader.close().await;
+    }
+
+    #[tokio::test]
+    async fn dropping_a_writer_frees_the_guard_and_its_row_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = settings(dir.path());
+        let first = Store::open(&cfg).await.unwrap();
+        // Dropped without close(), as when a process dies: the OS lock goes with it, the
+        // row stays, and a new writer from the same process takes it over.
+        drop(first);
+        let second = Store::open(&cfg).await.unwrap();
+        second.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_live_writer_row_without_the_os_lock_still_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = settings(dir.path());
+        let s = Store::open(&cfg).await.unwrap();
+        s.close().await;
+        // Another host's writer with a fresh heartbeat (e.g. over a network share where
+        // advisory locks do not reach): refused by the row.
+        let w = Store::open_url(&cfg.url, 2_000, Mode::ReadOnly)
+            .await
+            .unwrap();
+        w.close().await;
+        let raw = SqlitePool::connect(&cfg.url).await.unwrap();
+        let now = ts(Utc::now());
+        sqlx::query(
+            "INSERT INTO writer_lock (id, token, pid, host, since, heartbeat)
+             VALUES (1, 'other', 4242, 'elsewhere', ?, ?)",
+        )
+        .bind(&now)
+        .bind(&now)
+        .execute(&raw)
+        .await
+        .unwrap();
+        let err = Store::open(&cfg).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("pid 4242") && msg.contains("host elsewhere") && msg.contains(&now),
+            "{msg}"
+        );
+        // A stale heartbeat is a dead writer: taken over.
+        sqlx::query("UPDATE writer_lock SET heartbeat = '2000-01-01T00:00:00.000000Z'")
+            .execute(&raw)
+            .await
+            .unwrap();
+        raw.close().await;
+        let s = Store::open(&cfg).await.unwrap();
+        let me = s.status().await.unwrap().writer.unwrap();
+        assert_eq!(me.holder.pid, std::process::id());
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_from_one_writer_all_land() {
+        use crate::domain::{GorgiasId, HubspotId};
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&settings(dir.path())).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 1..=40i64 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let at = Utc::now();
+                s.create_link(
+                    &HubspotId::new(i.to_string()).unwrap(),
+                    GorgiasId::new(i).unwrap(),
+                    &std::collections::BTreeMap::new(),
+                    "test",
+                    at,
+                )
+                .await
+                .map(|_| ())
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(s.counts().await.unwrap().links, 40);
+        s.close().await;
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_symlinked_path_shares_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = settings(dir.path());
+        let first = Store::open(&cfg).await.unwrap();
+        std::os::unix::fs::symlink(dir.path().join("t.db"), dir.path().join("alias.db")).unwrap();
+        let via_link = StoreSettings {
+            url: format!("sqlite://{}", dir.path().join("alias.db").display()),
+            busy_timeout_ms: 2_000,
+        };
+        let err = Store::open(&via_link).await.unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        first.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_read_only_store_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = settings(dir.path());
+        Store::open(&cfg).await.unwrap().close().await;
+        let r = Store::open_read_only(&cfg).await.unwrap();
+        assert_eq!(r.mode(), Mode::ReadOnly);
+        let err = r.start_cycle(Utc::now()).await.unwrap_err();
+        assert!(matches!(err, StoreError::ReadOnly { .. }), "{err}");
+        r.close().await;
+    }
+
+    #[tokio::test]
+    async fn read_only_refuses_a_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("none.db").display());
+        let err = Store::open_url(&url, 1000, Mode::ReadOnly)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+        assert!(!dir.path().join("none.db").exists());
+    }
+}

@@ -1,0 +1,814 @@
+//! The outbox: writes decided by a cycle and not yet confirmed by the target system.
+//!
+//! Owns `outbox`. Each write has a caller-chosen idempotency key, unique across the table,
+//! so enqueuing the same write twice (a re-run cycle) stores it once
+//! (`ON CONFLICT(idempotency_key) DO NOTHING`). A batch is enqueued in one transaction.
+//! A write is `pending` until marked `done` (audited as `write.done`) or given up as
+//! `failed` (audited as `write.failed`); attempts and the last error are kept. Must never
+//! send anything: connectors do, then report back here.
+
+use super::aliases::add_alias_in;
+use super::audit::{NewAudit, append_in};
+use super::bases::set_bases_in;
+use super::links::{Link, LinkId, create_link_in, relink_in, remove_link_in};
+use super::{
+    QueryContext, Store, StoreError, parse_json, parse_opt_ts, parse_ref, parse_system, parse_ts,
+    ts,
+};
+use crate::domain::{GorgiasId, HubspotId, RecordRef, System};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::SqliteConnection;
+use std::collections::BTreeMap;
+
+/// An outbox row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct OutboxId(pub i64);
+
+/// What a write does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// Create a counterpart record (no target id yet).
+    Create,
+    /// Update fields of the target.
+    Update,
+    /// Merge another record into the target (payload names it).
+    Merge,
+    /// Delete or archive the target.
+    Delete,
+}
+
+impl OpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Create => "create",
+            OpKind::Update => "update",
+            OpKind::Merge => "merge",
+            OpKind::Delete => "delete",
+        }
+    }
+
+    fn parse(s: &str) -> Result<OpKind, StoreError> {
+        Ok(match s {
+            "create" => OpKind::Create,
+            "update" => OpKind::Update,
+            "merge" => OpKind::Merge,
+            "delete" => OpKind::Delete,
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "outbox op",
+                    detail: format!("unknown op {other:?}"),
+                });
+            }
+        })
+    }
+}
+
+/// Where a write stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxStatus {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl OutboxStatus {
+    fn parse(s: &str) -> Result<OutboxStatus, StoreError> {
+        Ok(match s {
+            "pending" => OutboxStatus::Pending,
+            "done" => OutboxStatus::Done,
+            "failed" => OutboxStatus::Failed,
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "outbox status",
+                    detail: format!("unknown status {other:?}"),
+                });
+            }
+        })
+    }
+}
+
+/// A write to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWrite {
+    /// Unique per intended effect, stable across re-runs (e.g. a hash of system, op, target
+    /// and payload, or of the cycle's plan entry).
+    pub idempotency_key: String,
+    pub system: System,
+    pub op: OpKind,
+    /// The record written; `None` for a create. Must be in `system`.
+    pub target: Option<RecordRef>,
+    pub payload: serde_json::Value,
+}
+
+/// A change to the store's own state that must land together with a write's success, so
+/// that a crash cannot leave, say, a created counterpart without its link (which the next
+/// cycle would create again). Applied in order, in the transaction that marks the write
+/// done; if one is refused, nothing is marked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FollowUp {
+    /// A counterpart was created: link the pair, with the bases of the fields written.
+    CreateLink {
+        hubspot: HubspotId,
+        gorgias: GorgiasId,
+        bases: BTreeMap<String, serde_json::Value>,
+    },
+    /// Fields now agree on both sides: record them as the link's bases.
+    SetBases {
+        link: LinkId,
+        bases: BTreeMap<String, serde_json::Value>,
+    },
+    /// A record was merged away into a survivor in its system.
+    Alias {
+        merged_away: RecordRef,
+        survivor: RecordRef,
+    },
+    /// Move one side of a link onto `new` (after a merge).
+    Relink { link: LinkId, new: RecordRef },
+    /// Drop a link (e.g. its record was deleted or merged into an already linked one).
+    RemoveLink { link: LinkId, reason: String },
+}
+
+/// What [`Store::mark_done_with`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// `false` when the write was already done: then no follow-up was applied again.
+    pub newly_done: bool,
+    /// The links created or changed by the follow-ups, in order.
+    pub links: Vec<Link>,
+}
+
+/// One write of a batch to mark done, for [`Store::mark_done_batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    pub id: OutboxId,
+    /// What the system answered.
+    pub result: Option<serde_json::Value>,
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// A stored write.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxItem {
+    pub id: OutboxId,
+    pub idempotency_key: String,
+    pub system: System,
+    pub op: OpKind,
+    pub target: Option<RecordRef>,
+    pub payload: serde_json::Value,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// What the target system answered on success (e.g. the created id).
+    pub result: Option<serde_json::Value>,
+    pub enqueued_at: DateTime<Utc>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+const SELECT: &str = "SELECT id, idempotency_key, system, op, target_id, payload, status, attempts,
+    last_error, result, enqueued_at, last_attempt_at, finished_at FROM outbox";
+
+fn item_from(r: Row) -> Result<OutboxItem, StoreError> {
+    let (
+        id,
+        key,
+        system,
+        op,
+        target,
+        payload,
+        status,
+        attempts,
+        last_error,
+        result,
+        enq,
+        last,
+        fin,
+    ) = r;
+    Ok(OutboxItem {
+        id: OutboxId(id),
+        idempotency_key: key,
+        target: target.map(|t| parse_ref(&system, &t)).transpose()?,
+        system: parse_system(&system)?,
+        op: OpKind::parse(&op)?,
+        payload: parse_json("outbox payload", &payload)?,
+        status: OutboxStatus::parse(&status)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        last_error,
+        result: result
+            .map(|r| parse_json("outbox result", &r))
+            .transpose()?,
+        enqueued_at: parse_ts("outbox enqueued time", &enq)?,
+        last_attempt_at: parse_opt_ts("outbox attempt time", last)?,
+        finished_at: parse_opt_ts("outbox finished time", fin)?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish_in(
+    conn: &mut SqliteConnection,
+    id: OutboxId,
+    to: OutboxStatus,
+    result: Option<&serde_json::Value>,
+    error: Option<&str>,
+    follow_ups: &[FollowUp],
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Completion, StoreError> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("read a write")?;
+    let item = row
+        .map(item_from)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("write {}", id.0),
+        })?;
+    if item.status == to {
+        return Ok(Completion {
+            newly_done: false,
+            links: Vec::new(),
+        });
+    }
+    if item.status != OutboxStatus::Pending {
+        return Err(StoreError::Conflict(format!(
+            "write {} ({}) is already {:?}",
+            id.0, item.idempotency_key, item.status
+        )));
+    }
+    let (status, action) = match to {
+        OutboxStatus::Done => ("done", "write.done"),
+        _ => ("failed", "write.failed"),
+    };
+    sqlx::query(
+        "UPDATE outbox SET status = ?, result = ?, last_error = coalesce(?, last_error),
+             finished_at = ? WHERE id = ?",
+    )
+    .bind(status)
+    .bind(result.map(serde_json::Value::to_string))
+    .bind(error)
+    .bind(ts(at))
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await
+    .ctx("finish a write")?;
+    append_in(
+        &mut *conn,
+        &NewAudit {
+            at,
+            actor: actor.to_owned(),
+            action: action.into(),
+            subjects: item.target.iter().cloned().collect(),
+            detail: json!({
+                "outbox_id": id.0,
+                "idempotency_key": item.idempotency_key,
+                "system": item.system,
+                "op": item.op,
+                "payload": item.payload,
+                "result": result,
+                "error": error,
+                "attempts": item.attempts,
+            }),
+        },
+    )
+    .await?;
+    let mut links = Vec::new();
+    for f in follow_ups {
+        match f {
+            FollowUp::CreateLink {
+                hubspot,
+                gorgias,
+                bases,
+            } => links.push(create_link_in(&mut *conn, hubspot, *gorgias, bases, actor, at).await?),
+            FollowUp::SetBases { link, bases } => {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM links WHERE id = ?")
+                    .bind(link.0)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .ctx("read a link")?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound {
+                        what: link.to_string(),
+                    });
+                }
+                set_bases_in(&mut *conn, *link, bases, at).await?;
+            }
+            FollowUp::Alias {
+                merged_away,
+                survivor,
+            } => {
+                add_alias_in(&mut *conn, merged_away, survivor, actor, at).await?;
+            }
+            FollowUp::Relink { link, new } => {
+                links.push(relink_in(&mut *conn, *link, new, actor, at).await?)
+            }
+            FollowUp::RemoveLink { link, reason } => {
+                remove_link_in(&mut *conn, *link, reason, actor, at).await?;
+            }
+        }
+    }
+    Ok(Completion {
+        newly_done: true,
+        links,
+    })
+}
+
+impl Store {
+    /// Enqueues a batch of writes in one transaction. A write whose idempotency key is
+    /// already in the outbox (in any status) is skipped. Returns how many were new. The
+    /// whole batch is refused, nothing stored, when a target is not in its write's system.
+    pub async fn enqueue_writes(
+        &self,
+        writes: &[NewWrite],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        for w in writes {
+            if let Some(t) = &w.target {
+                if t.system() != w.system {
+                    return Err(StoreError::Conflict(format!(
+                        "write {:?} targets {t} but is meant for {}",
+                        w.idempotency_key, w.system
+                    )));
+                }
+            }
+        }
+        let mut tx = self.write_tx().await?;
+        let mut inserted = 0;
+        for w in writes {
+            inserted += sqlx::query(
+                "INSERT INTO outbox (idempotency_key, system, op, target_id, payload, enqueued_at)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&w.idempotency_key)
+            .bind(w.system.as_str())
+            .bind(w.op.as_str())
+            .bind(w.target.as_ref().map(RecordRef::id_string))
+            .bind(w.payload.to_string())
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .ctx("enqueue a write")?
+            .rows_affected() as usize;
+        }
+        tx.commit().await.ctx("commit enqueued writes")?;
+        Ok(inserted)
+    }
+
+    /// Pending writes, oldest first, at most `limit`.
+    pub async fn pending_writes(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "{SELECT} WHERE status = 'pending' ORDER BY id LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .ctx("list pending writes")?;
+        rows.into_iter().map(item_from).collect()
+    }
+
+    /// A write by id.
+    pub async fn outbox_item(&self, id: OutboxId) -> Result<Option<OutboxItem>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await
+            .ctx("read a write")?;
+        row.map(item_from).transpose()
+    }
+
+    /// A write by idempotency key.
+    pub async fn outbox_by_key(&self, key: &str) -> Result<Option<OutboxItem>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE idempotency_key = ?"))
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await
+            .ctx("read a write")?;
+        row.map(item_from).transpose()
+    }
+
+    /// Records a failed attempt of a pending write; returns its attempt count. Refused for a
+    /// write that is not pending.
+    pub async fn mark_attempt(
+        &self,
+        id: OutboxId,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        let n: Option<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, last_attempt_at = ?
+             WHERE id = ? AND status = 'pending' RETURNING attempts",
+        )
+        .bind(error)
+        .bind(ts(at))
+        .bind(id.0)
+        .fetch_optional(self.pool())
+        .await
+        .ctx("record a write attempt")?;
+        n.map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("pending write {}", id.0),
+            })
+    }
+
+    /// Marks a write done with what the system answered, audited as `write.done` by
+    /// `actor`. Returns `false` (and changes nothing) when it was already done; refused when
+    /// it had been given up.
+    pub async fn mark_done(
+        &self,
+        id: OutboxId,
+        result: Option<&serde_json::Value>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .finish(id, OutboxStatus::Done, result, None, &[], actor, at)
+            .await?
+            .newly_done)
+    }
+
+    /// Marks a write done and applies its follow-ups (links, bases, aliases) in the same
+    /// transaction, audited like [`Store::mark_done`] plus each follow-up's own entry.
+    /// When the write was already done, nothing is applied again.
+    pub async fn mark_done_with(
+        &self,
+        id: OutboxId,
+        result: Option<&serde_json::Value>,
+        follow_ups: &[FollowUp],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Completion, StoreError> {
+        self.finish(id, OutboxStatus::Done, result, None, follow_ups, actor, at)
+            .await
+    }
+
+    /// Gives up on a write (it will not be retried), audited as `write.failed`. Returns
+    /// `false` when it was already failed; refused when it was done.
+    pub async fn mark_failed(
+        &self,
+        id: OutboxId,
+        error: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .finish(id, OutboxStatus::Failed, None, Some(error), &[], actor, at)
+            .await?
+            .newly_done)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        id: OutboxId,
+        to: OutboxStatus,
+        result: Option<&serde_json::Value>,
+        error: Option<&str>,
+        follow_ups: &[FollowUp],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Completion, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = finish_in(&mut tx, id, to, result, error, follow_ups, actor, at).await?;
+        tx.commit().await.ctx("commit a finished write")?;
+        Ok(done)
+    }
+
+    /// Marks a batch of writes done (e.g. one HubSpot batch call of 100) with their
+    /// follow-ups, all in one transaction: all land or none does. Each is audited as
+    /// [`Store::mark_done_with`] would.
+    pub async fn mark_done_batch(
+        &self,
+        done: &[Done],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Completion>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let mut out = Vec::with_capacity(done.len());
+        for d in done {
+            out.push(
+                finish_in(
+                    &mut tx,
+                    d.id,
+                    OutboxStatus::Done,
+                    d.result.as_ref(),
+                    None,
+                    &d.follow_ups,
+                    actor,
+                    at,
+                )
+                .await?,
+            );
+        }
+        tx.commit().await.ctx("commit finished writes")?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+
+    fn write(key: &str, target: Option<RecordRef>) -> NewWrite {
+        NewWrite {
+            idempotency_key: key.into(),
+            system: System::Hubspot,
+            op: if target.is_some() {
+                OpKind::Update
+            } else {
+                OpKind::Create
+            },
+            target,
+            payload: json!({ "properties": { "firstname": NASTY } }),
+        }
+    }
+
+    #[tokio::test]
+    async fn enqueue_is_idempotent_and_round_trips() {
+        let s = mem().await;
+        let h = RecordRef::Hubspot(hs("7"));
+        let batch = vec![write("k1", None), write(NASTY, Some(h.clone()))];
+        assert_eq!(s.enqueue_writes(&batch, t(1)).await.unwrap(), 2);
+        assert_eq!(s.enqueue_writes(&batch, t(2)).await.unwrap(), 0);
+        assert_eq!(
+            s.enqueue_writes(&[write("k1", None), write("k3", None)], t(3))
+                .await
+                .unwrap(),
+            1
+        );
+        let pending = s.pending_writes(10).await.unwrap();
+        assert_eq!(pending.len(), 3);
+        let p = &pending[1];
+        assert_eq!(p.idempotency_key, NASTY);
+        assert_eq!(p.target, Some(h.clone()));
+        assert_eq!(p.op, OpKind::Update);
+        assert_eq!(p.payload, batch[1].payload);
+        assert_eq!(p.status, OutboxStatus::Pending);
+        assert_eq!(p.attempts, 0);
+        assert_eq!(p.enqueued_at, t(1));
+        assert_eq!(s.outbox_by_key(NASTY).await.unwrap().as_ref(), Some(p));
+        assert_eq!(s.pending_writes(1).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn follow_ups_land_with_the_write_or_not_at_all() {
+        let s = mem().await;
+        let create = NewWrite {
+            idempotency_key: "create-g-for-h1".into(),
+            system: System::Gorgias,
+            op: OpKind::Create,
+            target: None,
+            payload: json!({ "email": "a@b.co" }),
+        };
+        s.enqueue_writes(std::slice::from_ref(&create), t(1))
+            .await
+            .unwrap();
+        let id = s
+            .outbox_by_key("create-g-for-h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let bases = BTreeMap::from([("email".to_owned(), json!("a@b.co"))]);
+        let link_it = FollowUp::CreateLink {
+            hubspot: hs("1"),
+            gorgias: gg(50),
+            bases: bases.clone(),
+        };
+        // A refused follow-up (unknown link) rolls everything back: still pending, no link.
+        let err = s
+            .mark_done_with(
+                id,
+                Some(&json!({ "id": 50 })),
+                &[
+                    link_it.clone(),
+                    FollowUp::SetBases {
+                        link: LinkId(999),
+                        bases: bases.clone(),
+                    },
+                ],
+                "sync",
+                t(2),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+        assert_eq!(
+            s.outbox_item(id).await.unwrap().unwrap().status,
+            OutboxStatus::Pending
+        );
+        assert_eq!(s.link_by_hubspot(&hs("1")).await.unwrap(), None);
+
+        let done = s
+            .mark_done_with(
+                id,
+                Some(&json!({ "id": 50 })),
+                std::slice::from_ref(&link_it),
+                "sync",
+                t(3),
+            )
+            .await
+            .unwrap();
+        assert!(done.newly_done);
+        assert_eq!(done.links.len(), 1);
+        let link = s.link_by_gorgias(gg(50)).await.unwrap().unwrap();
+        assert_eq!(done.links[0], link);
+        assert_eq!(s.bases(link.id).await.unwrap(), bases);
+        // Done again (a retried report): nothing applied twice.
+        let again = s
+            .mark_done_with(id, None, &[link_it], "sync", t(4))
+            .await
+            .unwrap();
+        assert!(!again.newly_done);
+
+        // A merge: alias and relink with the write.
+        s.enqueue_writes(
+            &[NewWrite {
+                idempotency_key: "merge-1-into-2".into(),
+                system: System::Hubspot,
+                op: OpKind::Merge,
+                target: Some(RecordRef::Hubspot(hs("2"))),
+                payload: json!({ "merge": "1" }),
+            }],
+            t(5),
+        )
+        .await
+        .unwrap();
+        let m = s.outbox_by_key("merge-1-into-2").await.unwrap().unwrap().id;
+        let done = s
+            .mark_done_with(
+                m,
+                None,
+                &[
+                    FollowUp::Alias {
+                        merged_away: RecordRef::Hubspot(hs("1")),
+                        survivor: RecordRef::Hubspot(hs("2")),
+                    },
+                    FollowUp::Relink {
+                        link: link.id,
+                        new: RecordRef::Hubspot(hs("2")),
+                    },
+                ],
+                "sync",
+                t(6),
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.links[0].hubspot, hs("2"));
+        assert_eq!(
+            s.resolve(&RecordRef::Hubspot(hs("1"))).await.unwrap(),
+            RecordRef::Hubspot(hs("2"))
+        );
+        assert_eq!(s.bases(link.id).await.unwrap(), bases);
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_completions_is_all_or_nothing() {
+        let s = mem().await;
+        let writes: Vec<NewWrite> = (1..=3)
+            .map(|i| {
+                write(
+                    &format!("w{i}"),
+                    Some(RecordRef::Hubspot(hs(&i.to_string()))),
+                )
+            })
+            .collect();
+        s.enqueue_writes(&writes, t(1)).await.unwrap();
+        let ids: Vec<OutboxId> = s
+            .pending_writes(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|w| w.id)
+            .collect();
+        let done = |id, link: Option<i64>| Done {
+            id,
+            result: Some(json!({ "ok": NASTY })),
+            follow_ups: link
+                .map(|g| {
+                    vec![FollowUp::CreateLink {
+                        hubspot: hs("1"),
+                        gorgias: gg(g),
+                        bases: BTreeMap::new(),
+                    }]
+                })
+                .unwrap_or_default(),
+        };
+        // The third links hs 1 a second time: refused, so none of the three is done.
+        let err = s
+            .mark_done_batch(
+                &[
+                    done(ids[0], Some(10)),
+                    done(ids[1], None),
+                    done(ids[2], Some(11)),
+                ],
+                "sync",
+                t(2),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert_eq!(s.pending_writes(10).await.unwrap().len(), 3);
+        assert_eq!(s.link_by_gorgias(gg(10)).await.unwrap(), None);
+        let out = s
+            .mark_done_batch(
+                &[
+                    done(ids[0], Some(10)),
+                    done(ids[1], None),
+                    done(ids[2], None),
+                ],
+                "sync",
+                t(3),
+            )
+            .await
+            .unwrap();
+        assert!(out.iter().all(|c| c.newly_done));
+        assert_eq!(out[0].links.len(), 1);
+        assert!(s.pending_writes(10).await.unwrap().is_empty());
+        let item = s.outbox_item(ids[1]).await.unwrap().unwrap();
+        assert_eq!(item.result, Some(json!({ "ok": NASTY })));
+    }
+
+    #[tokio::test]
+    async fn a_bad_batch_stores_nothing() {
+        let s = mem().await;
+        let bad = vec![
+            write("ok", None),
+            write("bad", Some(RecordRef::Gorgias(gg(1)))),
+        ];
+        assert!(matches!(
+            s.enqueue_writes(&bad, t(1)).await.unwrap_err(),
+            StoreError::Conflict(_)
+        ));
+        assert!(s.pending_writes(10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn attempts_then_done_or_failed_are_recorded_and_audited() {
+        let s = mem().await;
+        let h = RecordRef::Hubspot(hs("7"));
+        s.enqueue_writes(&[write("a", Some(h.clone())), write("b", None)], t(1))
+            .await
+            .unwrap();
+        let a = s.outbox_by_key("a").await.unwrap().unwrap().id;
+        let b = s.outbox_by_key("b").await.unwrap().unwrap().id;
+        assert_eq!(s.mark_attempt(a, "429 slow down", t(2)).await.unwrap(), 1);
+        assert_eq!(s.mark_attempt(a, NASTY, t(3)).await.unwrap(), 2);
+        let item = s.outbox_item(a).await.unwrap().unwrap();
+        assert_eq!(item.attempts, 2);
+        assert_eq!(item.last_error.as_deref(), Some(NASTY));
+        assert_eq!(item.last_attempt_at, Some(t(3)));
+
+        let answer = json!({ "id": "7", "updatedAt": "x" });
+        assert!(s.mark_done(a, Some(&answer), "sync", t(4)).await.unwrap());
+        assert!(!s.mark_done(a, Some(&answer), "sync", t(5)).await.unwrap());
+        let done = s.outbox_item(a).await.unwrap().unwrap();
+        assert_eq!(done.status, OutboxStatus::Done);
+        assert_eq!(done.result, Some(answer));
+        assert_eq!(done.finished_at, Some(t(4)));
+        assert!(matches!(
+            s.mark_attempt(a, "late", t(6)).await.unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+        assert!(matches!(
+            s.mark_failed(a, "x", "sync", t(6)).await.unwrap_err(),
+            StoreError::Conflict(_)
+        ));
+
+        assert!(s.mark_failed(b, "400 bad", "sync", t(7)).await.unwrap());
+        let failed = s.outbox_item(b).await.unwrap().unwrap();
+        assert_eq!(failed.status, OutboxStatus::Failed);
+        assert_eq!(failed.last_error.as_deref(), Some("400 bad"));
+        assert!(s.pending_writes(10).await.unwrap().is_empty());
+
+        let audit = s.audit_for(&h).await.unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].action, "write.done");
+        assert_eq!(audit[0].detail["attempts"], json!(2));
+        let recent = s.recent_audit(1).await.unwrap();
+        assert_eq!(recent[0].action, "write.failed");
+    }
+}
