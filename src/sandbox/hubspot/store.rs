@@ -683,11 +683,11 @@ mod tests {
         let rec = &s.contacts[&m];
         assert_eq!(rec.props["hs_additional_emails"], "b@x.com");
         assert_eq!(rec.props["hs_merged_object_ids"], format!("{a};{b}"));
+        assert!(rec.updated_at >= rec.created_at);
         assert!(matches!(
             s.create(&props(&[("email", "b@x.com")]), Source::Integration, now, at, true),
             Err(WriteError::Conflict(x)) if x == m
         ));
-        assert!(rec.updated_at >= rec.created_at);
     }
 
     #[test]
