@@ -1,1 +1,7 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
+mod hubspot_feed;
+mod hubspot_limits;
+mod hubspot_sandbox;
+mod hubspot_spec;
+mod hubspot_support;
+mod hubspot_writes;

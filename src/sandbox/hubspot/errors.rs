@@ -94,9 +94,17 @@ impl ApiError {
         })])
     }
 
-    /// The JSON error object alone, as it appears inside a 207 `errors[]`.
+    /// The JSON error object alone, as it appears inside a 207 `errors[]` (a `StandardError`,
+    /// which also requires `context`, `errors` and `links`).
     pub fn into_standard_error(self) -> Value {
-        self.body
+        let mut body = self.body;
+        if let Some(o) = body.as_object_mut() {
+            o.remove("correlationId");
+            o.entry("context").or_insert_with(|| json!({}));
+            o.entry("errors").or_insert_with(|| json!([]));
+            o.entry("links").or_insert_with(|| json!({}));
+        }
+        body
     }
 }
 
