@@ -5,7 +5,7 @@ use super::hubspot_support::*;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::time::Duration;
-use tether::connectors::hubspot::{HubspotConfig, HubspotClient};
+use tether::connectors::hubspot::{HubspotClient, HubspotConfig};
 
 fn epoch() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(0).unwrap()
@@ -21,16 +21,28 @@ async fn feed_returns_all_of_more_than_10k_contacts_sharing_one_timestamp() {
     let stamps: HashSet<String> = ids
         .iter()
         .take(50)
-        .map(|id| sb.contact(id).unwrap()["updatedAt"].as_str().unwrap().to_string())
+        .map(|id| {
+            sb.contact(id).unwrap()["updatedAt"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(stamps.len(), 1, "seeded contacts share one lastmodifieddate");
+    assert_eq!(
+        stamps.len(),
+        1,
+        "seeded contacts share one lastmodifieddate"
+    );
     let got = client.changed_since(epoch(), &["email"]).await.unwrap();
     let unique: HashSet<&str> = got.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(got.len(), n);
     assert_eq!(unique.len(), n);
     let searches = sb.counters().calls("/search");
     let lower = n.div_ceil(200) as u64;
-    assert!(searches >= lower && searches <= lower + 2, "{searches} search calls");
+    assert!(
+        searches >= lower && searches <= lower + 2,
+        "{searches} search calls"
+    );
     assert_eq!(sb.counters().rate_limited, 0);
     assert!(got.iter().all(|c| c.prop("email").is_some()));
 }
@@ -54,8 +66,14 @@ async fn fresh_write_hidden_by_index_lag_is_caught_by_the_next_cycle() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     // Cycle 2 starts right after the write: the index has not caught up.
     let cycle2_start = Utc::now();
-    let second = client.changed_since(cycle2_start - chrono::Duration::seconds(5), &["email"]).await.unwrap();
-    assert!(!second.iter().any(|c| c.id == fresh_id), "lag hides the write");
+    let second = client
+        .changed_since(cycle2_start - chrono::Duration::seconds(5), &["email"])
+        .await
+        .unwrap();
+    assert!(
+        !second.iter().any(|c| c.id == fresh_id),
+        "lag hides the write"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Without overlap, bookmarking at cycle 2's start would lose it...
     let naive = HubspotClient::new(HubspotConfig {
@@ -66,8 +84,15 @@ async fn fresh_write_hidden_by_index_lag_is_caught_by_the_next_cycle() {
     let lost = naive.changed_since(cycle2_start, &["email"]).await.unwrap();
     assert!(!lost.iter().any(|c| c.id == fresh_id));
     // ...the overlap brings it back.
-    let third = client.changed_since(cycle2_start, &["email"]).await.unwrap();
-    assert!(third.iter().any(|c| c.id == fresh_id && c.prop("email") == Some("fresh@example.com")));
+    let third = client
+        .changed_since(cycle2_start, &["email"])
+        .await
+        .unwrap();
+    assert!(
+        third
+            .iter()
+            .any(|c| c.id == fresh_id && c.prop("email") == Some("fresh@example.com"))
+    );
 }
 
 #[tokio::test]

@@ -23,7 +23,11 @@ async fn storm_of_429s_and_server_faults_loses_no_write() {
     sb.inject_fault(Fault::status(503, 3).on_path("batch/create"));
     sb.inject_fault(Fault::status(502, 1));
     sb.inject_fault(Fault::status(423, 2).on_path("batch/update"));
-    sb.inject_fault(Fault::of(FaultKind::Timeout, 1).millis(20_000).on_path("batch/create"));
+    sb.inject_fault(
+        Fault::of(FaultKind::Timeout, 1)
+            .millis(20_000)
+            .on_path("batch/create"),
+    );
     sb.inject_fault(Fault::of(FaultKind::Malformed, 1).on_path("batch/create"));
     sb.inject_fault(Fault::of(FaultKind::Latency, 3).millis(1_000));
     let n = 1_500;

@@ -18,7 +18,9 @@ fn spec_dir() -> Option<PathBuf> {
     }
     candidates.push(manifest.join("../shared/specs/hubspot"));
     candidates.push(manifest.join("../../shared/specs/hubspot"));
-    candidates.into_iter().find(|p| p.join("CRM_Contacts_424_v3_contacts.json").exists())
+    candidates
+        .into_iter()
+        .find(|p| p.join("CRM_Contacts_424_v3_contacts.json").exists())
 }
 
 fn check(schema: &Value, v: &Value, root: &Value, path: &str, errs: &mut Vec<String>) {
@@ -60,7 +62,12 @@ fn check(schema: &Value, v: &Value, root: &Value, path: &str, errs: &mut Vec<Str
         errs.push(format!("{path}: {s} is not date-time"));
     }
     if let Some(o) = v.as_object() {
-        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for r in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(k) = r.as_str()
                 && !o.contains_key(k)
             {
@@ -90,7 +97,9 @@ fn response_schema(spec: &Value, path: &str, method: &str, status: u16) -> Value
     let r = &spec["paths"][path][method]["responses"];
     let resp = r.get(status.to_string()).unwrap_or(&r["default"]);
     let resp = match resp.get("$ref").and_then(Value::as_str) {
-        Some(name) => &spec["components"]["responses"][name.trim_start_matches("#/components/responses/")],
+        Some(name) => {
+            &spec["components"]["responses"][name.trim_start_matches("#/components/responses/")]
+        }
         None => resp,
     };
     resp["content"]
@@ -111,7 +120,9 @@ struct Call<'a> {
 #[tokio::test]
 async fn sandbox_answers_validate_against_the_official_openapi_schemas() {
     let Some(dir) = spec_dir() else {
-        println!("NOTICE: shared/specs/hubspot not found; OpenAPI validation skipped (set TETHER_SHARED_DIR)");
+        println!(
+            "NOTICE: shared/specs/hubspot not found; OpenAPI validation skipped (set TETHER_SHARED_DIR)"
+        );
         return;
     };
     let load = |f: &str| -> Value {
@@ -123,36 +134,195 @@ async fn sandbox_answers_validate_against_the_official_openapi_schemas() {
     cfg.search_index_lag = std::time::Duration::ZERO;
     let (sb, run, _client) = start(cfg.clone()).await;
     let ids = sb.seed_contacts((0..12).map(person).collect());
-    sb.edit_as_person(&ids[0], props(&[("firstname", "Edited")])).unwrap();
+    sb.edit_as_person(&ids[0], props(&[("firstname", "Edited")]))
+        .unwrap();
     let base = run.base_url.clone();
     let c = "/crm/v3/objects/contacts";
     let one = "/crm/v3/objects/contacts/{contactId}";
     let calls = vec![
-        Call { spec_path: c, method: Method::GET, url: format!("{base}{c}?limit=5&properties=email,phone&propertiesWithHistory=firstname"), body: None, expect: 200 },
-        Call { spec_path: c, method: Method::GET, url: format!("{base}{c}?limit=100"), body: None, expect: 200 },
-        Call { spec_path: c, method: Method::POST, url: format!("{base}{c}"), body: Some(json!({"properties":{"email":"spec@example.com","firstname":"S"}})), expect: 201 },
-        Call { spec_path: c, method: Method::POST, url: format!("{base}{c}"), body: Some(json!({"properties":{"email":"person1@example.com"}})), expect: 409 },
-        Call { spec_path: one, method: Method::GET, url: format!("{base}{c}/{}?propertiesWithHistory=firstname", ids[0]), body: None, expect: 200 },
-        Call { spec_path: one, method: Method::GET, url: format!("{base}{c}/person2@example.com?idProperty=email"), body: None, expect: 200 },
-        Call { spec_path: one, method: Method::GET, url: format!("{base}{c}/424242"), body: None, expect: 404 },
-        Call { spec_path: one, method: Method::PATCH, url: format!("{base}{c}/{}", ids[1]), body: Some(json!({"properties":{"lastname":"P"}})), expect: 200 },
-        Call { spec_path: one, method: Method::PATCH, url: format!("{base}{c}/{}", ids[1]), body: Some(json!({"properties":{"nope":"P"}})), expect: 400 },
-        Call { spec_path: "/crm/v3/objects/contacts/search", method: Method::POST, url: format!("{base}{c}/search"), body: Some(json!({"filterGroups":[{"filters":[{"propertyName":"lastmodifieddate","operator":"GTE","value":"0"}]}],"sorts":[{"propertyName":"hs_object_id","direction":"ASCENDING"}],"properties":["email"],"limit":5})), expect: 200 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/read", method: Method::POST, url: format!("{base}{c}/batch/read"), body: Some(json!({"inputs":[{"id":ids[2]}],"properties":["email"],"propertiesWithHistory":["firstname"]})), expect: 200 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/read", method: Method::POST, url: format!("{base}{c}/batch/read"), body: Some(json!({"inputs":[{"id":ids[2]},{"id":"999999"}],"properties":["email"]})), expect: 207 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/create", method: Method::POST, url: format!("{base}{c}/batch/create"), body: Some(json!({"inputs":[{"properties":{"email":"b1@example.com"},"objectWriteTraceId":"a"}]})), expect: 201 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/create", method: Method::POST, url: format!("{base}{c}/batch/create"), body: Some(json!({"inputs":[{"properties":{"email":"b2@example.com"},"objectWriteTraceId":"a"},{"properties":{"email":"b3@example.com","nope":"x"},"objectWriteTraceId":"b"}]})), expect: 207 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/update", method: Method::POST, url: format!("{base}{c}/batch/update"), body: Some(json!({"inputs":[{"id":ids[3],"properties":{"lastname":"U"}}]})), expect: 200 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/update", method: Method::POST, url: format!("{base}{c}/batch/update"), body: Some(json!({"inputs":[{"id":ids[3],"properties":{"lastname":"V"}},{"id":"999999","properties":{"lastname":"V"}}]})), expect: 207 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/update", method: Method::POST, url: format!("{base}{c}/batch/update"), body: Some(json!({"inputs":[{"id":ids[3],"properties":{}},{"id":ids[3],"properties":{}}]})), expect: 400 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/upsert", method: Method::POST, url: format!("{base}{c}/batch/upsert"), body: Some(json!({"inputs":[{"id":"up@example.com","idProperty":"email","properties":{"firstname":"U"}}]})), expect: 200 },
-        Call { spec_path: "/crm/v3/objects/contacts/batch/upsert", method: Method::POST, url: format!("{base}{c}/batch/upsert"), body: Some(json!({"inputs":[{"id":"up2@example.com","idProperty":"email","properties":{"firstname":"U"},"objectWriteTraceId":"x"},{"id":"up3@example.com","idProperty":"email","properties":{"nope":"U"},"objectWriteTraceId":"y"}]})), expect: 207 },
-        Call { spec_path: "/crm/v3/objects/contacts/merge", method: Method::POST, url: format!("{base}{c}/merge"), body: Some(json!({"primaryObjectId":ids[4],"objectIdToMerge":ids[5]})), expect: 200 },
+        Call {
+            spec_path: c,
+            method: Method::GET,
+            url: format!(
+                "{base}{c}?limit=5&properties=email,phone&propertiesWithHistory=firstname"
+            ),
+            body: None,
+            expect: 200,
+        },
+        Call {
+            spec_path: c,
+            method: Method::GET,
+            url: format!("{base}{c}?limit=100"),
+            body: None,
+            expect: 200,
+        },
+        Call {
+            spec_path: c,
+            method: Method::POST,
+            url: format!("{base}{c}"),
+            body: Some(json!({"properties":{"email":"spec@example.com","firstname":"S"}})),
+            expect: 201,
+        },
+        Call {
+            spec_path: c,
+            method: Method::POST,
+            url: format!("{base}{c}"),
+            body: Some(json!({"properties":{"email":"person1@example.com"}})),
+            expect: 409,
+        },
+        Call {
+            spec_path: one,
+            method: Method::GET,
+            url: format!("{base}{c}/{}?propertiesWithHistory=firstname", ids[0]),
+            body: None,
+            expect: 200,
+        },
+        Call {
+            spec_path: one,
+            method: Method::GET,
+            url: format!("{base}{c}/person2@example.com?idProperty=email"),
+            body: None,
+            expect: 200,
+        },
+        Call {
+            spec_path: one,
+            method: Method::GET,
+            url: format!("{base}{c}/424242"),
+            body: None,
+            expect: 404,
+        },
+        Call {
+            spec_path: one,
+            method: Method::PATCH,
+            url: format!("{base}{c}/{}", ids[1]),
+            body: Some(json!({"properties":{"lastname":"P"}})),
+            expect: 200,
+        },
+        Call {
+            spec_path: one,
+            method: Method::PATCH,
+            url: format!("{base}{c}/{}", ids[1]),
+            body: Some(json!({"properties":{"nope":"P"}})),
+            expect: 400,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/search",
+            method: Method::POST,
+            url: format!("{base}{c}/search"),
+            body: Some(
+                json!({"filterGroups":[{"filters":[{"propertyName":"lastmodifieddate","operator":"GTE","value":"0"}]}],"sorts":[{"propertyName":"hs_object_id","direction":"ASCENDING"}],"properties":["email"],"limit":5}),
+            ),
+            expect: 200,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/read",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/read"),
+            body: Some(
+                json!({"inputs":[{"id":ids[2]}],"properties":["email"],"propertiesWithHistory":["firstname"]}),
+            ),
+            expect: 200,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/read",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/read"),
+            body: Some(json!({"inputs":[{"id":ids[2]},{"id":"999999"}],"properties":["email"]})),
+            expect: 207,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/create",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/create"),
+            body: Some(
+                json!({"inputs":[{"properties":{"email":"b1@example.com"},"objectWriteTraceId":"a"}]}),
+            ),
+            expect: 201,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/create",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/create"),
+            body: Some(
+                json!({"inputs":[{"properties":{"email":"b2@example.com"},"objectWriteTraceId":"a"},{"properties":{"email":"b3@example.com","nope":"x"},"objectWriteTraceId":"b"}]}),
+            ),
+            expect: 207,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/update",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/update"),
+            body: Some(json!({"inputs":[{"id":ids[3],"properties":{"lastname":"U"}}]})),
+            expect: 200,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/update",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/update"),
+            body: Some(
+                json!({"inputs":[{"id":ids[3],"properties":{"lastname":"V"}},{"id":"999999","properties":{"lastname":"V"}}]}),
+            ),
+            expect: 207,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/update",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/update"),
+            body: Some(
+                json!({"inputs":[{"id":ids[3],"properties":{}},{"id":ids[3],"properties":{}}]}),
+            ),
+            expect: 400,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/upsert",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/upsert"),
+            body: Some(
+                json!({"inputs":[{"id":"up@example.com","idProperty":"email","properties":{"firstname":"U"}}]}),
+            ),
+            expect: 200,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/batch/upsert",
+            method: Method::POST,
+            url: format!("{base}{c}/batch/upsert"),
+            body: Some(
+                json!({"inputs":[{"id":"up2@example.com","idProperty":"email","properties":{"firstname":"U"},"objectWriteTraceId":"x"},{"id":"up3@example.com","idProperty":"email","properties":{"nope":"U"},"objectWriteTraceId":"y"}]}),
+            ),
+            expect: 207,
+        },
+        Call {
+            spec_path: "/crm/v3/objects/contacts/merge",
+            method: Method::POST,
+            url: format!("{base}{c}/merge"),
+            body: Some(json!({"primaryObjectId":ids[4],"objectIdToMerge":ids[5]})),
+            expect: 200,
+        },
     ];
     let prop_calls = vec![
-        Call { spec_path: "/crm/v3/properties/{objectType}", method: Method::GET, url: format!("{base}/crm/v3/properties/contacts"), body: None, expect: 200 },
-        Call { spec_path: "/crm/v3/properties/{objectType}", method: Method::POST, url: format!("{base}/crm/v3/properties/contacts"), body: Some(json!({"name":"tether_id","label":"T","type":"string","fieldType":"text","groupName":"contactinformation"})), expect: 201 },
-        Call { spec_path: "/crm/v3/properties/{objectType}/{propertyName}", method: Method::GET, url: format!("{base}/crm/v3/properties/contacts/email"), body: None, expect: 200 },
+        Call {
+            spec_path: "/crm/v3/properties/{objectType}",
+            method: Method::GET,
+            url: format!("{base}/crm/v3/properties/contacts"),
+            body: None,
+            expect: 200,
+        },
+        Call {
+            spec_path: "/crm/v3/properties/{objectType}",
+            method: Method::POST,
+            url: format!("{base}/crm/v3/properties/contacts"),
+            body: Some(
+                json!({"name":"tether_id","label":"T","type":"string","fieldType":"text","groupName":"contactinformation"}),
+            ),
+            expect: 201,
+        },
+        Call {
+            spec_path: "/crm/v3/properties/{objectType}/{propertyName}",
+            method: Method::GET,
+            url: format!("{base}/crm/v3/properties/contacts/email"),
+            body: None,
+            expect: 200,
+        },
     ];
     let http = reqwest::Client::new();
     let mut errs = vec![];
@@ -168,8 +338,18 @@ async fn sandbox_answers_validate_against_the_official_openapi_schemas() {
             let status = resp.status().as_u16();
             let body: Value = resp.json().await.unwrap();
             assert_eq!(status, call.expect, "{} {}: {body}", call.method, call.url);
-            let schema = response_schema(spec, call.spec_path, &call.method.as_str().to_lowercase(), status);
-            assert!(!schema.is_null(), "no schema for {} {} {status}", call.method, call.spec_path);
+            let schema = response_schema(
+                spec,
+                call.spec_path,
+                &call.method.as_str().to_lowercase(),
+                status,
+            );
+            assert!(
+                !schema.is_null(),
+                "no schema for {} {} {status}",
+                call.method,
+                call.spec_path
+            );
             let before = errs.len();
             check(&schema, &body, spec, "$", &mut errs);
             if errs.len() > before {
@@ -180,6 +360,12 @@ async fn sandbox_answers_validate_against_the_official_openapi_schemas() {
     assert!(errs.is_empty(), "schema violations:\n{}", errs.join("\n"));
     // The validator itself must be able to fail.
     let mut bad = vec![];
-    check(&response_schema(&contacts, one, "get", 200), &json!({"id": 5, "properties": {}}), &contacts, "$", &mut bad);
+    check(
+        &response_schema(&contacts, one, "get", 200),
+        &json!({"id": 5, "properties": {}}),
+        &contacts,
+        "$",
+        &mut bad,
+    );
     assert!(bad.len() >= 4, "{bad:?}");
 }

@@ -25,12 +25,20 @@ async fn partial_failures_are_mapped_to_their_inputs() {
         .await
         .unwrap();
     let ok1 = created_id(&out[0]);
-    assert!(matches!(&out[1], WriteOutcome::Failed(e) if e.category == "VALIDATION_ERROR" && e.message.contains("PROPERTY_DOESNT_EXIST")));
+    assert!(
+        matches!(&out[1], WriteOutcome::Failed(e) if e.category == "VALIDATION_ERROR" && e.message.contains("PROPERTY_DOESNT_EXIST"))
+    );
     let ok4 = created_id(&out[2]);
     assert!(matches!(&out[3], WriteOutcome::Failed(e) if e.message.contains("INVALID_OPTION")));
     assert!(matches!(&out[4], WriteOutcome::Failed(e) if e.category == "DUPLICATE_INPUT"));
-    assert_eq!(sb.contact(&ok1).unwrap()["properties"]["email"], "person1@example.com");
-    assert_eq!(sb.contact(&ok4).unwrap()["properties"]["email"], "person4@example.com");
+    assert_eq!(
+        sb.contact(&ok1).unwrap()["properties"]["email"],
+        "person1@example.com"
+    );
+    assert_eq!(
+        sb.contact(&ok4).unwrap()["properties"]["email"],
+        "person4@example.com"
+    );
     assert_eq!(sb.live_count(), 2);
 
     let out = client
@@ -41,7 +49,9 @@ async fn partial_failures_are_mapped_to_their_inputs() {
         ])
         .await
         .unwrap();
-    assert!(matches!(&out[0], WriteOutcome::Updated(c) if c.id == ok1 && c.prop("firstname") == Some("Changed")));
+    assert!(
+        matches!(&out[0], WriteOutcome::Updated(c) if c.id == ok1 && c.prop("firstname") == Some("Changed"))
+    );
     assert_eq!(out[1], WriteOutcome::NotFound);
     assert!(matches!(&out[2], WriteOutcome::Failed(e) if e.category == "VALIDATION_ERROR"));
 
@@ -49,7 +59,9 @@ async fn partial_failures_are_mapped_to_their_inputs() {
         .batch_read(&[ok1.clone(), "99999999".into()], &["firstname"])
         .await
         .unwrap();
-    assert!(matches!(&read[0].outcome, ReadOutcome::Found(c) if c.prop("firstname") == Some("Changed")));
+    assert!(
+        matches!(&read[0].outcome, ReadOutcome::Found(c) if c.prop("firstname") == Some("Changed"))
+    );
     assert_eq!(read[1].outcome, ReadOutcome::NotFound);
 }
 
@@ -77,12 +89,18 @@ async fn existing_emails_become_links_not_failures() {
 async fn upsert_creates_then_updates_by_email() {
     let (sb, _run, client) = start(fast_sandbox()).await;
     let out = client
-        .batch_upsert(&[("new@example.com".into(), props(&[("firstname", "N"), ("lastname", "L")]))])
+        .batch_upsert(&[(
+            "new@example.com".into(),
+            props(&[("firstname", "N"), ("lastname", "L")]),
+        )])
         .await
         .unwrap();
     let id = created_id(&out[0]);
     let out = client
-        .batch_upsert(&[("NEW@example.com".into(), props(&[("firstname", "M"), ("lastname", "L")]))])
+        .batch_upsert(&[(
+            "NEW@example.com".into(),
+            props(&[("firstname", "M"), ("lastname", "L")]),
+        )])
         .await
         .unwrap();
     assert!(matches!(&out[0], WriteOutcome::Updated(c) if c.id == id));
@@ -94,11 +112,17 @@ async fn merged_ids_resolve_to_the_survivor() {
     let (sb, _run, client) = start(fast_sandbox()).await;
     let ids = sb.seed_contacts(vec![person(1), person(2), person(3)]);
     let survivor = client.merge(&ids[0], &ids[1]).await.unwrap();
-    assert!(survivor.id != ids[0] && survivor.id != ids[1], "a new id by default");
+    assert!(
+        survivor.id != ids[0] && survivor.id != ids[1],
+        "a new id by default"
+    );
     let got = client.get(&ids[0], &["email"]).await.unwrap().unwrap();
     assert_eq!(got.id, survivor.id);
     let read = client
-        .batch_read(&[ids[0].clone(), ids[1].clone(), ids[2].clone()], &["email", "hs_additional_emails"])
+        .batch_read(
+            &[ids[0].clone(), ids[1].clone(), ids[2].clone()],
+            &["email", "hs_additional_emails"],
+        )
         .await
         .unwrap();
     for r in &read[..2] {
@@ -118,7 +142,10 @@ async fn merged_ids_resolve_to_the_survivor() {
         .await
         .unwrap();
     assert!(matches!(&out[0], WriteOutcome::Updated(c) if c.id == survivor.id));
-    assert_eq!(sb.contact(&survivor.id).unwrap()["properties"]["lastname"], "Merged");
+    assert_eq!(
+        sb.contact(&survivor.id).unwrap()["properties"]["lastname"],
+        "Merged"
+    );
 }
 
 #[tokio::test]
@@ -146,7 +173,10 @@ async fn custom_properties_are_ensured_once_and_usable() {
         has_unique_value: true,
         form_field: false,
     };
-    let created = client.ensure_properties(std::slice::from_ref(&def)).await.unwrap();
+    let created = client
+        .ensure_properties(std::slice::from_ref(&def))
+        .await
+        .unwrap();
     assert_eq!(created, vec!["gorgias_customer_id".to_string()]);
     let again = client.ensure_properties(&[def]).await.unwrap();
     assert!(again.is_empty());
@@ -154,6 +184,9 @@ async fn custom_properties_are_ensured_once_and_usable() {
     p.insert("gorgias_customer_id".into(), "42".into());
     let out = client.batch_create(&[p]).await.unwrap();
     let id = created_id(&out[0]);
-    assert_eq!(sb.contact(&id).unwrap()["properties"]["gorgias_customer_id"], "42");
+    assert_eq!(
+        sb.contact(&id).unwrap()["properties"]["gorgias_customer_id"],
+        "42"
+    );
     tokio::time::sleep(Duration::from_millis(1)).await;
 }

@@ -88,7 +88,11 @@ fn with_system(properties: &[&str]) -> Vec<String> {
 }
 
 /// Matches requested ids to returned records (pure).
-pub fn match_reads(requested: &[String], found: Vec<Contact>, missing: &HashSet<String>) -> Vec<ReadResult> {
+pub fn match_reads(
+    requested: &[String],
+    found: Vec<Contact>,
+    missing: &HashSet<String>,
+) -> Vec<ReadResult> {
     let mut used = vec![false; found.len()];
     let mut out: Vec<ReadResult> = requested
         .iter()
@@ -98,14 +102,21 @@ pub fn match_reads(requested: &[String], found: Vec<Contact>, missing: &HashSet<
         })
         .collect();
     for res in out.iter_mut() {
-        if let Some((i, c)) = found.iter().enumerate().find(|(_, c)| c.id == res.requested) {
+        if let Some((i, c)) = found
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.id == res.requested)
+        {
             res.outcome = ReadOutcome::Found(c.clone());
             if let Some(u) = used.get_mut(i) {
                 *u = true;
             }
         }
     }
-    for res in out.iter_mut().filter(|r| r.outcome == ReadOutcome::NotFound) {
+    for res in out
+        .iter_mut()
+        .filter(|r| r.outcome == ReadOutcome::NotFound)
+    {
         if let Some((i, c)) = found
             .iter()
             .enumerate()
@@ -197,11 +208,17 @@ impl HubspotClient {
     /// Creates contacts, 100 per call. One outcome per input, in input order. An e-mail that
     /// already exists gives [`WriteOutcome::ExistingContact`]; duplicates inside `inputs`
     /// (same lower-cased e-mail) fail after the first.
-    pub async fn batch_create(&self, inputs: &[BTreeMap<String, String>]) -> Result<Vec<WriteOutcome>> {
+    pub async fn batch_create(
+        &self,
+        inputs: &[BTreeMap<String, String>],
+    ) -> Result<Vec<WriteOutcome>> {
         let items = inputs
             .iter()
             .map(|p| Item {
-                key: p.get("email").map(|e| e.trim().to_lowercase()).unwrap_or_default(),
+                key: p
+                    .get("email")
+                    .map(|e| e.trim().to_lowercase())
+                    .unwrap_or_default(),
                 body: json!({"properties": p}),
             })
             .collect();
@@ -210,7 +227,10 @@ impl HubspotClient {
 
     /// Updates contacts by id, 100 per call. A merged-away id updates the survivor
     /// ([`WriteOutcome::Updated`] carries the survivor's id).
-    pub async fn batch_update(&self, inputs: &[(String, BTreeMap<String, String>)]) -> Result<Vec<WriteOutcome>> {
+    pub async fn batch_update(
+        &self,
+        inputs: &[(String, BTreeMap<String, String>)],
+    ) -> Result<Vec<WriteOutcome>> {
         let items = inputs
             .iter()
             .map(|(id, p)| Item {
@@ -223,7 +243,10 @@ impl HubspotClient {
 
     /// Creates or updates contacts by e-mail, 100 per call. HubSpot does not support partial
     /// upserts by e-mail: pass every property the record should hold.
-    pub async fn batch_upsert(&self, inputs: &[(String, BTreeMap<String, String>)]) -> Result<Vec<WriteOutcome>> {
+    pub async fn batch_upsert(
+        &self,
+        inputs: &[(String, BTreeMap<String, String>)],
+    ) -> Result<Vec<WriteOutcome>> {
         let items = inputs
             .iter()
             .map(|(email, p)| Item {
@@ -295,12 +318,15 @@ impl HubspotClient {
                             pending.clear();
                         } else {
                             for i in &hit {
-                                outcomes[*i] = Some(WriteOutcome::ExistingContact(existing.clone()));
+                                outcomes[*i] =
+                                    Some(WriteOutcome::ExistingContact(existing.clone()));
                             }
                             pending.retain(|i| !hit.contains(i));
                         }
                     }
-                    Err(e @ HubspotError::Api { .. }) if e.status().is_some_and(|s| (400..500).contains(&s)) && !e.is_auth() => {
+                    Err(e @ HubspotError::Api { .. })
+                        if e.status().is_some_and(|s| (400..500).contains(&s)) && !e.is_auth() =>
+                    {
                         let err = ItemError::from(&e);
                         for i in &pending {
                             outcomes[*i] = Some(WriteOutcome::Failed(err.clone()));
@@ -313,7 +339,11 @@ impl HubspotClient {
         }
         Ok(outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| failed("NO_RESULT", "HubSpot returned no result for this input")))
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    failed("NO_RESULT", "HubSpot returned no result for this input")
+                })
+            })
             .collect())
     }
 
@@ -429,7 +459,11 @@ mod tests {
     fn reads_match_by_id_then_merged_ids() {
         let req = vec!["1".to_string(), "2".to_string(), "3".to_string()];
         let missing: HashSet<String> = ["3".to_string()].into();
-        let out = match_reads(&req, vec![contact("9", &["2"]), contact("1", &[])], &missing);
+        let out = match_reads(
+            &req,
+            vec![contact("9", &["2"]), contact("1", &[])],
+            &missing,
+        );
         assert_eq!(out[0].outcome, ReadOutcome::Found(contact("1", &[])));
         assert_eq!(out[1].outcome, ReadOutcome::Merged(contact("9", &["2"])));
         assert_eq!(out[2].outcome, ReadOutcome::NotFound);
@@ -455,7 +489,9 @@ mod tests {
         let mut out = vec![None, None, None];
         apply_batch_answer(Op::Create, &items, &[0, 1, 2], resp, &mut out);
         assert!(matches!(&out[0], Some(WriteOutcome::Created(c)) if c.id == "51"));
-        assert!(matches!(&out[1], Some(WriteOutcome::Failed(e)) if e.category == "VALIDATION_ERROR"));
+        assert!(
+            matches!(&out[1], Some(WriteOutcome::Failed(e)) if e.category == "VALIDATION_ERROR")
+        );
         assert!(matches!(&out[2], Some(WriteOutcome::Created(c)) if c.id == "50"));
     }
 }

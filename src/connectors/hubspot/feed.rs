@@ -31,7 +31,8 @@ pub fn feed_query(
         json!({"propertyName":"lastmodifieddate","operator":"LTE","value": until.timestamp_millis().to_string()}),
     ];
     if let Some(id) = after_id {
-        filters.push(json!({"propertyName":"hs_object_id","operator":"GT","value": id.to_string()}));
+        filters
+            .push(json!({"propertyName":"hs_object_id","operator":"GT","value": id.to_string()}));
     }
     let mut body = json!({
         "filterGroups": [{"filters": filters}],

@@ -109,7 +109,11 @@ impl Transport {
     }
 
     /// Builds `base + segments` with each segment percent-encoded on its own.
-    pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Result<url::Url, HubspotError> {
+    pub fn url(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<url::Url, HubspotError> {
         let mut u = url::Url::parse(&self.cfg.base_url)
             .map_err(|e| HubspotError::Input(format!("bad base URL: {e}")))?;
         {
@@ -266,8 +270,7 @@ impl Transport {
                         attempts: limited,
                     });
                 }
-                let retry_after =
-                    header_u64(&headers, "retry-after").map(Duration::from_secs);
+                let retry_after = header_u64(&headers, "retry-after").map(Duration::from_secs);
                 let secondly = lane == Lane::Search
                     || policy == "SECONDLY"
                     || message.contains("secondly limit");

@@ -13,7 +13,10 @@ impl HubspotClient {
     pub async fn merge(&self, primary: &str, secondary: &str) -> Result<Contact> {
         let url = self.t.url(&[CONTACTS, &["merge"]].concat(), &[])?;
         let body = json!({"primaryObjectId": primary, "objectIdToMerge": secondary});
-        let a = self.t.send(Method::POST, url, Some(&body), Lane::Burst).await?;
+        let a = self
+            .t
+            .send(Method::POST, url, Some(&body), Lane::Burst)
+            .await?;
         Ok(types::decode::<types::WireObject>("contacts/merge", a.body)?.into())
     }
 }

@@ -33,8 +33,13 @@ impl HubspotClient {
         let url = self.t.url(PROPERTIES, &[])?;
         let mut created = vec![];
         for d in defs.iter().filter(|d| !existing.contains(&d.name)) {
-            let body = serde_json::to_value(d).map_err(|e| super::HubspotError::Input(e.to_string()))?;
-            match self.t.send(Method::POST, url.clone(), Some(&body), Lane::Burst).await {
+            let body =
+                serde_json::to_value(d).map_err(|e| super::HubspotError::Input(e.to_string()))?;
+            match self
+                .t
+                .send(Method::POST, url.clone(), Some(&body), Lane::Burst)
+                .await
+            {
                 Ok(_) => created.push(d.name.clone()),
                 Err(e) if e.status() == Some(409) => {}
                 Err(e) => return Err(e),

@@ -76,7 +76,11 @@ impl Contact {
 
     /// Lower-cased e-mails of the record (primary then additional).
     pub fn emails(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.prop("email").map(str::to_lowercase).into_iter().collect();
+        let mut v: Vec<String> = self
+            .prop("email")
+            .map(str::to_lowercase)
+            .into_iter()
+            .collect();
         if let Some(extra) = self.prop("hs_additional_emails") {
             v.extend(
                 extra
@@ -121,11 +125,11 @@ impl From<WireObject> for Contact {
                     .collect()
             })
             .unwrap_or_default();
-        let updated_at = w
-            .updated_at
-            .as_deref()
-            .and_then(parse_time)
-            .or_else(|| properties.get("lastmodifieddate").and_then(|s| parse_time(s)));
+        let updated_at = w.updated_at.as_deref().and_then(parse_time).or_else(|| {
+            properties
+                .get("lastmodifieddate")
+                .and_then(|s| parse_time(s))
+        });
         Contact {
             id: w.id,
             created_at: w.created_at.as_deref().and_then(parse_time),

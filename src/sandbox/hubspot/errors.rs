@@ -126,9 +126,7 @@ pub struct PropertyProblem {
 pub fn property_errors(problems: &[PropertyProblem]) -> ApiError {
     let listed: Vec<Value> = problems
         .iter()
-        .map(|p| {
-            json!({"isValid": false, "message": p.message, "error": p.code, "name": p.name})
-        })
+        .map(|p| json!({"isValid": false, "message": p.message, "error": p.code, "name": p.name}))
         .collect();
     let errors: Vec<Value> = problems
         .iter()

@@ -41,9 +41,7 @@ impl Counters {
 
 /// The scope a call needs.
 fn required_scope(method: &Method, path: &str) -> &'static str {
-    let read = method == Method::GET
-        || path.ends_with("/search")
-        || path.ends_with("/batch/read");
+    let read = method == Method::GET || path.ends_with("/search") || path.ends_with("/batch/read");
     match (path.starts_with("/crm/v3/properties"), read) {
         (true, true) => "crm.schemas.contacts.read",
         (true, false) => "crm.schemas.contacts.write",
@@ -78,7 +76,9 @@ pub async fn gate(
         .unwrap_or_else(|| path.clone());
     {
         let mut c = lock(&sb.inner.counters);
-        *c.by_endpoint.entry(format!("{method} {route}")).or_default() += 1;
+        *c.by_endpoint
+            .entry(format!("{method} {route}"))
+            .or_default() += 1;
         c.total += 1;
     }
     let cfg = &sb.inner.cfg;

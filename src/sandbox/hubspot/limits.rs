@@ -141,7 +141,10 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..3 {
             let h = l.admit(&cfg, t0).unwrap();
-            let rem = h.0.iter().find(|(k, _)| *k == "X-HubSpot-RateLimit-Remaining").unwrap();
+            let rem =
+                h.0.iter()
+                    .find(|(k, _)| *k == "X-HubSpot-RateLimit-Remaining")
+                    .unwrap();
             assert_eq!(rem.1, (2 - i).to_string());
         }
         let e = l.admit(&cfg, t0 + Duration::from_millis(50)).unwrap_err();

@@ -106,16 +106,26 @@ impl HubspotSandbox {
     /// Edits a contact as a person in the UI would (history `CRM_UI`, `userId:1`).
     pub fn edit_as_person(&self, id: &str, props: BTreeMap<String, String>) -> Result<(), String> {
         let mut s = self.store();
-        let target = s.lookup(id, false).ok_or_else(|| format!("no contact {id}"))?;
-        s.update(target, &props, Source::Person(1), chrono::Utc::now(), Instant::now())
-            .map_err(|e| format!("{e:?}"))
+        let target = s
+            .lookup(id, false)
+            .ok_or_else(|| format!("no contact {id}"))?;
+        s.update(
+            target,
+            &props,
+            Source::Person(1),
+            chrono::Utc::now(),
+            Instant::now(),
+        )
+        .map_err(|e| format!("{e:?}"))
     }
 
     /// Merges two contacts as a person would; returns the surviving id.
     pub fn merge_as_person(&self, primary: &str, secondary: &str) -> Result<String, String> {
         let mut s = self.store();
         let p = primary.parse().map_err(|_| format!("bad id {primary}"))?;
-        let q = secondary.parse().map_err(|_| format!("bad id {secondary}"))?;
+        let q = secondary
+            .parse()
+            .map_err(|_| format!("bad id {secondary}"))?;
         s.merge(p, q, chrono::Utc::now(), Instant::now())
             .map(|id| id.to_string())
             .map_err(|e| e.body.to_string())

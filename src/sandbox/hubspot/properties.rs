@@ -100,7 +100,13 @@ impl PropertyDef {
             Self::builtin("firstname", "First Name", "string", "text", false),
             Self::builtin("lastname", "Last Name", "string", "text", false),
             Self::builtin("phone", "Phone Number", "string", "phonenumber", false),
-            Self::builtin("mobilephone", "Mobile Phone Number", "string", "phonenumber", false),
+            Self::builtin(
+                "mobilephone",
+                "Mobile Phone Number",
+                "string",
+                "phonenumber",
+                false,
+            ),
             Self::builtin("company", "Company Name", "string", "text", false),
             Self::builtin("jobtitle", "Job Title", "string", "text", false),
             Self::builtin("website", "Website URL", "string", "text", false),
@@ -112,14 +118,44 @@ impl PropertyDef {
             Self::builtin("fax", "Fax Number", "string", "text", false),
             Self::builtin("date_of_birth", "Date of birth", "date", "date", false),
             Self::builtin("hubspot_owner_id", "Contact owner", "string", "text", false),
-            Self::builtin("hs_additional_emails", "Additional email addresses", "enumeration", "checkbox", true),
-            Self::builtin("hs_merged_object_ids", "Merged record IDs", "enumeration", "checkbox", true),
+            Self::builtin(
+                "hs_additional_emails",
+                "Additional email addresses",
+                "enumeration",
+                "checkbox",
+                true,
+            ),
+            Self::builtin(
+                "hs_merged_object_ids",
+                "Merged record IDs",
+                "enumeration",
+                "checkbox",
+                true,
+            ),
             Self::builtin("hs_object_id", "Record ID", "number", "number", true),
             Self::builtin("createdate", "Create Date", "datetime", "date", true),
-            Self::builtin("lastmodifieddate", "Last Modified Date", "datetime", "date", true),
-            Self::builtin("hs_lastmodifieddate", "Object last modified date/time", "datetime", "date", true),
+            Self::builtin(
+                "lastmodifieddate",
+                "Last Modified Date",
+                "datetime",
+                "date",
+                true,
+            ),
+            Self::builtin(
+                "hs_lastmodifieddate",
+                "Object last modified date/time",
+                "datetime",
+                "date",
+                true,
+            ),
         ];
-        let mut stage = Self::builtin("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", false);
+        let mut stage = Self::builtin(
+            "lifecyclestage",
+            "Lifecycle Stage",
+            "enumeration",
+            "radio",
+            false,
+        );
         stage.options = LIFECYCLE
             .iter()
             .enumerate()
@@ -245,7 +281,11 @@ pub fn normalise_value(
             .filter(|f| f.is_finite())
             .map(|_| value.trim().to_string())
             .ok_or_else(|| {
-                problem(name, "INVALID_INTEGER", format!("{value} is not a valid number"))
+                problem(
+                    name,
+                    "INVALID_INTEGER",
+                    format!("{value} is not a valid number"),
+                )
             }),
         "bool" => match value.to_ascii_lowercase().as_str() {
             "true" | "false" => Ok(value.to_ascii_lowercase()),
@@ -271,7 +311,11 @@ pub fn normalise_value(
         "datetime" => parse_instant(&Value::String(value.to_string()))
             .map(iso)
             .ok_or_else(|| {
-                problem(name, "INVALID_DATETIME", format!("{value} is not a valid datetime"))
+                problem(
+                    name,
+                    "INVALID_DATETIME",
+                    format!("{value} is not a valid datetime"),
+                )
             }),
         "enumeration" => {
             let allowed: Vec<&str> = def.options.iter().map(|o| o.value.as_str()).collect();
@@ -280,7 +324,10 @@ pub fn normalise_value(
                 problem(
                     name,
                     "INVALID_OPTION",
-                    format!("{v} was not one of the allowed options: [{}]", allowed.join(", ")),
+                    format!(
+                        "{v} was not one of the allowed options: [{}]",
+                        allowed.join(", ")
+                    ),
                 )
             };
             if multi {
@@ -409,13 +456,21 @@ mod tests {
     #[test]
     fn value_rules_by_type() {
         let n = def("number", "number", &[]);
-        assert_eq!(normalise_value(Some(&n), "p", "1.5", None, true).unwrap(), "1.5");
         assert_eq!(
-            normalise_value(Some(&n), "p", "abc", None, true).unwrap_err().code,
+            normalise_value(Some(&n), "p", "1.5", None, true).unwrap(),
+            "1.5"
+        );
+        assert_eq!(
+            normalise_value(Some(&n), "p", "abc", None, true)
+                .unwrap_err()
+                .code,
             "INVALID_INTEGER"
         );
         let b = def("bool", "booleancheckbox", &[]);
-        assert_eq!(normalise_value(Some(&b), "p", "TRUE", None, true).unwrap(), "true");
+        assert_eq!(
+            normalise_value(Some(&b), "p", "TRUE", None, true).unwrap(),
+            "true"
+        );
         assert!(normalise_value(Some(&b), "p", "yes", None, true).is_err());
         let d = def("date", "date", &[]);
         assert_eq!(
@@ -429,19 +484,32 @@ mod tests {
             "2020-02-29T03:30:17.000Z"
         );
         let e = def("enumeration", "checkbox", &["A", "B", "C"]);
-        assert_eq!(normalise_value(Some(&e), "p", "A;B", None, true).unwrap(), "A;B");
+        assert_eq!(
+            normalise_value(Some(&e), "p", "A;B", None, true).unwrap(),
+            "A;B"
+        );
         assert_eq!(
             normalise_value(Some(&e), "p", ";C", Some("A;B"), true).unwrap(),
             "A;B;C"
         );
-        assert_eq!(normalise_value(Some(&e), "p", "C", Some("A;B"), true).unwrap(), "C");
         assert_eq!(
-            normalise_value(Some(&e), "p", "Z", None, true).unwrap_err().code,
+            normalise_value(Some(&e), "p", "C", Some("A;B"), true).unwrap(),
+            "C"
+        );
+        assert_eq!(
+            normalise_value(Some(&e), "p", "Z", None, true)
+                .unwrap_err()
+                .code,
             "INVALID_OPTION"
         );
-        assert_eq!(normalise_value(Some(&e), "p", "", Some("A"), true).unwrap(), "");
         assert_eq!(
-            normalise_value(None, "nope", "x", None, true).unwrap_err().code,
+            normalise_value(Some(&e), "p", "", Some("A"), true).unwrap(),
+            ""
+        );
+        assert_eq!(
+            normalise_value(None, "nope", "x", None, true)
+                .unwrap_err()
+                .code,
             "PROPERTY_DOESNT_EXIST"
         );
     }

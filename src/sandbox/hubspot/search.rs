@@ -106,8 +106,9 @@ enum Typed {
 fn typed_text(kind: Kind, s: &str) -> Option<Typed> {
     match kind {
         Kind::Number => s.trim().parse().ok().map(Typed::Num),
-        Kind::Time => parse_instant(&Value::String(s.to_string()))
-            .map(|t| Typed::Time(t.timestamp_millis())),
+        Kind::Time => {
+            parse_instant(&Value::String(s.to_string())).map(|t| Typed::Time(t.timestamp_millis()))
+        }
         Kind::Enum => Some(Typed::Str(s.to_string())),
         Kind::Text => Some(Typed::Str(s.to_lowercase())),
     }
@@ -150,7 +151,9 @@ fn glob(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    parts.last().is_none_or(|l| l.is_empty() || text.ends_with(l))
+    parts
+        .last()
+        .is_none_or(|l| l.is_empty() || text.ends_with(l))
 }
 
 fn contains_token(stored: &str, token: &str) -> bool {
@@ -166,7 +169,9 @@ fn matches(store: &Store, doc: &IndexDoc, f: &Filter) -> bool {
     let kind = kind_of(store, &f.property_name);
     let typed = typed_stored(doc, &f.property_name, kind);
     let cmp = |v: &Option<Value>| -> Option<Ordering> {
-        typed.as_ref()?.partial_cmp(&typed_given(kind, v.as_ref()?)?)
+        typed
+            .as_ref()?
+            .partial_cmp(&typed_given(kind, v.as_ref()?)?)
     };
     let has = || doc.value(&f.property_name).filter(|v| !v.is_empty());
     match f.operator.as_str() {
@@ -185,7 +190,11 @@ fn matches(store: &Store, doc: &IndexDoc, f: &Filter) -> bool {
         "IN" | "NOT_IN" => {
             let stored = has();
             let hit = stored.as_deref().is_some_and(|s| {
-                let s = if kind == Kind::Text { s.to_lowercase() } else { s.to_string() };
+                let s = if kind == Kind::Text {
+                    s.to_lowercase()
+                } else {
+                    s.to_string()
+                };
                 f.values.iter().flatten().any(|v| {
                     if matches!(kind, Kind::Number | Kind::Time) {
                         compare(kind, &s, v) == Some(Ordering::Equal)
@@ -305,7 +314,9 @@ pub fn run(store: &mut Store, req: &SearchRequest, at: Instant) -> Result<Value,
             docs.push(d.clone());
         }
     }
-    store.ghosts.retain(|_, v| v.last().is_none_or(|(t, d)| d.is_some() || *t > at));
+    store
+        .ghosts
+        .retain(|_, v| v.last().is_none_or(|(t, d)| d.is_some() || *t > at));
     let store = &*store;
     let query_tokens: Vec<String> = req
         .query
@@ -417,7 +428,10 @@ mod tests {
             at,
         )
         .unwrap();
-        assert_eq!(r["total"], 20, "1006..=1025; the fresh 1026 is not indexed yet");
+        assert_eq!(
+            r["total"], 20,
+            "1006..=1025; the fresh 1026 is not indexed yet"
+        );
         assert_eq!(r["results"][0]["id"], "1025");
         assert_eq!(r["paging"]["next"]["after"], "10");
         let r = run(
@@ -442,7 +456,11 @@ mod tests {
         .unwrap();
         assert_eq!(r["total"], 2);
         let ms = now.timestamp_millis();
-        for v in [json!(ms.to_string()), json!(ms), json!(crate::sandbox::hubspot::properties::iso(now))] {
+        for v in [
+            json!(ms.to_string()),
+            json!(ms),
+            json!(crate::sandbox::hubspot::properties::iso(now)),
+        ] {
             let r = run(
                 &mut s,
                 &req(json!({"filterGroups":[{"filters":[
@@ -464,7 +482,10 @@ mod tests {
         assert!(validate(&req(json!({"filterGroups": groups}))).is_err());
         let many: Vec<Value> = (0..7).map(|_| f.clone()).collect();
         assert!(validate(&req(json!({"filterGroups":[{"filters": many}]}))).is_err());
-        assert!(validate(&req(json!({"filterGroups":[{"filters":[
-            {"propertyName":"email","operator":"LIKE","value":"x"}]}]}))).is_err());
+        assert!(
+            validate(&req(json!({"filterGroups":[{"filters":[
+            {"propertyName":"email","operator":"LIKE","value":"x"}]}]})))
+            .is_err()
+        );
     }
 }

@@ -260,7 +260,12 @@ impl Store {
             all.push(e.to_lowercase());
         }
         if let Some(extra) = c.props.get("hs_additional_emails") {
-            all.extend(extra.split(';').filter(|s| !s.is_empty()).map(str::to_lowercase));
+            all.extend(
+                extra
+                    .split(';')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_lowercase),
+            );
         }
         for e in all {
             self.emails.insert(e, id);
@@ -333,7 +338,9 @@ impl Store {
         let Some(current) = self.contacts.get(&id) else {
             return Err(WriteError::Api(ApiError::not_found(&id.to_string())));
         };
-        let props = self.validate(input, Some(current)).map_err(WriteError::Invalid)?;
+        let props = self
+            .validate(input, Some(current))
+            .map_err(WriteError::Invalid)?;
         if let Some(email) = props.get("email").filter(|e| !e.is_empty())
             && let Some(other) = self.owner_of(email).filter(|o| *o != id)
         {
@@ -513,7 +520,11 @@ impl Store {
         for id in [primary, secondary] {
             if id != survivor {
                 // Merged-away ids drop out of search once the index catches up.
-                let mut tomb = if id == primary { p.index.clone() } else { s.index.clone() };
+                let mut tomb = if id == primary {
+                    p.index.clone()
+                } else {
+                    s.index.clone()
+                };
                 tomb.push((vis, None));
                 self.ghosts.insert(id, tomb);
             }
@@ -585,7 +596,10 @@ pub fn render_values(
     names.dedup();
     let mut props = Map::new();
     for n in names {
-        props.insert(n.clone(), value(&n).map(Value::String).unwrap_or(Value::Null));
+        props.insert(
+            n.clone(),
+            value(&n).map(Value::String).unwrap_or(Value::Null),
+        );
     }
     let mut obj = json!({
         "id": id.to_string(),
@@ -637,7 +651,6 @@ fn history_json(e: &HistEntry, app_id: u64) -> Value {
     v
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -662,11 +675,23 @@ mod tests {
         let mut s = store();
         let (now, at) = (Utc::now(), Instant::now());
         let a = s
-            .create(&props(&[("email", "A@x.com")]), Source::Integration, now, at, true)
+            .create(
+                &props(&[("email", "A@x.com")]),
+                Source::Integration,
+                now,
+                at,
+                true,
+            )
             .unwrap();
         assert_eq!(s.contacts[&a].props["email"], "a@x.com");
         let b = s
-            .create(&props(&[("email", "b@x.com")]), Source::Integration, now, at, true)
+            .create(
+                &props(&[("email", "b@x.com")]),
+                Source::Integration,
+                now,
+                at,
+                true,
+            )
             .unwrap();
         assert!(matches!(
             s.create(&props(&[("email", "a@x.com")]), Source::Integration, now, at, true),
@@ -695,7 +720,13 @@ mod tests {
         let mut s = store();
         let (now, at) = (Utc::now(), Instant::now());
         assert!(matches!(
-            s.create(&props(&[("phone", "1")]), Source::Integration, now, at, true),
+            s.create(
+                &props(&[("phone", "1")]),
+                Source::Integration,
+                now,
+                at,
+                true
+            ),
             Err(WriteError::Api(_))
         ));
         assert!(matches!(
@@ -713,7 +744,13 @@ mod tests {
         let mut s = store();
         let (now, at) = (Utc::now(), Instant::now());
         let a = s
-            .create(&props(&[("email", "a@x.com"), ("firstname", "A")]), Source::Integration, now, at, true)
+            .create(
+                &props(&[("email", "a@x.com"), ("firstname", "A")]),
+                Source::Integration,
+                now,
+                at,
+                true,
+            )
             .unwrap();
         let before = s.contacts[&a].updated_at;
         s.update(a, &props(&[("firstname", "B")]), Source::Person(7), now, at)
@@ -728,8 +765,14 @@ mod tests {
         assert_eq!(h[1]["sourceType"], "INTEGRATION");
         assert_eq!(v["updatedAt"], v["properties"]["lastmodifieddate"]);
         // "" clears.
-        s.update(a, &props(&[("firstname", "")]), Source::Integration, now, at)
-            .unwrap();
+        s.update(
+            a,
+            &props(&[("firstname", "")]),
+            Source::Integration,
+            now,
+            at,
+        )
+        .unwrap();
         let v = s.render(&s.contacts[&a], Some(&["firstname".into()]), &[]);
         assert_eq!(v["properties"]["firstname"], Value::Null);
     }
@@ -739,11 +782,23 @@ mod tests {
         let mut s = store();
         let (now, at) = (Utc::now(), Instant::now());
         let mut keep = s
-            .create(&props(&[("email", "k@x.com")]), Source::Integration, now, at, true)
+            .create(
+                &props(&[("email", "k@x.com")]),
+                Source::Integration,
+                now,
+                at,
+                true,
+            )
             .unwrap();
         s.contacts.get_mut(&keep).unwrap().merges = 249;
         let other = s
-            .create(&props(&[("email", "o@x.com")]), Source::Integration, now, at, true)
+            .create(
+                &props(&[("email", "o@x.com")]),
+                Source::Integration,
+                now,
+                at,
+                true,
+            )
             .unwrap();
         let e = s.merge(keep, other, now, at).unwrap_err();
         assert_eq!(e.status, StatusCode::URI_TOO_LONG);

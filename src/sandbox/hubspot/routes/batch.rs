@@ -147,9 +147,16 @@ pub async fn read(
         return ApiError::validation("The maximum number of inputs supported in a batch request for property histories is 50. Please reduce the number of items and try again").into_response();
     }
     if b.inputs.len() > MAX_INPUTS {
-        return parse(&body, MAX_INPUTS).err().map(IntoResponse::into_response).unwrap_or_default();
+        return parse(&body, MAX_INPUTS)
+            .err()
+            .map(IntoResponse::into_response)
+            .unwrap_or_default();
     }
-    let ids: Vec<String> = b.inputs.iter().map(|i| i.id.clone().unwrap_or_default()).collect();
+    let ids: Vec<String> = b
+        .inputs
+        .iter()
+        .map(|i| i.id.clone().unwrap_or_default())
+        .collect();
     if let Some(e) = duplicates(ids.iter().cloned()) {
         return e.into_response();
     }
@@ -182,7 +189,13 @@ pub async fn read(
     } else {
         vec![not_found_error(missing)]
     };
-    envelope(results, errors, started, StatusCode::OK, sb.inner.cfg.reorder_batch_results)
+    envelope(
+        results,
+        errors,
+        started,
+        StatusCode::OK,
+        sb.inner.cfg.reorder_batch_results,
+    )
 }
 
 /// Splits inputs by validity: with trace ids a bad input becomes a 207 error; without, the
@@ -264,7 +277,13 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
             }
         }
     }
-    envelope(results, errors, started, StatusCode::CREATED, sb.inner.cfg.reorder_batch_results)
+    envelope(
+        results,
+        errors,
+        started,
+        StatusCode::CREATED,
+        sb.inner.cfg.reorder_batch_results,
+    )
 }
 
 pub async fn update(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
@@ -307,7 +326,13 @@ pub async fn update(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     if !missing.is_empty() {
         errors.push(not_found_error(missing));
     }
-    envelope(results, errors, started, StatusCode::OK, sb.inner.cfg.reorder_batch_results)
+    envelope(
+        results,
+        errors,
+        started,
+        StatusCode::OK,
+        sb.inner.cfg.reorder_batch_results,
+    )
 }
 
 fn check_update(
@@ -318,7 +343,10 @@ fn check_update(
     let current = s.contacts.get(&target);
     let normalised = s.validate(props, current).map_err(invalid)?;
     if let Some(email) = normalised.get("email").filter(|e| !e.is_empty())
-        && let Some(other) = s.emails.get(&email.to_lowercase()).filter(|o| **o != target)
+        && let Some(other) = s
+            .emails
+            .get(&email.to_lowercase())
+            .filter(|o| **o != target)
     {
         return Err(ApiError::validation(format!(
             "Cannot set PropertyValueCoordinates{{propertyName=email, value={email}}} on {target}. {other} already has that value."
@@ -354,7 +382,13 @@ pub async fn upsert(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
             },
         }
     }
-    envelope(results, errors, started, StatusCode::OK, sb.inner.cfg.reorder_batch_results)
+    envelope(
+        results,
+        errors,
+        started,
+        StatusCode::OK,
+        sb.inner.cfg.reorder_batch_results,
+    )
 }
 
 fn upsert_one(
@@ -371,8 +405,7 @@ fn upsert_one(
         .id_property
         .clone()
         .ok_or_else(|| fail(ApiError::validation("idProperty is required for upsert")))?;
-    let unique = id_prop == "email"
-        || s.props.get(&id_prop).is_some_and(|d| d.has_unique_value);
+    let unique = id_prop == "email" || s.props.get(&id_prop).is_some_and(|d| d.has_unique_value);
     if !unique {
         return Err(fail(ApiError::validation(format!(
             "{id_prop} is not a unique identifier property"
@@ -411,7 +444,10 @@ fn upsert_one(
             }
             let normalised = check_update(s, target, &props).map_err(fail)?;
             s.apply(target, normalised, Source::Integration, clock, at);
-            let c = s.contacts.get(&target).ok_or_else(|| fail(ApiError::not_found(&key)))?;
+            let c = s
+                .contacts
+                .get(&target)
+                .ok_or_else(|| fail(ApiError::not_found(&key)))?;
             let mut v = with_trace(s.render(c, Some(&names), &[]), trace.as_ref());
             if let Some(o) = v.as_object_mut() {
                 o.insert("new".into(), json!(false));
@@ -421,12 +457,17 @@ fn upsert_one(
         None => {
             let id = s
                 .create(&props, Source::Integration, clock, at, false)
-                .map_err(|e| fail(match e {
-                    WriteError::Conflict(id) => ApiError::conflict_existing(id),
-                    WriteError::Invalid(p) => invalid(p),
-                    WriteError::Api(a) => a,
-                }))?;
-            let c = s.contacts.get(&id).ok_or_else(|| fail(ApiError::not_found(&key)))?;
+                .map_err(|e| {
+                    fail(match e {
+                        WriteError::Conflict(id) => ApiError::conflict_existing(id),
+                        WriteError::Invalid(p) => invalid(p),
+                        WriteError::Api(a) => a,
+                    })
+                })?;
+            let c = s
+                .contacts
+                .get(&id)
+                .ok_or_else(|| fail(ApiError::not_found(&key)))?;
             let mut v = with_trace(s.render(c, Some(&names), &[]), trace.as_ref());
             if let Some(o) = v.as_object_mut() {
                 o.insert("new".into(), json!(true));

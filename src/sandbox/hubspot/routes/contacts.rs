@@ -136,7 +136,13 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     };
     let props = string_props(req.properties);
     let mut s = sb.store();
-    match s.create(&props, Source::Integration, Utc::now(), Instant::now(), false) {
+    match s.create(
+        &props,
+        Source::Integration,
+        Utc::now(),
+        Instant::now(),
+        false,
+    ) {
         Ok(id) => match s.contacts.get(&id) {
             Some(c) => (
                 StatusCode::CREATED,
@@ -166,7 +172,13 @@ pub async fn patch(
     let Some(target) = s.lookup(&id, by_email) else {
         return ApiError::not_found(&id).into_response();
     };
-    match s.update(target, &props, Source::Integration, Utc::now(), Instant::now()) {
+    match s.update(
+        target,
+        &props,
+        Source::Integration,
+        Utc::now(),
+        Instant::now(),
+    ) {
         Ok(()) => match s.contacts.get(&target) {
             Some(c) => Json(s.render(c, Some(&echo_names(&props)), &[])).into_response(),
             None => ApiError::not_found(&id).into_response(),
@@ -185,8 +197,7 @@ pub async fn archive(State(sb): State<HubspotSandbox>, Path(id): Path<String>) -
 
 pub async fn search(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     if body.len() > 3000 {
-        return ApiError::validation("Request body may not exceed 3000 characters")
-            .into_response();
+        return ApiError::validation("Request body may not exceed 3000 characters").into_response();
     }
     let req: SearchRequest = match parse_body(&body) {
         Ok(r) => r,

@@ -1,6 +1,14 @@
 //! The `/__sandbox/` control endpoints: seed, edit or merge as a person, read a contact,
 //! counters and faults. Clearly apart from the HubSpot API: no auth, no rate limit, no
 //! counting. Must never be mistaken for an API route.
+//!
+//! - `POST /__sandbox/seed` `{"contacts":[{prop: value}]}` → `{"ids":[…]}` (pre-indexed, one timestamp)
+//! - `GET /__sandbox/contacts/{id}` → the record holding `id`, all properties and history
+//! - `POST /__sandbox/contacts/{id}/edit` `{"properties":{…}}` → 204 (history `CRM_UI`)
+//! - `POST /__sandbox/merge` `{"primary":"…","secondary":"…"}` → `{"id": survivor}`
+//! - `GET /__sandbox/counters` (calls by endpoint, 429s, faults); `DELETE` resets them
+//! - `POST /__sandbox/faults` `{"kind":"status|latency|timeout|malformed|rate_limit",
+//!   "status":503,"millis":500,"times":3,"path":"batch/create"}`; `DELETE` disarms all
 
 use super::super::HubspotSandbox;
 use super::super::faults::Fault;
@@ -57,11 +65,7 @@ struct Edit {
     properties: BTreeMap<String, Value>,
 }
 
-async fn edit(
-    State(sb): State<HubspotSandbox>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn edit(State(sb): State<HubspotSandbox>, Path(id): Path<String>, body: Bytes) -> Response {
     match parse_body::<Edit>(&body) {
         Ok(e) => match sb.edit_as_person(&id, string_props(e.properties)) {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),

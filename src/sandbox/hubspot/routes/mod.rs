@@ -34,7 +34,10 @@ pub fn router(sb: HubspotSandbox) -> Router {
         .route("/crm/v3/objects/contacts/batch/create", post(batch::create))
         .route("/crm/v3/objects/contacts/batch/update", post(batch::update))
         .route("/crm/v3/objects/contacts/batch/upsert", post(batch::upsert))
-        .route("/crm/v3/objects/contacts/batch/archive", post(batch::archive))
+        .route(
+            "/crm/v3/objects/contacts/batch/archive",
+            post(batch::archive),
+        )
         .route(
             "/crm/v3/properties/contacts",
             get(props::list).post(props::create),

@@ -56,10 +56,5 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     let body = def.to_json();
     let location = format!("/crm/v3/properties/contacts/{}", def.name);
     s.props.insert(def.name.clone(), def);
-    (
-        StatusCode::CREATED,
-        [("Location", location)],
-        Json(body),
-    )
-        .into_response()
+    (StatusCode::CREATED, [("Location", location)], Json(body)).into_response()
 }
