@@ -120,7 +120,7 @@ pub fn match_reads(
         if let Some((i, c)) = found
             .iter()
             .enumerate()
-            .find(|(_, c)| c.merged_ids.iter().any(|m| *m == res.requested))
+            .find(|(_, c)| c.merged_ids.contains(&res.requested))
         {
             res.outcome = ReadOutcome::Merged(c.clone());
             if let Some(u) = used.get_mut(i) {

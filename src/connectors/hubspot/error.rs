@@ -8,9 +8,9 @@ use serde_json::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum HubspotError {
     /// HubSpot answered an error status (not retried, or retries exhausted).
-    #[error("HubSpot {method} {endpoint} answered {status} {category}: {message}")]
+    #[error("HubSpot {endpoint} answered {status} {category}: {message}")]
     Api {
-        method: String,
+        /// `METHOD /path`.
         endpoint: String,
         status: u16,
         /// HubSpot's `category` (`VALIDATION_ERROR`, `CONFLICT`, `OBJECT_NOT_FOUND`, ...).
@@ -18,7 +18,7 @@ pub enum HubspotError {
         message: String,
         correlation_id: Option<String>,
         /// The whole error body, for callers that need `errors[]`/`context`.
-        body: Value,
+        body: Box<Value>,
     },
     /// The daily request limit is used up: stop writing until it resets.
     #[error("HubSpot daily request limit reached; calls stop until it resets")]

@@ -310,12 +310,11 @@ impl Transport {
 fn api_error(method: &Method, endpoint: String, status: u16, body: Value) -> HubspotError {
     let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
     HubspotError::Api {
-        method: method.to_string(),
-        endpoint,
+        endpoint: format!("{method} {endpoint}"),
         status,
         category: s("category").unwrap_or_else(|| format!("HTTP_{status}")),
         message: s("message").unwrap_or_default(),
         correlation_id: s("correlationId"),
-        body,
+        body: Box::new(body),
     }
 }

@@ -62,6 +62,12 @@ fn system_value(
     }
 }
 
+/// Index versions of a record: (visible from, snapshot or removed), oldest first.
+pub type IndexVersions = Vec<(Instant, Option<Arc<IndexDoc>>)>;
+
+/// What `propertiesWithHistory` renders: the names asked, the history, the app id.
+pub type HistoryView<'a> = (&'a [String], &'a BTreeMap<String, Vec<HistEntry>>, u64);
+
 /// One contact record.
 #[derive(Debug, Clone)]
 pub struct ContactRec {
@@ -76,7 +82,7 @@ pub struct ContactRec {
     /// Merges this record took part in (itself and its ancestors).
     pub merges: u32,
     /// Index versions: (visible from, snapshot or removed), oldest first.
-    pub index: Vec<(Instant, Option<Arc<IndexDoc>>)>,
+    pub index: IndexVersions,
 }
 
 impl ContactRec {
@@ -128,7 +134,7 @@ pub struct Store {
     pub merge_mode: MergeIdMode,
     pub merged_ids_include_survivor: bool,
     /// Index versions of merged-away ids, until search stops seeing them.
-    pub ghosts: HashMap<u64, Vec<(Instant, Option<Arc<IndexDoc>>)>>,
+    pub ghosts: HashMap<u64, IndexVersions>,
     /// The app id written as `sourceId` of integration writes.
     pub app_id: u64,
 }
@@ -581,7 +587,7 @@ pub fn render_values(
     updated: DateTime<Utc>,
     archived_at: Option<DateTime<Utc>>,
     properties: Option<&[String]>,
-    history: Option<(&[String], &BTreeMap<String, Vec<HistEntry>>, u64)>,
+    history: Option<HistoryView<'_>>,
 ) -> Value {
     let mut names: Vec<String> = match properties {
         Some(list) => list.iter().filter(|k| known(k)).cloned().collect(),

@@ -198,11 +198,14 @@ pub async fn read(
     )
 }
 
+/// A value tagged with its input's `objectWriteTraceId`.
+type Traced<T> = (Option<String>, T);
+
 /// Splits inputs by validity: with trace ids a bad input becomes a 207 error; without, the
 /// whole request fails.
 fn triage<T>(
-    outcomes: Vec<(Option<String>, Result<T, ApiError>)>,
-) -> Result<(Vec<(Option<String>, T)>, Vec<Value>), ApiError> {
+    outcomes: Vec<Traced<Result<T, ApiError>>>,
+) -> Result<(Vec<Traced<T>>, Vec<Value>), ApiError> {
     let mut ok = vec![];
     let mut errors = vec![];
     for (trace, r) in outcomes {
@@ -248,7 +251,7 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
             return ApiError::conflict_existing(*owner).into_response();
         }
     }
-    let checked: Vec<(Option<String>, Result<BTreeMap<String, String>, ApiError>)> = inputs
+    let checked: Vec<Traced<Result<BTreeMap<String, String>, ApiError>>> = inputs
         .into_iter()
         .map(|(t, p)| {
             let r = s.validate(&p, None).map(|_| p).map_err(invalid);
