@@ -1,48 +1,62 @@
 //! Client-side request budgets: a sliding-window log per lane (the burst window, and search's
 //! per-second limit), tightened from the `X-HubSpot-RateLimit-*` headers and blocked after a
 //! 429. Pure over the `Instant` passed in; must never sleep or do I/O.
+//!
+//! A slot is dated by when its answer came back, not when it was sent: the server counted the
+//! call somewhere in between, so a call sent one window after the previous answer is sure to
+//! arrive one window after the server counted it, whatever the network jitter. A call still in
+//! flight holds its slot.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// At most `limit` sends in any `window` (plus a safety margin for arrival jitter).
+/// A taken slot, to hand back to [`WindowBudget::complete`] when the answer arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    ticket: u64,
+    /// Send time while in flight, answer time once done.
+    at: Instant,
+    done: bool,
+}
+
+/// At most `limit` calls counted in any `window`.
 #[derive(Debug, Clone)]
 pub struct WindowBudget {
     limit: u32,
     window: Duration,
-    sends: VecDeque<Instant>,
+    slots: VecDeque<Slot>,
+    next: u64,
     blocked_until: Option<Instant>,
 }
+
+/// Extra spacing for clock granularity.
+const MARGIN: Duration = Duration::from_millis(1);
 
 impl WindowBudget {
     pub fn new(limit: u32, window: Duration) -> Self {
         Self {
             limit: limit.max(1),
             window,
-            sends: VecDeque::new(),
+            slots: VecDeque::new(),
+            next: 0,
             blocked_until: None,
         }
     }
 
-    /// The margin added to the window: 2 % of it, at least 5 ms, so that sends spaced a
-    /// window apart also arrive a window apart.
-    fn margin(&self) -> Duration {
-        self.window.mul_f64(0.02).max(Duration::from_millis(5))
+    fn expired(&self, s: &Slot, now: Instant) -> bool {
+        s.done && now.saturating_duration_since(s.at) >= self.window + MARGIN
     }
 
     fn prune(&mut self, now: Instant) {
-        let span = self.window + self.margin();
-        while let Some(f) = self.sends.front() {
-            if now.saturating_duration_since(*f) >= span {
-                self.sends.pop_front();
-            } else {
-                break;
-            }
-        }
+        let (window, slots) = (self.window, &mut self.slots);
+        slots.retain(|s| !(s.done && now.saturating_duration_since(s.at) >= window + MARGIN));
     }
 
     /// Takes a slot at `now`, or says how long to wait before asking again.
-    pub fn try_acquire(&mut self, now: Instant) -> Result<(), Duration> {
+    pub fn try_acquire(&mut self, now: Instant) -> Result<Ticket, Duration> {
         if let Some(b) = self.blocked_until {
             if now < b {
                 return Err(b - now);
@@ -50,22 +64,39 @@ impl WindowBudget {
             self.blocked_until = None;
         }
         self.prune(now);
-        if (self.sends.len() as u32) < self.limit {
-            self.sends.push_back(now);
-            return Ok(());
+        if (self.slots.len() as u32) < self.limit {
+            let t = self.next;
+            self.next += 1;
+            self.slots.push_back(Slot {
+                ticket: t,
+                at: now,
+                done: false,
+            });
+            return Ok(Ticket(t));
         }
-        let span = self.window + self.margin();
+        // The earliest a done slot frees up; in-flight slots are polled.
+        let poll = (self.window / 50).clamp(Duration::from_millis(1), Duration::from_millis(20));
         let wait = self
-            .sends
-            .front()
-            .map(|f| span.saturating_sub(now.saturating_duration_since(*f)))
-            .unwrap_or(span);
+            .slots
+            .iter()
+            .filter(|s| s.done && !self.expired(s, now))
+            .map(|s| (s.at + self.window + MARGIN).saturating_duration_since(now))
+            .min()
+            .unwrap_or(poll);
         Err(wait.max(Duration::from_millis(1)))
     }
 
+    /// Dates a slot by the arrival of its answer (or failure).
+    pub fn complete(&mut self, ticket: Ticket, now: Instant) {
+        if let Some(s) = self.slots.iter_mut().find(|s| s.ticket == ticket.0) {
+            s.at = now;
+            s.done = true;
+        }
+    }
+
     /// Adapts to the server's view: `Max`, `Interval-Milliseconds` and `Remaining` headers.
-    /// When the server has counted more calls than this client sent (another client shares
-    /// the token), the difference is booked as sent now.
+    /// When the server has counted more calls than this client holds (another client shares
+    /// the token), the difference is booked as answered now.
     pub fn observe(
         &mut self,
         max: Option<u32>,
@@ -82,8 +113,14 @@ impl WindowBudget {
         if let Some(r) = remaining {
             self.prune(now);
             let server_used = self.limit.saturating_sub(r) as usize;
-            while self.sends.len() < server_used {
-                self.sends.push_back(now);
+            while self.slots.len() < server_used {
+                let t = self.next;
+                self.next += 1;
+                self.slots.push_back(Slot {
+                    ticket: t,
+                    at: now,
+                    done: true,
+                });
             }
         }
     }
@@ -110,23 +147,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn never_more_than_limit_per_window() {
+    fn never_more_than_limit_per_window_counted_from_answers() {
         let mut b = WindowBudget::new(3, Duration::from_millis(1000));
         let t0 = Instant::now();
-        for _ in 0..3 {
-            b.try_acquire(t0).unwrap();
+        let tickets: Vec<Ticket> = (0..3).map(|_| b.try_acquire(t0).unwrap()).collect();
+        // All in flight: poll.
+        assert!(b.try_acquire(t0).unwrap_err() <= Duration::from_millis(20));
+        let answered = t0 + Duration::from_millis(30);
+        for t in tickets {
+            b.complete(t, answered);
         }
-        let wait = b.try_acquire(t0).unwrap_err();
-        assert!(wait >= Duration::from_millis(1000));
-        assert!(b.try_acquire(t0 + Duration::from_millis(999)).is_err());
-        assert!(b.try_acquire(t0 + wait).is_ok());
+        let wait = b.try_acquire(answered).unwrap_err();
+        assert!(wait >= Duration::from_millis(1000), "{wait:?}");
+        assert!(
+            b.try_acquire(t0 + Duration::from_millis(1000)).is_err(),
+            "window runs from the answers"
+        );
+        assert!(
+            b.try_acquire(answered + Duration::from_millis(1001))
+                .is_ok()
+        );
     }
 
     #[test]
     fn adapts_to_headers_and_blocks() {
         let mut b = WindowBudget::new(100, Duration::from_secs(10));
         let t0 = Instant::now();
-        b.try_acquire(t0).unwrap();
+        let t = b.try_acquire(t0).unwrap();
+        b.complete(t, t0);
         b.observe(Some(5), Some(Duration::from_secs(1)), Some(1), t0);
         assert_eq!(b.limit(), 5);
         assert_eq!(b.window(), Duration::from_secs(1));

@@ -2,7 +2,7 @@
 //! the bearer token, and applies the retry policy (429 per policy, 423/5xx/timeouts with
 //! jittered backoff, validation errors never). Must never log the token or a request body.
 
-use super::budget::WindowBudget;
+use super::budget::{Ticket, WindowBudget};
 use super::config::HubspotConfig;
 use super::error::HubspotError;
 use reqwest::{Method, StatusCode};
@@ -134,17 +134,18 @@ impl Transport {
         Ok(u)
     }
 
-    async fn acquire(&self, lane: Lane) {
+    fn budget(&self, lane: Lane) -> std::sync::MutexGuard<'_, WindowBudget> {
+        match lane {
+            Lane::Burst => lock(&self.burst),
+            Lane::Search => lock(&self.search),
+        }
+    }
+
+    async fn acquire(&self, lane: Lane) -> Ticket {
         loop {
-            let wait = {
-                let mut b = match lane {
-                    Lane::Burst => lock(&self.burst),
-                    Lane::Search => lock(&self.search),
-                };
-                match b.try_acquire(Instant::now()) {
-                    Ok(()) => return,
-                    Err(w) => w,
-                }
+            let wait = match self.budget(lane).try_acquire(Instant::now()) {
+                Ok(t) => return t,
+                Err(w) => w,
             };
             tokio::time::sleep(wait).await;
         }
@@ -165,7 +166,7 @@ impl Transport {
             if self.daily_exhausted() {
                 return Err(HubspotError::DailyLimit);
             }
-            self.acquire(lane).await;
+            let ticket = self.acquire(lane).await;
             self.counters.calls.fetch_add(1, Ordering::Relaxed);
             if lane == Lane::Search {
                 self.counters.search_calls.fetch_add(1, Ordering::Relaxed);
@@ -177,7 +178,9 @@ impl Transport {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let resp = match req.send().await {
+            let sent = req.send().await;
+            self.budget(lane).complete(ticket, Instant::now());
+            let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     // Timeouts and connection failures are transient.
