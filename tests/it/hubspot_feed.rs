@@ -114,3 +114,21 @@ async fn merged_records_surface_with_their_absorbed_ids() {
     assert!(s.answers_to(&ids[0]) && s.answers_to(&ids[1]));
     assert_eq!(s.merged_ids, vec![ids[0].clone(), ids[1].clone()]);
 }
+
+#[tokio::test]
+async fn a_wide_property_list_is_read_in_batches_instead_of_overflowing_search() {
+    let mut cfg = fast_sandbox();
+    cfg.search_index_lag = Duration::ZERO;
+    let (sb, _run, client) = start(cfg).await;
+    sb.seed_contacts((0..250).map(person).collect());
+    let names: Vec<String> = (0..120)
+        .map(|i| format!("some_rather_long_property_name_{i:03}"))
+        .collect();
+    let mut wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    wanted.push("firstname");
+    let got = client.changed_since(epoch(), &wanted).await.unwrap();
+    assert_eq!(got.len(), 250);
+    assert!(got.iter().all(|c| c.prop("firstname").is_some()));
+    let c = sb.counters();
+    assert!(c.calls("batch/read") >= 3, "{c:?}");
+}

@@ -190,3 +190,30 @@ async fn custom_properties_are_ensured_once_and_usable() {
     );
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
+
+#[tokio::test]
+async fn read_by_email_sees_fresh_and_additional_emails() {
+    let (sb, _run, client) = start(fast_sandbox()).await;
+    let ids = sb.seed_contacts(vec![person(1), person(2)]);
+    let survivor = sb.merge_as_person(&ids[0], &ids[1]).unwrap();
+    let out = client
+        .batch_create(&[props(&[("email", "fresh@example.com")])])
+        .await
+        .unwrap();
+    let fresh = created_id(&out[0]);
+    let got = client
+        .batch_read_by_email(
+            &[
+                "Person2@example.com".into(),
+                "fresh@example.com".into(),
+                "nobody@example.com".into(),
+            ],
+            &["email"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got[0].0, "person2@example.com");
+    assert_eq!(got[0].1.as_ref().unwrap().id, survivor);
+    assert_eq!(got[1].1.as_ref().unwrap().id, fresh);
+    assert!(got[2].1.is_none());
+}

@@ -205,6 +205,41 @@ impl HubspotClient {
         Ok(ids.iter().filter_map(|id| by_id.get(id).cloned()).collect())
     }
 
+    /// Reads contacts by e-mail (`idProperty=email`), 100 per call: not subject to search
+    /// index lag. One entry per distinct lower-cased e-mail, `None` when no contact has it.
+    pub async fn batch_read_by_email(
+        &self,
+        emails: &[String],
+        properties: &[&str],
+    ) -> Result<Vec<(String, Option<Contact>)>> {
+        let mut unique: Vec<String> = vec![];
+        let mut seen = HashSet::new();
+        for e in emails {
+            let e = e.trim().to_lowercase();
+            if !e.is_empty() && seen.insert(e.clone()) {
+                unique.push(e);
+            }
+        }
+        let props = with_system(properties);
+        let url = self.t.url(&[CONTACTS, &["batch", "read"]].concat(), &[])?;
+        let mut out = vec![];
+        for chunk in unique.chunks(BATCH_MAX) {
+            let inputs: Vec<Value> = chunk.iter().map(|e| json!({"id": e})).collect();
+            let body = json!({"inputs": inputs, "properties": props, "idProperty": "email"});
+            let a = self
+                .t
+                .send(Method::POST, url.clone(), Some(&body), Lane::Burst)
+                .await?;
+            let resp: BatchResponse = types::decode("contacts/batch/read", a.body)?;
+            let found: Vec<Contact> = resp.results.into_iter().map(Contact::from).collect();
+            for e in chunk {
+                let hit = found.iter().find(|c| c.emails().contains(e)).cloned();
+                out.push((e.clone(), hit));
+            }
+        }
+        Ok(out)
+    }
+
     /// Creates contacts, 100 per call. One outcome per input, in input order. An e-mail that
     /// already exists gives [`WriteOutcome::ExistingContact`]; duplicates inside `inputs`
     /// (same lower-cased e-mail) fail after the first.

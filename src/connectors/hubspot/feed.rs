@@ -14,6 +14,9 @@ use std::collections::BTreeMap;
 /// Search never serves results past this offset.
 const SEARCH_CAP: u64 = 10_000;
 
+/// Search rejects request bodies longer than 3,000 characters; keep clear of it.
+const SEARCH_BODY_MAX: usize = 2_800;
+
 /// Properties the feed always asks for.
 const FEED_SYSTEM: &[&str] = &["hs_object_id", "lastmodifieddate", "hs_merged_object_ids"];
 
@@ -78,6 +81,28 @@ impl HubspotClient {
             }
         }
         let limit = self.t.config().search_page_size.clamp(1, 200);
+        // Too many properties for a search body: search for ids only, then read the rest.
+        let wide = {
+            let probe = feed_query(from, until, Some(u64::MAX), &props, limit, SEARCH_CAP);
+            probe.to_string().len() > SEARCH_BODY_MAX
+        };
+        if wide {
+            let ids: Vec<String> = Box::pin(self.changed_between(from, until, &[]))
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            let mut out = vec![];
+            for r in self.batch_read(&ids, properties).await? {
+                match r.outcome {
+                    super::ReadOutcome::Found(c) | super::ReadOutcome::Merged(c) => out.push(c),
+                    super::ReadOutcome::NotFound => {}
+                }
+            }
+            out.sort_by_key(|c| c.id.parse::<u64>().unwrap_or(u64::MAX));
+            out.dedup_by(|a, b| a.id == b.id);
+            return Ok(out);
+        }
         let url = self.t.url(&[CONTACTS, &["search"]].concat(), &[])?;
         let mut out: BTreeMap<u64, Contact> = BTreeMap::new();
         let mut after_id: Option<u64> = None;
