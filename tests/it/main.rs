@@ -1,2 +1,8 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
 mod store;
+mod hubspot_feed;
+mod hubspot_limits;
+mod hubspot_sandbox;
+mod hubspot_spec;
+mod hubspot_support;
+mod hubspot_writes;

@@ -1,1 +1,115 @@
-//! The HubSpot CRM v3 connector. Being built.
+//! The HubSpot CRM v3 connector (contract `shared/contracts/hubspot.md`): the change feed over
+//! search, batch read/create/update/upsert, merge, custom properties and the token check,
+//! held under the account's rate limits and retrying only what is transient.
+//!
+//! Works against the real HubSpot unchanged: it relies on nothing the sandbox offers beyond
+//! the contract. Must never hold sync decisions (what to write is the engine's call).
+
+mod batch;
+mod budget;
+mod config;
+mod error;
+mod feed;
+mod http;
+mod merge;
+mod properties;
+mod types;
+
+pub use batch::{ReadOutcome, ReadResult, WriteOutcome};
+pub use budget::WindowBudget;
+pub use config::HubspotConfig;
+pub use error::{HubspotError, ItemError, parse_existing_id};
+pub use http::{CallCounters, Lane};
+pub use types::{Contact, HistoryEntry, PropertyDefinition};
+
+use http::Transport;
+use reqwest::Method;
+use std::sync::Arc;
+
+/// Result alias of the connector.
+pub type Result<T, E = HubspotError> = std::result::Result<T, E>;
+
+/// Path of the contacts object API.
+const CONTACTS: &[&str] = &["crm", "v3", "objects", "contacts"];
+
+/// A HubSpot client. Cheap to clone; clones share budgets and counters.
+#[derive(Debug, Clone)]
+pub struct HubspotClient {
+    t: Arc<Transport>,
+}
+
+impl HubspotClient {
+    /// A client for `cfg` (no call is made).
+    pub fn new(cfg: HubspotConfig) -> Result<Self> {
+        Ok(Self {
+            t: Arc::new(Transport::new(cfg)?),
+        })
+    }
+
+    /// What was sent and received so far (calls, search calls, 429s, retries).
+    pub fn counters(&self) -> CallCounters {
+        self.t.counters()
+    }
+
+    /// True once the daily limit is used up: the caller should stop writing and report.
+    pub fn daily_limit_reached(&self) -> bool {
+        self.t.daily_exhausted()
+    }
+
+    /// Clears the daily-limit stop (call at the account's midnight).
+    pub fn reset_daily_limit(&self) {
+        self.t.reset_daily()
+    }
+
+    /// One cheap call (`GET /crm/v3/objects/contacts?limit=1`) that proves the token works
+    /// and has the contacts read scope. 401/403 come back as [`HubspotError::Api`] with
+    /// category `INVALID_AUTHENTICATION` or `MISSING_SCOPES`.
+    pub async fn check_token(&self) -> Result<()> {
+        let url = self.t.url(CONTACTS, &[("limit", "1".into())])?;
+        self.t.send(Method::GET, url, None, Lane::Burst).await?;
+        Ok(())
+    }
+
+    /// `GET /crm/v3/objects/contacts/{id}`; `Ok(None)` on 404. A merged-away id answers with
+    /// the survivor (check `contact.id`).
+    pub async fn get(&self, id: &str, properties: &[&str]) -> Result<Option<Contact>> {
+        let mut segs = CONTACTS.to_vec();
+        segs.push(id);
+        let mut q = vec![];
+        if !properties.is_empty() {
+            q.push(("properties", properties.join(",")));
+        }
+        let url = self.t.url(&segs, &q)?;
+        match self.t.send(Method::GET, url, None, Lane::Burst).await {
+            Ok(a) => Ok(Some(
+                types::decode::<types::WireObject>("contacts/{id}", a.body)?.into(),
+            )),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every live contact through the list endpoint (`limit=100`, `after` cursor), for a
+    /// full backfill without search's 10,000 cap.
+    pub async fn list_all(&self, properties: &[&str]) -> Result<Vec<Contact>> {
+        let mut out = vec![];
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = vec![("limit", "100".to_string())];
+            if !properties.is_empty() {
+                q.push(("properties", properties.join(",")));
+            }
+            if let Some(a) = &after {
+                q.push(("after", a.clone()));
+            }
+            let url = self.t.url(CONTACTS, &q)?;
+            let a = self.t.send(Method::GET, url, None, Lane::Burst).await?;
+            let page: types::ListPage = types::decode("contacts", a.body)?;
+            out.extend(page.results.into_iter().map(Contact::from));
+            match page.paging.and_then(|p| p.next_after()) {
+                Some(n) if Some(&n) != after.as_ref() => after = Some(n),
+                _ => return Ok(out),
+            }
+        }
+    }
+}

@@ -1,1 +1,172 @@
-//! The HubSpot CRM v3 sandbox (contacts, batch, search, merge, properties, limits). Being built.
+//! The HubSpot CRM v3 sandbox: contacts, batch, search, merge, properties, property history
+//! and rate limits, in memory, served over real HTTP, following `shared/contracts/hubspot.md`.
+//!
+//! Owns the sandbox's public API ([`HubspotSandbox`], [`SandboxConfig`]) and the in-process
+//! controls that mirror the `/__sandbox/` HTTP control endpoints. Must never be called by sync
+//! code except over HTTP, and never relax a contract rule for a client's convenience.
+
+mod config;
+mod errors;
+mod faults;
+mod gate;
+mod limits;
+mod properties;
+mod routes;
+mod search;
+mod store;
+
+pub use config::{MergeIdMode, SandboxConfig, UpsertEmailMode};
+pub use faults::{Fault, FaultKind};
+pub use gate::Counters;
+
+use store::{Source, Store, WriteError};
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Shared state behind every handler.
+#[derive(Debug)]
+struct Shared {
+    cfg: SandboxConfig,
+    store: Mutex<Store>,
+    limits: Mutex<limits::Limits>,
+    counters: Mutex<Counters>,
+    faults: Mutex<Vec<Fault>>,
+}
+
+/// A running-or-not HubSpot sandbox. Cheap to clone; clones share state.
+#[derive(Debug, Clone)]
+pub struct HubspotSandbox {
+    inner: Arc<Shared>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl HubspotSandbox {
+    /// An empty sandbox with `cfg`.
+    pub fn new(cfg: SandboxConfig) -> Self {
+        let store = Store::new(&cfg);
+        Self {
+            inner: Arc::new(Shared {
+                cfg,
+                store: Mutex::new(store),
+                limits: Mutex::new(limits::Limits::default()),
+                counters: Mutex::new(Counters::default()),
+                faults: Mutex::new(vec![]),
+            }),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.cfg
+    }
+
+    /// The HubSpot API routes plus the `/__sandbox/` controls.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.clone())
+    }
+
+    /// Serves a new sandbox on `addr` (port 0 = any free port).
+    pub async fn start(
+        cfg: SandboxConfig,
+        addr: SocketAddr,
+    ) -> std::io::Result<(HubspotSandbox, crate::sandbox::Running)> {
+        let sb = HubspotSandbox::new(cfg);
+        let running = crate::sandbox::serve(sb.router(), addr).await?;
+        Ok((sb, running))
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.inner.store)
+    }
+
+    /// Seeds contacts as pre-existing, already-indexed records (history source `IMPORT`),
+    /// all stamped with the same `createdate`/`lastmodifieddate`, as a bulk import does.
+    /// Returns the id of each row; a row whose e-mail is taken yields the existing id, an
+    /// invalid row is skipped.
+    pub fn seed_contacts(&self, rows: Vec<BTreeMap<String, String>>) -> Vec<String> {
+        let mut s = self.store();
+        let (clock, at) = (chrono::Utc::now(), Instant::now());
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            match s.create(&row, Source::Import, clock, at, true) {
+                Ok(id) | Err(WriteError::Conflict(id)) => ids.push(id.to_string()),
+                Err(e) => tracing::warn!(error = ?e, "sandbox seed row rejected"),
+            }
+        }
+        ids
+    }
+
+    /// Edits a contact as a person in the UI would (history `CRM_UI`, `userId:1`).
+    pub fn edit_as_person(&self, id: &str, props: BTreeMap<String, String>) -> Result<(), String> {
+        let mut s = self.store();
+        let target = s
+            .lookup(id, false)
+            .ok_or_else(|| format!("no contact {id}"))?;
+        s.update(
+            target,
+            &props,
+            Source::Person(1),
+            chrono::Utc::now(),
+            Instant::now(),
+        )
+        .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Merges two contacts as a person would; returns the surviving id.
+    pub fn merge_as_person(&self, primary: &str, secondary: &str) -> Result<String, String> {
+        let mut s = self.store();
+        let p = primary.parse().map_err(|_| format!("bad id {primary}"))?;
+        let q = secondary
+            .parse()
+            .map_err(|_| format!("bad id {secondary}"))?;
+        s.merge(p, q, chrono::Utc::now(), Instant::now())
+            .map(|id| id.to_string())
+            .map_err(|e| e.body.to_string())
+    }
+
+    /// The current record holding `id` (aliases followed), with every set property and its
+    /// history, or `None`.
+    pub fn contact(&self, id: &str) -> Option<Value> {
+        let s = self.store();
+        let rid = s.resolve(id.trim().parse().ok()?)?;
+        let c = s.contacts.get(&rid)?;
+        let names: Vec<String> = c.props.keys().cloned().collect();
+        Some(s.render(c, Some(&names), &names))
+    }
+
+    /// Number of live (not archived, not merged-away) contacts.
+    pub fn live_count(&self) -> usize {
+        self.store()
+            .contacts
+            .values()
+            .filter(|c| c.archived_at.is_none())
+            .count()
+    }
+
+    /// Calls received by endpoint, 429s sent, faults served.
+    pub fn counters(&self) -> Counters {
+        lock(&self.inner.counters).clone()
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_counters(&self) {
+        *lock(&self.inner.counters) = Counters::default();
+    }
+
+    /// Arms a fault.
+    pub fn inject_fault(&self, fault: Fault) {
+        lock(&self.inner.faults).push(fault);
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+}

@@ -1,0 +1,50 @@
+//! Custom contact properties (contract §7): make sure the ones tether writes exist. Must never
+//! alter or delete an existing property.
+
+use super::http::Lane;
+use super::types::PropertyDefinition;
+use super::{HubspotClient, Result};
+use reqwest::Method;
+use serde_json::Value;
+use std::collections::HashSet;
+
+const PROPERTIES: &[&str] = &["crm", "v3", "properties", "contacts"];
+
+impl HubspotClient {
+    /// Names of the contact properties that exist.
+    pub async fn property_names(&self) -> Result<HashSet<String>> {
+        let url = self.t.url(PROPERTIES, &[])?;
+        let a = self.t.send(Method::GET, url, None, Lane::Burst).await?;
+        Ok(a.body
+            .get("results")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Creates those of `defs` that do not exist yet; returns the names created. A 409 (made
+    /// meanwhile by someone else) counts as existing.
+    pub async fn ensure_properties(&self, defs: &[PropertyDefinition]) -> Result<Vec<String>> {
+        let existing = self.property_names().await?;
+        let url = self.t.url(PROPERTIES, &[])?;
+        let mut created = vec![];
+        for d in defs.iter().filter(|d| !existing.contains(&d.name)) {
+            let body =
+                serde_json::to_value(d).map_err(|e| super::HubspotError::Input(e.to_string()))?;
+            match self
+                .t
+                .send(Method::POST, url.clone(), Some(&body), Lane::Burst)
+                .await
+            {
+                Ok(_) => created.push(d.name.clone()),
+                Err(e) if e.status() == Some(409) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(created)
+    }
+}

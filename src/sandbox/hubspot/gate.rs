@@ -1,0 +1,162 @@
+//! The middleware in front of every HubSpot route: counts calls by endpoint, serves injected
+//! faults, checks the bearer token and scopes, and applies the rate limits with their headers.
+//! Must never look at request bodies or touch the contact store.
+
+use super::errors::ApiError;
+use super::faults::{FaultKind, take};
+use super::limits::{Limited, Limits};
+use super::{HubspotSandbox, lock};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// What the sandbox has received.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counters {
+    /// `"METHOD /route/template"` → calls (including refused ones).
+    pub by_endpoint: BTreeMap<String, u64>,
+    /// All calls.
+    pub total: u64,
+    /// 429s sent (by the limiter or by injected faults).
+    pub rate_limited: u64,
+    /// Faults served.
+    pub faults: u64,
+}
+
+impl Counters {
+    /// Calls to endpoints whose key contains `needle`.
+    pub fn calls(&self, needle: &str) -> u64 {
+        self.by_endpoint
+            .iter()
+            .filter(|(k, _)| k.contains(needle))
+            .map(|(_, v)| *v)
+            .sum()
+    }
+}
+
+/// The scope a call needs.
+fn required_scope(method: &Method, path: &str) -> &'static str {
+    let read = method == Method::GET || path.ends_with("/search") || path.ends_with("/batch/read");
+    match (path.starts_with("/crm/v3/properties"), read) {
+        (true, true) => "crm.schemas.contacts.read",
+        (true, false) => "crm.schemas.contacts.write",
+        (false, true) => "crm.objects.contacts.read",
+        (false, false) => "crm.objects.contacts.write",
+    }
+}
+
+fn too_many(sb: &HubspotSandbox, limited: Limited) -> Response {
+    lock(&sb.inner.counters).rate_limited += 1;
+    let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(limited.body)).into_response();
+    if sb.inner.cfg.retry_after_on_429 {
+        let secs = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert("Retry-After", v);
+        }
+    }
+    resp
+}
+
+/// The middleware.
+pub async fn gate(
+    State(sb): State<HubspotSandbox>,
+    matched: Option<MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let route = matched
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
+    {
+        let mut c = lock(&sb.inner.counters);
+        *c.by_endpoint
+            .entry(format!("{method} {route}"))
+            .or_default() += 1;
+        c.total += 1;
+    }
+    let cfg = &sb.inner.cfg;
+    let fault = take(&mut lock(&sb.inner.faults), &path);
+    if let Some(f) = fault {
+        lock(&sb.inner.counters).faults += 1;
+        let delay = cfg.scaled(Duration::from_millis(f.millis.unwrap_or(0)));
+        match f.kind {
+            FaultKind::Latency => tokio::time::sleep(delay).await,
+            FaultKind::Timeout => {
+                tokio::time::sleep(delay).await;
+                return ApiError::new(StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", "Gateway timeout")
+                    .into_response();
+            }
+            FaultKind::Status => {
+                let code = StatusCode::from_u16(f.status.unwrap_or(503))
+                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                if code == StatusCode::TOO_MANY_REQUESTS {
+                    lock(&sb.inner.counters).rate_limited += 1;
+                }
+                return ApiError::new(code, "INTERNAL_ERROR", "Injected sandbox fault")
+                    .into_response();
+            }
+            FaultKind::Malformed => {
+                return Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/json")
+                    .body(Body::from("{\"results\": [ {\"id\": "))
+                    .unwrap_or_default();
+            }
+            FaultKind::RateLimit => {
+                return too_many(
+                    &sb,
+                    Limited {
+                        body: Limits::burst_429_body(),
+                        retry_after: cfg.scaled(cfg.burst_window),
+                    },
+                );
+            }
+        }
+    }
+    let presented = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !presented.is_some_and(|p| cfg.token.matches(p)) {
+        return ApiError::unauthenticated().into_response();
+    }
+    let scope = required_scope(&method, &path);
+    let has_scope = cfg.scopes.iter().any(|s| s == scope)
+        || (scope == "crm.schemas.contacts.read"
+            && cfg.scopes.iter().any(|s| s == "crm.objects.contacts.read"));
+    if !has_scope {
+        return ApiError::missing_scope(scope).into_response();
+    }
+    let now = Instant::now();
+    let headers = if path.ends_with("/search") {
+        match lock(&sb.inner.limits).admit_search(cfg, now) {
+            Ok(()) => None,
+            Err(l) => return too_many(&sb, l),
+        }
+    } else {
+        match lock(&sb.inner.limits).admit(cfg, now) {
+            Ok(h) => Some(h),
+            Err(l) => return too_many(&sb, l),
+        }
+    };
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&super::errors::correlation_id()) {
+        h.insert("X-HubSpot-Correlation-Id", v);
+    }
+    for (k, v) in headers.map(|h| h.0).unwrap_or_default() {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    resp
+}

@@ -1,0 +1,85 @@
+//! HTTP wiring of the HubSpot sandbox: the route table, request parsing helpers and the
+//! HubSpot-shaped answers to malformed requests. Must never hold business rules (they live in
+//! `store`, `search`, `properties`).
+
+mod batch;
+mod contacts;
+mod control;
+mod props;
+
+use super::HubspotSandbox;
+use super::errors::ApiError;
+use super::gate::gate;
+use axum::Router;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+/// The full router: API routes behind the gate, controls beside them.
+pub fn router(sb: HubspotSandbox) -> Router {
+    let api = Router::new()
+        .route(
+            "/crm/v3/objects/contacts",
+            get(contacts::list).post(contacts::create),
+        )
+        .route("/crm/v3/objects/contacts/search", post(contacts::search))
+        .route("/crm/v3/objects/contacts/merge", post(contacts::merge))
+        .route(
+            "/crm/v3/objects/contacts/{id}",
+            get(contacts::get_one)
+                .patch(contacts::patch)
+                .delete(contacts::archive),
+        )
+        .route("/crm/v3/objects/contacts/batch/read", post(batch::read))
+        .route("/crm/v3/objects/contacts/batch/create", post(batch::create))
+        .route("/crm/v3/objects/contacts/batch/update", post(batch::update))
+        .route("/crm/v3/objects/contacts/batch/upsert", post(batch::upsert))
+        .route(
+            "/crm/v3/objects/contacts/batch/archive",
+            post(batch::archive),
+        )
+        .route(
+            "/crm/v3/properties/contacts",
+            get(props::list).post(props::create),
+        )
+        .route("/crm/v3/properties/contacts/{name}", get(props::get_one))
+        .route_layer(axum::middleware::from_fn_with_state(sb.clone(), gate));
+    api.merge(control::routes()).with_state(sb)
+}
+
+/// Parses a JSON body into `T`, or a HubSpot 400.
+pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::validation(format!("Invalid input JSON on line 1: {e}")))
+}
+
+/// Query pairs (repeated keys kept).
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A list parameter given comma-separated and/or repeated; `None` when absent.
+pub fn list_param(pairs: &[(String, String)], key: &str) -> Option<Vec<String>> {
+    let vals: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == key)
+        .flat_map(|(_, v)| v.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if pairs.iter().any(|(k, _)| k == key) {
+        Some(vals)
+    } else {
+        None
+    }
+}
+
+/// A single query parameter.
+pub fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
