@@ -86,7 +86,7 @@ impl GorgiasConfig {
             ));
         }
         let mut cfg = Self::new(
-            url.trim_end_matches("/api").trim_end_matches('/'),
+            url.trim_end_matches('/').trim_end_matches("/api").trim_end_matches('/'),
             s.username.trim(),
             s.api_key.clone(),
         );
