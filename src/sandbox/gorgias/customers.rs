@@ -115,26 +115,32 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
         Err(r) => return r,
     };
     let by_updated = params.order.starts_with("updated");
-    let mut rows: Vec<(paging::Key, Value)> = {
-        let st = sb.state();
-        st.customers
-            .values()
-            .filter(|c| matches(c, &q))
-            .map(|c| {
-                let dt = if by_updated { c.updated } else { c.created };
-                ((dt.timestamp_micros(), c.id), c.compact())
-            })
-            .collect()
-    };
-    rows.sort_by(|a, b| if params.desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
+    // Sort and cut on keys, then render only the page's items.
+    let st = sb.state();
+    let mut rows: Vec<(paging::Key, i64)> = st
+        .customers
+        .values()
+        .filter(|c| matches(c, &q))
+        .map(|c| {
+            let dt = if by_updated { c.updated } else { c.created };
+            ((dt.timestamp_micros(), c.id), c.id)
+        })
+        .collect();
+    rows.sort_unstable_by(|a, b| if params.desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
     let page = paging::page(rows, &params);
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .filter_map(|id| st.customers.get(id).map(StoredCustomer::compact))
+        .collect();
+    drop(st);
     let uri = match raw.as_deref() {
         Some(r) if !r.is_empty() => format!("/api/customers?{r}"),
         _ => "/api/customers".to_owned(),
     };
     reply::json(
         StatusCode::OK,
-        paging::envelope(page.items, &uri, page.prev, page.next),
+        paging::envelope(items, &uri, page.prev, page.next),
     )
 }
 
