@@ -28,7 +28,12 @@ struct Phase {
     elapsed_real: Duration,
 }
 
-async fn setup() -> (GorgiasSandbox, tether::sandbox::Running, GorgiasClient, SandboxConfig) {
+async fn setup() -> (
+    GorgiasSandbox,
+    tether::sandbox::Running,
+    GorgiasClient,
+    SandboxConfig,
+) {
     let cfg = SandboxConfig {
         time_scale: SCALE,
         ..SandboxConfig::default()
@@ -72,7 +77,11 @@ fn report(title: &str, p: &Phase, lower_bound: u64, cfg: &SandboxConfig) {
     println!(
         "  calls used                 {:>8}   lower bound {lower_bound:<6} (target: equal)  {}",
         p.calls,
-        if p.calls == lower_bound { "OK" } else { "ABOVE" }
+        if p.calls == lower_bound {
+            "OK"
+        } else {
+            "ABOVE"
+        }
     );
     println!(
         "  429s received (client)     {:>8}   target 0                         {}",

@@ -91,15 +91,21 @@ async fn a_second_client_on_the_account_is_seen_through_the_header() {
     for _ in 0..20 {
         env.client.check_account().await.unwrap();
     }
-    assert!(env.client.metrics().rate_limited <= 1, "{:?}", env.client.metrics());
+    assert!(
+        env.client.metrics().rate_limited <= 1,
+        "{:?}",
+        env.client.metrics()
+    );
 }
 
 #[tokio::test]
 async fn timeouts_are_retried_and_exhaustion_is_typed() {
     let env = start().await;
     let id = env.sb.seed_customers(vec![customer_seed(1)])[0];
-    let mut cfg = SandboxConfig::default();
-    cfg.time_scale = SCALE;
+    let cfg = SandboxConfig {
+        time_scale: SCALE,
+        ..SandboxConfig::default()
+    };
     let mut client_cfg = tether::connectors::gorgias::GorgiasConfig::new(
         env.running.base_url.clone(),
         cfg.username.clone(),
@@ -124,7 +130,13 @@ async fn timeouts_are_retried_and_exhaustion_is_typed() {
     assert_eq!(client.metrics().calls_to("get_customer"), 2);
     env.sb.inject_fault(Fault::status(500, 10));
     match client.get(id).await {
-        Err(e @ GorgiasError::Server { status: 500, attempts: 3, .. }) => assert!(e.is_transient()),
+        Err(
+            e @ GorgiasError::Server {
+                status: 500,
+                attempts: 3,
+                ..
+            },
+        ) => assert!(e.is_transient()),
         other => panic!("expected Server error, got {other:?}"),
     }
 }

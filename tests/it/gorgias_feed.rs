@@ -40,7 +40,11 @@ async fn watermark_feed_with_overlap_misses_nothing_while_agents_edit() {
             assert!(sb.edit_as_agent(id, json!({"note": format!("edit {k}")})));
         }
     });
-    let first = env.client.changed_since(DateTime::<Utc>::MIN_UTC).await.unwrap();
+    let first = env
+        .client
+        .changed_since(DateTime::<Utc>::MIN_UTC)
+        .await
+        .unwrap();
     editor.await.unwrap();
     let watermark = watermark_of(&first).unwrap();
     let overlap = ChronoDuration::seconds(2);
@@ -56,7 +60,11 @@ async fn watermark_feed_with_overlap_misses_nothing_while_agents_edit() {
     }
     for id in &ids {
         let final_state = env.sb.customer(*id).unwrap();
-        assert_eq!(seen.get(id), Some(&updated_of(&final_state)), "customer {id}");
+        assert_eq!(
+            seen.get(id),
+            Some(&updated_of(&final_state)),
+            "customer {id}"
+        );
     }
     // The second cycle is small: only what changed since the watermark (and the overlap).
     assert!(second.len() <= edited.len(), "{}", second.len());
@@ -84,8 +92,15 @@ async fn feed_stops_at_the_watermark_and_backfill_pages_by_100() {
         .unwrap();
     assert_eq!(feed.customers.len(), 3);
     assert_eq!(feed.pages, 1, "one page reaches past the watermark");
-    assert!(feed.customers.iter().all(|c| c.name.as_deref() == Some("Changed")));
-    assert!(feed.customers.iter().all(|c| c.channels.is_none()), "list items are compact");
+    assert!(
+        feed.customers
+            .iter()
+            .all(|c| c.name.as_deref() == Some("Changed"))
+    );
+    assert!(
+        feed.customers.iter().all(|c| c.channels.is_none()),
+        "list items are compact"
+    );
     let before = env.sb.counters().calls_to("GET /api/customers");
     let all = env
         .client
@@ -119,7 +134,10 @@ async fn deletions_and_merges_come_from_events() {
     assert_eq!(merged.id, ids[2]);
     env.client.delete(ids[3]).await.unwrap();
     let events = env.client.events_since(t0).await.unwrap();
-    let kinds: Vec<(EventKind, i64)> = events.iter().map(|e| (e.kind.clone(), e.object_id)).collect();
+    let kinds: Vec<(EventKind, i64)> = events
+        .iter()
+        .map(|e| (e.kind.clone(), e.object_id))
+        .collect();
     assert_eq!(
         kinds,
         vec![
@@ -137,8 +155,15 @@ async fn deletions_and_merges_come_from_events() {
         Err(GorgiasError::Merged { id, into }) => assert_eq!((id, into), (ids[1], Some(ids[2]))),
         other => panic!("expected Merged, got {other:?}"),
     }
-    assert!(matches!(env.client.get(ids[0]).await, Err(GorgiasError::NotFound { .. })));
+    assert!(matches!(
+        env.client.get(ids[0]).await,
+        Err(GorgiasError::NotFound { .. })
+    ));
     // Nothing before the window.
-    let later = env.client.events_since(Utc::now() + ChronoDuration::seconds(5)).await.unwrap();
+    let later = env
+        .client
+        .events_since(Utc::now() + ChronoDuration::seconds(5))
+        .await
+        .unwrap();
     assert!(later.is_empty());
 }

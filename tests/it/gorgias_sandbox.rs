@@ -3,13 +3,17 @@
 
 use crate::gorgias_common::*;
 use serde_json::{Value, json};
-use tether::sandbox::gorgias::{SandboxConfig, CALL_LIMIT_HEADER};
+use tether::sandbox::gorgias::{CALL_LIMIT_HEADER, SandboxConfig};
 
 #[tokio::test]
 async fn auth_and_call_limit_header_on_every_response() {
     let env = start().await;
     let (http, base, user, key) = raw(&env);
-    let r = http.get(format!("{base}/api/customers")).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/api/customers"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().get(CALL_LIMIT_HEADER).is_some());
     let r = http
@@ -83,9 +87,16 @@ async fn post(env: &Env, path: &str, body: Value) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn call(env: &Env, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, String, reqwest::header::HeaderMap) {
+async fn call(
+    env: &Env,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, String, reqwest::header::HeaderMap) {
     let (http, base, user, key) = raw(env);
-    let mut req = http.request(method, format!("{base}{path}")).basic_auth(&user, Some(&key));
+    let mut req = http
+        .request(method, format!("{base}{path}"))
+        .basic_auth(&user, Some(&key));
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -106,7 +117,10 @@ async fn create_validates_like_gorgias() {
     .await;
     assert_eq!(s, 400);
     assert!(body["error"]["msg"].is_string());
-    assert_eq!(body["error"]["data"]["firstname"], json!(["Unknown field."]));
+    assert_eq!(
+        body["error"]["data"]["firstname"],
+        json!(["Unknown field."])
+    );
     assert_eq!(
         body["error"]["data"]["channels"],
         json!(["Missing data for required field."])
@@ -156,33 +170,64 @@ async fn list_is_compact_paged_and_filtered() {
     assert!(page["meta"]["prev_cursor"].is_null());
     let items = page["data"].as_array().unwrap();
     assert_eq!(items.len(), 30);
-    assert!(items.iter().all(|c| c.get("channels").is_none() && c.get("integrations").is_none()));
+    assert!(
+        items
+            .iter()
+            .all(|c| c.get("channels").is_none() && c.get("integrations").is_none())
+    );
     // Default order: created_datetime:desc.
     assert_eq!(items[0]["id"].as_i64(), ids.last().copied());
     let next = page["meta"]["next_cursor"].as_str().unwrap();
     let enc: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    let (_, text, _) = call(&env, reqwest::Method::GET, &format!("/api/customers?cursor={enc}"), None).await;
+    let (_, text, _) = call(
+        &env,
+        reqwest::Method::GET,
+        &format!("/api/customers?cursor={enc}"),
+        None,
+    )
+    .await;
     let page2: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(page2["data"].as_array().unwrap().len(), 5);
     assert!(page2["meta"]["next_cursor"].is_null());
     assert!(page2["meta"]["prev_cursor"].is_string());
     // updated desc puts the edited one first.
-    let (_, text, _) = call(&env, reqwest::Method::GET, "/api/customers?order_by=updated_datetime:desc&limit=1", None).await;
+    let (_, text, _) = call(
+        &env,
+        reqwest::Method::GET,
+        "/api/customers?order_by=updated_datetime:desc&limit=1",
+        None,
+    )
+    .await;
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["data"][0]["id"].as_i64(), Some(ids[3]));
     for (q, want) in [
         ("email=c7@shop.test", Some(ids[7])),
         ("external_id=hs-3", Some(ids[3])),
         ("name=Customer%2012", Some(ids[12])),
-        ("channel_type=phone&channel_address=%2B15550003", Some(ids[3])),
+        (
+            "channel_type=phone&channel_address=%2B15550003",
+            Some(ids[3]),
+        ),
         ("email=nobody@shop.test", None),
     ] {
-        let (_, text, _) = call(&env, reqwest::Method::GET, &format!("/api/customers?{q}"), None).await;
+        let (_, text, _) = call(
+            &env,
+            reqwest::Method::GET,
+            &format!("/api/customers?{q}"),
+            None,
+        )
+        .await;
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["data"].get(0).and_then(|c| c["id"].as_i64()), want, "{q}");
     }
     for q in ["limit=101", "limit=0", "order_by=name", "cursor=bogus"] {
-        let (s, text, _) = call(&env, reqwest::Method::GET, &format!("/api/customers?{q}"), None).await;
+        let (s, text, _) = call(
+            &env,
+            reqwest::Method::GET,
+            &format!("/api/customers?{q}"),
+            None,
+        )
+        .await;
         assert_eq!(s, 400, "{q}");
         assert!(serde_json::from_str::<Value>(&text).unwrap()["error"]["msg"].is_string());
     }
@@ -193,18 +238,48 @@ async fn put_is_partial_and_channels_replace() {
     let env = start().await;
     let id = env.sb.seed_customers(vec![json!({"name": "A B", "note": "keep",
         "channels": [{"type":"email","address":"ab@x.test","preferred":true},{"type":"phone","address":"+1555","preferred":true}]})])[0];
-    let (s, text, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/{id}"), Some(json!({"language": "fr"}))).await;
+    let (s, text, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/{id}"),
+        Some(json!({"language": "fr"})),
+    )
+    .await;
     assert_eq!(s, 200, "{text}");
     let c = env.sb.customer(id).unwrap();
     assert_eq!(c["language"], "fr");
     assert_eq!(c["note"], "keep");
     assert_eq!(c["channels"].as_array().unwrap().len(), 2);
-    let (s, _, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/{id}"), Some(json!({"channels": [{"type":"email","address":"ab@x.test","preferred":true}]}))).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/{id}"),
+        Some(json!({"channels": [{"type":"email","address":"ab@x.test","preferred":true}]})),
+    )
+    .await;
     assert_eq!(s, 200);
-    assert_eq!(env.sb.customer(id).unwrap()["channels"].as_array().unwrap().len(), 1);
-    let (s, _, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/{id}"), Some(json!({"firstname": "x"}))).await;
+    assert_eq!(
+        env.sb.customer(id).unwrap()["channels"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/{id}"),
+        Some(json!({"firstname": "x"})),
+    )
+    .await;
     assert_eq!(s, 400);
-    let (s, _, _) = call(&env, reqwest::Method::PUT, "/api/customers/999999", Some(json!({"name": "x"}))).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        "/api/customers/999999",
+        Some(json!({"name": "x"})),
+    )
+    .await;
     assert_eq!(s, 404);
 }
 
@@ -218,11 +293,29 @@ async fn merge_data_and_delete_semantics() {
     ]);
     let (s, src, tgt, other) = (0, ids[0], ids[1], ids[2]);
     let _ = s;
-    let (s, _, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/merge?source_id={src}&target_id={tgt}"), Some(json!({}))).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/merge?source_id={src}&target_id={tgt}"),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(s, 400, "empty body refused");
-    let (s, _, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/merge?source_id={src}&target_id={other}"), Some(json!({"name": "Other"}))).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/merge?source_id={src}&target_id={other}"),
+        Some(json!({"name": "Other"})),
+    )
+    .await;
     assert_eq!(s, 409, "same integration on both");
-    let (s, text, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/merge?source_id={src}&target_id={tgt}"), Some(json!({"name": "Tgt"}))).await;
+    let (s, text, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/merge?source_id={src}&target_id={tgt}"),
+        Some(json!({"name": "Tgt"})),
+    )
+    .await;
     assert_eq!(s, 200);
     let merged: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(merged["id"].as_i64(), Some(tgt));
@@ -237,19 +330,55 @@ async fn merge_data_and_delete_semantics() {
         assert_eq!(h["location"], format!("/api/customers/{tgt}"));
     }
     // data: 202 with an empty body, replaces, ignores older versions.
-    let (s, text, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/{tgt}/data"), Some(json!({"data": {"a": 1}, "version": "2025-01-02T00:00:00"}))).await;
+    let (s, text, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/{tgt}/data"),
+        Some(json!({"data": {"a": 1}, "version": "2025-01-02T00:00:00"})),
+    )
+    .await;
     assert_eq!((s, text.as_str()), (202, ""));
-    let (s, _, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/{tgt}/data"), Some(json!({"data": {"b": 1}, "version": "2025-01-01T00:00:00.000000+00:00"}))).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/{tgt}/data"),
+        Some(json!({"data": {"b": 1}, "version": "2025-01-01T00:00:00.000000+00:00"})),
+    )
+    .await;
     assert_eq!(s, 202);
     assert_eq!(env.sb.customer(tgt).unwrap()["data"], json!({"a": 1}));
-    let (s, _, _) = call(&env, reqwest::Method::PUT, &format!("/api/customers/{tgt}/data"), Some(json!({"version": "2025-01-03T00:00:00"}))).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::PUT,
+        &format!("/api/customers/{tgt}/data"),
+        Some(json!({"version": "2025-01-03T00:00:00"})),
+    )
+    .await;
     assert_eq!(s, 400, "data is required");
     // delete single and bulk.
-    let (s, text, _) = call(&env, reqwest::Method::DELETE, &format!("/api/customers/{tgt}"), None).await;
+    let (s, text, _) = call(
+        &env,
+        reqwest::Method::DELETE,
+        &format!("/api/customers/{tgt}"),
+        None,
+    )
+    .await;
     assert_eq!((s, text.as_str()), (204, ""));
-    let (s, _, _) = call(&env, reqwest::Method::GET, &format!("/api/customers/{tgt}"), None).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::GET,
+        &format!("/api/customers/{tgt}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 404);
-    let (s, _, _) = call(&env, reqwest::Method::DELETE, "/api/customers", Some(json!({"ids": [other]}))).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::DELETE,
+        "/api/customers",
+        Some(json!({"ids": [other]})),
+    )
+    .await;
     assert_eq!(s, 204);
     assert!(env.sb.customer(other).is_none());
 }
@@ -265,17 +394,31 @@ async fn events_filter_and_page() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["data"][0]["type"], "customer-deleted");
     assert_eq!(v["data"][0]["object_id"].as_i64(), Some(ids[0]));
-    assert!(is_wire_datetime(v["data"][0]["created_datetime"].as_str().unwrap()));
+    assert!(is_wire_datetime(
+        v["data"][0]["created_datetime"].as_str().unwrap()
+    ));
     let next = v["meta"]["next_cursor"].as_str().unwrap();
     let enc: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
     let (_, text, _) = call(&env, reqwest::Method::GET, &format!("/api/events?object_type=Customer&types=customer-deleted&types=customer-merged&order_by=created_datetime:asc&limit=1&cursor={enc}"), None).await;
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["data"][0]["type"], "customer-merged");
     assert!(v["meta"]["next_cursor"].is_null());
-    let (_, text, _) = call(&env, reqwest::Method::GET, "/api/events?created_datetime[gte]=2999-01-01T00:00:00Z", None).await;
+    let (_, text, _) = call(
+        &env,
+        reqwest::Method::GET,
+        "/api/events?created_datetime[gte]=2999-01-01T00:00:00Z",
+        None,
+    )
+    .await;
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["data"].as_array().unwrap().len(), 0);
-    let (s, _, _) = call(&env, reqwest::Method::GET, "/api/events?created_datetime[gte]=soon", None).await;
+    let (s, _, _) = call(
+        &env,
+        reqwest::Method::GET,
+        "/api/events?created_datetime[gte]=soon",
+        None,
+    )
+    .await;
     assert_eq!(s, 400);
 }
 
@@ -288,9 +431,19 @@ async fn tickets_and_account() {
         json!({"customer_id": ids[0], "subject": "two", "trashed_datetime": "2025-01-01T00:00:00.000000+00:00"}),
         json!({"customer_id": ids[1], "subject": "three"}),
     ]);
-    let (_, text, _) = call(&env, reqwest::Method::GET, &format!("/api/tickets?customer_id={}", ids[0]), None).await;
+    let (_, text, _) = call(
+        &env,
+        reqwest::Method::GET,
+        &format!("/api/tickets?customer_id={}", ids[0]),
+        None,
+    )
+    .await;
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["data"].as_array().unwrap().len(), 2, "trashed included by default");
+    assert_eq!(
+        v["data"].as_array().unwrap().len(),
+        2,
+        "trashed included by default"
+    );
     assert_eq!(v["object"], "list");
     let tickets = env.client.tickets_of(ids[0]).await.unwrap();
     assert_eq!(tickets.len(), 1);

@@ -85,7 +85,10 @@ async fn create_twice(cfg: SandboxConfig) {
         env.client.create(&bad).await,
         Err(GorgiasError::Validation { status: 400, .. })
     ));
-    assert_eq!(env.sb.counters().calls_to("POST /api/customers") - before, 1);
+    assert_eq!(
+        env.sb.counters().calls_to("POST /api/customers") - before,
+        1
+    );
 }
 
 #[tokio::test]
@@ -133,7 +136,13 @@ async fn partial_update_and_channels_keep_what_tether_does_not_manage() {
     assert_eq!(updated.name.as_deref(), Some("New Name"));
     assert_eq!(updated.note.as_deref(), Some("agent note"));
     assert_eq!(updated.language.as_deref(), Some("en"));
-    assert!(env.client.update(id, &CustomerUpdate::default()).await.unwrap().is_none());
+    assert!(
+        env.client
+            .update(id, &CustomerUpdate::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
     let c = env
         .client
         .set_channels(id, &["phone"], &[NewChannel::phone("+15550002", true)])
@@ -175,13 +184,19 @@ async fn merge_conflict_is_typed_and_validation_is_never_retried() {
         ..Default::default()
     };
     match env.client.merge(ids[0], ids[1], &body).await {
-        Err(GorgiasError::MergeConflict { source_id, target_id, .. }) => {
+        Err(GorgiasError::MergeConflict {
+            source_id,
+            target_id,
+            ..
+        }) => {
             assert_eq!((source_id, target_id), (ids[0], ids[1]))
         }
         other => panic!("expected MergeConflict, got {other:?}"),
     }
     assert!(matches!(
-        env.client.merge(ids[0], ids[1], &CustomerUpdate::default()).await,
+        env.client
+            .merge(ids[0], ids[1], &CustomerUpdate::default())
+            .await,
         Err(GorgiasError::InvalidInput(_))
     ));
     let bad = CustomerUpdate {
@@ -203,8 +218,13 @@ async fn merge_conflict_is_typed_and_validation_is_never_retried() {
 async fn account_check_for_doctor() {
     let env = start().await;
     assert!(env.client.check_account().await.is_ok());
-    let mut cfg = SandboxConfig::default();
-    cfg.api_key = tether::secret::Secret::new("wrong-key");
+    let cfg = SandboxConfig {
+        api_key: tether::secret::Secret::new("wrong-key"),
+        ..SandboxConfig::default()
+    };
     let wrong = client_for(&cfg, &env.running.base_url);
-    assert!(matches!(wrong.check_account().await, Err(GorgiasError::Unauthorized)));
+    assert!(matches!(
+        wrong.check_account().await,
+        Err(GorgiasError::Unauthorized)
+    ));
 }

@@ -86,7 +86,9 @@ impl GorgiasConfig {
             ));
         }
         let mut cfg = Self::new(
-            url.trim_end_matches('/').trim_end_matches("/api").trim_end_matches('/'),
+            url.trim_end_matches('/')
+                .trim_end_matches("/api")
+                .trim_end_matches('/'),
             s.username.trim(),
             s.api_key.clone(),
         );
@@ -131,7 +133,8 @@ mod tests {
 
     #[test]
     fn refuses_the_template() {
-        let err = GorgiasConfig::from_settings(&settings("https://{domain}.gorgias.com")).unwrap_err();
+        let err =
+            GorgiasConfig::from_settings(&settings("https://{domain}.gorgias.com")).unwrap_err();
         assert!(err.to_string().contains("{domain}"));
         let ok = GorgiasConfig::from_settings(&settings("https://acme.gorgias.com/api/")).unwrap();
         assert_eq!(ok.base_url, "https://acme.gorgias.com");

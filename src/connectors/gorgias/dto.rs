@@ -12,7 +12,11 @@ pub fn parse_datetime(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
             return Some(dt.with_timezone(&Utc));
         }
@@ -303,16 +307,23 @@ mod tests {
             "note": null, "custom_fields": {}, "external_data": {}, "ecommerce_data": {}
         }))
         .unwrap();
-        assert_eq!(full.channel_addresses("email").unwrap(), vec!["nango@example.com"]);
+        assert_eq!(
+            full.channel_addresses("email").unwrap(),
+            vec!["nango@example.com"]
+        );
         assert_eq!(
             full.updated_datetime.unwrap().timestamp_micros() % 1_000_000,
             123_675
         );
-        let compact: Customer =
-            serde_json::from_value(json!({"id": 1, "updated_datetime": "2019-04-13T03:27:56.973873"}))
-                .unwrap();
+        let compact: Customer = serde_json::from_value(
+            json!({"id": 1, "updated_datetime": "2019-04-13T03:27:56.973873"}),
+        )
+        .unwrap();
         assert!(compact.channels.is_none());
-        assert!(serde_json::from_value::<Customer>(json!({"id": 1, "updated_datetime": "nope"})).is_err());
+        assert!(
+            serde_json::from_value::<Customer>(json!({"id": 1, "updated_datetime": "nope"}))
+                .is_err()
+        );
     }
 
     #[test]
@@ -322,7 +333,10 @@ mod tests {
             note: Some(None),
             ..Default::default()
         };
-        assert_eq!(serde_json::to_value(&u).unwrap(), json!({"name": "A B", "note": null}));
+        assert_eq!(
+            serde_json::to_value(&u).unwrap(),
+            json!({"name": "A B", "note": null})
+        );
         assert!(CustomerUpdate::default().is_empty());
         let v = parse_datetime("2024-01-01T00:00:00Z").unwrap();
         assert_eq!(format_version(v), "2024-01-01T00:00:00.000000");

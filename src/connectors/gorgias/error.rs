@@ -31,7 +31,9 @@ pub enum GorgiasError {
     #[error("gorgias reported a conflict (409) during {op}: {msg}")]
     Conflict { op: &'static str, msg: String },
     /// A merge refused because both customers hold data of the same integration.
-    #[error("gorgias refused to merge {source_id} into {target_id}: both hold data of the same integration ({msg})")]
+    #[error(
+        "gorgias refused to merge {source_id} into {target_id}: both hold data of the same integration ({msg})"
+    )]
     MergeConflict {
         source_id: i64,
         target_id: i64,
@@ -121,6 +123,9 @@ mod tests {
         let (msg, data) = parse_error_body(b"<html>oops</html>");
         assert_eq!(msg, "<html>oops</html>");
         assert!(data.is_null());
-        assert!(!says_already_used("Failed", &serde_json::json!({"name":["bad"]})));
+        assert!(!says_already_used(
+            "Failed",
+            &serde_json::json!({"name":["bad"]})
+        ));
     }
 }

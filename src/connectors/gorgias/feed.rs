@@ -59,7 +59,13 @@ impl GorgiasClient {
             }
             let ans = self
                 .t
-                .send("list_customers", Method::GET, "/api/customers", &query, None)
+                .send(
+                    "list_customers",
+                    Method::GET,
+                    "/api/customers",
+                    &query,
+                    None,
+                )
                 .await?;
             feed.pages += 1;
             if !ans.status.is_success() {

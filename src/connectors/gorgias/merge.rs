@@ -46,7 +46,9 @@ impl GorgiasClient {
                 target_id: target,
                 msg,
             }),
-            GorgiasError::Validation { msg, .. } if msg.to_ascii_lowercase().contains("integration") => {
+            GorgiasError::Validation { msg, .. }
+                if msg.to_ascii_lowercase().contains("integration") =>
+            {
                 Err(GorgiasError::MergeConflict {
                     source_id: source,
                     target_id: target,

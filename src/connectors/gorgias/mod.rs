@@ -23,8 +23,8 @@ pub use account::TicketSummary;
 pub use config::GorgiasConfig;
 pub use data::SubtreeWrite;
 pub use dto::{
-    Account, Channel, Customer, CustomerEvent, CustomerUpdate, EventKind, NewChannel,
-    NewCustomer, format_version, parse_datetime,
+    Account, Channel, Customer, CustomerEvent, CustomerUpdate, EventKind, NewChannel, NewCustomer,
+    format_version, parse_datetime,
 };
 pub use error::GorgiasError;
 pub use feed::{Feed, Quarantined, watermark_of};
@@ -78,7 +78,9 @@ fn fail(op: &'static str, id: Option<i64>, ans: &Answer) -> GorgiasError {
     match ans.status.as_u16() {
         401 => GorgiasError::Unauthorized,
         403 => GorgiasError::Forbidden,
-        404 => GorgiasError::NotFound { id: id.unwrap_or(0) },
+        404 => GorgiasError::NotFound {
+            id: id.unwrap_or(0),
+        },
         301 | 302 | 307 | 308 => GorgiasError::Merged {
             id: id.unwrap_or(0),
             into: ans.location.as_deref().and_then(id_from_location),
@@ -110,7 +112,10 @@ mod tests {
     #[test]
     fn location_ids() {
         assert_eq!(id_from_location("/api/customers/123"), Some(123));
-        assert_eq!(id_from_location("https://a.gorgias.com/api/customers/9/?x=1"), Some(9));
+        assert_eq!(
+            id_from_location("https://a.gorgias.com/api/customers/9/?x=1"),
+            Some(9)
+        );
         assert_eq!(id_from_location("/api/customers/merge"), None);
     }
 }

@@ -26,7 +26,10 @@ pub struct Answer {
 
 impl Answer {
     /// Decodes a JSON body.
-    pub fn json<T: serde::de::DeserializeOwned>(&self, op: &'static str) -> Result<T, GorgiasError> {
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &'static str,
+    ) -> Result<T, GorgiasError> {
         serde_json::from_slice(&self.body).map_err(|e| GorgiasError::Decode {
             op,
             reason: e.to_string(),
@@ -164,7 +167,11 @@ impl Transport {
                     return Err(GorgiasError::RateLimited { op, attempts });
                 }
                 let d = self.retry_after(resp.headers());
-                tracing::debug!(op, wait_ms = d.as_millis() as u64, "gorgias answered 429; waiting");
+                tracing::debug!(
+                    op,
+                    wait_ms = d.as_millis() as u64,
+                    "gorgias answered 429; waiting"
+                );
                 self.metrics.count_retry();
                 tokio::time::sleep(d).await;
                 continue;
@@ -175,7 +182,11 @@ impl Transport {
                     Some(d) => {
                         failures += 1;
                         self.metrics.count_retry();
-                        tracing::debug!(op, status = status.as_u16(), "gorgias server error; retrying");
+                        tracing::debug!(
+                            op,
+                            status = status.as_u16(),
+                            "gorgias server error; retrying"
+                        );
                         tokio::time::sleep(d).await;
                         continue;
                     }

@@ -63,8 +63,8 @@ impl GorgiasClient {
         if fields.is_empty() {
             return Ok(None);
         }
-        let body = serde_json::to_value(fields)
-            .map_err(|e| GorgiasError::InvalidInput(e.to_string()))?;
+        let body =
+            serde_json::to_value(fields).map_err(|e| GorgiasError::InvalidInput(e.to_string()))?;
         let ans = self
             .t
             .send("update_customer", Method::PUT, &path(id), &[], Some(&body))
@@ -116,11 +116,17 @@ impl GorgiasClient {
                 }
             }
         }
-        let body = serde_json::to_value(&new)
-            .map_err(|e| GorgiasError::InvalidInput(e.to_string()))?;
+        let body =
+            serde_json::to_value(&new).map_err(|e| GorgiasError::InvalidInput(e.to_string()))?;
         let ans = self
             .t
-            .send("create_customer", Method::POST, "/api/customers", &[], Some(&body))
+            .send(
+                "create_customer",
+                Method::POST,
+                "/api/customers",
+                &[],
+                Some(&body),
+            )
             .await?;
         if ans.status.is_success() {
             return ans.json("create_customer").map(CreateOutcome::Created);
@@ -201,7 +207,13 @@ impl GorgiasClient {
         let body = json!({ "ids": ids });
         let ans = self
             .t
-            .send("delete_customers", Method::DELETE, "/api/customers", &[], Some(&body))
+            .send(
+                "delete_customers",
+                Method::DELETE,
+                "/api/customers",
+                &[],
+                Some(&body),
+            )
             .await?;
         if ans.status.is_success() {
             Ok(())
@@ -237,7 +249,11 @@ mod tests {
                 preferred: false,
             },
         ];
-        let next = merged_channels(&current, &["phone"], &[NewChannel::phone("+15550002", true)]);
+        let next = merged_channels(
+            &current,
+            &["phone"],
+            &[NewChannel::phone("+15550002", true)],
+        );
         assert_eq!(
             next,
             vec![

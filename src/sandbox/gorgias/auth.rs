@@ -14,7 +14,10 @@ pub enum AuthKind {
 
 /// Checks the `Authorization` header against the configured credentials.
 pub fn check(cfg: &SandboxConfig, headers: &HeaderMap) -> Option<AuthKind> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, rest) = value.split_once(' ')?;
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
@@ -54,7 +57,10 @@ mod tests {
         };
         let good = base64::engine::general_purpose::STANDARD.encode("api@shop.test:k1");
         let bad = base64::engine::general_purpose::STANDARD.encode("api@shop.test:k2");
-        assert_eq!(check(&cfg, &headers(&format!("Basic {good}"))), Some(AuthKind::Basic));
+        assert_eq!(
+            check(&cfg, &headers(&format!("Basic {good}"))),
+            Some(AuthKind::Basic)
+        );
         assert_eq!(check(&cfg, &headers(&format!("Basic {bad}"))), None);
         assert_eq!(check(&cfg, &headers("Bearer tok")), Some(AuthKind::Bearer));
         assert_eq!(check(&cfg, &headers("Bearer nope")), None);

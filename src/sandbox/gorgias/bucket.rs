@@ -94,7 +94,9 @@ mod tests {
         let refused = b.admit(t0, 40);
         assert!(!refused.admitted);
         assert_eq!(refused.used, 40);
-        assert!(refused.wait > Duration::from_millis(400) && refused.wait <= Duration::from_millis(500));
+        assert!(
+            refused.wait > Duration::from_millis(400) && refused.wait <= Duration::from_millis(500)
+        );
         // Two requests per second drain: after one second two more fit.
         let later = t0 + Duration::from_secs(1);
         assert!(b.admit(later, 40).admitted);

@@ -2,9 +2,9 @@
 //! customer, counters, faults, tickets), mirroring the in-process methods of
 //! [`GorgiasSandbox`]. No auth, no limits; must never be mounted under `/api/`.
 
+use super::GorgiasSandbox;
 use super::faults::Fault;
 use super::reply;
-use super::GorgiasSandbox;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

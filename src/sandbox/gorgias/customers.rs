@@ -2,11 +2,11 @@
 //! create (201; channels required; unknown keys 400; duplicate e-mail 409), partial PUT,
 //! single and bulk DELETE (204). Must never let a merged id act like a live one (301).
 
+use super::GorgiasSandbox;
 use super::paging::{self, Query};
 use super::reply;
 use super::state::{Lookup, StoredCustomer};
 use super::validate::{self, CREATE_KEYS, UPDATE_KEYS};
-use super::GorgiasSandbox;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -85,7 +85,10 @@ fn matches(c: &StoredCustomer, q: &Query) -> bool {
         Some(w) => field.as_deref() == Some(w),
     };
     if let Some(e) = q.get("email")
-        && !c.email.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(e))
+        && !c
+            .email
+            .as_deref()
+            .is_some_and(|x| x.eq_ignore_ascii_case(e))
     {
         return false;
     }
@@ -126,7 +129,13 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
             ((dt.timestamp_micros(), c.id), c.id)
         })
         .collect();
-    rows.sort_unstable_by(|a, b| if params.desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
+    rows.sort_unstable_by(|a, b| {
+        if params.desc {
+            b.0.cmp(&a.0)
+        } else {
+            a.0.cmp(&b.0)
+        }
+    });
     let page = paging::page(rows, &params);
     let items: Vec<Value> = page
         .items
@@ -181,7 +190,10 @@ pub async fn create(State(sb): State<GorgiasSandbox>, body: Bytes) -> Response {
         return duplicate(&sb, "create");
     }
     let id = st.create(&body, actor);
-    let full = st.lookup(id).map(StoredCustomer::full).unwrap_or(Value::Null);
+    let full = st
+        .lookup(id)
+        .map(StoredCustomer::full)
+        .unwrap_or(Value::Null);
     reply::json(StatusCode::CREATED, full)
 }
 
@@ -217,7 +229,10 @@ pub async fn update(
         return reply::not_found();
     }
     st.update(id, &body, actor);
-    let full = st.lookup(id).map(StoredCustomer::full).unwrap_or(Value::Null);
+    let full = st
+        .lookup(id)
+        .map(StoredCustomer::full)
+        .unwrap_or(Value::Null);
     reply::json(StatusCode::OK, full)
 }
 

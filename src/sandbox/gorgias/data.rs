@@ -2,10 +2,10 @@
 //! ignores (still 202) a write whose `version` is older than the stored one, 301 for merged
 //! ids. Must never merge `data` objects: replacement is the contract.
 
+use super::GorgiasSandbox;
 use super::customers::{gone, object_body, parse_id};
 use super::reply;
 use super::time;
-use super::GorgiasSandbox;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

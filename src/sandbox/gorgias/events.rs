@@ -2,10 +2,10 @@
 //! filterable by repeated `types`, `object_type`, `object_id`, `created_datetime[gte|gt|lte|lt]`,
 //! cursor paginated. Must never invent events other than those the state recorded.
 
+use super::GorgiasSandbox;
 use super::paging::{self, Query};
 use super::reply;
 use super::time;
-use super::GorgiasSandbox;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -70,7 +70,13 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
             .map(|e| ((e.created.timestamp_micros(), e.id), e.render()))
             .collect()
     };
-    rows.sort_by(|a, b| if params.desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
+    rows.sort_by(|a, b| {
+        if params.desc {
+            b.0.cmp(&a.0)
+        } else {
+            a.0.cmp(&b.0)
+        }
+    });
     let page = paging::page(rows, &params);
     let uri = match raw.as_deref() {
         Some(r) if !r.is_empty() => format!("/api/events?{r}"),

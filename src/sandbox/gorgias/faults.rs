@@ -119,7 +119,11 @@ mod tests {
     #[test]
     fn counts_down_and_matches() {
         let mut f = Faults::default();
-        f.push(Fault::status(500, 2).on_method("PUT").on_path("/api/customers"));
+        f.push(
+            Fault::status(500, 2)
+                .on_method("PUT")
+                .on_path("/api/customers"),
+        );
         assert_eq!(f.take("GET", "/api/customers"), None);
         assert!(f.take("PUT", "/api/customers/5").is_some());
         assert!(f.take("PUT", "/api/customers/5").is_some());

@@ -2,12 +2,12 @@
 //! field, conflict when both customers hold data of the same integration, source deleted and
 //! answering 301 afterwards. Must never merge on a validation failure.
 
+use super::GorgiasSandbox;
 use super::customers::{gone, object_body};
 use super::paging::Query;
 use super::reply;
 use super::state::StoredCustomer;
 use super::validate::{self, MERGE_KEYS};
-use super::GorgiasSandbox;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -28,10 +28,16 @@ pub async fn merge(
     let source = query_id(&q, "source_id");
     let target = query_id(&q, "target_id");
     if source.is_none() {
-        errs.insert("source_id".into(), json!(["Missing data for required field."]));
+        errs.insert(
+            "source_id".into(),
+            json!(["Missing data for required field."]),
+        );
     }
     if target.is_none() {
-        errs.insert("target_id".into(), json!(["Missing data for required field."]));
+        errs.insert(
+            "target_id".into(),
+            json!(["Missing data for required field."]),
+        );
     }
     let (Some(source), Some(target)) = (source, target) else {
         return reply::invalid("Failed to merge customers", errs);
@@ -69,8 +75,8 @@ pub async fn merge(
     }
     if let Some(key) = st.integration_conflict(source, target) {
         drop(st);
-        let status = StatusCode::from_u16(sb.config().merge_conflict_status)
-            .unwrap_or(StatusCode::CONFLICT);
+        let status =
+            StatusCode::from_u16(sb.config().merge_conflict_status).unwrap_or(StatusCode::CONFLICT);
         return reply::json(
             status,
             json!({"error": {

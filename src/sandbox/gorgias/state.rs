@@ -304,7 +304,9 @@ impl State {
     /// Applies already-validated fields to a customer (partial update: absent keys untouched,
     /// `channels` replaces the list). Keys outside the customer schema are ignored here.
     pub fn apply_fields(&mut self, id: i64, body: &Map<String, Value>, now: DateTime<Utc>) {
-        let channels = body.get("channels").map(|raw| self.build_channels(raw, now));
+        let channels = body
+            .get("channels")
+            .map(|raw| self.build_channels(raw, now));
         let Some(c) = self.customers.get_mut(&id) else {
             return;
         };
@@ -482,7 +484,11 @@ impl State {
             }
         }
         self.merged_into.insert(source, target);
-        let object = if event_object_is_source { source } else { target };
+        let object = if event_object_is_source {
+            source
+        } else {
+            target
+        };
         self.record_event(
             "customer-merged",
             object,
@@ -561,8 +567,14 @@ mod tests {
     #[test]
     fn merge_moves_and_redirects() {
         let mut s = State::new();
-        let a = s.create(&body(json!({"channels":[{"type":"email","address":"a@x.test","preferred":true}]})), Actor::Api(1));
-        let b = s.create(&body(json!({"channels":[{"type":"phone","address":"+1555","preferred":true}]})), Actor::Api(1));
+        let a = s.create(
+            &body(json!({"channels":[{"type":"email","address":"a@x.test","preferred":true}]})),
+            Actor::Api(1),
+        );
+        let b = s.create(
+            &body(json!({"channels":[{"type":"phone","address":"+1555","preferred":true}]})),
+            Actor::Api(1),
+        );
         s.merge(a, b, &body(json!({"name":"B"})), Actor::Api(1), false);
         assert_eq!(s.lookup(a).unwrap_err(), Lookup::Merged(b));
         let t = s.lookup(b).unwrap();

@@ -1,11 +1,11 @@
 //! `GET /api/tickets` (filter `customer_id`, `trashed` default true, the list envelope) over
 //! seeded tickets, and `GET /api/account`. Must never create tickets from API calls.
 
+use super::GorgiasSandbox;
 use super::paging::{self, Query};
 use super::reply;
 use super::state::State as Account;
 use super::time;
-use super::GorgiasSandbox;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -34,9 +34,7 @@ pub fn seed_one(st: &mut Account, ticket: Value) -> i64 {
     for key in ["created_datetime", "updated_datetime"] {
         obj.entry(key).or_insert_with(|| json!(now));
     }
-    for key in ["status"] {
-        obj.entry(key).or_insert_with(|| json!("open"));
-    }
+    obj.entry("status").or_insert_with(|| json!("open"));
     obj.entry("trashed_datetime").or_insert(Value::Null);
     st.tickets.push(Value::Object(obj));
     id
@@ -79,11 +77,19 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
         .state()
         .tickets
         .iter()
-        .filter(|t| customer.is_none_or(|c| t.pointer("/customer/id").and_then(Value::as_i64) == Some(c)))
+        .filter(|t| {
+            customer.is_none_or(|c| t.pointer("/customer/id").and_then(Value::as_i64) == Some(c))
+        })
         .filter(|t| include_trashed || t.get("trashed_datetime").is_none_or(Value::is_null))
         .map(|t| (key_of(t, field), t.clone()))
         .collect();
-    rows.sort_by(|a, b| if params.desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
+    rows.sort_by(|a, b| {
+        if params.desc {
+            b.0.cmp(&a.0)
+        } else {
+            a.0.cmp(&b.0)
+        }
+    });
     let page = paging::page(rows, &params);
     let uri = match raw.as_deref() {
         Some(r) if !r.is_empty() => format!("/api/tickets?{r}"),

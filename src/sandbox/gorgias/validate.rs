@@ -184,7 +184,9 @@ fn valid_timezone(s: &str) -> bool {
 }
 
 fn valid_channel_type(t: &str) -> bool {
-    !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
+    !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
@@ -197,8 +199,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_missing_channels() {
-        let e = customer_body(&obj(json!({"firstname":"A","name":"A B"})), CREATE_KEYS, true)
-            .into_map();
+        let e = customer_body(
+            &obj(json!({"firstname":"A","name":"A B"})),
+            CREATE_KEYS,
+            true,
+        )
+        .into_map();
         assert_eq!(e["firstname"], json!(["Unknown field."]));
         assert_eq!(e["channels"], json!([MISSING]));
         assert!(e.get("name").is_none());
@@ -214,7 +220,9 @@ mod tests {
         .into_map();
         assert_eq!(e["channels"]["0"]["preferred"], json!([MISSING]));
         let ok = customer_body(
-            &obj(json!({"channels":[{"type":"email","address":"a@b.co","preferred":true}],"email":"a@b.co","language":"en","timezone":"Europe/Paris"})),
+            &obj(
+                json!({"channels":[{"type":"email","address":"a@b.co","preferred":true}],"email":"a@b.co","language":"en","timezone":"Europe/Paris"}),
+            ),
             CREATE_KEYS,
             true,
         );
