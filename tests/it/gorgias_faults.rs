@@ -140,3 +140,29 @@ async fn timeouts_are_retried_and_exhaustion_is_typed() {
         other => panic!("expected Server error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_not_duplicated() {
+    use tether::connectors::gorgias::{CreateOutcome, NewChannel, NewCustomer};
+    let env = start().await;
+    // The first POST is applied but answered 502; the retry meets the e-mail already used.
+    env.sb.inject_fault(Fault {
+        kind: FaultKind::Status {
+            status: 502,
+            after_apply: true,
+        },
+        times: 1,
+        method: Some("POST".into()),
+        path_prefix: Some("/api/customers".into()),
+    });
+    let new = NewCustomer {
+        email: Some("once@x.test".into()),
+        name: Some("Only Once".into()),
+        channels: vec![NewChannel::email("once@x.test", true)],
+        ..Default::default()
+    };
+    let out = env.client.create(&new).await.unwrap();
+    assert!(matches!(out, CreateOutcome::Existing(_)), "{out:?}");
+    assert_eq!(env.sb.customer_ids(), vec![out.customer().id]);
+    assert_eq!(env.client.metrics().calls_to("create_customer"), 2);
+}

@@ -451,3 +451,71 @@ async fn tickets_and_account() {
     let acc = env.client.check_account().await.unwrap();
     assert_eq!(acc.domain.as_deref(), Some("sandbox"));
 }
+
+#[tokio::test]
+async fn controls_over_http() {
+    let env = start().await;
+    let http = reqwest::Client::new();
+    let base = env.running.base_url.clone();
+    let r = http
+        .post(format!("{base}/__sandbox/customers"))
+        .json(&json!([customer_seed(1), customer_seed(2)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let ids: Value = r.json().await.unwrap();
+    let id = ids["ids"][0].as_i64().unwrap();
+    let r = http
+        .patch(format!("{base}/__sandbox/customers/{id}"))
+        .json(&json!({"note": "from agent"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(env.sb.customer(id).unwrap()["note"], "from agent");
+    let r = http
+        .post(format!("{base}/__sandbox/faults"))
+        .json(&json!({"kind": "status", "status": 503, "times": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, _, _) = call(&env, reqwest::Method::GET, "/api/account", None).await;
+    assert_eq!(s, 503);
+    let (s, _, _) = call(&env, reqwest::Method::GET, "/api/account", None).await;
+    assert_eq!(s, 200);
+    let counters: Value = http
+        .get(format!("{base}/__sandbox/counters"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counters["calls"]["GET /api/account"], 2);
+    assert_eq!(counters["faults"], 1);
+    let other = ids["ids"][1].as_i64().unwrap();
+    let r = http
+        .post(format!("{base}/__sandbox/merge"))
+        .json(&json!({"source_id": other, "target_id": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .delete(format!("{base}/__sandbox/customers/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(env.sb.customer(id).is_none());
+    // Unknown routes and methods answer with the JSON error shape.
+    let (s, text, _) = call(&env, reqwest::Method::GET, "/api/nothing", None).await;
+    assert_eq!(s, 404);
+    assert!(text.contains("\"msg\""));
+    let (s, text, _) = call(&env, reqwest::Method::PATCH, "/api/customers", None).await;
+    assert_eq!(s, 405);
+    assert!(text.contains("not allowed"));
+    assert_eq!(env.sb.seed_generated(20, 3).len(), 20);
+}

@@ -19,6 +19,7 @@ mod data;
 mod events;
 pub mod faults;
 mod gate;
+mod generate;
 mod merge;
 mod paging;
 mod reply;
@@ -204,7 +205,15 @@ impl GorgiasSandbox {
                 post(control::add_fault).delete(control::clear_faults),
             )
             .route("/__sandbox/tickets", post(control::seed_tickets));
-        api.merge(controls).with_state(self.clone())
+        api.merge(controls)
+            .fallback(|| async { reply::not_found() })
+            .method_not_allowed_fallback(|| async {
+                reply::error(
+                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                    "The specified HTTP method is not allowed.",
+                )
+            })
+            .with_state(self.clone())
     }
 
     pub(crate) fn config(&self) -> &SandboxConfig {
@@ -330,6 +339,12 @@ impl GorgiasSandbox {
     /// Drops every pending fault.
     pub fn clear_faults(&self) {
         lock(&self.inner.faults).clear();
+    }
+
+    /// Seeds `count` generated customers (deterministic for a given `seed`): names, e-mail and
+    /// phone channels, some with foreign `data`. Returns their ids.
+    pub fn seed_generated(&self, count: usize, seed: u64) -> Vec<i64> {
+        self.seed_customers(generate::customers(count, seed))
     }
 
     /// Adds tickets (objects shaped like list items; `customer.id` or `customer_id` links
