@@ -166,3 +166,30 @@ async fn a_create_whose_answer_is_lost_is_not_duplicated() {
     assert_eq!(env.sb.customer_ids(), vec![out.customer().id]);
     assert_eq!(env.client.metrics().calls_to("create_customer"), 2);
 }
+
+#[tokio::test]
+async fn merge_and_delete_survive_a_lost_answer() {
+    let env = start().await;
+    let ids = env.sb.seed_customers((0..3).map(customer_seed).collect());
+    let lost = |method: &str| Fault {
+        kind: FaultKind::Status {
+            status: 504,
+            after_apply: true,
+        },
+        times: 1,
+        method: Some(method.into()),
+        path_prefix: None,
+    };
+    env.sb.inject_fault(lost("PUT"));
+    let body = CustomerUpdate {
+        name: Some(Some("Customer 1".into())),
+        ..Default::default()
+    };
+    let target = env.client.merge(ids[0], ids[1], &body).await.unwrap();
+    assert_eq!(target.id, ids[1]);
+    assert!(env.sb.customer(ids[0]).is_none());
+    env.sb.inject_fault(lost("DELETE"));
+    env.client.delete(ids[2]).await.unwrap();
+    assert!(env.sb.customer(ids[2]).is_none());
+    assert_eq!(env.client.metrics().server_errors, 2);
+}

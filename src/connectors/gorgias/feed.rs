@@ -43,6 +43,19 @@ impl GorgiasClient {
         Ok(feed.customers)
     }
 
+    /// Customers updated at or after `watermark - overlap` (the whole account when there is
+    /// no watermark yet).
+    pub async fn changed_since_watermark(
+        &self,
+        watermark: Option<DateTime<Utc>>,
+        overlap: chrono::Duration,
+    ) -> Result<Feed> {
+        let since = watermark
+            .and_then(|w| w.checked_sub_signed(overlap))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.changed_since_feed(since).await
+    }
+
     /// As [`GorgiasClient::changed_since`], with the unreadable items and the page count.
     pub async fn changed_since_feed(&self, since: DateTime<Utc>) -> Result<Feed> {
         let mut feed = Feed::default();

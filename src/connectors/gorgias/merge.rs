@@ -8,7 +8,8 @@ use reqwest::Method;
 
 impl GorgiasClient {
     /// Merges `source` into `target` (the source is deleted) and returns the target. `body`
-    /// holds the target's fields after the merge and must not be empty.
+    /// holds the target's fields after the merge and must not be empty. Safe to retry: a
+    /// source already merged into this target (301) counts as done.
     pub async fn merge(&self, source: i64, target: i64, body: &CustomerUpdate) -> Result<Customer> {
         if body.is_empty() {
             return Err(GorgiasError::InvalidInput(
@@ -41,6 +42,11 @@ impl GorgiasClient {
             return ans.json("merge_customers");
         }
         match fail("merge_customers", Some(source), &ans) {
+            // A retry after a lost answer finds the source already merged into the target:
+            // the merge happened, so read the target.
+            GorgiasError::Merged { into, .. } if into.is_none_or(|t| t == target) => {
+                self.get(target).await
+            }
             GorgiasError::Conflict { msg, .. } => Err(GorgiasError::MergeConflict {
                 source_id: source,
                 target_id: target,

@@ -186,13 +186,14 @@ impl GorgiasClient {
             .find_map(|v| serde_json::from_value::<Customer>(v).ok()))
     }
 
-    /// Deletes a customer (204).
+    /// Deletes a customer (204). Idempotent: a customer already gone (404, e.g. a retry whose
+    /// first answer was lost) counts as deleted; a merged one (301) is an error.
     pub async fn delete(&self, id: i64) -> Result<()> {
         let ans = self
             .t
             .send("delete_customer", Method::DELETE, &path(id), &[], None)
             .await?;
-        if ans.status.is_success() {
+        if ans.status.is_success() || ans.status == StatusCode::NOT_FOUND {
             Ok(())
         } else {
             Err(fail("delete_customer", Some(id), &ans))
