@@ -291,8 +291,7 @@ async fn merge_data_and_delete_semantics() {
         json!({"name": "Tgt", "channels": [{"type":"email","address":"t@x.test","preferred":true}]}),
         json!({"name": "Other", "integrations": {"77": {"orders": 2}}, "channels": [{"type":"email","address":"o@x.test","preferred":true}]}),
     ]);
-    let (s, src, tgt, other) = (0, ids[0], ids[1], ids[2]);
-    let _ = s;
+    let (src, tgt, other) = (ids[0], ids[1], ids[2]);
     let (s, _, _) = call(
         &env,
         reqwest::Method::PUT,

@@ -94,14 +94,31 @@ pub fn parse_error_body(body: &[u8]) -> (String, Value) {
                 Some(other) => other.to_string(),
                 None => truncate(&String::from_utf8_lossy(body)),
             };
-            (msg, err.get("data").cloned().unwrap_or(Value::Null))
+            (scrub(&msg), err.get("data").cloned().unwrap_or(Value::Null))
         }
-        Err(_) => (truncate(&String::from_utf8_lossy(body)), Value::Null),
+        Err(_) => (
+            scrub(&truncate(&String::from_utf8_lossy(body))),
+            Value::Null,
+        ),
     }
 }
 
 fn truncate(s: &str) -> String {
     s.chars().take(200).collect()
+}
+
+/// Masks anything that looks like an e-mail in a server message, so errors can be logged.
+fn scrub(msg: &str) -> String {
+    msg.split(' ')
+        .map(|w| {
+            if w.contains('@') {
+                crate::pii::mask_email(w)
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether a 400/409 body says an identifier (the e-mail) is already used.
@@ -120,6 +137,10 @@ mod tests {
             parse_error_body(br#"{"error":{"msg":"Failed","data":{"email":["Email address already used by another customer."]}}}"#);
         assert_eq!(msg, "Failed");
         assert!(says_already_used(&msg, &data));
+        let (msg, _) =
+            parse_error_body(br#"{"error":{"msg":"Email john.doe@shop.test already used"}}"#);
+        assert!(!msg.contains("john.doe@shop.test"), "{msg}");
+        assert!(msg.starts_with("Email ") && msg.ends_with(" already used"));
         let (msg, data) = parse_error_body(b"<html>oops</html>");
         assert_eq!(msg, "<html>oops</html>");
         assert!(data.is_null());

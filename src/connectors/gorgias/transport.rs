@@ -178,8 +178,15 @@ impl Transport {
             }
             if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
                 self.metrics.count_server_error();
+                // A 503 may say when to come back; never wait less than it asks.
+                let asked = if resp.headers().contains_key(reqwest::header::RETRY_AFTER) {
+                    self.retry_after(resp.headers())
+                } else {
+                    Duration::ZERO
+                };
                 match self.cfg.backoff.jittered(failures) {
                     Some(d) => {
+                        let d = d.max(asked);
                         failures += 1;
                         self.metrics.count_retry();
                         tracing::debug!(

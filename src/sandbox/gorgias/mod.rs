@@ -216,7 +216,8 @@ impl GorgiasSandbox {
             .with_state(self.clone())
     }
 
-    pub(crate) fn config(&self) -> &SandboxConfig {
+    /// The configuration this sandbox runs with (credentials to print, limits).
+    pub fn config(&self) -> &SandboxConfig {
         &self.inner.cfg
     }
 
