@@ -228,3 +228,31 @@ async fn account_check_for_doctor() {
         Err(GorgiasError::Unauthorized)
     ));
 }
+
+#[tokio::test]
+async fn data_writes_are_asynchronous_and_ordered_by_version() {
+    let env = start_with(SandboxConfig {
+        time_scale: SCALE,
+        data_apply_delay: std::time::Duration::from_millis(150),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let id = env.sb.seed_customers(vec![json!({
+        "name": "A", "channels": [{"type":"email","address":"a@x.test","preferred":true}],
+        "data": {"shopify": {"orders": 1}}
+    })])[0];
+    env.client
+        .update_data_subtree(id, "tether", json!({"v": 1}))
+        .await
+        .unwrap();
+    // Accepted (202) but not applied yet: a read right after still shows the old data.
+    assert_eq!(
+        env.sb.customer(id).unwrap()["data"],
+        json!({"shopify": {"orders": 1}})
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        env.sb.customer(id).unwrap()["data"],
+        json!({"shopify": {"orders": 1}, "tether": {"v": 1}})
+    );
+}

@@ -56,6 +56,15 @@ pub async fn put_data(
         return reply::invalid("Failed to update customer data", errs);
     }
     let actor = sb.api_actor();
-    sb.state().set_data(id, data, version, actor);
+    let delay = sb.config().data_apply_delay;
+    if delay.is_zero() {
+        sb.state().set_data(id, data, version, actor);
+    } else {
+        let later = sb.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            later.state().set_data(id, data, version, actor);
+        });
+    }
     reply::empty(StatusCode::ACCEPTED)
 }

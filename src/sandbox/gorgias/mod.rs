@@ -73,6 +73,9 @@ pub struct SandboxConfig {
     pub merge_event_on_source: bool,
     /// Extra keys accepted on create beyond the official schema (e.g. `note`), UNCONFIRMED.
     pub create_extra_keys: Vec<String>,
+    /// Real delay before a `PUT …/data` takes effect (Gorgias processes it asynchronously and
+    /// answers 202 at once); zero applies it before answering.
+    pub data_apply_delay: Duration,
     /// User id of the API key's owner (`user_id` of events caused by API writes).
     pub api_user_id: i64,
     /// User id of the agent who makes UI edits through the controls.
@@ -95,6 +98,7 @@ impl Default for SandboxConfig {
             merged_location_header: true,
             merge_event_on_source: false,
             create_extra_keys: Vec::new(),
+            data_apply_delay: Duration::ZERO,
             api_user_id: 1,
             agent_user_id: 2,
         }
