@@ -6,3 +6,8 @@ mod hubspot_sandbox;
 mod hubspot_spec;
 mod hubspot_support;
 mod hubspot_writes;
+mod gorgias_common;
+mod gorgias_faults;
+mod gorgias_feed;
+mod gorgias_sandbox;
+mod gorgias_writes;

@@ -1,1 +1,121 @@
-//! The Gorgias REST connector. Being built.
+//! The Gorgias REST connector (contract: `shared/contracts/gorgias.md`).
+//!
+//! Owns every HTTP call to Gorgias: the change feed (list by `updated_datetime:desc`, events
+//! for deletions and merges), reads, partial writes, channels, the `data` subtree, create
+//! with the "already used" recovery, merge, and the account check for `tether doctor`. Holds
+//! itself under the account's leaky bucket, honours `Retry-after`, retries only 5xx and
+//! transport failures, and turns every answer into typed data or a [`GorgiasError`].
+//! Must never make sync decisions and never persist cursors.
+
+mod account;
+mod config;
+mod data;
+mod dto;
+mod error;
+mod feed;
+mod limiter;
+mod merge;
+mod metrics;
+mod transport;
+mod writes;
+
+pub use account::TicketSummary;
+pub use config::GorgiasConfig;
+pub use data::SubtreeWrite;
+pub use dto::{
+    Account, Channel, Customer, CustomerEvent, CustomerUpdate, EventKind, NewChannel, NewCustomer,
+    format_version, parse_datetime,
+};
+pub use error::GorgiasError;
+pub use feed::{Feed, Quarantined, watermark_of};
+pub use metrics::ClientMetrics;
+pub use transport::CALL_LIMIT_HEADER;
+pub use writes::CreateOutcome;
+
+use transport::{Answer, Transport};
+
+/// A Gorgias client for one account. Cheap to share behind an `Arc`; calls from several
+/// tasks share one leaky bucket.
+#[derive(Debug)]
+pub struct GorgiasClient {
+    t: Transport,
+}
+
+/// Result alias for the connector.
+pub type Result<T> = std::result::Result<T, GorgiasError>;
+
+impl GorgiasClient {
+    pub fn new(cfg: GorgiasConfig) -> Result<Self> {
+        Ok(Self {
+            t: Transport::new(cfg)?,
+        })
+    }
+
+    /// Calls made, 429s received, retries: for metrics and tests.
+    pub fn metrics(&self) -> ClientMetrics {
+        self.t.metrics.snapshot()
+    }
+
+    /// The steady request rate the account allows, in requests per real second.
+    pub fn allowed_rate(&self) -> f64 {
+        self.t.allowed_rate()
+    }
+
+    /// The bucket capacity as last reported by the server (or configured).
+    pub fn bucket_limit(&self) -> u32 {
+        self.t.bucket_limit()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &GorgiasConfig {
+        &self.t.cfg
+    }
+}
+
+/// Turns a non-success answer into the matching error.
+fn fail(op: &'static str, id: Option<i64>, ans: &Answer) -> GorgiasError {
+    let (msg, fields) = error::parse_error_body(&ans.body);
+    match ans.status.as_u16() {
+        401 => GorgiasError::Unauthorized,
+        403 => GorgiasError::Forbidden,
+        404 => GorgiasError::NotFound {
+            id: id.unwrap_or(0),
+        },
+        301 | 302 | 307 | 308 => GorgiasError::Merged {
+            id: id.unwrap_or(0),
+            into: ans.location.as_deref().and_then(id_from_location),
+        },
+        400 | 422 => GorgiasError::Validation {
+            op,
+            status: ans.status.as_u16(),
+            msg,
+            fields,
+        },
+        409 => GorgiasError::Conflict { op, msg },
+        status => GorgiasError::Unexpected { op, status, msg },
+    }
+}
+
+/// The last numeric path segment of a `Location` (`/api/customers/123/` → 123).
+fn id_from_location(loc: &str) -> Option<i64> {
+    let path = loc.split(['?', '#']).next().unwrap_or(loc);
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_ids() {
+        assert_eq!(id_from_location("/api/customers/123"), Some(123));
+        assert_eq!(
+            id_from_location("https://a.gorgias.com/api/customers/9/?x=1"),
+            Some(9)
+        );
+        assert_eq!(id_from_location("/api/customers/merge"), None);
+    }
+}

@@ -1,1 +1,364 @@
-//! The Gorgias REST sandbox (customers, data, merge, events, limits). Being built.
+//! The Gorgias REST sandbox: an in-memory account served over HTTP by axum, following
+//! `shared/contracts/gorgias.md` §13 (auth, leaky bucket, customers list/CRUD/merge/data,
+//! events, tickets, account) plus test controls under `/__sandbox/`.
+//!
+//! Owns the fake's behaviour and its configuration ([`SandboxConfig`]), including the
+//! choices the contract leaves UNCONFIRMED (duplicate-email status, merge-conflict status,
+//! the merged event's object). Must never be called by the sync code except over HTTP, and
+//! must never be more forgiving than the real API where the contract is clear.
+
+// Route helpers return an early `Response` as their error: it is sent as is, once, so boxing
+// it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+mod auth;
+mod bucket;
+mod control;
+mod customers;
+mod data;
+mod events;
+pub mod faults;
+mod gate;
+mod generate;
+mod merge;
+mod paging;
+mod reply;
+mod state;
+mod tickets;
+pub mod time;
+mod validate;
+
+pub use faults::{Fault, FaultKind};
+pub use gate::CALL_LIMIT_HEADER;
+pub use state::Counters;
+
+use crate::secret::Secret;
+use auth::AuthKind;
+use axum::Router;
+use axum::routing::{get, post, put};
+use bucket::{Admission, LeakyBucket};
+use serde_json::Value;
+use state::{Actor, State};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How the sandbox behaves. `Default` is the real service's limits in real time.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The Basic-auth user name (the API key owner's e-mail).
+    pub username: String,
+    pub api_key: Secret,
+    /// An OAuth access token to accept as `Authorization: Bearer`; none by default.
+    pub bearer_token: Option<Secret>,
+    /// Leaky-bucket capacity for Basic auth (40 on the real service).
+    pub basic_limit: u32,
+    /// Leaky-bucket capacity for Bearer tokens (80 on the real service).
+    pub bearer_limit: u32,
+    /// The bucket's window in sandbox time (20 s on the real service).
+    pub bucket_window: Duration,
+    /// How many times faster than real time the sandbox runs: the bucket drains this much
+    /// faster, and `Retry-after` seconds are sandbox seconds (real = sandbox / scale).
+    pub time_scale: f64,
+    /// The account subdomain shown by `GET /api/account`.
+    pub domain: String,
+    /// Status for a create/update with an e-mail already used (409 per the docs; Nango saw 400).
+    pub duplicate_email_status: u16,
+    /// Status for a merge where both customers hold data of the same integration
+    /// (UNCONFIRMED; 409 per one third-party client).
+    pub merge_conflict_status: u16,
+    /// Send `Location: /api/customers/{target}` with the 301 for a merged id (UNCONFIRMED).
+    pub merged_location_header: bool,
+    /// Record `customer-merged` on the source id instead of the target (UNCONFIRMED).
+    pub merge_event_on_source: bool,
+    /// Extra keys accepted on create beyond the official schema (e.g. `note`), UNCONFIRMED.
+    pub create_extra_keys: Vec<String>,
+    /// Real delay before a `PUT …/data` takes effect (Gorgias processes it asynchronously and
+    /// answers 202 at once); zero applies it before answering.
+    pub data_apply_delay: Duration,
+    /// User id of the API key's owner (`user_id` of events caused by API writes).
+    pub api_user_id: i64,
+    /// User id of the agent who makes UI edits through the controls.
+    pub agent_user_id: i64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            username: "api@sandbox.gorgias.test".into(),
+            api_key: Secret::new("sandbox-api-key"),
+            bearer_token: None,
+            basic_limit: 40,
+            bearer_limit: 80,
+            bucket_window: Duration::from_secs(20),
+            time_scale: 1.0,
+            domain: "sandbox".into(),
+            duplicate_email_status: 409,
+            merge_conflict_status: 409,
+            merged_location_header: true,
+            merge_event_on_source: false,
+            create_extra_keys: Vec::new(),
+            data_apply_delay: Duration::ZERO,
+            api_user_id: 1,
+            agent_user_id: 2,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// The bucket window in real time.
+    pub fn real_window(&self) -> Duration {
+        let scale = if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            self.time_scale
+        } else {
+            1.0
+        };
+        self.bucket_window.div_f64(scale)
+    }
+}
+
+struct Inner {
+    cfg: SandboxConfig,
+    state: Mutex<State>,
+    bucket: Mutex<LeakyBucket>,
+    faults: Mutex<faults::Faults>,
+    counters: Mutex<Counters>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running account: cheap to clone, shared by the router and the in-process controls.
+#[derive(Clone)]
+pub struct GorgiasSandbox {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GorgiasSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GorgiasSandbox")
+            .field("domain", &self.inner.cfg.domain)
+            .finish()
+    }
+}
+
+impl GorgiasSandbox {
+    pub fn new(cfg: SandboxConfig) -> Self {
+        let window = cfg.real_window();
+        Self {
+            inner: Arc::new(Inner {
+                cfg,
+                state: Mutex::new(State::new()),
+                bucket: Mutex::new(LeakyBucket::new(window)),
+                faults: Mutex::new(faults::Faults::default()),
+                counters: Mutex::new(Counters::default()),
+            }),
+        }
+    }
+
+    /// Binds `addr` and serves the sandbox in the background.
+    pub async fn start(
+        cfg: SandboxConfig,
+        addr: SocketAddr,
+    ) -> std::io::Result<(GorgiasSandbox, crate::sandbox::Running)> {
+        let sb = GorgiasSandbox::new(cfg);
+        let running = crate::sandbox::serve(sb.router(), addr).await?;
+        Ok((sb, running))
+    }
+
+    /// The API routes (behind the gate) and the `/__sandbox/` controls.
+    pub fn router(&self) -> Router {
+        let api = Router::new()
+            .route(
+                "/api/customers",
+                get(customers::list)
+                    .post(customers::create)
+                    .delete(customers::bulk_delete),
+            )
+            .route("/api/customers/merge", put(merge::merge))
+            .route(
+                "/api/customers/{id}",
+                get(customers::get_one)
+                    .put(customers::update)
+                    .delete(customers::delete_one),
+            )
+            .route("/api/customers/{id}/data", put(data::put_data))
+            .route("/api/events", get(events::list))
+            .route("/api/tickets", get(tickets::list))
+            .route("/api/account", get(tickets::account))
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                gate::gate,
+            ));
+        let controls = Router::new()
+            .route("/__sandbox/customers", post(control::seed))
+            .route(
+                "/__sandbox/customers/{id}",
+                get(control::get_customer)
+                    .patch(control::edit)
+                    .delete(control::delete),
+            )
+            .route("/__sandbox/merge", post(control::merge))
+            .route(
+                "/__sandbox/counters",
+                get(control::counters).delete(control::reset_counters),
+            )
+            .route(
+                "/__sandbox/faults",
+                post(control::add_fault).delete(control::clear_faults),
+            )
+            .route("/__sandbox/tickets", post(control::seed_tickets));
+        api.merge(controls)
+            .fallback(|| async { reply::not_found() })
+            .method_not_allowed_fallback(|| async {
+                reply::error(
+                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                    "The specified HTTP method is not allowed.",
+                )
+            })
+            .with_state(self.clone())
+    }
+
+    /// The configuration this sandbox runs with (credentials to print, limits).
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.cfg
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.inner.state)
+    }
+
+    pub(crate) fn count_call(&self, key: &str) {
+        let mut c = lock(&self.inner.counters);
+        *c.calls.entry(key.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn with_counters(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut lock(&self.inner.counters));
+    }
+
+    fn limit_for(&self, kind: AuthKind) -> u32 {
+        match kind {
+            AuthKind::Basic => self.inner.cfg.basic_limit,
+            AuthKind::Bearer => self.inner.cfg.bearer_limit,
+        }
+    }
+
+    pub(crate) fn admit(&self, kind: AuthKind) -> Admission {
+        let limit = self.limit_for(kind);
+        lock(&self.inner.bucket).admit(Instant::now(), limit)
+    }
+
+    pub(crate) fn peek_bucket(&self, kind: AuthKind) -> (u32, u32) {
+        let limit = self.limit_for(kind);
+        (lock(&self.inner.bucket).peek(Instant::now(), limit), limit)
+    }
+
+    pub(crate) fn take_fault(&self, method: &str, path: &str) -> Option<FaultKind> {
+        lock(&self.inner.faults).take(method, path)
+    }
+
+    pub(crate) fn api_actor(&self) -> Actor {
+        Actor::Api(self.inner.cfg.api_user_id)
+    }
+
+    fn agent(&self) -> Actor {
+        Actor::Agent(self.inner.cfg.agent_user_id)
+    }
+
+    // ----- in-process controls (mirrors of `/__sandbox/`) -----
+
+    /// Creates customers as an agent would, without validation or limits. Accepts the full
+    /// object's keys (`channels`, `data`, `integrations`, `note`, `meta`, and
+    /// `created_datetime`/`updated_datetime` to backdate). Returns the new ids in order.
+    pub fn seed_customers(&self, customers: Vec<Value>) -> Vec<i64> {
+        let agent = self.agent();
+        let mut st = self.state();
+        customers
+            .into_iter()
+            .map(|c| {
+                let body = c.as_object().cloned().unwrap_or_default();
+                st.create(&body, agent)
+            })
+            .collect()
+    }
+
+    /// Applies a partial edit as an agent in the UI (any stored key, including `data` and
+    /// `integrations`); bumps `updated_datetime`. False when the customer does not exist.
+    pub fn edit_as_agent(&self, id: i64, patch: Value) -> bool {
+        let agent = self.agent();
+        let mut st = self.state();
+        if st.lookup(id).is_err() {
+            return false;
+        }
+        let body = patch.as_object().cloned().unwrap_or_default();
+        st.update(id, &body, agent);
+        true
+    }
+
+    /// Merges `source` into `target` as an agent (no conflict check). False when either is
+    /// missing or they are the same.
+    pub fn merge_as_agent(&self, source: i64, target: i64) -> bool {
+        let agent = self.agent();
+        let on_source = self.inner.cfg.merge_event_on_source;
+        let mut st = self.state();
+        if source == target || st.lookup(source).is_err() || st.lookup(target).is_err() {
+            return false;
+        }
+        st.merge(source, target, &serde_json::Map::new(), agent, on_source);
+        true
+    }
+
+    /// Deletes a customer as an agent. False when it does not exist.
+    pub fn delete_as_agent(&self, id: i64) -> bool {
+        let agent = self.agent();
+        self.state().delete(id, agent)
+    }
+
+    /// The full object of a live customer.
+    pub fn customer(&self, id: i64) -> Option<Value> {
+        self.state().lookup(id).ok().map(|c| c.full())
+    }
+
+    /// Every live customer id, ascending.
+    pub fn customer_ids(&self) -> Vec<i64> {
+        self.state().customers.keys().copied().collect()
+    }
+
+    /// Calls received and 429s sent so far.
+    pub fn counters(&self) -> Counters {
+        lock(&self.inner.counters).clone()
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_counters(&self) {
+        *lock(&self.inner.counters) = Counters::default();
+    }
+
+    /// Queues a fault for the next matching API requests.
+    pub fn inject_fault(&self, fault: Fault) {
+        lock(&self.inner.faults).push(fault);
+    }
+
+    /// Drops every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    /// Seeds `count` generated customers (deterministic for a given `seed`): names, e-mail and
+    /// phone channels, some with foreign `data`. Returns their ids.
+    pub fn seed_generated(&self, count: usize, seed: u64) -> Vec<i64> {
+        self.seed_customers(generate::customers(count, seed))
+    }
+
+    /// Adds tickets (objects shaped like list items; `customer.id` or `customer_id` links
+    /// them). Returns their ids.
+    pub fn seed_tickets(&self, tickets: Vec<Value>) -> Vec<i64> {
+        let mut st = self.state();
+        tickets
+            .into_iter()
+            .map(|t| tickets::seed_one(&mut st, t))
+            .collect()
+    }
+}

@@ -1,0 +1,93 @@
+//! The `/__sandbox/` test controls over HTTP (seed, edit/merge/delete as an agent, read a
+//! customer, counters, faults, tickets), mirroring the in-process methods of
+//! [`GorgiasSandbox`]. No auth, no limits; must never be mounted under `/api/`.
+
+use super::GorgiasSandbox;
+use super::faults::Fault;
+use super::reply;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn items(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        other => vec![other],
+    }
+}
+
+pub async fn seed(State(sb): State<GorgiasSandbox>, Json(body): Json<Value>) -> Response {
+    let ids = sb.seed_customers(items(body));
+    reply::json(StatusCode::CREATED, json!({ "ids": ids }))
+}
+
+pub async fn get_customer(State(sb): State<GorgiasSandbox>, Path(id): Path<i64>) -> Response {
+    match sb.customer(id) {
+        Some(c) => reply::json(StatusCode::OK, c),
+        None => reply::not_found(),
+    }
+}
+
+pub async fn edit(
+    State(sb): State<GorgiasSandbox>,
+    Path(id): Path<i64>,
+    Json(patch): Json<Value>,
+) -> Response {
+    if sb.edit_as_agent(id, patch) {
+        get_customer(State(sb), Path(id)).await
+    } else {
+        reply::not_found()
+    }
+}
+
+pub async fn delete(State(sb): State<GorgiasSandbox>, Path(id): Path<i64>) -> Response {
+    if sb.delete_as_agent(id) {
+        reply::empty(StatusCode::NO_CONTENT)
+    } else {
+        reply::not_found()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MergeBody {
+    source_id: i64,
+    target_id: i64,
+}
+
+pub async fn merge(State(sb): State<GorgiasSandbox>, Json(b): Json<MergeBody>) -> Response {
+    if sb.merge_as_agent(b.source_id, b.target_id) {
+        get_customer(State(sb), Path(b.target_id)).await
+    } else {
+        reply::not_found()
+    }
+}
+
+pub async fn counters(State(sb): State<GorgiasSandbox>) -> Response {
+    reply::json(
+        StatusCode::OK,
+        serde_json::to_value(sb.counters()).unwrap_or(Value::Null),
+    )
+}
+
+pub async fn reset_counters(State(sb): State<GorgiasSandbox>) -> Response {
+    sb.reset_counters();
+    reply::empty(StatusCode::NO_CONTENT)
+}
+
+pub async fn add_fault(State(sb): State<GorgiasSandbox>, Json(f): Json<Fault>) -> Response {
+    sb.inject_fault(f);
+    reply::empty(StatusCode::NO_CONTENT)
+}
+
+pub async fn clear_faults(State(sb): State<GorgiasSandbox>) -> Response {
+    sb.clear_faults();
+    reply::empty(StatusCode::NO_CONTENT)
+}
+
+pub async fn seed_tickets(State(sb): State<GorgiasSandbox>, Json(body): Json<Value>) -> Response {
+    let ids = sb.seed_tickets(items(body));
+    reply::json(StatusCode::CREATED, json!({ "ids": ids }))
+}
