@@ -66,7 +66,11 @@ fn gorgias_label(a: &GorgiasAccess) -> String {
 /// The text printed on success.
 pub fn summary(set: &MappingSet) -> String {
     let mut s = String::new();
-    let files: Vec<String> = set.sources.iter().map(|p| p.display().to_string()).collect();
+    let files: Vec<String> = set
+        .sources
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     s.push_str(&format!(
         "mappings OK: {} field{} from {}\n",
         set.fields.len(),
@@ -80,7 +84,13 @@ pub fn summary(set: &MappingSet) -> String {
             Direction::ToGorgias => " ->",
         };
         let policy = match f.direction {
-            Direction::Both => format!("  conflict: {}", serde_json::to_value(f.conflict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+            Direction::Both => format!(
+                "  conflict: {}",
+                serde_json::to_value(f.conflict)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
             _ => String::new(),
         };
         s.push_str(&format!(
@@ -88,7 +98,10 @@ pub fn summary(set: &MappingSet) -> String {
             f.name,
             hubspot_label(&f.hubspot),
             gorgias_label(&f.gorgias),
-            serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            serde_json::to_value(f.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
         ));
     }
     let r = &set.records;
@@ -107,8 +120,14 @@ pub fn summary(set: &MappingSet) -> String {
     ));
     let props = set.hubspot_properties();
     if !props.is_empty() {
-        let names: Vec<String> = props.iter().map(|p| format!("{} ({})", p.name, p.kind)).collect();
-        s.push_str(&format!("HubSpot custom properties (created by `tether setup` when missing): {}\n", names.join(", ")));
+        let names: Vec<String> = props
+            .iter()
+            .map(|p| format!("{} ({})", p.name, p.kind))
+            .collect();
+        s.push_str(&format!(
+            "HubSpot custom properties (created by `tether setup` when missing): {}\n",
+            names.join(", ")
+        ));
     }
     s
 }

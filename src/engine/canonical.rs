@@ -39,7 +39,10 @@ pub fn hubspot_text<'a>(f: &FieldMapping, r: &'a HubspotRecord) -> Option<Cow<'a
 }
 
 /// The Gorgias text of field `f` after transforms, before conversion. `None` when empty.
-pub fn gorgias_text<'a>(f: &FieldMapping, r: &'a GorgiasRecord) -> Result<Option<Cow<'a, str>>, String> {
+pub fn gorgias_text<'a>(
+    f: &FieldMapping,
+    r: &'a GorgiasRecord,
+) -> Result<Option<Cow<'a, str>>, String> {
     let raw = match &f.gorgias {
         GorgiasAccess::Id => Some(Cow::Owned(r.id.to_string())),
         GorgiasAccess::Top(name) => json_text(r.fields.get(name), name)?,
@@ -63,7 +66,10 @@ pub fn gorgias_text<'a>(f: &FieldMapping, r: &'a GorgiasRecord) -> Result<Option
                     Some(Value::Object(m)) => m.get(seg),
                     Some(Value::Null) | None => None,
                     Some(_) => {
-                        return Err(format!("data.{} crosses a value that is not an object", path.join(".")));
+                        return Err(format!(
+                            "data.{} crosses a value that is not an object",
+                            path.join(".")
+                        ));
                     }
                 };
             }
@@ -107,38 +113,71 @@ fn primary_channel(chans: &[Value], kind: &str) -> Option<usize> {
 }
 
 /// Converts transformed HubSpot text into the canonical form (value map keys are canonical).
-pub fn hubspot_canon<'a>(f: &'a FieldMapping, text: Option<Cow<'a, str>>, region: Region) -> Canon<'a> {
+pub fn hubspot_canon<'a>(
+    f: &'a FieldMapping,
+    text: Option<Cow<'a, str>>,
+    region: Region,
+) -> Canon<'a> {
     let Some(text) = text else {
         return Ok(f.default.as_deref().map(Cow::Borrowed));
     };
     if let Some(map) = &f.values {
         if map.to_gorgias(&text).is_none() {
-            return Err(format!("HubSpot value {text:?} is not in the field's value map"));
+            return Err(format!(
+                "HubSpot value {text:?} is not in the field's value map"
+            ));
         }
         return Ok(Some(text));
     }
-    check_options(f, to_canonical(f.kind, text, f.region.unwrap_or(region), f.hubspot_format.as_deref())?).map(Some)
+    check_options(
+        f,
+        to_canonical(
+            f.kind,
+            text,
+            f.region.unwrap_or(region),
+            f.hubspot_format.as_deref(),
+        )?,
+    )
+    .map(Some)
 }
 
 /// Converts transformed Gorgias text into the canonical form (through the value map).
-pub fn gorgias_canon<'a>(f: &'a FieldMapping, text: Option<Cow<'a, str>>, region: Region) -> Canon<'a> {
+pub fn gorgias_canon<'a>(
+    f: &'a FieldMapping,
+    text: Option<Cow<'a, str>>,
+    region: Region,
+) -> Canon<'a> {
     let Some(text) = text else {
         return Ok(f.default.as_deref().map(Cow::Borrowed));
     };
     if let Some(map) = &f.values {
         return match map.to_hubspot(&text) {
             Some(h) => Ok(Some(Cow::Owned(h.to_owned()))),
-            None => Err(format!("Gorgias value {text:?} is not in the field's value map")),
+            None => Err(format!(
+                "Gorgias value {text:?} is not in the field's value map"
+            )),
         };
     }
-    check_options(f, to_canonical(f.kind, text, f.region.unwrap_or(region), f.gorgias_format.as_deref())?).map(Some)
+    check_options(
+        f,
+        to_canonical(
+            f.kind,
+            text,
+            f.region.unwrap_or(region),
+            f.gorgias_format.as_deref(),
+        )?,
+    )
+    .map(Some)
 }
 
 fn check_options<'a>(f: &FieldMapping, v: Cow<'a, str>) -> Result<Cow<'a, str>, String> {
     if f.kind == ValueKind::Enum {
         if let Some(p) = &f.hubspot_property {
             if !p.options.is_empty() && !p.options.iter().any(|o| o.value == *v) {
-                return Err(format!("{v:?} is not an option of HubSpot property {}", p.name));
+                return Err(format!(
+                    "{v:?} is not an option of HubSpot property {}",
+                    p.name
+                ));
             }
         }
     }
@@ -187,7 +226,11 @@ pub fn write_hubspot(
     current: Option<&HubspotRecord>,
     props: &mut BTreeMap<String, String>,
 ) -> Result<(), String> {
-    let cur = |p: &str| current.and_then(|r| r.properties.get(p)).map(String::as_str);
+    let cur = |p: &str| {
+        current
+            .and_then(|r| r.properties.get(p))
+            .map(String::as_str)
+    };
     // A create sends only non-empty values; an update sends what differs.
     let mut put = |p: &str, v: String, always: bool| {
         let send = match current {
@@ -237,28 +280,38 @@ impl GorgiasPatch {
     pub fn new(current: Option<&GorgiasRecord>) -> Self {
         let channels = match current {
             None => Some(Vec::new()),
-            Some(r) => r.fields.get("channels").and_then(Value::as_array).map(|chans| {
-                chans
-                    .iter()
-                    .map(|c| {
-                        let mut m = Map::new();
-                        for k in ["type", "address", "preferred"] {
-                            m.insert(k.into(), c.get(k).cloned().unwrap_or(Value::Null));
-                        }
-                        if m.get("preferred").is_some_and(Value::is_null) {
-                            m.insert("preferred".into(), Value::Bool(false));
-                        }
-                        Value::Object(m)
-                    })
-                    .collect()
-            }),
+            Some(r) => r
+                .fields
+                .get("channels")
+                .and_then(Value::as_array)
+                .map(|chans| {
+                    chans
+                        .iter()
+                        .map(|c| {
+                            let mut m = Map::new();
+                            for k in ["type", "address", "preferred"] {
+                                m.insert(k.into(), c.get(k).cloned().unwrap_or(Value::Null));
+                            }
+                            if m.get("preferred").is_some_and(Value::is_null) {
+                                m.insert("preferred".into(), Value::Bool(false));
+                            }
+                            Value::Object(m)
+                        })
+                        .collect()
+                }),
         };
         let base_data = current
             .and_then(|r| r.fields.get("data"))
             .filter(|d| d.is_object())
             .cloned()
             .unwrap_or_else(|| Value::Object(Map::new()));
-        Self { fields: Map::new(), data: None, channels, channels_changed: false, base_data }
+        Self {
+            fields: Map::new(),
+            data: None,
+            channels,
+            channels_changed: false,
+            base_data,
+        }
     }
 
     /// Puts canonical `value` of field `f` into the patch.
@@ -267,18 +320,22 @@ impl GorgiasPatch {
             None => None,
             Some(v) => {
                 let v = match &f.values {
-                    Some(map) => map
-                        .to_gorgias(v)
-                        .ok_or_else(|| format!("no Gorgias value for {v:?} in the field's value map"))?,
+                    Some(map) => map.to_gorgias(v).ok_or_else(|| {
+                        format!("no Gorgias value for {v:?} in the field's value map")
+                    })?,
                     None => v,
                 };
                 Some(from_canonical(f.kind, v, f.gorgias_format.as_deref())?)
             }
         };
         match &f.gorgias {
-            GorgiasAccess::Id | GorgiasAccess::JoinNames => Err("this Gorgias field cannot be written".into()),
+            GorgiasAccess::Id | GorgiasAccess::JoinNames => {
+                Err("this Gorgias field cannot be written".into())
+            }
             GorgiasAccess::Top(name) => {
-                let json = text.as_deref().map_or(Value::Null, |t| Value::String(t.to_owned()));
+                let json = text
+                    .as_deref()
+                    .map_or(Value::Null, |t| Value::String(t.to_owned()));
                 if name == "email" {
                     self.set_channel("email", text.as_deref(), false);
                 }
@@ -302,7 +359,9 @@ impl GorgiasPatch {
 
     /// Updates the primary channel of `kind` (if the channels are known).
     fn set_channel(&mut self, kind: &str, address: Option<&str>, remove_when_empty: bool) {
-        let Some(chans) = self.channels.as_mut() else { return };
+        let Some(chans) = self.channels.as_mut() else {
+            return;
+        };
         match (primary_channel(chans, kind), address) {
             (Some(i), Some(a)) => {
                 if let Some(Value::Object(c)) = chans.get_mut(i) {
@@ -367,16 +426,24 @@ fn set_path(data: &mut Value, path: &[String], value: Option<Value>) -> Result<(
     let mut cur = data;
     for seg in parents {
         let Value::Object(m) = cur else {
-            return Err(format!("data.{} crosses a value that is not an object", path.join(".")));
+            return Err(format!(
+                "data.{} crosses a value that is not an object",
+                path.join(".")
+            ));
         };
-        let next = m.entry(seg.clone()).or_insert_with(|| Value::Object(Map::new()));
+        let next = m
+            .entry(seg.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
         if next.is_null() {
             *next = Value::Object(Map::new());
         }
         cur = next;
     }
     let Value::Object(m) = cur else {
-        return Err(format!("data.{} crosses a value that is not an object", path.join(".")));
+        return Err(format!(
+            "data.{} crosses a value that is not an object",
+            path.join(".")
+        ));
     };
     match value {
         Some(v) => {
@@ -429,39 +496,79 @@ default = "false"
         HubspotRecord {
             id: HubspotId::new("1").unwrap(),
             updated_at: DateTime::from_timestamp(0, 0).unwrap(),
-            properties: props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            properties: props
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
     fn gs(v: Value) -> GorgiasRecord {
-        GorgiasRecord { id: GorgiasId::new(7).unwrap(), updated_at: DateTime::from_timestamp(0, 0).unwrap(), fields: v }
+        GorgiasRecord {
+            id: GorgiasId::new(7).unwrap(),
+            updated_at: DateTime::from_timestamp(0, 0).unwrap(),
+            fields: v,
+        }
     }
 
-    fn read_h(m: &crate::mappings::MappingSet, f: &str, r: &HubspotRecord) -> Result<Option<String>, String> {
+    fn read_h(
+        m: &crate::mappings::MappingSet,
+        f: &str,
+        r: &HubspotRecord,
+    ) -> Result<Option<String>, String> {
         read_hubspot(m.field(f).unwrap(), r, Region::default()).map(|o| o.map(Cow::into_owned))
     }
-    fn read_g(m: &crate::mappings::MappingSet, f: &str, r: &GorgiasRecord) -> Result<Option<String>, String> {
+    fn read_g(
+        m: &crate::mappings::MappingSet,
+        f: &str,
+        r: &GorgiasRecord,
+    ) -> Result<Option<String>, String> {
         read_gorgias(m.field(f).unwrap(), r, Region::default()).map(|o| o.map(Cow::into_owned))
     }
 
     #[test]
     fn reads_both_sides_into_canonical_form() {
         let m = parse_str("t.toml", MAP).unwrap();
-        let h = hs(&[("email", "Jane@X.com"), ("firstname", "Jane"), ("lastname", " Doe "), ("phone", "(415) 555-2671"), ("lifecyclestage", "lead"), ("orders", "3.0")]);
-        assert_eq!(read_h(&m, "email", &h).unwrap().as_deref(), Some("jane@x.com"));
+        let h = hs(&[
+            ("email", "Jane@X.com"),
+            ("firstname", "Jane"),
+            ("lastname", " Doe "),
+            ("phone", "(415) 555-2671"),
+            ("lifecyclestage", "lead"),
+            ("orders", "3.0"),
+        ]);
+        assert_eq!(
+            read_h(&m, "email", &h).unwrap().as_deref(),
+            Some("jane@x.com")
+        );
         assert_eq!(read_h(&m, "name", &h).unwrap().as_deref(), Some("Jane Doe"));
-        assert_eq!(read_h(&m, "phone", &h).unwrap().as_deref(), Some("+14155552671"));
+        assert_eq!(
+            read_h(&m, "phone", &h).unwrap().as_deref(),
+            Some("+14155552671")
+        );
         assert_eq!(read_h(&m, "stage", &h).unwrap().as_deref(), Some("lead"));
         assert_eq!(read_h(&m, "orders", &h).unwrap().as_deref(), Some("3"));
-        assert_eq!(read_h(&m, "vip", &h).unwrap().as_deref(), Some("false"), "default");
+        assert_eq!(
+            read_h(&m, "vip", &h).unwrap().as_deref(),
+            Some("false"),
+            "default"
+        );
         let g = gs(json!({"email": "jane@x.com", "name": "Jane  Doe",
             "channels": [{"type": "email", "address": "jane@x.com", "preferred": true},
                          {"type": "phone", "address": "+14155550000", "preferred": false},
                          {"type": "phone", "address": "+14155552671", "preferred": true}],
             "data": {"tether": {"lifecycle_stage": "Customer"}, "orders": 3, "vip": true}}));
         assert_eq!(read_g(&m, "name", &g).unwrap().as_deref(), Some("Jane Doe"));
-        assert_eq!(read_g(&m, "phone", &g).unwrap().as_deref(), Some("+14155552671"), "preferred phone");
-        assert_eq!(read_g(&m, "stage", &g).unwrap().as_deref(), Some("customer"), "value map reversed");
+        assert_eq!(
+            read_g(&m, "phone", &g).unwrap().as_deref(),
+            Some("+14155552671"),
+            "preferred phone"
+        );
+        assert_eq!(
+            read_g(&m, "stage", &g).unwrap().as_deref(),
+            Some("customer"),
+            "value map reversed"
+        );
         assert_eq!(read_g(&m, "orders", &g).unwrap().as_deref(), Some("3"));
         assert_eq!(read_g(&m, "vip", &g).unwrap().as_deref(), Some("true"));
     }
@@ -469,13 +576,37 @@ default = "false"
     #[test]
     fn values_that_do_not_fit_are_errors() {
         let m = parse_str("t.toml", MAP).unwrap();
-        let h = hs(&[("email", "not-an-email"), ("phone", "12"), ("lifecyclestage", "evangelist")]);
-        assert!(read_h(&m, "email", &h).unwrap_err().contains("not a valid e-mail"));
-        assert!(read_h(&m, "phone", &h).unwrap_err().contains("not a phone number"));
-        assert!(read_h(&m, "stage", &h).unwrap_err().contains("not in the field's value map"));
+        let h = hs(&[
+            ("email", "not-an-email"),
+            ("phone", "12"),
+            ("lifecyclestage", "evangelist"),
+        ]);
+        assert!(
+            read_h(&m, "email", &h)
+                .unwrap_err()
+                .contains("not a valid e-mail")
+        );
+        assert!(
+            read_h(&m, "phone", &h)
+                .unwrap_err()
+                .contains("not a phone number")
+        );
+        assert!(
+            read_h(&m, "stage", &h)
+                .unwrap_err()
+                .contains("not in the field's value map")
+        );
         let g = gs(json!({"email": "a@b.co", "data": {"tether": "flat"}}));
-        assert!(read_g(&m, "phone", &g).unwrap_err().contains("channels were not loaded"));
-        assert!(read_g(&m, "stage", &g).unwrap_err().contains("not an object"));
+        assert!(
+            read_g(&m, "phone", &g)
+                .unwrap_err()
+                .contains("channels were not loaded")
+        );
+        assert!(
+            read_g(&m, "stage", &g)
+                .unwrap_err()
+                .contains("not an object")
+        );
     }
 
     #[test]
@@ -483,33 +614,74 @@ default = "false"
         let m = parse_str("t.toml", MAP).unwrap();
         let h = hs(&[("firstname", "Mary Ann"), ("lastname", "Smith")]);
         let mut props = BTreeMap::new();
-        write_hubspot(m.field("name").unwrap(), Some("Mary Ann Jones"), Some(&h), &mut props).unwrap();
-        assert_eq!(props, BTreeMap::from([("lastname".to_string(), "Jones".to_string())]));
+        write_hubspot(
+            m.field("name").unwrap(),
+            Some("Mary Ann Jones"),
+            Some(&h),
+            &mut props,
+        )
+        .unwrap();
+        assert_eq!(
+            props,
+            BTreeMap::from([("lastname".to_string(), "Jones".to_string())])
+        );
         let mut props = BTreeMap::new();
-        write_hubspot(m.field("phone").unwrap(), None, Some(&hs(&[("phone", "+1")])), &mut props).unwrap();
-        assert_eq!(props.get("phone").map(String::as_str), Some(""), "empty clears");
-        assert_eq!(split_name("Jean Claude Van Damme", None, None), ("Jean".into(), "Claude Van Damme".into()));
-        assert_eq!(split_name("Anna Van Damme", Some("X"), Some("Van Damme")), ("Anna".into(), "Van Damme".into()));
+        write_hubspot(
+            m.field("phone").unwrap(),
+            None,
+            Some(&hs(&[("phone", "+1")])),
+            &mut props,
+        )
+        .unwrap();
+        assert_eq!(
+            props.get("phone").map(String::as_str),
+            Some(""),
+            "empty clears"
+        );
+        assert_eq!(
+            split_name("Jean Claude Van Damme", None, None),
+            ("Jean".into(), "Claude Van Damme".into())
+        );
+        assert_eq!(
+            split_name("Anna Van Damme", Some("X"), Some("Van Damme")),
+            ("Anna".into(), "Van Damme".into())
+        );
     }
 
     #[test]
     fn writes_gorgias_channels_and_whole_data() {
         let m = parse_str("t.toml", MAP).unwrap();
-        let g = gs(json!({"email": "a@b.co", "channels": [{"id": 5, "type": "email", "address": "a@b.co", "preferred": true}],
-            "data": {"keep": 1, "tether": {"lifecycle_stage": "Lead"}}}));
+        let g = gs(
+            json!({"email": "a@b.co", "channels": [{"id": 5, "type": "email", "address": "a@b.co", "preferred": true}],
+            "data": {"keep": 1, "tether": {"lifecycle_stage": "Lead"}}}),
+        );
         let mut p = GorgiasPatch::new(Some(&g));
-        p.set(m.field("phone").unwrap(), Some("+14155552671")).unwrap();
+        p.set(m.field("phone").unwrap(), Some("+14155552671"))
+            .unwrap();
         p.set(m.field("stage").unwrap(), Some("customer")).unwrap();
         p.set(m.field("orders").unwrap(), Some("2.5")).unwrap();
         let (fields, data) = p.finish();
-        assert_eq!(fields["channels"], json!([
+        assert_eq!(
+            fields["channels"],
+            json!([
             {"type": "email", "address": "a@b.co", "preferred": true},
-            {"type": "phone", "address": "+14155552671", "preferred": true}]));
-        assert_eq!(data.unwrap(), json!({"keep": 1, "tether": {"lifecycle_stage": "Customer"}, "orders": 2.5}));
+            {"type": "phone", "address": "+14155552671", "preferred": true}])
+        );
+        assert_eq!(
+            data.unwrap(),
+            json!({"keep": 1, "tether": {"lifecycle_stage": "Customer"}, "orders": 2.5})
+        );
         let mut p = GorgiasPatch::new(Some(&g));
-        assert!(p.set(m.field("stage").unwrap(), Some("other")).unwrap_err().contains("no Gorgias value"));
+        assert!(
+            p.set(m.field("stage").unwrap(), Some("other"))
+                .unwrap_err()
+                .contains("no Gorgias value")
+        );
         let list_item = gs(json!({"email": "a@b.co"}));
         let mut p = GorgiasPatch::new(Some(&list_item));
-        assert!(p.set(m.field("phone").unwrap(), Some("+14155552671")).is_err());
+        assert!(
+            p.set(m.field("phone").unwrap(), Some("+14155552671"))
+                .is_err()
+        );
     }
 }

@@ -8,10 +8,18 @@
 use super::plan::CapsReport;
 
 /// Checks the counts against the limits.
-pub fn check(creates: usize, overwrites: usize, max_creates: usize, max_overwrites: usize, allow_large: bool) -> CapsReport {
+pub fn check(
+    creates: usize,
+    overwrites: usize,
+    max_creates: usize,
+    max_overwrites: usize,
+    allow_large: bool,
+) -> CapsReport {
     let mut why = Vec::new();
     if creates > max_creates {
-        why.push(format!("{creates} creates exceed the limit of {max_creates} (sync.max_creates)"));
+        why.push(format!(
+            "{creates} creates exceed the limit of {max_creates} (sync.max_creates)"
+        ));
     }
     if overwrites > max_overwrites {
         why.push(format!(
@@ -21,7 +29,11 @@ pub fn check(creates: usize, overwrites: usize, max_creates: usize, max_overwrit
     let exceeded = !why.is_empty();
     let reason = exceeded.then(|| {
         let mut r = why.join("; ");
-        r.push_str(if allow_large { "; allowed by --allow-large" } else { "; nothing will be written (use --allow-large to proceed)" });
+        r.push_str(if allow_large {
+            "; allowed by --allow-large"
+        } else {
+            "; nothing will be written (use --allow-large to proceed)"
+        });
         r
     });
     CapsReport {
@@ -50,7 +62,12 @@ mod tests {
     fn over_a_limit_blocks_unless_allowed() {
         let c = check(6, 0, 5, 10, false);
         assert!(c.exceeded && c.blocked);
-        assert!(c.reason.as_deref().unwrap().contains("6 creates exceed the limit of 5"));
+        assert!(
+            c.reason
+                .as_deref()
+                .unwrap()
+                .contains("6 creates exceed the limit of 5")
+        );
         let c = check(0, 11, 5, 10, true);
         assert!(c.exceeded && !c.blocked);
         assert!(c.reason.as_deref().unwrap().contains("--allow-large"));

@@ -24,7 +24,11 @@ pub enum Change {
 /// Classifies canonical values (`None` = empty) of HubSpot, Gorgias and the base.
 pub fn classify(hubspot: Option<&str>, gorgias: Option<&str>, base: Option<&str>) -> Change {
     if hubspot == gorgias {
-        return if hubspot == base { Change::Unchanged } else { Change::Agreed };
+        return if hubspot == base {
+            Change::Unchanged
+        } else {
+            Change::Agreed
+        };
     }
     if hubspot == base {
         Change::GorgiasChanged
@@ -45,11 +49,24 @@ mod tests {
         assert_eq!(classify(None, None, None), Change::Unchanged);
         assert_eq!(classify(Some("b"), Some("b"), Some("a")), Change::Agreed);
         assert_eq!(classify(Some("a"), Some("a"), None), Change::Agreed);
-        assert_eq!(classify(Some("b"), Some("a"), Some("a")), Change::HubspotChanged);
-        assert_eq!(classify(None, Some("a"), Some("a")), Change::HubspotChanged, "cleared");
-        assert_eq!(classify(Some("a"), Some("c"), Some("a")), Change::GorgiasChanged);
+        assert_eq!(
+            classify(Some("b"), Some("a"), Some("a")),
+            Change::HubspotChanged
+        );
+        assert_eq!(
+            classify(None, Some("a"), Some("a")),
+            Change::HubspotChanged,
+            "cleared"
+        );
+        assert_eq!(
+            classify(Some("a"), Some("c"), Some("a")),
+            Change::GorgiasChanged
+        );
         assert_eq!(classify(Some("a"), None, None), Change::HubspotChanged);
-        assert_eq!(classify(Some("b"), Some("c"), Some("a")), Change::BothChanged);
+        assert_eq!(
+            classify(Some("b"), Some("c"), Some("a")),
+            Change::BothChanged
+        );
         assert_eq!(classify(Some("b"), Some("c"), None), Change::BothChanged);
     }
 }

@@ -51,16 +51,23 @@ struct Group {
 
 /// Links candidates. `linked_emails` holds the e-mails of records (either side) that are
 /// already linked, so that a new record with one of them is reported as a likely duplicate.
-pub fn link(hubspot: &[HubspotCandidate<'_>], gorgias: &[GorgiasCandidate<'_>], linked_emails: &HashSet<&str>) -> Linking {
+pub fn link(
+    hubspot: &[HubspotCandidate<'_>],
+    gorgias: &[GorgiasCandidate<'_>],
+    linked_emails: &HashSet<&str>,
+) -> Linking {
     let mut hs = vec![Outcome::Unmatched; hubspot.len()];
     let mut gs = vec![Outcome::Unmatched; gorgias.len()];
     let open = |o: &Outcome| matches!(o, Outcome::Unmatched);
 
     // 1. Recorded ids: accepted when each side of the claimed pair appears in one claim only.
-    let has_claims = hubspot.iter().any(|c| c.claim.is_some()) || gorgias.iter().any(|c| c.claim.is_some());
+    let has_claims =
+        hubspot.iter().any(|c| c.claim.is_some()) || gorgias.iter().any(|c| c.claim.is_some());
     if has_claims {
-        let h_by_id: HashMap<&HubspotId, usize> = hubspot.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        let g_by_id: HashMap<GorgiasId, usize> = gorgias.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let h_by_id: HashMap<&HubspotId, usize> =
+            hubspot.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let g_by_id: HashMap<GorgiasId, usize> =
+            gorgias.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
         let mut pairs: Vec<(usize, usize)> = Vec::new();
         for (hi, c) in hubspot.iter().enumerate() {
             if let Some(gi) = c.claim.and_then(|g| g_by_id.get(&g)) {
@@ -120,7 +127,8 @@ pub fn link(hubspot: &[HubspotCandidate<'_>], gorgias: &[GorgiasCandidate<'_>], 
                 }
             }
             (h, g) if linked_emails.contains(email) => {
-                let why = "this e-mail already belongs to a linked record: likely a duplicate".to_owned();
+                let why =
+                    "this e-mail already belongs to a linked record: likely a duplicate".to_owned();
                 for i in h {
                     hs[*i] = Outcome::Skipped(SkipCode::DuplicateOfLinked, why.clone());
                 }
@@ -170,25 +178,57 @@ pub fn link(hubspot: &[HubspotCandidate<'_>], gorgias: &[GorgiasCandidate<'_>], 
             _ => {}
         }
     }
-    Linking { hubspot: hs, gorgias: gs }
+    Linking {
+        hubspot: hs,
+        gorgias: gs,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn h<'a>(id: &'a HubspotId, email: Option<&'a str>, phone: Option<&'a str>, claim: Option<i64>) -> HubspotCandidate<'a> {
-        Candidate { id, email: email.map(Cow::Borrowed), phone: phone.map(Cow::Borrowed), claim: claim.map(|c| GorgiasId::new(c).unwrap()) }
+    fn h<'a>(
+        id: &'a HubspotId,
+        email: Option<&'a str>,
+        phone: Option<&'a str>,
+        claim: Option<i64>,
+    ) -> HubspotCandidate<'a> {
+        Candidate {
+            id,
+            email: email.map(Cow::Borrowed),
+            phone: phone.map(Cow::Borrowed),
+            claim: claim.map(|c| GorgiasId::new(c).unwrap()),
+        }
     }
-    fn g<'a>(id: i64, email: Option<&'a str>, phone: Option<&'a str>, claim: Option<&str>) -> GorgiasCandidate<'a> {
-        Candidate { id: GorgiasId::new(id).unwrap(), email: email.map(Cow::Borrowed), phone: phone.map(Cow::Borrowed), claim: claim.map(|c| HubspotId::new(c).unwrap()) }
+    fn g<'a>(
+        id: i64,
+        email: Option<&'a str>,
+        phone: Option<&'a str>,
+        claim: Option<&str>,
+    ) -> GorgiasCandidate<'a> {
+        Candidate {
+            id: GorgiasId::new(id).unwrap(),
+            email: email.map(Cow::Borrowed),
+            phone: phone.map(Cow::Borrowed),
+            claim: claim.map(|c| HubspotId::new(c).unwrap()),
+        }
     }
 
     #[test]
     fn links_by_unique_email_then_phone() {
-        let ids: Vec<HubspotId> = (1..=3).map(|i| HubspotId::new(i.to_string()).unwrap()).collect();
-        let hc = [h(&ids[0], Some("a@x.co"), None, None), h(&ids[1], None, Some("+1"), None), h(&ids[2], Some("c@x.co"), None, None)];
-        let gc = [g(10, Some("a@x.co"), None, None), g(11, Some("b@x.co"), Some("+1"), None)];
+        let ids: Vec<HubspotId> = (1..=3)
+            .map(|i| HubspotId::new(i.to_string()).unwrap())
+            .collect();
+        let hc = [
+            h(&ids[0], Some("a@x.co"), None, None),
+            h(&ids[1], None, Some("+1"), None),
+            h(&ids[2], Some("c@x.co"), None, None),
+        ];
+        let gc = [
+            g(10, Some("a@x.co"), None, None),
+            g(11, Some("b@x.co"), Some("+1"), None),
+        ];
         let r = link(&hc, &gc, &HashSet::new());
         assert_eq!(r.hubspot[0], Outcome::Linked(0, MatchKind::Email));
         assert_eq!(r.hubspot[1], Outcome::Linked(1, MatchKind::Phone));
@@ -198,30 +238,55 @@ mod tests {
 
     #[test]
     fn shared_keys_are_ambiguous_and_never_guessed() {
-        let ids: Vec<HubspotId> = (1..=2).map(|i| HubspotId::new(i.to_string()).unwrap()).collect();
-        let hc = [h(&ids[0], Some("a@x.co"), None, None), h(&ids[1], Some("a@x.co"), None, None)];
+        let ids: Vec<HubspotId> = (1..=2)
+            .map(|i| HubspotId::new(i.to_string()).unwrap())
+            .collect();
+        let hc = [
+            h(&ids[0], Some("a@x.co"), None, None),
+            h(&ids[1], Some("a@x.co"), None, None),
+        ];
         let gc = [g(10, Some("a@x.co"), None, None)];
         let r = link(&hc, &gc, &HashSet::new());
-        assert!(r.hubspot.iter().chain(&r.gorgias).all(|o| matches!(o, Outcome::Skipped(SkipCode::AmbiguousMatch, _))));
+        assert!(
+            r.hubspot
+                .iter()
+                .chain(&r.gorgias)
+                .all(|o| matches!(o, Outcome::Skipped(SkipCode::AmbiguousMatch, _)))
+        );
     }
 
     #[test]
     fn contradicting_emails_block_a_phone_match() {
         let id = HubspotId::new("1").unwrap();
-        let r = link(&[h(&id, Some("a@x.co"), Some("+1"), None)], &[g(10, Some("b@x.co"), Some("+1"), None)], &HashSet::new());
+        let r = link(
+            &[h(&id, Some("a@x.co"), Some("+1"), None)],
+            &[g(10, Some("b@x.co"), Some("+1"), None)],
+            &HashSet::new(),
+        );
         assert_eq!(r.hubspot[0], Outcome::Unmatched);
         assert_eq!(r.gorgias[0], Outcome::Unmatched);
     }
 
     #[test]
     fn recorded_ids_win_over_emails_and_duplicates_are_flagged() {
-        let ids: Vec<HubspotId> = (1..=2).map(|i| HubspotId::new(i.to_string()).unwrap()).collect();
-        let hc = [h(&ids[0], Some("a@x.co"), None, Some(11)), h(&ids[1], Some("d@x.co"), None, None)];
-        let gc = [g(10, Some("a@x.co"), None, None), g(11, Some("other@x.co"), None, Some("1"))];
+        let ids: Vec<HubspotId> = (1..=2)
+            .map(|i| HubspotId::new(i.to_string()).unwrap())
+            .collect();
+        let hc = [
+            h(&ids[0], Some("a@x.co"), None, Some(11)),
+            h(&ids[1], Some("d@x.co"), None, None),
+        ];
+        let gc = [
+            g(10, Some("a@x.co"), None, None),
+            g(11, Some("other@x.co"), None, Some("1")),
+        ];
         let linked: HashSet<&str> = ["d@x.co"].into_iter().collect();
         let r = link(&hc, &gc, &linked);
         assert_eq!(r.hubspot[0], Outcome::Linked(1, MatchKind::RecordedId));
         assert_eq!(r.gorgias[0], Outcome::Unmatched);
-        assert!(matches!(r.hubspot[1], Outcome::Skipped(SkipCode::DuplicateOfLinked, _)));
+        assert!(matches!(
+            r.hubspot[1],
+            Outcome::Skipped(SkipCode::DuplicateOfLinked, _)
+        ));
     }
 }

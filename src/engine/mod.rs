@@ -20,3 +20,6 @@ pub use input::{Base, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Optio
 pub use plan::*;
 pub use planner::plan;
 pub use resolve::Cause;
+
+#[cfg(test)]
+mod tests;

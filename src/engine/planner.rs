@@ -42,7 +42,14 @@ struct Out {
 }
 
 impl Out {
-    fn skip(&mut self, h: Option<&HubspotId>, g: Option<GorgiasId>, field: Option<&str>, code: SkipCode, reason: impl Into<String>) {
+    fn skip(
+        &mut self,
+        h: Option<&HubspotId>,
+        g: Option<GorgiasId>,
+        field: Option<&str>,
+        code: SkipCode,
+        reason: impl Into<String>,
+    ) {
         self.skips.push(Skip {
             hubspot_id: h.cloned(),
             gorgias_id: g,
@@ -94,11 +101,17 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
         o: options,
         email_field: field_named(&mappings.records.email_field),
         phone_field: field_named(&mappings.records.phone_field),
-        gorgias_id_prop: mappings.fields.iter().find_map(|f| match (&f.gorgias, &f.hubspot) {
-            (GorgiasAccess::Id, HubspotAccess::Property(p)) => Some(p.as_str()),
-            _ => None,
-        }),
-        hubspot_id_field: mappings.fields.iter().find(|f| f.hubspot == HubspotAccess::Id),
+        gorgias_id_prop: mappings
+            .fields
+            .iter()
+            .find_map(|f| match (&f.gorgias, &f.hubspot) {
+                (GorgiasAccess::Id, HubspotAccess::Property(p)) => Some(p.as_str()),
+                _ => None,
+            }),
+        hubspot_id_field: mappings
+            .fields
+            .iter()
+            .find(|f| f.hubspot == HubspotAccess::Id),
         reviews: input
             .resolutions
             .iter()
@@ -144,11 +157,23 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
         }
         let (h, g) = (&l.hubspot_id, l.gorgias_id);
         if bad_h.contains(h) || bad_g.contains(&g) {
-            out.skip(Some(h), Some(g), None, SkipCode::InconsistentLink, "the store links one of these records to two partners; repair the links");
+            out.skip(
+                Some(h),
+                Some(g),
+                None,
+                SkipCode::InconsistentLink,
+                "the store links one of these records to two partners; repair the links",
+            );
             continue;
         }
         if input.excluded.hubspot.contains(h) || input.excluded.gorgias.contains(&g) {
-            out.skip(Some(h), Some(g), None, SkipCode::Excluded, "a record of this link was merged away or deleted; it is not synced or recreated");
+            out.skip(
+                Some(h),
+                Some(g),
+                None,
+                SkipCode::Excluded,
+                "a record of this link was merged away or deleted; it is not synced or recreated",
+            );
             continue;
         }
         match (hs.get(h), gs.get(&g)) {
@@ -172,7 +197,13 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
             continue;
         }
         if input.excluded.hubspot.contains(*id) {
-            out.skip(Some(id), None, None, SkipCode::Excluded, "merged away or deleted: never linked or recreated");
+            out.skip(
+                Some(id),
+                None,
+                None,
+                SkipCode::Excluded,
+                "merged away or deleted: never linked or recreated",
+            );
         } else if let Err(why) = ctx.hubspot_passes(r) {
             out.skip(Some(id), None, None, SkipCode::FilteredOut, why);
         } else {
@@ -185,7 +216,13 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
             continue;
         }
         if input.excluded.gorgias.contains(id) {
-            out.skip(None, Some(*id), None, SkipCode::Excluded, "merged away or deleted: never linked or recreated");
+            out.skip(
+                None,
+                Some(*id),
+                None,
+                SkipCode::Excluded,
+                "merged away or deleted: never linked or recreated",
+            );
         } else if let Err(why) = ctx.gorgias_passes(r) {
             out.skip(None, Some(*id), None, SkipCode::FilteredOut, why);
         } else {
@@ -193,7 +230,9 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
         }
     }
     if !h_un.is_empty() || !g_un.is_empty() {
-        ctx.link_and_create(&h_un, &g_un, &hs, &gs, &h_link, &g_link, &mut pairs, &mut out);
+        ctx.link_and_create(
+            &h_un, &g_un, &hs, &gs, &h_link, &g_link, &mut pairs, &mut out,
+        );
     }
 
     out.pairs = pairs.len();
@@ -209,11 +248,15 @@ impl<'a> Ctx<'a> {
     }
 
     fn hubspot_passes(&self, r: &HubspotRecord) -> Result<(), String> {
-        self.passes(|f| canonical::read_hubspot(f, r, self.region()).map(|v| v.map(Cow::into_owned)))
+        self.passes(|f| {
+            canonical::read_hubspot(f, r, self.region()).map(|v| v.map(Cow::into_owned))
+        })
     }
 
     fn gorgias_passes(&self, r: &GorgiasRecord) -> Result<(), String> {
-        self.passes(|f| canonical::read_gorgias(f, r, self.region()).map(|v| v.map(Cow::into_owned)))
+        self.passes(|f| {
+            canonical::read_gorgias(f, r, self.region()).map(|v| v.map(Cow::into_owned))
+        })
     }
 
     fn pair_passes(&self, h: &HubspotRecord, g: &GorgiasRecord) -> bool {
@@ -224,28 +267,42 @@ impl<'a> Ctx<'a> {
         self.hubspot_passes(h).is_ok() || self.gorgias_passes(g).is_ok()
     }
 
-    fn passes(&self, read: impl Fn(&FieldMapping) -> Result<Option<String>, String>) -> Result<(), String> {
+    fn passes(
+        &self,
+        read: impl Fn(&FieldMapping) -> Result<Option<String>, String>,
+    ) -> Result<(), String> {
         let rules = &self.m.records;
         if rules.require_email {
             if let Some(f) = self.email_field {
                 match read(f) {
                     Ok(Some(_)) => {}
                     Ok(None) => return Err("no e-mail, and the mapping requires one".into()),
-                    Err(e) => return Err(format!("invalid e-mail, and the mapping requires one: {e}")),
+                    Err(e) => {
+                        return Err(format!("invalid e-mail, and the mapping requires one: {e}"));
+                    }
                 }
             }
         }
         for filter in &rules.filters {
-            let Some(f) = self.m.field(&filter.field) else { continue };
+            let Some(f) = self.m.field(&filter.field) else {
+                continue;
+            };
             let v = read(f).ok().flatten();
             if !filter.condition.holds(v.as_deref()) {
-                return Err(format!("field {} does not pass the mapping's filter", filter.field));
+                return Err(format!(
+                    "field {} does not pass the mapping's filter",
+                    filter.field
+                ));
             }
         }
         Ok(())
     }
 
-    fn key<'r>(&self, f: Option<&'a FieldMapping>, read: impl Fn(&'a FieldMapping) -> canonical::Canon<'r>) -> Option<Cow<'r, str>> {
+    fn key<'r>(
+        &self,
+        f: Option<&'a FieldMapping>,
+        read: impl Fn(&'a FieldMapping) -> canonical::Canon<'r>,
+    ) -> Option<Cow<'r, str>> {
         f.and_then(|f| read(f).ok().flatten())
     }
 
@@ -309,24 +366,37 @@ impl<'a> Ctx<'a> {
         let linked_set: HashSet<&str> = linked_emails.iter().map(|e| e.as_ref()).collect();
         let result = link::link(&hc, &gc, &linked_set);
         for (i, outcome) in result.hubspot.iter().enumerate() {
-            let (Some(r), Some(c)) = (h_un.get(i), hc.get(i)) else { continue };
+            let (Some(r), Some(c)) = (h_un.get(i), hc.get(i)) else {
+                continue;
+            };
             match outcome {
                 Outcome::Linked(gi, kind) => {
-                    let (Some(g), Some(gcand)) = (g_un.get(*gi), gc.get(*gi)) else { continue };
+                    let (Some(g), Some(gcand)) = (g_un.get(*gi), gc.get(*gi)) else {
+                        continue;
+                    };
                     let key = match kind {
                         MatchKind::RecordedId => format!("{}/{}", r.id, g.id),
                         MatchKind::Email => c.email.as_deref().unwrap_or_default().to_owned(),
                         MatchKind::Phone => gcand.phone.as_deref().unwrap_or_default().to_owned(),
                     };
-                    out.links.push(NewLink { hubspot_id: r.id.clone(), gorgias_id: g.id, matched_by: *kind, key });
+                    out.links.push(NewLink {
+                        hubspot_id: r.id.clone(),
+                        gorgias_id: g.id,
+                        matched_by: *kind,
+                        key,
+                    });
                     pairs.push((r, g, &EMPTY_BASE));
                 }
-                Outcome::Skipped(code, why) => out.skip(Some(&r.id), None, None, *code, why.clone()),
+                Outcome::Skipped(code, why) => {
+                    out.skip(Some(&r.id), None, None, *code, why.clone())
+                }
                 Outcome::Unmatched => self.create_gorgias(r, c.email.is_some(), out),
             }
         }
         for (i, outcome) in result.gorgias.iter().enumerate() {
-            let (Some(r), Some(c)) = (g_un.get(i), gc.get(i)) else { continue };
+            let (Some(r), Some(c)) = (g_un.get(i), gc.get(i)) else {
+                continue;
+            };
             match outcome {
                 Outcome::Linked(..) => {}
                 Outcome::Skipped(code, why) => out.skip(None, Some(r.id), None, *code, why.clone()),
@@ -337,7 +407,13 @@ impl<'a> Ctx<'a> {
 
     fn create_gorgias(&self, r: &HubspotRecord, has_email: bool, out: &mut Out) {
         if !self.m.records.create_in_gorgias {
-            out.skip(Some(&r.id), None, None, SkipCode::CreateDisabled, "no Gorgias counterpart, and records.create_in_gorgias is off");
+            out.skip(
+                Some(&r.id),
+                None,
+                None,
+                SkipCode::CreateDisabled,
+                "no Gorgias counterpart, and records.create_in_gorgias is off",
+            );
             return;
         }
         if !has_email {
@@ -358,16 +434,33 @@ impl<'a> Ctx<'a> {
                     }
                     Err(e) => out.skip(Some(&r.id), None, Some(&f.name), SkipCode::CannotWrite, e),
                 },
-                Err(e) => out.skip(Some(&r.id), None, Some(&f.name), SkipCode::InvalidValue, format!("HubSpot value left out of the create: {e}")),
+                Err(e) => out.skip(
+                    Some(&r.id),
+                    None,
+                    Some(&f.name),
+                    SkipCode::InvalidValue,
+                    format!("HubSpot value left out of the create: {e}"),
+                ),
             }
         }
         let (fields, data) = patch.finish();
-        out.gorgias_creates.push(GorgiasCreate { from_hubspot: r.id.clone(), fields, data, bases });
+        out.gorgias_creates.push(GorgiasCreate {
+            from_hubspot: r.id.clone(),
+            fields,
+            data,
+            bases,
+        });
     }
 
     fn create_hubspot(&self, r: &GorgiasRecord, has_email: bool, out: &mut Out) {
         if !self.m.records.create_in_hubspot {
-            out.skip(None, Some(r.id), None, SkipCode::CreateDisabled, "no HubSpot counterpart, and records.create_in_hubspot is off");
+            out.skip(
+                None,
+                Some(r.id),
+                None,
+                SkipCode::CreateDisabled,
+                "no HubSpot counterpart, and records.create_in_hubspot is off",
+            );
             return;
         }
         if !has_email {
@@ -388,10 +481,20 @@ impl<'a> Ctx<'a> {
                     }
                     Err(e) => out.skip(None, Some(r.id), Some(&f.name), SkipCode::CannotWrite, e),
                 },
-                Err(e) => out.skip(None, Some(r.id), Some(&f.name), SkipCode::InvalidValue, format!("Gorgias value left out of the create: {e}")),
+                Err(e) => out.skip(
+                    None,
+                    Some(r.id),
+                    Some(&f.name),
+                    SkipCode::InvalidValue,
+                    format!("Gorgias value left out of the create: {e}"),
+                ),
             }
         }
-        out.hubspot_creates.push(HubspotCreate { from_gorgias: r.id, properties, bases });
+        out.hubspot_creates.push(HubspotCreate {
+            from_gorgias: r.id,
+            properties,
+            bases,
+        });
     }
 
     /// Diffs every mapped field of one linked pair and records the writes.
@@ -423,22 +526,68 @@ impl<'a> Ctx<'a> {
             let (hv, gv) = match (hv, gv, f.direction) {
                 (Ok(hv), Ok(gv), _) => (hv, gv),
                 (Err(e), _, Direction::Both | Direction::ToGorgias) => {
-                    out.skip(Some(&h.id), Some(g.id), Some(&f.name), SkipCode::InvalidValue, format!("HubSpot value does not fit: {e}"));
+                    out.skip(
+                        Some(&h.id),
+                        Some(g.id),
+                        Some(&f.name),
+                        SkipCode::InvalidValue,
+                        format!("HubSpot value does not fit: {e}"),
+                    );
                     continue;
                 }
                 (_, Err(e), Direction::Both | Direction::ToHubspot) => {
-                    out.skip(Some(&h.id), Some(g.id), Some(&f.name), SkipCode::InvalidValue, format!("Gorgias value does not fit: {e}"));
+                    out.skip(
+                        Some(&h.id),
+                        Some(g.id),
+                        Some(&f.name),
+                        SkipCode::InvalidValue,
+                        format!("Gorgias value does not fit: {e}"),
+                    );
                     continue;
                 }
                 // One-way with an unreadable target: the source overwrites it.
                 (Ok(hv), Err(_), Direction::ToGorgias) => {
                     let v = hv.as_deref();
-                    self.write(f, h, g, (v, None, b), (System::Gorgias, v, super::resolve::Cause::OneWay, "one-way field; the Gorgias value did not fit"), &mut props, &mut h_bases, &mut patch, &mut g_bases, out, true);
+                    self.write(
+                        f,
+                        h,
+                        g,
+                        (v, None, b),
+                        (
+                            System::Gorgias,
+                            v,
+                            super::resolve::Cause::OneWay,
+                            "one-way field; the Gorgias value did not fit",
+                        ),
+                        &mut props,
+                        &mut h_bases,
+                        &mut patch,
+                        &mut g_bases,
+                        out,
+                        true,
+                    );
                     continue;
                 }
                 (Err(_), Ok(gv), Direction::ToHubspot) => {
                     let v = gv.as_deref();
-                    self.write(f, h, g, (None, v, b), (System::Hubspot, v, super::resolve::Cause::OneWay, "one-way field; the HubSpot value did not fit"), &mut props, &mut h_bases, &mut patch, &mut g_bases, out, true);
+                    self.write(
+                        f,
+                        h,
+                        g,
+                        (None, v, b),
+                        (
+                            System::Hubspot,
+                            v,
+                            super::resolve::Cause::OneWay,
+                            "one-way field; the HubSpot value did not fit",
+                        ),
+                        &mut props,
+                        &mut h_bases,
+                        &mut patch,
+                        &mut g_bases,
+                        out,
+                        true,
+                    );
                     continue;
                 }
             };
@@ -468,23 +617,51 @@ impl<'a> Ctx<'a> {
                     hubspot_updated_at: h.updated_at,
                     gorgias_updated_at: g.updated_at,
                 }),
-                Decision::Write { to, value, cause, winner_note } => {
+                Decision::Write {
+                    to,
+                    value,
+                    cause,
+                    winner_note,
+                } => {
                     let target_nonempty = match to {
                         System::Hubspot => state.hubspot.is_some(),
                         System::Gorgias => state.gorgias.is_some(),
                     };
-                    self.write(f, h, g, (state.hubspot, state.gorgias, b), (to, value, cause, winner_note), &mut props, &mut h_bases, &mut patch, &mut g_bases, out, target_nonempty);
+                    self.write(
+                        f,
+                        h,
+                        g,
+                        (state.hubspot, state.gorgias, b),
+                        (to, value, cause, winner_note),
+                        &mut props,
+                        &mut h_bases,
+                        &mut patch,
+                        &mut g_bases,
+                        out,
+                        target_nonempty,
+                    );
                 }
             }
         }
         if !props.is_empty() {
-            out.hubspot_updates.push(HubspotUpdate { id: h.id.clone(), gorgias_id: g.id, properties: props, bases: h_bases });
+            out.hubspot_updates.push(HubspotUpdate {
+                id: h.id.clone(),
+                gorgias_id: g.id,
+                properties: props,
+                bases: h_bases,
+            });
         } else {
             move_bases(h, g, h_bases, out);
         }
         let (fields, data) = patch.map(GorgiasPatch::finish).unwrap_or_default();
         if !fields.is_empty() || data.is_some() {
-            out.gorgias_updates.push(GorgiasUpdate { id: g.id, hubspot_id: h.id.clone(), fields, data, bases: g_bases });
+            out.gorgias_updates.push(GorgiasUpdate {
+                id: g.id,
+                hubspot_id: h.id.clone(),
+                fields,
+                data,
+                bases: g_bases,
+            });
         } else {
             move_bases(h, g, g_bases, out);
         }
@@ -508,13 +685,25 @@ impl<'a> Ctx<'a> {
         let (to, value, cause, note) = what;
         let result = match to {
             System::Hubspot => canonical::write_hubspot(f, value, Some(h), props),
-            System::Gorgias => patch.get_or_insert_with(|| GorgiasPatch::new(Some(g))).set(f, value),
+            System::Gorgias => patch
+                .get_or_insert_with(|| GorgiasPatch::new(Some(g)))
+                .set(f, value),
         };
         if let Err(e) = result {
-            out.skip(Some(&h.id), Some(g.id), Some(&f.name), SkipCode::CannotWrite, format!("cannot write to {}: {e}", side_name(to)));
+            out.skip(
+                Some(&h.id),
+                Some(g.id),
+                Some(&f.name),
+                SkipCode::CannotWrite,
+                format!("cannot write to {}: {e}", side_name(to)),
+            );
             return;
         }
-        let bases = if to == System::Hubspot { h_bases } else { g_bases };
+        let bases = if to == System::Hubspot {
+            h_bases
+        } else {
+            g_bases
+        };
         bases.insert(f.name.clone(), value.map(str::to_owned));
         out.changes.push(FieldChange {
             hubspot_id: h.id.clone(),
@@ -533,9 +722,19 @@ impl<'a> Ctx<'a> {
 }
 
 /// Bases planned with a write that turned out empty move with no write.
-fn move_bases(h: &HubspotRecord, g: &GorgiasRecord, bases: BTreeMap<String, Option<String>>, out: &mut Out) {
+fn move_bases(
+    h: &HubspotRecord,
+    g: &GorgiasRecord,
+    bases: BTreeMap<String, Option<String>>,
+    out: &mut Out,
+) {
     for (field, value) in bases {
-        out.base_updates.push(BaseUpdate { hubspot_id: h.id.clone(), gorgias_id: g.id, field, value });
+        out.base_updates.push(BaseUpdate {
+            hubspot_id: h.id.clone(),
+            gorgias_id: g.id,
+            field,
+            value,
+        });
     }
 }
 
@@ -543,8 +742,10 @@ fn finish(mut out: Out, o: &Options) -> Plan {
     out.links.sort();
     out.hubspot_updates.sort_by(|a, b| a.id.cmp(&b.id));
     out.gorgias_updates.sort_by(|a, b| a.id.cmp(&b.id));
-    out.hubspot_creates.sort_by(|a, b| a.from_gorgias.cmp(&b.from_gorgias));
-    out.gorgias_creates.sort_by(|a, b| a.from_hubspot.cmp(&b.from_hubspot));
+    out.hubspot_creates
+        .sort_by(|a, b| a.from_gorgias.cmp(&b.from_gorgias));
+    out.gorgias_creates
+        .sort_by(|a, b| a.from_hubspot.cmp(&b.from_hubspot));
     out.base_updates.sort();
     out.changes.sort();
     out.conflicts.sort();
@@ -552,7 +753,13 @@ fn finish(mut out: Out, o: &Options) -> Plan {
     out.skips.dedup();
     let creates = out.hubspot_creates.len() + out.gorgias_creates.len();
     let overwrites = out.changes.iter().filter(|c| c.overwrites).count();
-    let caps = caps::check(creates, overwrites, o.max_creates, o.max_overwrites, o.allow_large);
+    let caps = caps::check(
+        creates,
+        overwrites,
+        o.max_creates,
+        o.max_overwrites,
+        o.allow_large,
+    );
     let summary = Summary {
         pairs: out.pairs,
         links: out.links.len(),

@@ -34,7 +34,12 @@ pub enum Decision<'v> {
     /// No write; the base becomes this value.
     Base(Option<&'v str>),
     /// Write `value` to `to`; the base becomes `value`.
-    Write { to: System, value: Option<&'v str>, cause: Cause, winner_note: &'static str },
+    Write {
+        to: System,
+        value: Option<&'v str>,
+        cause: Cause,
+        winner_note: &'static str,
+    },
     /// Both changed under `manual`: held for review, no write, base unchanged.
     Held,
 }
@@ -50,7 +55,11 @@ pub struct FieldState<'v> {
 }
 
 /// The winner of a conflict under `policy`; `None` means held for review.
-pub fn winner(policy: ConflictPolicy, hubspot_updated: DateTime<Utc>, gorgias_updated: DateTime<Utc>) -> Option<System> {
+pub fn winner(
+    policy: ConflictPolicy,
+    hubspot_updated: DateTime<Utc>,
+    gorgias_updated: DateTime<Utc>,
+) -> Option<System> {
     match policy {
         ConflictPolicy::Hubspot => Some(System::Hubspot),
         ConflictPolicy::Gorgias => Some(System::Gorgias),
@@ -60,10 +69,25 @@ pub fn winner(policy: ConflictPolicy, hubspot_updated: DateTime<Utc>, gorgias_up
     }
 }
 
-fn write_from<'v>(winner: System, s: &FieldState<'v>, cause: Cause, note: &'static str) -> Decision<'v> {
+fn write_from<'v>(
+    winner: System,
+    s: &FieldState<'v>,
+    cause: Cause,
+    note: &'static str,
+) -> Decision<'v> {
     match winner {
-        System::Hubspot => Decision::Write { to: System::Gorgias, value: s.hubspot, cause, winner_note: note },
-        System::Gorgias => Decision::Write { to: System::Hubspot, value: s.gorgias, cause, winner_note: note },
+        System::Hubspot => Decision::Write {
+            to: System::Gorgias,
+            value: s.hubspot,
+            cause,
+            winner_note: note,
+        },
+        System::Gorgias => Decision::Write {
+            to: System::Hubspot,
+            value: s.gorgias,
+            cause,
+            winner_note: note,
+        },
     }
 }
 
@@ -95,17 +119,34 @@ pub fn decide<'v>(
     match classify(s.hubspot, s.gorgias, s.base) {
         Change::Unchanged => Decision::Nothing,
         Change::Agreed => Decision::Base(s.hubspot),
-        _ if review.is_some() => {
-            write_from(review.unwrap_or(System::Hubspot), s, Cause::ReviewDecision, "reviewer's choice")
-        }
-        Change::HubspotChanged => write_from(System::Hubspot, s, Cause::ChangedInHubspot, "changed in HubSpot"),
-        Change::GorgiasChanged => write_from(System::Gorgias, s, Cause::ChangedInGorgias, "changed in Gorgias"),
+        _ if review.is_some() => write_from(
+            review.unwrap_or(System::Hubspot),
+            s,
+            Cause::ReviewDecision,
+            "reviewer's choice",
+        ),
+        Change::HubspotChanged => write_from(
+            System::Hubspot,
+            s,
+            Cause::ChangedInHubspot,
+            "changed in HubSpot",
+        ),
+        Change::GorgiasChanged => write_from(
+            System::Gorgias,
+            s,
+            Cause::ChangedInGorgias,
+            "changed in Gorgias",
+        ),
         Change::BothChanged => match winner(policy, s.hubspot_updated, s.gorgias_updated) {
             None => Decision::Held,
             Some(w) => {
                 let note = match (policy, w) {
-                    (ConflictPolicy::Newest, System::Hubspot) => "both changed; HubSpot record is newer (or same age)",
-                    (ConflictPolicy::Newest, System::Gorgias) => "both changed; Gorgias record is newer",
+                    (ConflictPolicy::Newest, System::Hubspot) => {
+                        "both changed; HubSpot record is newer (or same age)"
+                    }
+                    (ConflictPolicy::Newest, System::Gorgias) => {
+                        "both changed; Gorgias record is newer"
+                    }
                     (_, System::Hubspot) => "both changed; policy: HubSpot wins",
                     (_, System::Gorgias) => "both changed; policy: Gorgias wins",
                 };
@@ -119,7 +160,13 @@ pub fn decide<'v>(
 mod tests {
     use super::*;
 
-    fn st<'v>(h: Option<&'v str>, g: Option<&'v str>, b: Option<&'v str>, hs: i64, gs: i64) -> FieldState<'v> {
+    fn st<'v>(
+        h: Option<&'v str>,
+        g: Option<&'v str>,
+        b: Option<&'v str>,
+        hs: i64,
+        gs: i64,
+    ) -> FieldState<'v> {
         FieldState {
             hubspot: h,
             gorgias: g,
@@ -131,10 +178,38 @@ mod tests {
 
     #[test]
     fn one_sided_changes_propagate() {
-        let d = decide(Direction::Both, ConflictPolicy::Manual, None, &st(Some("b"), Some("a"), Some("a"), 0, 0));
-        assert!(matches!(d, Decision::Write { to: System::Gorgias, value: Some("b"), cause: Cause::ChangedInHubspot, .. }));
-        let d = decide(Direction::Both, ConflictPolicy::Manual, None, &st(Some("a"), None, Some("a"), 0, 0));
-        assert!(matches!(d, Decision::Write { to: System::Hubspot, value: None, .. }), "a clear propagates");
+        let d = decide(
+            Direction::Both,
+            ConflictPolicy::Manual,
+            None,
+            &st(Some("b"), Some("a"), Some("a"), 0, 0),
+        );
+        assert!(matches!(
+            d,
+            Decision::Write {
+                to: System::Gorgias,
+                value: Some("b"),
+                cause: Cause::ChangedInHubspot,
+                ..
+            }
+        ));
+        let d = decide(
+            Direction::Both,
+            ConflictPolicy::Manual,
+            None,
+            &st(Some("a"), None, Some("a"), 0, 0),
+        );
+        assert!(
+            matches!(
+                d,
+                Decision::Write {
+                    to: System::Hubspot,
+                    value: None,
+                    ..
+                }
+            ),
+            "a clear propagates"
+        );
     }
 
     #[test]
@@ -146,20 +221,83 @@ mod tests {
         };
         assert_eq!(to(ConflictPolicy::Hubspot), Some(System::Gorgias));
         assert_eq!(to(ConflictPolicy::Gorgias), Some(System::Hubspot));
-        assert_eq!(to(ConflictPolicy::Newest), Some(System::Hubspot), "gorgias newer writes hubspot");
-        assert_eq!(decide(Direction::Both, ConflictPolicy::Manual, None, &s), Decision::Held);
+        assert_eq!(
+            to(ConflictPolicy::Newest),
+            Some(System::Hubspot),
+            "gorgias newer writes hubspot"
+        );
+        assert_eq!(
+            decide(Direction::Both, ConflictPolicy::Manual, None, &s),
+            Decision::Held
+        );
         let tie = st(Some("h"), Some("g"), None, 5, 5);
-        assert!(matches!(decide(Direction::Both, ConflictPolicy::Newest, None, &tie), Decision::Write { to: System::Gorgias, .. }));
-        let d = decide(Direction::Both, ConflictPolicy::Manual, Some(System::Gorgias), &s);
-        assert!(matches!(d, Decision::Write { to: System::Hubspot, value: Some("g"), cause: Cause::ReviewDecision, .. }));
+        assert!(matches!(
+            decide(Direction::Both, ConflictPolicy::Newest, None, &tie),
+            Decision::Write {
+                to: System::Gorgias,
+                ..
+            }
+        ));
+        let d = decide(
+            Direction::Both,
+            ConflictPolicy::Manual,
+            Some(System::Gorgias),
+            &s,
+        );
+        assert!(matches!(
+            d,
+            Decision::Write {
+                to: System::Hubspot,
+                value: Some("g"),
+                cause: Cause::ReviewDecision,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn agreement_moves_only_the_base_and_one_way_mirrors() {
-        assert_eq!(decide(Direction::Both, ConflictPolicy::Manual, None, &st(Some("x"), Some("x"), Some("a"), 0, 0)), Decision::Base(Some("x")));
-        assert_eq!(decide(Direction::Both, ConflictPolicy::Manual, None, &st(Some("x"), Some("x"), Some("x"), 0, 0)), Decision::Nothing);
-        let d = decide(Direction::ToGorgias, ConflictPolicy::Manual, None, &st(Some("h"), Some("g"), Some("g"), 0, 0));
-        assert!(matches!(d, Decision::Write { to: System::Gorgias, value: Some("h"), cause: Cause::OneWay, .. }));
-        assert_eq!(decide(Direction::ToHubspot, ConflictPolicy::Manual, None, &st(Some("g"), Some("g"), None, 0, 0)), Decision::Base(Some("g")));
+        assert_eq!(
+            decide(
+                Direction::Both,
+                ConflictPolicy::Manual,
+                None,
+                &st(Some("x"), Some("x"), Some("a"), 0, 0)
+            ),
+            Decision::Base(Some("x"))
+        );
+        assert_eq!(
+            decide(
+                Direction::Both,
+                ConflictPolicy::Manual,
+                None,
+                &st(Some("x"), Some("x"), Some("x"), 0, 0)
+            ),
+            Decision::Nothing
+        );
+        let d = decide(
+            Direction::ToGorgias,
+            ConflictPolicy::Manual,
+            None,
+            &st(Some("h"), Some("g"), Some("g"), 0, 0),
+        );
+        assert!(matches!(
+            d,
+            Decision::Write {
+                to: System::Gorgias,
+                value: Some("h"),
+                cause: Cause::OneWay,
+                ..
+            }
+        ));
+        assert_eq!(
+            decide(
+                Direction::ToHubspot,
+                ConflictPolicy::Manual,
+                None,
+                &st(Some("g"), Some("g"), None, 0, 0)
+            ),
+            Decision::Base(Some("g"))
+        );
     }
 }

@@ -52,7 +52,11 @@ pub struct MappingErrors(pub Vec<MappingError>);
 impl fmt::Display for MappingErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(f, "{n} problem{} in the mappings:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} problem{} in the mappings:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for e in &self.0 {
             writeln!(f, "  {e}")?;
         }
@@ -287,7 +291,11 @@ impl Source<'_> {
         let (problem, expected) = split_expected(&message);
         MappingError {
             file: self.path.to_owned(),
-            line: if err.span().is_some() { self.line_of(offset) } else { 0 },
+            line: if err.span().is_some() {
+                self.line_of(offset)
+            } else {
+                0
+            },
             key: self.key_at(offset),
             problem,
             expected,
@@ -302,7 +310,10 @@ fn split_expected(message: &str) -> (String, String) {
     if let Some(rest) = message.strip_prefix("missing field ") {
         return (message.to_owned(), format!("a {rest} key in this table"));
     }
-    (message.to_owned(), "valid TOML in the mapping format (see docs/mappings.md)".into())
+    (
+        message.to_owned(),
+        "valid TOML in the mapping format (see docs/mappings.md)".into(),
+    )
 }
 
 // ---------- validation ----------
@@ -326,7 +337,8 @@ fn hubspot_name_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 100
         && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn parse_hubspot_access(raw: &RawAccess) -> Option<HubspotAccess> {
@@ -353,7 +365,10 @@ fn parse_gorgias_access(raw: &RawAccess) -> Option<GorgiasAccess> {
         RawAccess::One(s) => {
             let rest = s.strip_prefix("data.")?;
             let parts: Vec<String> = rest.split('.').map(str::to_owned).collect();
-            if parts.iter().all(|p| !p.is_empty() && !p.contains(char::is_whitespace)) {
+            if parts
+                .iter()
+                .all(|p| !p.is_empty() && !p.contains(char::is_whitespace))
+            {
                 Some(GorgiasAccess::Data(parts))
             } else {
                 None
@@ -428,22 +443,42 @@ fn build_field(
     }
     let hubspot = parse_hubspot_access(f.hubspot.get_ref());
     if hubspot.is_none() {
-        errors.push(src.error(&f.hubspot, key("hubspot"), "not a HubSpot accessor", HUBSPOT_EXPECTED));
+        errors.push(src.error(
+            &f.hubspot,
+            key("hubspot"),
+            "not a HubSpot accessor",
+            HUBSPOT_EXPECTED,
+        ));
     }
     let gorgias = parse_gorgias_access(f.gorgias.get_ref());
     if gorgias.is_none() {
-        errors.push(src.error(&f.gorgias, key("gorgias"), "not a Gorgias accessor", GORGIAS_EXPECTED));
+        errors.push(src.error(
+            &f.gorgias,
+            key("gorgias"),
+            "not a Gorgias accessor",
+            GORGIAS_EXPECTED,
+        ));
     }
     let values = match &f.values {
         None => None,
         Some(v) if v.get_ref().is_empty() => {
-            errors.push(src.error(v, key("values"), "the value map is empty", "at least one `hubspot_value = \"gorgias value\"` pair"));
+            errors.push(src.error(
+                v,
+                key("values"),
+                "the value map is empty",
+                "at least one `hubspot_value = \"gorgias value\"` pair",
+            ));
             None
         }
         Some(v) => match ValueMap::new(v.get_ref().iter().map(|(a, b)| (a.clone(), b.clone()))) {
             Ok(m) => Some(m),
             Err(e) => {
-                errors.push(src.error(v, key("values"), e.to_string(), "a one-to-one map (each Gorgias value used once)"));
+                errors.push(src.error(
+                    v,
+                    key("values"),
+                    e.to_string(),
+                    "a one-to-one map (each Gorgias value used once)",
+                ));
                 None
             }
         },
@@ -455,22 +490,46 @@ fn build_field(
     };
     if f.values.is_some() && !matches!(kind, ValueKind::Enum | ValueKind::String) {
         if let Some(k) = &f.kind {
-            errors.push(src.error(k, key("type"), "a value map needs an enum field", "type = \"enum\" (or no type)"));
+            errors.push(src.error(
+                k,
+                key("type"),
+                "a value map needs an enum field",
+                "type = \"enum\" (or no type)",
+            ));
         }
     }
-    let kind = if f.values.is_some() { ValueKind::Enum } else { kind };
-    let direction = f.direction.as_ref().map_or(defaults.direction, |d| *d.get_ref());
-    let conflict = f.conflict.as_ref().map_or(defaults.conflict, |c| *c.get_ref());
+    let kind = if f.values.is_some() {
+        ValueKind::Enum
+    } else {
+        kind
+    };
+    let direction = f
+        .direction
+        .as_ref()
+        .map_or(defaults.direction, |d| *d.get_ref());
+    let conflict = f
+        .conflict
+        .as_ref()
+        .map_or(defaults.conflict, |c| *c.get_ref());
     if let (Some(h), Some(g)) = (&hubspot, &gorgias) {
         if !h.writable() && !g.writable() {
-            errors.push(src.error(&f.gorgias, key("gorgias"), "both sides are read-only", "one writable side"));
+            errors.push(src.error(
+                &f.gorgias,
+                key("gorgias"),
+                "both sides are read-only",
+                "one writable side",
+            ));
         } else if !h.writable() && direction != Direction::ToGorgias {
             let at = f.direction.as_ref().map_or(name.span(), |d| d.span());
             errors.push(MappingError {
                 file: src.path.to_owned(),
                 line: src.line_of(at.start),
                 key: key("direction"),
-                problem: format!("the HubSpot side ({:?}) cannot be written, but direction is {}", f.hubspot.get_ref().label(), direction_name(direction)),
+                problem: format!(
+                    "the HubSpot side ({:?}) cannot be written, but direction is {}",
+                    f.hubspot.get_ref().label(),
+                    direction_name(direction)
+                ),
                 expected: "direction = \"to_gorgias\"".into(),
             });
         } else if !g.writable() && direction != Direction::ToHubspot {
@@ -479,12 +538,21 @@ fn build_field(
                 file: src.path.to_owned(),
                 line: src.line_of(at.start),
                 key: key("direction"),
-                problem: format!("the Gorgias side ({:?}) cannot be written, but direction is {}", f.gorgias.get_ref().label(), direction_name(direction)),
+                problem: format!(
+                    "the Gorgias side ({:?}) cannot be written, but direction is {}",
+                    f.gorgias.get_ref().label(),
+                    direction_name(direction)
+                ),
                 expected: "direction = \"to_hubspot\"".into(),
             });
         }
         if matches!(g, GorgiasAccess::PhoneChannel) && kind != ValueKind::Phone {
-            errors.push(src.error(&f.gorgias, key("type"), "channels.phone holds phone numbers", "type = \"phone\""));
+            errors.push(src.error(
+                &f.gorgias,
+                key("type"),
+                "channels.phone holds phone numbers",
+                "type = \"phone\"",
+            ));
         }
     }
     let mut transforms = Vec::new();
@@ -495,7 +563,10 @@ fn build_field(
                 t,
                 key("transforms"),
                 format!("unknown transform {:?}", t.get_ref()),
-                format!("one of {} (e-mail, phone, number, bool and date conversions come from `type`)", Transform::NAMES.join(", ")),
+                format!(
+                    "one of {} (e-mail, phone, number, bool and date conversions come from `type`)",
+                    Transform::NAMES.join(", ")
+                ),
             )),
         }
     }
@@ -504,11 +575,21 @@ fn build_field(
         Some(r) => match r.get_ref().parse::<Region>() {
             Ok(x) if kind == ValueKind::Phone => Some(x),
             Ok(_) => {
-                errors.push(src.error(r, key("region"), "region only applies to phone fields", "type = \"phone\", or no region"));
+                errors.push(src.error(
+                    r,
+                    key("region"),
+                    "region only applies to phone fields",
+                    "type = \"phone\", or no region",
+                ));
                 None
             }
             Err(e) => {
-                errors.push(src.error(r, key("region"), e.to_string(), "an ISO 3166 region code such as US, GB or FR"));
+                errors.push(src.error(
+                    r,
+                    key("region"),
+                    e.to_string(),
+                    "an ISO 3166 region code such as US, GB or FR",
+                ));
                 None
             }
         },
@@ -516,11 +597,21 @@ fn build_field(
     let mut format = |v: &Option<Spanned<String>>, k: &str| -> Option<String> {
         let s = v.as_ref()?;
         if !matches!(kind, ValueKind::Date | ValueKind::Datetime) {
-            errors.push(src.error(s, key(k), "formats only apply to date and datetime fields", "type = \"date\" or \"datetime\""));
+            errors.push(src.error(
+                s,
+                key(k),
+                "formats only apply to date and datetime fields",
+                "type = \"date\" or \"datetime\"",
+            ));
             return None;
         }
         if !transform::valid_format(s.get_ref()) {
-            errors.push(src.error(s, key(k), format!("{:?} is not a valid date format", s.get_ref()), "a chrono/strftime format such as \"%d/%m/%Y\""));
+            errors.push(src.error(
+                s,
+                key(k),
+                format!("{:?} is not a valid date format", s.get_ref()),
+                "a chrono/strftime format such as \"%d/%m/%Y\"",
+            ));
             return None;
         }
         Some(s.get_ref().clone())
@@ -535,7 +626,10 @@ fn build_field(
         match &hubspot {
             Some(HubspotAccess::Property(prop)) => {
                 let (dk, dft) = default_property_type(kind);
-                let ptype = pr.kind.as_ref().map_or(dk.to_owned(), |k| k.get_ref().clone());
+                let ptype = pr
+                    .kind
+                    .as_ref()
+                    .map_or(dk.to_owned(), |k| k.get_ref().clone());
                 let allowed = allowed_field_types(&ptype);
                 if allowed.is_none() {
                     let at = pr.kind.as_ref().map_or(p.span(), |k| k.span());
@@ -549,47 +643,93 @@ fn build_field(
                 }
                 let field_type = pr.field_type.as_ref().map_or_else(
                     || {
-                        if ptype == dk { dft.to_owned() } else {
-                            allowed.and_then(|a| a.first()).map_or(dft, |v| v).to_owned()
+                        if ptype == dk {
+                            dft.to_owned()
+                        } else {
+                            allowed
+                                .and_then(|a| a.first())
+                                .map_or(dft, |v| v)
+                                .to_owned()
                         }
                     },
                     |ft| ft.get_ref().clone(),
                 );
                 if let (Some(allowed), Some(ft)) = (allowed, &pr.field_type) {
                     if !allowed.contains(&ft.get_ref().as_str()) {
-                        errors.push(src.error(ft, key("hubspot_property.field_type"), format!("field type {:?} does not fit property type {ptype:?}", ft.get_ref()), format!("one of {}", allowed.join(", "))));
+                        errors.push(src.error(
+                            ft,
+                            key("hubspot_property.field_type"),
+                            format!(
+                                "field type {:?} does not fit property type {ptype:?}",
+                                ft.get_ref()
+                            ),
+                            format!("one of {}", allowed.join(", ")),
+                        ));
                     }
                 }
                 let mut options: Vec<PropertyOption> = match (&pr.options, &values) {
-                    (Some(o), _) => o.iter().map(|o| (o.value.clone(), o.label.clone())).enumerate()
-                        .map(|(i, (value, label))| PropertyOption { label: label.unwrap_or_else(|| title(&value)), value, display_order: i as i32, hidden: false }).collect(),
-                    (None, Some(m)) => m.hubspot_values().enumerate().map(|(i, v)| PropertyOption { label: title(v), value: v.to_owned(), display_order: i as i32, hidden: false }).collect(),
+                    (Some(o), _) => o
+                        .iter()
+                        .map(|o| (o.value.clone(), o.label.clone()))
+                        .enumerate()
+                        .map(|(i, (value, label))| PropertyOption {
+                            label: label.unwrap_or_else(|| title(&value)),
+                            value,
+                            display_order: i as i32,
+                            hidden: false,
+                        })
+                        .collect(),
+                    (None, Some(m)) => m
+                        .hubspot_values()
+                        .enumerate()
+                        .map(|(i, v)| PropertyOption {
+                            label: title(v),
+                            value: v.to_owned(),
+                            display_order: i as i32,
+                            hidden: false,
+                        })
+                        .collect(),
                     (None, None) => Vec::new(),
                 };
                 if ptype != "enumeration" {
                     options.clear();
                 } else if options.is_empty() {
-                    errors.push(src.error(p, key("hubspot_property.options"), "an enumeration property needs options", "`options = [{ value = \"...\", label = \"...\" }]` or a `values` map"));
+                    errors.push(src.error(
+                        p,
+                        key("hubspot_property.options"),
+                        "an enumeration property needs options",
+                        "`options = [{ value = \"...\", label = \"...\" }]` or a `values` map",
+                    ));
                 }
                 hubspot_property = Some(PropertyDefinition {
                     name: prop.clone(),
                     label: pr.label.clone().unwrap_or_else(|| title(fname)),
                     kind: ptype,
                     field_type,
-                    group_name: pr.group.clone().unwrap_or_else(|| "contactinformation".into()),
+                    group_name: pr
+                        .group
+                        .clone()
+                        .unwrap_or_else(|| "contactinformation".into()),
                     description: pr.description.clone(),
                     options,
                     has_unique_value: pr.unique.unwrap_or(false),
                     form_field: false,
                 });
             }
-            Some(_) => errors.push(src.error(p, key("hubspot_property"), "a property definition needs a single HubSpot property", "hubspot = \"<property name>\"")),
+            Some(_) => errors.push(src.error(
+                p,
+                key("hubspot_property"),
+                "a property definition needs a single HubSpot property",
+                "hubspot = \"<property name>\"",
+            )),
             None => {}
         }
     }
     if kind == ValueKind::Enum
         && f.values.is_none()
-        && hubspot_property.as_ref().is_none_or(|p| p.options.is_empty())
+        && hubspot_property
+            .as_ref()
+            .is_none_or(|p| p.options.is_empty())
     {
         let at = f.kind.as_ref().map_or(name.span(), |k| k.span());
         errors.push(MappingError {
@@ -597,7 +737,9 @@ fn build_field(
             line: src.line_of(at.start),
             key: key("type"),
             problem: "an enum field needs its options".into(),
-            expected: "a `values` table (HubSpot value = Gorgias value) or hubspot_property.options".into(),
+            expected:
+                "a `values` table (HubSpot value = Gorgias value) or hubspot_property.options"
+                    .into(),
         });
     }
     let default = match &f.default {
@@ -610,21 +752,34 @@ fn build_field(
             let canon = if v.trim().is_empty() {
                 Err("the default is empty".to_owned())
             } else {
-                transform::to_canonical(kind, v, region.unwrap_or_default(), None).map(|c| c.into_owned())
+                transform::to_canonical(kind, v, region.unwrap_or_default(), None)
+                    .map(|c| c.into_owned())
             };
             let options_ok = |c: &str| {
                 kind != ValueKind::Enum
                     || values.as_ref().map_or(true, |m| m.to_gorgias(c).is_some())
-                        && hubspot_property.as_ref().is_none_or(|p| p.options.is_empty() || p.options.iter().any(|o| o.value == c))
+                        && hubspot_property.as_ref().is_none_or(|p| {
+                            p.options.is_empty() || p.options.iter().any(|o| o.value == c)
+                        })
             };
             match canon {
                 Ok(c) if options_ok(&c) => Some(c),
                 Ok(c) => {
-                    errors.push(src.error(d, key("default"), format!("{c:?} is not one of the field's options"), "a HubSpot value from the `values` map or the property options"));
+                    errors.push(src.error(
+                        d,
+                        key("default"),
+                        format!("{c:?} is not one of the field's options"),
+                        "a HubSpot value from the `values` map or the property options",
+                    ));
                     None
                 }
                 Err(e) => {
-                    errors.push(src.error(d, key("default"), e, format!("a value of type {}", kind_name(kind))));
+                    errors.push(src.error(
+                        d,
+                        key("default"),
+                        e,
+                        format!("a value of type {}", kind_name(kind)),
+                    ));
                     None
                 }
             }
@@ -647,7 +802,10 @@ fn build_field(
         hubspot_format,
         gorgias_format,
         hubspot_property,
-        origin: Origin { file: src.path.to_owned(), line: src.line_of(name.span().start) },
+        origin: Origin {
+            file: src.path.to_owned(),
+            line: src.line_of(name.span().start),
+        },
     })
 }
 
@@ -707,19 +865,32 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
         });
     }
     // Singletons: [defaults] and [records] may each appear in one file only.
-    let mut defaults = Defaults { direction: Direction::Both, conflict: ConflictPolicy::Newest };
+    let mut defaults = Defaults {
+        direction: Direction::Both,
+        conflict: ConflictPolicy::Newest,
+    };
     let mut defaults_from: Option<(&Path, usize)> = None;
     let mut records_from: Option<(&Path, usize, &RawRecords)> = None;
     for p in &parsed {
         if let Some(v) = &p.file.version {
             if *v.get_ref() != 1 {
-                errors.push(p.src.error(v, "version", format!("unsupported mapping format version {}", v.get_ref()), "version = 1"));
+                errors.push(p.src.error(
+                    v,
+                    "version",
+                    format!("unsupported mapping format version {}", v.get_ref()),
+                    "version = 1",
+                ));
             }
         }
         if let Some(d) = &p.file.defaults {
             let line = p.src.line_of(d.span().start);
             if let Some((other, oline)) = defaults_from {
-                errors.push(p.src.error(d, "defaults", format!("[defaults] is also defined in {}:{oline}", other.display()), "[defaults] in one file only"));
+                errors.push(p.src.error(
+                    d,
+                    "defaults",
+                    format!("[defaults] is also defined in {}:{oline}", other.display()),
+                    "[defaults] in one file only",
+                ));
             } else {
                 defaults_from = Some((p.src.path, line));
                 if let Some(x) = &d.get_ref().direction {
@@ -733,7 +904,12 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
         if let Some(r) = &p.file.records {
             let line = p.src.line_of(r.span().start);
             if let Some((other, oline, _)) = records_from {
-                errors.push(p.src.error(r, "records", format!("[records] is also defined in {}:{oline}", other.display()), "[records] in one file only"));
+                errors.push(p.src.error(
+                    r,
+                    "records",
+                    format!("[records] is also defined in {}:{oline}", other.display()),
+                    "[records] in one file only",
+                ));
             } else {
                 records_from = Some((p.src.path, line, r.get_ref()));
             }
@@ -746,10 +922,26 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
         for (name, raw) in &p.file.fields {
             let line = p.src.line_of(name.span().start);
             if let Some(first) = seen.get(name.get_ref()) {
-                errors.push(p.src.error(name, format!("fields.{}", name.get_ref()), format!("field {:?} is already defined in {}:{}", name.get_ref(), first.file.display(), first.line), "each field name defined once across all mapping files"));
+                errors.push(p.src.error(
+                    name,
+                    format!("fields.{}", name.get_ref()),
+                    format!(
+                        "field {:?} is already defined in {}:{}",
+                        name.get_ref(),
+                        first.file.display(),
+                        first.line
+                    ),
+                    "each field name defined once across all mapping files",
+                ));
                 continue;
             }
-            seen.insert(name.get_ref().clone(), Origin { file: p.src.path.to_owned(), line });
+            seen.insert(
+                name.get_ref().clone(),
+                Origin {
+                    file: p.src.path.to_owned(),
+                    line,
+                },
+            );
             if let Some(f) = build_field(&p.src, name, raw, &defaults, &mut errors) {
                 fields.push(f);
             }
@@ -765,7 +957,11 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
     }
     let mut sources: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
     sources.sort();
-    Ok(MappingSet { fields, records, sources })
+    Ok(MappingSet {
+        fields,
+        records,
+        sources,
+    })
 }
 
 /// Two fields writing the same place would fight; each target is owned by one field.
@@ -830,8 +1026,12 @@ fn build_records(
 ) -> RecordRules {
     let by_name = |n: &str| fields.iter().find(|f| f.name == n);
     let mut rules = RecordRules {
-        email_field: by_name("email").filter(|f| f.kind == ValueKind::Email).map(|f| f.name.clone()),
-        phone_field: by_name("phone").filter(|f| f.kind == ValueKind::Phone).map(|f| f.name.clone()),
+        email_field: by_name("email")
+            .filter(|f| f.kind == ValueKind::Email)
+            .map(|f| f.name.clone()),
+        phone_field: by_name("phone")
+            .filter(|f| f.kind == ValueKind::Phone)
+            .map(|f| f.name.clone()),
         ..RecordRules::default()
     };
     let Some((path, _, raw)) = from else {
@@ -843,18 +1043,39 @@ fn build_records(
     rules.require_email = raw.require_email.unwrap_or(false);
     rules.create_in_hubspot = raw.create_in_hubspot.unwrap_or(false);
     rules.create_in_gorgias = raw.create_in_gorgias.unwrap_or(false);
-    let mut pick = |v: &Option<Spanned<String>>, k: &str, kind: ValueKind, slot: &mut Option<String>| {
-        if let Some(n) = v {
-            match by_name(n.get_ref()) {
-                Some(f) if f.kind == kind => *slot = Some(f.name.clone()),
-                Some(_) => errors.push(src.error(n, format!("records.{k}"), format!("field {:?} is not of type {}", n.get_ref(), kind_name(kind)), format!("the name of a field with type = \"{}\"", kind_name(kind)))),
-                None if declared.contains_key(n.get_ref()) => {}
-                None => errors.push(src.error(n, format!("records.{k}"), format!("no field named {:?}", n.get_ref()), "the name of a field under [fields]")),
+    let mut pick =
+        |v: &Option<Spanned<String>>, k: &str, kind: ValueKind, slot: &mut Option<String>| {
+            if let Some(n) = v {
+                match by_name(n.get_ref()) {
+                    Some(f) if f.kind == kind => *slot = Some(f.name.clone()),
+                    Some(_) => errors.push(src.error(
+                        n,
+                        format!("records.{k}"),
+                        format!("field {:?} is not of type {}", n.get_ref(), kind_name(kind)),
+                        format!("the name of a field with type = \"{}\"", kind_name(kind)),
+                    )),
+                    None if declared.contains_key(n.get_ref()) => {}
+                    None => errors.push(src.error(
+                        n,
+                        format!("records.{k}"),
+                        format!("no field named {:?}", n.get_ref()),
+                        "the name of a field under [fields]",
+                    )),
+                }
             }
-        }
-    };
-    pick(&raw.email_field, "email_field", ValueKind::Email, &mut rules.email_field);
-    pick(&raw.phone_field, "phone_field", ValueKind::Phone, &mut rules.phone_field);
+        };
+    pick(
+        &raw.email_field,
+        "email_field",
+        ValueKind::Email,
+        &mut rules.email_field,
+    );
+    pick(
+        &raw.phone_field,
+        "phone_field",
+        ValueKind::Phone,
+        &mut rules.phone_field,
+    );
     if rules.require_email && rules.email_field.is_none() && errors.is_empty() {
         errors.push(MappingError {
             file: path.to_owned(),
@@ -876,16 +1097,29 @@ fn build_records(
             _ => None,
         };
         let Some(condition) = condition else {
-            errors.push(src.error(f, "records.only", "a filter needs exactly one condition", "one of `in = [...]`, `not_in = [...]`, `present = true|false`"));
+            errors.push(src.error(
+                f,
+                "records.only",
+                "a filter needs exactly one condition",
+                "one of `in = [...]`, `not_in = [...]`, `present = true|false`",
+            ));
             continue;
         };
         if by_name(r.field.get_ref()).is_none() {
             if !declared.contains_key(r.field.get_ref()) {
-                errors.push(src.error(&r.field, "records.only.field", format!("no field named {:?}", r.field.get_ref()), "the name of a field under [fields]"));
+                errors.push(src.error(
+                    &r.field,
+                    "records.only.field",
+                    format!("no field named {:?}", r.field.get_ref()),
+                    "the name of a field under [fields]",
+                ));
             }
             continue;
         }
-        rules.filters.push(Filter { field: r.field.get_ref().clone(), condition });
+        rules.filters.push(Filter {
+            field: r.field.get_ref().clone(),
+            condition,
+        });
     }
     rules
 }
@@ -951,11 +1185,15 @@ mod tests {
         assert_eq!(e.file, PathBuf::from("m.toml"));
         assert_eq!((e.line, e.key.as_str()), (line, key), "{e}");
         let shown = e.to_string();
-        assert!(shown.starts_with(&format!("m.toml:{line}: `{key}`")), "{shown}");
+        assert!(
+            shown.starts_with(&format!("m.toml:{line}: `{key}`")),
+            "{shown}"
+        );
         e
     }
 
-    const EMAIL: &str = "[fields.email]\nhubspot = \"email\"\ngorgias = \"email\"\ntype = \"email\"\n";
+    const EMAIL: &str =
+        "[fields.email]\nhubspot = \"email\"\ngorgias = \"email\"\ntype = \"email\"\n";
 
     #[test]
     fn one_to_one_fields_with_defaults() {
@@ -963,9 +1201,16 @@ mod tests {
         let f = m.field("email").unwrap();
         assert_eq!(f.hubspot, HubspotAccess::Property("email".into()));
         assert_eq!(f.gorgias, GorgiasAccess::Top("email".into()));
-        assert_eq!((f.kind, f.direction, f.conflict), (ValueKind::Email, Direction::Both, ConflictPolicy::Newest));
+        assert_eq!(
+            (f.kind, f.direction, f.conflict),
+            (ValueKind::Email, Direction::Both, ConflictPolicy::Newest)
+        );
         assert_eq!(f.origin.line, 1);
-        assert_eq!(m.records.email_field.as_deref(), Some("email"), "linking defaults to the email field");
+        assert_eq!(
+            m.records.email_field.as_deref(),
+            Some("email"),
+            "linking defaults to the email field"
+        );
     }
 
     #[test]
@@ -984,13 +1229,25 @@ hubspot = "lifecyclestage"
 gorgias = "data.tether.lifecycle_stage"
 values = { lead = "Lead" }
 "#);
-        assert_eq!(m.field("name").unwrap().hubspot, HubspotAccess::Join("firstname".into(), "lastname".into()));
-        assert_eq!(m.field("phone").unwrap().gorgias, GorgiasAccess::PhoneChannel);
+        assert_eq!(
+            m.field("name").unwrap().hubspot,
+            HubspotAccess::Join("firstname".into(), "lastname".into())
+        );
+        assert_eq!(
+            m.field("phone").unwrap().gorgias,
+            GorgiasAccess::PhoneChannel
+        );
         assert_eq!(m.field("phone").unwrap().region.unwrap().code(), "GB");
         let stage = m.field("stage").unwrap();
-        assert_eq!(stage.gorgias, GorgiasAccess::Data(vec!["tether".into(), "lifecycle_stage".into()]));
+        assert_eq!(
+            stage.gorgias,
+            GorgiasAccess::Data(vec!["tether".into(), "lifecycle_stage".into()])
+        );
         assert_eq!(stage.kind, ValueKind::Enum, "a value map makes an enum");
-        assert_eq!(stage.values.as_ref().unwrap().to_gorgias("lead"), Some("Lead"));
+        assert_eq!(
+            stage.values.as_ref().unwrap().to_gorgias("lead"),
+            Some("Lead")
+        );
         assert_eq!(m.records.phone_field.as_deref(), Some("phone"));
     }
 
@@ -1014,17 +1271,29 @@ type = "number"
 default = "3.50"
 "#);
         let a = m.field("a").unwrap();
-        assert_eq!((a.direction, a.conflict), (Direction::ToGorgias, ConflictPolicy::Manual));
+        assert_eq!(
+            (a.direction, a.conflict),
+            (Direction::ToGorgias, ConflictPolicy::Manual)
+        );
         assert_eq!(a.transforms, vec![Transform::Trim, Transform::Uppercase]);
-        assert_eq!(a.default.as_deref(), Some("X"), "defaults are stored canonical");
+        assert_eq!(
+            a.default.as_deref(),
+            Some("X"),
+            "defaults are stored canonical"
+        );
         let b = m.field("b").unwrap();
-        assert_eq!((b.direction, b.conflict), (Direction::Both, ConflictPolicy::Gorgias));
+        assert_eq!(
+            (b.direction, b.conflict),
+            (Direction::Both, ConflictPolicy::Gorgias)
+        );
         assert_eq!(b.default.as_deref(), Some("3.5"));
     }
 
     #[test]
     fn records_filters_and_creates() {
-        let m = ok(&format!("{EMAIL}{}", r#"
+        let m = ok(&format!(
+            "{EMAIL}{}",
+            r#"
 [fields.stage]
 hubspot = "lifecyclestage"
 gorgias = "data.stage"
@@ -1037,12 +1306,18 @@ in = ["customer"]
 [[records.only]]
 field = "email"
 present = true
-"#));
+"#
+        ));
         let r = &m.records;
         assert!(r.require_email && r.create_in_gorgias && !r.create_in_hubspot);
         assert_eq!(r.filters.len(), 2);
-        assert_eq!(r.filters[0].condition, Condition::In(vec!["customer".into()]));
-        assert!(r.filters[0].condition.holds(Some("customer")) && !r.filters[0].condition.holds(None));
+        assert_eq!(
+            r.filters[0].condition,
+            Condition::In(vec!["customer".into()])
+        );
+        assert!(
+            r.filters[0].condition.holds(Some("customer")) && !r.filters[0].condition.holds(None)
+        );
         assert_eq!(r.filters[1].condition, Condition::Present);
     }
 
@@ -1063,12 +1338,29 @@ direction = "to_hubspot"
 unique = true
 "#);
         let props = m.hubspot_properties();
-        let gid = props.iter().find(|p| p.name == "tether_gorgias_id").unwrap();
-        assert_eq!((gid.kind.as_str(), gid.field_type.as_str(), gid.label.as_str()), ("string", "text", "Gid"));
+        let gid = props
+            .iter()
+            .find(|p| p.name == "tether_gorgias_id")
+            .unwrap();
+        assert_eq!(
+            (
+                gid.kind.as_str(),
+                gid.field_type.as_str(),
+                gid.label.as_str()
+            ),
+            ("string", "text", "Gid")
+        );
         assert!(gid.has_unique_value);
         let tier = props.iter().find(|p| p.name == "loyalty_tier").unwrap();
-        assert_eq!((tier.kind.as_str(), tier.field_type.as_str()), ("enumeration", "select"));
-        let opts: Vec<(&str, &str)> = tier.options.iter().map(|o| (o.value.as_str(), o.label.as_str())).collect();
+        assert_eq!(
+            (tier.kind.as_str(), tier.field_type.as_str()),
+            ("enumeration", "select")
+        );
+        let opts: Vec<(&str, &str)> = tier
+            .options
+            .iter()
+            .map(|o| (o.value.as_str(), o.label.as_str()))
+            .collect();
         assert_eq!(opts, [("gold_tier", "Gold tier"), ("silver", "Silver")]);
         let json = serde_json::to_value(tier).unwrap();
         assert_eq!(json["fieldType"], "select");
@@ -1077,10 +1369,18 @@ unique = true
 
     #[test]
     fn syntax_and_unknown_keys_name_line_and_key() {
-        let e = one_error(&format!("{EMAIL}[fields.x]\nhubspot = \"x\"\ngorgias = \"note\"\ncolour = 3\n"), 8, "fields.x.colour");
+        let e = one_error(
+            &format!("{EMAIL}[fields.x]\nhubspot = \"x\"\ngorgias = \"note\"\ncolour = 3\n"),
+            8,
+            "fields.x.colour",
+        );
         assert!(e.problem.contains("unknown field `colour`"));
         assert!(e.expected.contains("`direction`"));
-        let e = one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"note\"\ndirection = \"sideways\"\n", 4, "fields.x.direction");
+        let e = one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"note\"\ndirection = \"sideways\"\n",
+            4,
+            "fields.x.direction",
+        );
         assert!(e.expected.contains("`to_hubspot`"));
         let e = one_error("[fields.x]\nhubspot = \"x\"\n", 1, "fields.x");
         assert!(e.problem.contains("missing field `gorgias`"));
@@ -1090,36 +1390,97 @@ unique = true
 
     #[test]
     fn semantic_errors_name_line_key_and_expectation() {
-        let e = one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"emial\"\n", 3, "fields.x.gorgias");
+        let e = one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"emial\"\n",
+            3,
+            "fields.x.gorgias",
+        );
         assert!(e.expected.contains("channels.phone"));
-        let e = one_error("[fields.x]\nhubspot = \"Bad-Name\"\ngorgias = \"note\"\n", 2, "fields.x.hubspot");
+        let e = one_error(
+            "[fields.x]\nhubspot = \"Bad-Name\"\ngorgias = \"note\"\n",
+            2,
+            "fields.x.hubspot",
+        );
         assert!(e.expected.contains("lower-case"));
-        let e = one_error("[fields.x]\nhubspot = \"@id\"\ngorgias = \"external_id\"\n", 1, "fields.x.direction");
+        let e = one_error(
+            "[fields.x]\nhubspot = \"@id\"\ngorgias = \"external_id\"\n",
+            1,
+            "fields.x.direction",
+        );
         assert!(e.expected.contains("to_gorgias"));
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = [\"firstname\", \"lastname\"]\ndirection = \"both\"\n", 4, "fields.x.direction");
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"enum\"\n", 4, "fields.x.type");
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"date\"\nhubspot_format = \"%Q\"\n", 5, "fields.x.hubspot_format");
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntransforms = [\"trim\", \"shout\"]\n", 4, "fields.x.transforms");
-        let e = one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"bool\"\ndefault = \"maybe\"\n", 5, "fields.x.default");
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = [\"firstname\", \"lastname\"]\ndirection = \"both\"\n",
+            4,
+            "fields.x.direction",
+        );
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"enum\"\n",
+            4,
+            "fields.x.type",
+        );
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"date\"\nhubspot_format = \"%Q\"\n",
+            5,
+            "fields.x.hubspot_format",
+        );
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntransforms = [\"trim\", \"shout\"]\n",
+            4,
+            "fields.x.transforms",
+        );
+        let e = one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"bool\"\ndefault = \"maybe\"\n",
+            5,
+            "fields.x.default",
+        );
         assert!(e.expected.contains("bool"));
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"channels.phone\"\n", 3, "fields.x.type");
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\nvalues = { a = \"A\", b = \"A\" }\n", 4, "fields.x.values");
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"note\"\n[records]\n[[records.only]]\nfield = \"nope\"\nin = [\"a\"]\n", 6, "records.only.field");
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"note\"\n[records]\n[[records.only]]\nfield = \"x\"\n", 5, "records.only");
-        one_error("[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"number\"\n[fields.x.hubspot_property]\ntype = \"number\"\nfield_type = \"select\"\n", 7, "fields.x.hubspot_property.field_type");
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"channels.phone\"\n",
+            3,
+            "fields.x.type",
+        );
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\nvalues = { a = \"A\", b = \"A\" }\n",
+            4,
+            "fields.x.values",
+        );
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"note\"\n[records]\n[[records.only]]\nfield = \"nope\"\nin = [\"a\"]\n",
+            6,
+            "records.only.field",
+        );
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"note\"\n[records]\n[[records.only]]\nfield = \"x\"\n",
+            5,
+            "records.only",
+        );
+        one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"number\"\n[fields.x.hubspot_property]\ntype = \"number\"\nfield_type = \"select\"\n",
+            7,
+            "fields.x.hubspot_property.field_type",
+        );
     }
 
     #[test]
     fn two_fields_writing_one_target_is_an_error() {
-        let e = errs("[fields.a]\nhubspot = \"x\"\ngorgias = \"data.t\"\n[fields.b]\nhubspot = \"y\"\ngorgias = \"data.t.u\"\n");
+        let e = errs(
+            "[fields.a]\nhubspot = \"x\"\ngorgias = \"data.t\"\n[fields.b]\nhubspot = \"y\"\ngorgias = \"data.t.u\"\n",
+        );
         assert_eq!(e.len(), 1);
-        assert!(e[0].problem.contains("also written by field \"a\""), "{}", e[0]);
+        assert!(
+            e[0].problem.contains("also written by field \"a\""),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]
     fn files_merge_and_duplicates_name_both_files() {
         let a = (PathBuf::from("dir/a.toml"), EMAIL.to_owned());
-        let b = (PathBuf::from("dir/b.toml"), "[fields.note]\nhubspot = \"note\"\ngorgias = \"note\"\n".to_owned());
+        let b = (
+            PathBuf::from("dir/b.toml"),
+            "[fields.note]\nhubspot = \"note\"\ngorgias = \"note\"\n".to_owned(),
+        );
         let m = parse_files(&[a.clone(), b]).unwrap();
         assert_eq!(m.fields.len(), 2);
         assert_eq!(m.sources.len(), 2);
@@ -1128,10 +1489,20 @@ unique = true
         assert_eq!(e.len(), 1);
         assert_eq!((e[0].file.to_str().unwrap(), e[0].line), ("dir/c.toml", 3));
         assert!(e[0].problem.contains("dir/a.toml:1"), "{}", e[0]);
-        let r1 = (PathBuf::from("x.toml"), "[records]\nrequire_email = false\n".to_owned());
-        let r2 = (PathBuf::from("y.toml"), format!("{EMAIL}[records]\ncreate_in_gorgias = true\n"));
+        let r1 = (
+            PathBuf::from("x.toml"),
+            "[records]\nrequire_email = false\n".to_owned(),
+        );
+        let r2 = (
+            PathBuf::from("y.toml"),
+            format!("{EMAIL}[records]\ncreate_in_gorgias = true\n"),
+        );
         let e = parse_files(&[r1, r2]).unwrap_err().0;
-        assert!(e.iter().any(|e| e.key == "records" && e.problem.contains("x.toml")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.key == "records" && e.problem.contains("x.toml")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1139,11 +1510,24 @@ unique = true
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
         let m = load_dir(&root).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.sources.len(), 1, "examples/ is not loaded");
-        assert!(m.hubspot_properties().iter().any(|p| p.name == "tether_gorgias_id"));
+        assert!(
+            m.hubspot_properties()
+                .iter()
+                .any(|p| p.name == "tether_gorgias_id")
+        );
         let gid = m.field("gorgias_id").unwrap();
-        assert_eq!((&gid.gorgias, gid.direction), (&GorgiasAccess::Id, Direction::ToHubspot));
+        assert_eq!(
+            (&gid.gorgias, gid.direction),
+            (&GorgiasAccess::Id, Direction::ToHubspot)
+        );
         let hid = m.field("hubspot_id").unwrap();
-        assert_eq!((&hid.hubspot, &hid.gorgias), (&HubspotAccess::Id, &GorgiasAccess::Top("external_id".into())));
+        assert_eq!(
+            (&hid.hubspot, &hid.gorgias),
+            (
+                &HubspotAccess::Id,
+                &GorgiasAccess::Top("external_id".into())
+            )
+        );
         for entry in std::fs::read_dir(root.join("examples")).unwrap() {
             let p = entry.unwrap().path();
             let text = std::fs::read_to_string(&p).unwrap();

@@ -28,7 +28,8 @@ pub enum Transform {
 
 impl Transform {
     /// The names accepted in `transforms = [...]`.
-    pub const NAMES: &'static [&'static str] = &["trim", "lowercase", "uppercase", "collapse_spaces"];
+    pub const NAMES: &'static [&'static str] =
+        &["trim", "lowercase", "uppercase", "collapse_spaces"];
 
     /// Parses a transform name.
     pub fn parse(name: &str) -> Option<Self> {
@@ -216,7 +217,11 @@ pub fn parse_datetime(raw: &str, format: Option<&str>) -> Option<DateTime<Utc>> 
         return DateTime::parse_from_str(raw, f)
             .map(|d| d.with_timezone(&Utc))
             .ok()
-            .or_else(|| NaiveDateTime::parse_from_str(raw, f).ok().map(|n| n.and_utc()));
+            .or_else(|| {
+                NaiveDateTime::parse_from_str(raw, f)
+                    .ok()
+                    .map(|n| n.and_utc())
+            });
     }
     if let Some(d) = epoch_millis(raw) {
         return Some(d);
@@ -249,17 +254,36 @@ mod tests {
         assert_eq!(t(Transform::Trim, "  a b "), "a b");
         assert_eq!(t(Transform::Lowercase, "AbC"), "abc");
         assert_eq!(t(Transform::Uppercase, "fr"), "FR");
-        assert_eq!(t(Transform::CollapseSpaces, " Mary   Ann\tSmith "), "Mary Ann Smith");
-        assert!(matches!(Transform::Trim.apply(Cow::Borrowed("x")), Cow::Borrowed(_)));
-        assert_eq!(Transform::parse("collapse_spaces"), Some(Transform::CollapseSpaces));
+        assert_eq!(
+            t(Transform::CollapseSpaces, " Mary   Ann\tSmith "),
+            "Mary Ann Smith"
+        );
+        assert!(matches!(
+            Transform::Trim.apply(Cow::Borrowed("x")),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            Transform::parse("collapse_spaces"),
+            Some(Transform::CollapseSpaces)
+        );
         assert_eq!(Transform::parse("titlecase"), None);
     }
 
     #[test]
     fn emails_and_phones() {
-        assert_eq!(canon(ValueKind::Email, " Jane@Example.COM").unwrap(), "jane@example.com");
-        assert!(canon(ValueKind::Email, "jane@").unwrap_err().contains("not a valid e-mail"));
-        assert_eq!(canon(ValueKind::Phone, "(415) 555-2671").unwrap(), "+14155552671");
+        assert_eq!(
+            canon(ValueKind::Email, " Jane@Example.COM").unwrap(),
+            "jane@example.com"
+        );
+        assert!(
+            canon(ValueKind::Email, "jane@")
+                .unwrap_err()
+                .contains("not a valid e-mail")
+        );
+        assert_eq!(
+            canon(ValueKind::Phone, "(415) 555-2671").unwrap(),
+            "+14155552671"
+        );
         let gb: Region = "GB".parse().unwrap();
         let p = to_canonical(ValueKind::Phone, Cow::Borrowed("020 7946 0958"), gb, None).unwrap();
         assert_eq!(p, "+442079460958");
@@ -272,7 +296,10 @@ mod tests {
         assert_eq!(canon(ValueKind::Number, "17.0").unwrap(), "17");
         assert_eq!(canon(ValueKind::Number, "-0").unwrap(), "0");
         assert_eq!(canon(ValueKind::Number, "1e3").unwrap(), "1000");
-        assert_eq!(canon(ValueKind::Number, "123456789012345678901").unwrap(), "123456789012345678901");
+        assert_eq!(
+            canon(ValueKind::Number, "123456789012345678901").unwrap(),
+            "123456789012345678901"
+        );
         assert!(canon(ValueKind::Number, "12a").is_err());
         assert!(canon(ValueKind::Number, "NaN").is_err());
         assert_eq!(canon(ValueKind::Bool, "Yes").unwrap(), "true");
@@ -283,18 +310,38 @@ mod tests {
     #[test]
     fn dates_and_datetimes() {
         assert_eq!(canon(ValueKind::Date, "2015-05-01").unwrap(), "2015-05-01");
-        assert_eq!(canon(ValueKind::Date, "1430438400000").unwrap(), "2015-05-01");
-        assert_eq!(canon(ValueKind::Date, "2015-05-01T10:00:00Z").unwrap(), "2015-05-01");
-        let d = to_canonical(ValueKind::Date, Cow::Borrowed("01/05/2015"), Region::default(), Some("%d/%m/%Y"));
+        assert_eq!(
+            canon(ValueKind::Date, "1430438400000").unwrap(),
+            "2015-05-01"
+        );
+        assert_eq!(
+            canon(ValueKind::Date, "2015-05-01T10:00:00Z").unwrap(),
+            "2015-05-01"
+        );
+        let d = to_canonical(
+            ValueKind::Date,
+            Cow::Borrowed("01/05/2015"),
+            Region::default(),
+            Some("%d/%m/%Y"),
+        );
         assert_eq!(d.unwrap(), "2015-05-01");
-        assert_eq!(from_canonical(ValueKind::Date, "2015-05-01", Some("%d/%m/%Y")).unwrap(), "01/05/2015");
+        assert_eq!(
+            from_canonical(ValueKind::Date, "2015-05-01", Some("%d/%m/%Y")).unwrap(),
+            "01/05/2015"
+        );
         assert!(canon(ValueKind::Date, "May 1st").is_err());
         assert_eq!(
             canon(ValueKind::Datetime, "2020-02-29T04:30:17+01:00").unwrap(),
             "2020-02-29T03:30:17.000Z"
         );
-        assert_eq!(canon(ValueKind::Datetime, "2019-04-13T03:27:56.973873").unwrap(), "2019-04-13T03:27:56.973Z");
-        assert_eq!(canon(ValueKind::Datetime, "1430438400000").unwrap(), "2015-05-01T00:00:00.000Z");
+        assert_eq!(
+            canon(ValueKind::Datetime, "2019-04-13T03:27:56.973873").unwrap(),
+            "2019-04-13T03:27:56.973Z"
+        );
+        assert_eq!(
+            canon(ValueKind::Datetime, "1430438400000").unwrap(),
+            "2015-05-01T00:00:00.000Z"
+        );
         assert!(valid_format("%d/%m/%Y"));
         assert!(!valid_format("%Q"));
     }

@@ -23,9 +23,7 @@ pub struct NotInvertible {
 
 impl ValueMap {
     /// Builds the map from `(hubspot, gorgias)` pairs; fails if it cannot be inverted.
-    pub fn new(
-        pairs: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, NotInvertible> {
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, NotInvertible> {
         let mut to_gorgias = BTreeMap::new();
         let mut to_hubspot: BTreeMap<String, String> = BTreeMap::new();
         for (h, g) in pairs {
@@ -74,7 +72,9 @@ mod tests {
     use super::*;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        p.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
