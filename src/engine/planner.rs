@@ -741,9 +741,8 @@ fn move_bases(
 fn finish(mut out: Out, o: &Options) -> Plan {
     out.links.sort();
     out.hubspot_updates.sort_by(|a, b| a.id.cmp(&b.id));
-    out.gorgias_updates.sort_by(|a, b| a.id.cmp(&b.id));
-    out.hubspot_creates
-        .sort_by(|a, b| a.from_gorgias.cmp(&b.from_gorgias));
+    out.gorgias_updates.sort_by_key(|u| u.id);
+    out.hubspot_creates.sort_by_key(|c| c.from_gorgias);
     out.gorgias_creates
         .sort_by(|a, b| a.from_hubspot.cmp(&b.from_hubspot));
     out.base_updates.sort();

@@ -314,7 +314,12 @@ fn a_value_that_does_not_fit_skips_only_that_field() {
 fn echo_of_our_own_write_is_a_no_op() {
     let (mut h, g, l) = agreed_pair();
     h.properties.insert("phone".into(), "(415) 555-2672".into());
-    let p = run(&[h.clone()], &[g.clone()], &[l.clone()], &map());
+    let p = run(
+        std::slice::from_ref(&h),
+        std::slice::from_ref(&g),
+        std::slice::from_ref(&l),
+        &map(),
+    );
     let mut sides = Sides::new(vec![h], vec![g], vec![l]);
     sides.apply(&p, 30);
     let gch = sides.g[0].fields["channels"].clone();
@@ -467,7 +472,12 @@ fn unmatched_records_get_counterparts_where_allowed() {
 #[test]
 fn tombstoned_and_missing_records_are_never_recreated() {
     let (h, g, l) = agreed_pair();
-    let p = run(&[h.clone()], &[], &[l.clone()], &map());
+    let p = run(
+        std::slice::from_ref(&h),
+        &[],
+        std::slice::from_ref(&l),
+        &map(),
+    );
     assert!(!p.has_writes());
     assert_eq!(p.skips[0].code, SkipCode::CounterpartMissing);
     let mut ex = Excluded::default();

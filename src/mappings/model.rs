@@ -159,7 +159,7 @@ pub enum ConflictPolicy {
 }
 
 /// Which records take part, and whether missing counterparts are created.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordRules {
     /// Only records with a valid e-mail take part.
     pub require_email: bool,
@@ -173,19 +173,6 @@ pub struct RecordRules {
     pub email_field: Option<String>,
     /// Canonical field used to link by phone (default `phone` when mapped).
     pub phone_field: Option<String>,
-}
-
-impl Default for RecordRules {
-    fn default() -> Self {
-        Self {
-            require_email: false,
-            filters: Vec::new(),
-            create_in_hubspot: false,
-            create_in_gorgias: false,
-            email_field: None,
-            phone_field: None,
-        }
-    }
 }
 
 /// A condition on one canonical field.

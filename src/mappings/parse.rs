@@ -285,7 +285,7 @@ impl Source<'_> {
         }
     }
 
-    fn from_toml(&self, err: &toml::de::Error) -> MappingError {
+    fn toml_error(&self, err: &toml::de::Error) -> MappingError {
         let offset = err.span().map_or(0, |s| s.start);
         let message = err.message().trim().to_owned();
         let (problem, expected) = split_expected(&message);
@@ -757,7 +757,7 @@ fn build_field(
             };
             let options_ok = |c: &str| {
                 kind != ValueKind::Enum
-                    || values.as_ref().map_or(true, |m| m.to_gorgias(c).is_some())
+                    || values.as_ref().is_none_or(|m| m.to_gorgias(c).is_some())
                         && hubspot_property.as_ref().is_none_or(|p| {
                             p.options.is_empty() || p.options.iter().any(|o| o.value == c)
                         })
@@ -852,7 +852,7 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
         let src = Source { path, text };
         match toml::from_str::<RawFile>(text) {
             Ok(file) => parsed.push(Parsed { src, file }),
-            Err(e) => errors.push(src.from_toml(&e)),
+            Err(e) => errors.push(src.toml_error(&e)),
         }
     }
     if files.is_empty() {
