@@ -37,6 +37,8 @@ pub enum Command {
     Doctor,
     /// Serve the HubSpot and Gorgias sandboxes in the foreground.
     Sandbox(commands::sandbox::SandboxArgs),
+    /// Work with the field mapping files (`tether mappings check [DIR]`).
+    Mappings(commands::mappings::MappingsArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -63,6 +65,7 @@ pub fn main() -> ExitCode {
             Command::Status(args) => commands::status::run(&global, args).await,
             Command::Doctor => commands::doctor::run(&global).await,
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
+            Command::Mappings(args) => commands::mappings::run(&global, args).await,
         }
     });
     match outcome {

@@ -11,3 +11,4 @@ mod gorgias_faults;
 mod gorgias_feed;
 mod gorgias_sandbox;
 mod gorgias_writes;
+mod mappings_cli;

@@ -1,0 +1,292 @@
+//! Linking unlinked records: first by recorded ids (a HubSpot property holding the Gorgias id,
+//! or Gorgias `external_id` holding the HubSpot id), then by normalised e-mail, then by E.164
+//! phone. A key shared by several records is ambiguous: they are skipped with the reason.
+//!
+//! Pure. Must never guess: a link is made only when the key is unique on both sides, and an
+//! e-mail that already belongs to a linked record marks a likely duplicate, not a new match.
+
+use super::plan::{MatchKind, SkipCode};
+use crate::domain::{GorgiasId, HubspotId};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+/// An unlinked record that may be linked, with its matching keys in canonical form.
+#[derive(Debug, Clone)]
+pub struct Candidate<'a, Id, Other> {
+    pub id: Id,
+    pub email: Option<Cow<'a, str>>,
+    pub phone: Option<Cow<'a, str>>,
+    /// The other side's id this record says it belongs to.
+    pub claim: Option<Other>,
+}
+
+/// A HubSpot candidate.
+pub type HubspotCandidate<'a> = Candidate<'a, &'a HubspotId, GorgiasId>;
+/// A Gorgias candidate.
+pub type GorgiasCandidate<'a> = Candidate<'a, GorgiasId, HubspotId>;
+
+/// What happened to one candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Linked to the candidate at this index on the other side.
+    Linked(usize, MatchKind),
+    /// No match: a counterpart may be created.
+    Unmatched,
+    /// Left alone, with the reason.
+    Skipped(SkipCode, String),
+}
+
+/// Results, one per candidate, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linking {
+    pub hubspot: Vec<Outcome>,
+    pub gorgias: Vec<Outcome>,
+}
+
+#[derive(Default)]
+struct Group {
+    h: Vec<usize>,
+    g: Vec<usize>,
+}
+
+/// Links candidates. `linked_emails` holds the e-mails of records (either side) that are
+/// already linked, so that a new record with one of them is reported as a likely duplicate.
+pub fn link(
+    hubspot: &[HubspotCandidate<'_>],
+    gorgias: &[GorgiasCandidate<'_>],
+    linked_emails: &HashSet<&str>,
+) -> Linking {
+    let mut hs = vec![Outcome::Unmatched; hubspot.len()];
+    let mut gs = vec![Outcome::Unmatched; gorgias.len()];
+    let open = |o: &Outcome| matches!(o, Outcome::Unmatched);
+
+    // 1. Recorded ids: accepted when each side of the claimed pair appears in one claim only.
+    let has_claims =
+        hubspot.iter().any(|c| c.claim.is_some()) || gorgias.iter().any(|c| c.claim.is_some());
+    if has_claims {
+        let h_by_id: HashMap<&HubspotId, usize> =
+            hubspot.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let g_by_id: HashMap<GorgiasId, usize> =
+            gorgias.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        for (hi, c) in hubspot.iter().enumerate() {
+            if let Some(gi) = c.claim.and_then(|g| g_by_id.get(&g)) {
+                pairs.push((hi, *gi));
+            }
+        }
+        for (gi, c) in gorgias.iter().enumerate() {
+            if let Some(hi) = c.claim.as_ref().and_then(|h| h_by_id.get(h)) {
+                pairs.push((*hi, gi));
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut hn: HashMap<usize, usize> = HashMap::new();
+        let mut gn: HashMap<usize, usize> = HashMap::new();
+        for (h, g) in &pairs {
+            *hn.entry(*h).or_default() += 1;
+            *gn.entry(*g).or_default() += 1;
+        }
+        for (h, g) in pairs {
+            if hn.get(&h) == Some(&1) && gn.get(&g) == Some(&1) {
+                hs[h] = Outcome::Linked(g, MatchKind::RecordedId);
+                gs[g] = Outcome::Linked(h, MatchKind::RecordedId);
+            }
+        }
+    }
+
+    // 2. E-mail.
+    let mut groups: HashMap<&str, Group> = HashMap::with_capacity(hubspot.len().max(gorgias.len()));
+    for (i, c) in hubspot.iter().enumerate() {
+        if let (true, Some(e)) = (open(&hs[i]), c.email.as_deref()) {
+            groups.entry(e).or_default().h.push(i);
+        }
+    }
+    for (i, c) in gorgias.iter().enumerate() {
+        if let (true, Some(e)) = (open(&gs[i]), c.email.as_deref()) {
+            groups.entry(e).or_default().g.push(i);
+        }
+    }
+    for (email, grp) in &groups {
+        match (grp.h.as_slice(), grp.g.as_slice()) {
+            ([h], [g]) => {
+                hs[*h] = Outcome::Linked(*g, MatchKind::Email);
+                gs[*g] = Outcome::Linked(*h, MatchKind::Email);
+            }
+            (h, g) if h.len() > 1 || g.len() > 1 => {
+                let why = format!(
+                    "{} HubSpot and {} Gorgias unlinked records share this e-mail; merge the duplicates first",
+                    h.len(),
+                    g.len()
+                );
+                for i in h {
+                    hs[*i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why.clone());
+                }
+                for i in g {
+                    gs[*i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why.clone());
+                }
+            }
+            (h, g) if linked_emails.contains(email) => {
+                let why =
+                    "this e-mail already belongs to a linked record: likely a duplicate".to_owned();
+                for i in h {
+                    hs[*i] = Outcome::Skipped(SkipCode::DuplicateOfLinked, why.clone());
+                }
+                for i in g {
+                    gs[*i] = Outcome::Skipped(SkipCode::DuplicateOfLinked, why.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    drop(groups);
+
+    // 3. Phone, for records still open, unless their e-mails contradict.
+    let mut groups: HashMap<&str, Group> = HashMap::new();
+    for (i, c) in hubspot.iter().enumerate() {
+        if let (true, Some(p)) = (open(&hs[i]), c.phone.as_deref()) {
+            groups.entry(p).or_default().h.push(i);
+        }
+    }
+    for (i, c) in gorgias.iter().enumerate() {
+        if let (true, Some(p)) = (open(&gs[i]), c.phone.as_deref()) {
+            groups.entry(p).or_default().g.push(i);
+        }
+    }
+    for grp in groups.values() {
+        match (grp.h.as_slice(), grp.g.as_slice()) {
+            ([h], [g]) => {
+                let contradict = matches!((&hubspot[*h].email, &gorgias[*g].email), (Some(a), Some(b)) if a != b);
+                if !contradict {
+                    hs[*h] = Outcome::Linked(*g, MatchKind::Phone);
+                    gs[*g] = Outcome::Linked(*h, MatchKind::Phone);
+                }
+            }
+            (h, g) if !h.is_empty() && !g.is_empty() => {
+                let why = format!(
+                    "{} HubSpot and {} Gorgias unlinked records share this phone and no e-mail decides; review them",
+                    h.len(),
+                    g.len()
+                );
+                for i in h {
+                    hs[*i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why.clone());
+                }
+                for i in g {
+                    gs[*i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    Linking {
+        hubspot: hs,
+        gorgias: gs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h<'a>(
+        id: &'a HubspotId,
+        email: Option<&'a str>,
+        phone: Option<&'a str>,
+        claim: Option<i64>,
+    ) -> HubspotCandidate<'a> {
+        Candidate {
+            id,
+            email: email.map(Cow::Borrowed),
+            phone: phone.map(Cow::Borrowed),
+            claim: claim.map(|c| GorgiasId::new(c).unwrap()),
+        }
+    }
+    fn g<'a>(
+        id: i64,
+        email: Option<&'a str>,
+        phone: Option<&'a str>,
+        claim: Option<&str>,
+    ) -> GorgiasCandidate<'a> {
+        Candidate {
+            id: GorgiasId::new(id).unwrap(),
+            email: email.map(Cow::Borrowed),
+            phone: phone.map(Cow::Borrowed),
+            claim: claim.map(|c| HubspotId::new(c).unwrap()),
+        }
+    }
+
+    #[test]
+    fn links_by_unique_email_then_phone() {
+        let ids: Vec<HubspotId> = (1..=3)
+            .map(|i| HubspotId::new(i.to_string()).unwrap())
+            .collect();
+        let hc = [
+            h(&ids[0], Some("a@x.co"), None, None),
+            h(&ids[1], None, Some("+1"), None),
+            h(&ids[2], Some("c@x.co"), None, None),
+        ];
+        let gc = [
+            g(10, Some("a@x.co"), None, None),
+            g(11, Some("b@x.co"), Some("+1"), None),
+        ];
+        let r = link(&hc, &gc, &HashSet::new());
+        assert_eq!(r.hubspot[0], Outcome::Linked(0, MatchKind::Email));
+        assert_eq!(r.hubspot[1], Outcome::Linked(1, MatchKind::Phone));
+        assert_eq!(r.hubspot[2], Outcome::Unmatched);
+        assert_eq!(r.gorgias[1], Outcome::Linked(1, MatchKind::Phone));
+    }
+
+    #[test]
+    fn shared_keys_are_ambiguous_and_never_guessed() {
+        let ids: Vec<HubspotId> = (1..=2)
+            .map(|i| HubspotId::new(i.to_string()).unwrap())
+            .collect();
+        let hc = [
+            h(&ids[0], Some("a@x.co"), None, None),
+            h(&ids[1], Some("a@x.co"), None, None),
+        ];
+        let gc = [g(10, Some("a@x.co"), None, None)];
+        let r = link(&hc, &gc, &HashSet::new());
+        assert!(
+            r.hubspot
+                .iter()
+                .chain(&r.gorgias)
+                .all(|o| matches!(o, Outcome::Skipped(SkipCode::AmbiguousMatch, _)))
+        );
+    }
+
+    #[test]
+    fn contradicting_emails_block_a_phone_match() {
+        let id = HubspotId::new("1").unwrap();
+        let r = link(
+            &[h(&id, Some("a@x.co"), Some("+1"), None)],
+            &[g(10, Some("b@x.co"), Some("+1"), None)],
+            &HashSet::new(),
+        );
+        assert_eq!(r.hubspot[0], Outcome::Unmatched);
+        assert_eq!(r.gorgias[0], Outcome::Unmatched);
+    }
+
+    #[test]
+    fn recorded_ids_win_over_emails_and_duplicates_are_flagged() {
+        let ids: Vec<HubspotId> = (1..=2)
+            .map(|i| HubspotId::new(i.to_string()).unwrap())
+            .collect();
+        let hc = [
+            h(&ids[0], Some("a@x.co"), None, Some(11)),
+            h(&ids[1], Some("d@x.co"), None, None),
+        ];
+        let gc = [
+            g(10, Some("a@x.co"), None, None),
+            g(11, Some("other@x.co"), None, Some("1")),
+        ];
+        let linked: HashSet<&str> = ["d@x.co"].into_iter().collect();
+        let r = link(&hc, &gc, &linked);
+        assert_eq!(r.hubspot[0], Outcome::Linked(1, MatchKind::RecordedId));
+        assert_eq!(r.gorgias[0], Outcome::Unmatched);
+        assert!(matches!(
+            r.hubspot[1],
+            Outcome::Skipped(SkipCode::DuplicateOfLinked, _)
+        ));
+    }
+}

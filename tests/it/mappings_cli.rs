@@ -1,0 +1,71 @@
+//! `tether mappings check`: the real binary on mapping directories written by the test.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::fs;
+
+fn tether() -> Command {
+    let mut c = Command::cargo_bin("tether").unwrap();
+    c.env_remove("TETHER_CONFIG").env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn the_shipped_mappings_check_ok() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    tether()
+        .args(["mappings", "check"])
+        .arg(&dir)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("mappings OK: 7 fields"))
+        .stdout(predicate::str::contains("tether_gorgias_id"))
+        .stdout(predicate::str::contains("external_id"));
+}
+
+#[test]
+fn errors_name_file_line_key_and_expectation_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("a.toml"),
+        "[fields.email]\nhubspot = \"email\"\ngorgias = \"email\"\ntype = \"email\"\n\n[fields.stage]\nhubspot = \"lifecyclestage\"\ngorgias = \"data.stage\"\ndirection = \"sideways\"\n",
+    )
+    .unwrap();
+    tether()
+        .args(["mappings", "check"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("a.toml:9: `fields.stage.direction`"))
+        .stderr(predicate::str::contains("expected one of `both`, `to_hubspot`, `to_gorgias`"));
+}
+
+#[test]
+fn duplicate_fields_across_files_name_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let email = "[fields.email]\nhubspot = \"email\"\ngorgias = \"email\"\ntype = \"email\"\n";
+    fs::write(dir.path().join("a.toml"), email).unwrap();
+    fs::write(dir.path().join("b.toml"), format!("# second\n{email}")).unwrap();
+    // Files in sub-directories are not loaded.
+    fs::create_dir(dir.path().join("examples")).unwrap();
+    fs::write(dir.path().join("examples/c.toml"), "not toml at all [").unwrap();
+    tether()
+        .args(["mappings", "check"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("b.toml:2: `fields.email`"))
+        .stderr(predicate::str::contains("a.toml:1"))
+        .stderr(predicate::str::contains("c.toml").not());
+}
+
+#[test]
+fn an_empty_directory_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    tether()
+        .args(["mappings", "check"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no *.toml mapping files"));
+}
