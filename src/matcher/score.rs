@@ -1,0 +1,221 @@
+//! Scoring a compared pair: the Fellegi–Sunter sum of field weights plus the prior, the
+//! relatives guard, and the logistic map to a score in [0, 1]; and the [`Explanation`] that
+//! lists each field's contribution. Pure; must never compare raw values (see `compare`).
+
+use super::compare::{Field, Level, Levels, compare};
+use super::record::Prepared;
+use super::weights::{PRIOR, RELATIVES_CAP, weight};
+use serde::Serialize;
+
+/// One field's part in a score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Contribution {
+    pub field: Field,
+    pub level: Level,
+    /// Match weight in bits (log2 odds) this field added.
+    pub weight: f64,
+}
+
+/// Why a pair got its score. Invariant: `prior + Σ fields.weight + relatives_guard == total`
+/// and `score == 1 / (1 + 2^-total)`; see [`Explanation::is_consistent`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Prior log2 odds of a match among candidate pairs.
+    pub prior: f64,
+    /// Each field's contribution, in [`Field::ALL`] order.
+    pub fields: Vec<Contribution>,
+    /// A non-positive adjustment that keeps pairs whose first names do not positively agree
+    /// (relatives sharing an address, surname, phone or family e-mail) at or below
+    /// [`RELATIVES_CAP`]; 0 when it did not apply.
+    pub relatives_guard: f64,
+    /// Total log2 odds.
+    pub total: f64,
+    /// The score in [0, 1].
+    pub score: f64,
+}
+
+impl Explanation {
+    /// True when the contributions add up to the total and the total maps to the score.
+    pub fn is_consistent(&self) -> bool {
+        let sum =
+            self.prior + self.fields.iter().map(|c| c.weight).sum::<f64>() + self.relatives_guard;
+        (sum - self.total).abs() < 1e-9 && (to_score(self.total) - self.score).abs() < 1e-12
+    }
+}
+
+/// The logistic map from log2 odds to a probability-like score.
+pub fn to_score(total_bits: f64) -> f64 {
+    1.0 / (1.0 + (-total_bits).exp2())
+}
+
+/// The log2 odds of a score in (0, 1).
+pub fn to_bits(score: f64) -> f64 {
+    (score / (1.0 - score)).log2()
+}
+
+/// True when the first names positively agree (exact, nickname, swapped or a typo away).
+fn first_names_agree(levels: &Levels) -> bool {
+    matches!(
+        levels[Field::FirstName.index()],
+        Level::Exact | Level::Equivalent | Level::Close
+    )
+}
+
+/// The guard's adjustment for a pair with `total` bits before it.
+fn guard(levels: &Levels, total: f64) -> f64 {
+    if first_names_agree(levels) {
+        return 0.0;
+    }
+    let cap = to_bits(RELATIVES_CAP);
+    if total > cap { cap - total } else { 0.0 }
+}
+
+/// The total log2 odds and the relatives guard of compared levels.
+pub fn total_of(levels: &Levels) -> (f64, f64) {
+    let mut total = PRIOR;
+    for (field, level) in Field::ALL.iter().zip(levels) {
+        total += weight(*field, *level);
+    }
+    let g = guard(levels, total);
+    (total + g, g)
+}
+
+/// The score of a pair, without building an explanation (the fast path for blocking output).
+pub fn score(a: &Prepared, b: &Prepared) -> f64 {
+    to_score(total_of(&compare(a, b)).0)
+}
+
+/// The score of a pair and its explanation.
+pub fn explain(a: &Prepared, b: &Prepared) -> Explanation {
+    explain_levels(&compare(a, b))
+}
+
+/// The explanation of already compared levels.
+pub fn explain_levels(levels: &Levels) -> Explanation {
+    let fields: Vec<Contribution> = Field::ALL
+        .iter()
+        .zip(levels)
+        .map(|(f, l)| Contribution {
+            field: *f,
+            level: *l,
+            weight: weight(*f, *l),
+        })
+        .collect();
+    let (total, relatives_guard) = total_of(levels);
+    Explanation {
+        prior: PRIOR,
+        fields,
+        relatives_guard,
+        total,
+        score: to_score(total),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Region;
+    use crate::matcher::record::MatchRecord;
+    use crate::matcher::weights::RECOMMENDED_AUTO_THRESHOLD;
+
+    fn rec(first: &str, last: &str, email: &str, phone: &str, addr: &str) -> Prepared {
+        Prepared::new(
+            &MatchRecord {
+                id: "x".into(),
+                first_name: first.into(),
+                last_name: last.into(),
+                email: email.into(),
+                phone: phone.into(),
+                address1: addr.into(),
+                city: "Springfield".into(),
+                zip: "12345".into(),
+                state: "IL".into(),
+                country: "US".into(),
+                ..MatchRecord::default()
+            },
+            Region::default(),
+        )
+    }
+
+    #[test]
+    fn explanation_sums_to_the_score() {
+        let a = rec(
+            "Robert",
+            "Smith",
+            "bob.smith@gmail.com",
+            "(217) 555-0134",
+            "1 Main Street",
+        );
+        let b = rec(
+            "Bob",
+            "Smith",
+            "bobsmith@gmail.com",
+            "+12175550134",
+            "1 main st",
+        );
+        let e = explain(&a, &b);
+        assert!(e.is_consistent(), "{e:?}");
+        assert_eq!(e.fields.len(), Field::ALL.len());
+        assert!((e.score - score(&a, &b)).abs() < 1e-12);
+        assert!(e.score >= RECOMMENDED_AUTO_THRESHOLD, "{e:?}");
+        let c = rec(
+            "Alice",
+            "Jones",
+            "aj@example.org",
+            "+13125550199",
+            "9 Elm Road",
+        );
+        let e2 = explain(&a, &c);
+        assert!(e2.is_consistent());
+        assert!(e2.score < 0.5, "{e2:?}");
+        assert!((0.0..=1.0).contains(&e2.score));
+    }
+
+    #[test]
+    fn relatives_stay_out_of_the_auto_band() {
+        // Same address, surname, phone and family e-mail; different first names.
+        let mother = rec(
+            "Maria",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let son = rec(
+            "Diego",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let e = explain(&mother, &son);
+        assert!(e.is_consistent());
+        assert!(e.score <= RELATIVES_CAP + 1e-12, "{e:?}");
+        assert!(e.score < RECOMMENDED_AUTO_THRESHOLD);
+        // A missing first name does not prove the same person either.
+        let unknown = rec(
+            "",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        assert!(score(&mother, &unknown) < RECOMMENDED_AUTO_THRESHOLD);
+        // Similar-looking names of relatives (Erin, Eric) too.
+        let erin = rec(
+            "Erin",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let eric = rec(
+            "Eric",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        assert!(score(&erin, &eric) < RECOMMENDED_AUTO_THRESHOLD);
+    }
+}
