@@ -37,6 +37,8 @@ pub enum Command {
     Doctor,
     /// Serve the HubSpot and Gorgias sandboxes in the foreground.
     Sandbox(commands::sandbox::SandboxArgs),
+    /// Duplicate matching tools: evaluate the matcher on labelled data.
+    Match(commands::matching::MatchArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -63,6 +65,7 @@ pub fn main() -> ExitCode {
             Command::Status => commands::status::run(&global).await,
             Command::Doctor => commands::doctor::run(&global).await,
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
+            Command::Match(args) => commands::matching::run(&global, args).await,
         }
     });
     match outcome {

@@ -75,7 +75,13 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
         }
     }
     if p.phone.len() >= 7 {
-        out.push(hash(3, &[tail(&p.phone, 9).as_bytes()]));
+        let t = tail(&p.phone, 9).as_bytes();
+        out.push(hash(3, &[t]));
+        // Halves of the number: one typo leaves one half intact.
+        if t.len() >= 8 {
+            out.push(hash(9, &[t.get(..5).unwrap_or(t)]));
+            out.push(hash(10, &[t.get(t.len() - 5..).unwrap_or(t)]));
+        }
     }
     if let Some(ls) = p.last_soundex {
         out.push(hash(4, &[&ls, prefix(&p.first, 1)]));
@@ -90,6 +96,15 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
         }
         if !p.first.is_empty() {
             out.push(hash(7, &[p.zip.as_bytes(), prefix(&p.first, 2)]));
+        }
+    }
+    if !p.city.is_empty() {
+        let city: Vec<u8> = p.city.bytes().filter(|&b| b != b' ').collect();
+        if !p.first.is_empty() {
+            out.push(hash(11, &[&city, prefix(&p.first, 2)]));
+        }
+        if !p.last.is_empty() {
+            out.push(hash(12, &[&city, prefix(&p.last, 2)]));
         }
     }
     if p.address1.len() >= 5 {

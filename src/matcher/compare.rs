@@ -115,7 +115,13 @@ pub fn first_name(a: &str, b: &str) -> Level {
             Level::Different
         };
     }
-    fuzzy(a, b)
+    // A name that extends another (`paul`/`paula`, `heath`/`heather`) is usually another
+    // person's name, not a typo; so are short names one letter apart (`erin`/`eric`).
+    let level = fuzzy(a, b);
+    if level == Level::Close && (long.starts_with(short) || osa_distance(a, b) > 1) {
+        return Level::Similar;
+    }
+    level
 }
 
 /// A last name: one inside the other (a double-barrelled name) counts as similar.
@@ -248,6 +254,9 @@ mod tests {
         assert_eq!(first_name("michelle", "michele"), Level::Close);
         assert_eq!(first_name("j", "john"), Level::Similar);
         assert_eq!(first_name("erin", "eric"), Level::Similar);
+        assert_eq!(first_name("michelle", "michael"), Level::Similar);
+        assert_eq!(first_name("paul", "paula"), Level::Similar);
+        assert_eq!(first_name("stephen", "stephanie"), Level::Similar);
         assert_eq!(first_name("erin", "david"), Level::Different);
         assert_eq!(first_name("", "david"), Level::Missing);
     }

@@ -19,7 +19,7 @@ pub mod weights;
 pub use block::{BlockingOptions, BlockingStats};
 pub use compare::{Field, Level};
 pub use record::{MatchRecord, Prepared};
-pub use score::{Contribution, Explanation};
+pub use score::{Contribution, Explanation, GuardReason};
 pub use weights::{DEFAULT_REVIEW_THRESHOLD, RECOMMENDED_AUTO_THRESHOLD, RELATIVES_CAP};
 
 use crate::domain::Region;

@@ -24,10 +24,12 @@ pub struct Explanation {
     pub prior: f64,
     /// Each field's contribution, in [`Field::ALL`] order.
     pub fields: Vec<Contribution>,
-    /// A non-positive adjustment that keeps pairs whose first names do not positively agree
-    /// (relatives sharing an address, surname, phone or family e-mail) at or below
+    /// A non-positive adjustment that keeps pairs the guard holds (see [`guard_reason`]:
+    /// relatives sharing an address, surname, phone or family e-mail) at or below
     /// [`RELATIVES_CAP`]; 0 when it did not apply.
     pub relatives_guard: f64,
+    /// Why the guard held the pair, when it did.
+    pub guard: Option<GuardReason>,
     /// Total log2 odds.
     pub total: f64,
     /// The score in [0, 1].
@@ -53,17 +55,49 @@ pub fn to_bits(score: f64) -> f64 {
     (score / (1.0 - score)).log2()
 }
 
-/// True when the first names positively agree (exact, nickname, swapped or a typo away).
-fn first_names_agree(levels: &Levels) -> bool {
-    matches!(
-        levels[Field::FirstName.index()],
-        Level::Exact | Level::Equivalent | Level::Close
-    )
+/// Why a pair may not enter the auto-merge band, if it may not.
+///
+/// Relatives and housemates share an address, a surname, a phone or a family e-mail. Those
+/// alone never prove one person, so a pair is held at or below [`RELATIVES_CAP`] unless
+/// both names positively agree (exact, nickname, swapped, or a typo away), the pair does
+/// not disagree on both e-mail and phone, and at least one of e-mail, phone or street
+/// address agrees (names and a town alone are namesakes as often as duplicates).
+pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
+    let agrees = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
+    if !agrees(levels[Field::FirstName.index()]) {
+        return Some(GuardReason::FirstNamesDoNotAgree);
+    }
+    if !agrees(levels[Field::LastName.index()]) {
+        return Some(GuardReason::LastNamesDoNotAgree);
+    }
+    let (email, phone) = (levels[Field::Email.index()], levels[Field::Phone.index()]);
+    if email == Level::Different && phone == Level::Different {
+        return Some(GuardReason::ContactsConflict);
+    }
+    let firm = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
+    if !firm(email) && !firm(phone) && !firm(levels[Field::Address1.index()]) {
+        return Some(GuardReason::OnlyNamesAgree);
+    }
+    None
+}
+
+/// Why the guard held a pair below the auto-merge band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardReason {
+    /// First names missing, different or only similar (`Erin`/`Eric`): maybe a relative.
+    FirstNamesDoNotAgree,
+    /// Last names missing or different: maybe a housemate, or a changed name.
+    LastNamesDoNotAgree,
+    /// Both e-mail and phone present and different.
+    ContactsConflict,
+    /// Neither e-mail, phone nor street address agrees: namesakes in one town.
+    OnlyNamesAgree,
 }
 
 /// The guard's adjustment for a pair with `total` bits before it.
 fn guard(levels: &Levels, total: f64) -> f64 {
-    if first_names_agree(levels) {
+    if guard_reason(levels).is_none() {
         return 0.0;
     }
     let cap = to_bits(RELATIVES_CAP);
@@ -106,6 +140,9 @@ pub fn explain_levels(levels: &Levels) -> Explanation {
         prior: PRIOR,
         fields,
         relatives_guard,
+        guard: (relatives_guard < 0.0)
+            .then(|| guard_reason(levels))
+            .flatten(),
         total,
         score: to_score(total),
     }

@@ -13,9 +13,9 @@ type Row = [f64; 6];
 /// Match weights in bits (`log2(m/u)`), one row per [`Field`] in [`Field::ALL`] order.
 pub const WEIGHTS: [Row; 9] = [
     // first name: exact, nickname/swap, typo, similar/initial, different, missing
-    [5.0, 3.5, 3.5, 0.5, -6.0, 0.0],
+    [5.0, 3.5, 3.5, 0.5, -2.5, 0.0],
     // last name
-    [6.0, 4.5, 4.0, 1.0, -5.0, 0.0],
+    [6.0, 4.5, 4.0, 1.0, -2.5, 0.0],
     // e-mail: a person has several addresses, so disagreement is weak evidence
     [7.0, 5.0, 5.0, 2.5, -0.5, 0.0],
     // phone: equal last nine digits, one edit
@@ -27,17 +27,18 @@ pub const WEIGHTS: [Row; 9] = [
     // city
     [1.5, 1.5, 1.0, 0.0, -1.0, 0.0],
     // postcode
-    [2.0, 2.0, 0.5, 0.0, -1.0, 0.0],
+    [2.0, 2.0, 1.0, 0.0, -1.0, 0.0],
     // state
     [0.3, 0.3, 0.0, 0.0, -0.7, 0.0],
 ];
 
 /// Prior log2-odds that a candidate pair is a match, before any field is compared.
-pub const PRIOR: f64 = -8.0;
+pub const PRIOR: f64 = -5.0;
 
-/// The highest score a pair can reach when its first names do not positively agree (missing,
-/// only similar, or different): relatives share an address, a surname, a phone or a family
-/// e-mail, so those alone must never auto-merge.
+/// The highest score a pair can reach when the guard holds it (names that do not both
+/// positively agree, or conflicting e-mail and phone; see `score::guard_reason`): relatives
+/// share an address, a surname, a phone or a family e-mail, so those alone must never
+/// auto-merge.
 pub const RELATIVES_CAP: f64 = 0.90;
 
 /// The auto-merge threshold `tether match evaluate` measures at by default. The service's
