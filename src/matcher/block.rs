@@ -44,7 +44,7 @@ pub struct BlockingStats {
 }
 
 /// FNV-1a, stable across runs and platforms.
-fn hash(kind: u8, parts: &[&[u8]]) -> u64 {
+pub(crate) fn hash(kind: u8, parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |b: u8| {
         h ^= u64::from(b);

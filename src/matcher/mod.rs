@@ -94,12 +94,14 @@ pub struct Proposal {
     pub explanation: Explanation,
 }
 
-/// Normalises every record (in parallel).
+/// Normalises every record (in parallel) and notes how common each value is in the batch.
 pub fn prepare(records: &[MatchRecord], region: Region) -> Vec<Prepared> {
-    records
+    let mut prepared: Vec<Prepared> = records
         .par_iter()
         .map(|r| Prepared::new(r, region))
-        .collect()
+        .collect();
+    record::apply_frequencies(&mut prepared);
+    prepared
 }
 
 /// Blocks and scores `records`; keeps pairs scoring at least `opts.min_score`.

@@ -28,7 +28,7 @@ pub struct MatchRecord {
 }
 
 /// A record's normalised fields, computed once per record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Prepared {
     pub source: Option<System>,
     pub first: String,
@@ -44,6 +44,57 @@ pub struct Prepared {
     pub state: String,
     pub first_soundex: Option<[u8; 4]>,
     pub last_soundex: Option<[u8; 4]>,
+    /// For each field (in `Field::ALL` order), the share of records in the batch holding
+    /// this record's value; 0 when unknown. Filled by [`apply_frequencies`]; an exact
+    /// agreement on a common value (one postcode for a whole town) is worth less.
+    pub share: [f32; 9],
+}
+
+/// Fields whose exact-agreement weight is adjusted by how common the value is.
+const FREQUENCY_FIELDS: [usize; 6] = [0, 1, 4, 6, 7, 8];
+
+fn field_value(p: &Prepared, field: usize) -> &str {
+    match field {
+        0 => &p.first,
+        1 => &p.last,
+        4 => &p.address1,
+        6 => &p.city,
+        7 => &p.zip,
+        8 => &p.state,
+        _ => "",
+    }
+}
+
+/// Fills [`Prepared::share`] from the value frequencies of the batch.
+pub fn apply_frequencies(records: &mut [Prepared]) {
+    use std::collections::HashMap;
+    let n = records.len().max(1) as f64;
+    for field in FREQUENCY_FIELDS {
+        let mut counts: HashMap<u64, u32> = HashMap::new();
+        for r in records.iter() {
+            let v = field_value(r, field);
+            if !v.is_empty() {
+                *counts
+                    .entry(super::block::hash(0, &[v.as_bytes()]))
+                    .or_default() += 1;
+            }
+        }
+        for r in records.iter_mut() {
+            let v = field_value(r, field);
+            let share = if v.is_empty() {
+                0.0
+            } else {
+                let c = counts
+                    .get(&super::block::hash(0, &[v.as_bytes()]))
+                    .copied()
+                    .unwrap_or(1);
+                (f64::from(c) / n) as f32
+            };
+            if let Some(slot) = r.share.get_mut(field) {
+                *slot = share;
+            }
+        }
+    }
 }
 
 impl Prepared {
@@ -65,6 +116,7 @@ impl Prepared {
             city: normalize::text(&r.city),
             zip: normalize::name(&r.zip),
             state: normalize::name(&r.state),
+            share: [0.0; 9],
         }
     }
 }

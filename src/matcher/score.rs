@@ -4,7 +4,7 @@
 
 use super::compare::{Field, Level, Levels, compare};
 use super::record::Prepared;
-use super::weights::{PRIOR, RELATIVES_CAP, weight};
+use super::weights::{PRIOR, RELATIVES_CAP, exact_weight, weight};
 use serde::Serialize;
 
 /// One field's part in a score.
@@ -104,11 +104,21 @@ fn guard(levels: &Levels, total: f64) -> f64 {
     if total > cap { cap - total } else { 0.0 }
 }
 
-/// The total log2 odds and the relatives guard of compared levels.
-pub fn total_of(levels: &Levels) -> (f64, f64) {
+/// The weight of `level` on `field` for a pair whose first record is `a` (exact agreements
+/// on common values count less).
+fn field_weight(field: Field, level: Level, a: &Prepared) -> f64 {
+    if level == Level::Exact {
+        exact_weight(field, a.share.get(field.index()).copied().unwrap_or(0.0))
+    } else {
+        weight(field, level)
+    }
+}
+
+/// The total log2 odds and the relatives guard of a compared pair.
+pub fn total_of(levels: &Levels, a: &Prepared) -> (f64, f64) {
     let mut total = PRIOR;
     for (field, level) in Field::ALL.iter().zip(levels) {
-        total += weight(*field, *level);
+        total += field_weight(*field, *level, a);
     }
     let g = guard(levels, total);
     (total + g, g)
@@ -116,26 +126,26 @@ pub fn total_of(levels: &Levels) -> (f64, f64) {
 
 /// The score of a pair, without building an explanation (the fast path for blocking output).
 pub fn score(a: &Prepared, b: &Prepared) -> f64 {
-    to_score(total_of(&compare(a, b)).0)
+    to_score(total_of(&compare(a, b), a).0)
 }
 
 /// The score of a pair and its explanation.
 pub fn explain(a: &Prepared, b: &Prepared) -> Explanation {
-    explain_levels(&compare(a, b))
+    explain_levels(&compare(a, b), a)
 }
 
-/// The explanation of already compared levels.
-pub fn explain_levels(levels: &Levels) -> Explanation {
+/// The explanation of already compared levels of a pair whose first record is `a`.
+pub fn explain_levels(levels: &Levels, a: &Prepared) -> Explanation {
     let fields: Vec<Contribution> = Field::ALL
         .iter()
         .zip(levels)
         .map(|(f, l)| Contribution {
             field: *f,
             level: *l,
-            weight: weight(*f, *l),
+            weight: field_weight(*f, *l, a),
         })
         .collect();
-    let (total, relatives_guard) = total_of(levels);
+    let (total, relatives_guard) = total_of(levels, a);
     Explanation {
         prior: PRIOR,
         fields,

@@ -25,9 +25,9 @@ pub const WEIGHTS: [Row; 9] = [
     // address line 2
     [1.5, 1.5, 1.0, 0.0, -0.5, 0.0],
     // city
-    [1.5, 1.5, 1.0, 0.0, -1.0, 0.0],
+    [1.5, 1.5, 1.0, 0.0, -1.5, 0.0],
     // postcode
-    [2.0, 2.0, 1.0, 0.0, -1.0, 0.0],
+    [2.0, 2.0, 1.0, 0.0, -1.5, 0.0],
     // state
     [0.3, 0.3, 0.0, 0.0, -0.7, 0.0],
 ];
@@ -47,6 +47,20 @@ pub const RECOMMENDED_AUTO_THRESHOLD: f64 = 0.99;
 
 /// The review threshold used when no configuration is given (same as the config default).
 pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.80;
+
+/// Probability that a true pair agrees exactly on a field, used to cap the weight of an
+/// exact agreement on a common value at `log2(M_EXACT / share)`.
+pub const M_EXACT: f64 = 0.95;
+
+/// The weight of an exact agreement on a value that `share` of the records hold (0 when
+/// unknown): the table weight, or less when the value is common (term frequency).
+pub fn exact_weight(field: Field, share: f32) -> f64 {
+    let base = weight(field, Level::Exact);
+    if share <= 0.0 {
+        return base;
+    }
+    base.min((M_EXACT / f64::from(share)).log2()).max(0.0)
+}
 
 /// The weight of `level` on `field`.
 pub fn weight(field: Field, level: Level) -> f64 {
