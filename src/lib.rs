@@ -16,6 +16,7 @@ pub mod config;
 pub mod connectors;
 pub mod domain;
 pub mod engine;
+pub mod generate;
 pub mod matcher;
 pub mod pii;
 pub mod sandbox;
