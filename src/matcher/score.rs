@@ -4,7 +4,7 @@
 
 use super::compare::{Field, Level, Levels, compare};
 use super::record::Prepared;
-use super::weights::{PRIOR, RELATIVES_CAP, exact_weight, weight};
+use super::weights::{HOUSEHOLD_CAP, PRIOR, RELATIVES_CAP, exact_weight, weight};
 use serde::Serialize;
 
 /// One field's part in a score.
@@ -114,12 +114,49 @@ fn field_weight(field: Field, level: Level, a: &Prepared) -> f64 {
     }
 }
 
+/// Fields a household shares: when first names disagree, their agreement is what relatives
+/// look like, so together they count at most [`HOUSEHOLD_CAP`] bits.
+const HOUSEHOLD_FIELDS: [Field; 7] = [
+    Field::LastName,
+    Field::Phone,
+    Field::Address1,
+    Field::Address2,
+    Field::City,
+    Field::Zip,
+    Field::State,
+];
+
+/// Each field's weight for a compared pair whose first record is `a`. Fellegi–Sunter
+/// assumes fields independent; relatives break that (surname, phone and address agree
+/// together), so when the first names disagree (different or only similar) and so do the
+/// e-mails (each person has their own), the positive weights of [`HOUSEHOLD_FIELDS`] are
+/// scaled down to sum to at most [`HOUSEHOLD_CAP`].
+pub fn weights_of(levels: &Levels, a: &Prepared) -> [f64; 9] {
+    let mut w = [0.0; 9];
+    for (i, (field, level)) in Field::ALL.iter().zip(levels).enumerate() {
+        w[i] = field_weight(*field, *level, a);
+    }
+    if matches!(
+        levels[Field::FirstName.index()],
+        Level::Different | Level::Similar
+    ) && levels[Field::Email.index()] == Level::Different
+    {
+        let positive: f64 = HOUSEHOLD_FIELDS.iter().map(|f| w[f.index()].max(0.0)).sum();
+        if positive > HOUSEHOLD_CAP {
+            let factor = HOUSEHOLD_CAP / positive;
+            for f in HOUSEHOLD_FIELDS {
+                if w[f.index()] > 0.0 {
+                    w[f.index()] *= factor;
+                }
+            }
+        }
+    }
+    w
+}
+
 /// The total log2 odds and the relatives guard of a compared pair.
 pub fn total_of(levels: &Levels, a: &Prepared) -> (f64, f64) {
-    let mut total = PRIOR;
-    for (field, level) in Field::ALL.iter().zip(levels) {
-        total += field_weight(*field, *level, a);
-    }
+    let total = PRIOR + weights_of(levels, a).iter().sum::<f64>();
     let g = guard(levels, total);
     (total + g, g)
 }
@@ -136,13 +173,15 @@ pub fn explain(a: &Prepared, b: &Prepared) -> Explanation {
 
 /// The explanation of already compared levels of a pair whose first record is `a`.
 pub fn explain_levels(levels: &Levels, a: &Prepared) -> Explanation {
+    let weights = weights_of(levels, a);
     let fields: Vec<Contribution> = Field::ALL
         .iter()
         .zip(levels)
-        .map(|(f, l)| Contribution {
+        .zip(weights)
+        .map(|((f, l), weight)| Contribution {
             field: *f,
             level: *l,
-            weight: field_weight(*f, *l, a),
+            weight,
         })
         .collect();
     let (total, relatives_guard) = total_of(levels, a);

@@ -41,6 +41,10 @@ pub const PRIOR: f64 = -5.0;
 /// auto-merge.
 pub const RELATIVES_CAP: f64 = 0.90;
 
+/// When first names disagree, the most the household fields (surname, phone, address,
+/// city, postcode, state) add together, in bits: relatives share them all at once.
+pub const HOUSEHOLD_CAP: f64 = 8.0;
+
 /// The auto-merge threshold `tether match evaluate` measures at by default. The service's
 /// own default (`matching.auto_merge_threshold = 1.01`) keeps auto-merge off.
 pub const RECOMMENDED_AUTO_THRESHOLD: f64 = 0.99;
