@@ -39,6 +39,8 @@ pub enum Command {
     Sandbox(commands::sandbox::SandboxArgs),
     /// Work with the field mapping files (`tether mappings check [DIR]`).
     Mappings(commands::mappings::MappingsArgs),
+    /// Duplicate matching tools: evaluate the matcher on labelled data.
+    Match(commands::matching::MatchArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -66,6 +68,7 @@ pub fn main() -> ExitCode {
             Command::Doctor => commands::doctor::run(&global).await,
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
             Command::Mappings(args) => commands::mappings::run(&global, args).await,
+            Command::Match(args) => commands::matching::run(&global, args).await,
         }
     });
     match outcome {

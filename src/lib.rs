@@ -17,6 +17,7 @@ pub mod connectors;
 pub mod domain;
 pub mod engine;
 pub mod mappings;
+pub mod generate;
 pub mod matcher;
 pub mod pii;
 pub mod sandbox;

@@ -4,6 +4,8 @@
 
 pub mod doctor;
 pub mod mappings;
+pub mod generate;
+pub mod matching;
 pub mod sandbox;
 pub mod status;
 

@@ -12,3 +12,4 @@ mod gorgias_feed;
 mod gorgias_sandbox;
 mod gorgias_writes;
 mod mappings_cli;
+mod matcher_cli;

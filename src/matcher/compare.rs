@@ -1,0 +1,299 @@
+//! Per-field comparisons of two prepared records: each field gets an agreement [`Level`]
+//! (exact, equivalent, close, similar, different, missing) from exact keys, nicknames and
+//! strsim Jaro-Winkler / edit distances. Pure; must never weigh or score (see `weights`).
+
+use super::nicknames;
+use super::normalize::{email_local, tail};
+use super::record::Prepared;
+use serde::Serialize;
+use strsim::{jaro_winkler, osa_distance};
+
+/// The fields the matcher compares, in explanation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    FirstName,
+    LastName,
+    Email,
+    Phone,
+    Address1,
+    Address2,
+    City,
+    Zip,
+    State,
+}
+
+impl Field {
+    /// Every field, in explanation order.
+    pub const ALL: [Field; 9] = [
+        Field::FirstName,
+        Field::LastName,
+        Field::Email,
+        Field::Phone,
+        Field::Address1,
+        Field::Address2,
+        Field::City,
+        Field::Zip,
+        Field::State,
+    ];
+
+    /// The field's position in [`Field::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How well one field agrees between two records, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Identical after normalisation.
+    Exact,
+    /// Different spellings of one value: a nickname, a swapped first/last name, the same
+    /// mailbox at another domain.
+    Equivalent,
+    /// A typo away (Jaro-Winkler ≥ 0.92 or one edit).
+    Close,
+    /// Somewhat alike (Jaro-Winkler ≥ 0.80, an initial, one name inside the other).
+    Similar,
+    /// Both present and unlike.
+    Different,
+    /// Missing on at least one side: no evidence either way.
+    Missing,
+}
+
+/// The levels of every field of a pair, indexed by [`Field::index`].
+pub type Levels = [Level; 9];
+
+/// Compares every field of `a` and `b`.
+pub fn compare(a: &Prepared, b: &Prepared) -> Levels {
+    let (first, last) = names(a, b);
+    [
+        first,
+        last,
+        email(&a.email, &b.email),
+        phone(&a.phone, &b.phone),
+        address(&a.address1, &b.address1),
+        text(&a.address2, &b.address2),
+        text(&a.city, &b.city),
+        code(&a.zip, &b.zip),
+        exact_only(&a.state, &b.state),
+    ]
+}
+
+/// First and last names, allowing for the two being swapped.
+fn names(a: &Prepared, b: &Prepared) -> (Level, Level) {
+    let first = first_name(&a.first, &b.first);
+    let last = last_name(&a.last, &b.last);
+    let weak = |l: Level| matches!(l, Level::Similar | Level::Different);
+    if weak(first) && weak(last) {
+        let f2 = first_name(&a.first, &b.last);
+        let l2 = last_name(&a.last, &b.first);
+        if f2 <= Level::Close && l2 <= Level::Close {
+            return (f2.max(Level::Equivalent), l2.max(Level::Equivalent));
+        }
+    }
+    (first, last)
+}
+
+/// A first name: nicknames count as equivalent, an initial as similar.
+pub fn first_name(a: &str, b: &str) -> Level {
+    if a.is_empty() || b.is_empty() {
+        return Level::Missing;
+    }
+    if a == b {
+        return Level::Exact;
+    }
+    if nicknames::related(a, b) {
+        return Level::Equivalent;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.len() == 1 {
+        return if long.starts_with(short) {
+            Level::Similar
+        } else {
+            Level::Different
+        };
+    }
+    // A name that extends another (`paul`/`paula`, `heath`/`heather`) is usually another
+    // person's name, not a typo; so are short names one letter apart (`erin`/`eric`).
+    let level = fuzzy(a, b);
+    if level == Level::Close && (long.starts_with(short) || osa_distance(a, b) > 1) {
+        return Level::Similar;
+    }
+    level
+}
+
+/// A last name: one inside the other (a double-barrelled name) counts as similar.
+pub fn last_name(a: &str, b: &str) -> Level {
+    if a.is_empty() || b.is_empty() {
+        return Level::Missing;
+    }
+    if a == b {
+        return Level::Exact;
+    }
+    let level = fuzzy(a, b);
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if level > Level::Similar && short.len() >= 4 && long.contains(short) {
+        return Level::Similar;
+    }
+    level
+}
+
+/// Typo-level closeness of two non-empty, unequal strings.
+fn fuzzy(a: &str, b: &str) -> Level {
+    let jw = jaro_winkler(a, b);
+    let min_len = a.len().min(b.len());
+    if jw >= 0.92 || (min_len >= 5 && osa_distance(a, b) <= 1) {
+        Level::Close
+    } else if jw >= 0.80 {
+        Level::Similar
+    } else {
+        Level::Different
+    }
+}
+
+/// Normalised e-mails: a one-edit typo is close, the same mailbox name at another domain
+/// equivalent-but-weaker (similar).
+pub fn email(a: &str, b: &str) -> Level {
+    if a.is_empty() || b.is_empty() {
+        return Level::Missing;
+    }
+    if a == b {
+        return Level::Exact;
+    }
+    if osa_distance(a, b) <= 1 {
+        return Level::Close;
+    }
+    let (la, lb) = (email_local(a), email_local(b));
+    if la.len() >= 4 && la == lb {
+        return Level::Similar;
+    }
+    Level::Different
+}
+
+/// Phone digits: equal last nine digits is exact (national and international spellings),
+/// one edit in them close.
+pub fn phone(a: &str, b: &str) -> Level {
+    if a.is_empty() || b.is_empty() {
+        return Level::Missing;
+    }
+    let (ta, tb) = (tail(a, 9), tail(b, 9));
+    if ta == tb {
+        return Level::Exact;
+    }
+    if ta.len() == tb.len() && osa_distance(ta, tb) <= 1 {
+        return Level::Close;
+    }
+    Level::Different
+}
+
+/// Street address: fuzzy, with spaces ignored (`pridhamstreet` and `pridham street`).
+pub fn address(a: &str, b: &str) -> Level {
+    if a.is_empty() || b.is_empty() {
+        return Level::Missing;
+    }
+    if a == b {
+        return Level::Exact;
+    }
+    let sa: String = a.chars().filter(|c| *c != ' ').collect();
+    let sb: String = b.chars().filter(|c| *c != ' ').collect();
+    if sa == sb {
+        return Level::Exact;
+    }
+    fuzzy(&sa, &sb)
+}
+
+/// Free text such as a city: exact, or fuzzy.
+pub fn text(a: &str, b: &str) -> Level {
+    if a.is_empty() || b.is_empty() {
+        return Level::Missing;
+    }
+    if a == b {
+        return Level::Exact;
+    }
+    match fuzzy(a, b) {
+        Level::Close => Level::Close,
+        _ => Level::Different,
+    }
+}
+
+/// A code such as a postcode: exact, or one edit away (close).
+pub fn code(a: &str, b: &str) -> Level {
+    if a.is_empty() || b.is_empty() {
+        return Level::Missing;
+    }
+    if a == b {
+        return Level::Exact;
+    }
+    if a.len() == b.len() && osa_distance(a, b) <= 1 {
+        return Level::Close;
+    }
+    Level::Different
+}
+
+/// Exact or different.
+pub fn exact_only(a: &str, b: &str) -> Level {
+    if a.is_empty() || b.is_empty() {
+        Level::Missing
+    } else if a == b {
+        Level::Exact
+    } else {
+        Level::Different
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_names_use_nicknames_and_typos() {
+        assert_eq!(first_name("robert", "robert"), Level::Exact);
+        assert_eq!(first_name("robert", "bob"), Level::Equivalent);
+        assert_eq!(first_name("michelle", "michele"), Level::Close);
+        assert_eq!(first_name("j", "john"), Level::Similar);
+        assert_eq!(first_name("erin", "eric"), Level::Similar);
+        assert_eq!(first_name("michelle", "michael"), Level::Similar);
+        assert_eq!(first_name("paul", "paula"), Level::Similar);
+        assert_eq!(first_name("stephen", "stephanie"), Level::Similar);
+        assert_eq!(first_name("erin", "david"), Level::Different);
+        assert_eq!(first_name("", "david"), Level::Missing);
+    }
+
+    #[test]
+    fn emails_phones_and_codes() {
+        assert_eq!(email("a.b@x.com", "a.b@x.com"), Level::Exact);
+        assert_eq!(email("jsmith@x.com", "jsmiht@x.com"), Level::Close);
+        assert_eq!(
+            email("chau13@outlook.com", "chau13@uni.edu"),
+            Level::Similar
+        );
+        assert_eq!(
+            email("chau13@outlook.com", "erin@outlook.com"),
+            Level::Different
+        );
+        assert_eq!(phone("61419004242", "419004242"), Level::Exact);
+        assert_eq!(phone("61419004242", "61419004243"), Level::Close);
+        assert_eq!(phone("61419004242", "61455555555"), Level::Different);
+        assert_eq!(code("4011", "4012"), Level::Close);
+        assert_eq!(address("177 pridhamst", "177 pridham st"), Level::Exact);
+    }
+
+    #[test]
+    fn swapped_names_are_equivalent() {
+        let a = Prepared {
+            first: "smith".into(),
+            last: "john".into(),
+            ..Prepared::default()
+        };
+        let b = Prepared {
+            first: "john".into(),
+            last: "smith".into(),
+            ..Prepared::default()
+        };
+        let l = compare(&a, &b);
+        assert_eq!(l[Field::FirstName.index()], Level::Equivalent);
+        assert_eq!(l[Field::LastName.index()], Level::Equivalent);
+    }
+}

@@ -1,0 +1,122 @@
+//! The matcher's input record ([`MatchRecord`]) and its normalised form ([`Prepared`]) that
+//! blocking and comparison read. Owns the mapping from raw fields to keys; must never do I/O.
+
+use super::normalize;
+use super::phonetic::soundex;
+use crate::domain::{Region, System};
+use serde::{Deserialize, Serialize};
+
+/// One customer profile as the matcher sees it. Empty strings are missing values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchRecord {
+    /// The record's id in its system (or in the labelled file).
+    pub id: String,
+    /// The system it lives in; in linking mode only pairs from different sources are
+    /// candidates.
+    pub source: Option<System>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub address1: String,
+    pub address2: String,
+    pub city: String,
+    pub zip: String,
+    pub state: String,
+    /// ISO 3166 alpha-2 country, also the region national phone numbers are read in.
+    pub country: String,
+}
+
+/// A record's normalised fields, computed once per record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prepared {
+    pub source: Option<System>,
+    pub first: String,
+    pub last: String,
+    /// Normalised e-mail (see [`normalize::email`]), empty when missing or invalid.
+    pub email: String,
+    /// Phone digits (E.164 without `+` when it parses), empty when missing.
+    pub phone: String,
+    pub address1: String,
+    pub address2: String,
+    pub city: String,
+    pub zip: String,
+    pub state: String,
+    pub first_soundex: Option<[u8; 4]>,
+    pub last_soundex: Option<[u8; 4]>,
+    /// For each field (in `Field::ALL` order), the share of records in the batch holding
+    /// this record's value; 0 when unknown. Filled by [`apply_frequencies`]; an exact
+    /// agreement on a common value (one postcode for a whole town) is worth less.
+    pub share: [f32; 9],
+}
+
+/// Fields whose exact-agreement weight is adjusted by how common the value is.
+const FREQUENCY_FIELDS: [usize; 6] = [0, 1, 4, 6, 7, 8];
+
+fn field_value(p: &Prepared, field: usize) -> &str {
+    match field {
+        0 => &p.first,
+        1 => &p.last,
+        4 => &p.address1,
+        6 => &p.city,
+        7 => &p.zip,
+        8 => &p.state,
+        _ => "",
+    }
+}
+
+/// Fills [`Prepared::share`] from the value frequencies of the batch.
+pub fn apply_frequencies(records: &mut [Prepared]) {
+    use std::collections::HashMap;
+    let n = records.len().max(1) as f64;
+    for field in FREQUENCY_FIELDS {
+        let mut counts: HashMap<u64, u32> = HashMap::new();
+        for r in records.iter() {
+            let v = field_value(r, field);
+            if !v.is_empty() {
+                *counts
+                    .entry(super::block::hash(0, &[v.as_bytes()]))
+                    .or_default() += 1;
+            }
+        }
+        for r in records.iter_mut() {
+            let v = field_value(r, field);
+            let share = if v.is_empty() {
+                0.0
+            } else {
+                let c = counts
+                    .get(&super::block::hash(0, &[v.as_bytes()]))
+                    .copied()
+                    .unwrap_or(1);
+                (f64::from(c) / n) as f32
+            };
+            if let Some(slot) = r.share.get_mut(field) {
+                *slot = share;
+            }
+        }
+    }
+}
+
+impl Prepared {
+    /// Normalises `r`, reading national phone numbers in its country or `default_region`.
+    pub fn new(r: &MatchRecord, default_region: Region) -> Self {
+        let first = normalize::name(&r.first_name);
+        let last = normalize::name(&r.last_name);
+        let region = normalize::region_for(&r.country, default_region);
+        Prepared {
+            source: r.source,
+            first_soundex: soundex(&first),
+            last_soundex: soundex(&last),
+            first,
+            last,
+            email: normalize::email(&r.email).unwrap_or_default(),
+            phone: normalize::phone(&r.phone, region).unwrap_or_default(),
+            address1: normalize::text(&r.address1),
+            address2: normalize::text(&r.address2),
+            city: normalize::text(&r.city),
+            zip: normalize::name(&r.zip),
+            state: normalize::name(&r.state),
+            share: [0.0; 9],
+        }
+    }
+}

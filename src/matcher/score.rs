@@ -1,0 +1,307 @@
+//! Scoring a compared pair: the Fellegi–Sunter sum of field weights plus the prior, the
+//! relatives guard, and the logistic map to a score in [0, 1]; and the [`Explanation`] that
+//! lists each field's contribution. Pure; must never compare raw values (see `compare`).
+
+use super::compare::{Field, Level, Levels, compare};
+use super::record::Prepared;
+use super::weights::{HOUSEHOLD_CAP, PRIOR, RELATIVES_CAP, exact_weight, weight};
+use serde::Serialize;
+
+/// One field's part in a score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Contribution {
+    pub field: Field,
+    pub level: Level,
+    /// Match weight in bits (log2 odds) this field added.
+    pub weight: f64,
+}
+
+/// Why a pair got its score. Invariant: `prior + Σ fields.weight + relatives_guard == total`
+/// and `score == 1 / (1 + 2^-total)`; see [`Explanation::is_consistent`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Prior log2 odds of a match among candidate pairs.
+    pub prior: f64,
+    /// Each field's contribution, in [`Field::ALL`] order.
+    pub fields: Vec<Contribution>,
+    /// A non-positive adjustment that keeps pairs the guard holds (see [`guard_reason`]:
+    /// relatives sharing an address, surname, phone or family e-mail) at or below
+    /// [`RELATIVES_CAP`]; 0 when it did not apply.
+    pub relatives_guard: f64,
+    /// Why the guard held the pair, when it did.
+    pub guard: Option<GuardReason>,
+    /// Total log2 odds.
+    pub total: f64,
+    /// The score in [0, 1].
+    pub score: f64,
+}
+
+impl Explanation {
+    /// True when the contributions add up to the total and the total maps to the score.
+    pub fn is_consistent(&self) -> bool {
+        let sum =
+            self.prior + self.fields.iter().map(|c| c.weight).sum::<f64>() + self.relatives_guard;
+        (sum - self.total).abs() < 1e-9 && (to_score(self.total) - self.score).abs() < 1e-12
+    }
+}
+
+/// The logistic map from log2 odds to a probability-like score.
+pub fn to_score(total_bits: f64) -> f64 {
+    1.0 / (1.0 + (-total_bits).exp2())
+}
+
+/// The log2 odds of a score in (0, 1).
+pub fn to_bits(score: f64) -> f64 {
+    (score / (1.0 - score)).log2()
+}
+
+/// Why a pair may not enter the auto-merge band, if it may not.
+///
+/// Relatives and housemates share an address, a surname, a phone or a family e-mail. Those
+/// alone never prove one person, so a pair is held at or below [`RELATIVES_CAP`] unless
+/// both names positively agree (exact, nickname, swapped, or a typo away), the pair does
+/// not disagree on both e-mail and phone, and at least one of e-mail, phone or street
+/// address agrees (names and a town alone are namesakes as often as duplicates).
+pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
+    let agrees = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
+    if !agrees(levels[Field::FirstName.index()]) {
+        return Some(GuardReason::FirstNamesDoNotAgree);
+    }
+    if !agrees(levels[Field::LastName.index()]) {
+        return Some(GuardReason::LastNamesDoNotAgree);
+    }
+    let (email, phone) = (levels[Field::Email.index()], levels[Field::Phone.index()]);
+    if email == Level::Different && phone == Level::Different {
+        return Some(GuardReason::ContactsConflict);
+    }
+    let firm = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
+    if !firm(email) && !firm(phone) && !firm(levels[Field::Address1.index()]) {
+        return Some(GuardReason::OnlyNamesAgree);
+    }
+    None
+}
+
+/// Why the guard held a pair below the auto-merge band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardReason {
+    /// First names missing, different or only similar (`Erin`/`Eric`): maybe a relative.
+    FirstNamesDoNotAgree,
+    /// Last names missing or different: maybe a housemate, or a changed name.
+    LastNamesDoNotAgree,
+    /// Both e-mail and phone present and different.
+    ContactsConflict,
+    /// Neither e-mail, phone nor street address agrees: namesakes in one town.
+    OnlyNamesAgree,
+}
+
+/// The guard's adjustment for a pair with `total` bits before it.
+fn guard(levels: &Levels, total: f64) -> f64 {
+    if guard_reason(levels).is_none() {
+        return 0.0;
+    }
+    let cap = to_bits(RELATIVES_CAP);
+    if total > cap { cap - total } else { 0.0 }
+}
+
+/// The weight of `level` on `field` for a pair whose first record is `a` (exact agreements
+/// on common values count less).
+fn field_weight(field: Field, level: Level, a: &Prepared) -> f64 {
+    if level == Level::Exact {
+        exact_weight(field, a.share.get(field.index()).copied().unwrap_or(0.0))
+    } else {
+        weight(field, level)
+    }
+}
+
+/// Fields a household shares: when first names disagree, their agreement is what relatives
+/// look like, so together they count at most [`HOUSEHOLD_CAP`] bits.
+const HOUSEHOLD_FIELDS: [Field; 7] = [
+    Field::LastName,
+    Field::Phone,
+    Field::Address1,
+    Field::Address2,
+    Field::City,
+    Field::Zip,
+    Field::State,
+];
+
+/// Each field's weight for a compared pair whose first record is `a`. Fellegi–Sunter
+/// assumes fields independent; relatives break that (surname, phone and address agree
+/// together), so when the first names disagree (different or only similar) and so do the
+/// e-mails (each person has their own), the positive weights of [`HOUSEHOLD_FIELDS`] are
+/// scaled down to sum to at most [`HOUSEHOLD_CAP`].
+pub fn weights_of(levels: &Levels, a: &Prepared) -> [f64; 9] {
+    let mut w = [0.0; 9];
+    for (i, (field, level)) in Field::ALL.iter().zip(levels).enumerate() {
+        w[i] = field_weight(*field, *level, a);
+    }
+    if matches!(
+        levels[Field::FirstName.index()],
+        Level::Different | Level::Similar
+    ) && levels[Field::Email.index()] == Level::Different
+    {
+        let positive: f64 = HOUSEHOLD_FIELDS.iter().map(|f| w[f.index()].max(0.0)).sum();
+        if positive > HOUSEHOLD_CAP {
+            let factor = HOUSEHOLD_CAP / positive;
+            for f in HOUSEHOLD_FIELDS {
+                if w[f.index()] > 0.0 {
+                    w[f.index()] *= factor;
+                }
+            }
+        }
+    }
+    w
+}
+
+/// The total log2 odds and the relatives guard of a compared pair.
+pub fn total_of(levels: &Levels, a: &Prepared) -> (f64, f64) {
+    let total = PRIOR + weights_of(levels, a).iter().sum::<f64>();
+    let g = guard(levels, total);
+    (total + g, g)
+}
+
+/// The score of a pair, without building an explanation (the fast path for blocking output).
+pub fn score(a: &Prepared, b: &Prepared) -> f64 {
+    to_score(total_of(&compare(a, b), a).0)
+}
+
+/// The score of a pair and its explanation.
+pub fn explain(a: &Prepared, b: &Prepared) -> Explanation {
+    explain_levels(&compare(a, b), a)
+}
+
+/// The explanation of already compared levels of a pair whose first record is `a`.
+pub fn explain_levels(levels: &Levels, a: &Prepared) -> Explanation {
+    let weights = weights_of(levels, a);
+    let fields: Vec<Contribution> = Field::ALL
+        .iter()
+        .zip(levels)
+        .zip(weights)
+        .map(|((f, l), weight)| Contribution {
+            field: *f,
+            level: *l,
+            weight,
+        })
+        .collect();
+    let (total, relatives_guard) = total_of(levels, a);
+    Explanation {
+        prior: PRIOR,
+        fields,
+        relatives_guard,
+        guard: (relatives_guard < 0.0)
+            .then(|| guard_reason(levels))
+            .flatten(),
+        total,
+        score: to_score(total),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Region;
+    use crate::matcher::record::MatchRecord;
+    use crate::matcher::weights::RECOMMENDED_AUTO_THRESHOLD;
+
+    fn rec(first: &str, last: &str, email: &str, phone: &str, addr: &str) -> Prepared {
+        Prepared::new(
+            &MatchRecord {
+                id: "x".into(),
+                first_name: first.into(),
+                last_name: last.into(),
+                email: email.into(),
+                phone: phone.into(),
+                address1: addr.into(),
+                city: "Springfield".into(),
+                zip: "12345".into(),
+                state: "IL".into(),
+                country: "US".into(),
+                ..MatchRecord::default()
+            },
+            Region::default(),
+        )
+    }
+
+    #[test]
+    fn explanation_sums_to_the_score() {
+        let a = rec(
+            "Robert",
+            "Smith",
+            "bob.smith@gmail.com",
+            "(217) 555-0134",
+            "1 Main Street",
+        );
+        let b = rec(
+            "Bob",
+            "Smith",
+            "bobsmith@gmail.com",
+            "+12175550134",
+            "1 main st",
+        );
+        let e = explain(&a, &b);
+        assert!(e.is_consistent(), "{e:?}");
+        assert_eq!(e.fields.len(), Field::ALL.len());
+        assert!((e.score - score(&a, &b)).abs() < 1e-12);
+        assert!(e.score >= RECOMMENDED_AUTO_THRESHOLD, "{e:?}");
+        let c = rec(
+            "Alice",
+            "Jones",
+            "aj@example.org",
+            "+13125550199",
+            "9 Elm Road",
+        );
+        let e2 = explain(&a, &c);
+        assert!(e2.is_consistent());
+        assert!(e2.score < 0.5, "{e2:?}");
+        assert!((0.0..=1.0).contains(&e2.score));
+    }
+
+    #[test]
+    fn relatives_stay_out_of_the_auto_band() {
+        // Same address, surname, phone and family e-mail; different first names.
+        let mother = rec(
+            "Maria",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let son = rec(
+            "Diego",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let e = explain(&mother, &son);
+        assert!(e.is_consistent());
+        assert!(e.score <= RELATIVES_CAP + 1e-12, "{e:?}");
+        assert!(e.score < RECOMMENDED_AUTO_THRESHOLD);
+        // A missing first name does not prove the same person either.
+        let unknown = rec(
+            "",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        assert!(score(&mother, &unknown) < RECOMMENDED_AUTO_THRESHOLD);
+        // Similar-looking names of relatives (Erin, Eric) too.
+        let erin = rec(
+            "Erin",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let eric = rec(
+            "Eric",
+            "Garcia",
+            "garciafamily@yahoo.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        assert!(score(&erin, &eric) < RECOMMENDED_AUTO_THRESHOLD);
+    }
+}
