@@ -1,0 +1,159 @@
+//! The service's HTTP server (axum): `/healthz` (alive), `/readyz` (store readable, last
+//! cycle not failed, not stale), `/metrics` (OpenMetrics text) and `POST /webhooks/hubspot`.
+//! Other routers (the review page and its JSON API) are nested through [`router`]'s `extra`.
+//!
+//! Owns routing and the probe answers. Must never run a cycle inline (webhooks only queue
+//! work) and never expose customer data or secrets.
+
+use super::Health;
+use super::metrics::{ApiSnapshot, CONTENT_TYPE, Metrics};
+use super::scheduler::TargetRequests;
+use super::webhook::{self, WebhookState};
+use crate::secret::Secret;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Path of the liveness probe.
+pub const HEALTHZ: &str = "/healthz";
+/// Path of the readiness probe.
+pub const READYZ: &str = "/readyz";
+/// Path of the metrics.
+pub const METRICS: &str = "/metrics";
+/// Path HubSpot delivers webhooks to.
+pub const WEBHOOKS: &str = "/webhooks/hubspot";
+/// The default `server.listen` port.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Reads the connectors' counters at scrape time.
+pub type ApiSource = Arc<dyn Fn() -> ApiSnapshot + Send + Sync>;
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub health: Arc<Health>,
+    pub metrics: Arc<Metrics>,
+    pub targets: Arc<TargetRequests>,
+    pub api_sources: Vec<ApiSource>,
+    pub webhook: Arc<WebhookState>,
+}
+
+impl AppState {
+    /// State for a service on `store` whose webhooks are checked with `client_secret`.
+    pub fn new(
+        store: Store,
+        health: Arc<Health>,
+        metrics: Arc<Metrics>,
+        targets: Arc<TargetRequests>,
+        client_secret: Secret,
+        api_sources: Vec<ApiSource>,
+    ) -> Self {
+        let webhook = Arc::new(WebhookState::new(
+            client_secret,
+            targets.clone(),
+            metrics.clone(),
+        ));
+        Self {
+            store,
+            health,
+            metrics,
+            targets,
+            api_sources,
+            webhook,
+        }
+    }
+}
+
+/// The service router; `extra` (e.g. the review page) is merged in beside the built-in
+/// routes.
+pub fn router(state: AppState, extra: Option<Router>) -> Router {
+    let webhooks = Router::new()
+        .route(WEBHOOKS, post(webhook::handle))
+        .with_state(state.webhook.clone());
+    let base = Router::new()
+        .route(HEALTHZ, get(healthz))
+        .route(READYZ, get(readyz))
+        .route(METRICS, get(metrics))
+        .with_state(state)
+        .merge(webhooks)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(4),
+        ));
+    match extra {
+        Some(r) => base.merge(r),
+        None => base,
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    let store_ok = s.store.schema_state().await.is_ok();
+    match super::readiness(
+        &s.health.state(),
+        store_ok,
+        s.health.started_at,
+        s.health.stale_after,
+        chrono::Utc::now(),
+    ) {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", why.join("; ")),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    match s.store.counts().await {
+        Ok(c) => s.metrics.set_store_counts(&c),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count store rows"),
+    }
+    for source in &s.api_sources {
+        s.metrics.set_api(&source());
+    }
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], s.metrics.encode()).into_response()
+}
+
+/// A bound server, stopped by [`Server::wait`] after `shutdown` resolves.
+pub struct Server {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Waits for the server to stop.
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+/// Binds `addr` and serves `app` until `shutdown` resolves (in-flight requests finish).
+pub async fn serve(
+    app: Router,
+    addr: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok(Server { addr, task })
+}

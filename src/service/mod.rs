@@ -1,0 +1,174 @@
+//! The long-running service behind `tether run`: the scheduler, the HTTP server (health,
+//! readiness, metrics, HubSpot webhooks), graceful shutdown and progress reporting.
+//!
+//! Owns the [`CycleRunner`] abstraction the scheduler calls, the [`CycleSummary`] it gets
+//! back and the [`Health`] the readiness probe reads. Must never hold sync logic: a cycle is
+//! whatever the runner does; the service only decides when to run one and reports on it.
+
+pub mod http;
+pub mod metrics;
+pub mod progress;
+pub mod scheduler;
+pub mod shutdown;
+pub mod webhook;
+
+use crate::domain::HubspotId;
+use crate::store::CycleOutcome;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// What a finished cycle reports to the service.
+///
+/// `counts` uses these names (others are kept but not exported as metrics):
+/// `read.<system>` records read, `write.<system>.<outcome>` writes (`ok`, `failed`, ...),
+/// `conflicts`, `proposals` (new merge proposals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleSummary {
+    pub outcome: CycleOutcome,
+    pub counts: BTreeMap<String, u64>,
+    pub error: Option<String>,
+}
+
+/// One sync cycle, as the service sees it: `targets = None` is a full cycle over the change
+/// feeds, `Some(ids)` syncs just these HubSpot contacts (named by webhooks).
+#[async_trait::async_trait]
+pub trait CycleRunner: Send + Sync {
+    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, String>;
+}
+
+/// What readiness knows about the cycles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CycleState {
+    pub last_outcome: Option<CycleOutcome>,
+    pub last_finished: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub running_since: Option<DateTime<Utc>>,
+}
+
+/// Why the service is not ready, or `Ok` when it is.
+pub fn readiness(
+    state: &CycleState,
+    store_ok: bool,
+    started_at: DateTime<Utc>,
+    stale_after: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), Vec<String>> {
+    let mut why = vec![];
+    if !store_ok {
+        why.push("the store cannot be read".to_owned());
+    }
+    if state.last_outcome == Some(CycleOutcome::Failed) {
+        why.push("the last cycle failed".to_owned());
+    }
+    // Fresh means a success (or, before the first one, the start) recent enough; a cycle
+    // running right now that started recently counts too (a long first backfill).
+    let reference = [state.last_success, Some(started_at), state.running_since]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(started_at);
+    let stale = chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::MAX);
+    if now - reference > stale {
+        why.push(format!(
+            "no successful cycle for more than {} s",
+            stale_after.as_secs()
+        ));
+    }
+    if why.is_empty() { Ok(()) } else { Err(why) }
+}
+
+/// The staleness limit for a schedule period: three periods, and never under 5 minutes.
+pub fn stale_after(period: Option<Duration>) -> Duration {
+    let floor = Duration::from_secs(300);
+    period.map(|p| (p * 3).max(floor)).unwrap_or(floor)
+}
+
+/// Shared, mutable health of the service.
+#[derive(Debug)]
+pub struct Health {
+    pub started_at: DateTime<Utc>,
+    pub stale_after: Duration,
+    state: Mutex<CycleState>,
+}
+
+impl Health {
+    pub fn new(started_at: DateTime<Utc>, stale_after: Duration) -> Self {
+        Self {
+            started_at,
+            stale_after,
+            state: Mutex::new(CycleState::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CycleState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A snapshot.
+    pub fn state(&self) -> CycleState {
+        self.lock().clone()
+    }
+
+    pub fn cycle_started(&self) {
+        self.lock().running_since = Some(Utc::now());
+    }
+
+    pub fn cycle_abandoned(&self) {
+        self.lock().running_since = None;
+    }
+
+    pub fn cycle_finished(&self, outcome: CycleOutcome, at: DateTime<Utc>) {
+        let mut s = self.lock();
+        s.running_since = None;
+        s.last_outcome = Some(outcome);
+        s.last_finished = Some(at);
+        if matches!(outcome, CycleOutcome::Ok | CycleOutcome::Partial) {
+            s.last_success = Some(at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn ready_when_fresh_store_ok_and_not_failed() {
+        let limit = Duration::from_secs(300);
+        let mut s = CycleState::default();
+        assert_eq!(readiness(&s, true, t(0), limit, t(10)), Ok(()));
+        assert!(readiness(&s, false, t(0), limit, t(10)).is_err());
+        // No success for too long since start.
+        assert!(readiness(&s, true, t(0), limit, t(301)).is_err());
+        s.last_outcome = Some(CycleOutcome::Ok);
+        s.last_success = Some(t(200));
+        assert_eq!(readiness(&s, true, t(0), limit, t(400)), Ok(()));
+        s.last_outcome = Some(CycleOutcome::Failed);
+        let why = readiness(&s, true, t(0), limit, t(400)).unwrap_err();
+        assert_eq!(why, ["the last cycle failed"]);
+        // A long-running cycle started recently keeps it fresh.
+        s.last_outcome = Some(CycleOutcome::Ok);
+        s.running_since = Some(t(1000));
+        assert_eq!(readiness(&s, true, t(0), limit, t(1100)), Ok(()));
+    }
+
+    #[test]
+    fn staleness_is_three_periods_with_a_floor() {
+        assert_eq!(
+            stale_after(Some(Duration::from_secs(300))),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            stale_after(Some(Duration::from_secs(1))),
+            Duration::from_secs(300)
+        );
+        assert_eq!(stale_after(None), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,157 @@
+//! Progress of long work (the first backfill): an indicatif bar when standard error is a
+//! terminal, periodic `info` log lines otherwise (containers, systemd, CI).
+//!
+//! Owns the presentation only; the caller says how far it got. Must never print customer
+//! data, and never slow the work: updates are counters, lines are rate-limited.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// How often a log line is written when there is no terminal.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// A progress reporter for one piece of work.
+#[derive(Debug)]
+pub struct Progress {
+    label: String,
+    total: Option<u64>,
+    done: u64,
+    started: Instant,
+    sink: Sink,
+}
+
+#[derive(Debug)]
+enum Sink {
+    Bar(ProgressBar),
+    Log { last: Instant, every: Duration },
+}
+
+/// Whether a log line is due: `every` has passed since the last one.
+pub fn line_due(last: Instant, now: Instant, every: Duration) -> bool {
+    now.saturating_duration_since(last) >= every
+}
+
+/// The text of a progress log line.
+pub fn line(label: &str, done: u64, total: Option<u64>, elapsed: Duration) -> String {
+    let rate = if elapsed.as_secs_f64() > 0.0 {
+        done as f64 / elapsed.as_secs_f64()
+    } else {
+        0.0
+    };
+    match total {
+        Some(t) if t > 0 => format!(
+            "{label}: {done}/{t} ({:.0}%), {rate:.0}/s",
+            (done as f64) * 100.0 / (t as f64)
+        ),
+        _ => format!("{label}: {done} done, {rate:.0}/s"),
+    }
+}
+
+impl Progress {
+    /// A bar on a terminal, log lines otherwise. `total` is `None` when unknown.
+    pub fn new(label: impl Into<String>, total: Option<u64>) -> Self {
+        Self::with_sink(label, total, std::io::stderr().is_terminal(), LOG_EVERY)
+    }
+
+    /// Log lines every `every`, whatever standard error is (for tests and services).
+    pub fn logging(label: impl Into<String>, total: Option<u64>, every: Duration) -> Self {
+        Self::with_sink(label, total, false, every)
+    }
+
+    fn with_sink(label: impl Into<String>, total: Option<u64>, bar: bool, every: Duration) -> Self {
+        let label = label.into();
+        let sink = if bar {
+            let pb = match total {
+                Some(t) => ProgressBar::new(t),
+                None => ProgressBar::new_spinner(),
+            };
+            let template = if total.is_some() {
+                "{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})"
+            } else {
+                "{spinner} {msg} {pos} ({per_sec})"
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                pb.set_style(style.progress_chars("=> "));
+            }
+            pb.set_message(label.clone());
+            pb.enable_steady_tick(Duration::from_millis(200));
+            Sink::Bar(pb)
+        } else {
+            Sink::Log {
+                last: Instant::now(),
+                every,
+            }
+        };
+        Self {
+            label,
+            total,
+            done: 0,
+            started: Instant::now(),
+            sink,
+        }
+    }
+
+    /// Records `n` more items done.
+    pub fn inc(&mut self, n: u64) {
+        self.done = self.done.saturating_add(n);
+        match &mut self.sink {
+            Sink::Bar(pb) => pb.inc(n),
+            Sink::Log { last, every } => {
+                let now = Instant::now();
+                if line_due(*last, now, *every) {
+                    *last = now;
+                    tracing::info!(
+                        "{}",
+                        line(&self.label, self.done, self.total, self.started.elapsed())
+                    );
+                }
+            }
+        }
+    }
+
+    /// Items done so far.
+    pub fn done(&self) -> u64 {
+        self.done
+    }
+
+    /// Ends the bar (or writes a last line).
+    pub fn finish(self) {
+        let text = line(&self.label, self.done, self.total, self.started.elapsed());
+        match self.sink {
+            Sink::Bar(pb) => pb.finish_with_message(format!("{} done", self.label)),
+            Sink::Log { .. } => tracing::info!("{text} (finished)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_show_share_and_rate() {
+        assert_eq!(
+            line("backfill hubspot", 250, Some(1000), Duration::from_secs(5)),
+            "backfill hubspot: 250/1000 (25%), 50/s"
+        );
+        assert_eq!(
+            line("backfill", 30, None, Duration::from_secs(3)),
+            "backfill: 30 done, 10/s"
+        );
+        assert_eq!(line("x", 0, Some(0), Duration::ZERO), "x: 0 done, 0/s");
+    }
+
+    #[test]
+    fn lines_are_rate_limited() {
+        let t0 = Instant::now();
+        let every = Duration::from_secs(10);
+        assert!(!line_due(t0, t0 + Duration::from_secs(9), every));
+        assert!(line_due(t0, t0 + Duration::from_secs(10), every));
+        let mut p = Progress::logging("x", Some(10), Duration::from_secs(3600));
+        p.inc(4);
+        p.inc(6);
+        assert_eq!(p.done(), 10);
+        p.finish();
+    }
+}
