@@ -41,6 +41,8 @@ pub enum Command {
     Mappings(commands::mappings::MappingsArgs),
     /// Duplicate matching tools: evaluate the matcher on labelled data.
     Match(commands::matching::MatchArgs),
+    /// Run the service: cycles on the schedule and on webhooks, health, metrics.
+    Run(commands::run::RunArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -69,6 +71,7 @@ pub fn main() -> ExitCode {
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
             Command::Mappings(args) => commands::mappings::run(&global, args).await,
             Command::Match(args) => commands::matching::run(&global, args).await,
+            Command::Run(args) => commands::run::run(&global, args).await,
         }
     });
     match outcome {

@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod generate;
 pub mod mappings;
 pub mod matching;
+pub mod run;
 pub mod sandbox;
 pub mod status;
 

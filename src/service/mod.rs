@@ -172,3 +172,118 @@ mod tests {
         assert_eq!(stale_after(None), Duration::from_secs(300));
     }
 }
+
+/// How the service runs (from the configuration and `tether run`'s flags).
+pub struct ServiceOptions {
+    pub listen: std::net::SocketAddr,
+    pub schedule: cron::Schedule,
+    /// Run one full cycle at start-up.
+    pub run_at_start: bool,
+    /// How long an in-flight cycle may go on after SIGTERM/SIGINT.
+    pub shutdown_grace: Duration,
+    /// The HubSpot app's client secret, for webhook signatures.
+    pub client_secret: crate::secret::Secret,
+    /// More routes (the review page) merged into the server.
+    pub extra: Option<axum::Router>,
+}
+
+/// Why the service could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the HTTP server stopped with an error: {0}")]
+    Server(#[source] std::io::Error),
+}
+
+/// A started service: HTTP bound, scheduler running.
+pub struct Service {
+    /// The address the HTTP server listens on (useful when the port was 0).
+    pub addr: std::net::SocketAddr,
+    pub health: std::sync::Arc<Health>,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
+    pub targets: std::sync::Arc<scheduler::TargetRequests>,
+    task: tokio::task::JoinHandle<Result<scheduler::Stopped, ServiceError>>,
+}
+
+impl Service {
+    /// Binds the server and starts the scheduler; both stop when `shutdown` is triggered.
+    pub async fn start(
+        opts: ServiceOptions,
+        store: crate::store::Store,
+        runner: std::sync::Arc<dyn CycleRunner>,
+        api_sources: Vec<http::ApiSource>,
+        shutdown: shutdown::Shutdown,
+    ) -> Result<Service, ServiceError> {
+        use std::sync::Arc;
+        let now = Utc::now();
+        let health = Arc::new(Health::new(
+            now,
+            stale_after(scheduler::period(&opts.schedule, now)),
+        ));
+        let metrics = Arc::new(metrics::Metrics::new());
+        let targets = Arc::new(scheduler::TargetRequests::new());
+        let state = http::AppState::new(
+            store,
+            health.clone(),
+            metrics.clone(),
+            targets.clone(),
+            opts.client_secret,
+            api_sources,
+        );
+        let app = http::router(state, opts.extra);
+        let server = {
+            let s = shutdown.clone();
+            http::serve(app, opts.listen, async move { s.wait().await })
+                .await
+                .map_err(|source| ServiceError::Bind {
+                    addr: opts.listen,
+                    source,
+                })?
+        };
+        let addr = server.addr;
+        tracing::info!(%addr, "serving /healthz, /readyz, /metrics and /webhooks/hubspot");
+        let cfg = scheduler::SchedulerConfig {
+            schedule: opts.schedule,
+            run_at_start: opts.run_at_start,
+            shutdown_grace: opts.shutdown_grace,
+        };
+        let task = tokio::spawn({
+            let (health, metrics, targets) = (health.clone(), metrics.clone(), targets.clone());
+            async move {
+                let stopped = scheduler::run(
+                    cfg,
+                    runner,
+                    targets,
+                    health,
+                    metrics,
+                    shutdown.subscribe(),
+                )
+                .await;
+                // The scheduler only returns on shutdown; make sure the server follows.
+                shutdown.trigger();
+                server.wait().await.map_err(ServiceError::Server)?;
+                Ok(stopped)
+            }
+        });
+        Ok(Service {
+            addr,
+            health,
+            metrics,
+            targets,
+            task,
+        })
+    }
+
+    /// Waits until the service has stopped.
+    pub async fn wait(self) -> Result<scheduler::Stopped, ServiceError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(ServiceError::Server(std::io::Error::other(e))),
+        }
+    }
+}
