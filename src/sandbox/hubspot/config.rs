@@ -70,6 +70,8 @@ pub struct SandboxConfig {
     pub time_scale: f64,
     /// First id handed out.
     pub first_id: u64,
+    /// Where contact events are delivered as signed webhooks (`None`: not delivered).
+    pub webhooks: Option<super::webhooks::WebhookSettings>,
 }
 
 impl Default for SandboxConfig {
@@ -100,6 +102,7 @@ impl Default for SandboxConfig {
             reorder_batch_results: true,
             time_scale: 1.0,
             first_id: 1001,
+            webhooks: None,
         }
     }
 }

@@ -14,10 +14,12 @@ mod properties;
 mod routes;
 mod search;
 mod store;
+mod webhooks;
 
 pub use config::{MergeIdMode, SandboxConfig, UpsertEmailMode};
 pub use faults::{Fault, FaultKind};
 pub use gate::Counters;
+pub use webhooks::{WebhookSettings, WebhookStats};
 
 use store::{Source, Store, WriteError};
 
@@ -51,6 +53,7 @@ impl HubspotSandbox {
     /// An empty sandbox with `cfg`.
     pub fn new(cfg: SandboxConfig) -> Self {
         let store = Store::new(&cfg);
+        store.hooks.spawn_delivery();
         Self {
             inner: Arc::new(Shared {
                 cfg,

@@ -137,6 +137,8 @@ pub struct Store {
     pub ghosts: HashMap<u64, IndexVersions>,
     /// The app id written as `sourceId` of integration writes.
     pub app_id: u64,
+    /// Webhook events of contact changes (inert unless configured).
+    pub hooks: super::webhooks::Recorder,
 }
 
 /// A monotonic stamp: never earlier than, and always after, the previous one.
@@ -170,6 +172,7 @@ impl Store {
             merged_ids_include_survivor: cfg.merged_ids_include_survivor,
             ghosts: HashMap::new(),
             app_id: cfg.app_id,
+            hooks: super::webhooks::Recorder::new(cfg),
         }
     }
 
@@ -326,6 +329,7 @@ impl Store {
             rec.props.insert(k, v);
         }
         self.contacts.insert(id, rec);
+        self.hooks.creation(id, now.timestamp_millis(), &source);
         self.write_emails(id);
         let visible = if index_now { at } else { at + self.lag };
         self.reindex(id, visible);
@@ -378,6 +382,8 @@ impl Store {
                 continue;
             }
             changed = true;
+            self.hooks
+                .property_change(id, &k, &v, now.timestamp_millis(), &source);
             c.history.entry(k.clone()).or_default().push(HistEntry {
                 value: v.clone(),
                 timestamp: now,
@@ -405,6 +411,8 @@ impl Store {
             let now = stamp(ms(clock), c.updated_at);
             c.archived_at = Some(now);
             c.updated_at = now;
+            self.hooks
+                .deletion(id, now.timestamp_millis(), &Source::Integration);
             self.write_emails(id);
             let lag = self.lag;
             self.reindex(id, at + lag);
@@ -521,6 +529,13 @@ impl Store {
             index: p.index.clone(),
         };
         self.contacts.insert(survivor, rec);
+        self.hooks.merge(
+            survivor,
+            primary,
+            secondary,
+            s.props.len(),
+            now.timestamp_millis(),
+        );
         self.write_emails(survivor);
         let vis = at + self.lag;
         for id in [primary, secondary] {
