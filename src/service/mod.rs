@@ -255,15 +255,9 @@ impl Service {
         let task = tokio::spawn({
             let (health, metrics, targets) = (health.clone(), metrics.clone(), targets.clone());
             async move {
-                let stopped = scheduler::run(
-                    cfg,
-                    runner,
-                    targets,
-                    health,
-                    metrics,
-                    shutdown.subscribe(),
-                )
-                .await;
+                let stopped =
+                    scheduler::run(cfg, runner, targets, health, metrics, shutdown.subscribe())
+                        .await;
                 // The scheduler only returns on shutdown; make sure the server follows.
                 shutdown.trigger();
                 server.wait().await.map_err(ServiceError::Server)?;

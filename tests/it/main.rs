@@ -12,4 +12,6 @@ mod hubspot_support;
 mod hubspot_writes;
 mod mappings_cli;
 mod matcher_cli;
+mod service_scheduler;
+mod service_support;
 mod store;

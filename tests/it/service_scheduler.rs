@@ -1,0 +1,264 @@
+//! The service in-process with a fake cycle runner: cron pacing without overlap or stacking,
+//! webhook-triggered targeted cycles fed by the HubSpot sandbox, signature refusals,
+//! graceful shutdown, and the metrics endpoint.
+
+use crate::service_support::{FakeRunner, parse_prometheus, sign, wait_for};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tether::sandbox::hubspot::{HubspotSandbox, SandboxConfig, WebhookSettings};
+use tether::secret::Secret;
+use tether::service::scheduler::{Stopped, parse_schedule};
+use tether::service::shutdown::Shutdown;
+use tether::service::{Service, ServiceOptions};
+use tether::store::Store;
+
+const SECRET: &str = "app-client-secret";
+
+async fn start(
+    runner: Arc<FakeRunner>,
+    cron: &str,
+    run_at_start: bool,
+    grace: Duration,
+) -> (Service, Shutdown) {
+    let store = Store::open_in_memory().await.unwrap();
+    let stop = Shutdown::new();
+    let opts = ServiceOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        schedule: parse_schedule(cron).unwrap(),
+        run_at_start,
+        shutdown_grace: grace,
+        client_secret: Secret::new(SECRET),
+        extra: None,
+    };
+    let svc = Service::start(opts, store, runner, vec![], stop.clone())
+        .await
+        .unwrap();
+    (svc, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_overrunning_cycles_never_overlap_nor_stack() {
+    let runner = Arc::new(FakeRunner::new(Duration::from_millis(2_300)));
+    let (svc, stop) = start(runner.clone(), "* * * * * *", false, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    stop.trigger();
+    assert_eq!(svc.wait().await.unwrap(), Stopped::Clean);
+    let calls = runner.calls();
+    assert_eq!(runner.max_concurrent.load(Ordering::SeqCst), 1);
+    // 6.5 s of a one-second schedule with 2.3 s cycles: 2 or 3 cycles, not 6 stacked.
+    assert!((2..=3).contains(&calls.len()), "{} cycles", calls.len());
+    for w in calls.windows(2) {
+        let gap = w[1].started - w[0].ended.unwrap();
+        // The next one starts at the first tick after the end, not at once for each missed tick.
+        assert!(gap <= Duration::from_millis(1_100), "gap {gap:?}");
+        assert!(w[1].started >= w[0].ended.unwrap());
+    }
+    assert!(calls.iter().all(|c| c.targets.is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_sandbox_webhook_triggers_a_targeted_cycle_within_2s() {
+    let runner = Arc::new(FakeRunner::new(Duration::from_millis(50)));
+    // A schedule that never fires during the test: only webhooks cause cycles.
+    let (svc, stop) = start(
+        runner.clone(),
+        "0 0 0 1 1 * 2099",
+        false,
+        Duration::from_secs(5),
+    )
+    .await;
+    let url = format!("http://{}/webhooks/hubspot", svc.addr);
+    let cfg = SandboxConfig {
+        token: Secret::new("pat-test"),
+        webhooks: Some(WebhookSettings::new(url, Secret::new(SECRET))),
+        ..SandboxConfig::default()
+    };
+    let (sb, _running) = HubspotSandbox::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let id = sb.seed_contacts(vec![BTreeMap::from([
+        ("email".to_string(), "jo@example.com".to_string()),
+        ("firstname".to_string(), "Jo".to_string()),
+    ])])[0]
+        .clone();
+    // The seed's creation event makes a first targeted run; wait for it, then edit.
+    wait_for(Duration::from_secs(3), || !runner.calls().is_empty()).await;
+    let before = runner.calls().len();
+    let t0 = Instant::now();
+    sb.edit_as_person(
+        &id,
+        BTreeMap::from([("firstname".to_string(), "Joanna".to_string())]),
+    )
+    .unwrap();
+    let took = wait_for(Duration::from_secs(2), || {
+        runner
+            .calls()
+            .iter()
+            .skip(before)
+            .any(|c| c.targets.as_ref().is_some_and(|t| t.contains(&id)))
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "no targeted cycle for {id} within 2 s of the edit"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    let stats = sb.webhook_stats();
+    assert!(stats.delivered_requests >= 2, "{stats:?}");
+    assert_eq!(stats.failed_requests, 0, "{stats:?}");
+    stop.trigger();
+    svc.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_bad_or_stale_signatures_get_401_good_ones_queue_and_dedup() {
+    let runner = Arc::new(FakeRunner::new(Duration::from_millis(10)));
+    let (svc, stop) = start(
+        runner.clone(),
+        "0 0 0 1 1 * 2099",
+        false,
+        Duration::from_secs(5),
+    )
+    .await;
+    let url = format!("http://{}/webhooks/hubspot", svc.addr);
+    let http = reqwest::Client::new();
+    let body = br#"[{"objectId":4242,"eventId":9,"occurredAt":1,"subscriptionType":"contact.propertyChange","propertyName":"firstname","propertyValue":"A"}]"#;
+    let post = |sig: String, ts: String| {
+        http.post(&url)
+            .header("X-HubSpot-Signature-v3", sig)
+            .header("X-HubSpot-Request-Timestamp", ts)
+            .body(body.to_vec())
+            .send()
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let fresh = now.to_string();
+    let stale = (now - 301_000).to_string();
+    let r = post(sign("wrong-secret", &url, body, &fresh), fresh.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = post(sign(SECRET, &url, body, &stale), stale.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.post(&url).body(body.to_vec()).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        runner.calls().is_empty(),
+        "a refused webhook caused a cycle"
+    );
+
+    let t0 = Instant::now();
+    let r = post(sign(SECRET, &url, body, &fresh), fresh.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let took = wait_for(Duration::from_secs(2), || {
+        runner
+            .calls()
+            .iter()
+            .any(|c| c.targets.as_deref() == Some(&["4242".to_string()][..]))
+    })
+    .await;
+    assert!(took.is_some());
+    // The same event again is a duplicate: accepted, but no new cycle.
+    let n = runner.calls().len();
+    let r = post(sign(SECRET, &url, body, &fresh), fresh.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(runner.calls().len(), n);
+    let text = http
+        .get(format!("http://{}/metrics", svc.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let m = parse_prometheus(&text).unwrap();
+    assert_eq!(
+        m["tether_webhook_requests_total{result=\"unauthorized\"}"],
+        3.0
+    );
+    assert_eq!(m["tether_webhook_events_total{result=\"duplicate\"}"], 1.0);
+    stop.trigger();
+    svc.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_shutdown_lets_the_cycle_finish_or_abandons_it_at_the_deadline() {
+    // Finishes within the grace period.
+    let runner = Arc::new(FakeRunner::new(Duration::from_millis(1_000)));
+    let (svc, stop) = start(
+        runner.clone(),
+        "0 0 0 1 1 * 2099",
+        true,
+        Duration::from_secs(5),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
+    stop.trigger();
+    assert_eq!(svc.wait().await.unwrap(), Stopped::Clean);
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    let calls = runner.calls();
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].ended.is_some(), "the in-flight cycle was cut");
+
+    // Overruns the grace period: abandoned at the deadline.
+    let runner = Arc::new(FakeRunner::new(Duration::from_secs(60)));
+    let (svc, stop) = start(
+        runner.clone(),
+        "0 0 0 1 1 * 2099",
+        true,
+        Duration::from_millis(500),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
+    stop.trigger();
+    assert_eq!(svc.wait().await.unwrap(), Stopped::AbandonedCycle);
+    assert!(t0.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_probes_and_metrics_move() {
+    let runner = Arc::new(FakeRunner::new(Duration::from_millis(10)));
+    let (svc, stop) = start(runner.clone(), "* * * * * *", true, Duration::from_secs(5)).await;
+    let base = format!("http://{}", svc.addr);
+    let http = reqwest::Client::new();
+    let get = |p: &str| http.get(format!("{base}{p}")).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    wait_for(Duration::from_secs(3), || !runner.calls().is_empty()).await;
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    let r = get("/metrics").await.unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics-text")
+    );
+    let first = parse_prometheus(&r.text().await.unwrap()).unwrap();
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let second = parse_prometheus(&get("/metrics").await.unwrap().text().await.unwrap()).unwrap();
+    let at =
+        |m: &std::collections::BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+    let key = "tether_cycles_total{kind=\"full\",outcome=\"ok\"}";
+    assert!(
+        at(&second, key) > at(&first, key),
+        "{first:?} -> {second:?}"
+    );
+    let read = "tether_records_read_total{system=\"hubspot\"}";
+    assert!(at(&second, read) > at(&first, read));
+    assert!(second["tether_cycle_duration_seconds_count"] >= 2.0);
+    assert!(second["tether_last_success_timestamp_seconds"] > 1.0e9);
+    assert_eq!(second["tether_outbox_pending"], 0.0);
+    stop.trigger();
+    svc.wait().await.unwrap();
+}
