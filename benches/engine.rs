@@ -17,19 +17,43 @@ use tether::domain::{GorgiasId, HubspotId};
 use tether::engine::{self, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options};
 use tether::mappings::{MappingSet, parse_str};
 
-const FIRST: &[&str] = &["Ann", "Bob", "Chloé", "David", "Emma", "Farid", "Grace", "Hugo", "Inès", "Jack", "Mary Ann", "Zoë"];
-const LAST: &[&str] = &["Lee", "Martin", "Smith", "Dubois", "García", "Nguyen", "Müller", "Rossi", "Van Damme", "O'Brien"];
+const FIRST: &[&str] = &[
+    "Ann", "Bob", "Chloé", "David", "Emma", "Farid", "Grace", "Hugo", "Inès", "Jack", "Mary Ann",
+    "Zoë",
+];
+const LAST: &[&str] = &[
+    "Lee",
+    "Martin",
+    "Smith",
+    "Dubois",
+    "García",
+    "Nguyen",
+    "Müller",
+    "Rossi",
+    "Van Damme",
+    "O'Brien",
+];
 
 fn profiles() -> usize {
-    std::env::var("TETHER_BENCH_PROFILES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
+    std::env::var("TETHER_BENCH_PROFILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
 }
 
 fn changes() -> usize {
-    std::env::var("TETHER_BENCH_CHANGES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+    std::env::var("TETHER_BENCH_CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
 }
 
 fn mapping() -> MappingSet {
-    parse_str("mappings/default.toml", include_str!("../mappings/default.toml")).expect("default mapping")
+    parse_str(
+        "mappings/default.toml",
+        include_str!("../mappings/default.toml"),
+    )
+    .expect("default mapping")
 }
 
 fn status_kib(key: &str) -> u64 {
@@ -53,11 +77,20 @@ fn person(i: usize, rng: &mut StdRng) -> (String, &'static str, &'static str, Op
     let email = format!("customer{i}@shop{}.example.com", i % 97);
     let first = FIRST[rng.random_range(0..FIRST.len())];
     let last = LAST[rng.random_range(0..LAST.len())];
-    let phone = rng.random_bool(0.3).then(|| format!("+1415{:07}", 2_000_000 + (i % 7_000_000)));
+    let phone = rng
+        .random_bool(0.3)
+        .then(|| format!("+1415{:07}", 2_000_000 + (i % 7_000_000)));
     (email, first, last, phone)
 }
 
-fn hubspot(i: usize, email: &str, first: &str, last: &str, phone: Option<&str>, extra: &[(&str, String)]) -> HubspotRecord {
+fn hubspot(
+    i: usize,
+    email: &str,
+    first: &str,
+    last: &str,
+    phone: Option<&str>,
+    extra: &[(&str, String)],
+) -> HubspotRecord {
     let mut properties = BTreeMap::new();
     properties.insert("email".to_owned(), email.to_owned());
     properties.insert("firstname".to_owned(), first.to_owned());
@@ -68,10 +101,20 @@ fn hubspot(i: usize, email: &str, first: &str, last: &str, phone: Option<&str>, 
     for (k, v) in extra {
         properties.insert((*k).to_owned(), v.clone());
     }
-    HubspotRecord { id: HubspotId::new((1000 + i).to_string()).expect("id"), updated_at: at(i as i64 % 86_400), properties }
+    HubspotRecord {
+        id: HubspotId::new((1000 + i).to_string()).expect("id"),
+        updated_at: at(i as i64 % 86_400),
+        properties,
+    }
 }
 
-fn gorgias(i: usize, email: &str, name: &str, phone: Option<&str>, external_id: Option<String>) -> GorgiasRecord {
+fn gorgias(
+    i: usize,
+    email: &str,
+    name: &str,
+    phone: Option<&str>,
+    external_id: Option<String>,
+) -> GorgiasRecord {
     let mut channels = vec![json!({"type": "email", "address": email, "preferred": true})];
     if let Some(p) = phone {
         channels.push(json!({"type": "phone", "address": p, "preferred": true}));
@@ -80,7 +123,11 @@ fn gorgias(i: usize, email: &str, name: &str, phone: Option<&str>, external_id: 
     if let Some(x) = external_id {
         fields["external_id"] = Value::String(x);
     }
-    GorgiasRecord { id: GorgiasId::new(1 + i as i64).expect("id"), updated_at: at(i as i64 % 86_400), fields }
+    GorgiasRecord {
+        id: GorgiasId::new(1 + i as i64).expect("id"),
+        updated_at: at(i as i64 % 86_400),
+        fields,
+    }
 }
 
 /// (a): n HubSpot and n Gorgias profiles, 80% shared (e-mails differ in case on half of
@@ -101,12 +148,28 @@ fn initial_linking() {
         } else {
             email
         };
-        gs.push(gorgias(i, &g_email, &format!("{first} {last}"), phone.as_deref(), None));
+        gs.push(gorgias(
+            i,
+            &g_email,
+            &format!("{first} {last}"),
+            phone.as_deref(),
+            None,
+        ));
     }
     let rss_input = status_kib("VmRSS:");
     let excluded = Excluded::default();
-    let options = Options { max_creates: usize::MAX, max_overwrites: usize::MAX, ..Options::default() };
-    let input = Input { hubspot: &hs, gorgias: &gs, links: &[], excluded: &excluded, resolutions: &[] };
+    let options = Options {
+        max_creates: usize::MAX,
+        max_overwrites: usize::MAX,
+        ..Options::default()
+    };
+    let input = Input {
+        hubspot: &hs,
+        gorgias: &gs,
+        links: &[],
+        excluded: &excluded,
+        resolutions: &[],
+    };
     let start = Instant::now();
     let plan = engine::plan(&input, &m, &options);
     let secs = start.elapsed().as_secs_f64();
@@ -122,7 +185,10 @@ fn initial_linking() {
         plan.base_updates.len(),
         plan.skips.len()
     );
-    println!("    wall time   {secs:>8.2} s      target < 30 s     {}", verdict(secs < 30.0));
+    println!(
+        "    wall time   {secs:>8.2} s      target < 30 s     {}",
+        verdict(secs < 30.0)
+    );
     println!(
         "    peak memory {:>8.2} GiB    target < 2 GiB    {}   (input data alone: {:.2} GiB)",
         gib(peak),
@@ -152,10 +218,18 @@ fn steady_cycle() {
         }
         base.insert("gorgias_id".to_owned(), g.to_string());
         base.insert("hubspot_id".to_owned(), h.to_string());
-        links.push(Link { hubspot_id: h, gorgias_id: g, base });
+        links.push(Link {
+            hubspot_id: h,
+            gorgias_id: g,
+            base,
+        });
         people.push((first, last, phone.is_some()));
     }
-    let by_hubspot: HashMap<HubspotId, usize> = links.iter().enumerate().map(|(i, l)| (l.hubspot_id.clone(), i)).collect();
+    let by_hubspot: HashMap<HubspotId, usize> = links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.hubspot_id.clone(), i))
+        .collect();
     // The feed: k changed records and their counterparts (as the connectors would return them).
     let mut hs = Vec::with_capacity(k);
     let mut gs = Vec::with_capacity(k);
@@ -173,7 +247,13 @@ fn steady_cycle() {
             _ => ("Conflict-H", format!("{first} Conflict-G")),
         };
         hs.push(hubspot(i, &email, first, h_last, phone.as_deref(), &ids));
-        let mut g = gorgias(i, &email, &g_name, phone.as_deref(), Some((1000 + i).to_string()));
+        let mut g = gorgias(
+            i,
+            &email,
+            &g_name,
+            phone.as_deref(),
+            Some((1000 + i).to_string()),
+        );
         g.updated_at = at(100_000 + j as i64);
         gs.push(g);
     }
@@ -182,8 +262,18 @@ fn steady_cycle() {
     let options = Options::default();
     let start = Instant::now();
     // What the cycle does: load the links of the changed records, then plan.
-    let touched: Vec<Link> = hs.iter().filter_map(|r| by_hubspot.get(&r.id)).filter_map(|&i| links.get(i).cloned()).collect();
-    let input = Input { hubspot: &hs, gorgias: &gs, links: &touched, excluded: &excluded, resolutions: &[] };
+    let touched: Vec<Link> = hs
+        .iter()
+        .filter_map(|r| by_hubspot.get(&r.id))
+        .filter_map(|&i| links.get(i).cloned())
+        .collect();
+    let input = Input {
+        hubspot: &hs,
+        gorgias: &gs,
+        links: &touched,
+        excluded: &excluded,
+        resolutions: &[],
+    };
     let plan = engine::plan(&input, &m, &options);
     let secs = start.elapsed().as_secs_f64();
     let peak = status_kib("VmHWM:");
@@ -197,7 +287,10 @@ fn steady_cycle() {
         plan.conflicts.len(),
         plan.caps.blocked
     );
-    println!("    wall time   {secs:>8.3} s      target < 1 s      {}", verdict(secs < 1.0));
+    println!(
+        "    wall time   {secs:>8.3} s      target < 1 s      {}",
+        verdict(secs < 1.0)
+    );
     println!(
         "    peak memory {:>8.2} GiB    target < 2 GiB    {}   (store of {n} links alone: {:.2} GiB)",
         gib(peak),
@@ -218,7 +311,10 @@ fn main() {
             // Each scenario in its own process, so each peak is its own.
             let exe = std::env::current_exe().expect("current exe");
             for s in ["a", "b"] {
-                let status = Command::new(&exe).env("TETHER_BENCH_SCENARIO", s).status().expect("run scenario");
+                let status = Command::new(&exe)
+                    .env("TETHER_BENCH_SCENARIO", s)
+                    .status()
+                    .expect("run scenario");
                 if !status.success() {
                     eprintln!("scenario {s} failed: {status}");
                     std::process::exit(1);

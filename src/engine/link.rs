@@ -5,9 +5,9 @@
 //! Pure. Must never guess: a link is made only when the key is unique on both sides, and an
 //! e-mail that already belongs to a linked record marks a likely duplicate, not a new match.
 
-use super::plan::{MatchKind, SkipCode};
+use super::plan::{MatchKind, NewLink, Skip, SkipCode};
 use crate::domain::{GorgiasId, HubspotId};
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::collections::{HashMap, HashSet};
 
 /// An unlinked record that may be linked, with its matching keys in canonical form.
@@ -51,8 +51,8 @@ struct Group {
 
 /// Links candidates. `linked_emails` holds the e-mails of records (either side) that are
 /// already linked, so that a new record with one of them is reported as a likely duplicate.
-pub fn link(
-    hubspot: &[HubspotCandidate<'_>],
+pub fn link<H: Borrow<HubspotId>>(
+    hubspot: &[Candidate<'_, H, GorgiasId>],
     gorgias: &[GorgiasCandidate<'_>],
     linked_emails: &HashSet<&str>,
 ) -> Linking {
@@ -64,8 +64,11 @@ pub fn link(
     let has_claims =
         hubspot.iter().any(|c| c.claim.is_some()) || gorgias.iter().any(|c| c.claim.is_some());
     if has_claims {
-        let h_by_id: HashMap<&HubspotId, usize> =
-            hubspot.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let h_by_id: HashMap<&HubspotId, usize> = hubspot
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.borrow(), i))
+            .collect();
         let g_by_id: HashMap<GorgiasId, usize> =
             gorgias.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
         let mut pairs: Vec<(usize, usize)> = Vec::new();
@@ -182,6 +185,79 @@ pub fn link(
         hubspot: hs,
         gorgias: gs,
     }
+}
+
+/// Matching keys of a HubSpot record, owned: for linking large sets without holding records.
+pub type HubspotKeys = Candidate<'static, HubspotId, GorgiasId>;
+/// Matching keys of a Gorgias record, owned.
+pub type GorgiasKeys = Candidate<'static, GorgiasId, HubspotId>;
+
+/// The outcome of [`link_keys`], sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KeyLinking {
+    pub links: Vec<NewLink>,
+    /// Records with no counterpart: pass them to [`super::plan`] to plan creates.
+    pub unmatched_hubspot: Vec<HubspotId>,
+    pub unmatched_gorgias: Vec<GorgiasId>,
+    pub skips: Vec<Skip>,
+}
+
+/// Links two sets of unlinked records by their keys alone (built with
+/// [`super::hubspot_keys`] / [`super::gorgias_keys`] while paging through each system), so
+/// that an initial linking of millions of records never holds the records themselves. The
+/// new pairs' fields are then planned in batches by [`super::plan`] with empty bases.
+/// `linked_emails`: e-mails of records already linked (empty on a first run).
+pub fn link_keys(
+    hubspot: &[HubspotKeys],
+    gorgias: &[GorgiasKeys],
+    linked_emails: &HashSet<&str>,
+) -> KeyLinking {
+    let r = link(hubspot, gorgias, linked_emails);
+    let mut out = KeyLinking::default();
+    for (c, o) in hubspot.iter().zip(&r.hubspot) {
+        match o {
+            Outcome::Linked(gi, kind) => {
+                let Some(g) = gorgias.get(*gi) else { continue };
+                let key = match kind {
+                    MatchKind::RecordedId => format!("{}/{}", c.id, g.id),
+                    MatchKind::Email => c.email.as_deref().unwrap_or_default().to_owned(),
+                    MatchKind::Phone => g.phone.as_deref().unwrap_or_default().to_owned(),
+                };
+                out.links.push(NewLink {
+                    hubspot_id: c.id.clone(),
+                    gorgias_id: g.id,
+                    matched_by: *kind,
+                    key,
+                });
+            }
+            Outcome::Unmatched => out.unmatched_hubspot.push(c.id.clone()),
+            Outcome::Skipped(code, why) => out.skips.push(Skip {
+                hubspot_id: Some(c.id.clone()),
+                gorgias_id: None,
+                field: None,
+                code: *code,
+                reason: why.clone(),
+            }),
+        }
+    }
+    for (c, o) in gorgias.iter().zip(&r.gorgias) {
+        match o {
+            Outcome::Linked(..) => {}
+            Outcome::Unmatched => out.unmatched_gorgias.push(c.id),
+            Outcome::Skipped(code, why) => out.skips.push(Skip {
+                hubspot_id: None,
+                gorgias_id: Some(c.id),
+                field: None,
+                code: *code,
+                reason: why.clone(),
+            }),
+        }
+    }
+    out.links.sort();
+    out.unmatched_hubspot.sort();
+    out.unmatched_gorgias.sort();
+    out.skips.sort();
+    out
 }
 
 #[cfg(test)]
