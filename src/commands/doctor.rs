@@ -273,6 +273,29 @@ mod tests {
         assert!(line("store.url").contains("\"sqlite://tether.db\"  (default)"));
     }
 
+    #[test]
+    fn values_from_a_file_name_the_file() {
+        use std::io::Write;
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(b"[hubspot]\ntoken = \"pat-FILESECRET\"\n[sync]\nmax_creates = 9\n")
+            .unwrap();
+        let l = load(Sources {
+            file: Some(f.path().to_owned()),
+            env: vec![],
+        })
+        .unwrap();
+        let text = render_config(&l);
+        assert!(!text.contains("FILESECRET"), "{text}");
+        let file = format!("(file {})", f.path().display());
+        let token = text.lines().find(|l| l.contains("hubspot.token ")).unwrap();
+        assert!(token.contains(&format!("[redacted]  {file}")), "{token}");
+        let creates = text
+            .lines()
+            .find(|l| l.contains("sync.max_creates "))
+            .unwrap();
+        assert!(creates.contains(&format!("9  {file}")), "{creates}");
+    }
+
     #[tokio::test]
     async fn credentials_report_not_configured_or_skipped_honestly() {
         let none = credential_checks(&loaded(&[])).await;

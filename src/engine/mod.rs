@@ -17,8 +17,9 @@ mod planner;
 pub mod resolve;
 
 pub use input::{Base, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options, Resolution};
+pub use link::{GorgiasKeys, HubspotKeys, KeyLinking, link_keys};
 pub use plan::*;
-pub use planner::plan;
+pub use planner::{KeyReader, plan};
 pub use resolve::Cause;
 
 #[cfg(test)]

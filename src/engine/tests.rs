@@ -928,3 +928,66 @@ proptest! {
         prop_assert!(!p.has_changes(), "{:#?}", p);
     }
 }
+
+#[test]
+fn key_linking_matches_the_single_plan() {
+    // Linking by keys alone gives the same links and unmatched records as a full plan.
+    let m = map();
+    let h = vec![
+        hs("1", 1, &[("email", "A@x.co")]),
+        hs("2", 1, &[("email", "b@x.co"), ("tether_gorgias_id", "30")]),
+        hs("3", 1, &[("email", "dup@x.co")]),
+        hs("4", 1, &[("email", "dup@x.co")]),
+        hs("5", 1, &[("email", "solo@x.co")]),
+    ];
+    let g = vec![
+        gs(10, 1, json!({"email": "a@x.co", "channels": []})),
+        gs(
+            30,
+            1,
+            json!({"email": "changed@x.co", "external_id": "2", "channels": []}),
+        ),
+        gs(40, 1, json!({"email": "only@x.co", "channels": []})),
+    ];
+    let mut ex = Excluded::default();
+    ex.hubspot.insert(hid("5"));
+    let o = Options::default();
+    let reader = KeyReader::new(&m, &o, &ex);
+    let (hk, hskips): (Vec<_>, Vec<_>) =
+        h.iter().map(|r| reader.hubspot(r)).partition(Result::is_ok);
+    let gk: Vec<GorgiasKeys> = g.iter().map(|r| reader.gorgias(r).unwrap()).collect();
+    let hk: Vec<HubspotKeys> = hk.into_iter().map(Result::unwrap).collect();
+    assert_eq!(hskips.len(), 1, "excluded record has no keys");
+    let k = link_keys(&hk, &gk, &Default::default());
+    let full = run_with(&h, &g, &[], &m, &ex, &[], &o);
+    assert_eq!(k.links, full.links);
+    assert_eq!(k.links.len(), 2);
+    assert_eq!(k.unmatched_gorgias, vec![gid(40)]);
+    assert!(k.unmatched_hubspot.is_empty());
+    assert_eq!(
+        k.skips
+            .iter()
+            .filter(|s| s.code == SkipCode::AmbiguousMatch)
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn list_items_without_channels_only_skip_pending_phone_changes() {
+    let (h, mut g, l) = agreed_pair();
+    g.fields.as_object_mut().unwrap().remove("channels");
+    let p = run(
+        std::slice::from_ref(&h),
+        std::slice::from_ref(&g),
+        std::slice::from_ref(&l),
+        &map(),
+    );
+    assert!(!p.has_changes() && p.skips.is_empty(), "{p:#?}");
+    let mut h2 = h.clone();
+    h2.properties.insert("phone".into(), "+14155552672".into());
+    let p = run(&[h2], &[g], &[l], &map());
+    assert!(!p.has_writes());
+    assert_eq!(p.skips[0].field.as_deref(), Some("phone"));
+    assert!(p.skips[0].reason.contains("channels were not loaded"));
+}

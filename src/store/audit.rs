@@ -43,16 +43,15 @@ pub(crate) async fn append_in(
     conn: &mut SqliteConnection,
     e: &NewAudit,
 ) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?) RETURNING id",
-    )
-    .bind(ts(e.at))
-    .bind(&e.actor)
-    .bind(&e.action)
-    .bind(e.detail.to_string())
-    .fetch_one(&mut *conn)
-    .await
-    .ctx("append to the audit log")?;
+    let id = sqlx::query("INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)")
+        .bind(ts(e.at))
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(e.detail.to_string())
+        .execute(&mut *conn)
+        .await
+        .ctx("append to the audit log")?
+        .last_insert_rowid();
     for r in &e.subjects {
         sqlx::query(
             "INSERT INTO audit_subjects (audit_id, system, record_id) VALUES (?, ?, ?)

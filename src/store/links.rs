@@ -124,17 +124,17 @@ pub(crate) async fn create_link_in(
             l.hubspot, l.id
         )));
     }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at)
-             VALUES (?, ?, ?, ?) RETURNING id",
+    let id = sqlx::query(
+        "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
     )
     .bind(hubspot.as_str())
     .bind(gorgias.get())
     .bind(ts(at))
     .bind(ts(at))
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await
-    .ctx("create a link")?;
+    .ctx("create a link")?
+    .last_insert_rowid();
     set_bases_in(&mut *conn, LinkId(id), bases, at).await?;
     append_in(
         &mut *conn,

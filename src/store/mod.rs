@@ -10,6 +10,7 @@
 //! formatting values into it: every value goes through a bind.
 
 mod aliases;
+mod api;
 mod audit;
 mod bases;
 mod cycles;
@@ -23,6 +24,7 @@ mod records;
 mod status;
 mod watermarks;
 
+pub use api::StateStore;
 pub use audit::{AuditEntry, NewAudit};
 pub use cycles::{Cycle, CycleId, CycleOutcome};
 pub use guard::{HEARTBEAT_EVERY, Holder, STALE_AFTER, WriterGuard};

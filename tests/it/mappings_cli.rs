@@ -36,8 +36,12 @@ fn errors_name_file_line_key_and_expectation_and_exit_2() {
         .arg(dir.path())
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("a.toml:9: `fields.stage.direction`"))
-        .stderr(predicate::str::contains("expected one of `both`, `to_hubspot`, `to_gorgias`"));
+        .stderr(predicate::str::contains(
+            "a.toml:9: `fields.stage.direction`",
+        ))
+        .stderr(predicate::str::contains(
+            "expected one of `both`, `to_hubspot`, `to_gorgias`",
+        ));
 }
 
 #[test]
