@@ -83,17 +83,20 @@ async fn upsert_seen_in(conn: &mut SqliteConnection, r: &RecordSeen) -> Result<(
         .execute(&mut *conn)
         .await
         .ctx("replace a record's keys")?;
-    for key in &r.keys {
-        sqlx::query(
-            "INSERT INTO record_keys (system, record_id, key) VALUES (?, ?, ?)
-                 ON CONFLICT DO NOTHING",
-        )
-        .bind(system)
-        .bind(&id)
-        .bind(key)
-        .execute(&mut *conn)
-        .await
-        .ctx("replace a record's keys")?;
+    for chunk in r.keys.chunks(1000) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO record_keys (system, record_id, key) ",
+        );
+        qb.push_values(chunk, |mut b, key| {
+            b.push_bind(system)
+                .push_bind(id.as_str())
+                .push_bind(key.as_str());
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .ctx("replace a record's keys")?;
     }
     Ok(())
 }
