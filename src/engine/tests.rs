@@ -505,22 +505,12 @@ fn tombstoned_and_missing_records_are_never_recreated() {
 
 #[test]
 fn filters_decide_who_takes_part() {
-    let text = format!("{MAP}\n[[records.only]]\nfield = \"stage\"\nin = [\"customer\"]\n")
-        .replace("[records]\n", "[records]\nrequire_email = true\n");
-    // [[records.only]] must follow [records]: rebuild the text so it does.
-    let text = text.replacen(
-        "[fields.email]",
-        "[[records.only]]\nfield = \"stage\"\nin = [\"customer\"]\n[fields.email]",
+    let filter = "require_email = true\n[[records.only]]\nfield = \"stage\"\nin = [\"customer\"]\n";
+    let text = MAP.replacen(
+        "create_in_gorgias = true\n",
+        &format!("create_in_gorgias = true\n{filter}"),
         1,
     );
-    let text = text
-        .trim_end()
-        .trim_end_matches("in = [\"customer\"]")
-        .trim_end()
-        .trim_end_matches("field = \"stage\"")
-        .trim_end()
-        .trim_end_matches("[[records.only]]")
-        .to_owned();
     let m = parse_str("t.toml", &text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.records.filters.len(), 1);
     let lead = hs("1", 1, &[("email", "a@x.co"), ("lifecyclestage", "lead")]);
@@ -533,6 +523,25 @@ fn filters_decide_who_takes_part() {
     assert_eq!(p.gorgias_creates.len(), 1);
     assert_eq!(p.gorgias_creates[0].from_hubspot.as_str(), "2");
     assert_eq!(p.skips[0].code, SkipCode::FilteredOut);
+    // A linked pair takes part when either side passes.
+    let (mut h, g, l) = agreed_pair();
+    h.properties.insert("note".into(), "new".into());
+    let p = run(
+        std::slice::from_ref(&h),
+        std::slice::from_ref(&g),
+        std::slice::from_ref(&l),
+        &m,
+    );
+    assert!(!p.has_writes());
+    assert_eq!(p.skips[0].code, SkipCode::FilteredOut);
+    h.properties
+        .insert("lifecyclestage".into(), "customer".into());
+    let p = run(&[h], &[g], &[l], &m);
+    assert_eq!(
+        p.gorgias_updates.len(),
+        1,
+        "HubSpot now passes: note and stage propagate"
+    );
 }
 
 #[test]
