@@ -285,7 +285,7 @@ pub fn link_keys(
                 gorgias_id: None,
                 field: None,
                 code: *code,
-                reason: why.clone(),
+                reason: Cow::Owned(why.clone()),
             }),
         }
     }
@@ -298,7 +298,7 @@ pub fn link_keys(
                 gorgias_id: Some(c.id),
                 field: None,
                 code: *code,
-                reason: why.clone(),
+                reason: Cow::Owned(why.clone()),
             }),
         }
     }

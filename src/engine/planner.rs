@@ -51,7 +51,7 @@ impl Out {
         g: Option<GorgiasId>,
         field: Option<&str>,
         code: SkipCode,
-        reason: impl Into<String>,
+        reason: impl Into<Cow<'static, str>>,
     ) {
         self.skips.push(Skip {
             hubspot_id: h.cloned(),
@@ -700,7 +700,7 @@ impl<'a> Ctx<'a> {
         h: &HubspotRecord,
         g: &GorgiasRecord,
         seen: (Option<&str>, Option<&str>, Option<&str>),
-        what: (System, Option<&str>, super::resolve::Cause, &str),
+        what: (System, Option<&str>, super::resolve::Cause, &'static str),
         props: &mut BTreeMap<String, String>,
         h_bases: &mut BTreeMap<String, Option<String>>,
         patch: &mut Option<GorgiasPatch>,
@@ -742,7 +742,7 @@ impl<'a> Ctx<'a> {
             value: value.map(str::to_owned),
             overwrites,
             cause,
-            reason: note.to_owned(),
+            reason: Cow::Borrowed(note),
         });
     }
 }
@@ -839,7 +839,7 @@ impl<'a> KeyReader<'a> {
 
     /// The keys of an unlinked HubSpot record, or why it does not take part.
     pub fn hubspot(&self, r: &HubspotRecord) -> Result<link::HubspotKeys, Skip> {
-        let skip = |code, reason: String| Skip {
+        let skip = |code, reason: Cow<'static, str>| Skip {
             hubspot_id: Some(r.id.clone()),
             gorgias_id: None,
             field: None,
@@ -854,7 +854,7 @@ impl<'a> KeyReader<'a> {
         }
         self.ctx
             .hubspot_passes(r)
-            .map_err(|why| skip(SkipCode::FilteredOut, why))?;
+            .map_err(|why| skip(SkipCode::FilteredOut, Cow::Owned(why)))?;
         let c = self.ctx.hubspot_candidate(r);
         let claim = c.claim;
         Ok(Self::owned(
@@ -870,7 +870,7 @@ impl<'a> KeyReader<'a> {
 
     /// The keys of an unlinked Gorgias record, or why it does not take part.
     pub fn gorgias(&self, r: &GorgiasRecord) -> Result<link::GorgiasKeys, Skip> {
-        let skip = |code, reason: String| Skip {
+        let skip = |code, reason: Cow<'static, str>| Skip {
             hubspot_id: None,
             gorgias_id: Some(r.id),
             field: None,
@@ -885,7 +885,7 @@ impl<'a> KeyReader<'a> {
         }
         self.ctx
             .gorgias_passes(r)
-            .map_err(|why| skip(SkipCode::FilteredOut, why))?;
+            .map_err(|why| skip(SkipCode::FilteredOut, Cow::Owned(why)))?;
         let c = self.ctx.gorgias_candidate(r);
         Ok(Self::owned(c, r.id))
     }
