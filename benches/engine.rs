@@ -459,13 +459,6 @@ fn steady_cycle() {
         "    wall time   {secs:>8.3} s      target < 1 s      {}",
         verdict(secs < 1.0)
     );
-<<<<<<< HEAD
-    println!(
-        "    wall time   {secs:>8.3} s      target < 1 s      {}",
-        verdict(secs < 1.0)
-    );
-=======
->>>>>>> integ
     println!(
         "    peak memory {:>8.2} GiB    target < 2 GiB    {}   (store of {n} links alone: {:.2} GiB)",
         gib(peak),
@@ -486,15 +479,11 @@ fn main() {
         _ => {
             // Each scenario in its own process, so each peak is its own.
             let exe = std::env::current_exe().expect("current exe");
-<<<<<<< HEAD
-            for s in ["a", "b"] {
-=======
             let mut scenarios = vec!["a", "b"];
             if std::env::var("TETHER_BENCH_SINGLE").is_ok() {
                 scenarios.insert(1, "a1");
             }
             for s in scenarios {
->>>>>>> integ
                 let status = Command::new(&exe)
                     .env("TETHER_BENCH_SCENARIO", s)
                     .status()
