@@ -16,3 +16,4 @@ mod matcher_cli;
 mod service_scheduler;
 mod service_support;
 mod store;
+mod service_run;

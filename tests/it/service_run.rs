@@ -1,0 +1,510 @@
+//! `tether run` as a real process against both sandboxes: edits cross over within 3 s on a
+//! one-second schedule, signed webhooks sync a contact within 2 s (bad or stale ones get
+//! 401), SIGTERM during a cycle exits 0 within 10 s and the next start finishes the work, a
+//! second `tether run` on the same store refuses, `/metrics` parses and moves.
+
+use crate::service_support::{parse_prometheus, sign, wait_for};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tether::sandbox::Running;
+use tether::sandbox::gorgias::{GorgiasSandbox, SandboxConfig as GorgiasConfig};
+use tether::sandbox::hubspot::{HubspotSandbox, SandboxConfig as HubspotConfig, WebhookSettings};
+use tether::secret::Secret;
+
+const CLIENT_SECRET: &str = "hubspot-app-secret";
+const TOKEN: &str = "pat-na1-service";
+
+struct Env {
+    hubspot: HubspotSandbox,
+    gorgias: GorgiasSandbox,
+    _h: Running,
+    _g: Running,
+    port: u16,
+    dir: tempfile::TempDir,
+    vars: Vec<(String, String)>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn env(cron: &str, webhooks: bool) -> Env {
+    let port = free_port();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let hcfg = HubspotConfig {
+        token: Secret::new(TOKEN),
+        time_scale: 0.02,
+        webhooks: webhooks.then(|| {
+            WebhookSettings::new(
+                format!("http://127.0.0.1:{port}/webhooks/hubspot"),
+                Secret::new(CLIENT_SECRET),
+            )
+        }),
+        ..HubspotConfig::default()
+    };
+    let (hubspot, h) = HubspotSandbox::start(hcfg, addr).await.unwrap();
+    let gcfg = GorgiasConfig {
+        time_scale: 50.0,
+        ..GorgiasConfig::default()
+    };
+    let (gorgias, g) = GorgiasSandbox::start(gcfg.clone(), addr).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let vars = [
+        ("TETHER__HUBSPOT__BASE_URL", h.base_url.clone()),
+        ("TETHER__HUBSPOT__TOKEN", TOKEN.into()),
+        ("TETHER__HUBSPOT__CLIENT_SECRET", CLIENT_SECRET.into()),
+        ("TETHER__HUBSPOT__BURST_WINDOW_MS", "200".into()),
+        ("TETHER__GORGIAS__BASE_URL", g.base_url.clone()),
+        ("TETHER__GORGIAS__USERNAME", gcfg.username.clone()),
+        ("TETHER__GORGIAS__API_KEY", gcfg.api_key.expose().into()),
+        ("TETHER__GORGIAS__BUCKET_WINDOW_MS", "400".into()),
+        (
+            "TETHER__STORE__URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        ),
+        ("TETHER__MAPPINGS__DIR", mappings.display().to_string()),
+        ("TETHER__SCHEDULE__CRON", cron.into()),
+        ("TETHER__SERVER__LISTEN", format!("127.0.0.1:{port}")),
+        ("TETHER__SYNC__OVERLAP_SECONDS", "5".into()),
+        ("TETHER__SYNC__MAX_CREATES", "100000".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Env {
+        hubspot,
+        gorgias,
+        _h: h,
+        _g: g,
+        port,
+        dir,
+        vars,
+    }
+}
+
+impl Env {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tether"));
+        c.current_dir(self.dir.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
+        c
+    }
+
+    async fn setup(&self) {
+        let mut c = self.command(&["setup"]);
+        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "setup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start(&self, extra: &[&str]) -> Proc {
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        let log = self.dir.path().join(format!("run-{}.log", free_port()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = self
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Proc {
+            child: Some(child),
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn metrics(&self) -> Option<BTreeMap<String, f64>> {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        Some(parse_prometheus(&text).unwrap_or_else(|e| panic!("{e}\n{text}")))
+    }
+
+    async fn cycles(&self) -> f64 {
+        self.metrics()
+            .await
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.starts_with("tether_cycles_total{"))
+                    .map(|(_, v)| v)
+                    .sum()
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until `n` cycles have finished.
+    async fn wait_cycles(&self, n: f64, limit: Duration) {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if self.cycles().await >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {n} cycles within {limit:?}");
+    }
+
+    /// A linked pair: seeded on both sides with one e-mail. Returns (HubSpot id, Gorgias id).
+    fn seed_pair(&self, i: usize) -> (String, i64) {
+        let email = format!("svc{i}@shop.test");
+        let h = self.hubspot.seed_contacts(vec![BTreeMap::from([
+            ("email".to_string(), email.clone()),
+            ("firstname".to_string(), "Sam".to_string()),
+            ("lastname".to_string(), format!("Person{i}")),
+        ])]);
+        let g = self.gorgias.seed_customers(vec![json!({
+            "email": email,
+            "name": format!("Sam Person{i}"),
+            "channels": [{"type": "email", "address": email, "preferred": true}],
+        })]);
+        (h[0].clone(), g[0])
+    }
+
+    fn gorgias_name(&self, id: i64) -> String {
+        self.gorgias
+            .customer(id)
+            .and_then(|c| c["name"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    fn hubspot_prop(&self, id: &str, prop: &str) -> String {
+        self.hubspot
+            .contact(id)
+            .and_then(|c| c["properties"][prop].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+struct Proc {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn sigterm(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    /// Waits for the exit, up to `limit`.
+    async fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if let Some(s) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                return Some(s);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+async fn wait_healthy(e: &Env, p: &mut Proc) {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        if let Ok(r) = reqwest::get(e.url("/healthz")).await
+            && r.status() == 200
+        {
+            return;
+        }
+        if let Some(s) = p.wait(Duration::from_millis(50)).await {
+            panic!("tether run exited with {s}: {}", p.log());
+        }
+    }
+    panic!("tether run not healthy: {}", p.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_edits_cross_over_within_3s_on_a_one_second_schedule() {
+    let e = env("* * * * * *", false).await;
+    e.setup().await;
+    let (h, g) = e.seed_pair(1);
+    let mut p = e.start(&[]);
+    wait_healthy(&e, &mut p).await;
+    e.wait_cycles(2.0, Duration::from_secs(15)).await;
+
+    e.hubspot
+        .edit_as_person(
+            &h,
+            BTreeMap::from([("firstname".into(), "Samantha".into())]),
+        )
+        .unwrap();
+    let took = wait_for(Duration::from_secs(3), || {
+        e.gorgias_name(g) == "Samantha Person1"
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "HubSpot edit not in Gorgias within 3 s: {:?}\n{}",
+        e.gorgias.customer(g),
+        p.log()
+    );
+
+    assert!(
+        e.gorgias
+            .edit_as_agent(g, json!({"name": "Samantha Renamed"}))
+    );
+    let took = wait_for(Duration::from_secs(3), || {
+        e.hubspot_prop(&h, "lastname") == "Renamed"
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "Gorgias edit not in HubSpot within 3 s: {:?}\n{}",
+        e.hubspot.contact(&h),
+        p.log()
+    );
+    let m = e.metrics().await.unwrap();
+    assert!(m["tether_links"] >= 1.0);
+    p.sigterm();
+    let status = p.wait(Duration::from_secs(10)).await.expect("exit");
+    assert!(status.success(), "{status}: {}", p.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_webhooks_401_when_unsigned_and_sync_the_contact_within_2s() {
+    // The schedule never fires during the test: only the start-up cycle and webhooks run.
+    let e = env("0 0 0 1 1 * 2099", true).await;
+    e.setup().await;
+    let (h, g) = e.seed_pair(2);
+    let mut p = e.start(&[]);
+    wait_healthy(&e, &mut p).await;
+    e.wait_cycles(1.0, Duration::from_secs(15)).await;
+    // Deliveries of the seed's creation events may have caused targeted cycles; let them end.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let http = reqwest::Client::new();
+    let url = e.url("/webhooks/hubspot");
+    let body = format!(
+        r#"[{{"objectId":{h},"eventId":77,"occurredAt":1,"subscriptionType":"contact.propertyChange","propertyName":"firstname","propertyValue":"X"}}]"#
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    for (secret, ts) in [
+        ("not-the-secret", now.to_string()),
+        (CLIENT_SECRET, (now - 6 * 60_000).to_string()),
+    ] {
+        let r = http
+            .post(&url)
+            .header(
+                "X-HubSpot-Signature-v3",
+                sign(secret, &url, body.as_bytes(), &ts),
+            )
+            .header("X-HubSpot-Request-Timestamp", ts)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+
+    let t0 = Instant::now();
+    e.hubspot
+        .edit_as_person(
+            &h,
+            BTreeMap::from([("firstname".into(), "Webhooked".into())]),
+        )
+        .unwrap();
+    let took = wait_for(Duration::from_secs(2), || {
+        e.gorgias_name(g) == "Webhooked Person2"
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "contact not synced within 2 s of the edit: {:?}, webhooks {:?}\n{}",
+        e.gorgias.customer(g),
+        e.hubspot.webhook_stats(),
+        p.log()
+    );
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    let m = e.metrics().await.unwrap();
+    assert_eq!(
+        m["tether_webhook_requests_total{result=\"unauthorized\"}"],
+        2.0
+    );
+    assert!(m["tether_webhook_requests_total{result=\"accepted\"}"] >= 1.0);
+    p.sigterm();
+    assert!(
+        p.wait(Duration::from_secs(10))
+            .await
+            .expect("exit")
+            .success()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_sigterm_mid_cycle_exits_0_and_the_next_start_finishes() {
+    let e = env("0 0 0 1 1 * 2099", false).await;
+    e.setup().await;
+    // Many one-sided contacts: the start-up cycle has a lot of Gorgias creates to send.
+    let n = 300;
+    let rows: Vec<BTreeMap<String, String>> = (0..n)
+        .map(|i| {
+            BTreeMap::from([
+                ("email".to_string(), format!("bulk{i}@shop.test")),
+                ("firstname".to_string(), "Bulk".to_string()),
+                ("lastname".to_string(), format!("N{i}")),
+            ])
+        })
+        .collect();
+    e.hubspot.seed_contacts(rows);
+    let mut p = e.start(&["--shutdown-grace", "2"]);
+    wait_healthy(&e, &mut p).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        e.cycles().await,
+        0.0,
+        "the cycle ended before SIGTERM: make it longer"
+    );
+    let t0 = Instant::now();
+    p.sigterm();
+    let status = p
+        .wait(Duration::from_secs(10))
+        .await
+        .expect("no exit within 10 s");
+    assert!(status.success(), "{status}: {}", p.log());
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let made_before = e.gorgias.customer_ids().len();
+    assert!(made_before < n, "nothing was left for the next start");
+
+    let mut p = e.start(&[]);
+    wait_healthy(&e, &mut p).await;
+    e.wait_cycles(1.0, Duration::from_secs(60)).await;
+    assert_eq!(e.gorgias.customer_ids().len(), n, "{}", p.log());
+    let m = e.metrics().await.unwrap();
+    assert_eq!(m["tether_links"], n as f64);
+    assert_eq!(m["tether_outbox_pending"], 0.0);
+    p.sigterm();
+    assert!(
+        p.wait(Duration::from_secs(10))
+            .await
+            .expect("exit")
+            .success()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_a_second_run_on_the_same_store_refuses() {
+    let e = env("0 0 0 1 1 * 2099", false).await;
+    e.setup().await;
+    let mut first = e.start(&["--no-initial-cycle"]);
+    wait_healthy(&e, &mut first).await;
+    let mut c = e.command(&["run"]);
+    let out = tokio::task::spawn_blocking(move || {
+        c.env("TETHER__SERVER__LISTEN", "127.0.0.1:0")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("already in use"), "{err}");
+    assert!(err.contains(&format!("pid {}", first.pid())), "{err}");
+    assert!(err.contains("host") && err.contains("since"), "{err}");
+    // The first one is unaffected.
+    assert_eq!(reqwest::get(e.url("/healthz")).await.unwrap().status(), 200);
+    first.sigterm();
+    assert!(
+        first
+            .wait(Duration::from_secs(10))
+            .await
+            .expect("exit")
+            .success()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_metrics_parse_and_move() {
+    let e = env("* * * * * *", false).await;
+    e.setup().await;
+    e.seed_pair(3);
+    let mut p = e.start(&[]);
+    wait_healthy(&e, &mut p).await;
+    e.wait_cycles(1.0, Duration::from_secs(15)).await;
+    let a = e.metrics().await.unwrap();
+    e.wait_cycles(
+        a.iter()
+            .filter(|(k, _)| k.starts_with("tether_cycles_total{"))
+            .map(|(_, v)| v)
+            .sum::<f64>()
+            + 2.0,
+        Duration::from_secs(10),
+    )
+    .await;
+    let b = e.metrics().await.unwrap();
+    let sum = |m: &BTreeMap<String, f64>, prefix: &str| -> f64 {
+        m.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    assert!(sum(&b, "tether_cycles_total{") >= sum(&a, "tether_cycles_total{") + 2.0);
+    assert!(
+        sum(&b, "tether_api_calls_total{system=\"hubspot\"")
+            > sum(&a, "tether_api_calls_total{system=\"hubspot\"")
+    );
+    assert!(
+        sum(&b, "tether_api_calls_total{system=\"gorgias\"")
+            > sum(&a, "tether_api_calls_total{system=\"gorgias\"")
+    );
+    assert!(b["tether_cycle_duration_seconds_count"] > a["tether_cycle_duration_seconds_count"]);
+    assert!(
+        b["tether_last_success_timestamp_seconds"] >= a["tether_last_success_timestamp_seconds"]
+    );
+    assert_eq!(reqwest::get(e.url("/readyz")).await.unwrap().status(), 200);
+    p.sigterm();
+    assert!(
+        p.wait(Duration::from_secs(10))
+            .await
+            .expect("exit")
+            .success()
+    );
+}
