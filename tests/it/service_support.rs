@@ -134,10 +134,10 @@ pub fn parse_prometheus(text: &str) -> Result<BTreeMap<String, f64>, String> {
         if !valid_name(name) {
             return Err(format!("line {}: bad name {name:?}", i + 1));
         }
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() && !(labels.starts_with('{') && labels.ends_with('}')) {
-                return Err(format!("line {}: bad labels {labels:?}", i + 1));
-            }
+        let labels = &series[name.len()..];
+        let braced = labels.starts_with('{') && labels.ends_with('}');
+        if !labels.is_empty() && !braced {
+            return Err(format!("line {}: bad labels {labels:?}", i + 1));
         }
         if !typed.iter().any(|t| name.starts_with(t.as_str())) {
             return Err(format!("line {}: sample {name} has no TYPE", i + 1));
