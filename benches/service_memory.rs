@@ -55,7 +55,7 @@ fn cycles_done(metrics: &str) -> f64 {
         .lines()
         .filter(|l| l.starts_with("tether_cycles_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .fold(0.0, |a, b| a + b)
 }
 
 struct Killer(Child);
@@ -141,6 +141,9 @@ async fn main() {
             .await
             .expect("links");
     }
+    // Start the feeds after everything seeded (plus the overlap): steady state, not a backfill.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let now = Utc::now();
     for system in [System::Hubspot, System::Gorgias] {
         store
             .set_watermark(
@@ -174,9 +177,10 @@ async fn main() {
         .env("TETHER__MAPPINGS__DIR", &mappings)
         .env("TETHER__SCHEDULE__CRON", "*/2 * * * * *")
         .env("TETHER__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("TETHER__SYNC__OVERLAP_SECONDS", "5")
+        .env("TETHER__GORGIAS__BUCKET_WINDOW_MS", "400")
+        .env("TETHER__SYNC__OVERLAP_SECONDS", "2")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("run.log")).expect("log file"))
         .spawn()
         .expect("start tether run");
     let pid = child.id();
@@ -188,11 +192,7 @@ async fn main() {
     let mut rss_last = 0u64;
     while started.elapsed() < watch {
         if let Ok(Some(status)) = child.0.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = child.0.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
+            let err = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
             println!("tether run exited early with {status}:\n{err}");
             println!("steady-state resident memory: NOT MEASURED (target < {TARGET_MIB:.0} MiB)");
             std::process::exit(1);
