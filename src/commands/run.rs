@@ -42,6 +42,11 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     let schedule = scheduler::parse_schedule(&settings.schedule.cron)
         .map_err(|e| super::UsageError(format!("schedule.cron: {e}")))?;
 
+    // Signals are handled from here on: one arriving during start-up stops the service
+    // as soon as it is up, with exit code 0.
+    let stop = Shutdown::new();
+    let signals = shutdown::on_signal(stop.clone());
+
     // The writer guard, held until the store is closed at the end.
     let store = Store::open(&settings.store)
         .await
@@ -71,8 +76,6 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let stop = Shutdown::new();
-    let signals = shutdown::on_signal(stop.clone());
     let opts = ServiceOptions {
         listen,
         schedule,

@@ -51,39 +51,47 @@ impl Shutdown {
     }
 }
 
-/// Waits for SIGTERM or SIGINT and returns the signal's name.
-pub async fn signal() -> &'static str {
+/// Installs the SIGTERM/SIGINT handlers now (so a signal arriving at once is not lost) and
+/// returns a future resolving with the first signal's name.
+fn listen() -> impl std::future::Future<Output = &'static str> + Send {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
+        let streams = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
+        );
+        async move {
+            match streams {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => "SIGTERM",
+                        _ = int.recv() => "SIGINT",
+                    }
                 }
-            }
-            _ => {
-                tracing::warn!("cannot install signal handlers; falling back to Ctrl-C only");
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+                _ => {
+                    tracing::warn!("cannot install signal handlers; falling back to Ctrl-C only");
+                    let _ = tokio::signal::ctrl_c().await;
+                    "SIGINT"
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
+        async move {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
     }
 }
 
-/// Spawns a task that triggers `shutdown` on the first SIGTERM/SIGINT.
+/// Installs the handlers and spawns a task that triggers `shutdown` on the first
+/// SIGTERM/SIGINT. Must be called inside the tokio runtime.
 pub fn on_signal(shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
+    let signal = listen();
     tokio::spawn(async move {
-        let name = signal().await;
+        let name = signal.await;
         tracing::info!(signal = name, "shutdown asked: finishing the current work");
         shutdown.trigger();
     })
