@@ -262,3 +262,72 @@ async fn service_probes_and_metrics_move() {
     stop.trigger();
     svc.wait().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_sandbox_merges_and_deletions_name_their_contacts() {
+    let runner = Arc::new(FakeRunner::new(Duration::from_millis(10)));
+    let (svc, stop) = start(
+        runner.clone(),
+        "0 0 0 1 1 * 2099",
+        false,
+        Duration::from_secs(5),
+    )
+    .await;
+    let url = format!("http://{}/webhooks/hubspot", svc.addr);
+    let cfg = SandboxConfig {
+        token: Secret::new("pat-test"),
+        webhooks: Some(WebhookSettings::new(url, Secret::new(SECRET))),
+        ..SandboxConfig::default()
+    };
+    let (sb, running) = HubspotSandbox::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let person = |e: &str| {
+        BTreeMap::from([
+            ("email".to_string(), e.to_string()),
+            ("firstname".to_string(), "M".to_string()),
+        ])
+    };
+    let ids = sb.seed_contacts(vec![
+        person("a@m.test"),
+        person("b@m.test"),
+        person("c@m.test"),
+    ]);
+    let survivor = sb.merge_as_person(&ids[0], &ids[1]).unwrap();
+    let r = reqwest::Client::new()
+        .delete(format!(
+            "{}/crm/v3/objects/contacts/{}",
+            running.base_url, ids[2]
+        ))
+        .bearer_auth("pat-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let targeted = || -> std::collections::BTreeSet<String> {
+        runner
+            .calls()
+            .iter()
+            .filter_map(|c| c.targets.clone())
+            .flatten()
+            .collect()
+    };
+    let all: Vec<String> = vec![
+        ids[0].clone(),
+        ids[1].clone(),
+        ids[2].clone(),
+        survivor.clone(),
+    ];
+    let took = wait_for(Duration::from_secs(3), || {
+        let t = targeted();
+        all.iter().all(|i| t.contains(i))
+    })
+    .await;
+    assert!(took.is_some(), "targeted {:?}, wanted {all:?}", targeted());
+    let stats = sb.webhook_stats();
+    // 3 creations + 1 merge + 1 deletion, some delivered twice.
+    assert_eq!(stats.recorded, 5, "{stats:?}");
+    assert!(stats.delivered_events >= 5, "{stats:?}");
+    stop.trigger();
+    svc.wait().await.unwrap();
+}
