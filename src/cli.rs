@@ -41,6 +41,14 @@ pub enum Command {
     Mappings(commands::mappings::MappingsArgs),
     /// Duplicate matching tools: evaluate the matcher on labelled data.
     Match(commands::matching::MatchArgs),
+    /// Run one sync cycle (read both sides, plan, apply, record).
+    Sync(commands::sync::SyncArgs),
+    /// Dry run: show what a sync would do, writing nothing anywhere.
+    Plan(commands::plan::PlanArgs),
+    /// Create the HubSpot custom properties the mappings declare.
+    Setup,
+    /// Run a complete demo against local sandboxes (the README's main command).
+    Demo(commands::demo::DemoArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -69,6 +77,10 @@ pub fn main() -> ExitCode {
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
             Command::Mappings(args) => commands::mappings::run(&global, args).await,
             Command::Match(args) => commands::matching::run(&global, args).await,
+            Command::Sync(args) => commands::sync::run(&global, args).await,
+            Command::Plan(args) => commands::plan::run(&global, args).await,
+            Command::Setup => commands::setup::run(&global).await,
+            Command::Demo(args) => commands::demo::run(&global, args).await,
         }
     });
     match outcome {

@@ -8,6 +8,10 @@ pub mod generate;
 pub mod matching;
 pub mod sandbox;
 pub mod status;
+pub mod sync;
+pub mod plan;
+pub mod setup;
+pub mod demo;
 
 use crate::config::{self, ConfigError, Loaded, Sources};
 use crate::telemetry::LogFormat;

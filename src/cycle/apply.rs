@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Counts of writes sent from the outbox.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Applied {
     /// Confirmed by the target system (including creates resolved to an existing record).
     pub done: usize,
@@ -36,6 +36,8 @@ pub struct Applied {
     pub pending: usize,
     /// Creates that resolved to an existing record (409 / e-mail already used / lookup).
     pub resolved_existing: usize,
+    /// Links made by creates (HubSpot id, Gorgias id).
+    pub created_links: Vec<(HubspotId, GorgiasId)>,
 }
 
 impl Applied {
@@ -49,6 +51,7 @@ impl Applied {
         self.failed += o.failed;
         self.pending += o.pending;
         self.resolved_existing += o.resolved_existing;
+        self.created_links.extend(o.created_links);
     }
 }
 
@@ -333,8 +336,18 @@ async fn done(ctx: &Cycle, it: &Item, result: Value, f: Vec<FollowUp>) -> Result
         .mark_done_with(it.row.id, Some(&result), &f, &ctx.options.actor, Utc::now())
         .await
     {
-        Ok(_) => Ok(Applied {
+        Ok(c) => Ok(Applied {
             done: 1,
+            created_links: f
+                .iter()
+                .filter(|_| c.newly_done)
+                .filter_map(|f| match f {
+                    FollowUp::CreateLink {
+                        hubspot, gorgias, ..
+                    } => Some((hubspot.clone(), *gorgias)),
+                    _ => None,
+                })
+                .collect(),
             ..Applied::default()
         }),
         Err(StoreError::Conflict(msg)) => {

@@ -122,6 +122,8 @@ pub struct CycleReport {
     pub outcome: CycleOutcome,
     /// The plan computed this cycle (empty when nothing changed).
     pub plan: Plan,
+    /// The follow-up plan over links made by this cycle's creates (ids written back).
+    pub follow_up: Option<Plan>,
     /// Pending writes of an earlier, interrupted cycle that were finished first.
     pub resumed: apply::Applied,
     /// Writes of this cycle's plan.
@@ -214,6 +216,7 @@ async fn run_inner(
         started_at,
         outcome: CycleOutcome::Ok,
         plan,
+        follow_up: None,
         resumed,
         applied: apply::Applied::default(),
         quarantined: gathered.quarantined,
@@ -234,6 +237,21 @@ async fn run_inner(
         return Ok(report);
     }
     report.applied = apply::apply_plan(ctx, &report.plan, id).await?;
+    // Creates leave fields only known once the record exists (its id, written on the other
+    // side): finish them now, from the new links, so one cycle converges.
+    let created = std::mem::take(&mut report.applied.created_links);
+    if !created.is_empty() && report.applied.is_clean() {
+        let more = read::gather_pairs(ctx, &created).await?;
+        let plan = engine::plan(&more.input(), &ctx.mappings, &ctx.options.engine_options());
+        if plan.has_changes() && !plan.caps.blocked {
+            let a = apply::apply_plan(ctx, &plan, id).await?;
+            report.applied.done += a.done;
+            report.applied.failed += a.failed;
+            report.applied.pending += a.pending;
+            report.applied.resolved_existing += a.resolved_existing;
+            report.follow_up = Some(plan);
+        }
+    }
     let clean = report.applied.is_clean() && report.resumed.is_clean();
     if clean {
         read::record_progress(ctx, &gathered).await?;

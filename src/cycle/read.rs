@@ -650,6 +650,60 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
     Ok(rd.out)
 }
 
+/// Reads the two records of each given pair by id (no feed), with their links and bases:
+/// the follow-up pass over links made by creates in this cycle, so that fields known only
+/// once a record exists (its id, written on the other side) are written in the same cycle.
+pub async fn gather_pairs(
+    ctx: &Cycle,
+    pairs: &[(HubspotId, GorgiasId)],
+) -> Result<Gathered, CycleError> {
+    let mut out = Gathered::default();
+    if pairs.is_empty() {
+        return Ok(out);
+    }
+    let props_owned = hubspot_properties(&ctx.mappings);
+    let mut props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
+    props.push("hs_merged_object_ids");
+    let ids: Vec<String> = pairs.iter().map(|(h, _)| h.as_str().to_owned()).collect();
+    for r in ctx.hubspot.batch_read(&ids, &props).await? {
+        if let ReadOutcome::Found(c) = r.outcome
+            && let Ok(rec) = hubspot_record(&c)
+        {
+            out.hubspot.push(rec);
+        }
+    }
+    for (h, g) in pairs {
+        match ctx.gorgias.get(g.get()).await {
+            Ok(c) => {
+                if let Ok(rec) = gorgias_record(&c) {
+                    out.gorgias.push(rec);
+                }
+            }
+            Err(GorgiasError::NotFound { .. } | GorgiasError::Merged { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(l) = ctx.store.link_by_hubspot(h).await? {
+            let base = ctx
+                .store
+                .bases(l.id)
+                .await?
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k, s)),
+                    Value::Null => None,
+                    other => Some((k, other.to_string())),
+                })
+                .collect();
+            out.links.push(engine::Link {
+                hubspot_id: l.hubspot,
+                gorgias_id: l.gorgias,
+                base,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// After a cycle whose writes all succeeded: remember the records as seen at their read
 /// version, and advance each watermark to the newest change read.
 pub async fn record_progress(ctx: &Cycle, g: &Gathered) -> Result<(), CycleError> {
