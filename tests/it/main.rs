@@ -13,3 +13,7 @@ mod gorgias_sandbox;
 mod gorgias_writes;
 mod mappings_cli;
 mod matcher_cli;
+mod cycle_support;
+mod cycle_sync;
+mod cycle_crash;
+mod cycle_cli;
