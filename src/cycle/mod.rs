@@ -254,7 +254,7 @@ async fn run_inner(
     }
     let clean = report.applied.is_clean() && report.resumed.is_clean();
     if clean {
-        read::record_progress(ctx, &gathered).await?;
+        read::record_progress(ctx, &gathered, &report.plan).await?;
         report.watermarks_advanced = true;
     }
     if !clean || report.quarantined > 0 {

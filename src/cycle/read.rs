@@ -20,6 +20,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+/// The matching key marking a record whose pair holds a conflict for review: such records
+/// are read again every cycle (so `plan` keeps showing the conflict) until it is resolved.
+pub const HELD_KEY: &str = "held:conflict";
+
 /// Whether the read may write to the store (quarantine, relinks after merges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -484,9 +488,37 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
     }
     rd.drop_seen().await?;
 
+    // Pairs holding a conflict are planned again every cycle until resolved.
+    let mut held_h: Vec<String> = vec![];
+    for r in ctx.store.records_with_key(HELD_KEY).await? {
+        match r {
+            RecordRef::Hubspot(h) => held_h.push(h.as_str().to_owned()),
+            RecordRef::Gorgias(g) => {
+                if !rd.gorgias.contains_key(&g.get()) && !rd.out.excluded.gorgias.contains(&g) {
+                    rd.get_customer(g.get()).await?;
+                    rd.looked_up_g.insert(g.get());
+                }
+            }
+        }
+    }
+    held_h.retain(|h| !rd.hubspot.contains_key(h));
+    if !held_h.is_empty() {
+        for r in ctx.hubspot.batch_read(&held_h, &props).await? {
+            if let ReadOutcome::Found(c) = r.outcome {
+                rd.looked_up_h.insert(c.id.clone());
+                rd.add_contact(&c).await;
+            }
+        }
+    }
+
     // 2. Full Gorgias records (list items have no channels).
     if channels {
-        let ids: Vec<i64> = rd.gorgias.keys().copied().collect();
+        let ids: Vec<i64> = rd
+            .gorgias
+            .keys()
+            .copied()
+            .filter(|id| !rd.looked_up_g.contains(id))
+            .collect();
         for id in ids {
             rd.gorgias.remove(&id);
             rd.looked_up_g.insert(id);
@@ -706,8 +738,33 @@ pub async fn gather_pairs(
 
 /// After a cycle whose writes all succeeded: remember the records as seen at their read
 /// version, and advance each watermark to the newest change read.
-pub async fn record_progress(ctx: &Cycle, g: &Gathered) -> Result<(), CycleError> {
-    ctx.store.upsert_records_seen(&g.seen).await?;
+pub async fn record_progress(
+    ctx: &Cycle,
+    g: &Gathered,
+    plan: &engine::Plan,
+) -> Result<(), CycleError> {
+    let held: HashSet<RecordRef> = plan
+        .conflicts
+        .iter()
+        .flat_map(|c| {
+            [
+                RecordRef::Hubspot(c.hubspot_id.clone()),
+                RecordRef::Gorgias(c.gorgias_id),
+            ]
+        })
+        .collect();
+    let seen: Vec<RecordSeen> = g
+        .seen
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            if held.contains(&s.record) {
+                s.keys.push(HELD_KEY.to_owned());
+            }
+            s
+        })
+        .collect();
+    ctx.store.upsert_records_seen(&seen).await?;
     let now = Utc::now();
     if let Some(w) = &g.next_hubspot {
         ctx.store.advance_watermark(System::Hubspot, w, now).await?;
