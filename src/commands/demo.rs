@@ -69,7 +69,11 @@ pub struct Sandboxes {
 impl Sandboxes {
     /// Starts both sandboxes with their real limits running `speed` times faster.
     pub async fn start(speed: f64) -> anyhow::Result<Sandboxes> {
-        let speed = if speed.is_finite() && speed >= 1.0 { speed } else { 1.0 };
+        let speed = if speed.is_finite() && speed >= 1.0 {
+            speed
+        } else {
+            1.0
+        };
         let addr: SocketAddr = "127.0.0.1:0".parse()?;
         let hcfg = HubspotSandboxConfig {
             token: Secret::new("pat-na1-demo"),
@@ -166,7 +170,9 @@ impl Sandboxes {
             .by_endpoint
             .iter()
             .filter(|(k, _)| {
-                k.contains("batch/create") || k.contains("batch/update") || k.contains("batch/upsert")
+                k.contains("batch/create")
+                    || k.contains("batch/update")
+                    || k.contains("batch/upsert")
                     || (k.starts_with("PATCH") && k.contains("contacts"))
                     || k.starts_with("POST /crm/v3/objects/contacts ")
                     || k.as_str() == "POST /crm/v3/objects/contacts"
@@ -184,12 +190,22 @@ impl Sandboxes {
 
     /// All API calls so far (HubSpot, Gorgias), as the sandboxes counted them.
     pub fn total_calls(&self) -> (u64, u64) {
-        (self.hubspot.counters().total, self.gorgias.counters().total_calls())
+        (
+            self.hubspot.counters().total,
+            self.gorgias.counters().total_calls(),
+        )
     }
 }
 
 fn stage_for(i: usize) -> &'static str {
-    ["subscriber", "lead", "customer", "opportunity", "lead", "customer"][i % 6]
+    [
+        "subscriber",
+        "lead",
+        "customer",
+        "opportunity",
+        "lead",
+        "customer",
+    ][i % 6]
 }
 
 fn hubspot_row(p: &Profile, i: usize) -> BTreeMap<String, String> {
@@ -210,7 +226,9 @@ fn hubspot_row(p: &Profile, i: usize) -> BTreeMap<String, String> {
 }
 
 fn gorgias_row(p: &Profile) -> Value {
-    let name = format!("{} {}", p.first_name, p.last_name).trim().to_string();
+    let name = format!("{} {}", p.first_name, p.last_name)
+        .trim()
+        .to_string();
     let mut channels = vec![];
     if !p.email.trim().is_empty() {
         channels.push(json!({"type": "email", "address": p.email, "preferred": true}));
@@ -246,8 +264,16 @@ fn short(text: &str, lines: usize) -> String {
     if all.len() <= lines + 8 {
         return text.to_string();
     }
-    let head = all.iter().take(lines).cloned().collect::<Vec<_>>().join("\n");
-    let tail_start = all.iter().position(|l| l.starts_with("Summary:")).unwrap_or(all.len());
+    let head = all
+        .iter()
+        .take(lines)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tail_start = all
+        .iter()
+        .position(|l| l.starts_with("Summary:"))
+        .unwrap_or(all.len());
     let tail = all.get(tail_start..).unwrap_or(&[]).join("\n");
     format!(
         "{head}\n  … {} more lines (the HTML report has them all) …\n\n{tail}\n",
@@ -338,7 +364,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
                 BTreeMap::from([("lifecyclestage".to_string(), "evangelist".to_string())]),
             )
             .map_err(anyhow::Error::msg)?;
-        println!("  HubSpot {}: marketing moved the lifecycle stage", l.hubspot);
+        println!(
+            "  HubSpot {}: marketing moved the lifecycle stage",
+            l.hubspot
+        );
         edits += 1;
     }
     // Let the HubSpot search index catch up with the edits (its lag is time-scaled too).
@@ -356,7 +385,14 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (wh, wg) = sb.write_calls();
     let last = cycle.plan().await?;
-    println!("  {}", super::plan::render(&last, super::plan::Format::Text).trim_end().lines().last().unwrap_or(""));
+    println!(
+        "  {}",
+        super::plan::render(&last, super::plan::Format::Text)
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
     println!(
         "  pending: {} writes, {} links, {} bases ({})",
         last.summary.hubspot_updates

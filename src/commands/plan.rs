@@ -88,7 +88,11 @@ fn rows(plan: &Plan) -> Rows {
                 v(&c.hubspot).to_owned(),
                 v(&c.gorgias).to_owned(),
                 v(&c.base).to_owned(),
-                format!("write {} → {}", crate::engine::side_name(c.target), v(&c.value)),
+                format!(
+                    "write {} → {}",
+                    crate::engine::side_name(c.target),
+                    v(&c.value)
+                ),
                 c.reason.clone(),
             ]);
     }
@@ -135,7 +139,9 @@ fn skip_counts(plan: &Plan) -> BTreeMap<SkipCode, usize> {
 fn caps_line(plan: &Plan) -> Option<String> {
     plan.caps.reason.as_ref().map(|r| {
         if plan.caps.blocked {
-            format!("BLOCKED by the safety caps, a sync would write nothing: {r} (use --allow-large)")
+            format!(
+                "BLOCKED by the safety caps, a sync would write nothing: {r} (use --allow-large)"
+            )
         } else {
             format!("safety caps exceeded but allowed: {r}")
         }
@@ -212,7 +218,9 @@ fn markdown(plan: &Plan) -> String {
     }
     for ((h, g), rs) in rows(plan) {
         let _ = writeln!(o, "## HubSpot {h} ⇄ Gorgias {g}\n");
-        o.push_str("| field | HubSpot | Gorgias | base | action | reason |\n|---|---|---|---|---|---|\n");
+        o.push_str(
+            "| field | HubSpot | Gorgias | base | action | reason |\n|---|---|---|---|---|---|\n",
+        );
         for r in rs {
             let cells: Vec<String> = r.iter().map(|c| md_cell(c)).collect();
             let _ = writeln!(o, "| {} |", cells.join(" | "));

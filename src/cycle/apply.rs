@@ -15,7 +15,7 @@ use crate::connectors::gorgias::{
 };
 use crate::connectors::hubspot::WriteOutcome;
 use crate::domain::{GorgiasId, HubspotId, RecordRef, System};
-use crate::engine::Plan;
+use crate::engine::{GorgiasRecord, HubspotRecord, Plan};
 use crate::store::{
     CycleId, FollowUp, NewAudit, NewLink, NewWrite, OpKind, OutboxItem, StoreError,
 };
@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Counts of writes sent from the outbox.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Applied {
     /// Confirmed by the target system (including creates resolved to an existing record).
     pub done: usize,
@@ -38,6 +38,11 @@ pub struct Applied {
     pub resolved_existing: usize,
     /// Links made by creates (HubSpot id, Gorgias id).
     pub created_links: Vec<(HubspotId, GorgiasId)>,
+    /// The records tether created, as the systems answered (saves reading them again).
+    #[serde(skip)]
+    pub created_hubspot: Vec<HubspotRecord>,
+    #[serde(skip)]
+    pub created_gorgias: Vec<GorgiasRecord>,
 }
 
 impl Applied {
@@ -52,6 +57,8 @@ impl Applied {
         self.pending += o.pending;
         self.resolved_existing += o.resolved_existing;
         self.created_links.extend(o.created_links);
+        self.created_hubspot.extend(o.created_hubspot);
+        self.created_gorgias.extend(o.created_gorgias);
     }
 }
 
@@ -330,7 +337,12 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
     Ok(applied)
 }
 
-async fn done(ctx: &Cycle, it: &Item, result: Value, f: Vec<FollowUp>) -> Result<Applied, CycleError> {
+async fn done(
+    ctx: &Cycle,
+    it: &Item,
+    result: Value,
+    f: Vec<FollowUp>,
+) -> Result<Applied, CycleError> {
     match ctx
         .store
         .mark_done_with(it.row.id, Some(&result), &f, &ctx.options.actor, Utc::now())
@@ -353,7 +365,12 @@ async fn done(ctx: &Cycle, it: &Item, result: Value, f: Vec<FollowUp>) -> Result
         Err(StoreError::Conflict(msg)) => {
             // The follow-up was refused (e.g. the created record's id is already linked):
             // the write happened, but linking would break an invariant. Give it up loudly.
-            failed(ctx, it, &format!("written, but its link was refused: {msg}")).await
+            failed(
+                ctx,
+                it,
+                &format!("written, but its link was refused: {msg}"),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -371,10 +388,7 @@ async fn failed(ctx: &Cycle, it: &Item, why: &str) -> Result<Applied, CycleError
 }
 
 async fn retry_later(ctx: &Cycle, it: &Item, why: &str) -> Result<Applied, CycleError> {
-    let n = ctx
-        .store
-        .mark_attempt(it.row.id, why, Utc::now())
-        .await?;
+    let n = ctx.store.mark_attempt(it.row.id, why, Utc::now()).await?;
     if n >= ctx.options.max_attempts {
         return failed(ctx, it, &format!("{why} (after {n} attempts)")).await;
     }
@@ -475,7 +489,12 @@ async fn link_existing_hubspot(
     existing: &str,
 ) -> Result<Applied, CycleError> {
     let Ok(h) = HubspotId::new(existing) else {
-        return failed(ctx, it, &format!("HubSpot named an unusable id {existing:?}")).await;
+        return failed(
+            ctx,
+            it,
+            &format!("HubSpot named an unusable id {existing:?}"),
+        )
+        .await;
     };
     if let Some(l) = ctx.store.link_by_hubspot(&h).await? {
         if l.gorgias == from {
@@ -484,7 +503,9 @@ async fn link_existing_hubspot(
         return failed(
             ctx,
             it,
-            &format!("the e-mail belongs to contact {existing}, already linked to another customer"),
+            &format!(
+                "the e-mail belongs to contact {existing}, already linked to another customer"
+            ),
         )
         .await;
     }
@@ -517,13 +538,21 @@ async fn hubspot_creates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleEr
             continue;
         };
         let a = match outcome {
-            WriteOutcome::Created(c) | WriteOutcome::Updated(c) => match HubspotId::new(c.id.clone()) {
-                Ok(h) => {
-                    let f = create_link(h, *from_gorgias, &it.payload, true);
-                    done(ctx, it, json!({"id": c.id}), f).await?
+            WriteOutcome::Created(c) | WriteOutcome::Updated(c) => {
+                match HubspotId::new(c.id.clone()) {
+                    Ok(h) => {
+                        let f = create_link(h, *from_gorgias, &it.payload, true);
+                        let mut a = done(ctx, it, json!({"id": c.id}), f).await?;
+                        if a.done > 0
+                            && let Ok(r) = super::read::hubspot_record(&c)
+                        {
+                            a.created_hubspot.push(r);
+                        }
+                        a
+                    }
+                    Err(_) => failed(ctx, it, "HubSpot answered an unusable id").await?,
                 }
-                Err(_) => failed(ctx, it, "HubSpot answered an unusable id").await?,
-            },
+            }
             WriteOutcome::ExistingContact(id) => {
                 link_existing_hubspot(ctx, it, *from_gorgias, &id).await?
             }
@@ -610,7 +639,11 @@ pub fn customer_update(fields: &Map<String, Value>) -> Result<CustomerUpdate, St
             "timezone" => u.timezone = Some(opt_text(k, v)?),
             "note" => u.note = Some(opt_text(k, v)?),
             "channels" => u.channels = Some(channels(v)?),
-            other => return Err(format!("Gorgias customers have no writable field `{other}`")),
+            other => {
+                return Err(format!(
+                    "Gorgias customers have no writable field `{other}`"
+                ));
+            }
         }
     }
     Ok(u)
@@ -741,6 +774,14 @@ async fn gorgias_write(ctx: &Cycle, it: &Item, lookup_first: bool) -> Result<App
             let mut a = done(ctx, it, json!({"id": gid, "existing": !created}), f).await?;
             if !created {
                 a.resolved_existing += a.done;
+            } else if a.done > 0 {
+                let mut c = customer;
+                if let Some(d) = data {
+                    c.data = d.clone();
+                }
+                if let Ok(r) = super::read::gorgias_record(&c) {
+                    a.created_gorgias.push(r);
+                }
             }
             Ok(a)
         }
@@ -776,13 +817,22 @@ mod tests {
             bases: BTreeMap::new(),
         };
         let a = p.to_write(CycleId(1)).unwrap();
-        assert_eq!(a.idempotency_key, p.to_write(CycleId(1)).unwrap().idempotency_key);
-        assert_ne!(a.idempotency_key, p.to_write(CycleId(2)).unwrap().idempotency_key);
+        assert_eq!(
+            a.idempotency_key,
+            p.to_write(CycleId(1)).unwrap().idempotency_key
+        );
+        assert_ne!(
+            a.idempotency_key,
+            p.to_write(CycleId(2)).unwrap().idempotency_key
+        );
         let mut q = p.clone();
         if let Payload::HubspotUpdate { properties, .. } = &mut q {
             properties.insert("phone".into(), "+2".into());
         }
-        assert_ne!(a.idempotency_key, q.to_write(CycleId(1)).unwrap().idempotency_key);
+        assert_ne!(
+            a.idempotency_key,
+            q.to_write(CycleId(1)).unwrap().idempotency_key
+        );
         assert_eq!(a.op, OpKind::Update);
         let back: Payload = serde_json::from_value(a.payload).unwrap();
         assert_eq!(back, p);

@@ -151,8 +151,14 @@ impl CycleReport {
             ("field_writes".into(), n(s.field_writes)),
             ("conflicts".into(), n(s.conflicts)),
             ("skips".into(), n(s.skips)),
-            ("writes_done".into(), n(self.applied.done + self.resumed.done)),
-            ("writes_failed".into(), n(self.applied.failed + self.resumed.failed)),
+            (
+                "writes_done".into(),
+                n(self.applied.done + self.resumed.done),
+            ),
+            (
+                "writes_failed".into(),
+                n(self.applied.failed + self.resumed.failed),
+            ),
             (
                 "writes_pending".into(),
                 n(self.applied.pending + self.resumed.pending),
@@ -184,7 +190,13 @@ pub async fn run_cycle(ctx: &Cycle) -> Result<CycleReport, CycleError> {
     match run_inner(ctx, id, started_at).await {
         Ok(report) => {
             ctx.store
-                .finish_cycle(id, report.outcome, &report.counts(), report.refused.as_deref(), Utc::now())
+                .finish_cycle(
+                    id,
+                    report.outcome,
+                    &report.counts(),
+                    report.refused.as_deref(),
+                    Utc::now(),
+                )
                 .await?;
             Ok(report)
         }
@@ -193,7 +205,13 @@ pub async fn run_cycle(ctx: &Cycle) -> Result<CycleReport, CycleError> {
             let msg = e.to_string();
             if let Err(fe) = ctx
                 .store
-                .finish_cycle(id, CycleOutcome::Failed, &BTreeMap::new(), Some(&msg), Utc::now())
+                .finish_cycle(
+                    id,
+                    CycleOutcome::Failed,
+                    &BTreeMap::new(),
+                    Some(&msg),
+                    Utc::now(),
+                )
                 .await
             {
                 tracing::warn!(error = %fe, "could not record the failed cycle");
@@ -210,7 +228,11 @@ async fn run_inner(
 ) -> Result<CycleReport, CycleError> {
     let resumed = resume::finish_pending(ctx).await?;
     let gathered = read::gather(ctx, read::Mode::Write).await?;
-    let plan = engine::plan(&gathered.input(), &ctx.mappings, &ctx.options.engine_options());
+    let plan = engine::plan(
+        &gathered.input(),
+        &ctx.mappings,
+        &ctx.options.engine_options(),
+    );
     let mut report = CycleReport {
         id,
         started_at,
@@ -241,7 +263,11 @@ async fn run_inner(
     // side): finish them now, from the new links, so one cycle converges.
     let created = std::mem::take(&mut report.applied.created_links);
     if !created.is_empty() && report.applied.is_clean() {
-        let more = read::gather_pairs(ctx, &created).await?;
+        let mut known_h = std::mem::take(&mut report.applied.created_hubspot);
+        known_h.extend(gathered.hubspot.iter().cloned());
+        let mut known_g = std::mem::take(&mut report.applied.created_gorgias);
+        known_g.extend(gathered.gorgias.iter().cloned());
+        let more = read::gather_pairs(ctx, &created, &known_h, &known_g).await?;
         let plan = engine::plan(&more.input(), &ctx.mappings, &ctx.options.engine_options());
         if plan.has_changes() && !plan.caps.blocked {
             let a = apply::apply_plan(ctx, &plan, id).await?;

@@ -229,8 +229,7 @@ impl<'a> Reader<'a> {
         }
         match self.ctx.store.link_for(r).await? {
             Some(l) => {
-                self.links
-                    .insert(l.id, (l.hubspot.clone(), l.gorgias));
+                self.links.insert(l.id, (l.hubspot.clone(), l.gorgias));
                 self.link_of_h.insert(l.hubspot.as_str().to_owned(), l.id);
                 self.link_of_g.insert(l.gorgias.get(), l.id);
                 Ok(Some(l.id))
@@ -328,7 +327,11 @@ impl<'a> Reader<'a> {
         }
         let mut drop_g = vec![];
         for (id, r) in &self.gorgias {
-            let seen = self.ctx.store.record_seen(&RecordRef::Gorgias(r.id)).await?;
+            let seen = self
+                .ctx
+                .store
+                .record_seen(&RecordRef::Gorgias(r.id))
+                .await?;
             if seen.is_some_and(|s| s.updated_at >= r.updated_at) {
                 drop_g.push(*id);
             }
@@ -411,13 +414,20 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
     let gorgias_full = wm_g.is_none();
     let contacts = match &wm_h {
         None => ctx.hubspot.list_all(&props).await?,
-        Some(w) => ctx.hubspot.changed_between(w.at - overlap, now, &props).await?,
+        Some(w) => {
+            ctx.hubspot
+                .changed_between(w.at - overlap, now, &props)
+                .await?
+        }
     };
     rd.out.next_hubspot = contacts
         .iter()
         .filter_map(|c| c.updated_at)
         .max()
-        .map(|at| Watermark { at, tie_break: None });
+        .map(|at| Watermark {
+            at,
+            tie_break: None,
+        });
     rd.out.feed_items += contacts.len();
     for c in &contacts {
         rd.add_contact(c).await;
@@ -431,8 +441,11 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
         .gorgias
         .changed_since_watermark(wm_g.as_ref().map(|w| w.at), overlap)
         .await?;
-    rd.out.next_gorgias = crate::connectors::gorgias::watermark_of(&feed.customers)
-        .map(|at| Watermark { at, tie_break: None });
+    rd.out.next_gorgias =
+        crate::connectors::gorgias::watermark_of(&feed.customers).map(|at| Watermark {
+            at,
+            tie_break: None,
+        });
     rd.out.feed_items += feed.customers.len();
     for q in &feed.quarantined {
         match q.id.map(GorgiasId::new) {
@@ -659,7 +672,10 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
         let email = hubspot_email(h);
         rd.out.seen.push(RecordSeen {
             record: RecordRef::Hubspot(h.id.clone()),
-            keys: email.iter().map(|e| format!("email:{}", e.as_str())).collect(),
+            keys: email
+                .iter()
+                .map(|e| format!("email:{}", e.as_str()))
+                .collect(),
             email,
             updated_at: h.updated_at,
             content_hash: sha(&json!(h.properties)),
@@ -670,7 +686,10 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
         let email = gorgias_email(g);
         rd.out.seen.push(RecordSeen {
             record: RecordRef::Gorgias(g.id),
-            keys: email.iter().map(|e| format!("email:{}", e.as_str())).collect(),
+            keys: email
+                .iter()
+                .map(|e| format!("email:{}", e.as_str()))
+                .collect(),
             email,
             updated_at: g.updated_at,
             content_hash: sha(&g.fields),
@@ -685,34 +704,52 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
 /// Reads the two records of each given pair by id (no feed), with their links and bases:
 /// the follow-up pass over links made by creates in this cycle, so that fields known only
 /// once a record exists (its id, written on the other side) are written in the same cycle.
+/// Records already in hand (`known_*`: this cycle's reads and the systems' answers to its
+/// creates) are used as they are; only the others are read.
 pub async fn gather_pairs(
     ctx: &Cycle,
     pairs: &[(HubspotId, GorgiasId)],
+    known_h: &[HubspotRecord],
+    known_g: &[GorgiasRecord],
 ) -> Result<Gathered, CycleError> {
     let mut out = Gathered::default();
     if pairs.is_empty() {
         return Ok(out);
     }
+    let by_h: HashMap<&str, &HubspotRecord> = known_h.iter().map(|r| (r.id.as_str(), r)).collect();
+    let by_g: HashMap<i64, &GorgiasRecord> = known_g.iter().map(|r| (r.id.get(), r)).collect();
     let props_owned = hubspot_properties(&ctx.mappings);
     let mut props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
     props.push("hs_merged_object_ids");
-    let ids: Vec<String> = pairs.iter().map(|(h, _)| h.as_str().to_owned()).collect();
-    for r in ctx.hubspot.batch_read(&ids, &props).await? {
-        if let ReadOutcome::Found(c) = r.outcome
-            && let Ok(rec) = hubspot_record(&c)
-        {
-            out.hubspot.push(rec);
+    let mut ids: Vec<String> = vec![];
+    for (h, _) in pairs {
+        match by_h.get(h.as_str()) {
+            Some(r) => out.hubspot.push((*r).clone()),
+            None => ids.push(h.as_str().to_owned()),
+        }
+    }
+    if !ids.is_empty() {
+        for r in ctx.hubspot.batch_read(&ids, &props).await? {
+            if let ReadOutcome::Found(c) = r.outcome
+                && let Ok(rec) = hubspot_record(&c)
+            {
+                out.hubspot.push(rec);
+            }
         }
     }
     for (h, g) in pairs {
-        match ctx.gorgias.get(g.get()).await {
-            Ok(c) => {
-                if let Ok(rec) = gorgias_record(&c) {
-                    out.gorgias.push(rec);
+        if let Some(r) = by_g.get(&g.get()) {
+            out.gorgias.push((*r).clone());
+        } else {
+            match ctx.gorgias.get(g.get()).await {
+                Ok(c) => {
+                    if let Ok(rec) = gorgias_record(&c) {
+                        out.gorgias.push(rec);
+                    }
                 }
+                Err(GorgiasError::NotFound { .. } | GorgiasError::Merged { .. }) => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(GorgiasError::NotFound { .. } | GorgiasError::Merged { .. }) => {}
-            Err(e) => return Err(e.into()),
         }
         if let Some(l) = ctx.store.link_by_hubspot(h).await? {
             let base = ctx

@@ -6,7 +6,9 @@ use assert_cmd::Command;
 
 fn tether(env: &[(String, String)], dir: &std::path::Path) -> Command {
     let mut c = Command::cargo_bin("tether").unwrap();
-    c.current_dir(dir).env_remove("TETHER_CONFIG").env("NO_COLOR", "1");
+    c.current_dir(dir)
+        .env_remove("TETHER_CONFIG")
+        .env("NO_COLOR", "1");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -37,10 +39,19 @@ async fn plan_detailed_exitcode_is_2_with_changes_and_0_after_sync() {
     let dir = tempfile::tempdir().unwrap();
     let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
     let env: Vec<(String, String)> = [
-        ("TETHER__HUBSPOT__BASE_URL", sb.hubspot_running.base_url.clone()),
+        (
+            "TETHER__HUBSPOT__BASE_URL",
+            sb.hubspot_running.base_url.clone(),
+        ),
         ("TETHER__HUBSPOT__TOKEN", "pat-na1-demo".to_string()),
-        ("TETHER__GORGIAS__BASE_URL", sb.gorgias_running.base_url.clone()),
-        ("TETHER__GORGIAS__USERNAME", "api@sandbox.gorgias.test".to_string()),
+        (
+            "TETHER__GORGIAS__BASE_URL",
+            sb.gorgias_running.base_url.clone(),
+        ),
+        (
+            "TETHER__GORGIAS__USERNAME",
+            "api@sandbox.gorgias.test".to_string(),
+        ),
         ("TETHER__GORGIAS__API_KEY", "sandbox-api-key".to_string()),
         (
             "TETHER__STORE__URL",

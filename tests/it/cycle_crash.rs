@@ -13,12 +13,21 @@ async fn a_kill_between_outbox_and_apply_loses_and_doubles_nothing() {
         stop_at: Some(StopPoint::AfterOutbox),
         ..options()
     };
-    let cycle = cycle_with(&sb, tether::commands::demo::default_mappings().unwrap(), crashing).await;
+    let cycle = cycle_with(
+        &sb,
+        tether::commands::demo::default_mappings().unwrap(),
+        crashing,
+    )
+    .await;
     let err = cycle.run().await.unwrap_err();
     assert!(matches!(err, CycleError::Stopped(StopPoint::AfterOutbox)));
     // Killed: the writes are in the outbox, none was sent.
     let pending = cycle.store.pending_writes(1000).await.unwrap();
-    assert_eq!(pending.len(), 5 + 5 + 5 + 5, "5 updates and 5 creates per side");
+    assert_eq!(
+        pending.len(),
+        5 + 5 + 5 + 5,
+        "5 updates and 5 creates per side"
+    );
     assert_eq!(sb.write_calls(), (0, 0));
     let keys: Vec<String> = pending.iter().map(|p| p.idempotency_key.clone()).collect();
 
@@ -28,7 +37,8 @@ async fn a_kill_between_outbox_and_apply_loses_and_doubles_nothing() {
         .find(|p| p.payload["kind"] == "gorgias_create")
         .unwrap();
     let email = lost.payload["fields"]["email"].as_str().unwrap().to_owned();
-    sb.gorgias.seed_customers(vec![customer(&email, "Made Before Crash", "")]);
+    sb.gorgias
+        .seed_customers(vec![customer(&email, "Made Before Crash", "")]);
     assert_eq!(sb.gorgias.customer_ids().len(), 11);
 
     // Restart.
@@ -37,7 +47,10 @@ async fn a_kill_between_outbox_and_apply_loses_and_doubles_nothing() {
     let r = restarted.run().await.unwrap();
     assert_eq!(r.outcome, CycleOutcome::Ok, "{r:?}");
     assert_eq!(r.resumed.done, 20, "{:?}", r.resumed);
-    assert_eq!(r.resumed.resolved_existing, 1, "the lost create must resolve by e-mail");
+    assert_eq!(
+        r.resumed.resolved_existing, 1,
+        "the lost create must resolve by e-mail"
+    );
     for k in &keys {
         let item = cycle.store.outbox_by_key(k).await.unwrap().unwrap();
         assert_eq!(item.status, OutboxStatus::Done, "{k}");

@@ -28,7 +28,11 @@ async fn a_sync_followed_at_once_by_another_writes_nothing() {
     let r2 = cycle.run().await.unwrap();
     assert_eq!(r2.outcome, CycleOutcome::Ok);
     assert!(!r2.plan.has_writes(), "{:?}", r2.plan);
-    assert_eq!(sb.write_calls(), (h_writes, g_writes), "the echo wrote again");
+    assert_eq!(
+        sb.write_calls(),
+        (h_writes, g_writes),
+        "the echo wrote again"
+    );
     assert!(!cycle.plan().await.unwrap().has_changes());
 }
 
@@ -119,7 +123,12 @@ async fn creates_of_existing_emails_resolve_to_links_not_duplicates() {
         stop_at: Some(StopPoint::AfterOutbox),
         ..options()
     };
-    let cycle = cycle_with(&sb, tether::commands::demo::default_mappings().unwrap(), opts).await;
+    let cycle = cycle_with(
+        &sb,
+        tether::commands::demo::default_mappings().unwrap(),
+        opts,
+    )
+    .await;
     // One unmatched record on each side: the plan creates its counterpart.
     sb.hubspot
         .seed_contacts(vec![contact("only-h@shop.test", "Olly", "Hub", "")]);
@@ -143,14 +152,23 @@ async fn creates_of_existing_emails_resolve_to_links_not_duplicates() {
     let a = apply::drain(&cycle, false).await.unwrap();
     assert_eq!(a.failed, 0, "{a:?}");
     assert_eq!(a.resolved_existing, 2, "{a:?}");
-    assert_eq!(sb.hubspot.live_count(), h_before, "a duplicate contact was created");
+    assert_eq!(
+        sb.hubspot.live_count(),
+        h_before,
+        "a duplicate contact was created"
+    );
     assert_eq!(
         sb.gorgias.customer_ids().len(),
         g_before + 1,
         "only the anchor's customer may be new"
     );
     let h = HubspotId::new(h_new[0].clone()).unwrap();
-    let l = cycle.store.link_by_hubspot(&h).await.unwrap().expect("linked");
+    let l = cycle
+        .store
+        .link_by_hubspot(&h)
+        .await
+        .unwrap()
+        .expect("linked");
     assert_eq!(l.gorgias, GorgiasId::new(only_g[0]).unwrap());
     let g = GorgiasId::new(g_new[0]).unwrap();
     assert!(cycle.store.link_by_gorgias(g).await.unwrap().is_some());
@@ -164,12 +182,24 @@ async fn caps_block_a_large_cycle_unless_allowed() {
         max_creates: 5,
         ..options()
     };
-    let cycle = cycle_with(&sb, tether::commands::demo::default_mappings().unwrap(), small).await;
+    let cycle = cycle_with(
+        &sb,
+        tether::commands::demo::default_mappings().unwrap(),
+        small,
+    )
+    .await;
     let r = cycle.run().await.unwrap();
     assert_eq!(r.outcome, CycleOutcome::Refused);
-    assert!(r.refused.as_deref().unwrap_or("").contains("create"), "{:?}", r.refused);
+    assert!(
+        r.refused.as_deref().unwrap_or("").contains("create"),
+        "{:?}",
+        r.refused
+    );
     assert!(r.plan.caps.blocked);
-    assert_eq!(r.plan.summary.hubspot_creates + r.plan.summary.gorgias_creates, 12);
+    assert_eq!(
+        r.plan.summary.hubspot_creates + r.plan.summary.gorgias_creates,
+        12
+    );
     assert_eq!(sb.write_calls(), (0, 0));
     assert!(cycle.store.links().await.unwrap().is_empty());
     assert!(cycle.store.pending_writes(10).await.unwrap().is_empty());
