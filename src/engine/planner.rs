@@ -538,6 +538,24 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
+            // Channels not loaded (a list item) while HubSpot has a value the base lacks: the
+            // change is pending and cannot be compared; skip before parsing anything.
+            if let Err(e) = &gt {
+                if e == canonical::CHANNELS_MISSING
+                    && f.direction == Direction::Both
+                    && ht.is_some()
+                    && b.is_none()
+                {
+                    out.skip(
+                        Some(&h.id),
+                        Some(g.id),
+                        Some(&f.name),
+                        SkipCode::InvalidValue,
+                        format!("Gorgias value does not fit: {e}"),
+                    );
+                    continue;
+                }
+            }
             let hv = canonical::hubspot_canon(f, ht, region);
             let gv = match gt {
                 Ok(t) => canonical::gorgias_canon(f, t, region),
