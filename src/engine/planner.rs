@@ -285,15 +285,11 @@ impl<'a> Ctx<'a> {
     }
 
     fn hubspot_passes(&self, r: &HubspotRecord) -> Result<(), String> {
-        self.passes(|f| {
-            canonical::read_hubspot(f, r, self.region()).map(|v| v.map(Cow::into_owned))
-        })
+        self.passes(|f| canonical::read_hubspot(f, r, self.region()))
     }
 
     fn gorgias_passes(&self, r: &GorgiasRecord) -> Result<(), String> {
-        self.passes(|f| {
-            canonical::read_gorgias(f, r, self.region()).map(|v| v.map(Cow::into_owned))
-        })
+        self.passes(|f| canonical::read_gorgias(f, r, self.region()))
     }
 
     fn pair_passes(&self, h: &HubspotRecord, g: &GorgiasRecord) -> bool {
@@ -304,10 +300,13 @@ impl<'a> Ctx<'a> {
         self.hubspot_passes(h).is_ok() || self.gorgias_passes(g).is_ok()
     }
 
-    fn passes(
+    fn passes<'x>(
         &self,
-        read: impl Fn(&FieldMapping) -> Result<Option<String>, String>,
-    ) -> Result<(), String> {
+        read: impl Fn(&'x FieldMapping) -> canonical::Canon<'x>,
+    ) -> Result<(), String>
+    where
+        'a: 'x,
+    {
         let rules = &self.m.records;
         if rules.require_email {
             if let Some(f) = self.email_field {
