@@ -495,6 +495,8 @@ struct Gen {
     rng: StdRng,
     next_entity: u64,
     next_record: u64,
+    /// Personal e-mails handed out so far: a mailbox belongs to one person.
+    used_emails: std::collections::HashSet<String>,
 }
 
 impl Gen {
@@ -532,7 +534,13 @@ impl Gen {
             3 => format!("{l}{n}"),
             _ => format!("{f}_{l}"),
         };
-        format!("{local}@{domain}")
+        let mut email = format!("{local}@{domain}");
+        let mut k = 1;
+        while !self.used_emails.insert(email.clone()) {
+            k += 1;
+            email = format!("{local}{k}@{domain}");
+        }
+        email
     }
 
     fn household(&mut self, size: usize) -> Vec<Person> {
@@ -735,6 +743,7 @@ pub fn generate(opts: &GenOptions) -> Vec<Profile> {
         rng: StdRng::seed_from_u64(opts.seed),
         next_entity: 0,
         next_record: 0,
+        used_emails: Default::default(),
     };
     let mut out = Vec::with_capacity(opts.records);
     while out.len() < opts.records {
@@ -767,6 +776,7 @@ pub fn demo_people(people: usize, seed: u64) -> Vec<Profile> {
         rng: StdRng::seed_from_u64(seed),
         next_entity: 0,
         next_record: 0,
+        used_emails: Default::default(),
     };
     let mut out = Vec::new();
     let mut persons = 0;

@@ -93,7 +93,7 @@ fn rows(plan: &Plan) -> Rows {
                     crate::engine::side_name(c.target),
                     v(&c.value)
                 ),
-                c.reason.clone(),
+                c.reason.to_string(),
             ]);
     }
     for c in &plan.conflicts {

@@ -79,8 +79,12 @@ pub fn gorgias_text<'a>(
     Ok(transformed(f, raw))
 }
 
+/// Why a channel field cannot be read from a Gorgias list item (which has no `channels`).
+pub const CHANNELS_MISSING: &str =
+    "the customer's channels were not loaded (pass the full customer, not a list item)";
+
 fn channels_missing() -> String {
-    "the customer's channels were not loaded (pass the full customer, not a list item)".into()
+    CHANNELS_MISSING.into()
 }
 
 fn json_text<'a>(v: Option<&'a Value>, name: &str) -> Result<Option<Cow<'a, str>>, String> {

@@ -5,9 +5,10 @@
 //! Pure. Must never guess: a link is made only when the key is unique on both sides, and an
 //! e-mail that already belongs to a linked record marks a likely duplicate, not a new match.
 
-use super::plan::{MatchKind, SkipCode};
+use super::fxhash::FxMap;
+use super::plan::{MatchKind, NewLink, Skip, SkipCode};
 use crate::domain::{GorgiasId, HubspotId};
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::collections::{HashMap, HashSet};
 
 /// An unlinked record that may be linked, with its matching keys in canonical form.
@@ -43,16 +44,43 @@ pub struct Linking {
     pub gorgias: Vec<Outcome>,
 }
 
-#[derive(Default)]
+/// How many open candidates of each side share a key, and the first of each.
+#[derive(Clone, Copy, Default)]
 struct Group {
-    h: Vec<usize>,
-    g: Vec<usize>,
+    hn: u32,
+    h: usize,
+    gn: u32,
+    g: usize,
+}
+
+fn groups<'k>(
+    h: impl Iterator<Item = (usize, &'k str)>,
+    g: impl Iterator<Item = (usize, &'k str)>,
+    capacity: usize,
+) -> FxMap<&'k str, Group> {
+    let mut map: FxMap<&'k str, Group> =
+        FxMap::with_capacity_and_hasher(capacity, Default::default());
+    for (i, k) in h {
+        let e = map.entry(k).or_default();
+        if e.hn == 0 {
+            e.h = i;
+        }
+        e.hn += 1;
+    }
+    for (i, k) in g {
+        let e = map.entry(k).or_default();
+        if e.gn == 0 {
+            e.g = i;
+        }
+        e.gn += 1;
+    }
+    map
 }
 
 /// Links candidates. `linked_emails` holds the e-mails of records (either side) that are
 /// already linked, so that a new record with one of them is reported as a likely duplicate.
-pub fn link(
-    hubspot: &[HubspotCandidate<'_>],
+pub fn link<H: Borrow<HubspotId>>(
+    hubspot: &[Candidate<'_, H, GorgiasId>],
     gorgias: &[GorgiasCandidate<'_>],
     linked_emails: &HashSet<&str>,
 ) -> Linking {
@@ -64,8 +92,11 @@ pub fn link(
     let has_claims =
         hubspot.iter().any(|c| c.claim.is_some()) || gorgias.iter().any(|c| c.claim.is_some());
     if has_claims {
-        let h_by_id: HashMap<&HubspotId, usize> =
-            hubspot.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        let h_by_id: HashMap<&HubspotId, usize> = hubspot
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.borrow(), i))
+            .collect();
         let g_by_id: HashMap<GorgiasId, usize> =
             gorgias.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
         let mut pairs: Vec<(usize, usize)> = Vec::new();
@@ -96,92 +127,186 @@ pub fn link(
     }
 
     // 2. E-mail.
-    let mut groups: HashMap<&str, Group> = HashMap::with_capacity(hubspot.len().max(gorgias.len()));
+    let by_email = groups(
+        hubspot
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| open(&hs[*i]))
+            .filter_map(|(i, c)| c.email.as_deref().map(|e| (i, e))),
+        gorgias
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| open(&gs[*i]))
+            .filter_map(|(i, c)| c.email.as_deref().map(|e| (i, e))),
+        hubspot.len().max(gorgias.len()),
+    );
+    for grp in by_email.values() {
+        if grp.hn == 1 && grp.gn == 1 {
+            hs[grp.h] = Outcome::Linked(grp.g, MatchKind::Email);
+            gs[grp.g] = Outcome::Linked(grp.h, MatchKind::Email);
+        }
+    }
+    let email_verdict = |key: &str| -> Option<(SkipCode, String)> {
+        let grp = by_email.get(key)?;
+        if grp.hn > 1 || grp.gn > 1 {
+            Some((
+                SkipCode::AmbiguousMatch,
+                format!(
+                    "{} HubSpot and {} Gorgias unlinked records share this e-mail; merge the duplicates first",
+                    grp.hn, grp.gn
+                ),
+            ))
+        } else if linked_emails.contains(key) {
+            Some((
+                SkipCode::DuplicateOfLinked,
+                "this e-mail already belongs to a linked record: likely a duplicate".to_owned(),
+            ))
+        } else {
+            None
+        }
+    };
     for (i, c) in hubspot.iter().enumerate() {
         if let (true, Some(e)) = (open(&hs[i]), c.email.as_deref()) {
-            groups.entry(e).or_default().h.push(i);
+            if let Some((code, why)) = email_verdict(e) {
+                hs[i] = Outcome::Skipped(code, why);
+            }
         }
     }
     for (i, c) in gorgias.iter().enumerate() {
         if let (true, Some(e)) = (open(&gs[i]), c.email.as_deref()) {
-            groups.entry(e).or_default().g.push(i);
+            if let Some((code, why)) = email_verdict(e) {
+                gs[i] = Outcome::Skipped(code, why);
+            }
         }
     }
-    for (email, grp) in &groups {
-        match (grp.h.as_slice(), grp.g.as_slice()) {
-            ([h], [g]) => {
-                hs[*h] = Outcome::Linked(*g, MatchKind::Email);
-                gs[*g] = Outcome::Linked(*h, MatchKind::Email);
-            }
-            (h, g) if h.len() > 1 || g.len() > 1 => {
-                let why = format!(
-                    "{} HubSpot and {} Gorgias unlinked records share this e-mail; merge the duplicates first",
-                    h.len(),
-                    g.len()
-                );
-                for i in h {
-                    hs[*i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why.clone());
-                }
-                for i in g {
-                    gs[*i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why.clone());
-                }
-            }
-            (h, g) if linked_emails.contains(email) => {
-                let why =
-                    "this e-mail already belongs to a linked record: likely a duplicate".to_owned();
-                for i in h {
-                    hs[*i] = Outcome::Skipped(SkipCode::DuplicateOfLinked, why.clone());
-                }
-                for i in g {
-                    gs[*i] = Outcome::Skipped(SkipCode::DuplicateOfLinked, why.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-    drop(groups);
+    drop(by_email);
 
     // 3. Phone, for records still open, unless their e-mails contradict.
-    let mut groups: HashMap<&str, Group> = HashMap::new();
+    let by_phone = groups(
+        hubspot
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| open(&hs[*i]))
+            .filter_map(|(i, c)| c.phone.as_deref().map(|p| (i, p))),
+        gorgias
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| open(&gs[*i]))
+            .filter_map(|(i, c)| c.phone.as_deref().map(|p| (i, p))),
+        0,
+    );
+    for grp in by_phone.values() {
+        if grp.hn == 1 && grp.gn == 1 {
+            let contradict = matches!(
+                (hubspot.get(grp.h).and_then(|c| c.email.as_ref()), gorgias.get(grp.g).and_then(|c| c.email.as_ref())),
+                (Some(a), Some(b)) if a != b
+            );
+            if !contradict {
+                hs[grp.h] = Outcome::Linked(grp.g, MatchKind::Phone);
+                gs[grp.g] = Outcome::Linked(grp.h, MatchKind::Phone);
+            }
+        }
+    }
+    let phone_verdict = |key: &str| -> Option<String> {
+        let grp = by_phone.get(key)?;
+        (grp.hn >= 1 && grp.gn >= 1 && !(grp.hn == 1 && grp.gn == 1)).then(|| {
+            format!(
+                "{} HubSpot and {} Gorgias unlinked records share this phone and no e-mail decides; review them",
+                grp.hn, grp.gn
+            )
+        })
+    };
     for (i, c) in hubspot.iter().enumerate() {
         if let (true, Some(p)) = (open(&hs[i]), c.phone.as_deref()) {
-            groups.entry(p).or_default().h.push(i);
+            if let Some(why) = phone_verdict(p) {
+                hs[i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why);
+            }
         }
     }
     for (i, c) in gorgias.iter().enumerate() {
         if let (true, Some(p)) = (open(&gs[i]), c.phone.as_deref()) {
-            groups.entry(p).or_default().g.push(i);
-        }
-    }
-    for grp in groups.values() {
-        match (grp.h.as_slice(), grp.g.as_slice()) {
-            ([h], [g]) => {
-                let contradict = matches!((&hubspot[*h].email, &gorgias[*g].email), (Some(a), Some(b)) if a != b);
-                if !contradict {
-                    hs[*h] = Outcome::Linked(*g, MatchKind::Phone);
-                    gs[*g] = Outcome::Linked(*h, MatchKind::Phone);
-                }
+            if let Some(why) = phone_verdict(p) {
+                gs[i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why);
             }
-            (h, g) if !h.is_empty() && !g.is_empty() => {
-                let why = format!(
-                    "{} HubSpot and {} Gorgias unlinked records share this phone and no e-mail decides; review them",
-                    h.len(),
-                    g.len()
-                );
-                for i in h {
-                    hs[*i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why.clone());
-                }
-                for i in g {
-                    gs[*i] = Outcome::Skipped(SkipCode::AmbiguousMatch, why.clone());
-                }
-            }
-            _ => {}
         }
     }
     Linking {
         hubspot: hs,
         gorgias: gs,
     }
+}
+
+/// Matching keys of a HubSpot record, owned: for linking large sets without holding records.
+pub type HubspotKeys = Candidate<'static, HubspotId, GorgiasId>;
+/// Matching keys of a Gorgias record, owned.
+pub type GorgiasKeys = Candidate<'static, GorgiasId, HubspotId>;
+
+/// The outcome of [`link_keys`], sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KeyLinking {
+    pub links: Vec<NewLink>,
+    /// Records with no counterpart: pass them to [`super::plan`] to plan creates.
+    pub unmatched_hubspot: Vec<HubspotId>,
+    pub unmatched_gorgias: Vec<GorgiasId>,
+    pub skips: Vec<Skip>,
+}
+
+/// Links two sets of unlinked records by their keys alone (built with
+/// [`super::hubspot_keys`] / [`super::gorgias_keys`] while paging through each system), so
+/// that an initial linking of millions of records never holds the records themselves. The
+/// new pairs' fields are then planned in batches by [`super::plan`] with empty bases.
+/// `linked_emails`: e-mails of records already linked (empty on a first run).
+pub fn link_keys(
+    hubspot: &[HubspotKeys],
+    gorgias: &[GorgiasKeys],
+    linked_emails: &HashSet<&str>,
+) -> KeyLinking {
+    let r = link(hubspot, gorgias, linked_emails);
+    let mut out = KeyLinking::default();
+    for (c, o) in hubspot.iter().zip(&r.hubspot) {
+        match o {
+            Outcome::Linked(gi, kind) => {
+                let Some(g) = gorgias.get(*gi) else { continue };
+                let key = match kind {
+                    MatchKind::RecordedId => format!("{}/{}", c.id, g.id),
+                    MatchKind::Email => c.email.as_deref().unwrap_or_default().to_owned(),
+                    MatchKind::Phone => g.phone.as_deref().unwrap_or_default().to_owned(),
+                };
+                out.links.push(NewLink {
+                    hubspot_id: c.id.clone(),
+                    gorgias_id: g.id,
+                    matched_by: *kind,
+                    key,
+                });
+            }
+            Outcome::Unmatched => out.unmatched_hubspot.push(c.id.clone()),
+            Outcome::Skipped(code, why) => out.skips.push(Skip {
+                hubspot_id: Some(c.id.clone()),
+                gorgias_id: None,
+                field: None,
+                code: *code,
+                reason: Cow::Owned(why.clone()),
+            }),
+        }
+    }
+    for (c, o) in gorgias.iter().zip(&r.gorgias) {
+        match o {
+            Outcome::Linked(..) => {}
+            Outcome::Unmatched => out.unmatched_gorgias.push(c.id),
+            Outcome::Skipped(code, why) => out.skips.push(Skip {
+                hubspot_id: None,
+                gorgias_id: Some(c.id),
+                field: None,
+                code: *code,
+                reason: Cow::Owned(why.clone()),
+            }),
+        }
+    }
+    out.links.sort();
+    out.unmatched_hubspot.sort();
+    out.unmatched_gorgias.sort();
+    out.skips.sort();
+    out
 }
 
 #[cfg(test)]

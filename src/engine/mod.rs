@@ -10,6 +10,7 @@
 pub mod canonical;
 pub mod caps;
 pub mod diff;
+mod fxhash;
 pub mod input;
 pub mod link;
 pub mod plan;
@@ -17,8 +18,9 @@ mod planner;
 pub mod resolve;
 
 pub use input::{Base, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options, Resolution};
+pub use link::{GorgiasKeys, HubspotKeys, KeyLinking, link_keys};
 pub use plan::*;
-pub use planner::plan;
+pub use planner::{KeyReader, plan};
 pub use resolve::Cause;
 
 #[cfg(test)]

@@ -6,7 +6,10 @@
 
 use super::canonical::{self, GorgiasPatch, gorgias_text, hubspot_text};
 use super::caps;
-use super::input::{Base, GorgiasRecord, HubspotRecord, Input, Link, Options};
+use super::fxhash::{self, FxMap, FxSet};
+use super::input::{
+    Base, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options, Resolution,
+};
 use super::link::{self, Candidate, Outcome};
 use super::plan::*;
 use super::resolve::{Decision, FieldState, decide};
@@ -48,7 +51,7 @@ impl Out {
         g: Option<GorgiasId>,
         field: Option<&str>,
         code: SkipCode,
-        reason: impl Into<String>,
+        reason: impl Into<Cow<'static, str>>,
     ) {
         self.skips.push(Skip {
             hubspot_id: h.cloned(),
@@ -62,8 +65,8 @@ impl Out {
 
 /// Keeps one record per id: the newest, then (for exact ties) the greatest content, so the
 /// choice never depends on input order.
-fn dedup_hubspot(records: &[HubspotRecord]) -> HashMap<&HubspotId, &HubspotRecord> {
-    let mut map: HashMap<&HubspotId, &HubspotRecord> = HashMap::with_capacity(records.len());
+fn dedup_hubspot(records: &[HubspotRecord]) -> FxMap<&HubspotId, &HubspotRecord> {
+    let mut map: FxMap<&HubspotId, &HubspotRecord> = fxhash::map_with_capacity(records.len());
     for r in records {
         map.entry(&r.id)
             .and_modify(|cur| {
@@ -76,8 +79,8 @@ fn dedup_hubspot(records: &[HubspotRecord]) -> HashMap<&HubspotId, &HubspotRecor
     map
 }
 
-fn dedup_gorgias(records: &[GorgiasRecord]) -> HashMap<GorgiasId, &GorgiasRecord> {
-    let mut map: HashMap<GorgiasId, &GorgiasRecord> = HashMap::with_capacity(records.len());
+fn dedup_gorgias(records: &[GorgiasRecord]) -> FxMap<GorgiasId, &GorgiasRecord> {
+    let mut map: FxMap<GorgiasId, &GorgiasRecord> = fxhash::map_with_capacity(records.len());
     for r in records {
         map.entry(r.id)
             .and_modify(|cur| {
@@ -95,36 +98,14 @@ static EMPTY_BASE: Base = Base::new();
 /// Plans one cycle. See [`Input`] for what the cycle must pass in; the result is the same
 /// for the same input in any order.
 pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan {
-    let field_named = |n: &Option<String>| n.as_deref().and_then(|n| mappings.field(n));
-    let ctx = Ctx {
-        m: mappings,
-        o: options,
-        email_field: field_named(&mappings.records.email_field),
-        phone_field: field_named(&mappings.records.phone_field),
-        gorgias_id_prop: mappings
-            .fields
-            .iter()
-            .find_map(|f| match (&f.gorgias, &f.hubspot) {
-                (GorgiasAccess::Id, HubspotAccess::Property(p)) => Some(p.as_str()),
-                _ => None,
-            }),
-        hubspot_id_field: mappings
-            .fields
-            .iter()
-            .find(|f| f.hubspot == HubspotAccess::Id),
-        reviews: input
-            .resolutions
-            .iter()
-            .map(|r| ((&r.hubspot_id, r.gorgias_id, r.field.as_str()), r.winner))
-            .collect(),
-    };
+    let ctx = Ctx::new(mappings, options, input.resolutions);
     let hs = dedup_hubspot(input.hubspot);
     let gs = dedup_gorgias(input.gorgias);
     let mut out = Out::default();
 
     // Links: index, and find contradictions (one id linked to two partners).
-    let mut h_link: HashMap<&HubspotId, &Link> = HashMap::with_capacity(input.links.len());
-    let mut g_link: HashMap<GorgiasId, &Link> = HashMap::with_capacity(input.links.len());
+    let mut h_link: FxMap<&HubspotId, &Link> = fxhash::map_with_capacity(input.links.len());
+    let mut g_link: FxMap<GorgiasId, &Link> = fxhash::map_with_capacity(input.links.len());
     let mut bad_h: HashSet<&HubspotId> = HashSet::new();
     let mut bad_g: HashSet<GorgiasId> = HashSet::new();
     for l in input.links {
@@ -146,7 +127,7 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
 
     // Linked pairs that have a record in this input.
     let mut pairs: Vec<(&HubspotRecord, &GorgiasRecord, &Base)> = Vec::new();
-    let mut seen_links: HashSet<(&HubspotId, GorgiasId)> = HashSet::new();
+    let mut seen_links: FxSet<(&HubspotId, GorgiasId)> = FxSet::default();
     let touched = hs
         .keys()
         .filter_map(|h| h_link.get(h))
@@ -243,20 +224,72 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
 }
 
 impl<'a> Ctx<'a> {
+    fn new(mappings: &'a MappingSet, options: &'a Options, resolutions: &'a [Resolution]) -> Self {
+        let field_named = |n: &Option<String>| n.as_deref().and_then(|n| mappings.field(n));
+        Ctx {
+            m: mappings,
+            o: options,
+            email_field: field_named(&mappings.records.email_field),
+            phone_field: field_named(&mappings.records.phone_field),
+            gorgias_id_prop: mappings
+                .fields
+                .iter()
+                .find_map(|f| match (&f.gorgias, &f.hubspot) {
+                    (GorgiasAccess::Id, HubspotAccess::Property(p)) => Some(p.as_str()),
+                    _ => None,
+                }),
+            hubspot_id_field: mappings
+                .fields
+                .iter()
+                .find(|f| f.hubspot == HubspotAccess::Id),
+            reviews: resolutions
+                .iter()
+                .map(|r| ((&r.hubspot_id, r.gorgias_id, r.field.as_str()), r.winner))
+                .collect(),
+        }
+    }
+
+    fn hubspot_candidate<'r>(&self, r: &'r HubspotRecord) -> Candidate<'r, &'r HubspotId, GorgiasId>
+    where
+        'a: 'r,
+    {
+        let region = self.region();
+        Candidate {
+            id: &r.id,
+            email: self.key(self.email_field, |f| canonical::read_hubspot(f, r, region)),
+            phone: self.key(self.phone_field, |f| canonical::read_hubspot(f, r, region)),
+            claim: self
+                .gorgias_id_prop
+                .and_then(|p| r.properties.get(p))
+                .and_then(|v| v.trim().parse::<GorgiasId>().ok()),
+        }
+    }
+
+    fn gorgias_candidate<'r>(&self, r: &'r GorgiasRecord) -> Candidate<'r, GorgiasId, HubspotId>
+    where
+        'a: 'r,
+    {
+        let region = self.region();
+        Candidate {
+            id: r.id,
+            email: self.key(self.email_field, |f| canonical::read_gorgias(f, r, region)),
+            phone: self.key(self.phone_field, |f| canonical::read_gorgias(f, r, region)),
+            claim: self
+                .hubspot_id_field
+                .and_then(|f| gorgias_text(f, r).ok().flatten())
+                .and_then(|v| HubspotId::new(v.trim()).ok()),
+        }
+    }
     fn region(&self) -> crate::domain::Region {
         self.o.default_region
     }
 
     fn hubspot_passes(&self, r: &HubspotRecord) -> Result<(), String> {
-        self.passes(|f| {
-            canonical::read_hubspot(f, r, self.region()).map(|v| v.map(Cow::into_owned))
-        })
+        self.passes(|f| canonical::read_hubspot(f, r, self.region()))
     }
 
     fn gorgias_passes(&self, r: &GorgiasRecord) -> Result<(), String> {
-        self.passes(|f| {
-            canonical::read_gorgias(f, r, self.region()).map(|v| v.map(Cow::into_owned))
-        })
+        self.passes(|f| canonical::read_gorgias(f, r, self.region()))
     }
 
     fn pair_passes(&self, h: &HubspotRecord, g: &GorgiasRecord) -> bool {
@@ -267,10 +300,13 @@ impl<'a> Ctx<'a> {
         self.hubspot_passes(h).is_ok() || self.gorgias_passes(g).is_ok()
     }
 
-    fn passes(
+    fn passes<'x>(
         &self,
-        read: impl Fn(&FieldMapping) -> Result<Option<String>, String>,
-    ) -> Result<(), String> {
+        read: impl Fn(&'x FieldMapping) -> canonical::Canon<'x>,
+    ) -> Result<(), String>
+    where
+        'a: 'x,
+    {
         let rules = &self.m.records;
         if rules.require_email {
             if let Some(f) = self.email_field {
@@ -311,40 +347,20 @@ impl<'a> Ctx<'a> {
         &self,
         h_un: &[&'r HubspotRecord],
         g_un: &[&'r GorgiasRecord],
-        hs: &HashMap<&'r HubspotId, &'r HubspotRecord>,
-        gs: &HashMap<GorgiasId, &'r GorgiasRecord>,
-        h_link: &HashMap<&HubspotId, &Link>,
-        g_link: &HashMap<GorgiasId, &Link>,
+        hs: &FxMap<&'r HubspotId, &'r HubspotRecord>,
+        gs: &FxMap<GorgiasId, &'r GorgiasRecord>,
+        h_link: &FxMap<&HubspotId, &Link>,
+        g_link: &FxMap<GorgiasId, &Link>,
         pairs: &mut Vec<(&'r HubspotRecord, &'r GorgiasRecord, &'r Base)>,
         out: &mut Out,
     ) where
         'a: 'r,
     {
         let region = self.region();
-        let hc: Vec<link::HubspotCandidate<'r>> = h_un
-            .iter()
-            .map(|r| Candidate {
-                id: &r.id,
-                email: self.key(self.email_field, |f| canonical::read_hubspot(f, r, region)),
-                phone: self.key(self.phone_field, |f| canonical::read_hubspot(f, r, region)),
-                claim: self
-                    .gorgias_id_prop
-                    .and_then(|p| r.properties.get(p))
-                    .and_then(|v| v.trim().parse::<GorgiasId>().ok()),
-            })
-            .collect();
-        let gc: Vec<link::GorgiasCandidate<'r>> = g_un
-            .iter()
-            .map(|r| Candidate {
-                id: r.id,
-                email: self.key(self.email_field, |f| canonical::read_gorgias(f, r, region)),
-                phone: self.key(self.phone_field, |f| canonical::read_gorgias(f, r, region)),
-                claim: self
-                    .hubspot_id_field
-                    .and_then(|f| gorgias_text(f, r).ok().flatten())
-                    .and_then(|v| HubspotId::new(v.trim()).ok()),
-            })
-            .collect();
+        let hc: Vec<link::HubspotCandidate<'r>> =
+            h_un.iter().map(|r| self.hubspot_candidate(r)).collect();
+        let gc: Vec<link::GorgiasCandidate<'r>> =
+            g_un.iter().map(|r| self.gorgias_candidate(r)).collect();
         // E-mails of linked records in this input: a new record with one is a likely duplicate.
         let mut linked_emails: Vec<Cow<'r, str>> = Vec::new();
         if let Some(f) = self.email_field {
@@ -474,7 +490,10 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             match canonical::read_gorgias(f, r, self.region()) {
+                // A list item has no channels: its phone is unknown, not invalid; the pair's
+                // next cycle (with the full customer) fills it in.
                 Ok(None) => {}
+                Err(e) if e == canonical::CHANNELS_MISSING => {}
                 Ok(Some(v)) => match canonical::write_hubspot(f, Some(&v), None, &mut properties) {
                     Ok(()) => {
                         bases.insert(f.name.clone(), Some(v.into_owned()));
@@ -518,6 +537,24 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
+            // Channels not loaded (a list item) while HubSpot has a value the base lacks: the
+            // change is pending and cannot be compared; skip before parsing anything.
+            if let Err(e) = &gt {
+                if e == canonical::CHANNELS_MISSING
+                    && f.direction == Direction::Both
+                    && ht.is_some()
+                    && b.is_none()
+                {
+                    out.skip(
+                        Some(&h.id),
+                        Some(g.id),
+                        Some(&f.name),
+                        SkipCode::InvalidValue,
+                        format!("Gorgias value does not fit: {e}"),
+                    );
+                    continue;
+                }
+            }
             let hv = canonical::hubspot_canon(f, ht, region);
             let gv = match gt {
                 Ok(t) => canonical::gorgias_canon(f, t, region),
@@ -533,6 +570,12 @@ impl<'a> Ctx<'a> {
                         SkipCode::InvalidValue,
                         format!("HubSpot value does not fit: {e}"),
                     );
+                    continue;
+                }
+                // Channels not loaded and nothing pending on HubSpot: nothing to say.
+                (Ok(hv), Err(e), Direction::Both)
+                    if e == canonical::CHANNELS_MISSING && hv.as_deref() == b =>
+                {
                     continue;
                 }
                 (_, Err(e), Direction::Both | Direction::ToHubspot) => {
@@ -674,7 +717,7 @@ impl<'a> Ctx<'a> {
         h: &HubspotRecord,
         g: &GorgiasRecord,
         seen: (Option<&str>, Option<&str>, Option<&str>),
-        what: (System, Option<&str>, super::resolve::Cause, &str),
+        what: (System, Option<&str>, super::resolve::Cause, &'static str),
         props: &mut BTreeMap<String, String>,
         h_bases: &mut BTreeMap<String, Option<String>>,
         patch: &mut Option<GorgiasPatch>,
@@ -716,7 +759,7 @@ impl<'a> Ctx<'a> {
             value: value.map(str::to_owned),
             overwrites,
             cause,
-            reason: note.to_owned(),
+            reason: Cow::Borrowed(note),
         });
     }
 }
@@ -784,5 +827,83 @@ fn finish(mut out: Out, o: &Options) -> Plan {
         changes: out.changes,
         conflicts: out.conflicts,
         skips: out.skips,
+    }
+}
+
+/// Reads the matching keys of records for [`super::link::link_keys`], applying the same
+/// exclusions and filters as [`plan`].
+pub struct KeyReader<'a> {
+    ctx: Ctx<'a>,
+    excluded: &'a Excluded,
+}
+
+impl<'a> KeyReader<'a> {
+    pub fn new(mappings: &'a MappingSet, options: &'a Options, excluded: &'a Excluded) -> Self {
+        Self {
+            ctx: Ctx::new(mappings, options, &[]),
+            excluded,
+        }
+    }
+
+    fn owned<X, I, O>(c: Candidate<'_, X, O>, id: I) -> Candidate<'static, I, O> {
+        Candidate {
+            id,
+            email: c.email.map(|e| Cow::Owned(e.into_owned())),
+            phone: c.phone.map(|p| Cow::Owned(p.into_owned())),
+            claim: c.claim,
+        }
+    }
+
+    /// The keys of an unlinked HubSpot record, or why it does not take part.
+    pub fn hubspot(&self, r: &HubspotRecord) -> Result<link::HubspotKeys, Skip> {
+        let skip = |code, reason: Cow<'static, str>| Skip {
+            hubspot_id: Some(r.id.clone()),
+            gorgias_id: None,
+            field: None,
+            code,
+            reason,
+        };
+        if self.excluded.hubspot.contains(&r.id) {
+            return Err(skip(
+                SkipCode::Excluded,
+                "merged away or deleted: never linked or recreated".into(),
+            ));
+        }
+        self.ctx
+            .hubspot_passes(r)
+            .map_err(|why| skip(SkipCode::FilteredOut, Cow::Owned(why)))?;
+        let c = self.ctx.hubspot_candidate(r);
+        let claim = c.claim;
+        Ok(Self::owned(
+            Candidate {
+                id: (),
+                email: c.email,
+                phone: c.phone,
+                claim,
+            },
+            r.id.clone(),
+        ))
+    }
+
+    /// The keys of an unlinked Gorgias record, or why it does not take part.
+    pub fn gorgias(&self, r: &GorgiasRecord) -> Result<link::GorgiasKeys, Skip> {
+        let skip = |code, reason: Cow<'static, str>| Skip {
+            hubspot_id: None,
+            gorgias_id: Some(r.id),
+            field: None,
+            code,
+            reason,
+        };
+        if self.excluded.gorgias.contains(&r.id) {
+            return Err(skip(
+                SkipCode::Excluded,
+                "merged away or deleted: never linked or recreated".into(),
+            ));
+        }
+        self.ctx
+            .gorgias_passes(r)
+            .map_err(|why| skip(SkipCode::FilteredOut, Cow::Owned(why)))?;
+        let c = self.ctx.gorgias_candidate(r);
+        Ok(Self::owned(c, r.id))
     }
 }

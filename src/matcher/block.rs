@@ -22,8 +22,8 @@ pub struct BlockingOptions {
 impl Default for BlockingOptions {
     fn default() -> Self {
         BlockingOptions {
-            max_block: 60,
-            window: 10,
+            max_block: 24,
+            window: 5,
         }
     }
 }
@@ -107,9 +107,8 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
             out.push(hash(12, &[&city, prefix(&p.last, 2)]));
         }
     }
-    if p.address1.len() >= 5 {
-        let compact: Vec<u8> = p.address1.bytes().filter(|&b| b != b' ').collect();
-        out.push(hash(8, &[&compact]));
+    if p.address1_compact.len() >= 5 {
+        out.push(hash(8, &[p.address1_compact.as_bytes()]));
     }
 }
 

@@ -138,6 +138,20 @@ pub fn phone(s: &str, region: Region) -> Option<String> {
     {
         return Some(rest.to_owned());
     }
+    // Fast path: a North American number spelt with the usual separators.
+    if matches!(region.code(), "US" | "CA")
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b" ()-.+".contains(&b))
+    {
+        let digits: String = trimmed.chars().filter(|c| c.is_ascii_digit()).collect();
+        let plus = trimmed.starts_with('+');
+        match digits.len() {
+            10 if !plus && !digits.starts_with(['0', '1']) => return Some(format!("1{digits}")),
+            11 if digits.starts_with('1') => return Some(digits),
+            _ => {}
+        }
+    }
     if let Ok(p) = Phone::parse(trimmed, region) {
         return Some(p.digits().to_owned());
     }
@@ -191,6 +205,9 @@ mod tests {
         assert_eq!(a, "61419004242");
         let us = region_for("", Region::default());
         assert_eq!(phone("(206) 412-1411", us).unwrap(), "12064121411");
+        assert_eq!(phone("206.412.1411", us).unwrap(), "12064121411");
+        assert_eq!(phone("+1 206 412 1411", us).unwrap(), "12064121411");
+        assert_eq!(phone("+44 20 7946 0000", us).unwrap(), "442079460000");
         assert_eq!(phone("+12064121411", us).unwrap(), "12064121411");
         // Unparseable but digit-rich: bare digits.
         assert_eq!(phone("12-34-56", us).unwrap(), "123456");

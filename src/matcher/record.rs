@@ -38,6 +38,8 @@ pub struct Prepared {
     /// Phone digits (E.164 without `+` when it parses), empty when missing.
     pub phone: String,
     pub address1: String,
+    /// `address1` without spaces (`pridhamstreet` and `pridham street` agree).
+    pub address1_compact: String,
     pub address2: String,
     pub city: String,
     pub zip: String,
@@ -111,6 +113,7 @@ impl Prepared {
             last,
             email: normalize::email(&r.email).unwrap_or_default(),
             phone: normalize::phone(&r.phone, region).unwrap_or_default(),
+            address1_compact: normalize::text(&r.address1).replace(' ', ""),
             address1: normalize::text(&r.address1),
             address2: normalize::text(&r.address2),
             city: normalize::text(&r.city),

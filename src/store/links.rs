@@ -112,29 +112,42 @@ pub(crate) async fn create_link_in(
     actor: &str,
     at: DateTime<Utc>,
 ) -> Result<Link, StoreError> {
-    if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
-        return Err(StoreError::Conflict(format!(
-            "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
-            l.gorgias, l.id
-        )));
-    }
-    if let Some(l) = link_by_gorgias_in(&mut *conn, gorgias).await? {
-        return Err(StoreError::Conflict(format!(
-            "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
-            l.hubspot, l.id
-        )));
-    }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at)
-             VALUES (?, ?, ?, ?) RETURNING id",
+    let inserted = sqlx::query(
+        "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
     )
     .bind(hubspot.as_str())
     .bind(gorgias.get())
     .bind(ts(at))
     .bind(ts(at))
-    .fetch_one(&mut *conn)
-    .await
-    .ctx("create a link")?;
+    .execute(&mut *conn)
+    .await;
+    let id = match inserted {
+        Ok(r) => r.last_insert_rowid(),
+        // A side is taken (UNIQUE): say which, and with what. The failed statement alone
+        // is undone; the caller's transaction goes on to roll back.
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation()) =>
+        {
+            if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
+                return Err(StoreError::Conflict(format!(
+                    "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
+                    l.gorgias, l.id
+                )));
+            }
+            if let Some(l) = link_by_gorgias_in(&mut *conn, gorgias).await? {
+                return Err(StoreError::Conflict(format!(
+                    "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
+                    l.hubspot, l.id
+                )));
+            }
+            return Err(StoreError::Query {
+                op: "create a link",
+                source: e,
+            });
+        }
+        Err(e) => return Err(e).ctx("create a link"),
+    };
     set_bases_in(&mut *conn, LinkId(id), bases, at).await?;
     append_in(
         &mut *conn,

@@ -6,6 +6,15 @@
 //! choices the contract leaves UNCONFIRMED (duplicate-email status, merge-conflict status,
 //! the merged event's object). Must never be called by the sync code except over HTTP, and
 //! must never be more forgiving than the real API where the contract is clear.
+//!
+//! Test controls (no auth, no limits), each mirrored by a method of [`GorgiasSandbox`]:
+//! - `POST /__sandbox/customers` (object or array) → `{"ids":[…]}` ([`GorgiasSandbox::seed_customers`])
+//! - `GET|PATCH|DELETE /__sandbox/customers/{id}`: read, edit or delete as an agent
+//! - `POST /__sandbox/merge` `{"source_id","target_id"}`: merge as an agent
+//! - `GET|DELETE /__sandbox/counters`: calls per endpoint, 429s sent; reset
+//! - `POST|DELETE /__sandbox/faults`: queue a [`Fault`] (e.g.
+//!   `{"kind":"rate_limit","retry_after":2,"times":5}`); clear
+//! - `POST /__sandbox/tickets`: seed tickets
 
 // Route helpers return an early `Response` as their error: it is sent as is, once, so boxing
 // it would only add an allocation.

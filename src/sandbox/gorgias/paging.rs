@@ -238,6 +238,40 @@ mod tests {
     }
 
     #[test]
+    fn every_limit_walks_every_item_once() {
+        for desc in [true, false] {
+            let mut items: Vec<(Key, i64)> = (0..53).map(|i| ((i / 3, i), i)).collect();
+            if desc {
+                items.reverse();
+            }
+            let order = if desc {
+                "created_datetime:desc"
+            } else {
+                "created_datetime:asc"
+            };
+            for limit in [1, 7, 30, 53, 100] {
+                let mut got = Vec::new();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let mut q = format!("limit={limit}&order_by={order}");
+                    if let Some(c) = &cursor {
+                        q.push_str(&format!("&cursor={}", urlenc(c)));
+                    }
+                    let p = params(&q);
+                    let page = page(items.clone(), &p);
+                    got.extend(page.items);
+                    match page.next {
+                        Some(n) => cursor = Some(n),
+                        None => break,
+                    }
+                }
+                let want: Vec<i64> = items.iter().map(|(_, v)| *v).collect();
+                assert_eq!(got, want, "limit {limit} desc {desc}");
+            }
+        }
+    }
+
+    #[test]
     fn rejects_bad_limits_and_orders() {
         let q = Query::parse(Some("limit=101"));
         assert!(list_params(&q, &["a"], "a").is_err());

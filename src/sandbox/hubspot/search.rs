@@ -5,7 +5,7 @@
 
 use super::errors::ApiError;
 use super::properties::parse_instant;
-use super::store::{IndexDoc, Store, render_values};
+use super::store::{IndexDoc, Store, render_values, visible};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::cmp::Ordering;
@@ -165,27 +165,41 @@ fn contains_token(stored: &str, token: &str) -> bool {
     s == t || s.split(|c: char| !c.is_alphanumeric()).any(|w| w == t)
 }
 
-fn matches(store: &Store, doc: &IndexDoc, f: &Filter) -> bool {
+/// A filter with its property type looked up and its values parsed once per query.
+struct Prepared<'a> {
+    f: &'a Filter,
+    kind: Kind,
+    value: Option<Typed>,
+    high: Option<Typed>,
+}
+
+fn prepare<'a>(store: &Store, f: &'a Filter) -> Prepared<'a> {
     let kind = kind_of(store, &f.property_name);
+    Prepared {
+        f,
+        kind,
+        value: f.value.as_ref().and_then(|v| typed_given(kind, v)),
+        high: f.high_value.as_ref().and_then(|v| typed_given(kind, v)),
+    }
+}
+
+fn matches(p: &Prepared<'_>, doc: &IndexDoc) -> bool {
+    let (f, kind) = (p.f, p.kind);
     let typed = typed_stored(doc, &f.property_name, kind);
-    let cmp = |v: &Option<Value>| -> Option<Ordering> {
-        typed
-            .as_ref()?
-            .partial_cmp(&typed_given(kind, v.as_ref()?)?)
-    };
+    let cmp = |v: &Option<Typed>| -> Option<Ordering> { typed.as_ref()?.partial_cmp(v.as_ref()?) };
     let has = || doc.value(&f.property_name).filter(|v| !v.is_empty());
     match f.operator.as_str() {
         "HAS_PROPERTY" => has().is_some(),
         "NOT_HAS_PROPERTY" => has().is_none(),
-        "EQ" => cmp(&f.value) == Some(Ordering::Equal),
-        "NEQ" => cmp(&f.value) != Some(Ordering::Equal),
-        "LT" => cmp(&f.value) == Some(Ordering::Less),
-        "LTE" => matches!(cmp(&f.value), Some(Ordering::Less | Ordering::Equal)),
-        "GT" => cmp(&f.value) == Some(Ordering::Greater),
-        "GTE" => matches!(cmp(&f.value), Some(Ordering::Greater | Ordering::Equal)),
+        "EQ" => cmp(&p.value) == Some(Ordering::Equal),
+        "NEQ" => cmp(&p.value) != Some(Ordering::Equal),
+        "LT" => cmp(&p.value) == Some(Ordering::Less),
+        "LTE" => matches!(cmp(&p.value), Some(Ordering::Less | Ordering::Equal)),
+        "GT" => cmp(&p.value) == Some(Ordering::Greater),
+        "GTE" => matches!(cmp(&p.value), Some(Ordering::Greater | Ordering::Equal)),
         "BETWEEN" => {
-            matches!(cmp(&f.value), Some(Ordering::Greater | Ordering::Equal))
-                && matches!(cmp(&f.high_value), Some(Ordering::Less | Ordering::Equal))
+            matches!(cmp(&p.value), Some(Ordering::Greater | Ordering::Equal))
+                && matches!(cmp(&p.high), Some(Ordering::Less | Ordering::Equal))
         }
         "IN" | "NOT_IN" => {
             let stored = has();
@@ -303,20 +317,14 @@ pub fn validate(req: &SearchRequest) -> Result<(usize, usize), ApiError> {
 pub fn run(store: &mut Store, req: &SearchRequest, at: Instant) -> Result<Value, ApiError> {
     let (limit, after) = validate(req)?;
     let mut docs: Vec<Arc<IndexDoc>> = store
-        .contacts
+        .index
         .values_mut()
-        .filter_map(|c| c.visible(at))
+        .filter_map(|v| visible(v, at))
         .collect();
-    for versions in store.ghosts.values_mut() {
-        if let Some(pos) = versions.iter().rposition(|(t, _)| *t <= at)
-            && let Some((_, Some(d))) = versions.get(pos)
-        {
-            docs.push(d.clone());
-        }
-    }
+    // Ids gone from the index for good (archived or merged away, caught up) are dropped.
     store
-        .ghosts
-        .retain(|_, v| v.last().is_none_or(|(t, d)| d.is_some() || *t > at));
+        .index
+        .retain(|_, v| !(v.len() == 1 && v.first().is_some_and(|(t, d)| d.is_none() && *t <= at)));
     let store = &*store;
     let query_tokens: Vec<String> = req
         .query
@@ -325,12 +333,13 @@ pub fn run(store: &mut Store, req: &SearchRequest, at: Instant) -> Result<Value,
         .split_whitespace()
         .map(str::to_lowercase)
         .collect();
+    let groups: Vec<Vec<Prepared<'_>>> = req
+        .filter_groups
+        .iter()
+        .map(|g| g.filters.iter().map(|f| prepare(store, f)).collect())
+        .collect();
     docs.retain(|d| {
-        let groups_ok = req.filter_groups.is_empty()
-            || req
-                .filter_groups
-                .iter()
-                .any(|g| g.filters.iter().all(|f| matches(store, d, f)));
+        let groups_ok = groups.is_empty() || groups.iter().any(|g| g.iter().all(|p| matches(p, d)));
         let query_ok = query_tokens.iter().all(|t| {
             SEARCHABLE.iter().any(|p| {
                 d.value(p)

@@ -1,0 +1,687 @@
+//! [`StateStore`]: every operation of the state store as one trait, so that callers (the
+//! cycle, the review service, tests with fakes) can depend on the trait and a PostgreSQL
+//! store can be added later beside the SQLite one (DESIGN.md, section 8).
+//!
+//! Owns nothing but the trait and its forwarding impl for [`Store`]; the semantics (and
+//! the SQL) live in the inherent methods, documented in each concern's file. Must never
+//! grow behaviour of its own.
+
+use super::*;
+use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// The state store's operations. [`Store`] implements it by forwarding to its inherent
+/// methods, which document each operation in full.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Records that `merged_away` was merged into `survivor` (same system), audited as
+    /// `alias.added`. Repeating the same alias is a no-op; re-aliasing to a different
+    /// survivor, or making a loop, is refused. Returns whether the alias was new.
+    async fn add_alias(
+        &self,
+        merged_away: &RecordRef,
+        survivor: &RecordRef,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The record `r` now lives as: itself, or the end of its alias chain.
+    async fn resolve(&self, r: &RecordRef) -> Result<RecordRef, StoreError>;
+
+    /// Every alias as (merged away, survivor), for reports.
+    async fn aliases(&self) -> Result<Vec<(RecordRef, RecordRef)>, StoreError>;
+
+    /// Appends an entry; returns its id.
+    async fn append_audit(&self, entry: &NewAudit) -> Result<i64, StoreError>;
+
+    /// Every entry about a record, oldest first (for `tether explain`).
+    async fn audit_for(&self, record: &RecordRef) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The most recent `limit` entries, newest first.
+    async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The bases of a link, by field name (empty when none or no such link).
+    async fn bases(&self, link: LinkId) -> Result<BTreeMap<String, serde_json::Value>, StoreError>;
+
+    /// Sets (inserts or replaces) the given fields' bases in one transaction; fields not
+    /// named keep theirs. Refused with [`StoreError::NotFound`] for an unknown link.
+    async fn set_bases(
+        &self,
+        link: LinkId,
+        values: &BTreeMap<String, serde_json::Value>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets the bases of the named fields (e.g. a field dropped from the mapping).
+    async fn clear_bases(&self, link: LinkId, fields: &[&str]) -> Result<u64, StoreError>;
+
+    /// Records the start of a cycle.
+    async fn start_cycle(&self, at: DateTime<Utc>) -> Result<CycleId, StoreError>;
+
+    /// Records how a cycle ended. Refused for an unknown or already finished cycle.
+    async fn finish_cycle(
+        &self,
+        id: CycleId,
+        outcome: CycleOutcome,
+        counts: &BTreeMap<String, u64>,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The most recently started cycle.
+    async fn last_cycle(&self) -> Result<Option<Cycle>, StoreError>;
+
+    /// Links `hubspot` and `gorgias` and records the bases of the mapped fields, in one
+    /// transaction, audited as `link.created` by `actor`. Refused when either side is
+    /// already linked.
+    async fn create_link(
+        &self,
+        hubspot: &HubspotId,
+        gorgias: GorgiasId,
+        bases: &BTreeMap<String, serde_json::Value>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Link, StoreError>;
+
+    /// Creates a batch of links (e.g. records matched by e-mail on a first sync) in one
+    /// transaction: all or none. Refused as a whole when any side is already linked (or
+    /// appears twice in the batch).
+    async fn create_links(
+        &self,
+        links: &[NewLink],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Link>, StoreError>;
+
+    /// The link with this id.
+    async fn link(&self, id: LinkId) -> Result<Option<Link>, StoreError>;
+
+    /// The link whose HubSpot side is `id`.
+    async fn link_by_hubspot(&self, id: &HubspotId) -> Result<Option<Link>, StoreError>;
+
+    /// The link whose Gorgias side is `id`.
+    async fn link_by_gorgias(&self, id: GorgiasId) -> Result<Option<Link>, StoreError>;
+
+    /// The link that holds `record` on its side of the same system.
+    async fn link_for(&self, record: &RecordRef) -> Result<Option<Link>, StoreError>;
+
+    /// Every link, by id.
+    async fn links(&self) -> Result<Vec<Link>, StoreError>;
+
+    /// Replaces one side of a link (the side of `new`'s system) after that record was merged
+    /// into `new`. Bases are kept. Refused when `new` is already in another link. Audited as
+    /// `link.relinked`. Returns the updated link.
+    async fn relink(
+        &self,
+        id: LinkId,
+        new: &RecordRef,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Link, StoreError>;
+
+    /// Removes a link and its bases (e.g. one side was deleted), audited as `link.removed`
+    /// with `reason`. Returns whether there was such a link.
+    async fn remove_link(
+        &self,
+        id: LinkId,
+        reason: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The applied schema version; 0 for an empty database.
+    async fn schema_state(&self) -> Result<SchemaState, StoreError>;
+
+    /// Enqueues a batch of writes in one transaction. A write whose idempotency key is
+    /// already in the outbox (in any status) is skipped. Returns how many were new. The
+    /// whole batch is refused, nothing stored, when a target is not in its write's system.
+    async fn enqueue_writes(
+        &self,
+        writes: &[NewWrite],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// Pending writes, oldest first, at most `limit`.
+    async fn pending_writes(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// A write by id.
+    async fn outbox_item(&self, id: OutboxId) -> Result<Option<OutboxItem>, StoreError>;
+
+    /// A write by idempotency key.
+    async fn outbox_by_key(&self, key: &str) -> Result<Option<OutboxItem>, StoreError>;
+
+    /// Records a failed attempt of a pending write; returns its attempt count. Refused for a
+    /// write that is not pending.
+    async fn mark_attempt(
+        &self,
+        id: OutboxId,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+
+    /// Marks a write done with what the system answered, audited as `write.done` by
+    /// `actor`. Returns `false` (and changes nothing) when it was already done; refused when
+    /// it had been given up.
+    async fn mark_done(
+        &self,
+        id: OutboxId,
+        result: Option<&serde_json::Value>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks a write done and applies its follow-ups (links, bases, aliases) in the same
+    /// transaction, audited like [`Store::mark_done`] plus each follow-up's own entry.
+    /// When the write was already done, nothing is applied again.
+    async fn mark_done_with(
+        &self,
+        id: OutboxId,
+        result: Option<&serde_json::Value>,
+        follow_ups: &[FollowUp],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Completion, StoreError>;
+
+    /// Gives up on a write (it will not be retried), audited as `write.failed`. Returns
+    /// `false` when it was already failed; refused when it was done.
+    async fn mark_failed(
+        &self,
+        id: OutboxId,
+        error: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks a batch of writes done (e.g. one HubSpot batch call of 100) with their
+    /// follow-ups, all in one transaction: all land or none does. Each is audited as
+    /// [`Store::mark_done_with`] would.
+    async fn mark_done_batch(
+        &self,
+        done: &[Done],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Completion>, StoreError>;
+
+    /// Proposes a pair for review, unless it is already pending (then refreshed) or was
+    /// rejected before (then nothing is stored).
+    async fn propose(
+        &self,
+        pair: &Pair,
+        score: f64,
+        explanation: &serde_json::Value,
+        snapshot: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<ProposalInsert, StoreError>;
+
+    /// A proposal by id.
+    async fn proposal(&self, id: ProposalId) -> Result<Option<Proposal>, StoreError>;
+
+    /// Pending proposals, highest score first (then oldest), at most `limit`.
+    async fn pending_proposals(&self, limit: u32) -> Result<Vec<Proposal>, StoreError>;
+
+    /// Approved proposals, oldest decision first, for the cycle to act on.
+    async fn approved_proposals(&self) -> Result<Vec<Proposal>, StoreError>;
+
+    /// Records a reviewer's decision on a pending proposal, audited as
+    /// `proposal.approved` / `proposal.rejected`. Refused when it was already decided.
+    async fn decide(
+        &self,
+        id: ProposalId,
+        decision: Decision,
+        reason: &str,
+        who: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Proposal, StoreError>;
+
+    /// Whether a reviewer rejected this pair (in either order) at any time.
+    async fn is_rejected(&self, pair: &Pair) -> Result<bool, StoreError>;
+
+    /// Quarantines a record (or updates the reason of one already in), audited as
+    /// `quarantine.added`. `since` keeps the first time it went in.
+    async fn quarantine(
+        &self,
+        record: &RecordRef,
+        reason: &str,
+        detail: &serde_json::Value,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The quarantine entry of a record, if it is in quarantine.
+    async fn quarantined(&self, record: &RecordRef) -> Result<Option<QuarantineEntry>, StoreError>;
+
+    /// Every quarantined record, oldest first.
+    async fn quarantine_list(&self) -> Result<Vec<QuarantineEntry>, StoreError>;
+
+    /// Takes a record out of quarantine, audited as `quarantine.cleared`. Returns whether
+    /// it was in.
+    async fn clear_quarantine(
+        &self,
+        record: &RecordRef,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Inserts or replaces what is known of a record, keys included, in one transaction.
+    async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError>;
+
+    /// Inserts or replaces a batch of seen records in one transaction (much faster than one
+    /// by one for a page of a change feed).
+    async fn upsert_records_seen(&self, records: &[RecordSeen]) -> Result<(), StoreError>;
+
+    /// What is known of a record, if it was seen.
+    async fn record_seen(&self, record: &RecordRef) -> Result<Option<RecordSeen>, StoreError>;
+
+    /// The seen records that share a normalised key (e.g. the same e-mail), in both systems,
+    /// HubSpot first.
+    async fn records_with_key(&self, key: &str) -> Result<Vec<RecordRef>, StoreError>;
+
+    /// The seen records whose primary e-mail is `email`, in both systems, HubSpot first.
+    async fn records_with_email(&self, email: &Email) -> Result<Vec<RecordRef>, StoreError>;
+
+    /// Every seen record of `system`, by id, keys included.
+    async fn seen_records(&self, system: System) -> Result<Vec<RecordSeen>, StoreError>;
+
+    /// Forgets a seen record and its keys (e.g. it was deleted in its system). Returns
+    /// whether it was known.
+    async fn forget_record_seen(&self, record: &RecordRef) -> Result<bool, StoreError>;
+
+    /// Counts of every table that matters to an operator.
+    async fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Everything `tether status` shows.
+    async fn status(&self) -> Result<StoreStatus, StoreError>;
+
+    /// The watermark of `system`, if a cycle has set one.
+    async fn watermark(&self, system: System) -> Result<Option<Watermark>, StoreError>;
+
+    /// Every system's watermark.
+    async fn watermarks(&self) -> Result<BTreeMap<System, Watermark>, StoreError>;
+
+    /// Moves the watermark of `system` to `to` if that is further along the feed than where
+    /// it is (or there is none yet). Returns whether it moved. `now` is when it was set.
+    async fn advance_watermark(
+        &self,
+        system: System,
+        to: &Watermark,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Sets the watermark of `system` to `to`, backwards included (to re-read a period).
+    async fn set_watermark(
+        &self,
+        system: System,
+        to: &Watermark,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl StateStore for Store {
+    async fn add_alias(
+        &self,
+        merged_away: &RecordRef,
+        survivor: &RecordRef,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Store::add_alias(self, merged_away, survivor, actor, at).await
+    }
+
+    async fn resolve(&self, r: &RecordRef) -> Result<RecordRef, StoreError> {
+        Store::resolve(self, r).await
+    }
+
+    async fn aliases(&self) -> Result<Vec<(RecordRef, RecordRef)>, StoreError> {
+        Store::aliases(self).await
+    }
+
+    async fn append_audit(&self, entry: &NewAudit) -> Result<i64, StoreError> {
+        Store::append_audit(self, entry).await
+    }
+
+    async fn audit_for(&self, record: &RecordRef) -> Result<Vec<AuditEntry>, StoreError> {
+        Store::audit_for(self, record).await
+    }
+
+    async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        Store::recent_audit(self, limit).await
+    }
+
+    async fn bases(&self, link: LinkId) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
+        Store::bases(self, link).await
+    }
+
+    async fn set_bases(
+        &self,
+        link: LinkId,
+        values: &BTreeMap<String, serde_json::Value>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::set_bases(self, link, values, at).await
+    }
+
+    async fn clear_bases(&self, link: LinkId, fields: &[&str]) -> Result<u64, StoreError> {
+        Store::clear_bases(self, link, fields).await
+    }
+
+    async fn start_cycle(&self, at: DateTime<Utc>) -> Result<CycleId, StoreError> {
+        Store::start_cycle(self, at).await
+    }
+
+    async fn finish_cycle(
+        &self,
+        id: CycleId,
+        outcome: CycleOutcome,
+        counts: &BTreeMap<String, u64>,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::finish_cycle(self, id, outcome, counts, error, at).await
+    }
+
+    async fn last_cycle(&self) -> Result<Option<Cycle>, StoreError> {
+        Store::last_cycle(self).await
+    }
+
+    async fn create_link(
+        &self,
+        hubspot: &HubspotId,
+        gorgias: GorgiasId,
+        bases: &BTreeMap<String, serde_json::Value>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Link, StoreError> {
+        Store::create_link(self, hubspot, gorgias, bases, actor, at).await
+    }
+
+    async fn create_links(
+        &self,
+        links: &[NewLink],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Link>, StoreError> {
+        Store::create_links(self, links, actor, at).await
+    }
+
+    async fn link(&self, id: LinkId) -> Result<Option<Link>, StoreError> {
+        Store::link(self, id).await
+    }
+
+    async fn link_by_hubspot(&self, id: &HubspotId) -> Result<Option<Link>, StoreError> {
+        Store::link_by_hubspot(self, id).await
+    }
+
+    async fn link_by_gorgias(&self, id: GorgiasId) -> Result<Option<Link>, StoreError> {
+        Store::link_by_gorgias(self, id).await
+    }
+
+    async fn link_for(&self, record: &RecordRef) -> Result<Option<Link>, StoreError> {
+        Store::link_for(self, record).await
+    }
+
+    async fn links(&self) -> Result<Vec<Link>, StoreError> {
+        Store::links(self).await
+    }
+
+    async fn relink(
+        &self,
+        id: LinkId,
+        new: &RecordRef,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Link, StoreError> {
+        Store::relink(self, id, new, actor, at).await
+    }
+
+    async fn remove_link(
+        &self,
+        id: LinkId,
+        reason: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Store::remove_link(self, id, reason, actor, at).await
+    }
+
+    async fn schema_state(&self) -> Result<SchemaState, StoreError> {
+        Store::schema_state(self).await
+    }
+
+    async fn enqueue_writes(
+        &self,
+        writes: &[NewWrite],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        Store::enqueue_writes(self, writes, at).await
+    }
+
+    async fn pending_writes(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        Store::pending_writes(self, limit).await
+    }
+
+    async fn outbox_item(&self, id: OutboxId) -> Result<Option<OutboxItem>, StoreError> {
+        Store::outbox_item(self, id).await
+    }
+
+    async fn outbox_by_key(&self, key: &str) -> Result<Option<OutboxItem>, StoreError> {
+        Store::outbox_by_key(self, key).await
+    }
+
+    async fn mark_attempt(
+        &self,
+        id: OutboxId,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        Store::mark_attempt(self, id, error, at).await
+    }
+
+    async fn mark_done(
+        &self,
+        id: OutboxId,
+        result: Option<&serde_json::Value>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Store::mark_done(self, id, result, actor, at).await
+    }
+
+    async fn mark_done_with(
+        &self,
+        id: OutboxId,
+        result: Option<&serde_json::Value>,
+        follow_ups: &[FollowUp],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Completion, StoreError> {
+        Store::mark_done_with(self, id, result, follow_ups, actor, at).await
+    }
+
+    async fn mark_failed(
+        &self,
+        id: OutboxId,
+        error: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Store::mark_failed(self, id, error, actor, at).await
+    }
+
+    async fn mark_done_batch(
+        &self,
+        done: &[Done],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Completion>, StoreError> {
+        Store::mark_done_batch(self, done, actor, at).await
+    }
+
+    async fn propose(
+        &self,
+        pair: &Pair,
+        score: f64,
+        explanation: &serde_json::Value,
+        snapshot: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<ProposalInsert, StoreError> {
+        Store::propose(self, pair, score, explanation, snapshot, at).await
+    }
+
+    async fn proposal(&self, id: ProposalId) -> Result<Option<Proposal>, StoreError> {
+        Store::proposal(self, id).await
+    }
+
+    async fn pending_proposals(&self, limit: u32) -> Result<Vec<Proposal>, StoreError> {
+        Store::pending_proposals(self, limit).await
+    }
+
+    async fn approved_proposals(&self) -> Result<Vec<Proposal>, StoreError> {
+        Store::approved_proposals(self).await
+    }
+
+    async fn decide(
+        &self,
+        id: ProposalId,
+        decision: Decision,
+        reason: &str,
+        who: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Proposal, StoreError> {
+        Store::decide(self, id, decision, reason, who, at).await
+    }
+
+    async fn is_rejected(&self, pair: &Pair) -> Result<bool, StoreError> {
+        Store::is_rejected(self, pair).await
+    }
+
+    async fn quarantine(
+        &self,
+        record: &RecordRef,
+        reason: &str,
+        detail: &serde_json::Value,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::quarantine(self, record, reason, detail, actor, at).await
+    }
+
+    async fn quarantined(&self, record: &RecordRef) -> Result<Option<QuarantineEntry>, StoreError> {
+        Store::quarantined(self, record).await
+    }
+
+    async fn quarantine_list(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
+        Store::quarantine_list(self).await
+    }
+
+    async fn clear_quarantine(
+        &self,
+        record: &RecordRef,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Store::clear_quarantine(self, record, actor, at).await
+    }
+
+    async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError> {
+        Store::upsert_record_seen(self, r).await
+    }
+
+    async fn upsert_records_seen(&self, records: &[RecordSeen]) -> Result<(), StoreError> {
+        Store::upsert_records_seen(self, records).await
+    }
+
+    async fn record_seen(&self, record: &RecordRef) -> Result<Option<RecordSeen>, StoreError> {
+        Store::record_seen(self, record).await
+    }
+
+    async fn records_with_key(&self, key: &str) -> Result<Vec<RecordRef>, StoreError> {
+        Store::records_with_key(self, key).await
+    }
+
+    async fn records_with_email(&self, email: &Email) -> Result<Vec<RecordRef>, StoreError> {
+        Store::records_with_email(self, email).await
+    }
+
+    async fn seen_records(&self, system: System) -> Result<Vec<RecordSeen>, StoreError> {
+        Store::seen_records(self, system).await
+    }
+
+    async fn forget_record_seen(&self, record: &RecordRef) -> Result<bool, StoreError> {
+        Store::forget_record_seen(self, record).await
+    }
+
+    async fn counts(&self) -> Result<Counts, StoreError> {
+        Store::counts(self).await
+    }
+
+    async fn status(&self) -> Result<StoreStatus, StoreError> {
+        Store::status(self).await
+    }
+
+    async fn watermark(&self, system: System) -> Result<Option<Watermark>, StoreError> {
+        Store::watermark(self, system).await
+    }
+
+    async fn watermarks(&self) -> Result<BTreeMap<System, Watermark>, StoreError> {
+        Store::watermarks(self).await
+    }
+
+    async fn advance_watermark(
+        &self,
+        system: System,
+        to: &Watermark,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Store::advance_watermark(self, system, to, now).await
+    }
+
+    async fn set_watermark(
+        &self,
+        system: System,
+        to: &Watermark,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::set_watermark(self, system, to, now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use serde_json::json;
+
+    /// Callers can hold the store as `&dyn StateStore`.
+    async fn link_and_read(s: &dyn StateStore) -> Option<Link> {
+        s.create_link(&hs("5"), gg(6), &BTreeMap::new(), "t", t(0))
+            .await
+            .unwrap();
+        s.link_for(&RecordRef::Gorgias(gg(6))).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_trait_forwards_to_the_store() {
+        let s = mem().await;
+        let l = link_and_read(&s).await.unwrap();
+        assert_eq!(l.hubspot, hs("5"));
+        let dyn_store: std::sync::Arc<dyn StateStore> = std::sync::Arc::new(s.clone());
+        let n = dyn_store
+            .enqueue_writes(
+                &[NewWrite {
+                    idempotency_key: "k".into(),
+                    system: System::Gorgias,
+                    op: OpKind::Update,
+                    target: Some(RecordRef::Gorgias(gg(6))),
+                    payload: json!({}),
+                }],
+                t(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(s.counts().await.unwrap().outbox_pending, 1);
+    }
+}
