@@ -272,9 +272,9 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f4f
         }
         o.push_str("</table>");
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<p>Creates: {} in HubSpot, {} in Gorgias. New links: {}. Skips: {}.</p></body></html>\n",
+        "<p>Creates: {} in HubSpot, {} in Gorgias. New links: {}. Skips: {}.</p></body></html>",
         plan.hubspot_creates.len(),
         plan.gorgias_creates.len(),
         plan.links.len(),

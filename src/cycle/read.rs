@@ -563,11 +563,8 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
                         }
                     }
                     if !found && !gorgias_full {
-                        match ctx.gorgias.find_by_email(e.as_str()).await? {
-                            Some(c) => {
-                                need_g.insert(c.id);
-                            }
-                            None => {}
+                        if let Some(c) = ctx.gorgias.find_by_email(e.as_str()).await? {
+                            need_g.insert(c.id);
                         }
                     }
                 }
