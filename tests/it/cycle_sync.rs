@@ -216,3 +216,33 @@ async fn caps_block_a_large_cycle_unless_allowed() {
     assert_eq!(sb.hubspot.live_count(), 12);
     assert_eq!(sb.gorgias.customer_ids().len(), 12);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_record_is_quarantined_and_the_cycle_goes_on() {
+    let sb = sandboxes().await;
+    seed_people(&sb, 3, 3);
+    let mut bad = customer("broken@shop.test", "Bro Ken", "");
+    bad["data"] = json!(["not", "an", "object"]);
+    let bad_id = sb.gorgias.seed_customers(vec![bad])[0];
+    let cycle = cycle(&sb).await;
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.outcome, CycleOutcome::Partial, "{r:?}");
+    assert_eq!(r.quarantined, 1);
+    assert_eq!(r.plan.summary.links, 3);
+    assert_eq!(cycle.store.links().await.unwrap().len(), 3);
+    let q = cycle
+        .store
+        .quarantined(&tether::domain::RecordRef::Gorgias(
+            GorgiasId::new(bad_id).unwrap(),
+        ))
+        .await
+        .unwrap()
+        .expect("quarantined");
+    assert!(q.reason.contains("data"), "{}", q.reason);
+    // Never written, never created from, and not counted again.
+    assert_eq!(sb.hubspot.live_count(), 3);
+    settle().await;
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.outcome, CycleOutcome::Ok);
+    assert_eq!(r.quarantined, 0);
+}
