@@ -377,6 +377,9 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
         "{}",
         short(&super::plan::render(&second, super::plan::Format::Text), 20)
     );
+    println!(
+        "  (the other pairs compared are the echo of cycle 1's own writes: re-read once because their update time moved, nothing to write)"
+    );
     let r2 = cycle.run().await?;
     print!("{}", super::sync::describe(&r2));
     let _ = edits;
