@@ -9,7 +9,7 @@ use super::{Global, UsageError};
 use crate::config::Settings;
 use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
 use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
-use crate::cycle::{Cycle, CycleOptions, CycleReport};
+use crate::cycle::{Cycle, CycleError, CycleReport};
 use crate::mappings::{self, MappingSet};
 use crate::store::{CycleOutcome, Store};
 use anyhow::Context;
@@ -50,18 +50,14 @@ pub fn clients(settings: &Settings) -> anyhow::Result<(HubspotClient, Arc<Gorgia
     Ok((hubspot, Arc::new(gorgias)))
 }
 
-/// A cycle context over `store` from the settings.
+/// A cycle context over `store` from the settings (configuration mistakes exit 2).
 pub fn build_cycle(settings: &Settings, store: Store, allow_large: bool) -> anyhow::Result<Cycle> {
-    let (hubspot, gorgias) = clients(settings)?;
-    let mut options = CycleOptions::from_settings(&settings.sync);
-    options.allow_large = allow_large;
-    Ok(Cycle {
-        store,
-        hubspot,
-        gorgias,
-        mappings: Arc::new(load_mappings(settings)?),
-        options,
-    })
+    let mut cycle = Cycle::from_settings(settings, store).map_err(|e| match e {
+        CycleError::Config(msg) => anyhow::Error::new(UsageError(msg)),
+        other => anyhow::Error::new(other),
+    })?;
+    cycle.options.allow_large = allow_large;
+    Ok(cycle)
 }
 
 /// One human line per cycle figure.

@@ -109,6 +109,9 @@ pub enum CycleError {
     Hubspot(#[from] HubspotError),
     #[error("Gorgias: {0}")]
     Gorgias(#[from] GorgiasError),
+    /// The configuration cannot make a cycle (bad mappings, missing credentials).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The cycle was stopped on purpose at a [`StopPoint`] (tests).
     #[error("cycle stopped on purpose at {0:?}")]
     Stopped(StopPoint),
@@ -169,6 +172,39 @@ impl CycleReport {
 }
 
 impl Cycle {
+    /// A cycle over `store` from the configuration: clients from `[hubspot]` and
+    /// `[gorgias]`, mappings from `mappings.dir`, options from `[sync]`. No call is made.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        store: Store,
+    ) -> Result<Cycle, CycleError> {
+        use crate::connectors::gorgias::GorgiasConfig;
+        use crate::connectors::hubspot::HubspotConfig;
+        if settings.hubspot.token.is_empty() {
+            return Err(CycleError::Config(
+                "hubspot.token is empty: set TETHER__HUBSPOT__TOKEN (a private app token)".into(),
+            ));
+        }
+        let hubspot = HubspotClient::new(HubspotConfig::from_settings(&settings.hubspot))?;
+        let gorgias = GorgiasClient::new(
+            GorgiasConfig::from_settings(&settings.gorgias)
+                .map_err(|e| CycleError::Config(e.to_string()))?,
+        )?;
+        let mappings = crate::mappings::load_dir(&settings.mappings.dir).map_err(|e| {
+            CycleError::Config(format!(
+                "mappings in {}: {e}",
+                settings.mappings.dir.display()
+            ))
+        })?;
+        Ok(Cycle {
+            store,
+            hubspot,
+            gorgias: Arc::new(gorgias),
+            mappings: Arc::new(mappings),
+            options: CycleOptions::from_settings(&settings.sync),
+        })
+    }
+
     /// Runs one cycle; see [`run_cycle`].
     pub async fn run(&self) -> Result<CycleReport, CycleError> {
         run_cycle(self).await
