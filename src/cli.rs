@@ -43,6 +43,14 @@ pub enum Command {
     Match(commands::matching::MatchArgs),
     /// Run the service: cycles on the schedule and on webhooks, health, metrics.
     Run(commands::run::RunArgs),
+    /// Run one sync cycle (read both sides, plan, apply, record).
+    Sync(commands::sync::SyncArgs),
+    /// Dry run: show what a sync would do, writing nothing anywhere.
+    Plan(commands::plan::PlanArgs),
+    /// Create the HubSpot custom properties the mappings declare.
+    Setup,
+    /// Run a complete demo against local sandboxes (the README's main command).
+    Demo(commands::demo::DemoArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -72,6 +80,10 @@ pub fn main() -> ExitCode {
             Command::Mappings(args) => commands::mappings::run(&global, args).await,
             Command::Match(args) => commands::matching::run(&global, args).await,
             Command::Run(args) => commands::run::run(&global, args).await,
+            Command::Sync(args) => commands::sync::run(&global, args).await,
+            Command::Plan(args) => commands::plan::run(&global, args).await,
+            Command::Setup => commands::setup::run(&global).await,
+            Command::Demo(args) => commands::demo::run(&global, args).await,
         }
     });
     match outcome {

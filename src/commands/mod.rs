@@ -9,6 +9,10 @@ pub mod matching;
 pub mod run;
 pub mod sandbox;
 pub mod status;
+pub mod sync;
+pub mod plan;
+pub mod setup;
+pub mod demo;
 
 use crate::config::{self, ConfigError, Loaded, Sources};
 use crate::telemetry::LogFormat;

@@ -17,3 +17,7 @@ mod service_scheduler;
 mod service_support;
 mod store;
 mod service_run;
+mod cycle_support;
+mod cycle_sync;
+mod cycle_crash;
+mod cycle_cli;
