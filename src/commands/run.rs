@@ -7,11 +7,11 @@
 //! scheduling or sync logic: those live in `crate::service` and the cycle module.
 
 use super::Global;
-use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
-use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
+use crate::cycle::Cycle;
 use crate::service::http::ApiSource;
 use crate::service::scheduler::{self, Stopped};
 use crate::service::shutdown::{self, Shutdown};
+use crate::service::sync_runner::SyncRunner;
 use crate::service::{CycleRunner, Service, ServiceOptions, metrics};
 use crate::store::Store;
 use anyhow::Context;
@@ -52,29 +52,22 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("tether run needs the store as its single writer")?;
 
-    let hubspot = HubspotClient::new(HubspotConfig::from_settings(&settings.hubspot))
-        .context("building the HubSpot connector")?;
-    let gorgias = Arc::new(
-        GorgiasClient::new(
-            GorgiasConfig::from_settings(&settings.gorgias)
-                .map_err(|e| super::UsageError(e.to_string()))?,
-        )
-        .context("building the Gorgias connector")?,
-    );
+    let cycle = match Cycle::from_settings(&settings, store.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            store.close().await;
+            // Bad mappings or missing credentials: a configuration mistake (exit 2).
+            return Err(super::UsageError(e.to_string()).into());
+        }
+    };
     let api_sources: Vec<ApiSource> = {
-        let (h, g) = (hubspot.clone(), gorgias.clone());
+        let (h, g) = (cycle.hubspot.clone(), cycle.gorgias.clone());
         vec![
             Arc::new(move || metrics::hubspot_snapshot(&h)),
             Arc::new(move || metrics::gorgias_snapshot(&g)),
         ]
     };
-    let runner = match cycle_runner(&settings, &store, hubspot, gorgias) {
-        Ok(r) => r,
-        Err(e) => {
-            store.close().await;
-            return Err(e);
-        }
-    };
+    let runner: Arc<dyn CycleRunner> = Arc::new(SyncRunner::new(cycle));
 
     let opts = ServiceOptions {
         listen,
@@ -101,16 +94,4 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The sync cycle behind the scheduler.
-fn cycle_runner(
-    _settings: &crate::config::Settings,
-    _store: &Store,
-    _hubspot: HubspotClient,
-    _gorgias: Arc<GorgiasClient>,
-) -> anyhow::Result<Arc<dyn CycleRunner>> {
-    anyhow::bail!(
-        "tether run cannot sync yet: the sync cycle is not wired into the service in this build"
-    )
 }

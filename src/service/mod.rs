@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod progress;
 pub mod scheduler;
 pub mod shutdown;
+pub mod sync_runner;
 pub mod webhook;
 
 use crate::domain::HubspotId;

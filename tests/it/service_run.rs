@@ -304,6 +304,13 @@ async fn service_run_edits_cross_over_within_3s_on_a_one_second_schedule() {
     );
     let m = e.metrics().await.unwrap();
     assert!(m["tether_links"] >= 1.0);
+    // One write each way at least, counted by outcome.
+    assert!(
+        m["tether_writes_total{system=\"all\",outcome=\"done\"}"] >= 2.0,
+        "{m:?}"
+    );
+    assert!(m["tether_writes_total{system=\"gorgias\",outcome=\"planned\"}"] >= 1.0);
+    assert!(m["tether_writes_total{system=\"hubspot\",outcome=\"planned\"}"] >= 1.0);
     p.sigterm();
     let status = p.wait(Duration::from_secs(10)).await.expect("exit");
     assert!(status.success(), "{status}: {}", p.log());
