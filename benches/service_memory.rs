@@ -5,7 +5,8 @@
 //! Starts both sandboxes in this process (100,000 HubSpot contacts, 100,000 Gorgias
 //! customers), writes a store with one link per pair (with bases) and watermarks at "now",
 //! then starts the real binary `tether run` on a 2-second schedule against them and samples
-//! the child's resident memory (VmRSS, VmHWM from /proc) while its cycles run. Prints each
+//! the child's resident memory (VmRSS, VmHWM from /proc) while its cycles run, with 20
+//! people edited on each side every half second so the cycles have work. Prints each
 //! figure next to the target (< 200 MiB resident).
 
 use chrono::Utc;
@@ -22,6 +23,8 @@ use tether::secret::Secret;
 use tether::store::{NewLink, Store, Watermark};
 
 const TARGET_MIB: f64 = 200.0;
+/// People edited on each side every half second while watching.
+const CHURN: usize = 20;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -190,6 +193,7 @@ async fn main() {
     let started = Instant::now();
     let (mut rss_max, mut hwm, mut samples, mut cycles) = (0u64, 0u64, 0u32, 0.0);
     let mut rss_last = 0u64;
+    let mut round = 0usize;
     while started.elapsed() < watch {
         if let Ok(Some(status)) = child.0.try_wait() {
             let err = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
@@ -197,6 +201,20 @@ async fn main() {
             println!("steady-state resident memory: NOT MEASURED (target < {TARGET_MIB:.0} MiB)");
             std::process::exit(1);
         }
+        // Churn: a few people edited on each side between samples, so cycles have work.
+        for k in 0..CHURN {
+            let i = (round * CHURN + k) % h_ids.len().max(1);
+            // Different people on each side, so that no edit conflicts with another.
+            let j = (i + g_ids.len() / 2) % g_ids.len().max(1);
+            if let (Some(h), Some(g)) = (h_ids.get(i), g_ids.get(j)) {
+                let _ = hubspot.edit_as_person(
+                    h,
+                    BTreeMap::from([("firstname".to_string(), format!("Edited{round}"))]),
+                );
+                gorgias.edit_as_agent(*g, json!({"name": format!("First{j} Churn{round}")}));
+            }
+        }
+        round += 1;
         if let Some((rss, h)) = memory_kib(pid) {
             rss_last = rss;
             rss_max = rss_max.max(rss);
