@@ -263,7 +263,7 @@ fn field_view(f: &FieldMapping, plan: &Plan, facts: &Facts<'_>, o: &Options) -> 
             System::Hubspot => FieldAction::WriteHubspot,
             System::Gorgias => FieldAction::WriteGorgias,
         };
-        (a, c.value.clone(), c.reason.clone())
+        (a, c.value.clone(), c.reason.to_string())
     } else if let Some(c) = plan.conflicts.iter().find(|c| c.field == name) {
         let why = format!(
             "both sides changed since the base (HubSpot {}, Gorgias {}) and the policy is manual: held until a reviewer decides",

@@ -181,7 +181,7 @@ pub(crate) fn customers(plan: &Plan) -> Vec<Customer> {
                 gorgias: c.gorgias.clone(),
                 base: c.base.clone(),
                 action: format!("{verb} {side}"),
-                reason: c.reason.clone(),
+                reason: c.reason.to_string(),
             },
         );
     }
