@@ -41,6 +41,9 @@ pub enum Command {
     Mappings(commands::mappings::MappingsArgs),
     /// Duplicate matching tools: evaluate the matcher on labelled data.
     Match(commands::matching::MatchArgs),
+    /// Explain one customer: each mapped field on both sides, the base, what a sync would
+    /// do and why, and the history from the audit log (`tether explain EMAIL|ID`).
+    Explain(commands::explain::ExplainArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
             Command::Mappings(args) => commands::mappings::run(&global, args).await,
             Command::Match(args) => commands::matching::run(&global, args).await,
+            Command::Explain(args) => commands::explain::run(&global, args).await,
         }
     });
     match outcome {

@@ -10,6 +10,7 @@ mod hubspot_sandbox;
 mod hubspot_spec;
 mod hubspot_support;
 mod hubspot_writes;
+mod explain_cli;
 mod mappings_cli;
 mod matcher_cli;
 mod store;
