@@ -63,7 +63,8 @@ pub enum Subject {
 /// Parses the `EMAIL|ID` argument; `Err` is the message for a usage error.
 pub fn parse_subject(raw: &str, system: Option<SystemArg>) -> Result<Subject, String> {
     let s = raw.trim();
-    let hint = "expected an e-mail (jane@shop.test), a HubSpot id (101 or h:101) or a Gorgias id (g:7)";
+    let hint =
+        "expected an e-mail (jane@shop.test), a HubSpot id (101 or h:101) or a Gorgias id (g:7)";
     if s.contains('@') {
         if system.is_some() {
             return Err("--system only applies to a bare numeric id, not to an e-mail".into());
@@ -164,14 +165,22 @@ async fn resolve(store: Option<&Store>, subject: &Subject) -> anyhow::Result<Res
         Subject::Record(r) => vec![r.clone()],
         Subject::Email(e) => {
             let Some(store) = store else {
-                bail!("no customer with e-mail {e} is known: the store does not exist yet (run a sync, or pass an id)");
+                bail!(
+                    "no customer with e-mail {e} is known: the store does not exist yet (run a sync, or pass an id)"
+                );
             };
             let mut refs = store.records_with_email(e).await?;
-            refs.extend(store.records_with_key(&format!("email:{}", e.as_str())).await?);
+            refs.extend(
+                store
+                    .records_with_key(&format!("email:{}", e.as_str()))
+                    .await?,
+            );
             refs.sort();
             refs.dedup();
             if refs.is_empty() {
-                bail!("no customer with e-mail {e} has been seen by a sync (pass an id to look it up directly)");
+                bail!(
+                    "no customer with e-mail {e} has been seen by a sync (pass an id to look it up directly)"
+                );
             }
             refs
         }
@@ -219,8 +228,7 @@ async fn resolve(store: Option<&Store>, subject: &Subject) -> anyhow::Result<Res
     };
     if let Some(l) = &link {
         // The link decides the pair; an e-mail match on the other side is only a candidate.
-        if out.hubspot.as_ref().is_some_and(|h| *h == l.hubspot) || out.gorgias == Some(l.gorgias)
-        {
+        if out.hubspot.as_ref().is_some_and(|h| *h == l.hubspot) || out.gorgias == Some(l.gorgias) {
             out.hubspot = Some(l.hubspot.clone());
             out.gorgias = Some(l.gorgias);
         }
@@ -239,8 +247,13 @@ async fn resolve(store: Option<&Store>, subject: &Subject) -> anyhow::Result<Res
         sides.push(RecordRef::Gorgias(g));
     }
     for r in sides {
-        out.history
-            .extend(store.audit_for(&r).await?.into_iter().map(HistoryItem::from));
+        out.history.extend(
+            store
+                .audit_for(&r)
+                .await?
+                .into_iter()
+                .map(HistoryItem::from),
+        );
     }
     Ok(out)
 }
@@ -296,12 +309,13 @@ pub async fn run(global: &Global, args: ExplainArgs) -> anyhow::Result<ExitCode>
                 GorgiasConfig::from_settings(&settings.gorgias)
                     .map_err(|e| UsageError(e.to_string()))?,
             )
-                .context("cannot set up the Gorgias client")?;
+            .context("cannot set up the Gorgias client")?;
             match client.get(id.get()).await {
                 Ok(c) => Some(gorgias_record(c)?),
                 Err(GorgiasError::NotFound { .. }) => None,
                 Err(e) => {
-                    return Err(anyhow!(e)).with_context(|| format!("cannot read Gorgias customer {id}"));
+                    return Err(anyhow!(e))
+                        .with_context(|| format!("cannot read Gorgias customer {id}"));
                 }
             }
         }
@@ -377,7 +391,17 @@ mod tests {
 
     #[test]
     fn refuses_what_is_neither() {
-        for bad in ["jane", "", "h:", "x:1", "g:abc", "12a", "g:0", "not@an@email", "g:-1"] {
+        for bad in [
+            "jane",
+            "",
+            "h:",
+            "x:1",
+            "g:abc",
+            "12a",
+            "g:0",
+            "not@an@email",
+            "g:-1",
+        ] {
             assert!(rec(bad, None).is_err(), "{bad:?} accepted");
         }
         assert!(rec("g:7", Some(SystemArg::Hubspot)).is_err());

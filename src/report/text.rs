@@ -69,7 +69,7 @@ pub(crate) fn table(out: &mut String, title: &str, rows: &[Row], opts: &RenderOp
                     cell(r.hubspot.as_deref(), vmax),
                     cell(r.gorgias.as_deref(), vmax),
                     cell(r.base.as_deref(), vmax),
-                    cell(Some(&r.action), vmax),
+                    cell(Some(&r.action), rmax),
                     cell(Some(&r.reason), rmax),
                 ],
             )
@@ -166,6 +166,12 @@ mod tests {
             "{name}"
         );
         assert!(name.contains("changed in HubSpot"), "{name}");
+        // Actions are never cut, even when values are.
+        assert!(t.contains("create in Gorgias  "), "{t}");
+        assert!(
+            t.contains("policy is manual (HubSpot 2026-11-01T10:00:00Z"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use crate::domain::{GorgiasId, HubspotId};
 use crate::engine::{MatchKind, Plan, SkipCode};
+use chrono::SecondsFormat;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use unicode_width::UnicodeWidthChar;
@@ -196,9 +197,11 @@ pub(crate) fn customers(plan: &Plan) -> Vec<Customer> {
                 base: c.base.clone(),
                 action: "hold for review".into(),
                 reason: format!(
-                    "both changed (HubSpot {}, Gorgias {}); policy is manual",
-                    c.hubspot_updated_at.to_rfc3339(),
-                    c.gorgias_updated_at.to_rfc3339()
+                    "both changed; policy is manual (HubSpot {}, Gorgias {})",
+                    c.hubspot_updated_at
+                        .to_rfc3339_opts(SecondsFormat::Secs, true),
+                    c.gorgias_updated_at
+                        .to_rfc3339_opts(SecondsFormat::Secs, true)
                 ),
             },
         );

@@ -221,14 +221,22 @@ async fn explain_by_gorgias_id_prints_a_table_and_filters_by_field() {
     let g = format!("g:{}", w.gorgias_id);
     let (code, out, err) = w.explain(&[&g]).await;
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains(&format!("HubSpot {} ⇄ Gorgias {} · linked", w.hubspot_id, w.gorgias_id)), "{out}");
+    assert!(
+        out.contains(&format!(
+            "HubSpot {} ⇄ Gorgias {} · linked",
+            w.hubspot_id, w.gorgias_id
+        )),
+        "{out}"
+    );
     assert!(out.contains("update Gorgias := Jane Smith"), "{out}");
     assert!(out.contains("hold for review"), "{out}");
     assert!(out.contains("History (2 entries)"), "{out}");
     assert!(!out.contains('\x1b'), "NO_COLOR is set: {out:?}");
 
     let gid = w.gorgias_id.to_string();
-    let (code, out, err) = w.explain(&[&gid, "--system", "gorgias", "--field", "company"]).await;
+    let (code, out, err) = w
+        .explain(&[&gid, "--system", "gorgias", "--field", "company"])
+        .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("company"), "{out}");
     assert!(!out.contains("Jane Smith"), "only the company field: {out}");
@@ -268,6 +276,9 @@ async fn bad_arguments_exit_2_and_unknown_customers_exit_1() {
     for args in [&["nobody@shop.test"][..], &["999999"], &["g:999999"]] {
         let (code, out, err) = w.explain(args).await;
         assert_eq!(code, 1, "{args:?}: {out}\n{err}");
-        assert!(err.contains("not found") || err.contains("no customer"), "{err}");
+        assert!(
+            err.contains("not found") || err.contains("no customer"),
+            "{err}"
+        );
     }
 }

@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
+mod explain_cli;
 mod gorgias_common;
 mod gorgias_faults;
 mod gorgias_feed;
@@ -10,7 +11,6 @@ mod hubspot_sandbox;
 mod hubspot_spec;
 mod hubspot_support;
 mod hubspot_writes;
-mod explain_cli;
 mod mappings_cli;
 mod matcher_cli;
 mod store;
