@@ -343,7 +343,16 @@ pub async fn run(global: &Global, args: ExplainArgs) -> anyhow::Result<ExitCode>
         history: &resolved.history,
         field: args.field.as_deref(),
     };
-    let explanation = view::build(&facts, &mappings, &options);
+    let mut explanation = view::build(&facts, &mappings, &options);
+    if let (Some(asked), Some(got)) = (&resolved.hubspot, &hubspot) {
+        if *asked != got.id {
+            // HubSpot answers a merged-away id with the survivor.
+            explanation.notes.push(format!(
+                "HubSpot contact {asked} was merged into {}; the sync will follow it once it sees the merge",
+                got.id
+            ));
+        }
+    }
     if args.json {
         print!("{}", view::render_json(&explanation));
     } else {
