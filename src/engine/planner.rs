@@ -285,15 +285,11 @@ impl<'a> Ctx<'a> {
     }
 
     fn hubspot_passes(&self, r: &HubspotRecord) -> Result<(), String> {
-        self.passes(|f| {
-            canonical::read_hubspot(f, r, self.region()).map(|v| v.map(Cow::into_owned))
-        })
+        self.passes(|f| canonical::read_hubspot(f, r, self.region()))
     }
 
     fn gorgias_passes(&self, r: &GorgiasRecord) -> Result<(), String> {
-        self.passes(|f| {
-            canonical::read_gorgias(f, r, self.region()).map(|v| v.map(Cow::into_owned))
-        })
+        self.passes(|f| canonical::read_gorgias(f, r, self.region()))
     }
 
     fn pair_passes(&self, h: &HubspotRecord, g: &GorgiasRecord) -> bool {
@@ -304,10 +300,13 @@ impl<'a> Ctx<'a> {
         self.hubspot_passes(h).is_ok() || self.gorgias_passes(g).is_ok()
     }
 
-    fn passes(
+    fn passes<'x>(
         &self,
-        read: impl Fn(&FieldMapping) -> Result<Option<String>, String>,
-    ) -> Result<(), String> {
+        read: impl Fn(&'x FieldMapping) -> canonical::Canon<'x>,
+    ) -> Result<(), String>
+    where
+        'a: 'x,
+    {
         let rules = &self.m.records;
         if rules.require_email {
             if let Some(f) = self.email_field {
@@ -536,6 +535,24 @@ impl<'a> Ctx<'a> {
                     if ht.as_deref() == gt.as_deref() && ht.is_some() && ht.as_deref() == b {
                         continue;
                     }
+                }
+            }
+            // Channels not loaded (a list item) while HubSpot has a value the base lacks: the
+            // change is pending and cannot be compared; skip before parsing anything.
+            if let Err(e) = &gt {
+                if e == canonical::CHANNELS_MISSING
+                    && f.direction == Direction::Both
+                    && ht.is_some()
+                    && b.is_none()
+                {
+                    out.skip(
+                        Some(&h.id),
+                        Some(g.id),
+                        Some(&f.name),
+                        SkipCode::InvalidValue,
+                        format!("Gorgias value does not fit: {e}"),
+                    );
+                    continue;
                 }
             }
             let hv = canonical::hubspot_canon(f, ht, region);
