@@ -102,8 +102,8 @@ pub(crate) fn render(plan: &Plan, opts: &RenderOptions) -> String {
         let _ = writeln!(out, "<p class=\"blocked\">{}</p>", escape(&b));
     }
     let customers = view::customers(plan);
-    if customers.is_empty() {
-        let _ = writeln!(out, "<p>Nothing to do: both systems agree.</p>");
+    if let Some(n) = view::nothing_to_do(plan) {
+        let _ = writeln!(out, "<p class=\"nothing\">{}</p>", escape(&n));
     }
     for c in &customers {
         let _ = writeln!(

@@ -46,8 +46,8 @@ pub(crate) fn render(plan: &Plan, opts: &RenderOptions) -> String {
         let _ = writeln!(out, "> **{}**\n", escape(&b));
     }
     let customers = view::customers(plan);
-    if customers.is_empty() {
-        let _ = writeln!(out, "Nothing to do: both systems agree.\n");
+    if let Some(n) = view::nothing_to_do(plan) {
+        let _ = writeln!(out, "{}\n", escape(&n));
     }
     for c in &customers {
         let _ = writeln!(out, "## {}\n", escape(&c.key.title()));

@@ -123,8 +123,8 @@ pub(crate) fn render(plan: &Plan, opts: &RenderOptions) -> String {
         let _ = writeln!(out, "{}", p.paint("\x1b[1;31m", &view::visible(&b)));
     }
     let customers = view::customers(plan);
-    if customers.is_empty() {
-        let _ = writeln!(out, "\nNothing to do: both systems agree.");
+    if let Some(n) = view::nothing_to_do(plan) {
+        let _ = writeln!(out, "\n{n}");
     }
     for c in &customers {
         let _ = writeln!(out);
@@ -232,7 +232,22 @@ mod tests {
         p.conflicts.clear();
         p.skips.clear();
         let t = render(&p, &opts(false));
-        assert!(t.contains("Nothing to do"), "{t}");
+        assert!(t.contains("Nothing to do: both systems agree."), "{t}");
+        // Skips and conflicts alone still say that nothing will be written.
+        let mut q = fixture::plan();
+        q.links.clear();
+        q.gorgias_updates.clear();
+        q.gorgias_creates.clear();
+        q.base_updates.clear();
+        q.changes.clear();
+        let t = render(&q, &opts(false));
+        assert!(
+            t.contains("Nothing to write; 1 conflict is held for review."),
+            "{t}"
+        );
+        assert!(t.contains("hold for review"), "{t}");
+        let t = render(&fixture::plan(), &opts(false));
+        assert!(!t.contains("Nothing to"), "{t}");
     }
 
     #[test]

@@ -307,6 +307,21 @@ pub(crate) fn caps_sentence(plan: &Plan) -> String {
     )
 }
 
+/// The sentence shown when the plan writes, links and moves nothing (what
+/// `tether plan --detailed-exitcode` reports as 0).
+pub(crate) fn nothing_to_do(plan: &Plan) -> Option<String> {
+    if plan.has_changes() {
+        return None;
+    }
+    Some(match plan.conflicts.len() {
+        0 => "Nothing to do: both systems agree.".to_owned(),
+        n => format!(
+            "Nothing to write; {} held for review.",
+            plural(n, "conflict is", "conflicts are")
+        ),
+    })
+}
+
 /// The sentence shown when the plan is blocked by a cap.
 pub(crate) fn blocked_sentence(plan: &Plan) -> Option<String> {
     plan.caps.blocked.then(|| {
