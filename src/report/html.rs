@@ -172,6 +172,20 @@ mod tests {
     }
 
     #[test]
+    fn a_blocked_plan_shows_a_banner_before_the_tables() {
+        let mut p = fixture::plan();
+        p.caps.exceeded = true;
+        p.caps.blocked = true;
+        p.caps.reason = Some("600 creates exceed max_creates = 500 <sic>".into());
+        let html = render(&p, &RenderOptions::default());
+        let banner = html
+            .find("<p class=\"blocked\">Blocked: 600 creates exceed max_creates = 500 &lt;sic&gt;")
+            .unwrap();
+        assert!(banner < html.find("<table>").unwrap());
+        assert!(!render(&fixture::plan(), &RenderOptions::default()).contains("class=\"blocked\""));
+    }
+
+    #[test]
     fn summary_comes_first_and_conflicts_and_skips_are_highlighted() {
         let html = render(&fixture::plan(), &RenderOptions::default());
         let cards = html.find("class=\"cards\"").unwrap();

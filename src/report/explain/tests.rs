@@ -181,6 +181,36 @@ fn an_unlinked_pair_is_linked_by_email_against_an_empty_base() {
 }
 
 #[test]
+fn a_missing_side_is_noted_and_fields_have_no_pair() {
+    let map = parse_str("t.toml", MAP).unwrap();
+    let (h, l) = (hubspot(), link());
+    let facts = Facts {
+        subject: "h:101",
+        hubspot_id: Some(&h.id),
+        gorgias_id: Some(gid()),
+        hubspot: Some(&h),
+        gorgias: None,
+        link: Some(&l),
+        history: &[],
+        field: None,
+    };
+    let e = build(&facts, &map, &Options::default());
+    assert!(!e.gorgias_found);
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("Gorgias customer was not found")),
+        "{:?}",
+        e.notes
+    );
+    assert!(e.fields.iter().all(|f| f.gorgias.is_none()));
+    assert_eq!(field(&e, "name").action, FieldAction::NoPair);
+    let t = render_text(&e, &RenderOptions::default());
+    assert!(t.contains("Gorgias 7 (not found) · linked"), "{t}");
+    assert!(t.contains("nothing recorded yet"), "{t}");
+}
+
+#[test]
 fn text_shows_link_fields_and_history() {
     let t = render_text(&explain(None, true), &RenderOptions::default());
     assert!(t.starts_with("Customer jane@shop.test\n"), "{t}");
