@@ -61,6 +61,10 @@ pub struct SandboxConfig {
     pub upsert_email_mode: UpsertEmailMode,
     /// Whether list `limit` above 100 is rejected with 400 (true) or clamped (false); UNCONFIRMED.
     pub reject_list_limit_over_100: bool,
+    /// Whether search still offers `paging.next` (`after` = 10000) when the next page would
+    /// pass the 10,000 cap, answering 400 if it is requested (on), or stops offering pages
+    /// there (off). UNCONFIRMED.
+    pub search_next_at_cap: bool,
     /// Whether stored e-mails are lower-cased (UNCONFIRMED; on).
     pub lowercase_emails: bool,
     /// Whether batch results are shuffled (reversed) instead of following input order, to
@@ -96,6 +100,7 @@ impl Default for SandboxConfig {
             merged_ids_include_survivor: false,
             upsert_email_mode: UpsertEmailMode::ClearOmitted,
             reject_list_limit_over_100: true,
+            search_next_at_cap: true,
             lowercase_emails: true,
             reorder_batch_results: true,
             time_scale: 1.0,

@@ -390,7 +390,9 @@ pub fn run(store: &mut Store, req: &SearchRequest, at: Instant) -> Result<Value,
         })
         .collect();
     let mut out = json!({"total": total, "results": results});
+    let offer_next = store.search_next_at_cap || after + limit < MAX_RESULTS;
     if after + limit < total
+        && offer_next
         && let Some(o) = out.as_object_mut()
     {
         o.insert(

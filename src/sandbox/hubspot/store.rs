@@ -131,7 +131,9 @@ pub struct Store {
     pub lag: Duration,
     pub merge_mode: MergeIdMode,
     pub merged_ids_include_survivor: bool,
-    /// Index versions of merged-away ids, until search stops seeing them.
+    /// See [`SandboxConfig::search_next_at_cap`].
+    pub search_next_at_cap: bool,
+    /// What search sees, by id (merged-away and archived ids until the index catches up).
     pub index: BTreeMap<u64, IndexVersions>,
     /// The app id written as `sourceId` of integration writes.
     pub app_id: u64,
@@ -166,6 +168,7 @@ impl Store {
             lag: cfg.scaled(cfg.search_index_lag),
             merge_mode: cfg.merge_id_mode,
             merged_ids_include_survivor: cfg.merged_ids_include_survivor,
+            search_next_at_cap: cfg.search_next_at_cap,
             index: BTreeMap::new(),
             app_id: cfg.app_id,
         }
