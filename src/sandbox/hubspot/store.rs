@@ -239,6 +239,32 @@ impl Store {
         }
     }
 
+    /// A value of a custom `hasUniqueValue` property already held by another live contact
+    /// (400 assumed; UNCONFIRMED).
+    pub fn unique_conflict(
+        &self,
+        props: &BTreeMap<String, String>,
+        target: Option<u64>,
+    ) -> Option<ApiError> {
+        for (k, v) in props {
+            if v.is_empty() || !self.props.get(k).is_some_and(|d| d.has_unique_value) {
+                continue;
+            }
+            if let Some(other) = self.contacts.values().find(|c| {
+                Some(c.id) != target && c.archived_at.is_none() && c.props.get(k) == Some(v)
+            }) {
+                return Some(ApiError::validation(format!(
+                    "Cannot set PropertyValueCoordinates{{propertyName={k}, value={v}}} on {}. {} already has that value.",
+                    target
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "a new object".into()),
+                    other.id
+                )));
+            }
+        }
+        None
+    }
+
     fn owner_of(&self, email: &str) -> Option<u64> {
         self.emails.get(&email.to_lowercase()).copied()
     }
@@ -302,6 +328,9 @@ impl Store {
         {
             return Err(WriteError::Conflict(other));
         }
+        if let Some(e) = self.unique_conflict(&props, None) {
+            return Err(WriteError::Api(e));
+        }
         let id = self.next_id;
         self.next_id += 1;
         let now = ms(clock);
@@ -347,6 +376,9 @@ impl Store {
         let props = self
             .validate(input, Some(current))
             .map_err(WriteError::Invalid)?;
+        if let Some(e) = self.unique_conflict(&props, Some(id)) {
+            return Err(WriteError::Api(e));
+        }
         if let Some(email) = props.get("email").filter(|e| !e.is_empty())
             && let Some(other) = self.owner_of(email).filter(|o| *o != id)
         {
