@@ -4,4 +4,5 @@ mod hubspot_limits;
 mod hubspot_sandbox;
 mod hubspot_spec;
 mod hubspot_support;
+mod hubspot_webhooks;
 mod hubspot_writes;

@@ -14,10 +14,12 @@ mod properties;
 mod routes;
 mod search;
 mod store;
+mod webhooks;
 
-pub use config::{MergeIdMode, SandboxConfig, UpsertEmailMode};
+pub use config::{MergeIdMode, SandboxConfig, UpsertEmailMode, WebhookConfig};
 pub use faults::{Fault, FaultKind};
 pub use gate::Counters;
+pub use webhooks::sign_v3;
 
 use store::{Source, Store, WriteError};
 
@@ -72,13 +74,15 @@ impl HubspotSandbox {
         routes::router(self.clone())
     }
 
-    /// Serves a new sandbox on `addr` (port 0 = any free port).
+    /// Serves a new sandbox on `addr` (port 0 = any free port), and starts webhook delivery
+    /// when [`SandboxConfig::webhook`] is set (it ends when the sandbox is dropped).
     pub async fn start(
         cfg: SandboxConfig,
         addr: SocketAddr,
     ) -> std::io::Result<(HubspotSandbox, crate::sandbox::Running)> {
         let sb = HubspotSandbox::new(cfg);
         let running = crate::sandbox::serve(sb.router(), addr).await?;
+        let _ = webhooks::spawn(&sb.inner);
         Ok((sb, running))
     }
 
