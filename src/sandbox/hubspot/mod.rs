@@ -96,6 +96,8 @@ impl HubspotSandbox {
     /// invalid row is skipped.
     pub fn seed_contacts(&self, rows: Vec<BTreeMap<String, String>>) -> Vec<String> {
         let mut s = self.store();
+        // Pre-existing data: no webhook events.
+        let events = s.events.take();
         let (clock, at) = (chrono::Utc::now(), Instant::now());
         let mut ids = Vec::with_capacity(rows.len());
         for row in rows {
@@ -104,6 +106,7 @@ impl HubspotSandbox {
                 Err(e) => tracing::warn!(error = ?e, "sandbox seed row rejected"),
             }
         }
+        s.events = events;
         ids
     }
 
