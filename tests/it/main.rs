@@ -10,6 +10,7 @@ mod hubspot_limits;
 mod hubspot_sandbox;
 mod hubspot_spec;
 mod hubspot_support;
+mod hubspot_webhooks;
 mod hubspot_writes;
 mod mappings_cli;
 mod matcher_cli;
