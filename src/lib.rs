@@ -21,6 +21,7 @@ pub mod generate;
 pub mod matcher;
 pub mod merges;
 pub mod pii;
+pub mod review;
 pub mod sandbox;
 pub mod secret;
 pub mod store;

@@ -6,6 +6,8 @@ pub mod doctor;
 pub mod mappings;
 pub mod generate;
 pub mod matching;
+pub mod merges;
+pub mod review;
 pub mod sandbox;
 pub mod status;
 
