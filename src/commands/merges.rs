@@ -162,7 +162,10 @@ fn show_text(p: &Proposal) -> String {
             c.get("level").and_then(|v| v.as_str()).unwrap_or("?"),
         );
     }
-    if let Some(g) = p.explanation.get("relatives_guard").and_then(|v| v.as_f64())
+    if let Some(g) = p
+        .explanation
+        .get("relatives_guard")
+        .and_then(|v| v.as_f64())
         && g != 0.0
     {
         let _ = writeln!(s, "  {:<12} {g:+.2}", "relatives");
@@ -262,7 +265,11 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             let store = Store::open(&settings.store)
                 .await
                 .context("cannot open the state store")?;
-            let merger = Merger::new(store.clone(), Connectors::default(), Survivorship::default());
+            let merger = Merger::new(
+                store.clone(),
+                Connectors::default(),
+                Survivorship::default(),
+            );
             let who = actor();
             for id in ids {
                 let p = merger

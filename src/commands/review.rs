@@ -39,7 +39,9 @@ pub async fn run(global: &Global, args: ReviewArgs) -> anyhow::Result<ExitCode> 
         .context("cannot open the state store")?;
     let merger = Merger::new(store.clone(), connectors_from(settings), rules);
     let state = ReviewState::new(merger, settings.server.review_token.clone());
-    let addr = args.listen.unwrap_or_else(|| settings.server.listen.clone());
+    let addr = args
+        .listen
+        .unwrap_or_else(|| settings.server.listen.clone());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| UsageError(format!("cannot listen on {addr}: {e}")))?;

@@ -114,13 +114,19 @@ mod tests {
             authenticate(&none, &with(AUTHORIZATION, "Bearer ")),
             Err(Refusal::Disabled)
         );
-        assert_eq!(authenticate(&none, &HeaderMap::new()), Err(Refusal::Disabled));
+        assert_eq!(
+            authenticate(&none, &HeaderMap::new()),
+            Err(Refusal::Disabled)
+        );
     }
 
     #[test]
     fn bearer_and_cookie_sessions() {
         let t = Secret::new("s3cret");
-        assert_eq!(authenticate(&t, &with(AUTHORIZATION, "Bearer s3cret")), Ok(Auth::Bearer));
+        assert_eq!(
+            authenticate(&t, &with(AUTHORIZATION, "Bearer s3cret")),
+            Ok(Auth::Bearer)
+        );
         assert_eq!(
             authenticate(&t, &with(AUTHORIZATION, "Bearer wrong")),
             Err(Refusal::Unauthenticated)

@@ -3,7 +3,7 @@
 //! Pure string building: must never read the store or the request, and must never put a
 //! value into the page without [`escape`].
 
-use crate::merges::{ApplyOutcome, Applied};
+use crate::merges::{Applied, ApplyOutcome};
 use crate::store::Proposal;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -91,10 +91,16 @@ pub fn describe(a: &Applied) -> String {
             s
         }
         ApplyOutcome::Linked { hubspot, gorgias } => {
-            format!("Proposal #{}: {hubspot} and {gorgias} are now linked.", a.proposal.0)
+            format!(
+                "Proposal #{}: {hubspot} and {gorgias} are now linked.",
+                a.proposal.0
+            )
         }
         ApplyOutcome::Failed { reason } => {
-            format!("Proposal #{} was approved but not merged: {reason}", a.proposal.0)
+            format!(
+                "Proposal #{} was approved but not merged: {reason}",
+                a.proposal.0
+            )
         }
     }
 }
@@ -104,7 +110,12 @@ fn fields_of(v: &Value) -> Vec<(String, String)> {
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -115,7 +126,10 @@ fn side_label(v: &Value) -> String {
         v.pointer("/record/system").and_then(Value::as_str),
         v.pointer("/record/id"),
     ) {
-        (Some(s), Some(id)) => format!("{s}:{}", id.as_str().map_or_else(|| id.to_string(), str::to_owned)),
+        (Some(s), Some(id)) => format!(
+            "{s}:{}",
+            id.as_str().map_or_else(|| id.to_string(), str::to_owned)
+        ),
         _ => "?".into(),
     }
 }
@@ -174,7 +188,12 @@ fn explanation_table(out: &mut String, e: &Value) {
         "<tr><td><i>prior</i></td><td></td><td>{:+.2}</td></tr>",
         number(e.get("prior"))
     );
-    for c in e.get("fields").and_then(Value::as_array).into_iter().flatten() {
+    for c in e
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let w = number(c.get("weight"));
         let text = |k: &str| {
             c.get(k)
@@ -278,7 +297,11 @@ mod tests {
             escape("<script>alert('x')</script>&\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
         );
-        let html = queue_page("/r\"><x", "tok<", &[proposal(3, 0.9, "<script>alert(1)</script>")]);
+        let html = queue_page(
+            "/r\"><x",
+            "tok<",
+            &[proposal(3, 0.9, "<script>alert(1)</script>")],
+        );
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("x&quot;y"));
@@ -288,7 +311,11 @@ mod tests {
 
     #[test]
     fn queue_is_sorted_by_score_with_contributions_and_forms() {
-        let html = queue_page("/review", "c", &[proposal(1, 0.81, "A"), proposal(2, 0.97, "B")]);
+        let html = queue_page(
+            "/review",
+            "c",
+            &[proposal(1, 0.81, "A"), proposal(2, 0.97, "B")],
+        );
         let (p1, p2) = (
             html.find("id=\"proposal-1\"").unwrap(),
             html.find("id=\"proposal-2\"").unwrap(),

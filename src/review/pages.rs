@@ -223,7 +223,13 @@ mod tests {
     #[test]
     fn base_is_the_mount_point() {
         let u = |s: &str| s.parse::<Uri>().unwrap();
-        assert_eq!(base_of(&u("/review/proposals/3/approve"), &u("/proposals/3/approve")), "/review");
+        assert_eq!(
+            base_of(
+                &u("/review/proposals/3/approve"),
+                &u("/proposals/3/approve")
+            ),
+            "/review"
+        );
         assert_eq!(base_of(&u("/review"), &u("/")), "/review");
         assert_eq!(base_of(&u("/review/"), &u("/")), "/review");
         assert_eq!(base_of(&u("/"), &u("/")), "");

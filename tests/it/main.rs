@@ -13,3 +13,5 @@ mod gorgias_sandbox;
 mod gorgias_writes;
 mod mappings_cli;
 mod matcher_cli;
+mod merges_gorgias;
+mod merges_hubspot;
