@@ -39,6 +39,15 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// The queue's own URL path for a router mounted at `base` (`/` at the root).
+pub fn home(base: &str) -> String {
+    if base.is_empty() {
+        "/".to_owned()
+    } else {
+        base.to_owned()
+    }
+}
+
 /// The login form; `error` is shown above it.
 pub fn login_page(base: &str, error: Option<&str>) -> String {
     let mut body = String::new();
@@ -60,9 +69,9 @@ pub fn message_page(base: &str, title: &str, message: &str) -> String {
     page(
         title,
         &format!(
-            "<p id=\"message\">{}</p><p><a href=\"{}/\" id=\"back\">Back to the queue</a></p>",
+            "<p id=\"message\">{}</p><p><a href=\"{}\" id=\"back\">Back to the queue</a></p>",
             escape(message),
-            escape(base)
+            escape(&home(base))
         ),
     )
 }

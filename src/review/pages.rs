@@ -85,7 +85,7 @@ fn cookie_header(value: &str, base: &str, max_age: i64) -> Option<HeaderValue> {
 
 fn see_other(base: &str, cookie: Option<HeaderValue>) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
-    if let Ok(loc) = HeaderValue::from_str(&format!("{base}/")) {
+    if let Ok(loc) = HeaderValue::from_str(&html::home(base)) {
         res.headers_mut().insert(header::LOCATION, loc);
     }
     if let Some(c) = cookie {

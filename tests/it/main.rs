@@ -15,3 +15,4 @@ mod mappings_cli;
 mod matcher_cli;
 mod merges_gorgias;
 mod merges_hubspot;
+mod review_page;
