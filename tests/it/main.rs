@@ -16,3 +16,4 @@ mod matcher_cli;
 mod merges_gorgias;
 mod merges_hubspot;
 mod review_page;
+mod review_browser;
