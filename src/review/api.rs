@@ -17,19 +17,21 @@ fn error(status: StatusCode, msg: &str) -> Response {
     (status, Json(json!({ "error": msg }))).into_response()
 }
 
-fn bearer(st: &ReviewState, headers: &HeaderMap) -> Result<(), Response> {
+fn bearer(st: &ReviewState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     match auth::authenticate(&st.token, headers) {
         Ok(Auth::Bearer) => Ok(()),
-        Ok(Auth::Cookie) | Err(Refusal::Unauthenticated) => Err((
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            Json(json!({"error": "send Authorization: Bearer <server.review_token>"})),
-        )
-            .into_response()),
-        Err(Refusal::Disabled) => Err(error(
+        Ok(Auth::Cookie) | Err(Refusal::Unauthenticated) => Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({"error": "send Authorization: Bearer <server.review_token>"})),
+            )
+                .into_response(),
+        )),
+        Err(Refusal::Disabled) => Err(Box::new(error(
             StatusCode::FORBIDDEN,
             "the review API is off: no server.review_token is configured",
-        )),
+        ))),
     }
 }
 
@@ -45,12 +47,16 @@ fn merge_error(e: &MergeError) -> Response {
 }
 
 /// The optional `reason` of a JSON body (an empty or absent body is no reason).
-fn reason_of(body: &Bytes) -> Result<String, Response> {
+fn reason_of(body: &Bytes) -> Result<String, Box<Response>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(String::new());
     }
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            &format!("body is not JSON: {e}"),
+        ))
+    })?;
     Ok(v.get("reason")
         .and_then(|r| r.as_str())
         .unwrap_or("")
@@ -60,7 +66,7 @@ fn reason_of(body: &Bytes) -> Result<String, Response> {
 /// `GET /api/proposals`: pending proposals, highest score first.
 pub async fn list(State(st): State<ReviewState>, headers: HeaderMap) -> Response {
     if let Err(r) = bearer(&st, &headers) {
-        return r;
+        return *r;
     }
     match st.merger.store.pending_proposals(st.page_size).await {
         Ok(ps) => Json(json!({ "proposals": ps })).into_response(),
@@ -75,7 +81,7 @@ pub async fn show(
     Path(id): Path<i64>,
 ) -> Response {
     if let Err(r) = bearer(&st, &headers) {
-        return r;
+        return *r;
     }
     match st.merger.store.proposal(ProposalId(id)).await {
         Ok(Some(p)) => Json(p).into_response(),
@@ -93,11 +99,11 @@ pub async fn approve(
     body: Bytes,
 ) -> Response {
     if let Err(r) = bearer(&st, &headers) {
-        return r;
+        return *r;
     }
     let reason = match reason_of(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match st
         .merger
@@ -124,11 +130,11 @@ pub async fn reject(
     body: Bytes,
 ) -> Response {
     if let Err(r) = bearer(&st, &headers) {
-        return r;
+        return *r;
     }
     let reason = match reason_of(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match st
         .merger

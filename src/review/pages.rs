@@ -131,10 +131,11 @@ fn check_post(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
     base: &str,
-) -> Result<&'static str, Response> {
-    let a = auth::authenticate(&st.token, headers).map_err(|r| refused(r, base))?;
+) -> Result<&'static str, Box<Response>> {
+    let a = auth::authenticate(&st.token, headers).map_err(|r| Box::new(refused(r, base)))?;
     if !auth::csrf_ok(&st.token, a, form.get("csrf").map(String::as_str)) {
-        return Err((
+        return Err(Box::new(
+            (
             StatusCode::FORBIDDEN,
             Html(html::message_page(
                 base,
@@ -142,7 +143,8 @@ fn check_post(
                 "This form did not come from the review page (missing or wrong CSRF value). Reload the queue and try again.",
             )),
         )
-            .into_response());
+            .into_response(),
+        ));
     }
     Ok(match a {
         Auth::Bearer => "review:token",
@@ -162,7 +164,7 @@ pub async fn approve(
     let base = base_of(&orig, &uri);
     let who = match check_post(&st, &headers, &form, &base) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let reason = form.get("reason").map(String::as_str).unwrap_or("");
     match st
@@ -194,7 +196,7 @@ pub async fn reject(
     let base = base_of(&orig, &uri);
     let who = match check_post(&st, &headers, &form, &base) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let reason = form.get("reason").map(String::as_str).unwrap_or("");
     match st
