@@ -11,7 +11,9 @@ pub mod record;
 pub mod survivorship;
 
 pub use apply::{Applied, ApplyOutcome, Connectors, Merger};
-pub use propose::{Found, ProposalSettings, ProposeReport, find, propose};
+pub use propose::{
+    Found, PreviewAction, PreviewItem, ProposalSettings, ProposeReport, find, preview, propose,
+};
 pub use record::MergeRecord;
 pub use survivorship::{MergePlan, SurvivorRule, Survivorship, SurvivorshipError, ValueRule};
 

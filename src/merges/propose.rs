@@ -250,6 +250,80 @@ pub async fn propose(
     Ok(report)
 }
 
+/// What [`propose`] would do with a pair, for `tether plan` (nothing is written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewAction {
+    /// Queued for a person (new or refreshed).
+    Review,
+    /// Approved and merged automatically.
+    AutoMerge,
+    /// In the auto-merge band but over this cycle's cap: queued for a person.
+    HeldByCap,
+}
+
+/// One pair [`preview`] found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewItem {
+    pub a: RecordRef,
+    pub b: RecordRef,
+    pub score: f64,
+    pub action: PreviewAction,
+}
+
+/// What [`propose`] would do, read-only: the same filters (aliases, links, approved and
+/// rejected pairs) and the same auto-merge threshold and cap, without writing anything.
+pub async fn preview(
+    store: &Store,
+    records: &[MergeRecord],
+    settings: &ProposalSettings,
+) -> Result<Vec<PreviewItem>, MergeError> {
+    let mut live = Vec::with_capacity(records.len());
+    for r in records {
+        if store.resolve(&r.record).await? == r.record {
+            live.push(r.clone());
+        }
+    }
+    let linked: HashSet<RecordRef> = store
+        .links()
+        .await?
+        .into_iter()
+        .flat_map(|l| [RecordRef::Hubspot(l.hubspot), RecordRef::Gorgias(l.gorgias)])
+        .collect();
+    let approved: HashSet<Pair> = store
+        .approved_proposals()
+        .await?
+        .into_iter()
+        .map(|p| p.pair)
+        .collect();
+    let mut out = Vec::new();
+    let mut auto = 0u32;
+    for f in find(&live, &linked, settings) {
+        let (Some(a), Some(b)) = (live.get(f.a), live.get(f.b)) else {
+            continue;
+        };
+        let pair = Pair::new(a.record.clone(), b.record.clone())?;
+        if approved.contains(&pair) || store.is_rejected(&pair).await? {
+            continue;
+        }
+        let action = if !settings.in_auto_band(f.score) {
+            PreviewAction::Review
+        } else if auto < settings.auto_merge_cap {
+            auto += 1;
+            PreviewAction::AutoMerge
+        } else {
+            PreviewAction::HeldByCap
+        };
+        out.push(PreviewItem {
+            a: pair.first().clone(),
+            b: pair.second().clone(),
+            score: f.score,
+            action,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,6 +528,25 @@ mod tests {
         assert!(!off.in_auto_band(1.0));
         let r3 = propose(&store, &recs, &off, at(4)).await.unwrap();
         assert!(r3.auto_approved.is_empty());
+    }
+
+    #[tokio::test]
+    async fn preview_matches_propose_and_writes_nothing() {
+        let store = Store::open_in_memory().await.unwrap();
+        let recs = fixture();
+        let s = ProposalSettings {
+            auto_merge_threshold: 0.99,
+            auto_merge_cap: 1,
+            ..ProposalSettings::default()
+        };
+        let items = preview(&store, &recs, &s).await.unwrap();
+        assert!(store.pending_proposals(100).await.unwrap().is_empty());
+        let count = |a: PreviewAction| items.iter().filter(|i| i.action == a).count();
+        assert_eq!(count(PreviewAction::AutoMerge), 1);
+        let r = propose(&store, &recs, &s, at(2)).await.unwrap();
+        assert_eq!(r.auto_approved.len(), 1);
+        assert_eq!(count(PreviewAction::HeldByCap), r.held_by_cap);
+        assert_eq!(items.len(), r.created.len());
     }
 
     #[tokio::test]

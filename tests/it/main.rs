@@ -17,3 +17,4 @@ mod merges_gorgias;
 mod merges_hubspot;
 mod review_page;
 mod review_browser;
+mod merges_cli;
