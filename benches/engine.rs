@@ -231,6 +231,19 @@ fn side_records(i: usize) -> (HubspotRecord, GorgiasRecord) {
     (h, g)
 }
 
+/// CPU time this thread has run, in seconds (from /proc/thread-self/schedstat, in ns): on a
+/// shared machine wall time includes waiting for a core, CPU time does not.
+fn thread_cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
 fn cpu_seconds() -> f64 {
     // utime + stime from /proc/self/stat, in clock ticks (100 per second on Linux).
     std::fs::read_to_string("/proc/self/stat")
@@ -259,6 +272,7 @@ fn initial_linking_streamed() {
     };
     let reader = KeyReader::new(&m, &options, &excluded);
     let mut engine_secs = 0.0;
+    let mut engine_cpu = 0.0;
     let cpu0 = cpu_seconds();
     let wall = Instant::now();
     // Phase 1: keys.
@@ -268,16 +282,18 @@ fn initial_linking_streamed() {
     while start < n {
         let end = (start + page).min(n);
         let (hs, gs): (Vec<_>, Vec<_>) = (start..end).map(side_records).unzip();
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), thread_cpu());
         hk.extend(hs.iter().filter_map(|r| reader.hubspot(r).ok()));
         gk.extend(gs.iter().filter_map(|r| reader.gorgias(r).ok()));
         engine_secs += t.elapsed().as_secs_f64();
+        engine_cpu += thread_cpu() - c;
         start = end;
     }
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), thread_cpu());
     let linking = link_keys(&hk, &gk, &Default::default());
     let link_secs = t.elapsed().as_secs_f64();
     engine_secs += link_secs;
+    engine_cpu += thread_cpu() - c;
     drop(hk);
     drop(gk);
     // Phase 2: plan the new pairs (empty bases) and the unmatched records, in batches.
@@ -285,7 +301,7 @@ fn initial_linking_streamed() {
     let index_h = |id: &HubspotId| id.as_str().parse::<usize>().ok().map(|v| v - 1000);
     let index_g = |id: GorgiasId| (id.get() - 1) as usize;
     let mut plan_batch = |links: &[Link], hs: &[HubspotRecord], gs: &[GorgiasRecord]| {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), thread_cpu());
         let input = Input {
             hubspot: hs,
             gorgias: gs,
@@ -294,7 +310,7 @@ fn initial_linking_streamed() {
             resolutions: &[],
         };
         let p = engine::plan(&input, &m, &options);
-        let secs = t.elapsed().as_secs_f64();
+        let secs = (t.elapsed().as_secs_f64(), thread_cpu() - c);
         h_updates += p.hubspot_updates.len();
         g_updates += p.gorgias_updates.len();
         creates += p.hubspot_creates.len() + p.gorgias_creates.len();
@@ -320,7 +336,9 @@ fn initial_linking_streamed() {
             .iter()
             .map(|l| side_records(index_g(l.gorgias_id)).1)
             .collect();
-        engine_secs += plan_batch(&links, &hs, &gs);
+        let (w, c) = plan_batch(&links, &hs, &gs);
+        engine_secs += w;
+        engine_cpu += c;
     }
     for chunk in linking.unmatched_hubspot.chunks(page) {
         let hs: Vec<HubspotRecord> = chunk
@@ -328,11 +346,15 @@ fn initial_linking_streamed() {
             .filter_map(index_h)
             .map(|i| side_records(i).0)
             .collect();
-        engine_secs += plan_batch(&[], &hs, &[]);
+        let (w, c) = plan_batch(&[], &hs, &[]);
+        engine_secs += w;
+        engine_cpu += c;
     }
     for chunk in linking.unmatched_gorgias.chunks(page) {
         let gs: Vec<GorgiasRecord> = chunk.iter().map(|g| side_records(index_g(*g)).1).collect();
-        engine_secs += plan_batch(&[], &[], &gs);
+        let (w, c) = plan_batch(&[], &[], &gs);
+        engine_secs += w;
+        engine_cpu += c;
     }
     let total = wall.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
@@ -348,8 +370,9 @@ fn initial_linking_streamed() {
         linking.skips.len()
     );
     println!(
-        "    engine time {engine_secs:>8.2} s      target < 30 s     {}   (linking alone {link_secs:.2} s)",
-        verdict(engine_secs < 30.0)
+        "    engine time {engine_secs:>8.2} s      target < 30 s     {}   (engine CPU time {engine_cpu:.2} s: {}; linking alone {link_secs:.2} s)",
+        verdict(engine_secs < 30.0),
+        verdict(engine_cpu < 30.0)
     );
     println!(
         "    wall time   {total:>8.2} s      incl. generating the data; process CPU {cpu:.2} s"

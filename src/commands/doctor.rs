@@ -6,11 +6,14 @@
 //! Must never print a secret: secret keys print only whether they are set.
 
 use super::Global;
-use crate::config::{DEFAULTS, Loaded, Origin};
+use crate::config::{DEFAULTS, GorgiasSettings, HubspotSettings, Loaded, Origin};
+use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
+use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
 use crate::secret::REDACTED;
 use crate::store::{Store, StoreError};
 use std::fmt;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Keys whose values are credentials. Their value is never printed, even partly.
 pub const SECRET_KEYS: &[&str] = &[
@@ -185,6 +188,63 @@ pub async fn store_check(loaded: &Loaded) -> Check {
     }
 }
 
+/// How long one credential check may take, retries included, before it counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Proves the HubSpot token with one cheap call (`GET /crm/v3/objects/contacts?limit=1`).
+async fn hubspot_check(settings: &HubspotSettings) -> Check {
+    const NAME: &str = "hubspot credentials";
+    let client = match HubspotClient::new(HubspotConfig::from_settings(settings)) {
+        Ok(c) => c,
+        Err(e) => return Check::new(NAME, CheckStatus::Failed, e.to_string()),
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, client.check_token()).await {
+        Ok(Ok(())) => Check::new(
+            NAME,
+            CheckStatus::Ok,
+            format!("token accepted by {} (contacts read)", settings.base_url),
+        ),
+        Ok(Err(e)) => Check::new(NAME, CheckStatus::Failed, e.to_string()),
+        Err(_) => Check::new(
+            NAME,
+            CheckStatus::Failed,
+            format!(
+                "no answer from {} within {CHECK_TIMEOUT:?}",
+                settings.base_url
+            ),
+        ),
+    }
+}
+
+/// Proves the Gorgias credentials with `GET /api/account`.
+async fn gorgias_check(settings: &GorgiasSettings) -> Check {
+    const NAME: &str = "gorgias credentials";
+    let client = match GorgiasConfig::from_settings(settings).and_then(GorgiasClient::new) {
+        Ok(c) => c,
+        Err(e) => return Check::new(NAME, CheckStatus::Failed, e.to_string()),
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, client.check_account()).await {
+        Ok(Ok(account)) => Check::new(
+            NAME,
+            CheckStatus::Ok,
+            format!(
+                "credentials accepted by {} (account {})",
+                settings.base_url,
+                account.domain.as_deref().unwrap_or("(domain not given)")
+            ),
+        ),
+        Ok(Err(e)) => Check::new(NAME, CheckStatus::Failed, e.to_string()),
+        Err(_) => Check::new(
+            NAME,
+            CheckStatus::Failed,
+            format!(
+                "no answer from {} within {CHECK_TIMEOUT:?}",
+                settings.base_url
+            ),
+        ),
+    }
+}
+
 /// The credential checks of each system. Connectors extend this: replace a system's
 /// `Skipped` entry with a real call (e.g. a cheap authenticated GET) that reports `Ok` or
 /// `Failed` with the reason. A system whose credentials are not set reports
@@ -198,11 +258,7 @@ pub async fn credential_checks(loaded: &Loaded) -> Vec<Check> {
             "hubspot.token is not set (TETHER__HUBSPOT__TOKEN or [hubspot] token)",
         )
     } else {
-        Check::new(
-            "hubspot credentials",
-            CheckStatus::Skipped,
-            "a token is set but not verified: the HubSpot credential check is not implemented yet",
-        )
+        hubspot_check(&s.hubspot).await
     };
     let mut missing = Vec::new();
     if !s.gorgias_configured() {
@@ -215,11 +271,7 @@ pub async fn credential_checks(loaded: &Loaded) -> Vec<Check> {
         missing.push("gorgias.api_key is not set");
     }
     let gorgias = if missing.is_empty() {
-        Check::new(
-            "gorgias credentials",
-            CheckStatus::Skipped,
-            "credentials are set but not verified: the Gorgias credential check is not implemented yet",
-        )
+        gorgias_check(&s.gorgias).await
     } else {
         Check::new(
             "gorgias credentials",
@@ -297,18 +349,53 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn credentials_report_not_configured_or_skipped_honestly() {
+    async fn credentials_are_checked_against_each_system() {
+        use crate::sandbox::{gorgias, hubspot};
         let none = credential_checks(&loaded(&[])).await;
         assert!(none.iter().all(|c| c.status == CheckStatus::NotConfigured));
         assert!(none.iter().all(Check::ok));
-        let some = credential_checks(&loaded(&[
-            ("TETHER__HUBSPOT__TOKEN", "x"),
-            ("TETHER__GORGIAS__BASE_URL", "https://acme.gorgias.com"),
-            ("TETHER__GORGIAS__USERNAME", "a@b.co"),
-            ("TETHER__GORGIAS__API_KEY", "k"),
-        ]))
+
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let hs_cfg = hubspot::SandboxConfig::default();
+        let gg_cfg = gorgias::SandboxConfig::default();
+        let (_hs, hs_run) = hubspot::HubspotSandbox::start(hs_cfg.clone(), any)
+            .await
+            .unwrap();
+        let (_gg, gg_run) = gorgias::GorgiasSandbox::start(gg_cfg.clone(), any)
+            .await
+            .unwrap();
+        let env = |token: &str, key: &str| {
+            vec![
+                ("TETHER__HUBSPOT__BASE_URL", hs_run.base_url.clone()),
+                ("TETHER__HUBSPOT__TOKEN", token.to_owned()),
+                ("TETHER__GORGIAS__BASE_URL", gg_run.base_url.clone()),
+                ("TETHER__GORGIAS__USERNAME", gg_cfg.username.clone()),
+                ("TETHER__GORGIAS__API_KEY", key.to_owned()),
+            ]
+        };
+        let as_refs = |v: &[(&'static str, String)]| -> Loaded {
+            let pairs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            loaded(&pairs)
+        };
+
+        let good = credential_checks(&as_refs(&env(
+            hs_cfg.token.expose(),
+            gg_cfg.api_key.expose(),
+        )))
         .await;
-        assert!(some.iter().all(|c| c.status == CheckStatus::Skipped));
+        assert!(good.iter().all(|c| c.status == CheckStatus::Ok), "{good:?}");
+
+        let bad = credential_checks(&as_refs(&env("pat-WRONG-TOKEN", "WRONG-KEY"))).await;
+        assert!(
+            bad.iter().all(|c| c.status == CheckStatus::Failed),
+            "{bad:?}"
+        );
+        for c in &bad {
+            assert!(
+                !c.detail.contains("WRONG-TOKEN") && !c.detail.contains("WRONG-KEY"),
+                "a secret leaked into {c:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -3,8 +3,8 @@
 //! Must never hold sync, diff or matching logic: that belongs to the pure core.
 
 pub mod doctor;
-pub mod mappings;
 pub mod generate;
+pub mod mappings;
 pub mod matching;
 pub mod merges;
 pub mod review;

@@ -5,11 +5,11 @@
 //! Pure. Must never guess: a link is made only when the key is unique on both sides, and an
 //! e-mail that already belongs to a linked record marks a likely duplicate, not a new match.
 
+use super::fxhash::FxMap;
 use super::plan::{MatchKind, NewLink, Skip, SkipCode};
 use crate::domain::{GorgiasId, HubspotId};
 use std::borrow::{Borrow, Cow};
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// An unlinked record that may be linked, with its matching keys in canonical form.
 #[derive(Debug, Clone)]
@@ -52,30 +52,6 @@ struct Group {
     gn: u32,
     g: usize,
 }
-
-/// A fast non-cryptographic hasher (FxHash) for the key maps: keys are not attacker-chosen
-/// in a way that matters here, and SipHash dominated the profile at a million records.
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 fn groups<'k>(
     h: impl Iterator<Item = (usize, &'k str)>,
@@ -309,7 +285,7 @@ pub fn link_keys(
                 gorgias_id: None,
                 field: None,
                 code: *code,
-                reason: why.clone(),
+                reason: Cow::Owned(why.clone()),
             }),
         }
     }
@@ -322,7 +298,7 @@ pub fn link_keys(
                 gorgias_id: Some(c.id),
                 field: None,
                 code: *code,
-                reason: why.clone(),
+                reason: Cow::Owned(why.clone()),
             }),
         }
     }

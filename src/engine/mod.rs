@@ -10,6 +10,7 @@
 pub mod canonical;
 pub mod caps;
 pub mod diff;
+mod fxhash;
 pub mod input;
 pub mod link;
 pub mod plan;

@@ -11,6 +11,7 @@ use crate::domain::{GorgiasId, HubspotId, System};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Version of the JSON plan format.
@@ -163,7 +164,7 @@ pub struct FieldChange {
     /// Whether a non-empty value is overwritten (counts against the overwrite cap).
     pub overwrites: bool,
     pub cause: Cause,
-    pub reason: String,
+    pub reason: Cow<'static, str>,
 }
 
 /// A field held for review.
@@ -213,7 +214,7 @@ pub struct Skip {
     /// The field, for a field-level skip.
     pub field: Option<String>,
     pub code: SkipCode,
-    pub reason: String,
+    pub reason: Cow<'static, str>,
 }
 
 /// Safety caps of one plan.

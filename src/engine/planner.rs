@@ -6,6 +6,7 @@
 
 use super::canonical::{self, GorgiasPatch, gorgias_text, hubspot_text};
 use super::caps;
+use super::fxhash::{self, FxMap, FxSet};
 use super::input::{
     Base, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options, Resolution,
 };
@@ -50,7 +51,7 @@ impl Out {
         g: Option<GorgiasId>,
         field: Option<&str>,
         code: SkipCode,
-        reason: impl Into<String>,
+        reason: impl Into<Cow<'static, str>>,
     ) {
         self.skips.push(Skip {
             hubspot_id: h.cloned(),
@@ -64,8 +65,8 @@ impl Out {
 
 /// Keeps one record per id: the newest, then (for exact ties) the greatest content, so the
 /// choice never depends on input order.
-fn dedup_hubspot(records: &[HubspotRecord]) -> HashMap<&HubspotId, &HubspotRecord> {
-    let mut map: HashMap<&HubspotId, &HubspotRecord> = HashMap::with_capacity(records.len());
+fn dedup_hubspot(records: &[HubspotRecord]) -> FxMap<&HubspotId, &HubspotRecord> {
+    let mut map: FxMap<&HubspotId, &HubspotRecord> = fxhash::map_with_capacity(records.len());
     for r in records {
         map.entry(&r.id)
             .and_modify(|cur| {
@@ -78,8 +79,8 @@ fn dedup_hubspot(records: &[HubspotRecord]) -> HashMap<&HubspotId, &HubspotRecor
     map
 }
 
-fn dedup_gorgias(records: &[GorgiasRecord]) -> HashMap<GorgiasId, &GorgiasRecord> {
-    let mut map: HashMap<GorgiasId, &GorgiasRecord> = HashMap::with_capacity(records.len());
+fn dedup_gorgias(records: &[GorgiasRecord]) -> FxMap<GorgiasId, &GorgiasRecord> {
+    let mut map: FxMap<GorgiasId, &GorgiasRecord> = fxhash::map_with_capacity(records.len());
     for r in records {
         map.entry(r.id)
             .and_modify(|cur| {
@@ -103,8 +104,8 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
     let mut out = Out::default();
 
     // Links: index, and find contradictions (one id linked to two partners).
-    let mut h_link: HashMap<&HubspotId, &Link> = HashMap::with_capacity(input.links.len());
-    let mut g_link: HashMap<GorgiasId, &Link> = HashMap::with_capacity(input.links.len());
+    let mut h_link: FxMap<&HubspotId, &Link> = fxhash::map_with_capacity(input.links.len());
+    let mut g_link: FxMap<GorgiasId, &Link> = fxhash::map_with_capacity(input.links.len());
     let mut bad_h: HashSet<&HubspotId> = HashSet::new();
     let mut bad_g: HashSet<GorgiasId> = HashSet::new();
     for l in input.links {
@@ -126,7 +127,7 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
 
     // Linked pairs that have a record in this input.
     let mut pairs: Vec<(&HubspotRecord, &GorgiasRecord, &Base)> = Vec::new();
-    let mut seen_links: HashSet<(&HubspotId, GorgiasId)> = HashSet::new();
+    let mut seen_links: FxSet<(&HubspotId, GorgiasId)> = FxSet::default();
     let touched = hs
         .keys()
         .filter_map(|h| h_link.get(h))
@@ -284,15 +285,11 @@ impl<'a> Ctx<'a> {
     }
 
     fn hubspot_passes(&self, r: &HubspotRecord) -> Result<(), String> {
-        self.passes(|f| {
-            canonical::read_hubspot(f, r, self.region()).map(|v| v.map(Cow::into_owned))
-        })
+        self.passes(|f| canonical::read_hubspot(f, r, self.region()))
     }
 
     fn gorgias_passes(&self, r: &GorgiasRecord) -> Result<(), String> {
-        self.passes(|f| {
-            canonical::read_gorgias(f, r, self.region()).map(|v| v.map(Cow::into_owned))
-        })
+        self.passes(|f| canonical::read_gorgias(f, r, self.region()))
     }
 
     fn pair_passes(&self, h: &HubspotRecord, g: &GorgiasRecord) -> bool {
@@ -303,10 +300,13 @@ impl<'a> Ctx<'a> {
         self.hubspot_passes(h).is_ok() || self.gorgias_passes(g).is_ok()
     }
 
-    fn passes(
+    fn passes<'x>(
         &self,
-        read: impl Fn(&FieldMapping) -> Result<Option<String>, String>,
-    ) -> Result<(), String> {
+        read: impl Fn(&'x FieldMapping) -> canonical::Canon<'x>,
+    ) -> Result<(), String>
+    where
+        'a: 'x,
+    {
         let rules = &self.m.records;
         if rules.require_email {
             if let Some(f) = self.email_field {
@@ -347,10 +347,10 @@ impl<'a> Ctx<'a> {
         &self,
         h_un: &[&'r HubspotRecord],
         g_un: &[&'r GorgiasRecord],
-        hs: &HashMap<&'r HubspotId, &'r HubspotRecord>,
-        gs: &HashMap<GorgiasId, &'r GorgiasRecord>,
-        h_link: &HashMap<&HubspotId, &Link>,
-        g_link: &HashMap<GorgiasId, &Link>,
+        hs: &FxMap<&'r HubspotId, &'r HubspotRecord>,
+        gs: &FxMap<GorgiasId, &'r GorgiasRecord>,
+        h_link: &FxMap<&HubspotId, &Link>,
+        g_link: &FxMap<GorgiasId, &Link>,
         pairs: &mut Vec<(&'r HubspotRecord, &'r GorgiasRecord, &'r Base)>,
         out: &mut Out,
     ) where
@@ -490,7 +490,10 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             match canonical::read_gorgias(f, r, self.region()) {
+                // A list item has no channels: its phone is unknown, not invalid; the pair's
+                // next cycle (with the full customer) fills it in.
                 Ok(None) => {}
+                Err(e) if e == canonical::CHANNELS_MISSING => {}
                 Ok(Some(v)) => match canonical::write_hubspot(f, Some(&v), None, &mut properties) {
                     Ok(()) => {
                         bases.insert(f.name.clone(), Some(v.into_owned()));
@@ -532,6 +535,24 @@ impl<'a> Ctx<'a> {
                     if ht.as_deref() == gt.as_deref() && ht.is_some() && ht.as_deref() == b {
                         continue;
                     }
+                }
+            }
+            // Channels not loaded (a list item) while HubSpot has a value the base lacks: the
+            // change is pending and cannot be compared; skip before parsing anything.
+            if let Err(e) = &gt {
+                if e == canonical::CHANNELS_MISSING
+                    && f.direction == Direction::Both
+                    && ht.is_some()
+                    && b.is_none()
+                {
+                    out.skip(
+                        Some(&h.id),
+                        Some(g.id),
+                        Some(&f.name),
+                        SkipCode::InvalidValue,
+                        format!("Gorgias value does not fit: {e}"),
+                    );
+                    continue;
                 }
             }
             let hv = canonical::hubspot_canon(f, ht, region);
@@ -696,7 +717,7 @@ impl<'a> Ctx<'a> {
         h: &HubspotRecord,
         g: &GorgiasRecord,
         seen: (Option<&str>, Option<&str>, Option<&str>),
-        what: (System, Option<&str>, super::resolve::Cause, &str),
+        what: (System, Option<&str>, super::resolve::Cause, &'static str),
         props: &mut BTreeMap<String, String>,
         h_bases: &mut BTreeMap<String, Option<String>>,
         patch: &mut Option<GorgiasPatch>,
@@ -738,7 +759,7 @@ impl<'a> Ctx<'a> {
             value: value.map(str::to_owned),
             overwrites,
             cause,
-            reason: note.to_owned(),
+            reason: Cow::Borrowed(note),
         });
     }
 }
@@ -835,7 +856,7 @@ impl<'a> KeyReader<'a> {
 
     /// The keys of an unlinked HubSpot record, or why it does not take part.
     pub fn hubspot(&self, r: &HubspotRecord) -> Result<link::HubspotKeys, Skip> {
-        let skip = |code, reason: String| Skip {
+        let skip = |code, reason: Cow<'static, str>| Skip {
             hubspot_id: Some(r.id.clone()),
             gorgias_id: None,
             field: None,
@@ -850,7 +871,7 @@ impl<'a> KeyReader<'a> {
         }
         self.ctx
             .hubspot_passes(r)
-            .map_err(|why| skip(SkipCode::FilteredOut, why))?;
+            .map_err(|why| skip(SkipCode::FilteredOut, Cow::Owned(why)))?;
         let c = self.ctx.hubspot_candidate(r);
         let claim = c.claim;
         Ok(Self::owned(
@@ -866,7 +887,7 @@ impl<'a> KeyReader<'a> {
 
     /// The keys of an unlinked Gorgias record, or why it does not take part.
     pub fn gorgias(&self, r: &GorgiasRecord) -> Result<link::GorgiasKeys, Skip> {
-        let skip = |code, reason: String| Skip {
+        let skip = |code, reason: Cow<'static, str>| Skip {
             hubspot_id: None,
             gorgias_id: Some(r.id),
             field: None,
@@ -881,7 +902,7 @@ impl<'a> KeyReader<'a> {
         }
         self.ctx
             .gorgias_passes(r)
-            .map_err(|why| skip(SkipCode::FilteredOut, why))?;
+            .map_err(|why| skip(SkipCode::FilteredOut, Cow::Owned(why)))?;
         let c = self.ctx.gorgias_candidate(r);
         Ok(Self::owned(c, r.id))
     }

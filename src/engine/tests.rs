@@ -505,22 +505,12 @@ fn tombstoned_and_missing_records_are_never_recreated() {
 
 #[test]
 fn filters_decide_who_takes_part() {
-    let text = format!("{MAP}\n[[records.only]]\nfield = \"stage\"\nin = [\"customer\"]\n")
-        .replace("[records]\n", "[records]\nrequire_email = true\n");
-    // [[records.only]] must follow [records]: rebuild the text so it does.
-    let text = text.replacen(
-        "[fields.email]",
-        "[[records.only]]\nfield = \"stage\"\nin = [\"customer\"]\n[fields.email]",
+    let filter = "require_email = true\n[[records.only]]\nfield = \"stage\"\nin = [\"customer\"]\n";
+    let text = MAP.replacen(
+        "create_in_gorgias = true\n",
+        &format!("create_in_gorgias = true\n{filter}"),
         1,
     );
-    let text = text
-        .trim_end()
-        .trim_end_matches("in = [\"customer\"]")
-        .trim_end()
-        .trim_end_matches("field = \"stage\"")
-        .trim_end()
-        .trim_end_matches("[[records.only]]")
-        .to_owned();
     let m = parse_str("t.toml", &text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.records.filters.len(), 1);
     let lead = hs("1", 1, &[("email", "a@x.co"), ("lifecyclestage", "lead")]);
@@ -533,6 +523,25 @@ fn filters_decide_who_takes_part() {
     assert_eq!(p.gorgias_creates.len(), 1);
     assert_eq!(p.gorgias_creates[0].from_hubspot.as_str(), "2");
     assert_eq!(p.skips[0].code, SkipCode::FilteredOut);
+    // A linked pair takes part when either side passes.
+    let (mut h, g, l) = agreed_pair();
+    h.properties.insert("note".into(), "new".into());
+    let p = run(
+        std::slice::from_ref(&h),
+        std::slice::from_ref(&g),
+        std::slice::from_ref(&l),
+        &m,
+    );
+    assert!(!p.has_writes());
+    assert_eq!(p.skips[0].code, SkipCode::FilteredOut);
+    h.properties
+        .insert("lifecyclestage".into(), "customer".into());
+    let p = run(&[h], &[g], &[l], &m);
+    assert_eq!(
+        p.gorgias_updates.len(),
+        1,
+        "HubSpot now passes: note and stage propagate"
+    );
 }
 
 #[test]
@@ -990,4 +999,74 @@ fn list_items_without_channels_only_skip_pending_phone_changes() {
     assert!(!p.has_writes());
     assert_eq!(p.skips[0].field.as_deref(), Some("phone"));
     assert!(p.skips[0].reason.contains("channels were not loaded"));
+}
+
+#[test]
+fn created_counterparts_echo_only_the_id_fill_in_then_nothing() {
+    let m = map();
+    let h = hs(
+        "5",
+        1,
+        &[
+            ("email", "ann@x.co"),
+            ("firstname", "Ann"),
+            ("lastname", "Lee"),
+            ("phone", "4155552671"),
+            ("lifecyclestage", "customer"),
+            ("note", "vip"),
+        ],
+    );
+    let g = gs(
+        9,
+        1,
+        json!({"email": "bob@x.co", "name": "Bob Ray", "note": "hi",
+        "channels": [{"type": "email", "address": "bob@x.co", "preferred": true}], "data": {"tether": {"stage": "Lead"}}}),
+    );
+    let p = run(std::slice::from_ref(&h), std::slice::from_ref(&g), &[], &m);
+    assert_eq!((p.gorgias_creates.len(), p.hubspot_creates.len()), (1, 1));
+    // Apply the creates as the systems would, with the bases of the new links.
+    let gc = &p.gorgias_creates[0];
+    let mut created_g = Value::Object(gc.fields.clone());
+    created_g["data"] = gc.data.clone().unwrap_or(Value::Null);
+    let new_g = gs(50, 2, created_g);
+    let hc = &p.hubspot_creates[0];
+    let new_h = HubspotRecord {
+        id: hid("60"),
+        updated_at: t(2),
+        properties: hc.properties.clone(),
+    };
+    let base_of = |b: &BTreeMap<String, Option<String>>| -> Base {
+        b.iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect()
+    };
+    let links = vec![
+        Link {
+            hubspot_id: hid("5"),
+            gorgias_id: gid(50),
+            base: base_of(&gc.bases),
+        },
+        Link {
+            hubspot_id: hid("60"),
+            gorgias_id: gid(9),
+            base: base_of(&hc.bases),
+        },
+    ];
+    let mut sides = Sides::new(vec![h, new_h], vec![g, new_g], links);
+    let p2 = sides.plan(&m, &Options::default());
+    // Only the ids that could not be known before the create are written.
+    let written: Vec<(&str, &str)> = p2
+        .changes
+        .iter()
+        .map(|c| (c.hubspot_id.as_str(), c.field.as_str()))
+        .collect();
+    assert_eq!(
+        written,
+        [("5", "gorgias_id"), ("60", "hubspot_id")],
+        "{p2:#?}"
+    );
+    assert!(p2.skips.is_empty() && p2.conflicts.is_empty());
+    sides.apply(&p2, 3);
+    let p3 = sides.plan(&m, &Options::default());
+    assert!(!p3.has_changes(), "{p3:#?}");
 }

@@ -95,7 +95,13 @@ pub fn to_canonical<'a>(
     match kind {
         ValueKind::String | ValueKind::Enum => Ok(raw),
         ValueKind::Email => {
-            // Fast path: already normal text needs no new allocation beyond the check.
+            if simple_ascii_email(&raw) {
+                return Ok(if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(raw.to_ascii_lowercase())
+                } else {
+                    raw
+                });
+            }
             let email = Email::parse(&raw).map_err(|e| e.to_string())?;
             if email.as_str() == raw {
                 Ok(raw)
@@ -145,6 +151,44 @@ pub fn from_canonical<'a>(
             .ok_or_else(|| format!("{canonical:?} is not a date and time")),
         _ => Ok(Cow::Borrowed(canonical)),
     }
+}
+
+/// Whether `s` is a plain ASCII address (`local@label.label`, letters, digits and `._%+-`,
+/// no leading, trailing or double dots, labels not starting or ending with `-`). Such an
+/// address is valid and its canonical form is just its lower-case: the fast path that skips
+/// Unicode normalisation and the full parser, which still handle everything else.
+pub fn simple_ascii_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = (1..=64).contains(&local.len())
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b));
+    if !local_ok || s.len() > 254 || domain.len() > 253 {
+        return false;
+    }
+    let mut labels = 0;
+    for label in domain.split('.') {
+        labels += 1;
+        let ok = (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    labels >= 2
+        && domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_alphabetic()))
 }
 
 /// `true`/`false` and the usual spellings (yes/no, 1/0, on/off), any case.
@@ -288,6 +332,45 @@ mod tests {
         let p = to_canonical(ValueKind::Phone, Cow::Borrowed("020 7946 0958"), gb, None).unwrap();
         assert_eq!(p, "+442079460958");
         assert!(canon(ValueKind::Phone, "12").is_err());
+    }
+
+    #[test]
+    fn the_email_fast_path_agrees_with_the_parser() {
+        for ok in [
+            "a@b.co",
+            "Jane.Doe+shop@Example.COM",
+            "x_y%z-1@mail-1.example.org",
+        ] {
+            assert!(simple_ascii_email(ok), "{ok}");
+            assert_eq!(Email::parse(ok).unwrap().as_str(), ok.to_ascii_lowercase());
+        }
+        for no in [
+            "a@b",
+            ".a@b.co",
+            "a.@b.co",
+            "a..b@c.co",
+            "a@-b.co",
+            "a@b-.co",
+            "a@b..co",
+            " a@b.co",
+            "é@b.co",
+            "a@b.c0m",
+            "a b@c.co",
+            "a@b@c.co",
+        ] {
+            assert!(!simple_ascii_email(no), "{no}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_never_accepts_what_the_parser_rejects(s in "[aZ0._+%-]{0,5}@?[a-z0.-]{0,6}(\\.[a-zA-Z]{0,3})?") {
+            if simple_ascii_email(&s) {
+                let parsed = Email::parse(&s);
+                proptest::prop_assert!(parsed.is_ok(), "{s}: {parsed:?}");
+                proptest::prop_assert_eq!(parsed.unwrap().as_str().to_owned(), s.to_ascii_lowercase());
+            }
+        }
     }
 
     #[test]

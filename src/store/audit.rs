@@ -52,17 +52,28 @@ pub(crate) async fn append_in(
         .await
         .ctx("append to the audit log")?
         .last_insert_rowid();
-    for r in &e.subjects {
-        sqlx::query(
-            "INSERT INTO audit_subjects (audit_id, system, record_id) VALUES (?, ?, ?)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(r.system().as_str())
-        .bind(r.id_string())
-        .execute(&mut *conn)
-        .await
-        .ctx("append to the audit log")?;
+    if e.subjects.is_empty() {
+        return Ok(id);
+    }
+    let subjects: Vec<(&'static str, String)> = e
+        .subjects
+        .iter()
+        .map(|r| (r.system().as_str(), r.id_string()))
+        .collect();
+    for chunk in subjects.chunks(1000) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_subjects (audit_id, system, record_id) ",
+        );
+        qb.push_values(chunk, |mut b, (system, record_id)| {
+            b.push_bind(id)
+                .push_bind(*system)
+                .push_bind(record_id.as_str());
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .ctx("append to the audit log")?;
     }
     Ok(id)
 }

@@ -18,19 +18,28 @@ pub(crate) async fn set_bases_in(
     values: &BTreeMap<String, serde_json::Value>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    for (field, value) in values {
-        sqlx::query(
-            "INSERT INTO bases (link_id, field, value, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (link_id, field) DO UPDATE SET
+    // One multi-row statement per chunk (placeholders only; every value is bound), far
+    // below SQLite's limit of bound variables.
+    let rows: Vec<(&String, String)> = values.iter().map(|(f, v)| (f, v.to_string())).collect();
+    let at = ts(at);
+    for chunk in rows.chunks(200) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO bases (link_id, field, value, updated_at) ",
+        );
+        qb.push_values(chunk, |mut b, (field, value)| {
+            b.push_bind(link.0)
+                .push_bind(field.as_str())
+                .push_bind(value.as_str())
+                .push_bind(at.as_str());
+        });
+        qb.push(
+            " ON CONFLICT (link_id, field) DO UPDATE SET
                value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(link.0)
-        .bind(field)
-        .bind(value.to_string())
-        .bind(ts(at))
-        .execute(&mut *conn)
-        .await
-        .ctx("set a base value")?;
+        );
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .ctx("set base values")?;
     }
     Ok(())
 }

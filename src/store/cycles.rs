@@ -95,11 +95,14 @@ fn cycle_from((id, start, end, outcome, counts, error): Row) -> Result<Cycle, St
 impl Store {
     /// Records the start of a cycle.
     pub async fn start_cycle(&self, at: DateTime<Utc>) -> Result<CycleId, StoreError> {
-        let id: i64 = sqlx::query_scalar("INSERT INTO cycles (started_at) VALUES (?) RETURNING id")
+        let mut tx = self.write_tx().await?;
+        let id = sqlx::query("INSERT INTO cycles (started_at) VALUES (?)")
             .bind(ts(at))
-            .fetch_one(self.pool())
+            .execute(&mut *tx)
             .await
-            .ctx("start a cycle")?;
+            .ctx("start a cycle")?
+            .last_insert_rowid();
+        tx.commit().await.ctx("commit a cycle start")?;
         Ok(CycleId(id))
     }
 
@@ -114,6 +117,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let counts =
             serde_json::to_string(counts).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE cycles SET finished_at = ?, outcome = ?, counts = ?, error = ?
              WHERE id = ? AND finished_at IS NULL",
@@ -123,7 +127,7 @@ impl Store {
         .bind(counts)
         .bind(error)
         .bind(id.0)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .ctx("finish a cycle")?
         .rows_affected();
@@ -132,6 +136,7 @@ impl Store {
                 what: format!("running cycle {}", id.0),
             });
         }
+        tx.commit().await.ctx("commit a cycle end")?;
         Ok(())
     }
 

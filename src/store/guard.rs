@@ -103,6 +103,8 @@ pub struct WriterGuard {
     token: String,
     lock_file: Option<(PathBuf, File)>,
     heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set when the heartbeat finds the row taken over: this writer must stop writing.
+    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for WriterGuard {
@@ -161,6 +163,7 @@ impl WriterGuard {
             holder,
             lock_file,
             heartbeat: std::sync::Mutex::new(None),
+            lost: Default::default(),
         })
     }
 
@@ -237,36 +240,26 @@ impl WriterGuard {
 
     fn start_heartbeat(&self, pool: SqlitePool) {
         let token = self.token.clone();
+        let lost = self.lost.clone();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let res =
-                    sqlx::query("UPDATE writer_lock SET heartbeat = ? WHERE id = 1 AND token = ?")
-                        .bind(ts(Utc::now()))
-                        .bind(&token)
-                        .execute(&pool)
-                        .await;
-                match res {
-                    Ok(r) if r.rows_affected() == 0 => {
-                        tracing::error!(
-                            "the store's writer lock was taken over by another process; this writer should stop"
-                        );
-                        break;
-                    }
-                    Ok(_) => {}
-                    Err(e) if pool.is_closed() => {
-                        tracing::debug!(error = %e, "writer heartbeat stopped: store closed");
-                        break;
-                    }
-                    Err(e) => tracing::warn!(error = %e, "writer heartbeat failed; will retry"),
+                if beat(&pool, &token, &lost).await == Beat::Stop {
+                    break;
                 }
             }
         });
         if let Ok(mut h) = self.heartbeat.lock() {
             *h = Some(task);
         }
+    }
+
+    /// Refreshes the row once, as the heartbeat task does; for tests.
+    #[cfg(test)]
+    pub(crate) async fn beat_now(&self, pool: &SqlitePool) {
+        beat(pool, &self.token, &self.lost).await;
     }
 
     /// Clears the row (if still ours) and stops the heartbeat. Best effort.
@@ -285,6 +278,12 @@ impl WriterGuard {
         }
     }
 
+    /// Whether another process took the guard over (after this one stalled for longer than
+    /// [`STALE_AFTER`]); the store then refuses further writes.
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Who holds this guard (this process).
     pub fn holder(&self) -> &Holder {
         &self.holder
@@ -293,6 +292,40 @@ impl WriterGuard {
     /// The lock file, when the store is a file.
     pub fn lock_path(&self) -> Option<&Path> {
         self.lock_file.as_ref().map(|(p, _)| p.as_path())
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Beat {
+    Continue,
+    Stop,
+}
+
+/// One heartbeat: refresh the row if it is still ours; if another process has taken it,
+/// mark the guard lost (the store then refuses writes).
+async fn beat(pool: &SqlitePool, token: &str, lost: &std::sync::atomic::AtomicBool) -> Beat {
+    let res = sqlx::query("UPDATE writer_lock SET heartbeat = ? WHERE id = 1 AND token = ?")
+        .bind(ts(Utc::now()))
+        .bind(token)
+        .execute(pool)
+        .await;
+    match res {
+        Ok(r) if r.rows_affected() == 0 => {
+            lost.store(true, std::sync::atomic::Ordering::SeqCst);
+            tracing::error!(
+                "the store's writer lock was taken over by another process; this writer stops writing"
+            );
+            Beat::Stop
+        }
+        Ok(_) => Beat::Continue,
+        Err(e) if pool.is_closed() => {
+            tracing::debug!(error = %e, "writer heartbeat stopped: store closed");
+            Beat::Stop
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "writer heartbeat failed; will retry");
+            Beat::Continue
+        }
     }
 }
 

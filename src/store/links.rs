@@ -112,19 +112,7 @@ pub(crate) async fn create_link_in(
     actor: &str,
     at: DateTime<Utc>,
 ) -> Result<Link, StoreError> {
-    if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
-        return Err(StoreError::Conflict(format!(
-            "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
-            l.gorgias, l.id
-        )));
-    }
-    if let Some(l) = link_by_gorgias_in(&mut *conn, gorgias).await? {
-        return Err(StoreError::Conflict(format!(
-            "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
-            l.hubspot, l.id
-        )));
-    }
-    let id = sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
     )
     .bind(hubspot.as_str())
@@ -132,9 +120,34 @@ pub(crate) async fn create_link_in(
     .bind(ts(at))
     .bind(ts(at))
     .execute(&mut *conn)
-    .await
-    .ctx("create a link")?
-    .last_insert_rowid();
+    .await;
+    let id = match inserted {
+        Ok(r) => r.last_insert_rowid(),
+        // A side is taken (UNIQUE): say which, and with what. The failed statement alone
+        // is undone; the caller's transaction goes on to roll back.
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation()) =>
+        {
+            if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
+                return Err(StoreError::Conflict(format!(
+                    "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
+                    l.gorgias, l.id
+                )));
+            }
+            if let Some(l) = link_by_gorgias_in(&mut *conn, gorgias).await? {
+                return Err(StoreError::Conflict(format!(
+                    "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
+                    l.hubspot, l.id
+                )));
+            }
+            return Err(StoreError::Query {
+                op: "create a link",
+                source: e,
+            });
+        }
+        Err(e) => return Err(e).ctx("create a link"),
+    };
     set_bases_in(&mut *conn, LinkId(id), bases, at).await?;
     append_in(
         &mut *conn,

@@ -72,6 +72,11 @@ pub enum StoreError {
         since = holder.since
     )]
     Locked { path: String, holder: Holder },
+    /// This writer stalled so long that another process took the guard over.
+    #[error(
+        "this process is no longer the store's writer: another process took the writer lock over after this one stopped refreshing it; restart tether"
+    )]
+    GuardLost,
     #[error("writer lock file {path}: {source}")]
     LockFile {
         path: PathBuf,
@@ -362,6 +367,9 @@ impl Store {
     pub(crate) async fn write_tx(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        if self.guard.as_ref().is_some_and(|g| g.is_lost()) {
+            return Err(StoreError::GuardLost);
+        }
         self.pool
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -673,6 +681,32 @@ mod tests {
         let err = Store::open(&via_link).await.unwrap_err();
         assert!(matches!(err, StoreError::Locked { .. }), "{err}");
         first.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_writer_whose_guard_was_taken_over_stops_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&settings(dir.path())).await.unwrap();
+        s.start_cycle(Utc::now()).await.unwrap();
+        let g = s.guard().unwrap();
+        g.beat_now(s.pool()).await;
+        assert!(!g.is_lost());
+        // Another process decided this writer was dead and took the row.
+        sqlx::query("UPDATE writer_lock SET token = 'someone-else'")
+            .execute(s.pool())
+            .await
+            .unwrap();
+        g.beat_now(s.pool()).await;
+        assert!(g.is_lost());
+        let err = s.start_cycle(Utc::now()).await.unwrap_err();
+        assert!(matches!(err, StoreError::GuardLost), "{err}");
+        assert!(matches!(
+            s.enqueue_writes(&[], Utc::now()).await.unwrap_err(),
+            StoreError::GuardLost
+        ));
+        // Reads still work.
+        assert!(s.last_cycle().await.unwrap().is_some());
+        s.close().await;
     }
 
     #[tokio::test]

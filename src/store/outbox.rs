@@ -417,6 +417,7 @@ impl Store {
         error: &str,
         at: DateTime<Utc>,
     ) -> Result<u32, StoreError> {
+        let mut tx = self.write_tx().await?;
         let n: Option<i64> = sqlx::query_scalar(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, last_attempt_at = ?
              WHERE id = ? AND status = 'pending' RETURNING attempts",
@@ -424,9 +425,10 @@ impl Store {
         .bind(error)
         .bind(ts(at))
         .bind(id.0)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await
         .ctx("record a write attempt")?;
+        tx.commit().await.ctx("commit a write attempt")?;
         n.map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .ok_or_else(|| StoreError::NotFound {
                 what: format!("pending write {}", id.0),

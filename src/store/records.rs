@@ -46,9 +46,10 @@ fn seen_from(row: Row, keys: Vec<String>) -> Result<RecordSeen, StoreError> {
         email: email
             .map(|e| Email::parse(&e))
             .transpose()
-            .map_err(|e| StoreError::Corrupt {
+            // The message would repeat the address: keep personal data out of errors.
+            .map_err(|_| StoreError::Corrupt {
                 what: "seen e-mail",
-                detail: e.to_string(),
+                detail: "not a valid e-mail address".into(),
             })?,
         keys,
         updated_at: parse_ts("record updated time", &updated_at)?,
@@ -82,17 +83,20 @@ async fn upsert_seen_in(conn: &mut SqliteConnection, r: &RecordSeen) -> Result<(
         .execute(&mut *conn)
         .await
         .ctx("replace a record's keys")?;
-    for key in &r.keys {
-        sqlx::query(
-            "INSERT INTO record_keys (system, record_id, key) VALUES (?, ?, ?)
-                 ON CONFLICT DO NOTHING",
-        )
-        .bind(system)
-        .bind(&id)
-        .bind(key)
-        .execute(&mut *conn)
-        .await
-        .ctx("replace a record's keys")?;
+    for chunk in r.keys.chunks(1000) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO record_keys (system, record_id, key) ",
+        );
+        qb.push_values(chunk, |mut b, key| {
+            b.push_bind(system)
+                .push_bind(id.as_str())
+                .push_bind(key.as_str());
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .ctx("replace a record's keys")?;
     }
     Ok(())
 }
@@ -190,13 +194,15 @@ impl Store {
     /// Forgets a seen record and its keys (e.g. it was deleted in its system). Returns
     /// whether it was known.
     pub async fn forget_record_seen(&self, record: &RecordRef) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
         let n = sqlx::query("DELETE FROM records_seen WHERE system = ? AND record_id = ?")
             .bind(record.system().as_str())
             .bind(record.id_string())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await
             .ctx("forget a seen record")?
             .rows_affected();
+        tx.commit().await.ctx("commit a forgotten record")?;
         Ok(n > 0)
     }
 

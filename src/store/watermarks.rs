@@ -113,8 +113,9 @@ impl Store {
         to: &Watermark,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut conn = self.pool().acquire().await.ctx("get a connection")?;
-        write_watermark(&mut conn, system, to, now).await
+        let mut tx = self.write_tx().await?;
+        write_watermark(&mut tx, system, to, now).await?;
+        tx.commit().await.ctx("commit a watermark")
     }
 }
 

@@ -73,3 +73,27 @@ fn an_empty_directory_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("no *.toml mapping files"));
 }
+
+#[test]
+fn without_a_directory_the_configured_one_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("maps")).unwrap();
+    fs::write(
+        dir.path().join("maps/m.toml"),
+        "[fields.note]\nhubspot = \"note\"\ngorgias = \"note\"\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("tether.toml"),
+        "[mappings]\ndir = \"maps\"\n",
+    )
+    .unwrap();
+    tether()
+        .current_dir(dir.path())
+        .args(["mappings", "check"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "mappings OK: 1 field from maps/m.toml",
+        ));
+}

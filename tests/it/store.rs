@@ -180,6 +180,7 @@ async fn status_shows_what_a_writer_stored() {
 /// Not a test on its own: when `TETHER_IT_HOLD_STORE` names a store URL, this opens it as
 /// the writer, says so on stdout and holds it for up to 60 s (the parent kills it sooner).
 #[tokio::test]
+#[ignore = "a helper process for the writer-guard test, which runs it with --ignored"]
 async fn hold_writer_helper() {
     let Ok(url) = std::env::var("TETHER_IT_HOLD_STORE") else {
         return;
@@ -202,6 +203,7 @@ fn spawn_holder(dir: &Path) -> (std::process::Child, u32) {
         .args([
             "--exact",
             "store::hold_writer_helper",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -5,7 +5,7 @@
 
 use super::errors::ApiError;
 use super::properties::parse_instant;
-use super::store::{IndexDoc, Store, render_values};
+use super::store::{IndexDoc, Store, render_values, visible};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::cmp::Ordering;
@@ -317,20 +317,14 @@ pub fn validate(req: &SearchRequest) -> Result<(usize, usize), ApiError> {
 pub fn run(store: &mut Store, req: &SearchRequest, at: Instant) -> Result<Value, ApiError> {
     let (limit, after) = validate(req)?;
     let mut docs: Vec<Arc<IndexDoc>> = store
-        .contacts
+        .index
         .values_mut()
-        .filter_map(|c| c.visible(at))
+        .filter_map(|v| visible(v, at))
         .collect();
-    for versions in store.ghosts.values_mut() {
-        if let Some(pos) = versions.iter().rposition(|(t, _)| *t <= at)
-            && let Some((_, Some(d))) = versions.get(pos)
-        {
-            docs.push(d.clone());
-        }
-    }
+    // Ids gone from the index for good (archived or merged away, caught up) are dropped.
     store
-        .ghosts
-        .retain(|_, v| v.last().is_none_or(|(t, d)| d.is_some() || *t > at));
+        .index
+        .retain(|_, v| !(v.len() == 1 && v.first().is_some_and(|(t, d)| d.is_none() && *t <= at)));
     let store = &*store;
     let query_tokens: Vec<String> = req
         .query

@@ -81,8 +81,6 @@ pub struct ContactRec {
     pub archived_at: Option<DateTime<Utc>>,
     /// Merges this record took part in (itself and its ancestors).
     pub merges: u32,
-    /// Index versions: (visible from, snapshot or removed), oldest first.
-    pub index: IndexVersions,
 }
 
 impl ContactRec {
@@ -100,15 +98,15 @@ impl ContactRec {
         system_value(name, self.id, self.created_at, self.updated_at)
             .or_else(|| self.props.get(name).cloned())
     }
+}
 
-    /// What search sees at `at`, compacting versions no longer needed.
-    pub fn visible(&mut self, at: Instant) -> Option<Arc<IndexDoc>> {
-        let pos = self.index.iter().rposition(|(t, _)| *t <= at)?;
-        if pos > 0 {
-            self.index.drain(..pos);
-        }
-        self.index.first().and_then(|(_, d)| d.clone())
+/// What search sees of one record at `at`, compacting versions no longer needed.
+pub fn visible(versions: &mut IndexVersions, at: Instant) -> Option<Arc<IndexDoc>> {
+    let pos = versions.iter().rposition(|(t, _)| *t <= at)?;
+    if pos > 0 {
+        versions.drain(..pos);
     }
+    versions.first().and_then(|(_, d)| d.clone())
 }
 
 /// Why a create failed.
@@ -134,7 +132,7 @@ pub struct Store {
     pub merge_mode: MergeIdMode,
     pub merged_ids_include_survivor: bool,
     /// Index versions of merged-away ids, until search stops seeing them.
-    pub ghosts: HashMap<u64, IndexVersions>,
+    pub index: BTreeMap<u64, IndexVersions>,
     /// The app id written as `sourceId` of integration writes.
     pub app_id: u64,
 }
@@ -168,7 +166,7 @@ impl Store {
             lag: cfg.scaled(cfg.search_index_lag),
             merge_mode: cfg.merge_id_mode,
             merged_ids_include_survivor: cfg.merged_ids_include_survivor,
-            ghosts: HashMap::new(),
+            index: BTreeMap::new(),
             app_id: cfg.app_id,
         }
     }
@@ -243,13 +241,13 @@ impl Store {
     }
 
     fn reindex(&mut self, id: u64, at: Instant) {
-        if let Some(c) = self.contacts.get_mut(&id) {
+        if let Some(c) = self.contacts.get(&id) {
             let doc = if c.archived_at.is_none() {
                 Some(Arc::new(c.doc()))
             } else {
                 None
             };
-            c.index.push((at, doc));
+            self.index.entry(id).or_default().push((at, doc));
         }
     }
 
@@ -312,7 +310,6 @@ impl Store {
             updated_at: now,
             archived_at: None,
             merges: 0,
-            index: vec![],
         };
         for (k, v) in props {
             if v.is_empty() {
@@ -518,7 +515,6 @@ impl Store {
             updated_at: now,
             archived_at: None,
             merges,
-            index: p.index.clone(),
         };
         self.contacts.insert(survivor, rec);
         self.write_emails(survivor);
@@ -526,18 +522,7 @@ impl Store {
         for id in [primary, secondary] {
             if id != survivor {
                 // Merged-away ids drop out of search once the index catches up.
-                let mut tomb = if id == primary {
-                    p.index.clone()
-                } else {
-                    s.index.clone()
-                };
-                tomb.push((vis, None));
-                self.ghosts.insert(id, tomb);
-            }
-        }
-        if survivor != primary {
-            if let Some(c) = self.contacts.get_mut(&survivor) {
-                c.index.clear();
+                self.index.entry(id).or_default().push((vis, None));
             }
         }
         self.reindex(survivor, vis);
