@@ -173,6 +173,26 @@ pub fn snapshot(pair: &Pair, a: &MergeRecord, b: &MergeRecord) -> serde_json::Va
     json!({ "a": first, "b": second })
 }
 
+/// The records that were not merged away (one read of the alias table), and how many were.
+async fn without_aliases(
+    store: &Store,
+    records: &[MergeRecord],
+) -> Result<(Vec<MergeRecord>, usize), MergeError> {
+    let gone: HashSet<RecordRef> = store
+        .aliases()
+        .await?
+        .into_iter()
+        .map(|(old, _)| old)
+        .collect();
+    let live: Vec<MergeRecord> = records
+        .iter()
+        .filter(|r| !gone.contains(&r.record))
+        .cloned()
+        .collect();
+    let n = records.len() - live.len();
+    Ok((live, n))
+}
+
 /// Matches `records` and persists the proposals (see the module comment). `at` is the
 /// proposal and decision time.
 pub async fn propose(
@@ -182,14 +202,8 @@ pub async fn propose(
     at: DateTime<Utc>,
 ) -> Result<ProposeReport, MergeError> {
     let mut report = ProposeReport::default();
-    let mut live = Vec::with_capacity(records.len());
-    for r in records {
-        if store.resolve(&r.record).await? == r.record {
-            live.push(r.clone());
-        } else {
-            report.merged_away += 1;
-        }
-    }
+    let (live, merged_away) = without_aliases(store, records).await?;
+    report.merged_away = merged_away;
     let linked: HashSet<RecordRef> = store
         .links()
         .await?
@@ -278,12 +292,7 @@ pub async fn preview(
     records: &[MergeRecord],
     settings: &ProposalSettings,
 ) -> Result<Vec<PreviewItem>, MergeError> {
-    let mut live = Vec::with_capacity(records.len());
-    for r in records {
-        if store.resolve(&r.record).await? == r.record {
-            live.push(r.clone());
-        }
-    }
+    let (live, _) = without_aliases(store, records).await?;
     let linked: HashSet<RecordRef> = store
         .links()
         .await?

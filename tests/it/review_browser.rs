@@ -23,11 +23,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn chromium_path() -> PathBuf {
-    if let Ok(p) = std::env::var("TETHER_CHROMIUM") {
-        return PathBuf::from(p);
-    }
-    for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
-        if std::path::Path::new(p).exists() {
+    let candidates = match std::env::var("TETHER_CHROMIUM") {
+        Ok(p) => vec![p],
+        Err(_) => vec![
+            "/usr/bin/chromium".into(),
+            "/usr/bin/chromium-browser".into(),
+        ],
+    };
+    for p in candidates {
+        if std::path::Path::new(&p).exists() {
             return PathBuf::from(p);
         }
     }
