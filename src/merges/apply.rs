@@ -482,3 +482,91 @@ pub fn gorgias_body(plan: &MergePlan) -> (CustomerUpdate, BTreeMap<String, Strin
     }
     (body, written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Pair, ProposalInsert};
+
+    fn h(id: &str) -> RecordRef {
+        RecordRef::Hubspot(HubspotId::new(id).unwrap())
+    }
+
+    async fn proposal(store: &Store, a: &str, b: &str, score: f64) -> ProposalId {
+        let pair = Pair::new(h(a), h(b)).unwrap();
+        match store
+            .propose(&pair, score, &json!({}), &json!({}), Utc::now())
+            .await
+            .unwrap()
+        {
+            ProposalInsert::Created(id) => id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn approve_above_takes_only_pending_pairs_at_or_above_the_score() {
+        let store = Store::open_in_memory().await.unwrap();
+        let low = proposal(&store, "1", "2", 0.85).await;
+        let high = proposal(&store, "3", "4", 0.95).await;
+        let edge = proposal(&store, "5", "6", 0.9).await;
+        let m = Merger::new(
+            store.clone(),
+            Connectors::default(),
+            Survivorship::default(),
+        );
+        let done = m.approve_above(0.9, "test", Utc::now()).await.unwrap();
+        let ids: Vec<ProposalId> = done.iter().map(|a| a.proposal).collect();
+        assert_eq!(ids, vec![high, edge]);
+        // No HubSpot connector: approved, reported as failed with the reason, audited.
+        assert!(done.iter().all(|a| !a.succeeded()));
+        let status = |id| {
+            let store = store.clone();
+            async move { store.proposal(id).await.unwrap().unwrap().status }
+        };
+        assert_eq!(status(low).await, ProposalStatus::Pending);
+        assert_eq!(status(high).await, ProposalStatus::Approved);
+        let p = store.proposal(high).await.unwrap().unwrap();
+        assert!(m.is_settled(&p).await.unwrap());
+        assert!(
+            m.apply_pending("cycle", Utc::now())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            m.approve(high, "test", "", Utc::now()).await,
+            Err(MergeError::NotPending { .. })
+        ));
+        assert!(matches!(
+            m.reject(ProposalId(999), "test", "", Utc::now()).await,
+            Err(MergeError::NoSuchProposal(999))
+        ));
+    }
+
+    #[test]
+    fn gorgias_body_carries_name_email_and_note() {
+        let plan = MergePlan {
+            survivor: RecordRef::Gorgias(GorgiasId::new(1).unwrap()),
+            merged_away: RecordRef::Gorgias(GorgiasId::new(2).unwrap()),
+            values: BTreeMap::from([
+                ("first_name".to_owned(), "Ann".to_owned()),
+                ("last_name".to_owned(), "Oak".to_owned()),
+                ("email".to_owned(), "ann@x.test".to_owned()),
+                ("phone".to_owned(), "+1".to_owned()),
+            ]),
+            sources: BTreeMap::new(),
+            changes: BTreeMap::new(),
+        };
+        let (body, written) = gorgias_body(&plan);
+        assert_eq!(body.name, Some(Some("Ann Oak".to_owned())));
+        assert_eq!(body.email, Some(Some("ann@x.test".to_owned())));
+        assert_eq!(body.note, None);
+        assert_eq!(written.len(), 2);
+        let empty = MergePlan {
+            values: BTreeMap::new(),
+            ..plan
+        };
+        assert!(gorgias_body(&empty).0.is_empty());
+    }
+}

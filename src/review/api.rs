@@ -5,7 +5,7 @@
 use super::ReviewState;
 use super::auth::{self, Auth, Refusal};
 use crate::merges::MergeError;
-use crate::store::ProposalId;
+use crate::store::{ProposalId, StoreError};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -38,7 +38,9 @@ fn bearer(st: &ReviewState, headers: &HeaderMap) -> Result<(), Box<Response>> {
 fn merge_error(e: &MergeError) -> Response {
     match e {
         MergeError::NoSuchProposal(_) => error(StatusCode::NOT_FOUND, &e.to_string()),
-        MergeError::NotPending { .. } => error(StatusCode::CONFLICT, &e.to_string()),
+        MergeError::NotPending { .. } | MergeError::Store(StoreError::Conflict(_)) => {
+            error(StatusCode::CONFLICT, &e.to_string())
+        }
         _ => {
             tracing::error!(error = %e, "review API action failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())

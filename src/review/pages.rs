@@ -6,7 +6,7 @@ use super::ReviewState;
 use super::auth::{self, Auth, COOKIE_NAME, Refusal};
 use super::html;
 use crate::merges::MergeError;
-use crate::store::ProposalId;
+use crate::store::{ProposalId, StoreError};
 use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -45,7 +45,10 @@ fn refused(r: Refusal, base: &str) -> Response {
 fn error_page(base: &str, e: &MergeError) -> Response {
     let status = match e {
         MergeError::NoSuchProposal(_) => StatusCode::NOT_FOUND,
-        MergeError::NotPending { .. } => StatusCode::CONFLICT,
+        // A second click racing the first: the store refuses the second decision.
+        MergeError::NotPending { .. } | MergeError::Store(StoreError::Conflict(_)) => {
+            StatusCode::CONFLICT
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     if status == StatusCode::INTERNAL_SERVER_ERROR {
