@@ -164,9 +164,9 @@ impl Cdp {
         r["result"]["value"].clone()
     }
 
-    /// Waits until `js` evaluates to true.
+    /// Waits (up to about 30 s) until `js` evaluates to true.
     async fn wait_for(&mut self, js: &str, what: &str) {
-        for _ in 0..200 {
+        for _ in 0..600 {
             if self.eval(js).await == Value::Bool(true) {
                 return;
             }
