@@ -33,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Show the state store: schema version, counts, watermarks, last cycle.
     Status(commands::status::StatusArgs),
+    /// Explain one customer: each mapped field on both sides, the base, what a sync would
+    /// do and why, and the history from the audit log (`tether explain EMAIL|ID`).
+    Explain(commands::explain::ExplainArgs),
     /// Check the configuration, the store and the credentials of each system.
     Doctor,
     /// Serve the HubSpot and Gorgias sandboxes in the foreground.
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Status(args) => commands::status::run(&global, args).await,
+            Command::Explain(args) => commands::explain::run(&global, args).await,
             Command::Doctor => commands::doctor::run(&global).await,
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
             Command::Mappings(args) => commands::mappings::run(&global, args).await,

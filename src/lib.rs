@@ -21,6 +21,7 @@ pub mod mappings;
 pub mod matcher;
 pub mod merges;
 pub mod pii;
+pub mod report;
 pub mod review;
 pub mod sandbox;
 pub mod secret;

@@ -3,6 +3,7 @@
 //! Must never hold sync, diff or matching logic: that belongs to the pure core.
 
 pub mod doctor;
+pub mod explain;
 pub mod generate;
 pub mod mappings;
 pub mod matching;

@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
+mod explain_cli;
 mod gorgias_common;
 mod gorgias_faults;
 mod gorgias_feed;
