@@ -44,6 +44,10 @@ pub enum Command {
     Mappings(commands::mappings::MappingsArgs),
     /// Duplicate matching tools: evaluate the matcher on labelled data.
     Match(commands::matching::MatchArgs),
+    /// Duplicate merge proposals: list, show, approve (merges now), reject.
+    Merges(commands::merges::MergesArgs),
+    /// Serve the merge review page and its JSON API.
+    Review(commands::review::ReviewArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -73,6 +77,8 @@ pub fn main() -> ExitCode {
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
             Command::Mappings(args) => commands::mappings::run(&global, args).await,
             Command::Match(args) => commands::matching::run(&global, args).await,
+            Command::Merges(args) => commands::merges::run(&global, args).await,
+            Command::Review(args) => commands::review::run(&global, args).await,
         }
     });
     match outcome {

@@ -7,6 +7,8 @@ pub mod explain;
 pub mod generate;
 pub mod mappings;
 pub mod matching;
+pub mod merges;
+pub mod review;
 pub mod sandbox;
 pub mod status;
 
