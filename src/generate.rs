@@ -570,11 +570,14 @@ impl Gen {
             let mut first = self.pick(FIRST_NAMES);
             let mut tries = 0;
             // Relatives have different first names (nor a nickname of one another).
+            // (`Katherine`/`Catherine` is one name spelt two ways, not two relatives).
             while firsts.iter().any(|f| {
-                crate::matcher::nicknames::related(
-                    &crate::matcher::normalize::name(f),
-                    &crate::matcher::normalize::name(first),
-                )
+                let (x, y) = (
+                    crate::matcher::normalize::name(f),
+                    crate::matcher::normalize::name(first),
+                );
+                crate::matcher::nicknames::related(&x, &y)
+                    || crate::matcher::compare::within_one_edit(&x, &y)
             }) && tries < 20
             {
                 first = self.pick(FIRST_NAMES);

@@ -23,7 +23,7 @@ impl Default for BlockingOptions {
     fn default() -> Self {
         BlockingOptions {
             max_block: 24,
-            window: 5,
+            window: 3,
         }
     }
 }
@@ -79,8 +79,8 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
         out.push(hash(3, &[t]));
         // Halves of the number: one typo leaves one half intact.
         if t.len() >= 8 {
-            out.push(hash(9, &[t.get(..5).unwrap_or(t)]));
-            out.push(hash(10, &[t.get(t.len() - 5..).unwrap_or(t)]));
+            out.push(hash(9, &[t.get(..6).unwrap_or(t)]));
+            out.push(hash(10, &[t.get(t.len() - 6..).unwrap_or(t)]));
         }
     }
     if let Some(ls) = p.last_soundex {
@@ -101,10 +101,10 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
     if !p.city.is_empty() {
         let city: Vec<u8> = p.city.bytes().filter(|&b| b != b' ').collect();
         if !p.first.is_empty() {
-            out.push(hash(11, &[&city, prefix(&p.first, 2)]));
+            out.push(hash(11, &[&city, p.first.as_bytes()]));
         }
         if !p.last.is_empty() {
-            out.push(hash(12, &[&city, prefix(&p.last, 2)]));
+            out.push(hash(12, &[&city, p.last.as_bytes()]));
         }
     }
     if p.address1_compact.len() >= 5 {

@@ -33,7 +33,7 @@ pub const WEIGHTS: [Row; 9] = [
 ];
 
 /// Prior log2-odds that a candidate pair is a match, before any field is compared.
-pub const PRIOR: f64 = -5.0;
+pub const PRIOR: f64 = -4.5;
 
 /// The highest score a pair can reach when the guard holds it (names that do not both
 /// positively agree, or conflicting e-mail and phone; see `score::guard_reason`): relatives
