@@ -109,7 +109,7 @@ fn quality() {
         let data = match read_labelled(&path) {
             Ok(d) => d,
             Err(e) => {
-                println!("  {file}: skipped ({e:#})");
+                println!("  {file}: skipped ({e:#}); set TETHER_DATA_DIR to the dedup data folder");
                 continue;
             }
         };
