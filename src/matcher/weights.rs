@@ -89,7 +89,7 @@ mod tests {
             assert_eq!(weight(field, Level::Missing), 0.0);
             assert!(weight(field, Level::Different) < 0.0);
         }
-        assert!(RELATIVES_CAP < RECOMMENDED_AUTO_THRESHOLD);
-        assert!(DEFAULT_REVIEW_THRESHOLD < RELATIVES_CAP);
+        const { assert!(RELATIVES_CAP < RECOMMENDED_AUTO_THRESHOLD) };
+        const { assert!(DEFAULT_REVIEW_THRESHOLD < RELATIVES_CAP) };
     }
 }
