@@ -534,6 +534,11 @@ impl Gen {
             3 => format!("{l}{n}"),
             _ => format!("{f}_{l}"),
         };
+        self.unique_email(&local, domain)
+    }
+
+    /// `local@domain`, or with a number after the local part when another person has it.
+    fn unique_email(&mut self, local: &str, domain: &str) -> String {
         let mut email = format!("{local}@{domain}");
         let mut k = 1;
         while !self.used_emails.insert(email.clone()) {
@@ -562,7 +567,8 @@ impl Gen {
         let share_phone = size > 1 && self.rng.random_bool(0.6);
         let family_email = (size > 1 && self.rng.random_bool(0.4)).then(|| {
             let domain = self.pick(DOMAINS);
-            format!("{}family@{domain}", email_part(&last).to_lowercase())
+            let local = format!("{}family", email_part(&last).to_lowercase());
+            self.unique_email(&local, domain)
         });
         let mut firsts: Vec<&str> = Vec::new();
         let mut out = Vec::new();

@@ -17,7 +17,7 @@ pub const WEIGHTS: [Row; 9] = [
     // last name
     [6.0, 4.5, 4.0, 1.0, -2.5, 0.0],
     // e-mail: a person has several addresses, so disagreement is weak evidence
-    [7.0, 5.0, 5.0, 2.5, -0.5, 0.0],
+    [7.0, 5.0, 5.0, 1.0, -0.5, 0.0],
     // phone: equal last nine digits, one edit
     [6.0, 6.0, 3.0, 0.0, -1.5, 0.0],
     // street address
