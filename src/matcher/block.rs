@@ -103,9 +103,6 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
         if !p.first.is_empty() {
             out.push(hash(11, &[&city, p.first.as_bytes()]));
         }
-        if !p.last.is_empty() {
-            out.push(hash(12, &[&city, p.last.as_bytes()]));
-        }
     }
     if p.address1_compact.len() >= 5 {
         out.push(hash(8, &[p.address1_compact.as_bytes()]));
