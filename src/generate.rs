@@ -40,7 +40,7 @@ impl Default for GenOptions {
 
 /// One generated profile, in the labelled CSV's shape.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Profile {
+pub struct GeneratedProfile {
     pub record_id: String,
     /// The ground truth: equal for records of one person.
     pub entity_id: String,
@@ -58,7 +58,7 @@ pub struct Profile {
     pub country: String,
 }
 
-impl Profile {
+impl GeneratedProfile {
     /// The record as the matcher reads it.
     pub fn to_match_record(&self) -> MatchRecord {
         MatchRecord {
@@ -619,10 +619,10 @@ impl Gen {
     }
 
     /// The clean record of a person.
-    fn record(&mut self, p: &Person) -> Profile {
+    fn record(&mut self, p: &Person) -> GeneratedProfile {
         let (city, state) = CITIES.get(p.city).map_or(("", ""), |c| (c.0, c.1));
         self.next_record += 1;
-        Profile {
+        GeneratedProfile {
             record_id: format!("r{}", self.next_record),
             entity_id: format!("e{}", p.entity),
             source: None,
@@ -640,7 +640,7 @@ impl Gen {
     }
 
     /// A duplicate of a person's record with one to three realistic changes.
-    fn duplicate(&mut self, p: &Person) -> Profile {
+    fn duplicate(&mut self, p: &Person) -> GeneratedProfile {
         let mut r = self.record(p);
         let changes = self.rng.random_range(1..=3);
         for _ in 0..changes {
@@ -747,7 +747,7 @@ fn email_variant(rng: &mut StdRng, email: &str) -> String {
 
 /// Generates `opts.records` labelled profiles (no `source`): people, their duplicates and
 /// households, in a deterministic order.
-pub fn generate(opts: &GenOptions) -> Vec<Profile> {
+pub fn generate(opts: &GenOptions) -> Vec<GeneratedProfile> {
     let mut g = Gen {
         rng: StdRng::seed_from_u64(opts.seed),
         next_entity: 0,
@@ -780,7 +780,7 @@ pub fn generate(opts: &GenOptions) -> Vec<Profile> {
 /// values: another phone spelling, a typo, a nickname, a changed e-mail), a few are
 /// duplicated inside one system, and households put relatives side by side. Each profile
 /// carries its `source` and `entity_id`.
-pub fn demo_people(people: usize, seed: u64) -> Vec<Profile> {
+pub fn demo_people(people: usize, seed: u64) -> Vec<GeneratedProfile> {
     let mut g = Gen {
         rng: StdRng::seed_from_u64(seed),
         next_entity: 0,
@@ -858,7 +858,7 @@ mod tests {
         assert!(dup_entities > 100, "{dup_entities}");
         assert!(people.iter().any(|p| !p.first_name.is_ascii()));
         // Households: same address and surname, different entities and first names.
-        let mut by_address: HashMap<(&str, &str), Vec<&Profile>> = HashMap::new();
+        let mut by_address: HashMap<(&str, &str), Vec<&GeneratedProfile>> = HashMap::new();
         for p in &people {
             by_address.entry((&p.address1, &p.zip)).or_default().push(p);
         }

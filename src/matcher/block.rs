@@ -22,7 +22,7 @@ pub struct BlockingOptions {
 impl Default for BlockingOptions {
     fn default() -> Self {
         BlockingOptions {
-            max_block: 24,
+            max_block: 12,
             window: 3,
         }
     }
