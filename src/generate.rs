@@ -316,6 +316,10 @@ const SYLLABLES_A: &[&str] = &[
     "Crans", "Dun", "Elm", "Fen", "Gold", "Hart", "Kirk", "Lind", "Mor", "Oak", "Pres", "Red",
     "Sher", "Tal", "Whit",
 ];
+const SYLLABLES_M: &[&str] = &[
+    "", "", "", "a", "e", "i", "o", "an", "en", "er", "in", "ing", "ow", "el", "et", "is", "ley",
+    "mer", "ter", "ver",
+];
 const SYLLABLES_B: &[&str] = &[
     "ford", "ton", "by", "wood", "ley", "well", "man", "son", "dale", "field", "more", "worth",
     "stead", "brook", "combe", "ham", "hurst", "land", "wick", "ridge", "bury", "croft", "den",
@@ -506,10 +510,15 @@ impl Gen {
     }
 
     fn last_name(&mut self) -> String {
-        if self.rng.random_bool(0.5) {
+        if self.rng.random_bool(0.3) {
             self.pick(LAST_NAMES).to_owned()
         } else {
-            format!("{}{}", self.pick(SYLLABLES_A), self.pick(SYLLABLES_B))
+            format!(
+                "{}{}{}",
+                self.pick(SYLLABLES_A),
+                self.pick(SYLLABLES_M),
+                self.pick(SYLLABLES_B)
+            )
         }
     }
 

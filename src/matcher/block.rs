@@ -22,8 +22,8 @@ pub struct BlockingOptions {
 impl Default for BlockingOptions {
     fn default() -> Self {
         BlockingOptions {
-            max_block: 12,
-            window: 3,
+            max_block: 6,
+            window: 2,
         }
     }
 }
@@ -78,9 +78,9 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
         let t = tail(&p.phone, 9).as_bytes();
         out.push(hash(3, &[t]));
         // Halves of the number: one typo leaves one half intact.
-        if t.len() >= 8 {
-            out.push(hash(9, &[t.get(..6).unwrap_or(t)]));
-            out.push(hash(10, &[t.get(t.len() - 6..).unwrap_or(t)]));
+        if t.len() >= 9 {
+            out.push(hash(9, &[t.get(..7).unwrap_or(t)]));
+            out.push(hash(10, &[t.get(t.len() - 7..).unwrap_or(t)]));
         }
     }
     if let Some(ls) = p.last_soundex {
@@ -92,10 +92,10 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
     }
     if !p.zip.is_empty() {
         if !p.last.is_empty() {
-            out.push(hash(6, &[p.zip.as_bytes(), prefix(&p.last, 2)]));
+            out.push(hash(6, &[p.zip.as_bytes(), prefix(&p.last, 3)]));
         }
         if !p.first.is_empty() {
-            out.push(hash(7, &[p.zip.as_bytes(), prefix(&p.first, 2)]));
+            out.push(hash(7, &[p.zip.as_bytes(), prefix(&p.first, 3)]));
         }
     }
     if !p.city.is_empty() {
