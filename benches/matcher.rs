@@ -179,9 +179,8 @@ fn main() {
     );
     if let Some(cpu) = large.cpu {
         println!(
-            "  1M CPU {cpu:.2} s over {threads} threads (≈ {:.1} s of wall on {threads} idle cores; \
-             the wall figure above includes waiting for cores other processes held)",
-            cpu / threads as f64
+            "  1M CPU {cpu:.2} s (user + system over {threads} threads; a wall time well above \
+             CPU / {threads} means other processes held the cores)"
         );
     }
     if let Some(b) = large.peak {
