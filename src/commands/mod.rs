@@ -3,9 +3,12 @@
 //! Must never hold sync, diff or matching logic: that belongs to the pure core.
 
 pub mod doctor;
+pub mod explain;
 pub mod generate;
 pub mod mappings;
 pub mod matching;
+pub mod merges;
+pub mod review;
 pub mod sandbox;
 pub mod status;
 pub mod sync;

@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
+mod explain_cli;
 mod gorgias_common;
 mod gorgias_faults;
 mod gorgias_feed;
@@ -9,9 +10,15 @@ mod hubspot_limits;
 mod hubspot_sandbox;
 mod hubspot_spec;
 mod hubspot_support;
+mod hubspot_webhooks;
 mod hubspot_writes;
 mod mappings_cli;
 mod matcher_cli;
+mod merges_cli;
+mod merges_gorgias;
+mod merges_hubspot;
+mod review_browser;
+mod review_page;
 mod store;
 mod cycle_support;
 mod cycle_sync;
