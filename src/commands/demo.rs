@@ -420,7 +420,8 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let path = report_path(args.report);
     let html = super::plan::render(&first, super::plan::Format::Html); // TODO(report)
     std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("\nHTML report of the first plan: {}", path.display());
+    let shown = std::fs::canonicalize(&path).unwrap_or(path);
+    println!("\nHTML report of the first plan: {}", shown.display());
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     println!("demo finished in {:.1} s", t0.elapsed().as_secs_f64());

@@ -280,3 +280,36 @@ async fn a_hubspot_merge_moves_the_link_to_the_survivor_and_recreates_nothing() 
     assert!(!r.plan.has_writes(), "{:?}", r.plan);
     assert_eq!(sb.write_calls(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gorgias_merge_moves_the_link_to_the_target_and_recreates_nothing() {
+    let sb = sandboxes().await;
+    sb.hubspot
+        .seed_contacts(vec![contact("bo@shop.test", "Bo", "Kim", "")]);
+    let g = sb.gorgias.seed_customers(vec![
+        customer("bo@shop.test", "Bo Kim", ""),
+        json!({"name": "Bo Kim", "channels": [{"type": "phone", "address": "+14155550142", "preferred": true}]}),
+    ]);
+    let cycle = cycle(&sb).await;
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.plan.summary.links, 1, "{:?}", r.plan);
+    assert!(sb.gorgias.merge_as_agent(g[0], g[1]));
+    settle().await;
+    let (h_live, g_live) = (sb.hubspot.live_count(), sb.gorgias.customer_ids().len());
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.outcome, CycleOutcome::Ok, "{r:?}");
+    assert_eq!(
+        r.plan.summary.hubspot_creates + r.plan.summary.gorgias_creates,
+        0
+    );
+    let links = cycle.store.links().await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].gorgias.get(), g[1]);
+    assert_eq!(sb.hubspot.live_count(), h_live);
+    assert_eq!(sb.gorgias.customer_ids().len(), g_live);
+    settle().await;
+    let before = sb.write_calls();
+    let r = cycle.run().await.unwrap();
+    assert!(!r.plan.has_writes(), "{:?}", r.plan);
+    assert_eq!(sb.write_calls(), before);
+}
