@@ -48,6 +48,14 @@ pub enum Command {
     Merges(commands::merges::MergesArgs),
     /// Serve the merge review page and its JSON API.
     Review(commands::review::ReviewArgs),
+    /// Run one sync cycle (read both sides, plan, apply, record).
+    Sync(commands::sync::SyncArgs),
+    /// Dry run: show what a sync would do, writing nothing anywhere.
+    Plan(commands::plan::PlanArgs),
+    /// Create the HubSpot custom properties the mappings declare.
+    Setup,
+    /// Run a complete demo against local sandboxes (the README's main command).
+    Demo(commands::demo::DemoArgs),
 }
 
 /// Parses the process arguments, runs the command and returns its exit code.
@@ -79,6 +87,10 @@ pub fn main() -> ExitCode {
             Command::Match(args) => commands::matching::run(&global, args).await,
             Command::Merges(args) => commands::merges::run(&global, args).await,
             Command::Review(args) => commands::review::run(&global, args).await,
+            Command::Sync(args) => commands::sync::run(&global, args).await,
+            Command::Plan(args) => commands::plan::run(&global, args).await,
+            Command::Setup => commands::setup::run(&global).await,
+            Command::Demo(args) => commands::demo::run(&global, args).await,
         }
     });
     match outcome {

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod connectors;
+pub mod cycle;
 pub mod domain;
 pub mod engine;
 pub mod generate;

@@ -11,6 +11,10 @@ pub mod merges;
 pub mod review;
 pub mod sandbox;
 pub mod status;
+pub mod sync;
+pub mod plan;
+pub mod setup;
+pub mod demo;
 
 use crate::config::{self, ConfigError, Loaded, Sources};
 use crate::telemetry::LogFormat;

@@ -20,3 +20,7 @@ mod merges_hubspot;
 mod review_browser;
 mod review_page;
 mod store;
+mod cycle_support;
+mod cycle_sync;
+mod cycle_crash;
+mod cycle_cli;

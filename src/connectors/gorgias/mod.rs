@@ -17,6 +17,7 @@ mod limiter;
 mod merge;
 mod metrics;
 mod transport;
+mod whole_data;
 mod writes;
 
 pub use account::TicketSummary;

@@ -1,0 +1,52 @@
+//! `tether setup`: creates the HubSpot custom properties the mappings declare
+//! (`[fields.X.hubspot_property]`) when they are missing. Never alters or deletes one.
+//!
+//! Edge code only: the connector's `ensure_properties` does the work.
+
+use super::Global;
+use crate::connectors::hubspot::PropertyDefinition;
+use anyhow::Context;
+use std::process::ExitCode;
+
+/// The connector's create body for a mapping's property definition. Enumeration options
+/// are not carried by the connector's type: define them in HubSpot when a mapping needs them.
+pub fn property_definition(p: &crate::mappings::PropertyDefinition) -> PropertyDefinition {
+    PropertyDefinition {
+        name: p.name.clone(),
+        label: p.label.clone(),
+        kind: p.kind.clone(),
+        field_type: p.field_type.clone(),
+        group_name: p.group_name.clone(),
+        description: p.description.clone(),
+        has_unique_value: p.has_unique_value,
+        form_field: p.form_field,
+    }
+}
+
+pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
+    let loaded = global.load_config()?;
+    let settings = &loaded.settings;
+    let mappings = super::sync::load_mappings(settings)?;
+    let (hubspot, _) = super::sync::clients(settings)?;
+    let defs: Vec<PropertyDefinition> = mappings
+        .hubspot_properties()
+        .iter()
+        .map(property_definition)
+        .collect();
+    let created = hubspot
+        .ensure_properties(&defs)
+        .await
+        .context("cannot create the HubSpot properties")?;
+    for d in &defs {
+        let state = if created.contains(&d.name) {
+            "created"
+        } else {
+            "already there"
+        };
+        println!("HubSpot property {}: {state}", d.name);
+    }
+    if defs.is_empty() {
+        println!("the mappings declare no HubSpot custom property");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,855 @@
+//! Reading for one cycle: both change feeds from their watermarks minus the overlap, merges
+//! and deletions (HubSpot `hs_merged_object_ids`, Gorgias events), the counterparts of
+//! linked records (HubSpot batch read by id, Gorgias get by id), the other side's records
+//! sharing an unlinked record's e-mail, and the links with their bases; then the conversion
+//! of connector types into the engine's input types. Malformed records are quarantined with
+//! the reason and left out; the cycle goes on.
+//!
+//! Owns what to read and how to convert it. Must never decide what to write, and in
+//! [`Mode::ReadOnly`] must never write to the store (merges are then followed in memory).
+
+use super::{Cycle, CycleError};
+use crate::connectors::gorgias::{Customer, GorgiasError};
+use crate::connectors::hubspot::{Contact, ReadOutcome};
+use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
+use crate::engine::{self, Excluded, GorgiasRecord, HubspotRecord, Input};
+use crate::mappings::{GorgiasAccess, HubspotAccess, MappingSet};
+use crate::store::{LinkId, RecordSeen, Watermark};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// The matching key marking a record whose pair holds a conflict for review: such records
+/// are read again every cycle (so `plan` keeps showing the conflict) until it is resolved.
+pub const HELD_KEY: &str = "held:conflict";
+
+/// Whether the read may write to the store (quarantine, relinks after merges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Write,
+    ReadOnly,
+}
+
+/// Everything read for one plan, in the engine's types, plus what to record once the
+/// cycle's writes all succeed.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub hubspot: Vec<HubspotRecord>,
+    pub gorgias: Vec<GorgiasRecord>,
+    pub links: Vec<engine::Link>,
+    pub excluded: Excluded,
+    /// Records quarantined during this read.
+    pub quarantined: usize,
+    /// HubSpot calls / Gorgias calls are counted by the clients; this counts feed items.
+    pub feed_items: usize,
+    next_hubspot: Option<Watermark>,
+    next_gorgias: Option<Watermark>,
+    seen: Vec<RecordSeen>,
+}
+
+impl Gathered {
+    /// The engine input over what was read (no review decisions yet).
+    pub fn input(&self) -> Input<'_> {
+        Input {
+            hubspot: &self.hubspot,
+            gorgias: &self.gorgias,
+            links: &self.links,
+            excluded: &self.excluded,
+            resolutions: &[],
+        }
+    }
+}
+
+/// HubSpot properties the mappings read (plus `email`).
+pub fn hubspot_properties(m: &MappingSet) -> Vec<String> {
+    let mut out: BTreeSet<String> = BTreeSet::from(["email".to_string()]);
+    for f in &m.fields {
+        match &f.hubspot {
+            HubspotAccess::Id => {}
+            HubspotAccess::Property(p) => {
+                out.insert(p.clone());
+            }
+            HubspotAccess::Join(a, b) => {
+                out.insert(a.clone());
+                out.insert(b.clone());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Whether a mapped field needs the Gorgias channels (absent from list items).
+pub fn needs_channels(m: &MappingSet) -> bool {
+    m.fields
+        .iter()
+        .any(|f| f.gorgias == GorgiasAccess::PhoneChannel)
+}
+
+fn sha(v: &Value) -> String {
+    hex::encode(Sha256::digest(v.to_string().as_bytes()))
+}
+
+/// Why a contact cannot be used, or its engine record.
+pub fn hubspot_record(c: &Contact) -> Result<HubspotRecord, String> {
+    let id = HubspotId::new(c.id.clone()).map_err(|e| format!("bad contact id: {e}"))?;
+    let updated_at = c
+        .updated_at
+        .ok_or_else(|| "the contact has no updatedAt / lastmodifieddate".to_string())?;
+    Ok(HubspotRecord {
+        id,
+        updated_at,
+        properties: c.properties.clone(),
+    })
+}
+
+/// Why a customer cannot be used, or its engine record.
+pub fn gorgias_record(c: &Customer) -> Result<GorgiasRecord, String> {
+    let id = GorgiasId::new(c.id).map_err(|e| format!("bad customer id: {e}"))?;
+    let updated_at = c
+        .updated_datetime
+        .ok_or_else(|| "the customer has no updated_datetime".to_string())?;
+    if !(c.data.is_null() || c.data.is_object()) {
+        return Err("`data` is not an object".into());
+    }
+    let fields = serde_json::to_value(c).map_err(|e| format!("cannot encode: {e}"))?;
+    Ok(GorgiasRecord {
+        id,
+        updated_at,
+        fields,
+    })
+}
+
+fn hubspot_email(r: &HubspotRecord) -> Option<Email> {
+    r.properties.get("email").and_then(|e| Email::parse(e).ok())
+}
+
+fn gorgias_email(r: &GorgiasRecord) -> Option<Email> {
+    if let Some(e) = r.fields.get("email").and_then(Value::as_str)
+        && let Ok(e) = Email::parse(e)
+    {
+        return Some(e);
+    }
+    r.fields
+        .get("channels")
+        .and_then(Value::as_array)
+        .and_then(|chs| {
+            chs.iter()
+                .filter(|c| c.get("type").and_then(Value::as_str) == Some("email"))
+                .find_map(|c| c.get("address").and_then(Value::as_str))
+        })
+        .and_then(|e| Email::parse(e).ok())
+}
+
+/// The read state while gathering.
+struct Reader<'a> {
+    ctx: &'a Cycle,
+    mode: Mode,
+    now: DateTime<Utc>,
+    quarantine: HashSet<RecordRef>,
+    out: Gathered,
+    hubspot: BTreeMap<String, HubspotRecord>,
+    gorgias: BTreeMap<i64, GorgiasRecord>,
+    /// Links by id, with merges followed.
+    links: BTreeMap<LinkId, (HubspotId, GorgiasId)>,
+    link_of_h: HashMap<String, LinkId>,
+    link_of_g: HashMap<i64, LinkId>,
+    looked_up_h: HashSet<String>,
+    looked_up_g: HashSet<i64>,
+}
+
+impl<'a> Reader<'a> {
+    async fn quarantine(&mut self, r: RecordRef, reason: &str, detail: Value) {
+        self.out.quarantined += 1;
+        tracing::warn!(record = %r, reason, "record quarantined");
+        if self.mode == Mode::Write
+            && let Err(e) = self
+                .ctx
+                .store
+                .quarantine(&r, reason, &detail, &self.ctx.options.actor, self.now)
+                .await
+        {
+            tracing::warn!(error = %e, "could not record a quarantined record");
+        }
+        self.quarantine.insert(r);
+    }
+
+    async fn add_contact(&mut self, c: &Contact) {
+        let r = match HubspotId::new(c.id.clone()) {
+            Ok(id) => RecordRef::Hubspot(id),
+            Err(e) => {
+                self.out.quarantined += 1;
+                tracing::warn!(error = %e, "HubSpot contact with an unusable id skipped");
+                return;
+            }
+        };
+        if self.quarantine.contains(&r) {
+            return;
+        }
+        match hubspot_record(c) {
+            Ok(rec) => {
+                self.hubspot.insert(c.id.clone(), rec);
+            }
+            Err(reason) => {
+                self.quarantine(r, &reason, json!({"properties": c.properties}))
+                    .await
+            }
+        }
+    }
+
+    async fn add_customer(&mut self, c: &Customer) {
+        let r = match GorgiasId::new(c.id) {
+            Ok(id) => RecordRef::Gorgias(id),
+            Err(e) => {
+                self.out.quarantined += 1;
+                tracing::warn!(error = %e, "Gorgias customer with an unusable id skipped");
+                return;
+            }
+        };
+        if self.quarantine.contains(&r) {
+            return;
+        }
+        match gorgias_record(c) {
+            Ok(rec) => {
+                self.gorgias.insert(c.id, rec);
+            }
+            Err(reason) => {
+                self.quarantine(r, &reason, json!({"id": c.id})).await;
+            }
+        }
+    }
+
+    async fn load_link_of(&mut self, r: &RecordRef) -> Result<Option<LinkId>, CycleError> {
+        let known = match r {
+            RecordRef::Hubspot(h) => self.link_of_h.get(h.as_str()).copied(),
+            RecordRef::Gorgias(g) => self.link_of_g.get(&g.get()).copied(),
+        };
+        if known.is_some() {
+            return Ok(known);
+        }
+        match self.ctx.store.link_for(r).await? {
+            Some(l) => {
+                self.links.insert(l.id, (l.hubspot.clone(), l.gorgias));
+                self.link_of_h.insert(l.hubspot.as_str().to_owned(), l.id);
+                self.link_of_g.insert(l.gorgias.get(), l.id);
+                Ok(Some(l.id))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A HubSpot id was merged into `survivor`: move its link over when the survivor has
+    /// none (persisted in write mode), and never sync the old id again.
+    async fn follow_hubspot_merge(&mut self, old: &str, survivor: &str) -> Result<(), CycleError> {
+        let (Ok(old_id), Ok(new_id)) = (HubspotId::new(old), HubspotId::new(survivor)) else {
+            return Ok(());
+        };
+        self.out.excluded.hubspot.insert(old_id.clone());
+        let Some(link) = self.load_link_of(&RecordRef::Hubspot(old_id)).await? else {
+            return Ok(());
+        };
+        if self
+            .load_link_of(&RecordRef::Hubspot(new_id.clone()))
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        if self.mode == Mode::Write {
+            self.ctx
+                .store
+                .relink(
+                    link,
+                    &RecordRef::Hubspot(new_id.clone()),
+                    &self.ctx.options.actor,
+                    self.now,
+                )
+                .await?;
+        }
+        if let Some(pair) = self.links.get_mut(&link) {
+            pair.0 = new_id.clone();
+        }
+        self.link_of_h.remove(old);
+        self.link_of_h.insert(survivor.to_owned(), link);
+        Ok(())
+    }
+
+    async fn follow_gorgias_merge(&mut self, old: i64, survivor: i64) -> Result<(), CycleError> {
+        let (Ok(old_id), Ok(new_id)) = (GorgiasId::new(old), GorgiasId::new(survivor)) else {
+            return Ok(());
+        };
+        self.out.excluded.gorgias.insert(old_id);
+        let Some(link) = self.load_link_of(&RecordRef::Gorgias(old_id)).await? else {
+            return Ok(());
+        };
+        if self
+            .load_link_of(&RecordRef::Gorgias(new_id))
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        if self.mode == Mode::Write {
+            self.ctx
+                .store
+                .relink(
+                    link,
+                    &RecordRef::Gorgias(new_id),
+                    &self.ctx.options.actor,
+                    self.now,
+                )
+                .await?;
+        }
+        if let Some(pair) = self.links.get_mut(&link) {
+            pair.1 = new_id;
+        }
+        self.link_of_g.remove(&old);
+        self.link_of_g.insert(survivor, link);
+        Ok(())
+    }
+
+    /// Drops records already processed at this version (their `updated_at` is not newer
+    /// than what the store saw): this is what makes the echo of our own writes cheap.
+    async fn drop_seen(&mut self) -> Result<(), CycleError> {
+        let mut drop_h = vec![];
+        for (id, r) in &self.hubspot {
+            let seen = self
+                .ctx
+                .store
+                .record_seen(&RecordRef::Hubspot(r.id.clone()))
+                .await?;
+            if seen.is_some_and(|s| s.updated_at >= r.updated_at) {
+                drop_h.push(id.clone());
+            }
+        }
+        for id in drop_h {
+            self.hubspot.remove(&id);
+        }
+        let mut drop_g = vec![];
+        for (id, r) in &self.gorgias {
+            let seen = self
+                .ctx
+                .store
+                .record_seen(&RecordRef::Gorgias(r.id))
+                .await?;
+            if seen.is_some_and(|s| s.updated_at >= r.updated_at) {
+                drop_g.push(*id);
+            }
+        }
+        for id in drop_g {
+            self.gorgias.remove(&id);
+        }
+        Ok(())
+    }
+
+    async fn get_customer(&mut self, id: i64) -> Result<(), CycleError> {
+        match self.ctx.gorgias.get(id).await {
+            Ok(c) => {
+                self.add_customer(&c).await;
+                Ok(())
+            }
+            Err(GorgiasError::NotFound { .. }) => Ok(()),
+            Err(GorgiasError::Merged { id, into }) => {
+                if let Some(into) = into {
+                    self.follow_gorgias_merge(id, into).await?;
+                    if !self.gorgias.contains_key(&into)
+                        && let Ok(c) = self.ctx.gorgias.get(into).await
+                    {
+                        self.add_customer(&c).await;
+                    }
+                }
+                Ok(())
+            }
+            Err(GorgiasError::Decode { reason, .. }) => {
+                if let Ok(gid) = GorgiasId::new(id) {
+                    self.quarantine(
+                        RecordRef::Gorgias(gid),
+                        &format!("unreadable customer: {reason}"),
+                        json!({"id": id}),
+                    )
+                    .await;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Reads what one plan needs. In [`Mode::Write`] quarantines malformed records and persists
+/// relinks after merges.
+pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
+    let now = Utc::now();
+    let quarantine: HashSet<RecordRef> = ctx
+        .store
+        .quarantine_list()
+        .await?
+        .into_iter()
+        .map(|q| q.record)
+        .collect();
+    let mut rd = Reader {
+        ctx,
+        mode,
+        now,
+        quarantine,
+        out: Gathered::default(),
+        hubspot: BTreeMap::new(),
+        gorgias: BTreeMap::new(),
+        links: BTreeMap::new(),
+        link_of_h: HashMap::new(),
+        link_of_g: HashMap::new(),
+        looked_up_h: HashSet::new(),
+        looked_up_g: HashSet::new(),
+    };
+    let overlap = chrono::Duration::from_std(ctx.options.overlap).unwrap_or_default();
+    let props_owned = hubspot_properties(&ctx.mappings);
+    let mut props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
+    props.push("hs_merged_object_ids");
+    let channels = needs_channels(&ctx.mappings);
+
+    // 1. Feeds.
+    let wm_h = ctx.store.watermark(System::Hubspot).await?;
+    let wm_g = ctx.store.watermark(System::Gorgias).await?;
+    let hubspot_full = wm_h.is_none();
+    let gorgias_full = wm_g.is_none();
+    let contacts = match &wm_h {
+        None => ctx.hubspot.list_all(&props).await?,
+        Some(w) => {
+            ctx.hubspot
+                .changed_between(w.at - overlap, now, &props)
+                .await?
+        }
+    };
+    rd.out.next_hubspot = contacts
+        .iter()
+        .filter_map(|c| c.updated_at)
+        .max()
+        .map(|at| Watermark {
+            at,
+            tie_break: None,
+        });
+    rd.out.feed_items += contacts.len();
+    for c in &contacts {
+        rd.add_contact(c).await;
+    }
+    for c in &contacts {
+        for m in &c.merged_ids {
+            rd.follow_hubspot_merge(m, &c.id).await?;
+        }
+    }
+    let feed = ctx
+        .gorgias
+        .changed_since_watermark(wm_g.as_ref().map(|w| w.at), overlap)
+        .await?;
+    rd.out.next_gorgias =
+        crate::connectors::gorgias::watermark_of(&feed.customers).map(|at| Watermark {
+            at,
+            tie_break: None,
+        });
+    rd.out.feed_items += feed.customers.len();
+    for q in &feed.quarantined {
+        match q.id.map(GorgiasId::new) {
+            Some(Ok(id)) => {
+                rd.quarantine(
+                    RecordRef::Gorgias(id),
+                    &format!("unreadable list item: {}", q.reason),
+                    json!({}),
+                )
+                .await
+            }
+            _ => rd.out.quarantined += 1,
+        }
+    }
+    for c in &feed.customers {
+        rd.add_customer(c).await;
+    }
+    if let Some(w) = &wm_g {
+        for ev in ctx.gorgias.events_since(w.at - overlap).await? {
+            use crate::connectors::gorgias::EventKind;
+            match ev.kind {
+                EventKind::Deleted => {
+                    if let Ok(id) = GorgiasId::new(ev.object_id) {
+                        rd.out.excluded.gorgias.insert(id);
+                        rd.gorgias.remove(&ev.object_id);
+                    }
+                }
+                EventKind::Merged => {
+                    let (source, target) = ev.merge_ids();
+                    let source = source.or(if target.is_some_and(|t| t != ev.object_id) {
+                        Some(ev.object_id)
+                    } else {
+                        None
+                    });
+                    if let Some(s) = source {
+                        rd.gorgias.remove(&s);
+                        match target {
+                            Some(t) => rd.follow_gorgias_merge(s, t).await?,
+                            None => {
+                                if let Ok(id) = GorgiasId::new(s) {
+                                    rd.out.excluded.gorgias.insert(id);
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for id in &rd.out.excluded.hubspot {
+        rd.hubspot.remove(id.as_str());
+    }
+    rd.drop_seen().await?;
+
+    // Pairs holding a conflict are planned again every cycle until resolved.
+    let mut held_h: Vec<String> = vec![];
+    for r in ctx.store.records_with_key(HELD_KEY).await? {
+        match r {
+            RecordRef::Hubspot(h) => held_h.push(h.as_str().to_owned()),
+            RecordRef::Gorgias(g) => {
+                if !rd.gorgias.contains_key(&g.get()) && !rd.out.excluded.gorgias.contains(&g) {
+                    rd.get_customer(g.get()).await?;
+                    rd.looked_up_g.insert(g.get());
+                }
+            }
+        }
+    }
+    held_h.retain(|h| !rd.hubspot.contains_key(h));
+    if !held_h.is_empty() {
+        for r in ctx.hubspot.batch_read(&held_h, &props).await? {
+            if let ReadOutcome::Found(c) = r.outcome {
+                rd.looked_up_h.insert(c.id.clone());
+                rd.add_contact(&c).await;
+            }
+        }
+    }
+
+    // 2. Full Gorgias records (list items have no channels).
+    if channels {
+        let ids: Vec<i64> = rd
+            .gorgias
+            .keys()
+            .copied()
+            .filter(|id| !rd.looked_up_g.contains(id))
+            .collect();
+        for id in ids {
+            rd.gorgias.remove(&id);
+            rd.looked_up_g.insert(id);
+            rd.get_customer(id).await?;
+        }
+    }
+
+    // 3. Counterparts of linked records, and same-e-mail records of unlinked ones.
+    let mut need_h: BTreeSet<String> = BTreeSet::new();
+    let mut need_g: BTreeSet<i64> = BTreeSet::new();
+    let mut emails_for_h: BTreeSet<String> = BTreeSet::new();
+    let changed_h: Vec<HubspotRecord> = rd.hubspot.values().cloned().collect();
+    let changed_g: Vec<GorgiasRecord> = rd.gorgias.values().cloned().collect();
+    for h in &changed_h {
+        match rd.load_link_of(&RecordRef::Hubspot(h.id.clone())).await? {
+            Some(l) => {
+                if let Some((_, g)) = rd.links.get(&l) {
+                    need_g.insert(g.get());
+                }
+            }
+            None => {
+                if let Some(e) = hubspot_email(h) {
+                    let known = ctx.store.records_with_email(&e).await?;
+                    let mut found = false;
+                    for r in known {
+                        if let RecordRef::Gorgias(g) = r {
+                            need_g.insert(g.get());
+                            found = true;
+                        }
+                    }
+                    if !found && !gorgias_full {
+                        if let Some(c) = ctx.gorgias.find_by_email(e.as_str()).await? {
+                            need_g.insert(c.id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for g in &changed_g {
+        match rd.load_link_of(&RecordRef::Gorgias(g.id)).await? {
+            Some(l) => {
+                if let Some((h, _)) = rd.links.get(&l) {
+                    need_h.insert(h.as_str().to_owned());
+                }
+            }
+            None => {
+                if let Some(e) = gorgias_email(g) {
+                    let known = ctx.store.records_with_email(&e).await?;
+                    let mut found = false;
+                    for r in known {
+                        if let RecordRef::Hubspot(h) = r {
+                            need_h.insert(h.as_str().to_owned());
+                            found = true;
+                        }
+                    }
+                    if !found && !hubspot_full {
+                        emails_for_h.insert(e.as_str().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    if !emails_for_h.is_empty() {
+        let emails: Vec<String> = emails_for_h.into_iter().collect();
+        for (_, hit) in ctx.hubspot.batch_read_by_email(&emails, &props).await? {
+            if let Some(c) = hit
+                && !rd.hubspot.contains_key(&c.id)
+            {
+                rd.add_contact(&c).await;
+            }
+        }
+    }
+    let ids: Vec<String> = need_h
+        .into_iter()
+        .filter(|id| !rd.hubspot.contains_key(id) && rd.looked_up_h.insert(id.clone()))
+        .collect();
+    if !ids.is_empty() {
+        for r in ctx.hubspot.batch_read(&ids, &props).await? {
+            match r.outcome {
+                ReadOutcome::Found(c) => rd.add_contact(&c).await,
+                ReadOutcome::Merged(c) => {
+                    rd.follow_hubspot_merge(&r.requested, &c.id).await?;
+                    if !rd.hubspot.contains_key(&c.id) {
+                        rd.add_contact(&c).await;
+                    }
+                }
+                ReadOutcome::NotFound => {}
+            }
+        }
+    }
+    for id in need_g {
+        if !rd.gorgias.contains_key(&id) && rd.looked_up_g.insert(id) {
+            rd.get_customer(id).await?;
+        }
+    }
+
+    // 4. Links (with bases) of every record in the input.
+    let all_refs: Vec<RecordRef> = rd
+        .hubspot
+        .values()
+        .map(|h| RecordRef::Hubspot(h.id.clone()))
+        .chain(rd.gorgias.values().map(|g| RecordRef::Gorgias(g.id)))
+        .collect();
+    let mut used: BTreeSet<LinkId> = BTreeSet::new();
+    for r in &all_refs {
+        if let Some(l) = rd.load_link_of(r).await? {
+            used.insert(l);
+        }
+    }
+    for l in used {
+        let Some((h, g)) = rd.links.get(&l).cloned() else {
+            continue;
+        };
+        let base = ctx
+            .store
+            .bases(l)
+            .await?
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                Value::Null => None,
+                other => Some((k, other.to_string())),
+            })
+            .collect();
+        rd.out.links.push(engine::Link {
+            hubspot_id: h,
+            gorgias_id: g,
+            base,
+        });
+    }
+
+    // 5. What to remember once the writes succeed.
+    for h in rd.hubspot.values() {
+        let email = hubspot_email(h);
+        rd.out.seen.push(RecordSeen {
+            record: RecordRef::Hubspot(h.id.clone()),
+            keys: email
+                .iter()
+                .map(|e| format!("email:{}", e.as_str()))
+                .collect(),
+            email,
+            updated_at: h.updated_at,
+            content_hash: sha(&json!(h.properties)),
+            seen_at: now,
+        });
+    }
+    for g in rd.gorgias.values() {
+        let email = gorgias_email(g);
+        rd.out.seen.push(RecordSeen {
+            record: RecordRef::Gorgias(g.id),
+            keys: email
+                .iter()
+                .map(|e| format!("email:{}", e.as_str()))
+                .collect(),
+            email,
+            updated_at: g.updated_at,
+            content_hash: sha(&g.fields),
+            seen_at: now,
+        });
+    }
+    rd.out.hubspot = rd.hubspot.into_values().collect();
+    rd.out.gorgias = rd.gorgias.into_values().collect();
+    Ok(rd.out)
+}
+
+/// Reads the two records of each given pair by id (no feed), with their links and bases:
+/// the follow-up pass over links made by creates in this cycle, so that fields known only
+/// once a record exists (its id, written on the other side) are written in the same cycle.
+/// Records already in hand (`known_*`: this cycle's reads and the systems' answers to its
+/// creates) are used as they are; only the others are read.
+pub async fn gather_pairs(
+    ctx: &Cycle,
+    pairs: &[(HubspotId, GorgiasId)],
+    known_h: &[HubspotRecord],
+    known_g: &[GorgiasRecord],
+) -> Result<Gathered, CycleError> {
+    let mut out = Gathered::default();
+    if pairs.is_empty() {
+        return Ok(out);
+    }
+    let by_h: HashMap<&str, &HubspotRecord> = known_h.iter().map(|r| (r.id.as_str(), r)).collect();
+    let by_g: HashMap<i64, &GorgiasRecord> = known_g.iter().map(|r| (r.id.get(), r)).collect();
+    let props_owned = hubspot_properties(&ctx.mappings);
+    let mut props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
+    props.push("hs_merged_object_ids");
+    let mut ids: Vec<String> = vec![];
+    for (h, _) in pairs {
+        match by_h.get(h.as_str()) {
+            Some(r) => out.hubspot.push((*r).clone()),
+            None => ids.push(h.as_str().to_owned()),
+        }
+    }
+    if !ids.is_empty() {
+        for r in ctx.hubspot.batch_read(&ids, &props).await? {
+            if let ReadOutcome::Found(c) = r.outcome
+                && let Ok(rec) = hubspot_record(&c)
+            {
+                out.hubspot.push(rec);
+            }
+        }
+    }
+    for (h, g) in pairs {
+        if let Some(r) = by_g.get(&g.get()) {
+            out.gorgias.push((*r).clone());
+        } else {
+            match ctx.gorgias.get(g.get()).await {
+                Ok(c) => {
+                    if let Ok(rec) = gorgias_record(&c) {
+                        out.gorgias.push(rec);
+                    }
+                }
+                Err(GorgiasError::NotFound { .. } | GorgiasError::Merged { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(l) = ctx.store.link_by_hubspot(h).await? {
+            let base = ctx
+                .store
+                .bases(l.id)
+                .await?
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k, s)),
+                    Value::Null => None,
+                    other => Some((k, other.to_string())),
+                })
+                .collect();
+            out.links.push(engine::Link {
+                hubspot_id: l.hubspot,
+                gorgias_id: l.gorgias,
+                base,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// After a cycle whose writes all succeeded: remember the records as seen at their read
+/// version, and advance each watermark to the newest change read.
+pub async fn record_progress(
+    ctx: &Cycle,
+    g: &Gathered,
+    plan: &engine::Plan,
+) -> Result<(), CycleError> {
+    let held: HashSet<RecordRef> = plan
+        .conflicts
+        .iter()
+        .flat_map(|c| {
+            [
+                RecordRef::Hubspot(c.hubspot_id.clone()),
+                RecordRef::Gorgias(c.gorgias_id),
+            ]
+        })
+        .collect();
+    let seen: Vec<RecordSeen> = g
+        .seen
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            if held.contains(&s.record) {
+                s.keys.push(HELD_KEY.to_owned());
+            }
+            s
+        })
+        .collect();
+    ctx.store.upsert_records_seen(&seen).await?;
+    let now = Utc::now();
+    if let Some(w) = &g.next_hubspot {
+        ctx.store.advance_watermark(System::Hubspot, w, now).await?;
+    }
+    if let Some(w) = &g.next_gorgias {
+        ctx.store.advance_watermark(System::Gorgias, w, now).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(id: &str, updated: Option<i64>) -> Contact {
+        Contact {
+            id: id.into(),
+            properties: BTreeMap::from([("email".to_string(), "A@B.co".to_string())]),
+            created_at: None,
+            updated_at: updated.and_then(DateTime::<Utc>::from_timestamp_millis),
+            archived: false,
+            history: BTreeMap::new(),
+            merged_ids: vec![],
+        }
+    }
+
+    #[test]
+    fn malformed_contacts_are_refused_with_a_reason() {
+        assert!(hubspot_record(&contact("101", Some(5))).is_ok());
+        assert!(
+            hubspot_record(&contact("101", None))
+                .unwrap_err()
+                .contains("updatedAt")
+        );
+        assert!(hubspot_record(&contact("x1", Some(5))).is_err());
+        let r = hubspot_record(&contact("101", Some(5))).unwrap();
+        assert_eq!(hubspot_email(&r).unwrap().as_str(), "a@b.co");
+    }
+
+    #[test]
+    fn customers_need_an_update_time_and_object_data() {
+        let mut c: Customer = serde_json::from_value(json!({
+            "id": 7, "email": "X@Y.co", "updated_datetime": "2024-01-01T00:00:00+00:00"
+        }))
+        .unwrap();
+        let r = gorgias_record(&c).unwrap();
+        assert_eq!(gorgias_email(&r).unwrap().as_str(), "x@y.co");
+        c.data = json!([1, 2]);
+        assert!(gorgias_record(&c).unwrap_err().contains("data"));
+        c.data = Value::Null;
+        c.updated_datetime = None;
+        assert!(gorgias_record(&c).is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! Shared set-up of the cycle tests: both sandboxes on loopback (time-scaled limits), the
+//! built-in default mappings with their HubSpot property created, and small seeds.
+
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tether::commands::demo::{Sandboxes, default_mappings};
+use tether::cycle::{Cycle, CycleOptions};
+use tether::mappings::{MappingSet, parse_str};
+use tether::store::Store;
+
+pub const SPEED: f64 = 50.0;
+
+pub async fn sandboxes() -> Sandboxes {
+    Sandboxes::start(SPEED).await.unwrap()
+}
+
+pub fn options() -> CycleOptions {
+    CycleOptions {
+        overlap: Duration::from_secs(30),
+        ..CycleOptions::default()
+    }
+}
+
+pub async fn cycle_with(sb: &Sandboxes, mappings: MappingSet, options: CycleOptions) -> Cycle {
+    sb.setup(&mappings).await.unwrap();
+    let store = Store::open_in_memory().await.unwrap();
+    sb.cycle(store, Arc::new(mappings), options)
+}
+
+pub async fn cycle(sb: &Sandboxes) -> Cycle {
+    cycle_with(sb, default_mappings().unwrap(), options()).await
+}
+
+/// The search index lag of the HubSpot sandbox (2 s real) at SPEED, with margin.
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(150)).await;
+}
+
+pub fn contact(email: &str, first: &str, last: &str, phone: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for (k, v) in [
+        ("email", email),
+        ("firstname", first),
+        ("lastname", last),
+        ("phone", phone),
+    ] {
+        if !v.is_empty() {
+            m.insert(k.to_string(), v.to_string());
+        }
+    }
+    m
+}
+
+pub fn customer(email: &str, name: &str, phone: &str) -> serde_json::Value {
+    let mut channels = vec![json!({"type": "email", "address": email, "preferred": true})];
+    if !phone.is_empty() {
+        channels.push(json!({"type": "phone", "address": phone, "preferred": false}));
+    }
+    json!({"email": email, "name": name, "channels": channels})
+}
+
+/// A mapping set like the default one but with `name` under the `manual` policy.
+pub fn manual_name_mappings() -> MappingSet {
+    parse_str(
+        "manual.toml",
+        r#"
+version = 1
+[defaults]
+direction = "both"
+conflict = "newest"
+[records]
+require_email = true
+create_in_hubspot = true
+create_in_gorgias = true
+[fields.email]
+hubspot = "email"
+gorgias = "email"
+type = "email"
+transforms = ["trim", "lowercase"]
+[fields.name]
+hubspot = ["firstname", "lastname"]
+gorgias = "name"
+conflict = "manual"
+[fields.phone]
+hubspot = "phone"
+gorgias = "channels.phone"
+type = "phone"
+"#,
+    )
+    .unwrap()
+}
+
+/// Seeds `n` people on each side: the first `both` share an e-mail (linked by the first
+/// sync), the rest exist on one side only (created on the other).
+pub fn seed_people(sb: &Sandboxes, n: usize, both: usize) {
+    let mut contacts = vec![];
+    let mut customers = vec![];
+    for i in 0..n {
+        let phone = format!("+1415555{:04}", 1000 + i);
+        contacts.push(contact(
+            &format!("h{i}@shop.test"),
+            "Hanna",
+            &format!("Contact{i}"),
+            &phone,
+        ));
+        let email = if i < both {
+            format!("h{i}@shop.test")
+        } else {
+            format!("g{i}@shop.test")
+        };
+        customers.push(customer(&email, &format!("Hanna Contact{i}"), ""));
+    }
+    sb.hubspot.seed_contacts(contacts);
+    sb.gorgias.seed_customers(customers);
+}
