@@ -1,4 +1,8 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
+mod cycle_cli;
+mod cycle_crash;
+mod cycle_support;
+mod cycle_sync;
 mod explain_cli;
 mod gorgias_common;
 mod gorgias_faults;
@@ -19,8 +23,5 @@ mod merges_gorgias;
 mod merges_hubspot;
 mod review_browser;
 mod review_page;
+mod sandbox_cli;
 mod store;
-mod cycle_support;
-mod cycle_sync;
-mod cycle_crash;
-mod cycle_cli;
