@@ -93,7 +93,7 @@ async fn a_manual_conflict_is_held_and_shown_in_plan() {
     assert_eq!(c.base.as_deref(), Some("Jane Doe"));
     assert!(!plan.has_writes());
     let text = tether::commands::plan::render(&plan, tether::commands::plan::Format::Text, false);
-    assert!(text.contains("HOLD"), "{text}");
+    assert!(text.contains("hold for review"), "{text}");
 
     let before = sb.write_calls();
     let r = cycle.run().await.unwrap();
