@@ -27,7 +27,19 @@ fn mark(ok: bool) -> &'static str {
 
 struct Run {
     seconds: f64,
+    cpu: Option<f64>,
     peak: Option<u64>,
+}
+
+/// User + system CPU seconds of this process so far (from /proc/self/stat, 100 ticks/s),
+/// to tell the work done from time lost waiting for cores other processes hold.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 fn speed(n: usize) -> Run {
@@ -46,6 +58,7 @@ fn speed(n: usize) -> Run {
         t.elapsed().as_secs_f64()
     );
     let reset = reset_peak();
+    let cpu_start = cpu_seconds();
     let start = Instant::now();
     let opts = MatchOptions {
         mode: Mode::Duplicates,
@@ -64,6 +77,7 @@ fn speed(n: usize) -> Run {
         RECOMMENDED_AUTO_THRESHOLD,
     );
     let seconds = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu_start).map(|(b, a)| b - a);
     let peak = peak_memory_bytes();
     println!(
         "  {n} records: {} candidate pairs ({} capped blocks), completeness {:.4}, \
@@ -76,7 +90,8 @@ fn speed(n: usize) -> Run {
         ev.review_load_per_1000
     );
     println!(
-        "  {n} records: wall {seconds:.2} s, peak memory {}{}",
+        "  {n} records: wall {seconds:.2} s, CPU {} s, peak memory {}{}",
+        cpu.map_or("unknown".into(), |c| format!("{c:.2}")),
         peak.map_or("unknown".into(), |b| format!("{:.2} GiB", b as f64 / GIB)),
         if reset {
             ""
@@ -84,7 +99,7 @@ fn speed(n: usize) -> Run {
             " (process peak, not reset)"
         }
     );
-    Run { seconds, peak }
+    Run { seconds, cpu, peak }
 }
 
 fn data_dir() -> PathBuf {
@@ -109,7 +124,7 @@ fn quality() {
         let data = match read_labelled(&path) {
             Ok(d) => d,
             Err(e) => {
-                println!("  {file}: skipped ({e:#})");
+                println!("  {file}: skipped ({e:#}); set TETHER_DATA_DIR to the dedup data folder");
                 continue;
             }
         };
@@ -162,6 +177,12 @@ fn main() {
         large.seconds,
         mark(large.seconds < 60.0)
     );
+    if let Some(cpu) = large.cpu {
+        println!(
+            "  1M CPU {cpu:.2} s (user + system over {threads} threads; a wall time well above \
+             CPU / {threads} means other processes held the cores)"
+        );
+    }
     if let Some(b) = large.peak {
         println!(
             "  1M peak memory {:.2} GiB   target < 4 GiB {}",

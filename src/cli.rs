@@ -33,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Show the state store: schema version, counts, watermarks, last cycle.
     Status(commands::status::StatusArgs),
+    /// Explain one customer: each mapped field on both sides, the base, what a sync would
+    /// do and why, and the history from the audit log (`tether explain EMAIL|ID`).
+    Explain(commands::explain::ExplainArgs),
     /// Check the configuration, the store and the credentials of each system.
     Doctor,
     /// Serve the HubSpot and Gorgias sandboxes in the foreground.
@@ -43,6 +46,10 @@ pub enum Command {
     Match(commands::matching::MatchArgs),
     /// Run the service: cycles on the schedule and on webhooks, health, metrics.
     Run(commands::run::RunArgs),
+    /// Duplicate merge proposals: list, show, approve (merges now), reject.
+    Merges(commands::merges::MergesArgs),
+    /// Serve the merge review page and its JSON API.
+    Review(commands::review::ReviewArgs),
     /// Run one sync cycle (read both sides, plan, apply, record).
     Sync(commands::sync::SyncArgs),
     /// Dry run: show what a sync would do, writing nothing anywhere.
@@ -75,11 +82,14 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Status(args) => commands::status::run(&global, args).await,
+            Command::Explain(args) => commands::explain::run(&global, args).await,
             Command::Doctor => commands::doctor::run(&global).await,
             Command::Sandbox(args) => commands::sandbox::run(&global, args).await,
             Command::Mappings(args) => commands::mappings::run(&global, args).await,
             Command::Match(args) => commands::matching::run(&global, args).await,
             Command::Run(args) => commands::run::run(&global, args).await,
+            Command::Merges(args) => commands::merges::run(&global, args).await,
+            Command::Review(args) => commands::review::run(&global, args).await,
             Command::Sync(args) => commands::sync::run(&global, args).await,
             Command::Plan(args) => commands::plan::run(&global, args).await,
             Command::Setup => commands::setup::run(&global).await,

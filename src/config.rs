@@ -479,6 +479,31 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
             ));
         }
     }
+    // The matcher caps pairs that look like relatives (same household, different first
+    // names) at RELATIVES_CAP; an auto-merge threshold at or below it would merge them.
+    let auto = s.matching.auto_merge_threshold;
+    if auto <= crate::matcher::RELATIVES_CAP {
+        return Err(key_error(
+            loaded,
+            "matching.auto_merge_threshold",
+            format!(
+                "{auto} would merge relatives without review (they score up to {})",
+                crate::matcher::RELATIVES_CAP
+            ),
+            "a score above 0.90 (0.99 recommended), or 1.01 to keep auto-merge off",
+        ));
+    }
+    if auto < s.matching.review_threshold {
+        return Err(key_error(
+            loaded,
+            "matching.auto_merge_threshold",
+            format!(
+                "{auto} is below matching.review_threshold ({})",
+                s.matching.review_threshold
+            ),
+            "a score at or above the review threshold",
+        ));
+    }
     for (key, v) in [
         ("hubspot.burst_limit", s.hubspot.burst_limit as u64),
         ("hubspot.burst_window_ms", s.hubspot.burst_window_ms),
@@ -614,6 +639,33 @@ mod tests {
         assert!(err.contains("schedule.cron"), "{err}");
         assert!(err.contains(&f.path().display().to_string()), "{err}");
         assert!(err.contains("sec min hour"), "{err}");
+    }
+
+    #[test]
+    fn an_auto_merge_threshold_that_would_merge_relatives_is_refused() {
+        let err = load(Sources {
+            file: None,
+            env: vec![(
+                "TETHER__MATCHING__AUTO_MERGE_THRESHOLD".into(),
+                "0.85".into(),
+            )],
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("matching.auto_merge_threshold"), "{err}");
+        assert!(
+            err.contains("TETHER__MATCHING__AUTO_MERGE_THRESHOLD"),
+            "{err}"
+        );
+        assert!(err.contains("relatives"), "{err}");
+        let ok = load(Sources {
+            file: None,
+            env: vec![(
+                "TETHER__MATCHING__AUTO_MERGE_THRESHOLD".into(),
+                "0.99".into(),
+            )],
+        });
+        assert!(ok.is_ok(), "{:?}", ok.err());
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl Default for GenOptions {
 
 /// One generated profile, in the labelled CSV's shape.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Profile {
+pub struct GeneratedProfile {
     pub record_id: String,
     /// The ground truth: equal for records of one person.
     pub entity_id: String,
@@ -58,7 +58,7 @@ pub struct Profile {
     pub country: String,
 }
 
-impl Profile {
+impl GeneratedProfile {
     /// The record as the matcher reads it.
     pub fn to_match_record(&self) -> MatchRecord {
         MatchRecord {
@@ -316,6 +316,10 @@ const SYLLABLES_A: &[&str] = &[
     "Crans", "Dun", "Elm", "Fen", "Gold", "Hart", "Kirk", "Lind", "Mor", "Oak", "Pres", "Red",
     "Sher", "Tal", "Whit",
 ];
+const SYLLABLES_M: &[&str] = &[
+    "", "", "", "a", "e", "i", "o", "an", "en", "er", "in", "ing", "ow", "el", "et", "is", "ley",
+    "mer", "ter", "ver",
+];
 const SYLLABLES_B: &[&str] = &[
     "ford", "ton", "by", "wood", "ley", "well", "man", "son", "dale", "field", "more", "worth",
     "stead", "brook", "combe", "ham", "hurst", "land", "wick", "ridge", "bury", "croft", "den",
@@ -506,10 +510,15 @@ impl Gen {
     }
 
     fn last_name(&mut self) -> String {
-        if self.rng.random_bool(0.5) {
+        if self.rng.random_bool(0.3) {
             self.pick(LAST_NAMES).to_owned()
         } else {
-            format!("{}{}", self.pick(SYLLABLES_A), self.pick(SYLLABLES_B))
+            format!(
+                "{}{}{}",
+                self.pick(SYLLABLES_A),
+                self.pick(SYLLABLES_M),
+                self.pick(SYLLABLES_B)
+            )
         }
     }
 
@@ -534,6 +543,11 @@ impl Gen {
             3 => format!("{l}{n}"),
             _ => format!("{f}_{l}"),
         };
+        self.unique_email(&local, domain)
+    }
+
+    /// `local@domain`, or with a number after the local part when another person has it.
+    fn unique_email(&mut self, local: &str, domain: &str) -> String {
         let mut email = format!("{local}@{domain}");
         let mut k = 1;
         while !self.used_emails.insert(email.clone()) {
@@ -562,7 +576,8 @@ impl Gen {
         let share_phone = size > 1 && self.rng.random_bool(0.6);
         let family_email = (size > 1 && self.rng.random_bool(0.4)).then(|| {
             let domain = self.pick(DOMAINS);
-            format!("{}family@{domain}", email_part(&last).to_lowercase())
+            let local = format!("{}family", email_part(&last).to_lowercase());
+            self.unique_email(&local, domain)
         });
         let mut firsts: Vec<&str> = Vec::new();
         let mut out = Vec::new();
@@ -570,11 +585,14 @@ impl Gen {
             let mut first = self.pick(FIRST_NAMES);
             let mut tries = 0;
             // Relatives have different first names (nor a nickname of one another).
+            // (`Katherine`/`Catherine` is one name spelt two ways, not two relatives).
             while firsts.iter().any(|f| {
-                crate::matcher::nicknames::related(
-                    &crate::matcher::normalize::name(f),
-                    &crate::matcher::normalize::name(first),
-                )
+                let (x, y) = (
+                    crate::matcher::normalize::name(f),
+                    crate::matcher::normalize::name(first),
+                );
+                crate::matcher::nicknames::related(&x, &y)
+                    || crate::matcher::compare::within_one_edit(&x, &y)
             }) && tries < 20
             {
                 first = self.pick(FIRST_NAMES);
@@ -610,10 +628,10 @@ impl Gen {
     }
 
     /// The clean record of a person.
-    fn record(&mut self, p: &Person) -> Profile {
+    fn record(&mut self, p: &Person) -> GeneratedProfile {
         let (city, state) = CITIES.get(p.city).map_or(("", ""), |c| (c.0, c.1));
         self.next_record += 1;
-        Profile {
+        GeneratedProfile {
             record_id: format!("r{}", self.next_record),
             entity_id: format!("e{}", p.entity),
             source: None,
@@ -631,7 +649,7 @@ impl Gen {
     }
 
     /// A duplicate of a person's record with one to three realistic changes.
-    fn duplicate(&mut self, p: &Person) -> Profile {
+    fn duplicate(&mut self, p: &Person) -> GeneratedProfile {
         let mut r = self.record(p);
         let changes = self.rng.random_range(1..=3);
         for _ in 0..changes {
@@ -738,7 +756,7 @@ fn email_variant(rng: &mut StdRng, email: &str) -> String {
 
 /// Generates `opts.records` labelled profiles (no `source`): people, their duplicates and
 /// households, in a deterministic order.
-pub fn generate(opts: &GenOptions) -> Vec<Profile> {
+pub fn generate(opts: &GenOptions) -> Vec<GeneratedProfile> {
     let mut g = Gen {
         rng: StdRng::seed_from_u64(opts.seed),
         next_entity: 0,
@@ -771,7 +789,7 @@ pub fn generate(opts: &GenOptions) -> Vec<Profile> {
 /// values: another phone spelling, a typo, a nickname, a changed e-mail), a few are
 /// duplicated inside one system, and households put relatives side by side. Each profile
 /// carries its `source` and `entity_id`.
-pub fn demo_people(people: usize, seed: u64) -> Vec<Profile> {
+pub fn demo_people(people: usize, seed: u64) -> Vec<GeneratedProfile> {
     let mut g = Gen {
         rng: StdRng::seed_from_u64(seed),
         next_entity: 0,
@@ -849,7 +867,7 @@ mod tests {
         assert!(dup_entities > 100, "{dup_entities}");
         assert!(people.iter().any(|p| !p.first_name.is_ascii()));
         // Households: same address and surname, different entities and first names.
-        let mut by_address: HashMap<(&str, &str), Vec<&Profile>> = HashMap::new();
+        let mut by_address: HashMap<(&str, &str), Vec<&GeneratedProfile>> = HashMap::new();
         for p in &people {
             by_address.entry((&p.address1, &p.zip)).or_default().push(p);
         }

@@ -14,7 +14,7 @@ use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
 use crate::connectors::retry::Backoff;
 use crate::cycle::{Cycle, CycleOptions};
 use crate::domain::System;
-use crate::generate::{Profile, demo_people};
+use crate::generate::{GeneratedProfile as Profile, demo_people};
 use crate::mappings::{self, MappingSet};
 use crate::sandbox::Running;
 use crate::sandbox::gorgias::{GorgiasSandbox, SandboxConfig as GorgiasSandboxConfig};
@@ -23,7 +23,7 @@ use crate::secret::Secret;
 use crate::store::{Mode, Store};
 use anyhow::Context;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -147,18 +147,7 @@ impl Sandboxes {
 
     /// Seeds generated people into the system each belongs to. Returns (contacts, customers).
     pub fn seed(&self, people: &[Profile]) -> (usize, usize) {
-        let mut h_rows = vec![];
-        let mut g_rows = vec![];
-        for (i, p) in people.iter().enumerate() {
-            match p.source {
-                Some(System::Hubspot) => h_rows.push(hubspot_row(p, i)),
-                Some(System::Gorgias) => g_rows.push(gorgias_row(p)),
-                None => {}
-            }
-        }
-        let h = self.hubspot.seed_contacts(h_rows).len();
-        let g = self.gorgias.seed_customers(g_rows).len();
-        (h, g)
+        seed_sandboxes(&self.hubspot, &self.gorgias, people)
     }
 
     /// Writes issued so far: HubSpot batch create/update/upsert calls and Gorgias
@@ -206,6 +195,29 @@ fn stage_for(i: usize) -> &'static str {
         "lead",
         "customer",
     ][i % 6]
+}
+
+/// Seeds generated people into the sandboxes of their `source` system; returns how many
+/// contacts and customers were created. Used by `tether demo` and `tether sandbox --records`.
+pub fn seed_sandboxes(
+    hubspot: &HubspotSandbox,
+    gorgias: &GorgiasSandbox,
+    people: &[Profile],
+) -> (usize, usize) {
+    let mut h_rows = vec![];
+    let mut g_rows = vec![];
+    for (i, p) in people.iter().enumerate() {
+        match p.source {
+            Some(System::Hubspot) => h_rows.push(hubspot_row(p, i)),
+            Some(System::Gorgias) => g_rows.push(gorgias_row(p)),
+            None => {}
+        }
+    }
+    // A row whose e-mail is already taken answers with the existing record's id: count
+    // distinct ids, not rows.
+    let h: HashSet<String> = hubspot.seed_contacts(h_rows).into_iter().collect();
+    let g: HashSet<i64> = gorgias.seed_customers(g_rows).into_iter().collect();
+    (h.len(), g.len())
 }
 
 fn hubspot_row(p: &Profile, i: usize) -> BTreeMap<String, String> {
@@ -283,6 +295,10 @@ fn short(text: &str, lines: usize) -> String {
 
 pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
+    let color = crate::report::color_wanted(
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        std::env::var("NO_COLOR").ok().as_deref(),
+    );
     let sb = Sandboxes::start(args.speed).await?;
     let mappings = Arc::new(default_mappings()?);
     let people = demo_people(args.people, args.seed);
@@ -323,7 +339,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("\n== 1. tether plan (dry run: reads both sides, writes nothing) ==");
     let first = cycle.plan().await?;
-    let first_text = super::plan::render(&first, super::plan::Format::Text); // TODO(report)
+    let first_text = super::plan::render(&first, super::plan::Format::Text, color);
     print!("{}", short(&first_text, 30));
 
     println!("\n== 2. tether sync ==");
@@ -375,7 +391,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let second = cycle.plan().await?;
     print!(
         "{}",
-        short(&super::plan::render(&second, super::plan::Format::Text), 20)
+        short(
+            &super::plan::render(&second, super::plan::Format::Text, color),
+            20
+        )
     );
     println!(
         "  (the other pairs compared are the echo of cycle 1's own writes: re-read once because their update time moved, nothing to write)"
@@ -390,7 +409,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let last = cycle.plan().await?;
     println!(
         "  {}",
-        super::plan::render(&last, super::plan::Format::Text)
+        super::plan::render(&last, super::plan::Format::Text, color)
             .trim_end()
             .lines()
             .last()
@@ -418,9 +437,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     let path = report_path(args.report);
-    let html = super::plan::render(&first, super::plan::Format::Html); // TODO(report)
+    let html = super::plan::render(&first, super::plan::Format::Html, false);
     std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("\nHTML report of the first plan: {}", path.display());
+    let shown = std::fs::canonicalize(&path).unwrap_or(path);
+    println!("\nHTML report of the first plan: {}", shown.display());
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     println!("demo finished in {:.1} s", t0.elapsed().as_secs_f64());

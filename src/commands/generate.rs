@@ -4,7 +4,7 @@
 //! [`crate::generate`]. Never prints profile contents.
 
 use super::UsageError;
-use crate::generate::{GenOptions, Profile, generate};
+use crate::generate::{GenOptions, GeneratedProfile, generate};
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
@@ -43,7 +43,7 @@ pub const HEADER: [&str; 13] = [
 ];
 
 /// Writes `profiles` as a labelled CSV to `out`.
-pub fn write_csv<W: Write>(out: W, profiles: &[Profile]) -> anyhow::Result<()> {
+pub fn write_csv<W: Write>(out: W, profiles: &[GeneratedProfile]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
     for p in profiles {
@@ -67,7 +67,7 @@ pub fn write_csv<W: Write>(out: W, profiles: &[Profile]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_file(path: &Path, profiles: &[Profile]) -> anyhow::Result<()> {
+fn write_file(path: &Path, profiles: &[GeneratedProfile]) -> anyhow::Result<()> {
     if path.as_os_str() == "-" {
         return write_csv(std::io::stdout().lock(), profiles);
     }

@@ -2,17 +2,20 @@
 //! store opened, connectors built, and errors become exit codes. `anyhow` lives here.
 //! Must never hold sync, diff or matching logic: that belongs to the pure core.
 
+pub mod demo;
 pub mod doctor;
+pub mod explain;
 pub mod generate;
 pub mod mappings;
 pub mod matching;
 pub mod run;
+pub mod merges;
+pub mod plan;
+pub mod review;
 pub mod sandbox;
+pub mod setup;
 pub mod status;
 pub mod sync;
-pub mod plan;
-pub mod setup;
-pub mod demo;
 
 use crate::config::{self, ConfigError, Loaded, Sources};
 use crate::telemetry::LogFormat;

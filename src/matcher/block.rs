@@ -22,8 +22,8 @@ pub struct BlockingOptions {
 impl Default for BlockingOptions {
     fn default() -> Self {
         BlockingOptions {
-            max_block: 24,
-            window: 5,
+            max_block: 6,
+            window: 2,
         }
     }
 }
@@ -78,9 +78,9 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
         let t = tail(&p.phone, 9).as_bytes();
         out.push(hash(3, &[t]));
         // Halves of the number: one typo leaves one half intact.
-        if t.len() >= 8 {
-            out.push(hash(9, &[t.get(..5).unwrap_or(t)]));
-            out.push(hash(10, &[t.get(t.len() - 5..).unwrap_or(t)]));
+        if t.len() >= 9 {
+            out.push(hash(9, &[t.get(..7).unwrap_or(t)]));
+            out.push(hash(10, &[t.get(t.len() - 7..).unwrap_or(t)]));
         }
     }
     if let Some(ls) = p.last_soundex {
@@ -92,19 +92,16 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
     }
     if !p.zip.is_empty() {
         if !p.last.is_empty() {
-            out.push(hash(6, &[p.zip.as_bytes(), prefix(&p.last, 2)]));
+            out.push(hash(6, &[p.zip.as_bytes(), prefix(&p.last, 3)]));
         }
         if !p.first.is_empty() {
-            out.push(hash(7, &[p.zip.as_bytes(), prefix(&p.first, 2)]));
+            out.push(hash(7, &[p.zip.as_bytes(), prefix(&p.first, 3)]));
         }
     }
     if !p.city.is_empty() {
         let city: Vec<u8> = p.city.bytes().filter(|&b| b != b' ').collect();
         if !p.first.is_empty() {
-            out.push(hash(11, &[&city, prefix(&p.first, 2)]));
-        }
-        if !p.last.is_empty() {
-            out.push(hash(12, &[&city, prefix(&p.last, 2)]));
+            out.push(hash(11, &[&city, p.first.as_bytes()]));
         }
     }
     if p.address1_compact.len() >= 5 {

@@ -250,7 +250,9 @@ pub fn email(a: &str, b: &str) -> Level {
     if a == b {
         return Level::Exact;
     }
-    if within_one_edit(a, b) {
+    // A typo, unless the edit is in a number: `jsmith2@` and `jsmith@` are two people.
+    let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).collect::<Vec<u8>>();
+    if within_one_edit(a, b) && digits(a) == digits(b) {
         return Level::Close;
     }
     let (la, lb) = (email_local(a), email_local(b));
@@ -348,6 +350,8 @@ mod tests {
     fn emails_phones_and_codes() {
         assert_eq!(email("a.b@x.com", "a.b@x.com"), Level::Exact);
         assert_eq!(email("jsmith@x.com", "jsmiht@x.com"), Level::Close);
+        assert_eq!(email("jsmith@x.com", "jsmith2@x.com"), Level::Different);
+        assert_eq!(email("jsmith1@x.com", "jsmith2@x.com"), Level::Different);
         assert_eq!(
             email("chau13@outlook.com", "chau13@uni.edu"),
             Level::Similar

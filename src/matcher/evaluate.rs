@@ -119,7 +119,11 @@ pub fn evaluate(
     let true_pairs = true_pair_count(entities, sources, linking);
     let is_true = |c: &Candidate| matches!((entities.get(c.a), entities.get(c.b)), (Some(x), Some(y)) if x == y);
     let mut scored: Vec<(f64, bool)> = candidates.iter().map(|c| (c.score, is_true(c))).collect();
-    scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(y.1.cmp(&x.1)));
+    // Candidates usually arrive sorted by score already; ties need no order (they are
+    // grouped below).
+    if !scored.is_sorted_by(|x, y| x.0 >= y.0) {
+        scored.sort_by(|x, y| y.0.total_cmp(&x.0));
+    }
     let in_candidates = scored.iter().filter(|(_, t)| *t).count() as u64;
 
     let count = |t: f64| {

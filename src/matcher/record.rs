@@ -123,3 +123,54 @@ impl Prepared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::compare::Field;
+    use crate::matcher::weights::exact_weight;
+
+    fn rec(first: &str, zip: &str) -> MatchRecord {
+        MatchRecord {
+            id: first.into(),
+            first_name: first.into(),
+            last_name: "Lee".into(),
+            email: format!(" {first}@Example.org "),
+            phone: "(206) 555-0134".into(),
+            address1: "12 Oak Street".into(),
+            zip: zip.into(),
+            country: "US".into(),
+            ..MatchRecord::default()
+        }
+    }
+
+    #[test]
+    fn prepares_normalised_fields() {
+        let p = Prepared::new(&rec("Zoë", "98101"), Region::default());
+        assert_eq!(p.first, "zoe");
+        assert_eq!(p.email, "zoe@example.org");
+        assert_eq!(p.phone, "12065550134");
+        assert_eq!(p.address1, "12 oak st");
+        assert_eq!(p.address1_compact, "12oakst");
+        assert_eq!(p.first_soundex, Some(*b"Z000"));
+    }
+
+    #[test]
+    fn common_values_weigh_less() {
+        // Nine records share postcode 00000, one has 98101.
+        let mut recs: Vec<Prepared> = (0..9)
+            .map(|i| Prepared::new(&rec(&format!("p{i}"), "00000"), Region::default()))
+            .collect();
+        recs.push(Prepared::new(&rec("q", "98101"), Region::default()));
+        apply_frequencies(&mut recs);
+        let zip = Field::Zip.index();
+        assert!((recs[0].share[zip] - 0.9).abs() < 1e-6);
+        assert!((recs[9].share[zip] - 0.1).abs() < 1e-6);
+        let common = exact_weight(Field::Zip, recs[0].share[zip]);
+        let rare = exact_weight(Field::Zip, recs[9].share[zip]);
+        assert!(common < 0.1, "{common}");
+        assert!(rare > common);
+        // Surname "lee" is everyone's: its exact agreement is worth (almost) nothing.
+        assert!(exact_weight(Field::LastName, recs[0].share[Field::LastName.index()]) < 0.1);
+    }
+}

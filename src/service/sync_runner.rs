@@ -3,22 +3,40 @@
 //!
 //! Owns that adapter only. Must never change what a cycle does. A targeted request (contact
 //! ids from webhooks) runs a full cycle: the cycle module has no targeted variant yet, and a
-//! full cycle reads every change since the watermarks, those contacts included.
+//! full cycle reads every change since the watermarks, those contacts included. Because
+//! HubSpot's search (the change feed) shows a write only after an index lag, and a webhook
+//! often arrives before that, a targeted request first waits [`DEFAULT_SETTLE`]; a change
+//! still hidden then is picked up by the next scheduled cycle.
 
 use super::{CycleRunner, CycleSummary};
 use crate::cycle::{Cycle, CycleReport};
 use crate::domain::HubspotId;
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long a targeted request waits for HubSpot's search index before its full cycle.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
 
 /// Runs [`Cycle::run`] for every request.
 #[derive(Debug, Clone)]
 pub struct SyncRunner {
     cycle: Cycle,
+    settle: Duration,
 }
 
 impl SyncRunner {
+    /// A runner with the default settle delay for targeted requests.
     pub fn new(cycle: Cycle) -> Self {
-        Self { cycle }
+        Self {
+            cycle,
+            settle: DEFAULT_SETTLE,
+        }
+    }
+
+    /// Sets the delay a targeted request waits before its full cycle.
+    pub fn with_settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
     }
 }
 
@@ -60,8 +78,10 @@ impl CycleRunner for SyncRunner {
         if let Some(ids) = &targets {
             tracing::debug!(
                 contacts = ids.len(),
-                "targeted request served by a full cycle"
+                settle_ms = self.settle.as_millis() as u64,
+                "targeted request served by a full cycle after the settle delay"
             );
+            tokio::time::sleep(self.settle).await;
         }
         let report = self.cycle.run().await.map_err(|e| e.to_string())?;
         Ok(summary_of(&report))

@@ -92,8 +92,8 @@ async fn a_manual_conflict_is_held_and_shown_in_plan() {
     assert_eq!(c.gorgias.as_deref(), Some("Jane Smith"));
     assert_eq!(c.base.as_deref(), Some("Jane Doe"));
     assert!(!plan.has_writes());
-    let text = tether::commands::plan::render(&plan, tether::commands::plan::Format::Text);
-    assert!(text.contains("HOLD"), "{text}");
+    let text = tether::commands::plan::render(&plan, tether::commands::plan::Format::Text, false);
+    assert!(text.contains("hold for review"), "{text}");
 
     let before = sb.write_calls();
     let r = cycle.run().await.unwrap();
@@ -245,4 +245,71 @@ async fn a_malformed_record_is_quarantined_and_the_cycle_goes_on() {
     let r = cycle.run().await.unwrap();
     assert_eq!(r.outcome, CycleOutcome::Ok);
     assert_eq!(r.quarantined, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubspot_merge_moves_the_link_to_the_survivor_and_recreates_nothing() {
+    let sb = sandboxes().await;
+    let ids = sb.hubspot.seed_contacts(vec![
+        contact("ann@shop.test", "Ann", "Lee", ""),
+        contact("", "Ann", "Lee", "+14155550123"),
+    ]);
+    sb.gorgias
+        .seed_customers(vec![customer("ann@shop.test", "Ann Lee", "")]);
+    let cycle = cycle(&sb).await;
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.plan.summary.links, 1, "{:?}", r.plan);
+    let survivor = sb.hubspot.merge_as_person(&ids[0], &ids[1]).unwrap();
+    assert_ne!(survivor, ids[0], "a merge makes a new id");
+    settle().await;
+    let (h_live, g_live) = (sb.hubspot.live_count(), sb.gorgias.customer_ids().len());
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.outcome, CycleOutcome::Ok, "{r:?}");
+    assert_eq!(
+        r.plan.summary.hubspot_creates + r.plan.summary.gorgias_creates,
+        0
+    );
+    let links = cycle.store.links().await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].hubspot.as_str(), survivor);
+    assert_eq!(sb.hubspot.live_count(), h_live);
+    assert_eq!(sb.gorgias.customer_ids().len(), g_live);
+    settle().await;
+    let before = sb.write_calls();
+    let r = cycle.run().await.unwrap();
+    assert!(!r.plan.has_writes(), "{:?}", r.plan);
+    assert_eq!(sb.write_calls(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gorgias_merge_moves_the_link_to_the_target_and_recreates_nothing() {
+    let sb = sandboxes().await;
+    sb.hubspot
+        .seed_contacts(vec![contact("bo@shop.test", "Bo", "Kim", "")]);
+    let g = sb.gorgias.seed_customers(vec![
+        customer("bo@shop.test", "Bo Kim", ""),
+        json!({"name": "Bo Kim", "channels": [{"type": "phone", "address": "+14155550142", "preferred": true}]}),
+    ]);
+    let cycle = cycle(&sb).await;
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.plan.summary.links, 1, "{:?}", r.plan);
+    assert!(sb.gorgias.merge_as_agent(g[0], g[1]));
+    settle().await;
+    let (h_live, g_live) = (sb.hubspot.live_count(), sb.gorgias.customer_ids().len());
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.outcome, CycleOutcome::Ok, "{r:?}");
+    assert_eq!(
+        r.plan.summary.hubspot_creates + r.plan.summary.gorgias_creates,
+        0
+    );
+    let links = cycle.store.links().await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].gorgias.get(), g[1]);
+    assert_eq!(sb.hubspot.live_count(), h_live);
+    assert_eq!(sb.gorgias.customer_ids().len(), g_live);
+    settle().await;
+    let before = sb.write_calls();
+    let r = cycle.run().await.unwrap();
+    assert!(!r.plan.has_writes(), "{:?}", r.plan);
+    assert_eq!(sb.write_calls(), before);
 }

@@ -132,3 +132,26 @@ async fn a_wide_property_list_is_read_in_batches_instead_of_overflowing_search()
     let c = sb.counters();
     assert!(c.calls("batch/read") >= 3, "{c:?}");
 }
+
+#[tokio::test]
+async fn feed_survives_search_that_stops_offering_pages_at_the_cap() {
+    let mut cfg = fast_sandbox();
+    cfg.search_next_at_cap = false; // UNCONFIRMED behaviour at the cap
+    let (sb, run, _) = start(cfg.clone()).await;
+    let n = 10_300;
+    sb.seed_contacts((0..n).map(person).collect());
+    let client = HubspotClient::new(HubspotConfig {
+        search_page_size: 150,
+        ..client_config(&cfg, &run.base_url)
+    })
+    .unwrap();
+    let got = client.changed_since(epoch(), &["email"]).await.unwrap();
+    assert_eq!(got.len(), n);
+    assert_eq!(
+        got.iter()
+            .map(|c| c.id.as_str())
+            .collect::<HashSet<_>>()
+            .len(),
+        n
+    );
+}

@@ -123,3 +123,30 @@ async fn token_check_reports_bad_tokens_and_missing_scopes() {
     let (_sb2, _run2, ok) = start(fast_sandbox()).await;
     ok.check_token().await.unwrap();
 }
+
+#[tokio::test]
+async fn search_429s_from_a_token_shared_by_two_clients_are_absorbed() {
+    let mut cfg = fast_sandbox();
+    cfg.search_limit = 2;
+    cfg.search_index_lag = Duration::ZERO;
+    cfg.retry_after_on_429 = true; // UNCONFIRMED header; the client must cope either way
+    let (sb, run, a) = start(cfg.clone()).await;
+    let b = tether::connectors::hubspot::HubspotClient::new(client_config(&cfg, &run.base_url))
+        .unwrap();
+    sb.seed_contacts((0..900).map(person).collect());
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let mut small = client_config(&cfg, &run.base_url);
+    small.search_page_size = 100;
+    let c = tether::connectors::hubspot::HubspotClient::new(small).unwrap();
+    let (ra, rb, rc) = tokio::join!(
+        a.changed_since(since, &["email"]),
+        b.changed_since(since, &["email"]),
+        c.changed_since(since, &["email"])
+    );
+    assert_eq!(ra.unwrap().len(), 900);
+    assert_eq!(rb.unwrap().len(), 900);
+    assert_eq!(rc.unwrap().len(), 900);
+    let limited = a.counters().rate_limited + b.counters().rate_limited + c.counters().rate_limited;
+    assert_eq!(limited, sb.counters().rate_limited);
+    assert!(limited > 0, "three clients on one token must collide");
+}

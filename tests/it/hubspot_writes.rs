@@ -217,3 +217,40 @@ async fn read_by_email_sees_fresh_and_additional_emails() {
     assert_eq!(got[1].1.as_ref().unwrap().id, fresh);
     assert!(got[2].1.is_none());
 }
+
+#[tokio::test]
+async fn unique_custom_property_values_cannot_be_shared() {
+    let (_sb, _run, client) = start(fast_sandbox()).await;
+    let def = PropertyDefinition {
+        name: "gorgias_customer_id".into(),
+        label: "Gorgias customer ID".into(),
+        kind: "string".into(),
+        field_type: "text".into(),
+        group_name: "contactinformation".into(),
+        description: None,
+        has_unique_value: true,
+        form_field: false,
+    };
+    client.ensure_properties(&[def]).await.unwrap();
+    let mut a = person(1);
+    a.insert("gorgias_customer_id".into(), "7".into());
+    let mut b = person(2);
+    b.insert("gorgias_customer_id".into(), "7".into());
+    let out = client.batch_create(&[a]).await.unwrap();
+    let first = created_id(&out[0]);
+    let out = client.batch_create(&[b, person(3)]).await.unwrap();
+    assert!(matches!(&out[0], WriteOutcome::Failed(e) if e.category == "VALIDATION_ERROR"));
+    let third = created_id(&out[1]);
+    let out = client
+        .batch_update(&[
+            (third, props(&[("gorgias_customer_id", "7")])),
+            (first, props(&[("gorgias_customer_id", "7")])),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(&out[0], WriteOutcome::Failed(_)));
+    assert!(
+        matches!(&out[1], WriteOutcome::Updated(_)),
+        "its own value is no conflict"
+    );
+}

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tether::sandbox::Running;
 use tether::sandbox::gorgias::{GorgiasSandbox, SandboxConfig as GorgiasConfig};
-use tether::sandbox::hubspot::{HubspotSandbox, SandboxConfig as HubspotConfig, WebhookSettings};
+use tether::sandbox::hubspot::{HubspotSandbox, SandboxConfig as HubspotConfig, WebhookConfig};
 use tether::secret::Secret;
 
 const CLIENT_SECRET: &str = "hubspot-app-secret";
@@ -42,8 +42,8 @@ async fn env(cron: &str, webhooks: bool) -> Env {
     let hcfg = HubspotConfig {
         token: Secret::new(TOKEN),
         time_scale: 0.02,
-        webhooks: webhooks.then(|| {
-            WebhookSettings::new(
+        webhook: webhooks.then(|| {
+            WebhookConfig::new(
                 format!("http://127.0.0.1:{port}/webhooks/hubspot"),
                 Secret::new(CLIENT_SECRET),
             )
@@ -367,7 +367,7 @@ async fn service_run_webhooks_401_when_unsigned_and_sync_the_contact_within_2s()
         took.is_some(),
         "contact not synced within 2 s of the edit: {:?}, webhooks {:?}\n{}",
         e.gorgias.customer(g),
-        e.hubspot.webhook_stats(),
+        e.hubspot.counters(),
         p.log()
     );
     assert!(t0.elapsed() < Duration::from_secs(2));

@@ -94,14 +94,17 @@ impl WindowBudget {
         }
     }
 
-    /// Adapts to the server's view: `Max`, `Interval-Milliseconds` and `Remaining` headers.
-    /// When the server has counted more calls than this client holds (another client shares
-    /// the token), the difference is booked as answered now.
+    /// Adapts to the server's view: `Max`, `Interval-Milliseconds` and `Remaining` headers
+    /// of a call sent at `sent_at`. When the server counted more calls than this client held
+    /// live when it sent that call (another client shares the token), the difference is booked
+    /// as answered `now`. (Slots that expired between send and answer are no sign of another
+    /// client: the server counted at arrival.)
     pub fn observe(
         &mut self,
         max: Option<u32>,
         interval: Option<Duration>,
         remaining: Option<u32>,
+        sent_at: Instant,
         now: Instant,
     ) {
         if let Some(m) = max.filter(|m| *m > 0) {
@@ -111,9 +114,13 @@ impl WindowBudget {
             self.window = w;
         }
         if let Some(r) = remaining {
-            self.prune(now);
             let server_used = self.limit.saturating_sub(r) as usize;
-            while self.slots.len() < server_used {
+            let live_at_send = self
+                .slots
+                .iter()
+                .filter(|s| !self.expired(s, sent_at))
+                .count();
+            for _ in live_at_send..server_used {
                 let t = self.next;
                 self.next += 1;
                 self.slots.push_back(Slot {
@@ -170,12 +177,37 @@ mod tests {
     }
 
     #[test]
+    fn slots_expiring_during_a_call_are_not_taken_for_another_client() {
+        let ms = Duration::from_millis;
+        let mut b = WindowBudget::new(2, ms(100));
+        let t0 = Instant::now();
+        let a = b.try_acquire(t0).unwrap();
+        b.complete(a, t0);
+        let c = b.try_acquire(t0 + ms(50)).unwrap();
+        b.complete(c, t0 + ms(50));
+        let sent = t0 + ms(102);
+        let d = b.try_acquire(sent).unwrap();
+        b.complete(d, t0 + ms(160));
+        // The server counted c and d: nothing from anyone else.
+        b.observe(None, None, Some(0), sent, t0 + ms(160));
+        assert!(b.try_acquire(t0 + ms(160)).is_ok());
+        // Three counted while two were ours: one phantom.
+        let mut e = WindowBudget::new(3, ms(100));
+        let x = e.try_acquire(t0).unwrap();
+        e.complete(x, t0 + ms(1));
+        let y = e.try_acquire(t0 + ms(2)).unwrap();
+        e.complete(y, t0 + ms(3));
+        e.observe(None, None, Some(0), t0 + ms(2), t0 + ms(3));
+        assert!(e.try_acquire(t0 + ms(4)).is_err());
+    }
+
+    #[test]
     fn adapts_to_headers_and_blocks() {
         let mut b = WindowBudget::new(100, Duration::from_secs(10));
         let t0 = Instant::now();
         let t = b.try_acquire(t0).unwrap();
         b.complete(t, t0);
-        b.observe(Some(5), Some(Duration::from_secs(1)), Some(1), t0);
+        b.observe(Some(5), Some(Duration::from_secs(1)), Some(1), t0, t0);
         assert_eq!(b.limit(), 5);
         assert_eq!(b.window(), Duration::from_secs(1));
         b.try_acquire(t0).unwrap();

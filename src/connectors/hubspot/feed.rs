@@ -116,6 +116,11 @@ impl HubspotClient {
                     .send(Method::POST, url.clone(), Some(&body), Lane::Search)
                     .await?;
                 let page: SearchPage = types::decode("contacts/search", a.body)?;
+                let seen_so_far = offset + page.results.len() as u64;
+                // Without a next page, more results than seen means the cap cut the paging
+                // short (HubSpot may stop offering pages at 10,000): restart after the last id.
+                let cut_short =
+                    page.total.is_some_and(|t| t > seen_so_far) && !page.results.is_empty();
                 for r in page.results {
                     let c = Contact::from(r);
                     if let Ok(n) = c.id.parse::<u64>() {
@@ -128,7 +133,14 @@ impl HubspotClient {
                     .and_then(|p| p.next_after())
                     .and_then(|s| s.trim().parse::<u64>().ok());
                 match next {
-                    None => break 'windows,
+                    None if !cut_short => break 'windows,
+                    None => match last_in_window {
+                        Some(last) if Some(last) > after_id => {
+                            after_id = Some(last);
+                            continue 'windows;
+                        }
+                        _ => break 'windows,
+                    },
                     Some(n) if n + u64::from(limit) <= SEARCH_CAP && n > offset => offset = n,
                     Some(_) => {
                         // The next page would cross the cap: restart after the last id.

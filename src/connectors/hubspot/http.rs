@@ -167,6 +167,7 @@ impl Transport {
                 return Err(HubspotError::DailyLimit);
             }
             let ticket = self.acquire(lane).await;
+            let sent_at = Instant::now();
             self.counters.calls.fetch_add(1, Ordering::Relaxed);
             if lane == Lane::Search {
                 self.counters.search_calls.fetch_add(1, Ordering::Relaxed);
@@ -205,7 +206,7 @@ impl Transport {
                 let max = header_u64(&headers, "x-hubspot-ratelimit-max").map(|v| v as u32);
                 let remaining =
                     header_u64(&headers, "x-hubspot-ratelimit-remaining").map(|v| v as u32);
-                lock(&self.burst).observe(max, interval, remaining, Instant::now());
+                lock(&self.burst).observe(max, interval, remaining, sent_at, Instant::now());
             }
             if header_u64(&headers, "x-hubspot-ratelimit-daily-remaining") == Some(0) {
                 tracing::warn!("HubSpot daily limit used up; further calls will stop");

@@ -167,6 +167,9 @@ pub struct StandardError {
 /// A page of search results.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SearchPage {
+    /// Matches in all (not capped at 10,000).
+    #[serde(default)]
+    pub total: Option<u64>,
     #[serde(default)]
     pub results: Vec<WireObject>,
     #[serde(default)]

@@ -24,6 +24,44 @@ pub enum UpsertEmailMode {
     KeepOmitted,
 }
 
+/// Webhook delivery of the sandbox (contract §11): contact events POSTed as JSON arrays to
+/// `target_url`, signed v3 with `client_secret`, retried on non-2xx or no answer in 5 s.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Full URL events are POSTed to.
+    pub target_url: String,
+    /// The app's client secret (signature key).
+    pub client_secret: Secret,
+    /// Property names with a `contact.propertyChange` subscription (empty: every property).
+    pub properties: Vec<String>,
+    /// Events per request (≤ 100).
+    pub max_batch: usize,
+    /// Delivery attempts per batch (10 on the real service).
+    pub max_attempts: u32,
+    /// Delay before retry n is `retry_delay × n` (real: spread over 24 h).
+    pub retry_delay: Duration,
+    /// Every Nth event is delivered twice (at-least-once); 0 = never.
+    pub duplicate_every: u32,
+    /// Pause between delivery rounds.
+    pub tick: Duration,
+}
+
+impl WebhookConfig {
+    /// Delivery to `target_url` signed with `client_secret`, other knobs at their defaults.
+    pub fn new(target_url: impl Into<String>, client_secret: Secret) -> Self {
+        Self {
+            target_url: target_url.into(),
+            client_secret,
+            properties: vec![],
+            max_batch: 100,
+            max_attempts: 10,
+            retry_delay: Duration::from_secs(60),
+            duplicate_every: 7,
+            tick: Duration::from_millis(500),
+        }
+    }
+}
+
 /// Behaviour of one HubSpot sandbox. Durations are real-time values; [`SandboxConfig::time_scale`]
 /// multiplies every window and lag so tests can run faster than real time.
 #[derive(Debug, Clone)]
@@ -61,6 +99,10 @@ pub struct SandboxConfig {
     pub upsert_email_mode: UpsertEmailMode,
     /// Whether list `limit` above 100 is rejected with 400 (true) or clamped (false); UNCONFIRMED.
     pub reject_list_limit_over_100: bool,
+    /// Whether search still offers `paging.next` (`after` = 10000) when the next page would
+    /// pass the 10,000 cap, answering 400 if it is requested (on), or stops offering pages
+    /// there (off). UNCONFIRMED.
+    pub search_next_at_cap: bool,
     /// Whether stored e-mails are lower-cased (UNCONFIRMED; on).
     pub lowercase_emails: bool,
     /// Whether batch results are shuffled (reversed) instead of following input order, to
@@ -70,8 +112,8 @@ pub struct SandboxConfig {
     pub time_scale: f64,
     /// First id handed out.
     pub first_id: u64,
-    /// Where contact events are delivered as signed webhooks (`None`: not delivered).
-    pub webhooks: Option<super::webhooks::WebhookSettings>,
+    /// Webhook delivery (off unless set; started by [`super::HubspotSandbox::start`]).
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -98,11 +140,12 @@ impl Default for SandboxConfig {
             merged_ids_include_survivor: false,
             upsert_email_mode: UpsertEmailMode::ClearOmitted,
             reject_list_limit_over_100: true,
+            search_next_at_cap: true,
             lowercase_emails: true,
             reorder_batch_results: true,
             time_scale: 1.0,
             first_id: 1001,
-            webhooks: None,
+            webhook: None,
         }
     }
 }

@@ -26,6 +26,12 @@ pub struct Counters {
     pub rate_limited: u64,
     /// Faults served.
     pub faults: u64,
+    /// Webhook requests sent (retries included).
+    pub webhook_attempts: u64,
+    /// Webhook events acknowledged with a 2xx.
+    pub webhook_events_delivered: u64,
+    /// Webhook events given up after the last attempt.
+    pub webhook_events_dropped: u64,
 }
 
 impl Counters {

@@ -16,10 +16,10 @@ mod search;
 mod store;
 mod webhooks;
 
-pub use config::{MergeIdMode, SandboxConfig, UpsertEmailMode};
+pub use config::{MergeIdMode, SandboxConfig, UpsertEmailMode, WebhookConfig};
 pub use faults::{Fault, FaultKind};
 pub use gate::Counters;
-pub use webhooks::{WebhookSettings, WebhookStats};
+pub use webhooks::sign_v3;
 
 use store::{Source, Store, WriteError};
 
@@ -53,7 +53,6 @@ impl HubspotSandbox {
     /// An empty sandbox with `cfg`.
     pub fn new(cfg: SandboxConfig) -> Self {
         let store = Store::new(&cfg);
-        store.hooks.spawn_delivery();
         Self {
             inner: Arc::new(Shared {
                 cfg,
@@ -75,13 +74,15 @@ impl HubspotSandbox {
         routes::router(self.clone())
     }
 
-    /// Serves a new sandbox on `addr` (port 0 = any free port).
+    /// Serves a new sandbox on `addr` (port 0 = any free port), and starts webhook delivery
+    /// when [`SandboxConfig::webhook`] is set (it ends when the sandbox is dropped).
     pub async fn start(
         cfg: SandboxConfig,
         addr: SocketAddr,
     ) -> std::io::Result<(HubspotSandbox, crate::sandbox::Running)> {
         let sb = HubspotSandbox::new(cfg);
         let running = crate::sandbox::serve(sb.router(), addr).await?;
+        let _ = webhooks::spawn(&sb.inner);
         Ok((sb, running))
     }
 
@@ -95,6 +96,8 @@ impl HubspotSandbox {
     /// invalid row is skipped.
     pub fn seed_contacts(&self, rows: Vec<BTreeMap<String, String>>) -> Vec<String> {
         let mut s = self.store();
+        // Pre-existing data: no webhook events.
+        let events = s.events.take();
         let (clock, at) = (chrono::Utc::now(), Instant::now());
         let mut ids = Vec::with_capacity(rows.len());
         for row in rows {
@@ -103,6 +106,7 @@ impl HubspotSandbox {
                 Err(e) => tracing::warn!(error = ?e, "sandbox seed row rejected"),
             }
         }
+        s.events = events;
         ids
     }
 

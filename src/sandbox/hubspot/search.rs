@@ -316,16 +316,6 @@ pub fn validate(req: &SearchRequest) -> Result<(usize, usize), ApiError> {
 /// Runs a search at index time `at`.
 pub fn run(store: &mut Store, req: &SearchRequest, at: Instant) -> Result<Value, ApiError> {
     let (limit, after) = validate(req)?;
-    let mut docs: Vec<Arc<IndexDoc>> = store
-        .index
-        .values_mut()
-        .filter_map(|v| visible(v, at))
-        .collect();
-    // Ids gone from the index for good (archived or merged away, caught up) are dropped.
-    store
-        .index
-        .retain(|_, v| !(v.len() == 1 && v.first().is_some_and(|(t, d)| d.is_none() && *t <= at)));
-    let store = &*store;
     let query_tokens: Vec<String> = req
         .query
         .as_deref()
@@ -338,17 +328,31 @@ pub fn run(store: &mut Store, req: &SearchRequest, at: Instant) -> Result<Value,
         .iter()
         .map(|g| g.filters.iter().map(|f| prepare(store, f)).collect())
         .collect();
-    docs.retain(|d| {
+    let keep = |d: &IndexDoc| {
         let groups_ok = groups.is_empty() || groups.iter().any(|g| g.iter().all(|p| matches(p, d)));
-        let query_ok = query_tokens.iter().all(|t| {
-            SEARCHABLE.iter().any(|p| {
-                d.value(p)
-                    .is_some_and(|v| v.to_lowercase().contains(t.as_str()))
+        groups_ok
+            && query_tokens.iter().all(|t| {
+                SEARCHABLE.iter().any(|p| {
+                    d.value(p)
+                        .is_some_and(|v| v.to_lowercase().contains(t.as_str()))
+                })
             })
-        });
-        groups_ok && query_ok
-    });
+    };
+    // One pass over the index (ordered by id): visible versions that match.
+    let mut docs: Vec<Arc<IndexDoc>> = store
+        .index
+        .values_mut()
+        .filter_map(|v| visible(v, at))
+        .filter(|d| keep(d))
+        .collect();
+    // Ids gone from the index for good (archived or merged away, caught up) are dropped.
+    store
+        .index
+        .retain(|_, v| !(v.len() == 1 && v.first().is_some_and(|(t, d)| d.is_none() && *t <= at)));
+    let store = &*store;
     match req.sorts.first().and_then(parse_sort) {
+        // Already in id order.
+        Some((name, true)) if name == "hs_object_id" => {}
         Some((name, asc)) => {
             let kind = kind_of(store, &name);
             let mut keyed: Vec<(Option<Typed>, Arc<IndexDoc>)> = docs
@@ -390,7 +394,9 @@ pub fn run(store: &mut Store, req: &SearchRequest, at: Instant) -> Result<Value,
         })
         .collect();
     let mut out = json!({"total": total, "results": results});
+    let offer_next = store.search_next_at_cap || after + limit < MAX_RESULTS;
     if after + limit < total
+        && offer_next
         && let Some(o) = out.as_object_mut()
     {
         o.insert(

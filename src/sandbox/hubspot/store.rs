@@ -109,6 +109,20 @@ pub fn visible(versions: &mut IndexVersions, at: Instant) -> Option<Arc<IndexDoc
     versions.first().and_then(|(_, d)| d.clone())
 }
 
+/// A change that a webhook subscription may report (contract §11).
+#[derive(Debug, Clone)]
+pub struct ChangeEvent {
+    /// `contact.creation`, `contact.propertyChange`, `contact.deletion`, `contact.merge`.
+    pub kind: &'static str,
+    pub object_id: u64,
+    pub occurred_at: DateTime<Utc>,
+    pub source: Source,
+    /// `(propertyName, propertyValue)` of a property change.
+    pub property: Option<(String, String)>,
+    /// `(primaryObjectId, mergedObjectIds, newObjectId, numberOfPropertiesMoved)`.
+    pub merge: Option<(u64, Vec<u64>, u64, u32)>,
+}
+
 /// Why a create failed.
 #[derive(Debug)]
 pub enum WriteError {
@@ -131,12 +145,14 @@ pub struct Store {
     pub lag: Duration,
     pub merge_mode: MergeIdMode,
     pub merged_ids_include_survivor: bool,
-    /// Index versions of merged-away ids, until search stops seeing them.
+    /// Changes waiting for webhook delivery (`None`: webhooks off, nothing is kept).
+    pub events: Option<Vec<ChangeEvent>>,
+    /// See [`SandboxConfig::search_next_at_cap`].
+    pub search_next_at_cap: bool,
+    /// What search sees, by id (merged-away and archived ids until the index catches up).
     pub index: BTreeMap<u64, IndexVersions>,
     /// The app id written as `sourceId` of integration writes.
     pub app_id: u64,
-    /// Webhook events of contact changes (inert unless configured).
-    pub hooks: super::webhooks::Recorder,
 }
 
 /// A monotonic stamp: never earlier than, and always after, the previous one.
@@ -168,9 +184,10 @@ impl Store {
             lag: cfg.scaled(cfg.search_index_lag),
             merge_mode: cfg.merge_id_mode,
             merged_ids_include_survivor: cfg.merged_ids_include_survivor,
+            search_next_at_cap: cfg.search_next_at_cap,
+            events: cfg.webhook.as_ref().map(|_| vec![]),
             index: BTreeMap::new(),
             app_id: cfg.app_id,
-            hooks: super::webhooks::Recorder::new(cfg),
         }
     }
 
@@ -239,6 +256,49 @@ impl Store {
         }
     }
 
+    /// A value of a custom `hasUniqueValue` property already held by another live contact
+    /// (400 assumed; UNCONFIRMED).
+    pub fn unique_conflict(
+        &self,
+        props: &BTreeMap<String, String>,
+        target: Option<u64>,
+    ) -> Option<ApiError> {
+        for (k, v) in props {
+            if v.is_empty() || !self.props.get(k).is_some_and(|d| d.has_unique_value) {
+                continue;
+            }
+            if let Some(other) = self.contacts.values().find(|c| {
+                Some(c.id) != target && c.archived_at.is_none() && c.props.get(k) == Some(v)
+            }) {
+                return Some(ApiError::validation(format!(
+                    "Cannot set PropertyValueCoordinates{{propertyName={k}, value={v}}} on {}. {} already has that value.",
+                    target
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "a new object".into()),
+                    other.id
+                )));
+            }
+        }
+        None
+    }
+
+    fn emit(&mut self, ev: ChangeEvent) {
+        if let Some(q) = self.events.as_mut() {
+            q.push(ev);
+        }
+    }
+
+    fn emit_change(&mut self, id: u64, at: DateTime<Utc>, source: &Source, k: String, v: String) {
+        self.emit(ChangeEvent {
+            kind: "contact.propertyChange",
+            object_id: id,
+            occurred_at: at,
+            source: source.clone(),
+            property: Some((k, v)),
+            merge: None,
+        });
+    }
+
     fn owner_of(&self, email: &str) -> Option<u64> {
         self.emails.get(&email.to_lowercase()).copied()
     }
@@ -302,6 +362,9 @@ impl Store {
         {
             return Err(WriteError::Conflict(other));
         }
+        if let Some(e) = self.unique_conflict(&props, None) {
+            return Err(WriteError::Api(e));
+        }
         let id = self.next_id;
         self.next_id += 1;
         let now = ms(clock);
@@ -325,8 +388,23 @@ impl Store {
             });
             rec.props.insert(k, v);
         }
+        let set: Vec<(String, String)> = rec
+            .props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         self.contacts.insert(id, rec);
-        self.hooks.creation(id, now.timestamp_millis(), &source);
+        self.emit(ChangeEvent {
+            kind: "contact.creation",
+            object_id: id,
+            occurred_at: now,
+            source: source.clone(),
+            property: None,
+            merge: None,
+        });
+        for (k, v) in set {
+            self.emit_change(id, now, &source, k, v);
+        }
         self.write_emails(id);
         let visible = if index_now { at } else { at + self.lag };
         self.reindex(id, visible);
@@ -348,6 +426,9 @@ impl Store {
         let props = self
             .validate(input, Some(current))
             .map_err(WriteError::Invalid)?;
+        if let Some(e) = self.unique_conflict(&props, Some(id)) {
+            return Err(WriteError::Api(e));
+        }
         if let Some(email) = props.get("email").filter(|e| !e.is_empty())
             && let Some(other) = self.owner_of(email).filter(|o| *o != id)
         {
@@ -373,14 +454,12 @@ impl Store {
             return;
         };
         let now = stamp(ms(clock), c.updated_at);
-        let mut changed = false;
+        let mut changes: Vec<(String, String)> = vec![];
         for (k, v) in props {
             if c.props.get(&k).map(String::as_str).unwrap_or("") == v {
                 continue;
             }
-            changed = true;
-            self.hooks
-                .property_change(id, &k, &v, now.timestamp_millis(), &source);
+            changes.push((k.clone(), v.clone()));
             c.history.entry(k.clone()).or_default().push(HistEntry {
                 value: v.clone(),
                 timestamp: now,
@@ -392,11 +471,14 @@ impl Store {
                 c.props.insert(k, v);
             }
         }
-        if changed {
+        if !changes.is_empty() {
             c.updated_at = now;
             self.write_emails(id);
             let lag = self.lag;
             self.reindex(id, at + lag);
+            for (k, v) in changes {
+                self.emit_change(id, now, &source, k, v);
+            }
         }
     }
 
@@ -408,11 +490,17 @@ impl Store {
             let now = stamp(ms(clock), c.updated_at);
             c.archived_at = Some(now);
             c.updated_at = now;
-            self.hooks
-                .deletion(id, now.timestamp_millis(), &Source::Integration);
             self.write_emails(id);
             let lag = self.lag;
             self.reindex(id, at + lag);
+            self.emit(ChangeEvent {
+                kind: "contact.deletion",
+                object_id: id,
+                occurred_at: now,
+                source: Source::Integration,
+                property: None,
+                merge: None,
+            });
         }
     }
 
@@ -525,13 +613,6 @@ impl Store {
             merges,
         };
         self.contacts.insert(survivor, rec);
-        self.hooks.merge(
-            survivor,
-            primary,
-            secondary,
-            s.props.len(),
-            now.timestamp_millis(),
-        );
         self.write_emails(survivor);
         let vis = at + self.lag;
         for id in [primary, secondary] {
@@ -541,6 +622,15 @@ impl Store {
             }
         }
         self.reindex(survivor, vis);
+        let moved = s.props.keys().filter(|k| !p.props.contains_key(*k)).count() as u32;
+        self.emit(ChangeEvent {
+            kind: "contact.merge",
+            object_id: survivor,
+            occurred_at: now,
+            source: Source::Integration,
+            property: None,
+            merge: Some((primary, vec![secondary], survivor, moved)),
+        });
         Ok(survivor)
     }
 

@@ -345,6 +345,9 @@ fn check_update(
 ) -> Result<BTreeMap<String, String>, ApiError> {
     let current = s.contacts.get(&target);
     let normalised = s.validate(props, current).map_err(invalid)?;
+    if let Some(e) = s.unique_conflict(&normalised, Some(target)) {
+        return Err(e);
+    }
     if let Some(email) = normalised.get("email").filter(|e| !e.is_empty())
         && let Some(other) = s
             .emails

@@ -1,0 +1,149 @@
+//! The review JSON API: list and show pending proposals, approve (which merges) and
+//! reject. Bearer token only (`Authorization: Bearer`), so a browser can never be tricked
+//! into calling it. Must never answer before authenticating.
+
+use super::ReviewState;
+use super::auth::{self, Auth, Refusal};
+use crate::merges::MergeError;
+use crate::store::{ProposalId, StoreError};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+fn error(status: StatusCode, msg: &str) -> Response {
+    (status, Json(json!({ "error": msg }))).into_response()
+}
+
+fn bearer(st: &ReviewState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    match auth::authenticate(&st.token, headers) {
+        Ok(Auth::Bearer) => Ok(()),
+        Ok(Auth::Cookie) | Err(Refusal::Unauthenticated) => Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({"error": "send Authorization: Bearer <server.review_token>"})),
+            )
+                .into_response(),
+        )),
+        Err(Refusal::Disabled) => Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            "the review API is off: no server.review_token is configured",
+        ))),
+    }
+}
+
+fn merge_error(e: &MergeError) -> Response {
+    match e {
+        MergeError::NoSuchProposal(_) => error(StatusCode::NOT_FOUND, &e.to_string()),
+        MergeError::NotPending { .. } | MergeError::Store(StoreError::Conflict(_)) => {
+            error(StatusCode::CONFLICT, &e.to_string())
+        }
+        _ => {
+            tracing::error!(error = %e, "review API action failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        }
+    }
+}
+
+/// The optional `reason` of a JSON body (an empty or absent body is no reason).
+fn reason_of(body: &Bytes) -> Result<String, Box<Response>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(String::new());
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            &format!("body is not JSON: {e}"),
+        ))
+    })?;
+    Ok(v.get("reason")
+        .and_then(|r| r.as_str())
+        .unwrap_or("")
+        .to_owned())
+}
+
+/// `GET /api/proposals`: pending proposals, highest score first.
+pub async fn list(State(st): State<ReviewState>, headers: HeaderMap) -> Response {
+    if let Err(r) = bearer(&st, &headers) {
+        return *r;
+    }
+    match st.merger.store.pending_proposals(st.page_size).await {
+        Ok(ps) => Json(json!({ "proposals": ps })).into_response(),
+        Err(e) => merge_error(&e.into()),
+    }
+}
+
+/// `GET /api/proposals/{id}`: one proposal, any status.
+pub async fn show(
+    State(st): State<ReviewState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = bearer(&st, &headers) {
+        return *r;
+    }
+    match st.merger.store.proposal(ProposalId(id)).await {
+        Ok(Some(p)) => Json(p).into_response(),
+        Ok(None) => merge_error(&MergeError::NoSuchProposal(id)),
+        Err(e) => merge_error(&e.into()),
+    }
+}
+
+/// `POST /api/proposals/{id}/approve` (body `{"reason": "..."}` optional): approves and
+/// merges; answers what happened (`outcome`: `merged`, `linked` or `failed` with `reason`).
+pub async fn approve(
+    State(st): State<ReviewState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = bearer(&st, &headers) {
+        return *r;
+    }
+    let reason = match reason_of(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    match st
+        .merger
+        .approve(ProposalId(id), "review:api", &reason, chrono::Utc::now())
+        .await
+    {
+        Ok(a) => {
+            let status = if a.succeeded() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            (status, Json(a)).into_response()
+        }
+        Err(e) => merge_error(&e),
+    }
+}
+
+/// `POST /api/proposals/{id}/reject` (body `{"reason": "..."}` optional).
+pub async fn reject(
+    State(st): State<ReviewState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = bearer(&st, &headers) {
+        return *r;
+    }
+    let reason = match reason_of(&body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    match st
+        .merger
+        .reject(ProposalId(id), "review:api", &reason, chrono::Utc::now())
+        .await
+    {
+        Ok(p) => Json(p).into_response(),
+        Err(e) => merge_error(&e),
+    }
+}

@@ -1,0 +1,242 @@
+//! The HTML handlers: the queue (or the login form), sign-in/out, and the approve/reject
+//! form posts. The shell around `html`: authenticates, checks the CSRF value, calls the
+//! merger and renders. Must never act before `auth` has said yes.
+
+use super::ReviewState;
+use super::auth::{self, Auth, COOKIE_NAME, Refusal};
+use super::html;
+use crate::merges::MergeError;
+use crate::store::{ProposalId, StoreError};
+use axum::Form;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use std::collections::HashMap;
+
+/// Where the router is mounted: the original path minus the router-relative one.
+pub fn base_of(original: &Uri, inner: &Uri) -> String {
+    let orig = original.path();
+    orig.strip_suffix(inner.path())
+        .unwrap_or(orig)
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+fn refused(r: Refusal, base: &str) -> Response {
+    match r {
+        Refusal::Disabled => (
+            StatusCode::FORBIDDEN,
+            Html(html::message_page(
+                base,
+                "Review disabled",
+                "The review page is off: no server.review_token is configured.",
+            )),
+        )
+            .into_response(),
+        Refusal::Unauthenticated => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Html(html::login_page(base, None)),
+        )
+            .into_response(),
+    }
+}
+
+fn error_page(base: &str, e: &MergeError) -> Response {
+    let status = match e {
+        MergeError::NoSuchProposal(_) => StatusCode::NOT_FOUND,
+        // A second click racing the first: the store refuses the second decision.
+        MergeError::NotPending { .. } | MergeError::Store(StoreError::Conflict(_)) => {
+            StatusCode::CONFLICT
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %e, "review action failed");
+    }
+    (
+        status,
+        Html(html::message_page(base, "Not done", &e.to_string())),
+    )
+        .into_response()
+}
+
+/// `GET /`: the queue, or the login form.
+pub async fn queue(
+    State(st): State<ReviewState>,
+    OriginalUri(orig): OriginalUri,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let base = base_of(&orig, &uri);
+    if let Err(r) = auth::authenticate(&st.token, &headers) {
+        return refused(r, &base);
+    }
+    match st.merger.store.pending_proposals(st.page_size).await {
+        Ok(ps) => Html(html::queue_page(&base, &auth::csrf_value(&st.token), &ps)).into_response(),
+        Err(e) => error_page(&base, &MergeError::from(e)),
+    }
+}
+
+fn cookie_header(value: &str, base: &str, max_age: i64) -> Option<HeaderValue> {
+    let path = if base.is_empty() { "/" } else { base };
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+    ))
+    .ok()
+}
+
+fn see_other(base: &str, cookie: Option<HeaderValue>) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(loc) = HeaderValue::from_str(&html::home(base)) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    if let Some(c) = cookie {
+        res.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// `POST /login` with `token`: sets the session cookie and goes back to the queue.
+pub async fn login(
+    State(st): State<ReviewState>,
+    OriginalUri(orig): OriginalUri,
+    uri: Uri,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let base = base_of(&orig, &uri);
+    if st.token.is_empty() {
+        return refused(Refusal::Disabled, &base);
+    }
+    let presented = form.get("token").map(String::as_str).unwrap_or("");
+    if !st.token.matches(presented) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(html::login_page(&base, Some("That token is not right."))),
+        )
+            .into_response();
+    }
+    see_other(
+        &base,
+        cookie_header(&auth::session_value(&st.token), &base, 12 * 3600),
+    )
+}
+
+/// `POST /logout`: clears the session cookie.
+pub async fn logout(OriginalUri(orig): OriginalUri, uri: Uri) -> Response {
+    let base = base_of(&orig, &uri);
+    see_other(&base, cookie_header("", &base, 0))
+}
+
+/// Authenticates a form post and checks its CSRF value; the actor name on success.
+fn check_post(
+    st: &ReviewState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    base: &str,
+) -> Result<&'static str, Box<Response>> {
+    let a = auth::authenticate(&st.token, headers).map_err(|r| Box::new(refused(r, base)))?;
+    if !auth::csrf_ok(&st.token, a, form.get("csrf").map(String::as_str)) {
+        return Err(Box::new(
+            (
+            StatusCode::FORBIDDEN,
+            Html(html::message_page(
+                base,
+                "Refused",
+                "This form did not come from the review page (missing or wrong CSRF value). Reload the queue and try again.",
+            )),
+        )
+            .into_response(),
+        ));
+    }
+    Ok(match a {
+        Auth::Bearer => "review:token",
+        Auth::Cookie => "review:web",
+    })
+}
+
+/// `POST /proposals/{id}/approve`: approves and merges through the APIs.
+pub async fn approve(
+    State(st): State<ReviewState>,
+    OriginalUri(orig): OriginalUri,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let base = base_of(&orig, &uri);
+    let who = match check_post(&st, &headers, &form, &base) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let reason = form.get("reason").map(String::as_str).unwrap_or("");
+    match st
+        .merger
+        .approve(ProposalId(id), who, reason, chrono::Utc::now())
+        .await
+    {
+        Ok(a) => {
+            let title = if a.succeeded() {
+                "Merged"
+            } else {
+                "Approved, not merged"
+            };
+            Html(html::message_page(&base, title, &html::describe(&a))).into_response()
+        }
+        Err(e) => error_page(&base, &e),
+    }
+}
+
+/// `POST /proposals/{id}/reject` with an optional `reason`.
+pub async fn reject(
+    State(st): State<ReviewState>,
+    OriginalUri(orig): OriginalUri,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let base = base_of(&orig, &uri);
+    let who = match check_post(&st, &headers, &form, &base) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let reason = form.get("reason").map(String::as_str).unwrap_or("");
+    match st
+        .merger
+        .reject(ProposalId(id), who, reason, chrono::Utc::now())
+        .await
+    {
+        Ok(p) => Html(html::message_page(
+            &base,
+            "Rejected",
+            &format!(
+                "Proposal #{id} rejected: {} and {} will not be proposed again.",
+                p.pair.first(),
+                p.pair.second()
+            ),
+        ))
+        .into_response(),
+        Err(e) => error_page(&base, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_is_the_mount_point() {
+        let u = |s: &str| s.parse::<Uri>().unwrap();
+        assert_eq!(
+            base_of(
+                &u("/review/proposals/3/approve"),
+                &u("/proposals/3/approve")
+            ),
+            "/review"
+        );
+        assert_eq!(base_of(&u("/review"), &u("/")), "/review");
+        assert_eq!(base_of(&u("/review/"), &u("/")), "/review");
+        assert_eq!(base_of(&u("/"), &u("/")), "");
+    }
+}

@@ -1,0 +1,141 @@
+//! `tether merges list|show|approve|reject` and `tether review`: the real binary on a store
+//! written by the test.
+
+use assert_cmd::Command;
+use chrono::Utc;
+use predicates::prelude::*;
+use serde_json::json;
+use tether::config::StoreSettings;
+use tether::domain::{HubspotId, RecordRef};
+use tether::store::{Pair, ProposalId, ProposalInsert, ProposalStatus, Store};
+
+fn tether(url: &str) -> Command {
+    let mut c = Command::cargo_bin("tether").unwrap();
+    c.env_remove("TETHER_CONFIG")
+        .env("NO_COLOR", "1")
+        .env("TETHER__STORE__URL", url)
+        .env("TETHER__HUBSPOT__TOKEN", "")
+        .env("TETHER__SERVER__REVIEW_TOKEN", "")
+        .current_dir(std::env::temp_dir());
+    c
+}
+
+fn h(id: &str) -> RecordRef {
+    RecordRef::Hubspot(HubspotId::new(id).unwrap())
+}
+
+async fn seeded(url: &str) -> (ProposalId, ProposalId) {
+    let store = Store::open(&StoreSettings {
+        url: url.to_owned(),
+        busy_timeout_ms: 5000,
+    })
+    .await
+    .unwrap();
+    let mut ids = vec![];
+    for (a, b, score, name) in [("1", "2", 0.86, "Ann"), ("3", "4", 0.97, "Bo")] {
+        let snap = json!({
+            "a": {"record": {"system": "hubspot", "id": a}, "fields": {"first_name": name}},
+            "b": {"record": {"system": "hubspot", "id": b}, "fields": {"first_name": name}},
+        });
+        let expl = json!({"prior": -5.0, "fields": [{"field": "first_name", "level": "exact", "weight": 3.5}], "relatives_guard": 0.0, "total": -1.5});
+        let pair = Pair::new(h(a), h(b)).unwrap();
+        let ProposalInsert::Created(id) = store
+            .propose(&pair, score, &expl, &snap, Utc::now())
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        ids.push(id);
+    }
+    store.close().await;
+    (ids[0], ids[1])
+}
+
+#[tokio::test]
+async fn merges_commands_list_show_reject_and_approve() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let (low, high) = seeded(&url).await;
+
+    let out = tether(&url)
+        .args(["merges", "list", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let list: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let ids: Vec<i64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![high.0, low.0], "highest score first");
+    tether(&url)
+        .args(["merges", "show", &low.0.to_string()])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("hubspot:1"))
+        .stdout(predicate::str::contains("first_name"))
+        .stdout(predicate::str::contains("+3.50"));
+    tether(&url)
+        .args(["merges", "show", "999"])
+        .assert()
+        .code(2);
+    tether(&url)
+        .args([
+            "merges",
+            "reject",
+            &low.0.to_string(),
+            "--reason",
+            "siblings",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("will not be proposed again"));
+    // Rejecting again: the proposal is no longer pending.
+    tether(&url)
+        .args(["merges", "reject", &low.0.to_string()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not pending"));
+    tether(&url).args(["merges", "approve"]).assert().code(2);
+    // No HubSpot token: approved, reported as not merged, exit 1.
+    tether(&url)
+        .args(["merges", "approve", &high.0.to_string()])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("HubSpot is not configured"));
+    tether(&url)
+        .args(["merges", "list"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("no pending merge proposals"));
+
+    let store = Store::open_read_only(&StoreSettings {
+        url: url.clone(),
+        busy_timeout_ms: 5000,
+    })
+    .await
+    .unwrap();
+    let p = store.proposal(low).await.unwrap().unwrap();
+    assert_eq!(p.status, ProposalStatus::Rejected);
+    assert_eq!(p.reason.as_deref(), Some("siblings"));
+    assert!(p.decided_by.unwrap().starts_with("cli:"));
+    let audit = store.audit_for(&h("3")).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "merge.failed"));
+    store.close().await;
+}
+
+#[test]
+fn review_refuses_to_start_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    tether(&url)
+        .args(["review", "--listen", "127.0.0.1:0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("review_token"));
+}
