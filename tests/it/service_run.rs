@@ -281,6 +281,10 @@ async fn service_run_edits_cross_over_within_3s_on_a_one_second_schedule() {
         e.gorgias_name(g) == "Samantha Person1"
     })
     .await;
+    eprintln!(
+        "HubSpot edit reached Gorgias in {:?}",
+        took.unwrap_or_default()
+    );
     assert!(
         took.is_some(),
         "HubSpot edit not in Gorgias within 3 s: {:?}\n{}",
@@ -296,6 +300,10 @@ async fn service_run_edits_cross_over_within_3s_on_a_one_second_schedule() {
         e.hubspot_prop(&h, "lastname") == "Renamed"
     })
     .await;
+    eprintln!(
+        "Gorgias edit reached HubSpot in {:?}",
+        took.unwrap_or_default()
+    );
     assert!(
         took.is_some(),
         "Gorgias edit not in HubSpot within 3 s: {:?}\n{}",
@@ -363,6 +371,10 @@ async fn service_run_webhooks_401_when_unsigned_and_sync_the_contact_within_2s()
         e.gorgias_name(g) == "Webhooked Person2"
     })
     .await;
+    eprintln!(
+        "webhooked HubSpot edit reached Gorgias in {:?}",
+        took.unwrap_or_default()
+    );
     assert!(
         took.is_some(),
         "contact not synced within 2 s of the edit: {:?}, webhooks {:?}\n{}",
