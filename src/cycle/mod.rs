@@ -9,6 +9,7 @@
 //! never advance a watermark past a record whose writes did not all succeed.
 
 pub mod apply;
+pub mod dedup;
 pub mod read;
 pub mod resume;
 
@@ -49,6 +50,9 @@ pub struct CycleOptions {
     pub max_attempts: u32,
     /// Stop the cycle at this point (tests only): simulates a crash.
     pub stop_at: Option<StopPoint>,
+    /// Duplicate proposals (`[matching]` thresholds and auto-merge cap); `None` turns them
+    /// off. See [`dedup`].
+    pub proposals: Option<crate::merges::ProposalSettings>,
 }
 
 impl Default for CycleOptions {
@@ -62,6 +66,7 @@ impl Default for CycleOptions {
             actor: "sync".into(),
             max_attempts: 5,
             stop_at: None,
+            proposals: Some(crate::merges::ProposalSettings::default()),
         }
     }
 }
@@ -109,6 +114,9 @@ pub enum CycleError {
     Hubspot(#[from] HubspotError),
     #[error("Gorgias: {0}")]
     Gorgias(#[from] GorgiasError),
+    /// Proposing or applying duplicate merges failed (bookkeeping or an API error).
+    #[error("duplicates: {0}")]
+    Merge(#[from] crate::merges::MergeError),
     /// The configuration cannot make a cycle (bad mappings, missing credentials).
     #[error("configuration: {0}")]
     Config(String),
@@ -137,6 +145,8 @@ pub struct CycleReport {
     pub refused: Option<String>,
     /// Whether the watermarks moved.
     pub watermarks_advanced: bool,
+    /// Duplicate proposals and merges of this cycle (none when refused or turned off).
+    pub dedup: dedup::DedupReport,
 }
 
 impl CycleReport {
@@ -167,6 +177,10 @@ impl CycleReport {
                 n(self.applied.pending + self.resumed.pending),
             ),
             ("quarantined".into(), n(self.quarantined)),
+            ("merge_proposals".into(), n(self.dedup.proposed)),
+            ("merges_auto_approved".into(), n(self.dedup.auto_approved)),
+            ("merges_applied".into(), n(self.dedup.merges_applied)),
+            ("merges_failed".into(), n(self.dedup.merges_failed)),
         ])
     }
 }
@@ -196,12 +210,17 @@ impl Cycle {
                 settings.mappings.dir.display()
             ))
         })?;
+        let mut options = CycleOptions::from_settings(&settings.sync);
+        options.proposals = Some(crate::merges::ProposalSettings::from_settings(
+            &settings.matching,
+            options.default_region,
+        ));
         Ok(Cycle {
             store,
             hubspot,
             gorgias: Arc::new(gorgias),
             mappings: Arc::new(mappings),
-            options: CycleOptions::from_settings(&settings.sync),
+            options,
         })
     }
 
@@ -280,6 +299,7 @@ async fn run_inner(
         quarantined: gathered.quarantined,
         refused: None,
         watermarks_advanced: false,
+        dedup: dedup::DedupReport::default(),
     };
     if report.plan.caps.blocked {
         report.refused = Some(
@@ -314,6 +334,12 @@ async fn run_inner(
             report.follow_up = Some(plan);
         }
     }
+    // Duplicates: after the plan's links exist (so pairs it linked are no candidates), and
+    // before the watermarks move (so an error here re-reads these records next cycle).
+    if let Some(settings) = &ctx.options.proposals {
+        let records = dedup::merge_records(&gathered);
+        report.dedup = dedup::propose_and_apply(ctx, settings, &records, Utc::now()).await?;
+    }
     let clean = report.applied.is_clean() && report.resumed.is_clean();
     if clean {
         read::record_progress(ctx, &gathered, &report.plan).await?;
@@ -335,4 +361,25 @@ pub async fn plan_only(ctx: &Cycle) -> Result<Plan, CycleError> {
         &ctx.mappings,
         &ctx.options.engine_options(),
     ))
+}
+
+/// [`plan_only`] plus the duplicate pairs the cycle would propose over the same records
+/// (`merges::preview`, without the cross-system pairs the plan links), each with what would
+/// happen to it. Writes nothing; the list is empty when proposals are turned off.
+pub async fn plan_with_proposals(
+    ctx: &Cycle,
+) -> Result<(Plan, Vec<crate::merges::PreviewItem>), CycleError> {
+    let gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
+    let plan = engine::plan(
+        &gathered.input(),
+        &ctx.mappings,
+        &ctx.options.engine_options(),
+    );
+    let items = match &ctx.options.proposals {
+        Some(settings) if !plan.caps.blocked => {
+            dedup::preview(ctx, settings, &gathered, &plan).await?
+        }
+        _ => vec![],
+    };
+    Ok((plan, items))
 }
