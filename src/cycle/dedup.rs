@@ -21,7 +21,8 @@ use crate::merges::{
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use crate::report::ProposalLine;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// The HubSpot properties duplicate proposals compare, plus `createdate` (for the `oldest`
@@ -178,16 +179,31 @@ pub fn after_plan(
         .collect()
 }
 
-/// What the next cycle would propose and auto-merge, read-only (`tether plan`).
+/// What the next cycle would propose and auto-merge, read-only (`tether plan`), highest
+/// score first, with each record's full name.
 pub async fn preview(
     ctx: &Cycle,
     settings: &ProposalSettings,
     gathered: &Gathered,
     plan: &Plan,
-) -> Result<Vec<PreviewItem>, CycleError> {
+) -> Result<Vec<ProposalLine>, CycleError> {
     let records = merge_records(gathered);
     let items = merges::preview(&ctx.store, &records, settings).await?;
-    Ok(after_plan(items, &linked_by_plan(plan), settings))
+    let names: HashMap<&RecordRef, String> = records
+        .iter()
+        .filter_map(|r| r.full_name().map(|n| (&r.record, n)))
+        .collect();
+    Ok(after_plan(items, &linked_by_plan(plan), settings)
+        .into_iter()
+        .map(|i| ProposalLine {
+            a_name: names.get(&i.a).cloned(),
+            b_name: names.get(&i.b).cloned(),
+            a: i.a,
+            b: i.b,
+            score: i.score,
+            action: i.action,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! One sync cycle: the only place that sequences I/O (connectors, store) around the pure
 //! engine. Steps (docs/cycle.md): finish pending outbox writes ([`resume`]), read both change
 //! feeds and the counterparts ([`read`]), plan ([`crate::engine::plan`]), persist the plan's
-//! writes to the outbox in one transaction and apply them ([`apply`]), then record bases,
-//! links, audit rows, seen records and watermarks.
+//! writes to the outbox in one transaction and apply them ([`apply`]), propose duplicate
+//! merges over the records read and apply the auto-approved ones ([`dedup`]), then record
+//! bases, links, audit rows, seen records and watermarks.
 //!
 //! Owns the sequencing and the [`CycleReport`]. Must never decide what to write (the engine
 //! does), never build SQL or HTTP requests itself (the store and the connectors do), and
@@ -233,6 +234,13 @@ impl Cycle {
     pub async fn plan(&self) -> Result<Plan, CycleError> {
         plan_only(self).await
     }
+
+    /// Plans and previews duplicate proposals without writing; see [`plan_with_proposals`].
+    pub async fn plan_with_proposals(
+        &self,
+    ) -> Result<(Plan, Vec<crate::report::ProposalLine>), CycleError> {
+        plan_with_proposals(self).await
+    }
 }
 
 /// Runs one full cycle: resume the outbox, read, plan, persist, apply, record. The store
@@ -368,7 +376,7 @@ pub async fn plan_only(ctx: &Cycle) -> Result<Plan, CycleError> {
 /// happen to it. Writes nothing; the list is empty when proposals are turned off.
 pub async fn plan_with_proposals(
     ctx: &Cycle,
-) -> Result<(Plan, Vec<crate::merges::PreviewItem>), CycleError> {
+) -> Result<(Plan, Vec<crate::report::ProposalLine>), CycleError> {
     let gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
     let plan = engine::plan(
         &gathered.input(),
