@@ -19,9 +19,10 @@ use crate::merges::{
     self, Connectors, MergeRecord, Merger, PreviewAction, PreviewItem, ProposalSettings,
     Survivorship,
 };
+use crate::report::ProposalLine;
+use crate::store::Pair;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use crate::report::ProposalLine;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -181,19 +182,64 @@ pub fn after_plan(
 
 /// What the next cycle would propose and auto-merge, read-only (`tether plan`), highest
 /// score first, with each record's full name.
+///
+/// The same filters as `merges::preview` (merged-away records, approved and rejected pairs,
+/// the auto-merge threshold and cap), but the records the plan is about to link count as
+/// linked *before* matching, as they will when the cycle proposes (after its writes): the
+/// matcher's term-frequency weights and blocks depend on the set it is given, so filtering
+/// afterwards would not give the cycle's answer.
 pub async fn preview(
     ctx: &Cycle,
     settings: &ProposalSettings,
     gathered: &Gathered,
     plan: &Plan,
 ) -> Result<Vec<ProposalLine>, CycleError> {
-    let records = merge_records(gathered);
-    let items = merges::preview(&ctx.store, &records, settings).await?;
-    let names: HashMap<&RecordRef, String> = records
+    let store = &ctx.store;
+    let gone: HashSet<RecordRef> = store
+        .aliases()
+        .await?
+        .into_iter()
+        .map(|(old, _)| old)
+        .collect();
+    let live: Vec<MergeRecord> = merge_records(gathered)
+        .into_iter()
+        .filter(|r| !gone.contains(&r.record))
+        .collect();
+    let mut linked = linked_by_plan(plan);
+    linked.extend(
+        store
+            .links()
+            .await?
+            .into_iter()
+            .flat_map(|l| [RecordRef::Hubspot(l.hubspot), RecordRef::Gorgias(l.gorgias)]),
+    );
+    let approved: HashSet<Pair> = store
+        .approved_proposals()
+        .await?
+        .into_iter()
+        .map(|p| p.pair)
+        .collect();
+    let mut items = vec![];
+    for f in merges::find(&live, &linked, settings) {
+        let (Some(a), Some(b)) = (live.get(f.a), live.get(f.b)) else {
+            continue;
+        };
+        let pair = Pair::new(a.record.clone(), b.record.clone())?;
+        if approved.contains(&pair) || store.is_rejected(&pair).await? {
+            continue;
+        }
+        items.push(PreviewItem {
+            a: pair.first().clone(),
+            b: pair.second().clone(),
+            score: f.score,
+            action: PreviewAction::Review,
+        });
+    }
+    let names: HashMap<&RecordRef, String> = live
         .iter()
         .filter_map(|r| r.full_name().map(|n| (&r.record, n)))
         .collect();
-    Ok(after_plan(items, &linked_by_plan(plan), settings)
+    Ok(after_plan(items, &linked, settings)
         .into_iter()
         .map(|i| ProposalLine {
             a_name: names.get(&i.a).cloned(),
