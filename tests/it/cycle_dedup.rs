@@ -216,7 +216,7 @@ async fn plan_shows_the_would_be_proposal_and_writes_nothing() {
         .unwrap();
     assert_eq!(json["proposals"]["would_propose"], lines.len());
 
-    // The sync then proposes what the plan showed.
+    // The sync then proposes exactly what the plan showed.
     let r = cycle.run().await.unwrap();
     assert_eq!(
         pending_for(&cycle.store, &want).await.len(),
@@ -224,6 +224,19 @@ async fn plan_shows_the_would_be_proposal_and_writes_nothing() {
         "{:?}",
         r.dedup
     );
+    let shown: std::collections::BTreeSet<String> = lines
+        .iter()
+        .map(|l| format!("{} {} {:.6}", l.a, l.b, l.score))
+        .collect();
+    let proposed: std::collections::BTreeSet<String> = cycle
+        .store
+        .pending_proposals(u32::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| format!("{} {} {:.6}", p.pair.first(), p.pair.second(), p.score))
+        .collect();
+    assert_eq!(shown, proposed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
