@@ -314,7 +314,12 @@ async fn duplicates(store: &Store, r: &crate::cycle::CycleReport) -> anyhow::Res
                 .unwrap_or("")
                 .to_owned()
         };
-        format!("{} {} <{}>", get("first_name"), get("last_name"), get("email"))
+        format!(
+            "{} {} <{}>",
+            get("first_name"),
+            get("last_name"),
+            get("email")
+        )
     };
     let _ = writeln!(
         out,
@@ -331,7 +336,12 @@ async fn duplicates(store: &Store, r: &crate::cycle::CycleReport) -> anyhow::Res
     if let Some(p) = e.get("prior").and_then(Value::as_f64) {
         parts.push(format!("prior {p:+.1}"));
     }
-    for c in e.get("fields").and_then(Value::as_array).into_iter().flatten() {
+    for c in e
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let w = c.get("weight").and_then(Value::as_f64).unwrap_or(0.0);
         if w != 0.0 {
             parts.push(format!(

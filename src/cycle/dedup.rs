@@ -71,6 +71,127 @@ pub fn merge_records(g: &Gathered) -> Vec<MergeRecord> {
         .collect()
 }
 
+/// Holds back the unlinked records in hand whose counterpart was **merged away** (a merge
+/// of two linked records removed the merged-away one's link): without this the engine
+/// would create a new counterpart for them, bringing the duplicate back on the side where
+/// it was just merged. Each such record is excluded from this cycle's plan (shown as an
+/// `excluded` skip) while its pair with the survivor's counterpart is neither approved nor
+/// rejected; that counterpart is returned (read by id when `read_partners` and not in hand:
+/// one call per held record) so the pair can be proposed. Costs nothing until some merge
+/// happened (no alias), then one audit lookup per unlinked record in hand.
+pub async fn hold_orphans(
+    ctx: &Cycle,
+    g: &mut Gathered,
+    read_partners: bool,
+) -> Result<Vec<MergeRecord>, CycleError> {
+    let store = &ctx.store;
+    let aliases: HashSet<RecordRef> = store
+        .aliases()
+        .await?
+        .into_iter()
+        .map(|(old, _)| old)
+        .collect();
+    if aliases.is_empty() {
+        return Ok(vec![]);
+    }
+    let linked: HashSet<RecordRef> = g
+        .links
+        .iter()
+        .flat_map(|l| {
+            [
+                RecordRef::Hubspot(l.hubspot_id.clone()),
+                RecordRef::Gorgias(l.gorgias_id),
+            ]
+        })
+        .collect();
+    let in_hand: Vec<RecordRef> = g
+        .hubspot
+        .iter()
+        .map(|r| RecordRef::Hubspot(r.id.clone()))
+        .chain(g.gorgias.iter().map(|r| RecordRef::Gorgias(r.id)))
+        .collect();
+    let decided: HashSet<Pair> = store
+        .approved_proposals()
+        .await?
+        .into_iter()
+        .map(|p| p.pair)
+        .collect();
+    let mut partners: Vec<RecordRef> = vec![];
+    for r in in_hand.iter().filter(|r| !linked.contains(r)) {
+        let mut partner = None;
+        for e in store.audit_for(r).await?.iter().rev() {
+            if e.action != "link.removed" {
+                continue;
+            }
+            let Some(other) = e.subjects.iter().find(|s| s.system() != r.system()) else {
+                continue;
+            };
+            if !aliases.contains(other) {
+                continue;
+            }
+            let survivor = store.resolve(other).await?;
+            if let Some(l) = store.link_for(&survivor).await? {
+                let c = match r {
+                    RecordRef::Hubspot(_) => RecordRef::Hubspot(l.hubspot),
+                    RecordRef::Gorgias(_) => RecordRef::Gorgias(l.gorgias),
+                };
+                if &c != r {
+                    partner = Some(c);
+                    break;
+                }
+            }
+        }
+        let Some(c) = partner else {
+            continue;
+        };
+        let pair = Pair::new(r.clone(), c.clone())?;
+        if decided.contains(&pair) || store.is_rejected(&pair).await? {
+            continue;
+        }
+        tracing::info!(record = %r, partner = %c, "counterpart merged away: held until the pair is decided");
+        match r {
+            RecordRef::Hubspot(id) => g.excluded.hubspot.insert(id.clone()),
+            RecordRef::Gorgias(id) => g.excluded.gorgias.insert(*id),
+        };
+        if !in_hand.contains(&c) && !partners.contains(&c) {
+            partners.push(c);
+        }
+    }
+    let mut out = vec![];
+    if !read_partners {
+        return Ok(out);
+    }
+    let hs: Vec<String> = partners
+        .iter()
+        .filter_map(|r| match r {
+            RecordRef::Hubspot(h) => Some(h.as_str().to_owned()),
+            RecordRef::Gorgias(_) => None,
+        })
+        .collect();
+    if !hs.is_empty() {
+        for res in ctx.hubspot.batch_read(&hs, &hubspot_properties()).await? {
+            if let crate::connectors::hubspot::ReadOutcome::Found(c) = res.outcome
+                && let Some(m) = MergeRecord::from_hubspot(&c)
+            {
+                out.push(m);
+            }
+        }
+    }
+    for r in &partners {
+        if let RecordRef::Gorgias(id) = r {
+            match ctx.gorgias.get(id.get()).await {
+                Ok(c) => out.extend(MergeRecord::from_gorgias(&c)),
+                Err(
+                    crate::connectors::gorgias::GorgiasError::NotFound { .. }
+                    | crate::connectors::gorgias::GorgiasError::Merged { .. },
+                ) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// What the cycle did about duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DedupReport {
@@ -192,6 +313,7 @@ pub async fn preview(
     ctx: &Cycle,
     settings: &ProposalSettings,
     gathered: &Gathered,
+    extra: &[MergeRecord],
     plan: &Plan,
 ) -> Result<Vec<ProposalLine>, CycleError> {
     let store = &ctx.store;
@@ -203,6 +325,7 @@ pub async fn preview(
         .collect();
     let live: Vec<MergeRecord> = merge_records(gathered)
         .into_iter()
+        .chain(extra.iter().cloned())
         .filter(|r| !gone.contains(&r.record))
         .collect();
     let mut linked = linked_by_plan(plan);

@@ -290,7 +290,11 @@ async fn run_inner(
     started_at: DateTime<Utc>,
 ) -> Result<CycleReport, CycleError> {
     let resumed = resume::finish_pending(ctx).await?;
-    let gathered = read::gather(ctx, read::Mode::Write).await?;
+    let mut gathered = read::gather(ctx, read::Mode::Write).await?;
+    let partners = match &ctx.options.proposals {
+        Some(_) => dedup::hold_orphans(ctx, &mut gathered, true).await?,
+        None => vec![],
+    };
     let plan = engine::plan(
         &gathered.input(),
         &ctx.mappings,
@@ -345,7 +349,8 @@ async fn run_inner(
     // Duplicates: after the plan's links exist (so pairs it linked are no candidates), and
     // before the watermarks move (so an error here re-reads these records next cycle).
     if let Some(settings) = &ctx.options.proposals {
-        let records = dedup::merge_records(&gathered);
+        let mut records = dedup::merge_records(&gathered);
+        records.extend(partners);
         report.dedup = dedup::propose_and_apply(ctx, settings, &records, Utc::now()).await?;
     }
     let clean = report.applied.is_clean() && report.resumed.is_clean();
@@ -363,7 +368,10 @@ async fn run_inner(
 /// no system is written, and the store is only read (open it read-only, or pass an
 /// in-memory store when none exists yet). Pending outbox writes are not applied.
 pub async fn plan_only(ctx: &Cycle) -> Result<Plan, CycleError> {
-    let gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
+    let mut gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
+    if ctx.options.proposals.is_some() {
+        dedup::hold_orphans(ctx, &mut gathered, false).await?;
+    }
     Ok(engine::plan(
         &gathered.input(),
         &ctx.mappings,
@@ -377,7 +385,11 @@ pub async fn plan_only(ctx: &Cycle) -> Result<Plan, CycleError> {
 pub async fn plan_with_proposals(
     ctx: &Cycle,
 ) -> Result<(Plan, Vec<crate::report::ProposalLine>), CycleError> {
-    let gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
+    let mut gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
+    let partners = match &ctx.options.proposals {
+        Some(_) => dedup::hold_orphans(ctx, &mut gathered, true).await?,
+        None => vec![],
+    };
     let plan = engine::plan(
         &gathered.input(),
         &ctx.mappings,
@@ -385,7 +397,7 @@ pub async fn plan_with_proposals(
     );
     let items = match &ctx.options.proposals {
         Some(settings) if !plan.caps.blocked => {
-            dedup::preview(ctx, settings, &gathered, &plan).await?
+            dedup::preview(ctx, settings, &gathered, &partners, &plan).await?
         }
         _ => vec![],
     };

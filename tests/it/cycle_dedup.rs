@@ -290,4 +290,26 @@ async fn auto_merge_applies_at_most_its_cap_per_cycle() {
     let r2 = cycle.run().await.unwrap();
     assert!(r2.dedup.merges_applied <= 1, "{:?}", r2.dedup);
     assert!(r2.dedup.auto_approved <= 1, "{:?}", r2.dedup);
+    // The merged-away contact's Gorgias counterpart lost its link: it is held, not given a
+    // new HubSpot contact (which would bring the duplicate back).
+    assert_eq!(
+        r2.plan.summary.hubspot_creates, 0,
+        "{:?}",
+        r2.plan.hubspot_creates
+    );
+    assert!(
+        r2.plan
+            .skips
+            .iter()
+            .any(|s| s.gorgias_id.is_some() && s.hubspot_id.is_none()),
+        "{:?}",
+        r2.plan.skips
+    );
+    // Later cycles keep merging at most one pair each, and never recreate a contact.
+    for _ in 0..4 {
+        settle().await;
+        let r = cycle.run().await.unwrap();
+        assert!(r.dedup.merges_applied <= 1, "{:?}", r.dedup);
+        assert_eq!(r.plan.summary.hubspot_creates, 0);
+    }
 }
