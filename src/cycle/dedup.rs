@@ -1,13 +1,14 @@
 //! Duplicates in the sync cycle (design §6, docs/cycle.md "Duplicates"): turns the records a
 //! cycle read into [`MergeRecord`]s, proposes merges over them once the plan's writes and
 //! links are made ([`propose_and_apply`]: `merges::propose`, then `Merger::apply_pending`
-//! for the auto-approved pairs), and answers the same question read-only for `tether plan`
-//! ([`preview`]).
+//! for the auto-approved pairs), answers the same question read-only for `tether plan`
+//! ([`preview`]), and holds back a record whose counterpart was merged away so the engine
+//! does not recreate the duplicate ([`hold_orphans`]).
 //!
 //! Owns only the glue between the cycle and `crate::merges`. Must never match records itself
 //! (the matcher does), never make API calls of its own beyond the merges of approved
-//! proposals (it works on what the read step already holds), and must never write anything
-//! in [`preview`].
+//! proposals and the by-id read of a held record's partner (it works on what the read step
+//! already holds), and must never write anything in [`preview`] or [`hold_orphans`].
 
 use super::read::Gathered;
 use super::{Cycle, CycleError};
