@@ -293,6 +293,77 @@ fn short(text: &str, lines: usize) -> String {
     )
 }
 
+/// What the first sync queued as duplicates: how many, and the top proposal with the
+/// explanation of its score (both records' names and each field's weight in bits).
+async fn duplicates(store: &Store, r: &crate::cycle::CycleReport) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let pending = store.pending_proposals(u32::MAX).await?;
+    let mut out = format!(
+        "\n  duplicate proposals queued by this sync: {} (pending in the queue: {})\n",
+        r.dedup.proposed,
+        pending.len()
+    );
+    let Some(top) = pending.first() else {
+        return Ok(out);
+    };
+    let name = |side: &str| {
+        let get = |f: &str| {
+            top.snapshot
+                .pointer(&format!("/{side}/fields/{f}"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        format!(
+            "{} {} <{}>",
+            get("first_name"),
+            get("last_name"),
+            get("email")
+        )
+    };
+    let _ = writeln!(
+        out,
+        "  top proposal #{} (score {:.4}): {} {} ~ {} {}",
+        top.id.0,
+        top.score,
+        top.pair.first(),
+        name("a"),
+        top.pair.second(),
+        name("b")
+    );
+    let e = &top.explanation;
+    let mut parts = vec![];
+    if let Some(p) = e.get("prior").and_then(Value::as_f64) {
+        parts.push(format!("prior {p:+.1}"));
+    }
+    for c in e
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let w = c.get("weight").and_then(Value::as_f64).unwrap_or(0.0);
+        if w != 0.0 {
+            parts.push(format!(
+                "{} {w:+.1} ({})",
+                c.get("field").and_then(Value::as_str).unwrap_or("?"),
+                c.get("level").and_then(Value::as_str).unwrap_or("?")
+            ));
+        }
+    }
+    if let Some(g) = e.get("relatives_guard").and_then(Value::as_f64)
+        && g != 0.0
+    {
+        parts.push(format!("relatives guard {g:+.1}"));
+    }
+    let _ = writeln!(out, "    why (log2 odds): {}", parts.join(", "));
+    let _ = writeln!(
+        out,
+        "  review them with `tether merges list` / `tether merges show ID`, or on the web page `tether review`"
+    );
+    Ok(out)
+}
+
 pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
     let color = crate::report::color_wanted(
@@ -338,13 +409,19 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let cycle = sb.cycle(store.clone(), mappings.clone(), options);
 
     println!("\n== 1. tether plan (dry run: reads both sides, writes nothing) ==");
-    let first = cycle.plan().await?;
+    let (first, pairs) = cycle.plan_with_proposals().await?;
+    let first_proposals = crate::report::ProposalPreview {
+        pairs,
+        top: super::plan::TOP_PAIRS,
+    };
     let first_text = super::plan::render(&first, super::plan::Format::Text, color);
     print!("{}", short(&first_text, 30));
+    println!("  duplicates: {}", first_proposals.headline());
 
     println!("\n== 2. tether sync ==");
     let r = cycle.run().await?;
     print!("{}", super::sync::describe(&r));
+    print!("{}", duplicates(&store, &r).await?);
 
     println!("\n== 3. people edit both systems ==");
     let links = store.links().await?;
@@ -437,7 +514,12 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     let path = report_path(args.report);
-    let html = super::plan::render(&first, super::plan::Format::Html, false);
+    let html = super::plan::render_with_proposals(
+        &first,
+        &first_proposals,
+        super::plan::Format::Html,
+        false,
+    );
     std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
     let shown = std::fs::canonicalize(&path).unwrap_or(path);
     println!("\nHTML report of the first plan: {}", shown.display());

@@ -1,7 +1,8 @@
 //! `tether plan [--format text|json|markdown|html] [--output FILE] [--detailed-exitcode]`:
 //! the dry run. Reads both systems, runs the same planner as `tether sync`, and writes
 //! nothing anywhere: no system is written, and the store is opened read-only (an in-memory
-//! empty store stands in when none exists yet).
+//! empty store stands in when none exists yet). After the plan it lists the duplicate pairs
+//! the next cycle would propose and merge automatically (`merges::preview`).
 //!
 //! Edge code only: rendering is `crate::report`'s (the formats and the JSON schema are
 //! documented in docs/reports.md and docs/plan-schema.md). Must never write.
@@ -9,7 +10,7 @@
 use super::Global;
 use crate::engine::Plan;
 pub use crate::report::Format;
-use crate::report::RenderOptions;
+use crate::report::{ProposalPreview, RenderOptions};
 use crate::store::{Store, StoreError};
 use anyhow::Context;
 use std::io::IsTerminal;
@@ -43,15 +44,19 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).context("cannot read the state store"),
     };
     let cycle = super::sync::build_cycle(settings, store.clone(), args.allow_large)?;
-    let plan = cycle.plan().await;
+    let planned = cycle.plan_with_proposals().await;
     store.close().await;
-    let plan = plan.context("cannot plan")?;
+    let (plan, pairs) = planned.context("cannot plan")?;
+    let proposals = ProposalPreview {
+        pairs,
+        top: TOP_PAIRS,
+    };
     let color = args.output.is_none()
         && crate::report::color_wanted(
             std::io::stdout().is_terminal(),
             std::env::var("NO_COLOR").ok().as_deref(),
         );
-    let text = render(&plan, args.format, color);
+    let text = render_with_proposals(&plan, &proposals, args.format, color);
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text)
@@ -69,11 +74,28 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
 
 /// Renders a plan for people or scripts, stamped with the current time.
 pub fn render(plan: &Plan, format: Format, color: bool) -> String {
-    let opts = RenderOptions {
+    crate::report::render(plan, format, &options(color))
+}
+
+/// How many duplicate pairs the text, Markdown and HTML outputs list.
+pub const TOP_PAIRS: usize = 10;
+
+/// [`render`] followed by the duplicates the next cycle would propose (in JSON: the
+/// top-level `proposals` key, docs/plan-schema.md).
+pub fn render_with_proposals(
+    plan: &Plan,
+    proposals: &ProposalPreview,
+    format: Format,
+    color: bool,
+) -> String {
+    crate::report::render_with_proposals(plan, format, &options(color), proposals)
+}
+
+fn options(color: bool) -> RenderOptions {
+    RenderOptions {
         color,
         title: "tether plan".into(),
         generated_at: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         ..RenderOptions::default()
-    };
-    crate::report::render(plan, format, &opts)
+    }
 }

@@ -92,6 +92,23 @@ pub fn describe(r: &CycleReport) -> String {
         r.applied.resolved_existing + r.resumed.resolved_existing,
         r.quarantined
     ));
+    let d = &r.dedup;
+    if d.records > 0 || d.merges_applied + d.merges_failed > 0 {
+        out.push_str(&format!(
+            "  duplicates: {} records compared, {} new merge proposals ({} refreshed, {} rejected before), {} auto-approved ({} held by the per-cycle cap), {} merges applied, {} failed\n",
+            d.records,
+            d.proposed,
+            d.refreshed,
+            d.previously_rejected,
+            d.auto_approved,
+            d.held_by_cap,
+            d.merges_applied,
+            d.merges_failed
+        ));
+        for f in &d.failures {
+            out.push_str(&format!("  merge failed {f}\n"));
+        }
+    }
     if let Some(why) = &r.refused {
         out.push_str(&format!(
             "  REFUSED, nothing written: {why}\n  review it with `tether plan`, then rerun with --allow-large to apply it\n"

@@ -1,14 +1,16 @@
 //! One sync cycle: the only place that sequences I/O (connectors, store) around the pure
 //! engine. Steps (docs/cycle.md): finish pending outbox writes ([`resume`]), read both change
 //! feeds and the counterparts ([`read`]), plan ([`crate::engine::plan`]), persist the plan's
-//! writes to the outbox in one transaction and apply them ([`apply`]), then record bases,
-//! links, audit rows, seen records and watermarks.
+//! writes to the outbox in one transaction and apply them ([`apply`]), propose duplicate
+//! merges over the records read and apply the auto-approved ones ([`dedup`]), then record
+//! bases, links, audit rows, seen records and watermarks.
 //!
 //! Owns the sequencing and the [`CycleReport`]. Must never decide what to write (the engine
 //! does), never build SQL or HTTP requests itself (the store and the connectors do), and
 //! never advance a watermark past a record whose writes did not all succeed.
 
 pub mod apply;
+pub mod dedup;
 pub mod read;
 pub mod resume;
 
@@ -49,6 +51,9 @@ pub struct CycleOptions {
     pub max_attempts: u32,
     /// Stop the cycle at this point (tests only): simulates a crash.
     pub stop_at: Option<StopPoint>,
+    /// Duplicate proposals (`[matching]` thresholds and auto-merge cap); `None` turns them
+    /// off. See [`dedup`].
+    pub proposals: Option<crate::merges::ProposalSettings>,
 }
 
 impl Default for CycleOptions {
@@ -62,6 +67,7 @@ impl Default for CycleOptions {
             actor: "sync".into(),
             max_attempts: 5,
             stop_at: None,
+            proposals: Some(crate::merges::ProposalSettings::default()),
         }
     }
 }
@@ -109,6 +115,9 @@ pub enum CycleError {
     Hubspot(#[from] HubspotError),
     #[error("Gorgias: {0}")]
     Gorgias(#[from] GorgiasError),
+    /// Proposing or applying duplicate merges failed (bookkeeping or an API error).
+    #[error("duplicates: {0}")]
+    Merge(#[from] crate::merges::MergeError),
     /// The configuration cannot make a cycle (bad mappings, missing credentials).
     #[error("configuration: {0}")]
     Config(String),
@@ -137,6 +146,8 @@ pub struct CycleReport {
     pub refused: Option<String>,
     /// Whether the watermarks moved.
     pub watermarks_advanced: bool,
+    /// Duplicate proposals and merges of this cycle (none when refused or turned off).
+    pub dedup: dedup::DedupReport,
 }
 
 impl CycleReport {
@@ -167,6 +178,10 @@ impl CycleReport {
                 n(self.applied.pending + self.resumed.pending),
             ),
             ("quarantined".into(), n(self.quarantined)),
+            ("merge_proposals".into(), n(self.dedup.proposed)),
+            ("merges_auto_approved".into(), n(self.dedup.auto_approved)),
+            ("merges_applied".into(), n(self.dedup.merges_applied)),
+            ("merges_failed".into(), n(self.dedup.merges_failed)),
         ])
     }
 }
@@ -196,12 +211,17 @@ impl Cycle {
                 settings.mappings.dir.display()
             ))
         })?;
+        let mut options = CycleOptions::from_settings(&settings.sync);
+        options.proposals = Some(crate::merges::ProposalSettings::from_settings(
+            &settings.matching,
+            options.default_region,
+        ));
         Ok(Cycle {
             store,
             hubspot,
             gorgias: Arc::new(gorgias),
             mappings: Arc::new(mappings),
-            options: CycleOptions::from_settings(&settings.sync),
+            options,
         })
     }
 
@@ -213,6 +233,13 @@ impl Cycle {
     /// Plans without writing; see [`plan_only`].
     pub async fn plan(&self) -> Result<Plan, CycleError> {
         plan_only(self).await
+    }
+
+    /// Plans and previews duplicate proposals without writing; see [`plan_with_proposals`].
+    pub async fn plan_with_proposals(
+        &self,
+    ) -> Result<(Plan, Vec<crate::report::ProposalLine>), CycleError> {
+        plan_with_proposals(self).await
     }
 }
 
@@ -263,7 +290,11 @@ async fn run_inner(
     started_at: DateTime<Utc>,
 ) -> Result<CycleReport, CycleError> {
     let resumed = resume::finish_pending(ctx).await?;
-    let gathered = read::gather(ctx, read::Mode::Write).await?;
+    let mut gathered = read::gather(ctx, read::Mode::Write).await?;
+    let partners = match &ctx.options.proposals {
+        Some(_) => dedup::hold_orphans(ctx, &mut gathered, true).await?,
+        None => vec![],
+    };
     let plan = engine::plan(
         &gathered.input(),
         &ctx.mappings,
@@ -280,6 +311,7 @@ async fn run_inner(
         quarantined: gathered.quarantined,
         refused: None,
         watermarks_advanced: false,
+        dedup: dedup::DedupReport::default(),
     };
     if report.plan.caps.blocked {
         report.refused = Some(
@@ -314,6 +346,13 @@ async fn run_inner(
             report.follow_up = Some(plan);
         }
     }
+    // Duplicates: after the plan's links exist (so pairs it linked are no candidates), and
+    // before the watermarks move (so an error here re-reads these records next cycle).
+    if let Some(settings) = &ctx.options.proposals {
+        let mut records = dedup::merge_records(&gathered);
+        records.extend(partners);
+        report.dedup = dedup::propose_and_apply(ctx, settings, &records, Utc::now()).await?;
+    }
     let clean = report.applied.is_clean() && report.resumed.is_clean();
     if clean {
         read::record_progress(ctx, &gathered, &report.plan).await?;
@@ -329,10 +368,38 @@ async fn run_inner(
 /// no system is written, and the store is only read (open it read-only, or pass an
 /// in-memory store when none exists yet). Pending outbox writes are not applied.
 pub async fn plan_only(ctx: &Cycle) -> Result<Plan, CycleError> {
-    let gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
+    let mut gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
+    if ctx.options.proposals.is_some() {
+        dedup::hold_orphans(ctx, &mut gathered, false).await?;
+    }
     Ok(engine::plan(
         &gathered.input(),
         &ctx.mappings,
         &ctx.options.engine_options(),
     ))
+}
+
+/// [`plan_only`] plus the duplicate pairs the cycle would propose over the same records
+/// (`merges::preview`, without the cross-system pairs the plan links), each with what would
+/// happen to it. Writes nothing; the list is empty when proposals are turned off.
+pub async fn plan_with_proposals(
+    ctx: &Cycle,
+) -> Result<(Plan, Vec<crate::report::ProposalLine>), CycleError> {
+    let mut gathered = read::gather(ctx, read::Mode::ReadOnly).await?;
+    let partners = match &ctx.options.proposals {
+        Some(_) => dedup::hold_orphans(ctx, &mut gathered, true).await?,
+        None => vec![],
+    };
+    let plan = engine::plan(
+        &gathered.input(),
+        &ctx.mappings,
+        &ctx.options.engine_options(),
+    );
+    let items = match &ctx.options.proposals {
+        Some(settings) if !plan.caps.blocked => {
+            dedup::preview(ctx, settings, &gathered, &partners, &plan).await?
+        }
+        _ => vec![],
+    };
+    Ok((plan, items))
 }

@@ -405,6 +405,12 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
     let props_owned = hubspot_properties(&ctx.mappings);
     let mut props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
     props.push("hs_merged_object_ids");
+    // What duplicate proposals compare (`super::dedup`), read with the same calls.
+    for p in super::dedup::hubspot_properties() {
+        if !props.contains(&p) {
+            props.push(p);
+        }
+    }
     let channels = needs_channels(&ctx.mappings);
 
     // 1. Feeds.

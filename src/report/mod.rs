@@ -13,11 +13,13 @@ pub mod explain;
 mod html;
 mod json;
 mod markdown;
+mod proposals;
 mod text;
 mod view;
 
 pub use explain::{Explanation, FieldAction, FieldView, HistoryItem};
 pub use json::{SCHEMA, to_json_value};
+pub use proposals::{ProposalLine, ProposalPreview, render_with_proposals};
 
 use crate::engine::Plan;
 

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
 mod cycle_cli;
 mod cycle_crash;
+mod cycle_dedup;
 mod cycle_support;
 mod cycle_sync;
 mod deploy;
