@@ -67,6 +67,24 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             Arc::new(move || metrics::gorgias_snapshot(&g)),
         ]
     };
+    // The review page and its JSON API, when a token protects them (they refuse everything
+    // without one, so they are not mounted at all then).
+    let review = if settings.server.review_token.is_empty() {
+        tracing::info!("server.review_token is not set: the review page is not served");
+        None
+    } else {
+        let connectors = crate::merges::Connectors {
+            hubspot: Some(Arc::new(cycle.hubspot.clone())),
+            gorgias: Some(cycle.gorgias.clone()),
+        };
+        let merger = crate::merges::Merger::new(
+            store.clone(),
+            connectors,
+            crate::merges::Survivorship::default(),
+        );
+        let state = crate::review::ReviewState::new(merger, settings.server.review_token.clone());
+        Some(axum::Router::new().nest("/review", crate::review::router(state)))
+    };
     let runner: Arc<dyn CycleRunner> = Arc::new(SyncRunner::new(cycle));
 
     let opts = ServiceOptions {
@@ -75,7 +93,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         run_at_start: !args.no_initial_cycle,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         client_secret: settings.hubspot.client_secret.clone(),
-        extra: None,
+        extra: review,
     };
     let service = match Service::start(opts, store.clone(), runner, api_sources, stop).await {
         Ok(s) => s,

@@ -527,3 +527,52 @@ async fn service_run_metrics_parse_and_move() {
             .success()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_mounts_the_review_page_behind_its_token() {
+    let mut e = env("0 0 * * * *", false).await;
+    e.vars.push((
+        "TETHER__SERVER__REVIEW_TOKEN".into(),
+        "review-secret".into(),
+    ));
+    let mut p = e.start(&["--no-initial-cycle"]);
+    wait_healthy(&e, &mut p).await;
+    let http = reqwest::Client::new();
+    let anonymous = http
+        .get(e.url("/review/api/proposals"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let wrong = http
+        .get(e.url("/review/api/proposals"))
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let api = http
+        .get(e.url("/review/api/proposals"))
+        .bearer_auth("review-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert!(body.is_object() || body.is_array(), "{body}");
+    let page = http
+        .get(e.url("/review"))
+        .bearer_auth("review-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<html"));
+    p.sigterm();
+    assert!(
+        p.wait(Duration::from_secs(10))
+            .await
+            .expect("exit")
+            .success()
+    );
+}
