@@ -13,6 +13,9 @@ pub mod apply;
 pub mod dedup;
 pub mod read;
 pub mod resume;
+pub mod targeted;
+
+pub use targeted::run_targeted;
 
 use crate::connectors::gorgias::{GorgiasClient, GorgiasError};
 use crate::connectors::hubspot::{HubspotClient, HubspotError};
@@ -248,9 +251,17 @@ impl Cycle {
 /// recorded as `failed` (except a deliberate [`StopPoint`], which leaves the row open like a
 /// crash would).
 pub async fn run_cycle(ctx: &Cycle) -> Result<CycleReport, CycleError> {
+    run_from(ctx, read::Source::Feeds).await
+}
+
+/// [`run_cycle`] reading from `source` (the feeds, or named contacts for [`run_targeted`]).
+pub(crate) async fn run_from(
+    ctx: &Cycle,
+    source: read::Source<'_>,
+) -> Result<CycleReport, CycleError> {
     let started_at = Utc::now();
     let id = ctx.store.start_cycle(started_at).await?;
-    match run_inner(ctx, id, started_at).await {
+    match run_inner(ctx, id, started_at, source).await {
         Ok(report) => {
             ctx.store
                 .finish_cycle(
@@ -288,9 +299,10 @@ async fn run_inner(
     ctx: &Cycle,
     id: CycleId,
     started_at: DateTime<Utc>,
+    source: read::Source<'_>,
 ) -> Result<CycleReport, CycleError> {
     let resumed = resume::finish_pending(ctx).await?;
-    let mut gathered = read::gather(ctx, read::Mode::Write).await?;
+    let mut gathered = read::gather_from(ctx, read::Mode::Write, source).await?;
     let partners = match &ctx.options.proposals {
         Some(_) => dedup::hold_orphans(ctx, &mut gathered, true).await?,
         None => vec![],
@@ -356,7 +368,7 @@ async fn run_inner(
     let clean = report.applied.is_clean() && report.resumed.is_clean();
     if clean {
         read::record_progress(ctx, &gathered, &report.plan).await?;
-        report.watermarks_advanced = true;
+        report.watermarks_advanced = matches!(source, read::Source::Feeds);
     }
     if !clean || report.quarantined > 0 {
         report.outcome = CycleOutcome::Partial;

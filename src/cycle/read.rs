@@ -376,9 +376,29 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Where a read starts: both change feeds from their watermarks (a normal cycle), or the
+/// named HubSpot contacts read by id (a targeted cycle, [`super::targeted`]), which reads no
+/// feed and so moves no watermark.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    Feeds,
+    Contacts(&'a [HubspotId]),
+}
+
 /// Reads what one plan needs. In [`Mode::Write`] quarantines malformed records and persists
 /// relinks after merges.
 pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
+    gather_from(ctx, mode, Source::Feeds).await
+}
+
+/// [`gather`] from the given [`Source`]. With [`Source::Contacts`] the contacts are read by
+/// id (merges followed), no feed, event or held record is read, and the next watermarks
+/// stay unset; counterparts and same-e-mail candidates are read as in a normal cycle.
+pub async fn gather_from(
+    ctx: &Cycle,
+    mode: Mode,
+    source: Source<'_>,
+) -> Result<Gathered, CycleError> {
     let now = Utc::now();
     let quarantine: HashSet<RecordRef> = ctx
         .store
@@ -412,6 +432,34 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
         }
     }
     let channels = needs_channels(&ctx.mappings);
+
+    if let Source::Contacts(ids) = source {
+        let wanted: Vec<String> = ids.iter().map(|h| h.as_str().to_owned()).collect();
+        if !wanted.is_empty() {
+            for r in ctx.hubspot.batch_read(&wanted, &props).await? {
+                rd.out.feed_items += 1;
+                match r.outcome {
+                    ReadOutcome::Found(c) => {
+                        rd.looked_up_h.insert(c.id.clone());
+                        rd.add_contact(&c).await;
+                    }
+                    ReadOutcome::Merged(c) => {
+                        rd.follow_hubspot_merge(&r.requested, &c.id).await?;
+                        rd.looked_up_h.insert(c.id.clone());
+                        if !rd.hubspot.contains_key(&c.id) {
+                            rd.add_contact(&c).await;
+                        }
+                    }
+                    ReadOutcome::NotFound => {}
+                }
+            }
+        }
+        for id in &rd.out.excluded.hubspot {
+            rd.hubspot.remove(id.as_str());
+        }
+        rd.drop_seen().await?;
+        return finish(ctx, rd, channels, false, false, now).await;
+    }
 
     // 1. Feeds.
     let wm_h = ctx.store.watermark(System::Hubspot).await?;
@@ -530,6 +578,26 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
         }
     }
 
+    finish(ctx, rd, channels, hubspot_full, gorgias_full, now).await
+}
+
+/// Steps 2 to 5 of [`gather_from`], after the records to sync are in hand.
+async fn finish(
+    ctx: &Cycle,
+    mut rd: Reader<'_>,
+    channels: bool,
+    hubspot_full: bool,
+    gorgias_full: bool,
+    now: DateTime<Utc>,
+) -> Result<Gathered, CycleError> {
+    let props_owned = hubspot_properties(&ctx.mappings);
+    let mut props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
+    props.push("hs_merged_object_ids");
+    for p in super::dedup::hubspot_properties() {
+        if !props.contains(&p) {
+            props.push(p);
+        }
+    }
     // 2. Full Gorgias records (list items have no channels).
     if channels {
         let ids: Vec<i64> = rd

@@ -2,41 +2,25 @@
 //! and the translation of its [`CycleReport`] into the [`CycleSummary`] the metrics read.
 //!
 //! Owns that adapter only. Must never change what a cycle does. A targeted request (contact
-//! ids from webhooks) runs a full cycle: the cycle module has no targeted variant yet, and a
-//! full cycle reads every change since the watermarks, those contacts included. Because
-//! HubSpot's search (the change feed) shows a write only after an index lag, and a webhook
-//! often arrives before that, a targeted request first waits [`DEFAULT_SETTLE`]; a change
-//! still hidden then is picked up by the next scheduled cycle.
+//! ids from webhooks) runs [`crate::cycle::run_targeted`]: the named contacts are read by id,
+//! which HubSpot serves without the search index lag, so it runs at once (no settle delay)
+//! and leaves the watermarks to the scheduled cycle.
 
 use super::{CycleRunner, CycleSummary};
 use crate::cycle::{Cycle, CycleReport};
 use crate::domain::HubspotId;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-/// How long a targeted request waits for HubSpot's search index before its full cycle.
-pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
-
-/// Runs [`Cycle::run`] for every request.
+/// Runs [`Cycle::run`] for scheduled requests and [`Cycle::run_targeted`] for webhook ones.
 #[derive(Debug, Clone)]
 pub struct SyncRunner {
     cycle: Cycle,
-    settle: Duration,
 }
 
 impl SyncRunner {
-    /// A runner with the default settle delay for targeted requests.
+    /// A runner over `cycle`.
     pub fn new(cycle: Cycle) -> Self {
-        Self {
-            cycle,
-            settle: DEFAULT_SETTLE,
-        }
-    }
-
-    /// Sets the delay a targeted request waits before its full cycle.
-    pub fn with_settle(mut self, settle: Duration) -> Self {
-        self.settle = settle;
-        self
+        Self { cycle }
     }
 }
 
@@ -75,15 +59,14 @@ pub fn summary_of(r: &CycleReport) -> CycleSummary {
 #[async_trait::async_trait]
 impl CycleRunner for SyncRunner {
     async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, String> {
-        if let Some(ids) = &targets {
-            tracing::debug!(
-                contacts = ids.len(),
-                settle_ms = self.settle.as_millis() as u64,
-                "targeted request served by a full cycle after the settle delay"
-            );
-            tokio::time::sleep(self.settle).await;
+        let report = match &targets {
+            Some(ids) => {
+                tracing::debug!(contacts = ids.len(), "targeted cycle");
+                self.cycle.run_targeted(ids).await
+            }
+            None => self.cycle.run().await,
         }
-        let report = self.cycle.run().await.map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?;
         Ok(summary_of(&report))
     }
 }

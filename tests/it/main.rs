@@ -4,6 +4,7 @@ mod cycle_crash;
 mod cycle_dedup;
 mod cycle_support;
 mod cycle_sync;
+mod cycle_targeted;
 mod deploy;
 mod explain_cli;
 mod gorgias_common;
