@@ -52,7 +52,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("tether run needs the store as its single writer")?;
 
-    let cycle = match Cycle::from_settings(&settings, store.clone()) {
+    let mut cycle = match Cycle::from_settings(&settings, store.clone()) {
         Ok(c) => c,
         Err(e) => {
             store.close().await;
@@ -60,6 +60,10 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             return Err(super::UsageError(e.to_string()).into());
         }
     };
+    // The first backfill lists every record: show how far it got (bar or log lines).
+    cycle.options.progress = Some(crate::service::progress::cycle_hook(
+        crate::service::progress::MIN_TOTAL,
+    ));
     let api_sources: Vec<ApiSource> = {
         let (h, g) = (cycle.hubspot.clone(), cycle.gorgias.clone());
         vec![

@@ -123,7 +123,11 @@ pub async fn run(global: &Global, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&settings.store)
         .await
         .context("cannot open the state store as its writer")?;
-    let cycle = build_cycle(settings, store.clone(), args.allow_large)?;
+    let mut cycle = build_cycle(settings, store.clone(), args.allow_large)?;
+    // The first backfill lists every record: show how far it got.
+    cycle.options.progress = Some(crate::service::progress::cycle_hook(
+        crate::service::progress::MIN_TOTAL,
+    ));
     let result = cycle.run().await;
     store.close().await;
     let report = result.context("the sync cycle failed")?;

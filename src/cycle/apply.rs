@@ -320,19 +320,30 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
             _ => g_items.push(it),
         }
     }
+    let total = h_upd.len() + h_new.len() + g_items.len();
+    let mut sent = 0;
     for chunk in h_upd.chunks(100) {
         applied.add(hubspot_updates(ctx, chunk).await?);
+        sent += chunk.len();
+        super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     if lookup_creates_first && !h_new.is_empty() {
+        let before = h_new.len();
         let (rest, a) = hubspot_lookup_creates(ctx, h_new).await?;
         applied.add(a);
         h_new = rest;
+        sent += before - h_new.len().min(before);
+        super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     for chunk in h_new.chunks(100) {
         applied.add(hubspot_creates(ctx, chunk).await?);
+        sent += chunk.len();
+        super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     for it in &g_items {
         applied.add(gorgias_write(ctx, it, lookup_creates_first).await?);
+        sent += 1;
+        super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     Ok(applied)
 }

@@ -35,6 +35,58 @@ pub enum StopPoint {
     AfterOutbox,
 }
 
+/// A long step of a cycle, as named to a [`ProgressHook`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// HubSpot contacts read from the feed (a backfill lists every contact).
+    ReadHubspot,
+    /// Gorgias customers read from the feed and, when the mappings need channels, one by one.
+    ReadGorgias,
+    /// Counterparts of changed records read by id.
+    ReadCounterparts,
+    /// Outbox writes sent.
+    Apply,
+}
+
+impl Stage {
+    /// A short label for progress lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::ReadHubspot => "read HubSpot contacts",
+            Stage::ReadGorgias => "read Gorgias customers",
+            Stage::ReadCounterparts => "read counterparts",
+            Stage::Apply => "apply writes",
+        }
+    }
+}
+
+/// An observer of a cycle's progress, called with `(stage, done, total)` as items of a
+/// stage complete (`done` grows up to `total` within one stage). It must be cheap and must
+/// never block: it is called inline from the read and apply steps. The service wires it to
+/// [`crate::service::progress::Progress`] for the first backfill.
+#[derive(Clone)]
+pub struct ProgressHook(pub Arc<dyn Fn(Stage, u64, u64) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
+
+impl ProgressHook {
+    /// Wraps a callback.
+    pub fn new(f: impl Fn(Stage, u64, u64) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+}
+
+/// Calls the cycle's progress hook, if any.
+pub(crate) fn report_progress(ctx: &Cycle, stage: Stage, done: usize, total: usize) {
+    if let Some(h) = &ctx.options.progress {
+        (h.0)(stage, done as u64, total as u64);
+    }
+}
+
 /// How a cycle runs (from `[sync]` settings and the command line).
 #[derive(Debug, Clone)]
 pub struct CycleOptions {
@@ -57,6 +109,8 @@ pub struct CycleOptions {
     /// Duplicate proposals (`[matching]` thresholds and auto-merge cap); `None` turns them
     /// off. See [`dedup`].
     pub proposals: Option<crate::merges::ProposalSettings>,
+    /// Told how far the long steps got (the first backfill); `None` reports nothing.
+    pub progress: Option<ProgressHook>,
 }
 
 impl Default for CycleOptions {
@@ -71,6 +125,7 @@ impl Default for CycleOptions {
             max_attempts: 5,
             stop_at: None,
             proposals: Some(crate::merges::ProposalSettings::default()),
+            progress: None,
         }
     }
 }

@@ -483,6 +483,12 @@ pub async fn gather_from(
             tie_break: None,
         });
     rd.out.feed_items += contacts.len();
+    super::report_progress(
+        ctx,
+        super::Stage::ReadHubspot,
+        contacts.len(),
+        contacts.len(),
+    );
     for c in &contacts {
         rd.add_contact(c).await;
     }
@@ -501,6 +507,12 @@ pub async fn gather_from(
             tie_break: None,
         });
     rd.out.feed_items += feed.customers.len();
+    super::report_progress(
+        ctx,
+        super::Stage::ReadGorgias,
+        feed.customers.len(),
+        feed.customers.len(),
+    );
     for q in &feed.quarantined {
         match q.id.map(GorgiasId::new) {
             Some(Ok(id)) => {
@@ -606,10 +618,12 @@ async fn finish(
             .copied()
             .filter(|id| !rd.looked_up_g.contains(id))
             .collect();
-        for id in ids {
+        let total = ids.len();
+        for (i, id) in ids.into_iter().enumerate() {
             rd.gorgias.remove(&id);
             rd.looked_up_g.insert(id);
             rd.get_customer(id).await?;
+            super::report_progress(ctx, super::Stage::ReadGorgias, i + 1, total);
         }
     }
 
@@ -697,10 +711,12 @@ async fn finish(
             }
         }
     }
-    for id in need_g {
+    let total = need_g.len();
+    for (i, id) in need_g.into_iter().enumerate() {
         if !rd.gorgias.contains_key(&id) && rd.looked_up_g.insert(id) {
             rd.get_customer(id).await?;
         }
+        super::report_progress(ctx, super::Stage::ReadCounterparts, i + 1, total);
     }
 
     // 4. Links (with bases) of every record in the input.

@@ -4,8 +4,10 @@
 //! Owns the presentation only; the caller says how far it got. Must never print customer
 //! data, and never slow the work: updates are counters, lines are rate-limited.
 
+use crate::cycle::{ProgressHook, Stage};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How often a log line is written when there is no terminal.
@@ -123,6 +125,43 @@ impl Progress {
             Sink::Log { .. } => tracing::info!("{text} (finished)"),
         }
     }
+}
+
+/// Stages with fewer items than this show no progress (a routine cycle stays quiet; the
+/// first backfill, which lists every record, does not).
+pub const MIN_TOTAL: u64 = 200;
+
+/// A cycle [`ProgressHook`] showing each stage of at least `min_total` items with a
+/// [`Progress`] (a bar on a terminal, log lines otherwise), finished when the stage ends or
+/// another begins.
+pub fn cycle_hook(min_total: u64) -> ProgressHook {
+    let current: Mutex<Option<(Stage, Progress)>> = Mutex::new(None);
+    ProgressHook::new(move |stage, done, total| {
+        let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
+        let restart = match &*cur {
+            Some((s, p)) => *s != stage || done < p.done(),
+            None => true,
+        };
+        if restart {
+            if let Some((_, p)) = cur.take() {
+                p.finish();
+            }
+            if total < min_total {
+                return;
+            }
+            *cur = Some((stage, Progress::new(stage.label(), Some(total))));
+        }
+        let finished = match cur.as_mut() {
+            Some((_, p)) => {
+                p.inc(done.saturating_sub(p.done()));
+                done >= total
+            }
+            None => false,
+        };
+        if finished && let Some((_, p)) = cur.take() {
+            p.finish();
+        }
+    })
 }
 
 #[cfg(test)]

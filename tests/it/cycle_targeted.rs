@@ -39,7 +39,10 @@ async fn a_targeted_cycle_syncs_one_contact_by_id_and_keeps_watermarks() {
     sb.gorgias.reset_counters();
     let before = sb.write_calls();
     // No settle: a read by id does not wait for the search index.
-    let r = cycle.run_targeted(&[link.hubspot.clone()]).await.unwrap();
+    let r = cycle
+        .run_targeted(std::slice::from_ref(&link.hubspot))
+        .await
+        .unwrap();
     assert_eq!(r.outcome, CycleOutcome::Ok, "{r:?}");
     assert_eq!(r.plan.summary.gorgias_updates, 1, "{:?}", r.plan);
     assert_eq!(r.plan.summary.hubspot_updates, 0, "{:?}", r.plan);
@@ -76,7 +79,7 @@ async fn a_targeted_cycle_creates_the_counterpart_of_a_new_contact() {
         .seed_contacts(vec![contact("new@shop.test", "Nora", "New", "")]);
     let id = HubspotId::new(ids[0].clone()).unwrap();
     sb.hubspot.reset_counters();
-    let r = cycle.run_targeted(&[id.clone()]).await.unwrap();
+    let r = cycle.run_targeted(std::slice::from_ref(&id)).await.unwrap();
     assert_eq!(r.outcome, CycleOutcome::Ok, "{r:?}");
     assert_eq!(r.plan.summary.gorgias_creates, 1, "{:?}", r.plan);
     assert_eq!(search_calls(&sb), 0, "{:?}", sb.hubspot.counters());

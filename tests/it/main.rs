@@ -27,6 +27,7 @@ mod merges_hubspot;
 mod review_browser;
 mod review_page;
 mod sandbox_cli;
+mod service_progress;
 mod service_run;
 mod service_scheduler;
 mod service_support;
