@@ -43,6 +43,37 @@ pub struct Applied {
     pub created_hubspot: Vec<HubspotRecord>,
     #[serde(skip)]
     pub created_gorgias: Vec<GorgiasRecord>,
+    /// The writes to HubSpot among the above (rows whose payload could not be read count
+    /// in neither system).
+    pub hubspot: SystemWrites,
+    /// The writes to Gorgias among the above.
+    pub gorgias: SystemWrites,
+}
+
+/// Outcomes of the writes to one system.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SystemWrites {
+    pub done: usize,
+    pub failed: usize,
+    pub pending: usize,
+}
+
+impl SystemWrites {
+    /// Adds another count.
+    pub fn add(&mut self, o: SystemWrites) {
+        self.done += o.done;
+        self.failed += o.failed;
+        self.pending += o.pending;
+    }
+
+    /// The outcomes of `a`, all counted as this system's.
+    pub fn of(a: &Applied) -> SystemWrites {
+        SystemWrites {
+            done: a.done,
+            failed: a.failed,
+            pending: a.pending,
+        }
+    }
 }
 
 impl Applied {
@@ -59,6 +90,8 @@ impl Applied {
         self.created_links.extend(o.created_links);
         self.created_hubspot.extend(o.created_hubspot);
         self.created_gorgias.extend(o.created_gorgias);
+        self.hubspot.add(o.hubspot);
+        self.gorgias.add(o.gorgias);
     }
 }
 
@@ -323,25 +356,32 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
     let total = h_upd.len() + h_new.len() + g_items.len();
     let mut sent = 0;
     for chunk in h_upd.chunks(100) {
-        applied.add(hubspot_updates(ctx, chunk).await?);
+        let a = hubspot_updates(ctx, chunk).await?;
+        applied.hubspot.add(SystemWrites::of(&a));
+        applied.add(a);
         sent += chunk.len();
         super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     if lookup_creates_first && !h_new.is_empty() {
         let before = h_new.len();
         let (rest, a) = hubspot_lookup_creates(ctx, h_new).await?;
+        applied.hubspot.add(SystemWrites::of(&a));
         applied.add(a);
         h_new = rest;
         sent += before - h_new.len().min(before);
         super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     for chunk in h_new.chunks(100) {
-        applied.add(hubspot_creates(ctx, chunk).await?);
+        let a = hubspot_creates(ctx, chunk).await?;
+        applied.hubspot.add(SystemWrites::of(&a));
+        applied.add(a);
         sent += chunk.len();
         super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     for it in &g_items {
-        applied.add(gorgias_write(ctx, it, lookup_creates_first).await?);
+        let a = gorgias_write(ctx, it, lookup_creates_first).await?;
+        applied.gorgias.add(SystemWrites::of(&a));
+        applied.add(a);
         sent += 1;
         super::report_progress(ctx, super::Stage::Apply, sent, total);
     }

@@ -206,6 +206,10 @@ pub struct CycleReport {
     pub watermarks_advanced: bool,
     /// Duplicate proposals and merges of this cycle (none when refused or turned off).
     pub dedup: dedup::DedupReport,
+    /// HubSpot contacts read this cycle (see [`read::Gathered::read_hubspot`]).
+    pub read_hubspot: usize,
+    /// Gorgias customers read this cycle.
+    pub read_gorgias: usize,
 }
 
 impl CycleReport {
@@ -379,6 +383,8 @@ async fn run_inner(
         refused: None,
         watermarks_advanced: false,
         dedup: dedup::DedupReport::default(),
+        read_hubspot: gathered.read_hubspot,
+        read_gorgias: gathered.read_gorgias,
     };
     if report.plan.caps.blocked {
         report.refused = Some(
@@ -410,6 +416,8 @@ async fn run_inner(
             report.applied.failed += a.failed;
             report.applied.pending += a.pending;
             report.applied.resolved_existing += a.resolved_existing;
+            report.applied.hubspot.add(a.hubspot);
+            report.applied.gorgias.add(a.gorgias);
             report.follow_up = Some(plan);
         }
     }

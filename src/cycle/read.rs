@@ -43,6 +43,11 @@ pub struct Gathered {
     pub quarantined: usize,
     /// HubSpot calls / Gorgias calls are counted by the clients; this counts feed items.
     pub feed_items: usize,
+    /// HubSpot contacts received (feed, lookups and counterparts; before dropping those
+    /// already seen).
+    pub read_hubspot: usize,
+    /// Gorgias customers received, likewise.
+    pub read_gorgias: usize,
     next_hubspot: Option<Watermark>,
     next_gorgias: Option<Watermark>,
     seen: Vec<RecordSeen>,
@@ -175,6 +180,7 @@ impl<'a> Reader<'a> {
     }
 
     async fn add_contact(&mut self, c: &Contact) {
+        self.out.read_hubspot += 1;
         let r = match HubspotId::new(c.id.clone()) {
             Ok(id) => RecordRef::Hubspot(id),
             Err(e) => {
@@ -198,6 +204,7 @@ impl<'a> Reader<'a> {
     }
 
     async fn add_customer(&mut self, c: &Customer) {
+        self.out.read_gorgias += 1;
         let r = match GorgiasId::new(c.id) {
             Ok(id) => RecordRef::Gorgias(id),
             Err(e) => {

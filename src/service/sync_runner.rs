@@ -25,13 +25,15 @@ impl SyncRunner {
 }
 
 /// The service's view of a cycle report. Counts keep the report's own names and add the
-/// metric names: `write.<system>.planned` (updates and creates planned per system),
-/// `write.all.<done|failed|pending>` (the report does not split outcomes by system) and
-/// `conflicts`.
+/// metric names: `read.<system>` (records read), `write.<system>.planned` (updates and
+/// creates planned per system), `write.<system>.<done|failed|pending>` (outcomes of this
+/// cycle's writes and of the resumed ones, per system) and `conflicts`.
 pub fn summary_of(r: &CycleReport) -> CycleSummary {
     let mut counts: BTreeMap<String, u64> = r.counts();
     let s = &r.plan.summary;
     let n = |v: usize| v as u64;
+    counts.insert("read.hubspot".into(), n(r.read_hubspot));
+    counts.insert("read.gorgias".into(), n(r.read_gorgias));
     counts.insert(
         "write.hubspot.planned".into(),
         n(s.hubspot_updates + s.hubspot_creates),
@@ -40,15 +42,20 @@ pub fn summary_of(r: &CycleReport) -> CycleSummary {
         "write.gorgias.planned".into(),
         n(s.gorgias_updates + s.gorgias_creates),
     );
-    counts.insert("write.all.done".into(), n(r.applied.done + r.resumed.done));
-    counts.insert(
-        "write.all.failed".into(),
-        n(r.applied.failed + r.resumed.failed),
-    );
-    counts.insert(
-        "write.all.pending".into(),
-        n(r.applied.pending + r.resumed.pending),
-    );
+    for (system, mut w) in [
+        ("hubspot", r.applied.hubspot),
+        ("gorgias", r.applied.gorgias),
+    ] {
+        let resumed = if system == "hubspot" {
+            r.resumed.hubspot
+        } else {
+            r.resumed.gorgias
+        };
+        w.add(resumed);
+        counts.insert(format!("write.{system}.done"), n(w.done));
+        counts.insert(format!("write.{system}.failed"), n(w.failed));
+        counts.insert(format!("write.{system}.pending"), n(w.pending));
+    }
     CycleSummary {
         outcome: r.outcome,
         counts,

@@ -47,6 +47,10 @@ async fn a_targeted_cycle_syncs_one_contact_by_id_and_keeps_watermarks() {
     assert_eq!(r.plan.summary.gorgias_updates, 1, "{:?}", r.plan);
     assert_eq!(r.plan.summary.hubspot_updates, 0, "{:?}", r.plan);
     assert!(!r.watermarks_advanced);
+    assert_eq!(r.read_hubspot, 1, "{r:?}");
+    assert_eq!(r.read_gorgias, 1, "{r:?}");
+    assert_eq!(r.applied.gorgias.done, 1, "{r:?}");
+    assert_eq!(r.applied.hubspot.done, 0, "{r:?}");
     let g = sb.gorgias.customer(link.gorgias.get()).unwrap();
     let channels = g["channels"].to_string();
     assert!(channels.contains("+14155550177"), "{g}");

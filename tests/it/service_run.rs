@@ -314,7 +314,11 @@ async fn service_run_edits_cross_over_within_3s_on_a_one_second_schedule() {
     assert!(m["tether_links"] >= 1.0);
     // One write each way at least, counted by outcome.
     assert!(
-        m["tether_writes_total{system=\"all\",outcome=\"done\"}"] >= 2.0,
+        m["tether_writes_total{system=\"hubspot\",outcome=\"done\"}"] >= 1.0,
+        "{m:?}"
+    );
+    assert!(
+        m["tether_writes_total{system=\"gorgias\",outcome=\"done\"}"] >= 1.0,
         "{m:?}"
     );
     assert!(m["tether_writes_total{system=\"gorgias\",outcome=\"planned\"}"] >= 1.0);
@@ -515,6 +519,14 @@ async fn service_run_metrics_parse_and_move() {
             > sum(&a, "tether_api_calls_total{system=\"gorgias\"")
     );
     assert!(b["tether_cycle_duration_seconds_count"] > a["tether_cycle_duration_seconds_count"]);
+    // Records read, per system: the first cycle read the seeded pairs on both sides.
+    for system in ["hubspot", "gorgias"] {
+        let key = format!("tether_records_read_total{{system=\"{system}\"}}");
+        assert!(b.get(&key).copied().unwrap_or(0.0) >= 3.0, "{key}: {b:?}");
+        assert!(b[&key] >= a[&key], "{key}");
+    }
+    // Write outcomes are labelled by system, never `all`.
+    assert!(!b.keys().any(|k| k.contains("system=\"all\"")), "{b:?}");
     assert!(
         b["tether_last_success_timestamp_seconds"] >= a["tether_last_success_timestamp_seconds"]
     );
