@@ -57,6 +57,11 @@ async fn a_targeted_cycle_syncs_one_contact_by_id_and_keeps_watermarks() {
     assert_eq!(search_calls(&sb), 0, "{:?}", sb.hubspot.counters());
     let h_calls = sb.hubspot.counters().total;
     let g_calls: u64 = sb.gorgias.counters().calls.values().sum();
+    eprintln!(
+        "targeted cycle, one edited contact: {h_calls} HubSpot calls {:?}, {g_calls} Gorgias calls {:?}",
+        sb.hubspot.counters().by_endpoint,
+        sb.gorgias.counters().calls
+    );
     assert!(h_calls <= 3, "{:?}", sb.hubspot.counters());
     assert!(g_calls <= 4, "{:?}", sb.gorgias.counters());
     assert_eq!(sb.write_calls().0, before.0);
