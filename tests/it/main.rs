@@ -1,4 +1,7 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
+mod chaos;
+mod chaos_exec;
+mod chaos_scenario;
 mod cycle_cli;
 mod cycle_crash;
 mod cycle_dedup;
