@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
+mod bad_input;
 mod chaos;
 mod chaos_exec;
 mod chaos_scenario;
