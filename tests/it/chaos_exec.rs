@@ -608,9 +608,14 @@ async fn oracles(run: &mut Run, sc: &Scenario, mappings: &MappingSet) -> Vec<Str
             g_by.get(&e).and_then(|v| v.first()),
         );
         let touched = run.touched.contains(&p);
+        // A person touched by a merge or a delete may legitimately be held: a HubSpot merge
+        // leaves two Gorgias customers for one contact until a reviewer merges them (the
+        // orphan is held and proposed, docs/merges.md), so agreement by e-mail is not owed.
+        if touched {
+            continue;
+        }
         let (h, g) = match (h, g) {
             (Some(h), Some(g)) => (*h, *g),
-            _ if touched => continue,
             _ => {
                 fails.push(format!(
                     "p{p} is not on both sides (HubSpot {}, Gorgias {})",
@@ -629,9 +634,6 @@ async fn oracles(run: &mut Run, sc: &Scenario, mappings: &MappingSet) -> Vec<Str
                     f.name
                 ));
             }
-        }
-        if touched {
-            continue;
         }
         for field in [Field::Name, Field::Phone, Field::Company] {
             let Some(ws) = run.writes.get(&(p, field)) else {

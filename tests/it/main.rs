@@ -29,4 +29,5 @@ mod merges_hubspot;
 mod review_browser;
 mod review_page;
 mod sandbox_cli;
+mod security;
 mod store;
