@@ -344,6 +344,19 @@ impl<'a> Reader<'a> {
 
     async fn get_customer(&mut self, id: i64) -> Result<(), CycleError> {
         match self.ctx.gorgias.get(id).await {
+            // A merge answers `Merged`, so another id here is a wrong answer: using it
+            // would put one customer's data in another's place.
+            Ok(c) if c.id != id => {
+                if let Ok(gid) = GorgiasId::new(id) {
+                    self.quarantine(
+                        RecordRef::Gorgias(gid),
+                        &format!("the answer for customer {id} is customer {}", c.id),
+                        json!({"id": id, "answered_id": c.id}),
+                    )
+                    .await;
+                }
+                Ok(())
+            }
             Ok(c) => {
                 self.add_customer(&c).await;
                 Ok(())
