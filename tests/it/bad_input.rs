@@ -298,3 +298,104 @@ async fn hostile_records_are_quarantined_or_synced_and_the_cycle_goes_on() {
     let r = cycle.run().await.unwrap();
     assert_ne!(r.outcome, CycleOutcome::Failed, "{:?}", r.outcome);
 }
+
+/// One Gorgias customer's full read (`GET /api/customers/{id}`) answered with a corrupt body
+/// made from its real JSON; returns the cycle's report and the quarantine.
+async fn corrupt_gorgias_read(
+    mangle: impl Fn(serde_json::Value) -> String,
+) -> (
+    tether::cycle::CycleReport,
+    Vec<tether::store::QuarantineEntry>,
+    usize,
+) {
+    let sb = sandboxes().await;
+    seed_people(&sb, 4, 2);
+    let victim = 1003;
+    let real = sb.gorgias.customer(victim).unwrap();
+    sb.gorgias.inject_fault(
+        tether::sandbox::gorgias::Fault::body(mangle(real), 100)
+            .on_method("GET")
+            .on_path(&format!("/api/customers/{victim}")),
+    );
+    let cycle = cycle(&sb).await;
+    let r = cycle.run().await.unwrap();
+    let q = cycle.store.quarantine_list().await.unwrap();
+    let links = cycle.store.links().await.unwrap().len();
+    (r, q, links)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_answer_about_one_record_quarantines_it_and_the_cycle_goes_on() {
+    type Mangle = fn(serde_json::Value) -> String;
+    let cases: &[(&str, Mangle)] = &[
+        ("truncated JSON", |v| {
+            let s = v.to_string();
+            s[..s.len() / 2].to_string()
+        }),
+        ("wrong types", |mut v| {
+            v["updated_datetime"] = serde_json::json!(42);
+            v["channels"] = serde_json::json!("phone");
+            v.to_string()
+        }),
+        ("nulls", |v| {
+            let m: serde_json::Map<String, serde_json::Value> = v
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| (k.clone(), serde_json::Value::Null))
+                .collect();
+            serde_json::Value::Object(m).to_string()
+        }),
+        ("wrong id", |mut v| {
+            v["id"] = serde_json::json!(1001);
+            v.to_string()
+        }),
+        ("not an object", |_| "[1, 2, 3]".into()),
+    ];
+    let mut problems = vec![];
+    for (case, mangle) in cases {
+        let (r, q, links) = corrupt_gorgias_read(mangle).await;
+        if r.outcome == CycleOutcome::Failed {
+            problems.push(format!("{case}: the cycle failed: {:?}", r.refused));
+            continue;
+        }
+        let hit = q.iter().find(|e| {
+            e.record
+                == tether::domain::RecordRef::Gorgias(tether::domain::GorgiasId::new(1003).unwrap())
+        });
+        match hit {
+            Some(e) if !e.reason.trim().is_empty() => {}
+            other => problems.push(format!(
+                "{case}: Gorgias 1003 not quarantined with a reason: {other:?}"
+            )),
+        }
+        // The three other people (2 shared + 1 HubSpot-only... ) still synced: 3 links at least.
+        if links < 3 {
+            problems.push(format!(
+                "{case}: only {links} links: the cycle did not go on"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_but_valid_answers_sync_or_quarantine_and_the_cycle_goes_on() {
+    type Mangle = fn(serde_json::Value) -> String;
+    let cases: &[(&str, Mangle)] = &[
+        ("unexpected fields", |mut v| {
+            v["surprise"] = serde_json::json!({"deep": [null, {"x": 1}]});
+            v["data"] = serde_json::json!({"other_app": {"k": "v"}});
+            v.to_string()
+        }),
+        ("huge odd Unicode", |mut v| {
+            v["name"] = serde_json::json!("\u{202e}Zalgo\u{0336}\u{0337}😀\u{200b}".repeat(5000));
+            v.to_string()
+        }),
+    ];
+    for (case, mangle) in cases {
+        let (r, _q, links) = corrupt_gorgias_read(mangle).await;
+        assert_ne!(r.outcome, CycleOutcome::Failed, "{case}");
+        assert!(links >= 3, "{case}: {links} links");
+    }
+}
