@@ -642,34 +642,41 @@ async fn oracles(run: &mut Run, sc: &Scenario, mappings: &MappingSet) -> Vec<Str
             let Some(f) = mappings.field(field.canonical()) else {
                 continue;
             };
-            let fin = read_hubspot(f, h, region)
+            let hubspot_final = read_hubspot(f, h, region)
                 .ok()
                 .flatten()
                 .map(|c| c.into_owned())
                 .unwrap_or_default();
-            if !ws.iter().any(|w| w.value == fin) {
-                fails.push(format!(
-                    "p{p}.{}: final {fin:?} is a value nobody wrote ({:?})",
-                    field.canonical(),
-                    ws.iter().map(|w| &w.value).collect::<Vec<_>>()
-                ));
-                continue;
-            }
-            // The policy (newest): the last write wins unless the other side wrote the same
-            // field in the same round (a real conflict: either write is an acceptable winner).
-            let Some(last) = ws.last() else { continue };
-            let rivals: Vec<&Write> = ws
-                .iter()
-                .filter(|w| w.round == last.round && w.side != last.side)
-                .collect();
-            if fin != last.value && !rivals.iter().any(|w| w.value == fin) {
-                fails.push(format!(
-                    "p{p}.{}: lost update: final {fin:?}, last write {:?} ({:?}, round {})",
-                    field.canonical(),
-                    last.value,
-                    last.side,
-                    last.round
-                ));
+            let gorgias_final = read_gorgias(f, g, region)
+                .ok()
+                .flatten()
+                .map(|c| c.into_owned())
+                .unwrap_or_default();
+            for (side, fin) in [("HubSpot", hubspot_final), ("Gorgias", gorgias_final)] {
+                if !ws.iter().any(|w| w.value == fin) {
+                    fails.push(format!(
+                        "p{p}.{} in {side}: final {fin:?} is a value nobody wrote ({:?})",
+                        field.canonical(),
+                        ws.iter().map(|w| &w.value).collect::<Vec<_>>()
+                    ));
+                    continue;
+                }
+                // The policy (newest): the last write wins unless the other side wrote the
+                // same field in the same round (a real conflict: either is acceptable).
+                let Some(last) = ws.last() else { continue };
+                let rivals: Vec<&Write> = ws
+                    .iter()
+                    .filter(|w| w.round == last.round && w.side != last.side)
+                    .collect();
+                if fin != last.value && !rivals.iter().any(|w| w.value == fin) {
+                    fails.push(format!(
+                        "p{p}.{} in {side}: lost update: final {fin:?}, last write {:?} ({:?}, round {})",
+                        field.canonical(),
+                        last.value,
+                        last.side,
+                        last.round
+                    ));
+                }
             }
         }
         if let Some(v) = run.foreign.get(&p)
@@ -773,6 +780,12 @@ fn collect_ids(v: &Value, out: &mut Vec<String>) {
 
 /// Runs one seed; `Err` holds the seed, the failures and the trace.
 pub async fn run_seed(sc: &Scenario) -> Result<(), String> {
+    run_seed_with(sc, false).await
+}
+
+/// Like [`run_seed`]; with `sabotage`, an agent edits a quiet person's name in Gorgias after
+/// the run quiesced and nobody syncs it, so the oracles must fail (proves they can).
+pub async fn run_seed_with(sc: &Scenario, sabotage: bool) -> Result<(), String> {
     let mappings = default_mappings().unwrap();
     let mut run = Run::start(sc).await;
     for (i, s) in sc.steps.iter().enumerate() {
@@ -782,6 +795,25 @@ pub async fn run_seed(sc: &Scenario) -> Result<(), String> {
     let mut fails = vec![];
     if let Err(e) = run.quiesce(5).await {
         fails.push(e);
+    }
+    if sabotage {
+        let people = run
+            .writes
+            .keys()
+            .map(|(p, _)| *p)
+            .max()
+            .map_or(0, |m| m + 1);
+        let quiet = (0..people).find(|p| !run.touched.contains(p));
+        if let Some(p) = quiet
+            && let Some(id) = run.gorgias_id(p)
+        {
+            run.sb
+                .gorgias
+                .edit_as_agent(id, json!({"name": "Nobody Wrote This"}));
+            run.trace.push(format!(
+                "  sabotage: p{p}.name = \"Nobody Wrote This\" in Gorgias, unsynced"
+            ));
+        }
     }
     fails.extend(oracles(&mut run, sc, &mappings).await);
     fails.extend(run.panics.iter().map(|p| format!("tether panicked: {p}")));
