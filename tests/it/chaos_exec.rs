@@ -373,6 +373,9 @@ impl Run {
             FaultSpec::HubspotTimeout { times } => {
                 h.inject_fault(HFault::of(HKind::Timeout, times).millis(100))
             }
+            FaultSpec::GorgiasMalformed { times } => {
+                g.inject_fault(GFault::body("{\"data\": [{\"id\": 1", times).on_method("GET"))
+            }
             FaultSpec::HubspotMalformed { times } => {
                 h.inject_fault(HFault::of(HKind::Malformed, times))
             }

@@ -65,11 +65,30 @@ pub enum Side {
 /// A fault injected into a sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultSpec {
-    Status { side: Side, status: u16, times: u32 },
-    RateLimitBurst { side: Side, times: u32 },
-    Latency { side: Side, ms: u64, times: u32 },
-    HubspotTimeout { times: u32 },
-    HubspotMalformed { times: u32 },
+    Status {
+        side: Side,
+        status: u16,
+        times: u32,
+    },
+    RateLimitBurst {
+        side: Side,
+        times: u32,
+    },
+    Latency {
+        side: Side,
+        ms: u64,
+        times: u32,
+    },
+    HubspotTimeout {
+        times: u32,
+    },
+    HubspotMalformed {
+        times: u32,
+    },
+    /// Gorgias answers 200 with a truncated JSON body.
+    GorgiasMalformed {
+        times: u32,
+    },
 }
 
 /// One step of a scenario. People are numbered; the executor resolves a person to the ids
@@ -268,11 +287,7 @@ pub fn generate(seed: u64, size: Size) -> Scenario {
                 },
                 3 => FaultSpec::HubspotTimeout { times },
                 4 => FaultSpec::HubspotMalformed { times },
-                _ => FaultSpec::Status {
-                    side: s,
-                    status: 503,
-                    times,
-                },
+                _ => FaultSpec::GorgiasMalformed { times },
             })
         } else if roll < 90 {
             Step::Sync
