@@ -16,9 +16,12 @@ async fn seeds(list: impl IntoIterator<Item = u64>) {
     let mut fails = vec![];
     for seed in list {
         let sc = generate(seed, Size::default());
-        if let Err(e) = run_seed(&sc).await {
-            eprintln!("{e}");
-            fails.push(e);
+        match run_seed(&sc).await {
+            Ok(()) => eprintln!("chaos seed {seed}: ok"),
+            Err(e) => {
+                eprintln!("{e}");
+                fails.push(e);
+            }
         }
     }
     assert!(fails.is_empty(), "{}", fails.join("\n\n"));
