@@ -456,6 +456,32 @@ pub async fn gather(ctx: &Cycle, mode: Mode) -> Result<Gathered, CycleError> {
             rd.follow_hubspot_merge(m, &c.id).await?;
         }
     }
+    // Quarantined customers are read again: one whose answer was only transiently bad (a
+    // truncated body) is released and synced instead of staying out for good (chaos seeds
+    // 246 and 250: its later edits never synced).
+    if mode == Mode::Write {
+        let held: Vec<GorgiasId> = rd
+            .quarantine
+            .iter()
+            .filter_map(|r| match r {
+                RecordRef::Gorgias(g) => Some(*g),
+                RecordRef::Hubspot(_) => None,
+            })
+            .collect();
+        for g in held {
+            if let Ok(c) = ctx.gorgias.get(g.get()).await
+                && c.id == g.get()
+                && gorgias_record(&c).is_ok()
+            {
+                let r = RecordRef::Gorgias(g);
+                ctx.store
+                    .clear_quarantine(&r, &ctx.options.actor, now)
+                    .await?;
+                rd.quarantine.remove(&r);
+                rd.add_customer(&c).await;
+            }
+        }
+    }
     let feed = ctx
         .gorgias
         .changed_since_watermark(wm_g.as_ref().map(|w| w.at), overlap)
