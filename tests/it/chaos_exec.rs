@@ -823,6 +823,10 @@ pub async fn run_seed_with(sc: &Scenario, sabotage: bool) -> Result<(), String> 
     if fails.is_empty() {
         return Ok(());
     }
+    if std::env::var_os("TETHER_CHAOS_KEEP").is_some() {
+        let dir = std::mem::replace(&mut run.dir, tempfile::tempdir().unwrap());
+        fails.push(format!("store kept in {}", dir.keep().display()));
+    }
     Err(format!(
         "chaos seed {} FAILED (replay: TETHER_CHAOS_SEEDS={} cargo test --test it chaos::replay -- --ignored --nocapture)\n{}\ntrace:\nhomes {:?}\n{}",
         sc.seed,
