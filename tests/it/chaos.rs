@@ -152,3 +152,53 @@ async fn an_edit_made_while_tether_was_down_is_not_overwritten_by_the_resumed_wr
         "HubSpot did not get the newer name"
     );
 }
+
+/// The other side of that race: the write landed but its answer was lost (here, a 503 sent
+/// after the change was applied). The resume finds the values in effect and audits the write
+/// as done instead of giving it up (seed 103 found the `write.failed` of a write that had
+/// landed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_landed_before_its_answer_was_lost_is_audited_as_done() {
+    use super::cycle_support::*;
+    use std::collections::BTreeMap;
+    use tether::sandbox::gorgias::{Fault, FaultKind};
+    let sb = sandboxes().await;
+    seed_people(&sb, 2, 2);
+    let cycle = cycle(&sb).await;
+    cycle.run().await.unwrap();
+    settle().await;
+    let link = cycle.store.links().await.unwrap()[0].clone();
+    let (h, g) = (link.hubspot.as_str().to_string(), link.gorgias.get());
+    let mut props = BTreeMap::new();
+    props.insert("firstname".to_string(), "Cy".to_string());
+    props.insert("lastname".to_string(), "Landed".to_string());
+    sb.hubspot.edit_as_person(&h, props).unwrap();
+    settle().await;
+    sb.gorgias.inject_fault(Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            after_apply: true,
+        },
+        times: 50,
+        method: Some("PUT".into()),
+        path_prefix: None,
+    });
+    cycle.run().await.unwrap();
+    assert_eq!(sb.gorgias.customer(g).unwrap()["name"], "Cy Landed");
+    assert!(!cycle.store.pending_writes(10).await.unwrap().is_empty());
+    sb.gorgias.clear_faults();
+    settle().await;
+    cycle.run().await.unwrap();
+    assert!(cycle.store.pending_writes(10).await.unwrap().is_empty());
+    let audit = cycle
+        .store
+        .audit_for(&tether::domain::RecordRef::Gorgias(link.gorgias))
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|a| a.action == "write.done"),
+        "{:?}",
+        audit.iter().map(|a| &a.action).collect::<Vec<_>>()
+    );
+    assert!(!audit.iter().any(|a| a.action == "write.failed"));
+}
