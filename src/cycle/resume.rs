@@ -68,7 +68,7 @@ async fn drop_superseded(ctx: &Cycle) -> Result<(), CycleError> {
                 Err(_) => (None, false),
             },
         };
-        if !changed_at.is_some_and(|t| t > item.enqueued_at) {
+        if changed_at.is_none_or(|t| t <= item.enqueued_at) {
             continue;
         }
         if in_effect {
