@@ -351,6 +351,19 @@ impl<'a> Reader<'a> {
 
     async fn get_customer(&mut self, id: i64) -> Result<(), CycleError> {
         match self.ctx.gorgias.get(id).await {
+            // A merge answers `Merged`, so another id here is a wrong answer: using it
+            // would put one customer's data in another's place.
+            Ok(c) if c.id != id => {
+                if let Ok(gid) = GorgiasId::new(id) {
+                    self.quarantine(
+                        RecordRef::Gorgias(gid),
+                        &format!("the answer for customer {id} is customer {}", c.id),
+                        json!({"id": id, "answered_id": c.id}),
+                    )
+                    .await;
+                }
+                Ok(())
+            }
             Ok(c) => {
                 self.add_customer(&c).await;
                 Ok(())
@@ -502,6 +515,32 @@ pub async fn gather_from(
     for c in &contacts {
         for m in &c.merged_ids {
             rd.follow_hubspot_merge(m, &c.id).await?;
+        }
+    }
+    // Quarantined customers are read again: one whose answer was only transiently bad (a
+    // truncated body) is released and synced instead of staying out for good (chaos seeds
+    // 246 and 250: its later edits never synced).
+    if mode == Mode::Write {
+        let held: Vec<GorgiasId> = rd
+            .quarantine
+            .iter()
+            .filter_map(|r| match r {
+                RecordRef::Gorgias(g) => Some(*g),
+                RecordRef::Hubspot(_) => None,
+            })
+            .collect();
+        for g in held {
+            if let Ok(c) = ctx.gorgias.get(g.get()).await
+                && c.id == g.get()
+                && gorgias_record(&c).is_ok()
+            {
+                let r = RecordRef::Gorgias(g);
+                ctx.store
+                    .clear_quarantine(&r, &ctx.options.actor, now)
+                    .await?;
+                rd.quarantine.remove(&r);
+                rd.add_customer(&c).await;
+            }
         }
     }
     let feed = ctx

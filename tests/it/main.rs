@@ -1,4 +1,8 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
+mod bad_input;
+mod chaos;
+mod chaos_exec;
+mod chaos_scenario;
 mod cycle_cli;
 mod cycle_crash;
 mod cycle_dedup;
@@ -27,6 +31,7 @@ mod merges_hubspot;
 mod review_browser;
 mod review_page;
 mod sandbox_cli;
+mod security;
 mod service_progress;
 mod service_run;
 mod service_scheduler;

@@ -19,6 +19,10 @@ pub enum FaultKind {
     RateLimit { retry_after: u64 },
     /// Hold the request this many real milliseconds before processing it.
     Delay { ms: u64 },
+    /// Answer with `status` and this raw `body` as JSON, not processed: a corrupt answer
+    /// about one record (truncated JSON, wrong types, nulls, a wrong id) when restricted to
+    /// its path.
+    Body { status: u16, body: String },
 }
 
 /// A fault applied to the next `times` requests that match `method` and `path_prefix`.
@@ -58,6 +62,19 @@ impl Fault {
     pub fn rate_limit(retry_after: u64, times: u32) -> Self {
         Self {
             kind: FaultKind::RateLimit { retry_after },
+            times,
+            method: None,
+            path_prefix: None,
+        }
+    }
+
+    /// `times` requests answered 200 with `body` verbatim (see [`FaultKind::Body`]).
+    pub fn body(body: impl Into<String>, times: u32) -> Self {
+        Self {
+            kind: FaultKind::Body {
+                status: 200,
+                body: body.into(),
+            },
             times,
             method: None,
             path_prefix: None,

@@ -76,6 +76,15 @@ pub async fn gate(
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             reply::error(code, "Injected fault.")
         }
+        Some(FaultKind::Body { status, body }) => {
+            let mut resp = Response::new(axum::body::Body::from(body));
+            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
         Some(FaultKind::Delay { ms }) => {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             next.run(req).await

@@ -1,0 +1,355 @@
+//! Chaos scenarios: a pure, seeded generator of the steps a chaos run takes (people seeded on
+//! each side, edits as people and as other integrations, creates, deletes, merges,
+//! near-duplicates, faults, syncs and `kill -9`s). Owns generation and the trace's text only;
+//! must never do I/O (the executor in `chaos_exec.rs` runs the steps).
+
+use std::fmt;
+
+/// A small deterministic PRNG (splitmix64), so a seed replays identically on any machine.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Where a person starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    Both,
+    Hubspot,
+    Gorgias,
+}
+
+/// A mapped field the scenario edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Field {
+    Name,
+    Phone,
+    Company,
+}
+
+impl Field {
+    pub fn canonical(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Phone => "phone",
+            Field::Company => "company",
+        }
+    }
+}
+
+/// A system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Hubspot,
+    Gorgias,
+}
+
+/// A fault injected into a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultSpec {
+    Status {
+        side: Side,
+        status: u16,
+        times: u32,
+    },
+    RateLimitBurst {
+        side: Side,
+        times: u32,
+    },
+    Latency {
+        side: Side,
+        ms: u64,
+        times: u32,
+    },
+    HubspotTimeout {
+        times: u32,
+    },
+    HubspotMalformed {
+        times: u32,
+    },
+    /// Gorgias answers 200 with a truncated JSON body.
+    GorgiasMalformed {
+        times: u32,
+    },
+}
+
+/// One step of a scenario. People are numbered; the executor resolves a person to the ids
+/// it has on each side at the time of the step (a step on a person with no record on that
+/// side is skipped and says so in the trace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A person edits a mapped field in the system's UI (value is canonical).
+    Edit {
+        side: Side,
+        person: usize,
+        field: Field,
+        value: String,
+    },
+    /// Another integration writes its own key in the Gorgias customer's `data`.
+    ForeignData {
+        person: usize,
+        value: String,
+    },
+    /// A new person is created in one system's UI (index of the new person).
+    Create {
+        side: Side,
+        person: usize,
+    },
+    /// A near-duplicate of `of`: same name, a different e-mail (a new person).
+    NearDuplicate {
+        side: Side,
+        person: usize,
+        of: usize,
+    },
+    /// An agent deletes the person's Gorgias customer.
+    DeleteGorgias {
+        person: usize,
+    },
+    /// A person merges `gone` into `keep` in HubSpot's UI.
+    MergeHubspot {
+        keep: usize,
+        gone: usize,
+    },
+    /// An agent merges `gone` into `keep` in Gorgias.
+    MergeGorgias {
+        keep: usize,
+        gone: usize,
+    },
+    Fault(FaultSpec),
+    /// `tether sync` runs to its end.
+    Sync,
+    /// `tether sync` is started and `kill -9`ed after `after_ms`.
+    Crash {
+        after_ms: u64,
+    },
+}
+
+/// A whole scenario: the people seeded and the steps.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub seed: u64,
+    /// Where each seeded person starts (index = person).
+    pub homes: Vec<Home>,
+    pub steps: Vec<Step>,
+}
+
+/// Size knobs of a scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    pub people: usize,
+    pub steps: usize,
+}
+
+impl Default for Size {
+    fn default() -> Self {
+        Size {
+            people: 12,
+            steps: 14,
+        }
+    }
+}
+
+fn side(rng: &mut Rng) -> Side {
+    if rng.chance(50) {
+        Side::Hubspot
+    } else {
+        Side::Gorgias
+    }
+}
+
+fn value(rng: &mut Rng, field: Field, step: usize) -> String {
+    match field {
+        Field::Name => format!("Pat{step} Chaos{}", rng.below(1000)),
+        Field::Phone => format!(
+            "+1415555{:04}",
+            2000 + (step as u64 * 397 + rng.below(397)) % 7999
+        ),
+        Field::Company => format!("Co{step} {}", rng.below(1000)),
+    }
+}
+
+/// Generates the scenario of `seed`. Pure: the same seed and size give the same scenario.
+pub fn generate(seed: u64, size: Size) -> Scenario {
+    let mut rng = Rng::new(seed);
+    let homes: Vec<Home> = (0..size.people)
+        .map(|_| match rng.below(4) {
+            0 => Home::Hubspot,
+            1 => Home::Gorgias,
+            _ => Home::Both,
+        })
+        .collect();
+    let mut people = homes.len();
+    // People no longer usable as merge/delete subjects (merged away, deleted).
+    let mut gone: Vec<usize> = vec![];
+    let mut steps = vec![Step::Sync];
+    let mut merges = 0;
+    for i in 0..size.steps {
+        let n = i + 1;
+        let pick = |rng: &mut Rng, gone: &[usize], people: usize| -> Option<usize> {
+            let live: Vec<usize> = (0..people).filter(|p| !gone.contains(p)).collect();
+            live.get(rng.below(live.len().max(1) as u64) as usize)
+                .copied()
+        };
+        let roll = rng.below(100);
+        let step = if roll < 35 {
+            let Some(person) = pick(&mut rng, &gone, people) else {
+                continue;
+            };
+            let field = match rng.below(3) {
+                0 => Field::Name,
+                1 => Field::Phone,
+                _ => Field::Company,
+            };
+            Step::Edit {
+                side: side(&mut rng),
+                person,
+                field,
+                value: value(&mut rng, field, n),
+            }
+        } else if roll < 42 {
+            let Some(person) = pick(&mut rng, &gone, people) else {
+                continue;
+            };
+            Step::ForeignData {
+                person,
+                value: format!("ord-{n}-{}", rng.below(1000)),
+            }
+        } else if roll < 48 {
+            people += 1;
+            Step::Create {
+                side: side(&mut rng),
+                person: people - 1,
+            }
+        } else if roll < 52 {
+            let Some(of) = pick(&mut rng, &gone, people) else {
+                continue;
+            };
+            people += 1;
+            Step::NearDuplicate {
+                side: side(&mut rng),
+                person: people - 1,
+                of,
+            }
+        } else if roll < 56 {
+            let Some(person) = pick(&mut rng, &gone, people) else {
+                continue;
+            };
+            gone.push(person);
+            Step::DeleteGorgias { person }
+        } else if roll < 62 && merges < 2 {
+            let (Some(keep), Some(g)) =
+                (pick(&mut rng, &gone, people), pick(&mut rng, &gone, people))
+            else {
+                continue;
+            };
+            if keep == g {
+                continue;
+            }
+            merges += 1;
+            gone.push(g);
+            if rng.chance(50) {
+                Step::MergeHubspot { keep, gone: g }
+            } else {
+                Step::MergeGorgias { keep, gone: g }
+            }
+        } else if roll < 78 {
+            let times = 1 + rng.below(2) as u32;
+            let s = side(&mut rng);
+            Step::Fault(match rng.below(6) {
+                0 => FaultSpec::Status {
+                    side: s,
+                    status: [500, 502, 503][rng.below(3) as usize],
+                    times,
+                },
+                1 => FaultSpec::RateLimitBurst { side: s, times },
+                2 => FaultSpec::Latency {
+                    side: s,
+                    ms: 20 + rng.below(150),
+                    times,
+                },
+                3 => FaultSpec::HubspotTimeout { times },
+                4 => FaultSpec::HubspotMalformed { times },
+                _ => FaultSpec::GorgiasMalformed { times },
+            })
+        } else if roll < 90 {
+            Step::Sync
+        } else {
+            Step::Crash {
+                after_ms: 30 + rng.below(400),
+            }
+        };
+        steps.push(step);
+    }
+    Scenario { seed, homes, steps }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Edit {
+                side,
+                person,
+                field,
+                value,
+            } => write!(
+                f,
+                "edit {side:?} p{person}.{} = {value:?}",
+                field.canonical()
+            ),
+            Step::ForeignData { person, value } => {
+                write!(
+                    f,
+                    "foreign integration writes data.shop.order on p{person} = {value:?}"
+                )
+            }
+            Step::Create { side, person } => write!(f, "create p{person} in {side:?}"),
+            Step::NearDuplicate { side, person, of } => {
+                write!(f, "near-duplicate p{person} of p{of} in {side:?}")
+            }
+            Step::DeleteGorgias { person } => write!(f, "delete p{person} in Gorgias"),
+            Step::MergeHubspot { keep, gone } => write!(f, "merge p{gone} into p{keep} in HubSpot"),
+            Step::MergeGorgias { keep, gone } => write!(f, "merge p{gone} into p{keep} in Gorgias"),
+            Step::Fault(x) => write!(f, "fault {x:?}"),
+            Step::Sync => f.write_str("tether sync"),
+            Step::Crash { after_ms } => write!(f, "tether sync, kill -9 after {after_ms} ms"),
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "seed {}: homes {:?}", self.seed, self.homes)?;
+        for (i, s) in self.steps.iter().enumerate() {
+            writeln!(f, "  {i:>2}. {s}")?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_scenario_and_seeds_differ() {
+    let a = generate(7, Size::default());
+    let b = generate(7, Size::default());
+    assert_eq!(a.steps, b.steps);
+    assert_eq!(a.homes, b.homes);
+    let c = generate(8, Size::default());
+    assert_ne!(a.steps, c.steps);
+}
