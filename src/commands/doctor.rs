@@ -198,22 +198,10 @@ async fn hubspot_check(settings: &HubspotSettings) -> Check {
         Ok(c) => c,
         Err(e) => return Check::new(NAME, CheckStatus::Failed, e.to_string()),
     };
-    match tokio::time::timeout(CHECK_TIMEOUT, client.check_token()).await {
-        Ok(Ok(())) => Check::new(
-            NAME,
-            CheckStatus::Ok,
-            format!("token accepted by {} (contacts read)", settings.base_url),
-        ),
-        Ok(Err(e)) => Check::new(NAME, CheckStatus::Failed, e.to_string()),
-        Err(_) => Check::new(
-            NAME,
-            CheckStatus::Failed,
-            format!(
-                "no answer from {} within {CHECK_TIMEOUT:?}",
-                settings.base_url
-            ),
-        ),
-    }
+    timed_check(NAME, &settings.base_url, client.check_token(), |()| {
+        format!("token accepted by {} (contacts read)", settings.base_url)
+    })
+    .await
 }
 
 /// Proves the Gorgias credentials with `GET /api/account`.
@@ -223,31 +211,42 @@ async fn gorgias_check(settings: &GorgiasSettings) -> Check {
         Ok(c) => c,
         Err(e) => return Check::new(NAME, CheckStatus::Failed, e.to_string()),
     };
-    match tokio::time::timeout(CHECK_TIMEOUT, client.check_account()).await {
-        Ok(Ok(account)) => Check::new(
-            NAME,
-            CheckStatus::Ok,
+    timed_check(
+        NAME,
+        &settings.base_url,
+        client.check_account(),
+        |account| {
             format!(
                 "credentials accepted by {} (account {})",
                 settings.base_url,
                 account.domain.as_deref().unwrap_or("(domain not given)")
-            ),
-        ),
-        Ok(Err(e)) => Check::new(NAME, CheckStatus::Failed, e.to_string()),
+            )
+        },
+    )
+    .await
+}
+
+/// Runs one credential call under [`CHECK_TIMEOUT`]: `Ok` with `ok`'s detail, or `Failed`
+/// with the error (connector errors never carry the secret) or the timeout.
+async fn timed_check<T, E: std::fmt::Display>(
+    name: &str,
+    base_url: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+    ok: impl FnOnce(T) -> String,
+) -> Check {
+    match tokio::time::timeout(CHECK_TIMEOUT, call).await {
+        Ok(Ok(v)) => Check::new(name, CheckStatus::Ok, ok(v)),
+        Ok(Err(e)) => Check::new(name, CheckStatus::Failed, e.to_string()),
         Err(_) => Check::new(
-            NAME,
+            name,
             CheckStatus::Failed,
-            format!(
-                "no answer from {} within {CHECK_TIMEOUT:?}",
-                settings.base_url
-            ),
+            format!("no answer from {base_url} within {CHECK_TIMEOUT:?}"),
         ),
     }
 }
 
-/// The credential checks of each system. Connectors extend this: replace a system's
-/// `Skipped` entry with a real call (e.g. a cheap authenticated GET) that reports `Ok` or
-/// `Failed` with the reason. A system whose credentials are not set reports
+/// The credential checks of each system: one cheap authenticated call each, reporting `Ok`
+/// or `Failed` with the reason. A system whose credentials are not set reports
 /// `NotConfigured` and is not called.
 pub async fn credential_checks(loaded: &Loaded) -> Vec<Check> {
     let s = &loaded.settings;
