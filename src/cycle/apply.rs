@@ -438,6 +438,16 @@ async fn failed(ctx: &Cycle, it: &Item, why: &str) -> Result<Applied, CycleError
     })
 }
 
+/// A whole batch call failed before any per-input result: every item of the chunk is
+/// retried later (or failed after its last attempt), for the same reason.
+async fn retry_chunk_later(ctx: &Cycle, chunk: &[Item], why: &str) -> Result<Applied, CycleError> {
+    let mut applied = Applied::default();
+    for it in chunk {
+        applied.add(retry_later(ctx, it, why).await?);
+    }
+    Ok(applied)
+}
+
 async fn retry_later(ctx: &Cycle, it: &Item, why: &str) -> Result<Applied, CycleError> {
     let n = ctx.store.mark_attempt(it.row.id, why, Utc::now()).await?;
     if n >= ctx.options.max_attempts {
@@ -485,12 +495,7 @@ async fn hubspot_updates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleEr
     let mut applied = Applied::default();
     let outcomes = match ctx.hubspot.batch_update(&inputs).await {
         Ok(o) => o,
-        Err(e) => {
-            for it in chunk {
-                applied.add(retry_later(ctx, it, &e.to_string()).await?);
-            }
-            return Ok(applied);
-        }
+        Err(e) => return retry_chunk_later(ctx, chunk, &e.to_string()).await,
     };
     for (it, outcome) in chunk.iter().zip(outcomes) {
         let Payload::HubspotUpdate { id, .. } = &it.payload else {
@@ -577,12 +582,7 @@ async fn hubspot_creates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleEr
     let mut applied = Applied::default();
     let outcomes = match ctx.hubspot.batch_create(&inputs).await {
         Ok(o) => o,
-        Err(e) => {
-            for it in chunk {
-                applied.add(retry_later(ctx, it, &e.to_string()).await?);
-            }
-            return Ok(applied);
-        }
+        Err(e) => return retry_chunk_later(ctx, chunk, &e.to_string()).await,
     };
     for (it, outcome) in chunk.iter().zip(outcomes) {
         let Payload::HubspotCreate { from_gorgias, .. } = &it.payload else {
