@@ -11,6 +11,8 @@
 //! A second phase reads 500 full customers (channels are not in the list) to measure the
 //! pacing over a long run, where the drain rate dominates.
 
+#[path = "support/figure.rs"]
+mod figure;
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -74,6 +76,32 @@ fn report(title: &str, p: &Phase, lower_bound: u64, cfg: &SandboxConfig) {
     let rate = p.calls as f64 / elapsed_sandbox.max(f64::EPSILON);
     let allowed_rate = allowed_calls / elapsed_sandbox.max(f64::EPSILON);
     println!("{title}");
+    let short = if title.contains("full") {
+        "full reads"
+    } else {
+        "backfill"
+    };
+    figure::record(
+        "gorgias_backfill",
+        &format!("{short}: calls used vs lower bound"),
+        &format!("{} vs {lower_bound}", p.calls),
+        "equal",
+        Some(p.calls == lower_bound),
+    );
+    figure::record(
+        "gorgias_backfill",
+        &format!("{short}: 429s received"),
+        &(p.client_429 + p.server_429).to_string(),
+        "0",
+        Some(p.client_429 == 0 && p.server_429 == 0),
+    );
+    figure::record(
+        "gorgias_backfill",
+        &format!("{short}: share of the allowed request rate"),
+        &format!("{share:.1} %"),
+        "≥ 85 %",
+        Some(share >= 85.0),
+    );
     println!(
         "  calls used                 {:>8}   lower bound {lower_bound:<6} (target: equal)  {}",
         p.calls,

@@ -4,6 +4,8 @@
 //! against the lower bound, 429s received and the achieved request rate as a share of the
 //! allowed rate, each beside its target. `TETHER_BENCH_TIME_SCALE=1` runs at real-time limits.
 
+#[path = "support/figure.rs"]
+mod figure;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -50,6 +52,33 @@ fn report(f: &Figures) {
     // window's burst included): the share of that capacity actually used.
     let capacity = f64::from(f.limit) * (1.0 + secs / f.window.as_secs_f64());
     println!("--- {} ---", f.name);
+    let short = if f.name.starts_with("search") {
+        "search feed"
+    } else {
+        "list"
+    };
+    let share = f.calls as f64 / capacity * 100.0;
+    figure::record(
+        "hubspot_backfill",
+        &format!("{short}: calls used vs lower bound"),
+        &format!("{} vs {}", f.calls, f.lower_bound),
+        "equal",
+        Some(f.calls == f.lower_bound && f.contacts == N),
+    );
+    figure::record(
+        "hubspot_backfill",
+        &format!("{short}: 429s received"),
+        &f.rate_limited.to_string(),
+        "0",
+        Some(f.rate_limited == 0),
+    );
+    figure::record(
+        "hubspot_backfill",
+        &format!("{short}: share of the allowed request rate"),
+        &format!("{share:.1} %"),
+        "≥ 85 %",
+        Some(share >= 85.0),
+    );
     println!("contacts returned      : {} (target {N})", f.contacts);
     println!(
         "calls used             : {} (target: lower bound {}, overhead {:+})",

@@ -4,6 +4,8 @@
 //! is ≈10). Quality: `tether match evaluate`'s figures on the shared labelled files
 //! (`../shared/data/dedup/` from the repo root, or `$TETHER_DATA_DIR`).
 
+#[path = "support/figure.rs"]
+mod figure;
 use std::path::PathBuf;
 use std::time::Instant;
 use tether::commands::matching::{evaluate_labelled, peak_memory_bytes, read_labelled};
@@ -125,6 +127,13 @@ fn quality() {
             Ok(d) => d,
             Err(e) => {
                 println!("  {file}: skipped ({e:#}); set TETHER_DATA_DIR to the dedup data folder");
+                figure::record(
+                    "matcher",
+                    &format!("{file}: quality"),
+                    "not measured: file not found",
+                    "the labelled file",
+                    Some(false),
+                );
                 continue;
             }
         };
@@ -150,6 +159,24 @@ fn quality() {
             "    review ≥ {:.2}: precision {:.4} recall {:.4} F1 {:.4}{f1_note}",
             ev.review.threshold, ev.review.precision, ev.review.recall, ev.review.f1
         );
+        if let Some(t) = f1_target {
+            figure::record(
+                "matcher",
+                &format!("{file}: F1 at review {:.2}", ev.review.threshold),
+                &format!("{:.4}", ev.review.f1),
+                &format!("≥ {t}"),
+                Some(ev.review.f1 >= t),
+            );
+        }
+        if let Some(t) = auto_precision_target {
+            figure::record(
+                "matcher",
+                &format!("{file}: precision at auto {:.2}", ev.auto.threshold),
+                &format!("{:.4}", ev.auto.precision),
+                &format!("≥ {t}"),
+                Some(ev.auto.precision >= t),
+            );
+        }
         let p_note = auto_precision_target.map_or(String::new(), |t| {
             format!("   target precision ≥ {t} {}", mark(ev.auto.precision >= t))
         });
@@ -172,6 +199,38 @@ fn main() {
     let small = speed(100_000);
     let large = speed(1_000_000);
     let ratio = large.seconds / small.seconds.max(1e-9);
+    figure::record(
+        "matcher",
+        "1,000,000 generated profiles: wall time",
+        &format!(
+            "{:.2} s{}",
+            large.seconds,
+            large
+                .cpu
+                .map_or(String::new(), |c| format!(" (CPU {c:.2} s)"))
+        ),
+        "< 60 s",
+        Some(large.seconds < 60.0),
+    );
+    figure::record(
+        "matcher",
+        "1,000,000 generated profiles: peak memory",
+        &large
+            .peak
+            .map_or("unknown".into(), |b| format!("{:.2} GiB", b as f64 / GIB)),
+        "< 4 GiB",
+        large.peak.map(|b| (b as f64) < 4.0 * GIB),
+    );
+    figure::record(
+        "matcher",
+        "scaling: 1M / 100k wall-time ratio",
+        &format!(
+            "{ratio:.1} ({:.2} s / {:.2} s)",
+            large.seconds, small.seconds
+        ),
+        "near-linear: ≈ 10, < 15",
+        Some(ratio < 15.0),
+    );
     println!(
         "  1M wall {:.2} s   target < 60 s {}",
         large.seconds,

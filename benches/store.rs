@@ -3,6 +3,8 @@
 //! 10,000 changed records should spend well under 2 s in the store, so every per-record
 //! operation should sustain at least 5,000 a second on the 2-core reference machine.
 
+#[path = "support/figure.rs"]
+mod figure;
 use chrono::Utc;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -23,6 +25,13 @@ fn report(what: &str, n: usize, started: Instant) {
     };
     println!(
         "{what:<42} {n:>7} in {secs:>7.3} s = {rate:>10.0}/s  (target >= {TARGET_PER_S:.0}/s: {verdict})"
+    );
+    figure::record(
+        "store",
+        what,
+        &format!("{rate:.0}/s"),
+        &format!("≥ {TARGET_PER_S:.0}/s"),
+        Some(rate >= TARGET_PER_S),
     );
 }
 
@@ -184,6 +193,13 @@ async fn main() {
         "status (counts) on this store",
         ms,
         if ms <= 500.0 { "ok" } else { "ABOVE TARGET" }
+    );
+    figure::record(
+        "store",
+        &format!("status (counts) on a store of {N} records"),
+        &format!("{ms:.1} ms"),
+        "≤ 500 ms",
+        Some(ms <= 500.0),
     );
     assert_eq!(status.counts.links, N as u64);
     store.close().await;
