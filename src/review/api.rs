@@ -3,7 +3,7 @@
 //! into calling it. Must never answer before authenticating.
 
 use super::ReviewState;
-use super::auth::{self, Auth, Refusal};
+use super::auth::{Auth, Refusal};
 use crate::merges::MergeError;
 use crate::store::{ProposalId, StoreError};
 use axum::Json;
@@ -18,13 +18,23 @@ fn error(status: StatusCode, msg: &str) -> Response {
 }
 
 fn bearer(st: &ReviewState, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    match auth::authenticate(&st.token, headers) {
+    match st.authenticate(headers) {
         Ok(Auth::Bearer) => Ok(()),
         Ok(Auth::Cookie) | Err(Refusal::Unauthenticated) => Err(Box::new(
             (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
                 Json(json!({"error": "send Authorization: Bearer <server.review_token>"})),
+            )
+                .into_response(),
+        )),
+        Err(Refusal::Throttled { retry_after_secs }) => Err(Box::new(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                Json(json!({
+                    "error": format!("too many wrong tokens lately; try again in {retry_after_secs} s")
+                })),
             )
                 .into_response(),
         )),

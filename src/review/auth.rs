@@ -32,6 +32,8 @@ pub enum Refusal {
     Disabled,
     /// No valid token or session.
     Unauthenticated,
+    /// Too many wrong tokens lately (see `throttle`): try again after this many seconds.
+    Throttled { retry_after_secs: u64 },
 }
 
 /// `hex(HMAC-SHA256(token, purpose))`.

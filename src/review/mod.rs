@@ -14,13 +14,18 @@ pub mod api;
 pub mod auth;
 pub mod html;
 pub mod pages;
+pub mod throttle;
 
 use crate::merges::Merger;
 use crate::secret::Secret;
+use auth::{Auth, Refusal};
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use throttle::Throttle;
 
 /// What the review handlers need: the merger (store, connectors, survivorship) and the token.
 #[derive(Debug, Clone)]
@@ -30,6 +35,8 @@ pub struct ReviewState {
     pub token: Secret,
     /// Most pending proposals shown and listed at once.
     pub page_size: u32,
+    /// Wrong tokens lately, shared by every handler (see `throttle`).
+    pub throttle: Arc<Mutex<Throttle>>,
 }
 
 impl ReviewState {
@@ -38,6 +45,53 @@ impl ReviewState {
             merger,
             token,
             page_size: 200,
+            throttle: Arc::new(Mutex::new(Throttle::default())),
+        }
+    }
+
+    fn throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {
+        // The throttle holds no invariant a panicking holder could break halfway.
+        self.throttle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn throttled(&self) -> Result<(), Refusal> {
+        self.throttle()
+            .check(Instant::now())
+            .map_err(|wait| Refusal::Throttled {
+                retry_after_secs: throttle::retry_after_secs(wait),
+            })
+    }
+
+    fn wrong_token(&self) {
+        self.throttle().record_failure(Instant::now());
+        tracing::warn!("review page: a wrong token was presented");
+    }
+
+    /// Checks a request's credentials ([`auth::authenticate`]); a request presenting an
+    /// `Authorization` header is a token guess, so it is throttled and counted when wrong.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Auth, Refusal> {
+        let presents_token = !self.token.is_empty() && headers.contains_key(header::AUTHORIZATION);
+        if presents_token {
+            self.throttled()?;
+        }
+        let result = auth::authenticate(&self.token, headers);
+        if presents_token && result == Err(Refusal::Unauthenticated) {
+            self.wrong_token();
+        }
+        result
+    }
+
+    /// Checks a token typed into the login form, throttled and counted like a header.
+    pub fn check_login(&self, presented: &str) -> Result<(), Refusal> {
+        if self.token.is_empty() {
+            return Err(Refusal::Disabled);
+        }
+        self.throttled()?;
+        if self.token.matches(presented) {
+            Ok(())
+        } else {
+            self.wrong_token();
+            Err(Refusal::Unauthenticated)
         }
     }
 }

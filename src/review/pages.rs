@@ -39,6 +39,18 @@ fn refused(r: Refusal, base: &str) -> Response {
             Html(html::login_page(base, None)),
         )
             .into_response(),
+        Refusal::Throttled { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            Html(html::message_page(
+                base,
+                "Too many wrong tokens",
+                &format!(
+                    "Too many wrong tokens were tried lately. Try again in {retry_after_secs} s."
+                ),
+            )),
+        )
+            .into_response(),
     }
 }
 
@@ -69,7 +81,7 @@ pub async fn queue(
     headers: HeaderMap,
 ) -> Response {
     let base = base_of(&orig, &uri);
-    if let Err(r) = auth::authenticate(&st.token, &headers) {
+    if let Err(r) = st.authenticate(&headers) {
         return refused(r, &base);
     }
     match st.merger.store.pending_proposals(st.page_size).await {
@@ -105,16 +117,17 @@ pub async fn login(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let base = base_of(&orig, &uri);
-    if st.token.is_empty() {
-        return refused(Refusal::Disabled, &base);
-    }
     let presented = form.get("token").map(String::as_str).unwrap_or("");
-    if !st.token.matches(presented) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Html(html::login_page(&base, Some("That token is not right."))),
-        )
-            .into_response();
+    match st.check_login(presented) {
+        Ok(()) => {}
+        Err(Refusal::Unauthenticated) => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Html(html::login_page(&base, Some("That token is not right."))),
+            )
+                .into_response();
+        }
+        Err(r) => return refused(r, &base),
     }
     see_other(
         &base,
@@ -135,7 +148,9 @@ fn check_post(
     form: &HashMap<String, String>,
     base: &str,
 ) -> Result<&'static str, Box<Response>> {
-    let a = auth::authenticate(&st.token, headers).map_err(|r| Box::new(refused(r, base)))?;
+    let a = st
+        .authenticate(headers)
+        .map_err(|r| Box::new(refused(r, base)))?;
     if !auth::csrf_ok(&st.token, a, form.get("csrf").map(String::as_str)) {
         return Err(Box::new(
             (

@@ -308,3 +308,66 @@ async fn json_api_lists_and_decides_with_the_bearer_token_only() {
     assert!(left["proposals"].as_array().unwrap().is_empty());
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn guessing_the_token_is_throttled_for_everyone_until_the_window_passes() {
+    use tether::review::throttle::MAX_FAILURES;
+    let store = Store::open_in_memory().await.unwrap();
+    nasty_proposal(&store, "1", "2", 0.9).await;
+    let srv = serve_review(bare(&store), TOKEN).await;
+    let c = client();
+    let base = format!("{}/review", srv.base_url);
+    let login = |token: &'static str| {
+        c.post(format!("{base}/login"))
+            .form(&[("token", token)])
+            .send()
+    };
+
+    // A few wrong tokens do not lock the right one out.
+    for _ in 0..3 {
+        assert_eq!(
+            login("guess").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(login(TOKEN).await.unwrap().status(), StatusCode::SEE_OTHER);
+
+    // Up to the budget, wrong tokens (form or Bearer header) are told they are wrong...
+    for i in 3..MAX_FAILURES {
+        let res = if i % 2 == 0 {
+            login("guess").await.unwrap()
+        } else {
+            c.get(format!("{base}/api/proposals"))
+                .bearer_auth("guess")
+                .send()
+                .await
+                .unwrap()
+        };
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // ...then every attempt is refused, even with the right token, with a Retry-After.
+    let res = login(TOKEN).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(
+        res.headers().get(SET_COOKIE).is_none(),
+        "no session while throttled"
+    );
+    let res = c
+        .get(format!("{base}/api/proposals"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = res.text().await.unwrap();
+    assert!(!body.contains(TOKEN) && !body.contains("guess"), "{body}");
+    // A request with no credentials at all is no guess: it still gets the login form.
+    let res = c.get(base.clone()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
