@@ -647,3 +647,112 @@ async fn a_quarantined_contact_merged_or_deleted_meanwhile_is_released_and_never
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Edits the HubSpot partner of Gorgias customer `victim` and answers the cycle's read of
+/// the customer with a truncated body, so the cycle quarantines the customer. Returns the
+/// partner's id.
+async fn quarantine_a_customer_through_a_bad_read(
+    sb: &tether::commands::demo::Sandboxes,
+    cycle: &tether::cycle::Cycle,
+    victim: i64,
+) -> String {
+    let link = cycle
+        .store
+        .link_by_gorgias(tether::domain::GorgiasId::new(victim).unwrap())
+        .await
+        .unwrap()
+        .expect("linked by the first cycle");
+    let partner = link.hubspot.as_str().to_owned();
+    let mut edit = std::collections::BTreeMap::new();
+    edit.insert("firstname".to_string(), "Newer".to_string());
+    sb.hubspot.edit_as_person(&partner, edit).unwrap();
+    settle().await;
+    sb.gorgias.inject_fault(
+        tether::sandbox::gorgias::Fault::body("{\"id\": 10", 1)
+            .on_method("GET")
+            .on_path(&format!("/api/customers/{victim}")),
+    );
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.quarantined, 1, "{:?}", r.outcome);
+    partner
+}
+
+/// Gets of single Gorgias customers the sandbox has served so far.
+fn gorgias_customer_gets(sb: &tether::commands::demo::Sandboxes) -> u64 {
+    sb.gorgias
+        .counters()
+        .calls
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET /api/customers/"))
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+/// A customer quarantined while its HubSpot partner changed gets that change once it reads
+/// well again: the partner had been recorded as seen, so the released customer is planned
+/// even at a version the store saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_edit_made_while_a_customer_was_quarantined_reaches_it_once_released() {
+    let (sb, cycle) = synced_without_overlap().await;
+    quarantine_a_customer_through_a_bad_read(&sb, &cycle, 1003).await;
+    assert_eq!(
+        sb.gorgias.customer(1003).unwrap()["name"],
+        "Hanna Contact2",
+        "nothing written yet"
+    );
+    settle().await;
+    cycle.run().await.unwrap();
+    assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
+    assert_eq!(sb.gorgias.customer(1003).unwrap()["name"], "Newer Contact2");
+}
+
+/// A quarantined customer that was merged away or deleted meanwhile is released (not
+/// fetched again every cycle) and never recreated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_customer_merged_or_deleted_meanwhile_is_released_and_never_recreated() {
+    let mut problems = vec![];
+    for case in ["merged", "deleted"] {
+        let (sb, cycle) = synced_without_overlap().await;
+        let partner = quarantine_a_customer_through_a_bad_read(&sb, &cycle, 1003).await;
+        assert!(match case {
+            "merged" => sb.gorgias.merge_as_agent(1003, 1002),
+            _ => sb.gorgias.delete_as_agent(1003),
+        });
+        let live = sb.hubspot.live_count();
+        let customers = sb.gorgias.customer_ids().len();
+        settle().await;
+        let r = cycle.run().await.unwrap();
+        if r.outcome == CycleOutcome::Failed {
+            problems.push(format!("{case}: the cycle failed: {:?}", r.refused));
+        }
+        let q = cycle.store.quarantine_list().await.unwrap();
+        if !q.is_empty() {
+            problems.push(format!("{case}: still quarantined: {q:?}"));
+        }
+        // The partner changes again: still nothing is recreated.
+        let mut edit = std::collections::BTreeMap::new();
+        edit.insert("lastname".to_string(), "Third".to_string());
+        sb.hubspot.edit_as_person(&partner, edit).unwrap();
+        settle().await;
+        cycle.run().await.unwrap();
+        settle().await;
+        let before = gorgias_customer_gets(&sb);
+        cycle.run().await.unwrap();
+        if gorgias_customer_gets(&sb) != before {
+            problems.push(format!(
+                "{case}: a quiet cycle still fetches customers ({} calls)",
+                gorgias_customer_gets(&sb) - before
+            ));
+        }
+        if sb.gorgias.customer_ids().len() != customers {
+            problems.push(format!(
+                "{case}: {} customers, {customers} before: one was recreated",
+                sb.gorgias.customer_ids().len()
+            ));
+        }
+        if sb.hubspot.live_count() != live {
+            problems.push(format!("{case}: a HubSpot contact was created"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
