@@ -271,9 +271,10 @@ impl<'a> Reader<'a> {
         for g in held {
             let rref = RecordRef::Gorgias(g);
             match self.ctx.gorgias.get(g.get()).await {
+                // Not marked looked up: the feed's list item (no channels) may replace this
+                // full record, and step 2 of `finish` must then read it in full again.
                 Ok(c) if c.id == g.get() && gorgias_record(&c).is_ok() => {
                     self.release(rref, "reads cleanly again").await?;
-                    self.looked_up_g.insert(c.id);
                     self.add_customer(&c).await;
                 }
                 // Still bad, or another customer's answer: stays in.
@@ -287,7 +288,7 @@ impl<'a> Reader<'a> {
                     match into {
                         Some(into) => {
                             self.follow_gorgias_merge(id, into).await?;
-                            if !self.gorgias.contains_key(&into) && self.looked_up_g.insert(into) {
+                            if !self.gorgias.contains_key(&into) {
                                 self.get_customer(into).await?;
                             }
                         }

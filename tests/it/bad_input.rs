@@ -416,12 +416,29 @@ async fn a_record_quarantined_for_a_transient_bad_answer_is_released_when_it_rea
     let r = cycle.run().await.unwrap();
     assert_eq!(r.quarantined, 1, "{:?}", r.outcome);
     settle().await;
-    assert!(
-        sb.gorgias
-            .edit_as_agent(victim, serde_json::json!({"name": "Newer Name"}))
-    );
+    let email = sb.gorgias.customer(victim).unwrap()["email"].clone();
+    assert!(sb.gorgias.edit_as_agent(
+        victim,
+        serde_json::json!({"name": "Newer Name", "channels": [
+            {"type": "email", "address": email, "preferred": true},
+            {"type": "phone", "address": "+14155559999", "preferred": false}
+        ]})
+    ));
     settle().await;
     cycle.run().await.unwrap();
+    // Released and planned from its full record in the same cycle, channels included (the
+    // feed's list item has none, so the new phone would go unseen).
+    let partner = cycle
+        .store
+        .link_by_gorgias(tether::domain::GorgiasId::new(victim).unwrap())
+        .await
+        .unwrap()
+        .expect("the released customer is linked")
+        .hubspot;
+    assert_eq!(
+        sb.hubspot.contact(partner.as_str()).unwrap()["properties"]["phone"],
+        "+14155559999"
+    );
     settle().await;
     cycle.run().await.unwrap();
     assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
@@ -434,6 +451,7 @@ async fn a_record_quarantined_for_a_transient_bad_answer_is_released_when_it_rea
     let c = sb.hubspot.contact(link.hubspot.as_str()).unwrap();
     assert_eq!(c["properties"]["firstname"], "Newer");
     assert_eq!(c["properties"]["lastname"], "Name");
+    assert_eq!(c["properties"]["phone"], "+14155559999");
 }
 
 /// A batch read answer with the contacts `ids` as the sandbox holds them but without their
