@@ -431,6 +431,29 @@ mod tests {
         assert_eq!(j.raw()["message"], "jane@example.com");
     }
 
+    /// Hostile answers can be huge: masking stays linear (every scan is bounded), so a
+    /// megabyte of adversarial text is masked in well under a second even unoptimised.
+    #[test]
+    fn masking_huge_adversarial_text_stays_fast() {
+        for unit in [
+            "1 ",
+            "a@b.c ",
+            "x@",
+            "+1 (415) 555-2671 ",
+            "ID: 12345678 ",
+            "((((",
+            "9",
+            " ",
+        ] {
+            let text = unit.repeat(1_000_000 / unit.len());
+            let started = std::time::Instant::now();
+            let out = mask_text(&text);
+            let took = started.elapsed();
+            assert!(!out.is_empty());
+            assert!(took.as_secs_f64() < 5.0, "{unit:?}: {took:?}");
+        }
+    }
+
     #[test]
     fn masking_never_panics_on_odd_text() {
         for raw in [
