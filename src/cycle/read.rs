@@ -10,7 +10,7 @@
 
 use super::{Cycle, CycleError};
 use crate::connectors::gorgias::{Customer, GorgiasError};
-use crate::connectors::hubspot::{Contact, ReadOutcome};
+use crate::connectors::hubspot::{Contact, ReadOutcome, ReadResult};
 use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
 use crate::engine::{self, Excluded, GorgiasRecord, HubspotRecord, Input};
 use crate::mappings::{GorgiasAccess, HubspotAccess, MappingSet};
@@ -226,30 +226,37 @@ impl<'a> Reader<'a> {
             }
         };
         for r in answers {
-            let Ok(id) = HubspotId::new(r.requested.clone()) else {
-                continue;
-            };
-            let rref = RecordRef::Hubspot(id.clone());
-            match r.outcome {
-                ReadOutcome::Found(c) => {
-                    if c.id == r.requested && hubspot_record(&c).is_ok() {
-                        self.release(rref, "reads cleanly again").await?;
-                        self.looked_up_h.insert(c.id.clone());
-                        self.add_contact(&c).await;
-                    }
+            self.reread_answer(r).await?;
+        }
+        Ok(())
+    }
+
+    /// What a read by id says about a quarantined contact (see
+    /// [`Reader::reread_quarantined_contacts`]).
+    async fn reread_answer(&mut self, r: ReadResult) -> Result<(), CycleError> {
+        let Ok(id) = HubspotId::new(r.requested.clone()) else {
+            return Ok(());
+        };
+        let rref = RecordRef::Hubspot(id.clone());
+        match r.outcome {
+            ReadOutcome::Found(c) => {
+                if c.id == r.requested && hubspot_record(&c).is_ok() {
+                    self.release(rref, "reads cleanly again").await?;
+                    self.looked_up_h.insert(c.id.clone());
+                    self.add_contact(&c).await;
                 }
-                ReadOutcome::Merged(c) => {
-                    self.release(rref, "merged into another contact").await?;
-                    self.follow_hubspot_merge(&r.requested, &c.id).await?;
-                    if !self.hubspot.contains_key(&c.id) {
-                        self.looked_up_h.insert(c.id.clone());
-                        self.add_contact(&c).await;
-                    }
+            }
+            ReadOutcome::Merged(c) => {
+                self.release(rref, "merged into another contact").await?;
+                self.follow_hubspot_merge(&r.requested, &c.id).await?;
+                if !self.hubspot.contains_key(&c.id) {
+                    self.looked_up_h.insert(c.id.clone());
+                    self.add_contact(&c).await;
                 }
-                ReadOutcome::NotFound => {
-                    self.release(rref, "no longer exists").await?;
-                    self.out.excluded.hubspot.insert(id);
-                }
+            }
+            ReadOutcome::NotFound => {
+                self.release(rref, "no longer exists").await?;
+                self.out.excluded.hubspot.insert(id);
             }
         }
         Ok(())
@@ -593,6 +600,14 @@ pub async fn gather_from(
         if !wanted.is_empty() {
             for r in ctx.hubspot.batch_read(&wanted, &props).await? {
                 rd.out.feed_items += 1;
+                // A named contact in quarantine is released when it now reads well (a
+                // webhook often follows the fix that makes it readable).
+                if HubspotId::new(r.requested.clone())
+                    .is_ok_and(|h| rd.quarantine.contains(&RecordRef::Hubspot(h)))
+                {
+                    rd.reread_answer(r).await?;
+                    continue;
+                }
                 match r.outcome {
                     ReadOutcome::Found(c) => {
                         rd.looked_up_h.insert(c.id.clone());

@@ -774,3 +774,24 @@ async fn a_quarantined_customer_merged_or_deleted_meanwhile_is_released_and_neve
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// A targeted cycle (a webhook naming the contact) releases a quarantined contact that now
+/// reads well and syncs its edit, instead of skipping it until the next scheduled cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_targeted_cycle_releases_a_named_quarantined_contact_that_reads_well() {
+    let (sb, cycle) = synced_without_overlap().await;
+    let ids = quarantine_contacts_through_a_bad_read(&sb, &cycle, &[1003]).await;
+    let mut edit = std::collections::BTreeMap::new();
+    edit.insert("phone".to_string(), "+14155558888".to_string());
+    sb.hubspot.edit_as_person(&ids[0], edit).unwrap();
+    let named = [tether::domain::HubspotId::new(ids[0].clone()).unwrap()];
+    let r = cycle.run_targeted(&named).await.unwrap();
+    assert_ne!(r.outcome, CycleOutcome::Failed, "{:?}", r.refused);
+    assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
+    // The partner's edit made while it was out, and its own edit, both landed.
+    let c = sb.hubspot.contact(&ids[0]).unwrap();
+    assert_eq!(c["properties"]["firstname"], "Newer");
+    assert_eq!(c["properties"]["lastname"], "Name");
+    let g = sb.gorgias.customer(1003).unwrap();
+    assert!(g["channels"].to_string().contains("+14155558888"), "{g}");
+}
