@@ -186,7 +186,12 @@ impl<'a> Reader<'a> {
     /// Takes a record out of quarantine (in the store in [`Mode::Write`]; in memory only in
     /// [`Mode::ReadOnly`], so that `plan` shows what `sync` will do).
     async fn release(&mut self, r: RecordRef, why: &str) -> Result<(), CycleError> {
-        tracing::info!(record = %r, why, "record released from quarantine");
+        match self.mode {
+            Mode::Write => tracing::info!(record = %r, why, "record released from quarantine"),
+            Mode::ReadOnly => {
+                tracing::info!(record = %r, why, "record would be released from quarantine")
+            }
+        }
         if self.mode == Mode::Write {
             self.ctx
                 .store
