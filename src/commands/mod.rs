@@ -30,9 +30,11 @@ pub struct Global {
 
 impl Global {
     /// Loads the layered configuration named by `--config` (or `tether.toml`) and the
-    /// environment.
+    /// environment, and applies `log.mask_pii` to everything printed from then on.
     pub fn load_config(&self) -> Result<Loaded, ConfigError> {
-        config::load(Sources::from_process(self.config.as_deref())?)
+        let loaded = config::load(Sources::from_process(self.config.as_deref())?)?;
+        crate::pii::set_masking(loaded.settings.log.mask_pii);
+        Ok(loaded)
     }
 }
 

@@ -10,7 +10,7 @@
 
 use super::{Cycle, CycleError};
 use crate::connectors::gorgias::{Customer, GorgiasError};
-use crate::connectors::hubspot::{Contact, ReadOutcome};
+use crate::connectors::hubspot::{Contact, ReadOutcome, ReadResult};
 use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
 use crate::engine::{self, Excluded, GorgiasRecord, HubspotRecord, Input};
 use crate::mappings::{GorgiasAccess, HubspotAccess, MappingSet};
@@ -161,6 +161,10 @@ struct Reader<'a> {
     link_of_g: HashMap<i64, LinkId>,
     looked_up_h: HashSet<String>,
     looked_up_g: HashSet<i64>,
+    /// Records released from quarantine in this read: planned even when the store saw
+    /// their version already (their partner's changes made while they were out were
+    /// recorded as seen, and must reach them now).
+    released: HashSet<RecordRef>,
 }
 
 impl<'a> Reader<'a> {
@@ -179,12 +183,148 @@ impl<'a> Reader<'a> {
         self.quarantine.insert(r);
     }
 
+    /// Takes a record out of quarantine (in the store in [`Mode::Write`]; in memory only in
+    /// [`Mode::ReadOnly`], so that `plan` shows what `sync` will do).
+    async fn release(&mut self, r: RecordRef, why: &str) -> Result<(), CycleError> {
+        match self.mode {
+            Mode::Write => tracing::info!(record = %r, why, "record released from quarantine"),
+            Mode::ReadOnly => {
+                tracing::info!(record = %r, why, "record would be released from quarantine")
+            }
+        }
+        if self.mode == Mode::Write {
+            self.ctx
+                .store
+                .clear_quarantine(&r, &self.ctx.options.actor, self.now)
+                .await?;
+        }
+        self.quarantine.remove(&r);
+        self.released.insert(r);
+        Ok(())
+    }
+
+    /// Quarantined HubSpot contacts, read again by id through the batch read (100 per
+    /// call): one that reads cleanly is released and synced; one merged into another
+    /// contact is released, its merge followed and the survivor read like any record; one
+    /// that no longer exists is released and left out (never recreated). One still bad
+    /// stays in. So a transiently bad answer never keeps a contact out for good, and an id
+    /// that is gone is not read again every cycle.
+    async fn reread_quarantined_contacts(&mut self, props: &[&str]) -> Result<(), CycleError> {
+        let mut ids: Vec<String> = self
+            .quarantine
+            .iter()
+            .filter_map(|r| match r {
+                RecordRef::Hubspot(h) => Some(h.as_str().to_owned()),
+                RecordRef::Gorgias(_) => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort();
+        let answers = match self.ctx.hubspot.batch_read(&ids, props).await {
+            Ok(a) => a,
+            Err(e) => {
+                // They stay in and are tried again next cycle; the cycle goes on.
+                tracing::warn!(error = %e, "could not read quarantined contacts again");
+                return Ok(());
+            }
+        };
+        for r in answers {
+            self.reread_answer(r).await?;
+        }
+        Ok(())
+    }
+
+    /// What a read by id says about a quarantined contact (see
+    /// [`Reader::reread_quarantined_contacts`]).
+    async fn reread_answer(&mut self, r: ReadResult) -> Result<(), CycleError> {
+        let Ok(id) = HubspotId::new(r.requested.clone()) else {
+            return Ok(());
+        };
+        let rref = RecordRef::Hubspot(id.clone());
+        match r.outcome {
+            ReadOutcome::Found(c) => {
+                if c.id == r.requested && hubspot_record(&c).is_ok() {
+                    self.release(rref, "reads cleanly again").await?;
+                    self.looked_up_h.insert(c.id.clone());
+                    self.add_contact(&c).await;
+                }
+            }
+            ReadOutcome::Merged(c) => {
+                self.release(rref, "merged into another contact").await?;
+                self.follow_hubspot_merge(&r.requested, &c.id).await?;
+                if !self.hubspot.contains_key(&c.id) {
+                    self.looked_up_h.insert(c.id.clone());
+                    self.add_contact(&c).await;
+                }
+            }
+            ReadOutcome::NotFound => {
+                self.release(rref, "no longer exists").await?;
+                self.out.excluded.hubspot.insert(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Quarantined Gorgias customers, read again by id: released as for
+    /// [`Reader::reread_quarantined_contacts`] (chaos seeds 246 and 250 found a customer
+    /// quarantined for a truncated body staying out for good).
+    async fn reread_quarantined_customers(&mut self) -> Result<(), CycleError> {
+        let mut held: Vec<GorgiasId> = self
+            .quarantine
+            .iter()
+            .filter_map(|r| match r {
+                RecordRef::Gorgias(g) => Some(*g),
+                RecordRef::Hubspot(_) => None,
+            })
+            .collect();
+        held.sort();
+        for g in held {
+            let rref = RecordRef::Gorgias(g);
+            match self.ctx.gorgias.get(g.get()).await {
+                // Not marked looked up: the feed's list item (no channels) may replace this
+                // full record, and step 2 of `finish` must then read it in full again.
+                Ok(c) if c.id == g.get() && gorgias_record(&c).is_ok() => {
+                    self.release(rref, "reads cleanly again").await?;
+                    self.add_customer(&c).await;
+                }
+                // Still bad, or another customer's answer: stays in.
+                Ok(_) | Err(GorgiasError::Decode { .. }) => {}
+                Err(GorgiasError::NotFound { .. }) => {
+                    self.release(rref, "no longer exists").await?;
+                    self.out.excluded.gorgias.insert(g);
+                }
+                Err(GorgiasError::Merged { id, into }) => {
+                    self.release(rref, "merged into another customer").await?;
+                    match into {
+                        Some(into) => {
+                            self.follow_gorgias_merge(id, into).await?;
+                            if !self.gorgias.contains_key(&into) {
+                                self.get_customer(into).await?;
+                            }
+                        }
+                        None => {
+                            self.out.excluded.gorgias.insert(g);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(record = %rref, error = %e, "could not read a quarantined customer again");
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn add_contact(&mut self, c: &Contact) {
         self.out.read_hubspot += 1;
         let r = match HubspotId::new(c.id.clone()) {
             Ok(id) => RecordRef::Hubspot(id),
             Err(e) => {
                 self.out.quarantined += 1;
+                // The id came from the network: it may be anything, an e-mail included.
+                let e = crate::pii::NetText::new(e.to_string());
                 tracing::warn!(error = %e, "HubSpot contact with an unusable id skipped");
                 return;
             }
@@ -320,6 +460,9 @@ impl<'a> Reader<'a> {
     async fn drop_seen(&mut self) -> Result<(), CycleError> {
         let mut drop_h = vec![];
         for (id, r) in &self.hubspot {
+            if self.released.contains(&RecordRef::Hubspot(r.id.clone())) {
+                continue;
+            }
             let seen = self
                 .ctx
                 .store
@@ -334,6 +477,9 @@ impl<'a> Reader<'a> {
         }
         let mut drop_g = vec![];
         for (id, r) in &self.gorgias {
+            if self.released.contains(&RecordRef::Gorgias(r.id)) {
+                continue;
+            }
             let seen = self
                 .ctx
                 .store
@@ -440,6 +586,7 @@ pub async fn gather_from(
         link_of_g: HashMap::new(),
         looked_up_h: HashSet::new(),
         looked_up_g: HashSet::new(),
+        released: HashSet::new(),
     };
     let overlap = chrono::Duration::from_std(ctx.options.overlap).unwrap_or_default();
     let props_owned = hubspot_properties(&ctx.mappings);
@@ -458,6 +605,14 @@ pub async fn gather_from(
         if !wanted.is_empty() {
             for r in ctx.hubspot.batch_read(&wanted, &props).await? {
                 rd.out.feed_items += 1;
+                // A named contact in quarantine is released when it now reads well (a
+                // webhook often follows the fix that makes it readable).
+                if HubspotId::new(r.requested.clone())
+                    .is_ok_and(|h| rd.quarantine.contains(&RecordRef::Hubspot(h)))
+                {
+                    rd.reread_answer(r).await?;
+                    continue;
+                }
                 match r.outcome {
                     ReadOutcome::Found(c) => {
                         rd.looked_up_h.insert(c.id.clone());
@@ -509,6 +664,9 @@ pub async fn gather_from(
         contacts.len(),
         contacts.len(),
     );
+    // Quarantined records are read again first, so that a released one is taken from the
+    // feeds like any other record.
+    rd.reread_quarantined_contacts(&props).await?;
     for c in &contacts {
         rd.add_contact(c).await;
     }
@@ -517,32 +675,7 @@ pub async fn gather_from(
             rd.follow_hubspot_merge(m, &c.id).await?;
         }
     }
-    // Quarantined customers are read again: one whose answer was only transiently bad (a
-    // truncated body) is released and synced instead of staying out for good (chaos seeds
-    // 246 and 250: its later edits never synced).
-    if mode == Mode::Write {
-        let held: Vec<GorgiasId> = rd
-            .quarantine
-            .iter()
-            .filter_map(|r| match r {
-                RecordRef::Gorgias(g) => Some(*g),
-                RecordRef::Hubspot(_) => None,
-            })
-            .collect();
-        for g in held {
-            if let Ok(c) = ctx.gorgias.get(g.get()).await
-                && c.id == g.get()
-                && gorgias_record(&c).is_ok()
-            {
-                let r = RecordRef::Gorgias(g);
-                ctx.store
-                    .clear_quarantine(&r, &ctx.options.actor, now)
-                    .await?;
-                rd.quarantine.remove(&r);
-                rd.add_customer(&c).await;
-            }
-        }
-    }
+    rd.reread_quarantined_customers().await?;
     let feed = ctx
         .gorgias
         .changed_since_watermark(wm_g.as_ref().map(|w| w.at), overlap)

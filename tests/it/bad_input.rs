@@ -416,12 +416,29 @@ async fn a_record_quarantined_for_a_transient_bad_answer_is_released_when_it_rea
     let r = cycle.run().await.unwrap();
     assert_eq!(r.quarantined, 1, "{:?}", r.outcome);
     settle().await;
-    assert!(
-        sb.gorgias
-            .edit_as_agent(victim, serde_json::json!({"name": "Newer Name"}))
-    );
+    let email = sb.gorgias.customer(victim).unwrap()["email"].clone();
+    assert!(sb.gorgias.edit_as_agent(
+        victim,
+        serde_json::json!({"name": "Newer Name", "channels": [
+            {"type": "email", "address": email, "preferred": true},
+            {"type": "phone", "address": "+14155559999", "preferred": false}
+        ]})
+    ));
     settle().await;
     cycle.run().await.unwrap();
+    // Released and planned from its full record in the same cycle, channels included (the
+    // feed's list item has none, so the new phone would go unseen).
+    let partner = cycle
+        .store
+        .link_by_gorgias(tether::domain::GorgiasId::new(victim).unwrap())
+        .await
+        .unwrap()
+        .expect("the released customer is linked")
+        .hubspot;
+    assert_eq!(
+        sb.hubspot.contact(partner.as_str()).unwrap()["properties"]["phone"],
+        "+14155559999"
+    );
     settle().await;
     cycle.run().await.unwrap();
     assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
@@ -434,4 +451,347 @@ async fn a_record_quarantined_for_a_transient_bad_answer_is_released_when_it_rea
     let c = sb.hubspot.contact(link.hubspot.as_str()).unwrap();
     assert_eq!(c["properties"]["firstname"], "Newer");
     assert_eq!(c["properties"]["lastname"], "Name");
+    assert_eq!(c["properties"]["phone"], "+14155559999");
+}
+
+/// A batch read answer with the contacts `ids` as the sandbox holds them but without their
+/// update time (`updatedAt`, `lastmodifieddate`): a hostile answer that quarantines each.
+fn batch_read_without_update_time(
+    sb: &tether::commands::demo::Sandboxes,
+    ids: &[String],
+) -> String {
+    let results: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            let mut c = sb.hubspot.contact(id).expect("a live contact");
+            if let Some(o) = c.as_object_mut() {
+                o.remove("updatedAt");
+                o.remove("propertiesWithHistory");
+            }
+            if let Some(p) = c["properties"].as_object_mut() {
+                p.remove("lastmodifieddate");
+            }
+            c
+        })
+        .collect();
+    serde_json::json!({
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": "2024-01-01T00:00:00Z",
+        "completedAt": "2024-01-01T00:00:01Z"
+    })
+    .to_string()
+}
+
+/// Sandboxes with `seed_people(4, 4)` synced by a cycle without feed overlap (so that the
+/// contacts a later cycle needs are read by id, not met in the HubSpot feed), then a quiet
+/// cycle that records the echo of the first one's writes as seen.
+async fn synced_without_overlap() -> (tether::commands::demo::Sandboxes, tether::cycle::Cycle) {
+    let sb = sandboxes().await;
+    seed_people(&sb, 4, 4);
+    let options = tether::cycle::CycleOptions {
+        overlap: std::time::Duration::ZERO,
+        ..options()
+    };
+    let cycle = cycle_with(
+        &sb,
+        tether::commands::demo::default_mappings().unwrap(),
+        options,
+    )
+    .await;
+    cycle.run().await.unwrap();
+    settle().await;
+    cycle.run().await.unwrap();
+    settle().await;
+    (sb, cycle)
+}
+
+/// The HubSpot contacts linked to the Gorgias customers `victims`; edits those customers
+/// and answers the cycle's counterpart read of the contacts without their update time, so
+/// the cycle quarantines them. Returns their ids.
+async fn quarantine_contacts_through_a_bad_read(
+    sb: &tether::commands::demo::Sandboxes,
+    cycle: &tether::cycle::Cycle,
+    victims: &[i64],
+) -> Vec<String> {
+    let mut ids = vec![];
+    for g in victims {
+        let link = cycle
+            .store
+            .link_by_gorgias(tether::domain::GorgiasId::new(*g).unwrap())
+            .await
+            .unwrap()
+            .expect("linked by the first cycle");
+        ids.push(link.hubspot.as_str().to_owned());
+        assert!(
+            sb.gorgias
+                .edit_as_agent(*g, serde_json::json!({"name": "Newer Name"}))
+        );
+    }
+    settle().await;
+    sb.hubspot.inject_fault(
+        tether::sandbox::hubspot::Fault::body(200, batch_read_without_update_time(sb, &ids), 1)
+            .on_path("contacts/batch/read"),
+    );
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.quarantined, ids.len(), "{:?}", r.outcome);
+    let q = cycle.store.quarantine_list().await.unwrap();
+    assert_eq!(q.len(), ids.len(), "{q:?}");
+    assert!(q.iter().all(|e| e.reason.contains("updatedAt")), "{q:?}");
+    ids
+}
+
+/// Batch reads of contacts the HubSpot sandbox has served so far.
+fn hubspot_batch_reads(sb: &tether::commands::demo::Sandboxes) -> u64 {
+    sb.hubspot
+        .counters()
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| k.ends_with("/contacts/batch/read"))
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+/// The HubSpot twin of the test above: contacts quarantined for a transiently bad answer
+/// are read again next cycle, all in one batch read (not one call each), released, and both
+/// their partner's edits made while they were out and their own later edits sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_quarantined_for_a_transient_bad_answer_are_released_when_they_read_well() {
+    let (sb, cycle) = synced_without_overlap().await;
+    let victims = [1001, 1002, 1003];
+    let ids = quarantine_contacts_through_a_bad_read(&sb, &cycle, &victims).await;
+    for id in &ids {
+        let c = sb.hubspot.contact(id).unwrap();
+        assert_eq!(c["properties"]["firstname"], "Hanna", "nothing written yet");
+    }
+    settle().await;
+    let before = hubspot_batch_reads(&sb);
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.quarantined, 0, "{:?}", r.outcome);
+    assert_eq!(
+        hubspot_batch_reads(&sb) - before,
+        1,
+        "the three quarantined contacts are read again in one batch call"
+    );
+    assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
+    // The partners' edits made while the contacts were out reached them.
+    for id in &ids {
+        let c = sb.hubspot.contact(id).unwrap();
+        assert_eq!(c["properties"]["firstname"], "Newer", "{id}");
+        assert_eq!(c["properties"]["lastname"], "Name", "{id}");
+    }
+    // And a released contact's own later edits sync.
+    settle().await;
+    let mut edit = std::collections::BTreeMap::new();
+    edit.insert("firstname".to_string(), "Later".to_string());
+    sb.hubspot.edit_as_person(&ids[0], edit).unwrap();
+    settle().await;
+    cycle.run().await.unwrap();
+    let g = sb.gorgias.customer(victims[0]).unwrap();
+    assert_eq!(g["name"], "Later Name");
+}
+
+/// A quarantined contact that was merged away or deleted meanwhile is released (not read
+/// again every cycle) and never recreated, on either side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_contact_merged_or_deleted_meanwhile_is_released_and_never_recreated() {
+    let mut problems = vec![];
+    for case in ["merged", "deleted"] {
+        let (sb, cycle) = synced_without_overlap().await;
+        let ids = quarantine_contacts_through_a_bad_read(&sb, &cycle, &[1003]).await;
+        let victim = ids[0].clone();
+        let other = cycle
+            .store
+            .link_by_gorgias(tether::domain::GorgiasId::new(1002).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .hubspot;
+        match case {
+            "merged" => {
+                sb.hubspot.merge_as_person(other.as_str(), &victim).unwrap();
+            }
+            _ => {
+                let url = format!(
+                    "{}/crm/v3/objects/contacts/batch/archive",
+                    sb.hubspot_running.base_url
+                );
+                let resp = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth("pat-na1-demo")
+                    .json(&serde_json::json!({"inputs": [{"id": victim}]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_success(), "{}", resp.status());
+            }
+        }
+        let live = sb.hubspot.live_count();
+        let customers = sb.gorgias.customer_ids().len();
+        settle().await;
+        let r = cycle.run().await.unwrap();
+        if r.outcome == CycleOutcome::Failed {
+            problems.push(format!("{case}: the cycle failed: {:?}", r.refused));
+        }
+        let q = cycle.store.quarantine_list().await.unwrap();
+        if !q.is_empty() {
+            problems.push(format!("{case}: still quarantined: {q:?}"));
+        }
+        // The partner changes again: still nothing is recreated.
+        assert!(
+            sb.gorgias
+                .edit_as_agent(1003, serde_json::json!({"name": "Third Name"}))
+        );
+        settle().await;
+        cycle.run().await.unwrap();
+        settle().await;
+        let before = hubspot_batch_reads(&sb);
+        cycle.run().await.unwrap();
+        if hubspot_batch_reads(&sb) != before {
+            problems.push(format!(
+                "{case}: a quiet cycle still reads contacts by id ({} calls)",
+                hubspot_batch_reads(&sb) - before
+            ));
+        }
+        if sb.hubspot.live_count() != live {
+            problems.push(format!(
+                "{case}: {} live contacts, {live} before: one was recreated",
+                sb.hubspot.live_count()
+            ));
+        }
+        if sb.gorgias.customer_ids().len() != customers {
+            problems.push(format!("{case}: a Gorgias customer was created"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Edits the HubSpot partner of Gorgias customer `victim` and answers the cycle's read of
+/// the customer with a truncated body, so the cycle quarantines the customer. Returns the
+/// partner's id.
+async fn quarantine_a_customer_through_a_bad_read(
+    sb: &tether::commands::demo::Sandboxes,
+    cycle: &tether::cycle::Cycle,
+    victim: i64,
+) -> String {
+    let link = cycle
+        .store
+        .link_by_gorgias(tether::domain::GorgiasId::new(victim).unwrap())
+        .await
+        .unwrap()
+        .expect("linked by the first cycle");
+    let partner = link.hubspot.as_str().to_owned();
+    let mut edit = std::collections::BTreeMap::new();
+    edit.insert("firstname".to_string(), "Newer".to_string());
+    sb.hubspot.edit_as_person(&partner, edit).unwrap();
+    settle().await;
+    sb.gorgias.inject_fault(
+        tether::sandbox::gorgias::Fault::body("{\"id\": 10", 1)
+            .on_method("GET")
+            .on_path(&format!("/api/customers/{victim}")),
+    );
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.quarantined, 1, "{:?}", r.outcome);
+    partner
+}
+
+/// Gets of single Gorgias customers the sandbox has served so far.
+fn gorgias_customer_gets(sb: &tether::commands::demo::Sandboxes) -> u64 {
+    sb.gorgias
+        .counters()
+        .calls
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET /api/customers/"))
+        .map(|(_, n)| *n)
+        .sum()
+}
+
+/// A customer quarantined while its HubSpot partner changed gets that change once it reads
+/// well again: the partner had been recorded as seen, so the released customer is planned
+/// even at a version the store saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_edit_made_while_a_customer_was_quarantined_reaches_it_once_released() {
+    let (sb, cycle) = synced_without_overlap().await;
+    quarantine_a_customer_through_a_bad_read(&sb, &cycle, 1003).await;
+    assert_eq!(
+        sb.gorgias.customer(1003).unwrap()["name"],
+        "Hanna Contact2",
+        "nothing written yet"
+    );
+    settle().await;
+    cycle.run().await.unwrap();
+    assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
+    assert_eq!(sb.gorgias.customer(1003).unwrap()["name"], "Newer Contact2");
+}
+
+/// A quarantined customer that was merged away or deleted meanwhile is released (not
+/// fetched again every cycle) and never recreated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_customer_merged_or_deleted_meanwhile_is_released_and_never_recreated() {
+    let mut problems = vec![];
+    for case in ["merged", "deleted"] {
+        let (sb, cycle) = synced_without_overlap().await;
+        let partner = quarantine_a_customer_through_a_bad_read(&sb, &cycle, 1003).await;
+        assert!(match case {
+            "merged" => sb.gorgias.merge_as_agent(1003, 1002),
+            _ => sb.gorgias.delete_as_agent(1003),
+        });
+        let live = sb.hubspot.live_count();
+        let customers = sb.gorgias.customer_ids().len();
+        settle().await;
+        let r = cycle.run().await.unwrap();
+        if r.outcome == CycleOutcome::Failed {
+            problems.push(format!("{case}: the cycle failed: {:?}", r.refused));
+        }
+        let q = cycle.store.quarantine_list().await.unwrap();
+        if !q.is_empty() {
+            problems.push(format!("{case}: still quarantined: {q:?}"));
+        }
+        // The partner changes again: still nothing is recreated.
+        let mut edit = std::collections::BTreeMap::new();
+        edit.insert("lastname".to_string(), "Third".to_string());
+        sb.hubspot.edit_as_person(&partner, edit).unwrap();
+        settle().await;
+        cycle.run().await.unwrap();
+        settle().await;
+        let before = gorgias_customer_gets(&sb);
+        cycle.run().await.unwrap();
+        if gorgias_customer_gets(&sb) != before {
+            problems.push(format!(
+                "{case}: a quiet cycle still fetches customers ({} calls)",
+                gorgias_customer_gets(&sb) - before
+            ));
+        }
+        if sb.gorgias.customer_ids().len() != customers {
+            problems.push(format!(
+                "{case}: {} customers, {customers} before: one was recreated",
+                sb.gorgias.customer_ids().len()
+            ));
+        }
+        if sb.hubspot.live_count() != live {
+            problems.push(format!("{case}: a HubSpot contact was created"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A targeted cycle (a webhook naming the contact) releases a quarantined contact that now
+/// reads well and syncs its edit, instead of skipping it until the next scheduled cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_targeted_cycle_releases_a_named_quarantined_contact_that_reads_well() {
+    let (sb, cycle) = synced_without_overlap().await;
+    let ids = quarantine_contacts_through_a_bad_read(&sb, &cycle, &[1003]).await;
+    let mut edit = std::collections::BTreeMap::new();
+    edit.insert("phone".to_string(), "+14155558888".to_string());
+    sb.hubspot.edit_as_person(&ids[0], edit).unwrap();
+    let named = [tether::domain::HubspotId::new(ids[0].clone()).unwrap()];
+    let r = cycle.run_targeted(&named).await.unwrap();
+    assert_ne!(r.outcome, CycleOutcome::Failed, "{:?}", r.refused);
+    assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
+    // The partner's edit made while it was out, and its own edit, both landed.
+    let c = sb.hubspot.contact(&ids[0]).unwrap();
+    assert_eq!(c["properties"]["firstname"], "Newer");
+    assert_eq!(c["properties"]["lastname"], "Name");
+    let g = sb.gorgias.customer(1003).unwrap();
+    assert!(g["channels"].to_string().contains("+14155558888"), "{g}");
 }

@@ -207,7 +207,7 @@ async fn merge_conflict_is_typed_and_validation_is_never_retried() {
     let err = env.client.update(ids[0], &bad).await.unwrap_err();
     assert!(!err.is_transient());
     match err {
-        GorgiasError::Validation { fields, .. } => assert!(fields.get("language").is_some()),
+        GorgiasError::Validation { fields, .. } => assert!(fields.raw().get("language").is_some()),
         other => panic!("expected Validation, got {other:?}"),
     }
     assert_eq!(env.sb.counters().calls_to("PUT /api/customers/{id}"), 1);

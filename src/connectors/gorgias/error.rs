@@ -1,7 +1,10 @@
 //! [`GorgiasError`]: every way a Gorgias call can fail, typed so the sync cycle can decide
-//! (retry later, quarantine, follow a merge, give up). Must never carry a credential, and
-//! never a URL with a customer's e-mail in it.
+//! (retry later, quarantine, follow a merge, give up). Gorgias's messages and bodies are
+//! kept as [`NetText`]/[`NetJson`], so printing an error masks the e-mails and phones they
+//! may hold (`log.mask_pii`). Must never carry a credential, and never a URL with a
+//! customer's e-mail in it.
 
+use crate::pii::{NetJson, NetText};
 use serde_json::Value;
 
 /// A failed Gorgias call.
@@ -23,13 +26,13 @@ pub enum GorgiasError {
     Validation {
         op: &'static str,
         status: u16,
-        msg: String,
+        msg: NetText,
         /// The `error.data` object: field → messages.
-        fields: Value,
+        fields: NetJson,
     },
     /// A 409 outside the cases the connector resolves itself.
     #[error("gorgias reported a conflict (409) during {op}: {msg}")]
-    Conflict { op: &'static str, msg: String },
+    Conflict { op: &'static str, msg: NetText },
     /// A merge refused because both customers hold data of the same integration.
     #[error(
         "gorgias refused to merge {source_id} into {target_id}: both hold data of the same integration ({msg})"
@@ -37,7 +40,7 @@ pub enum GorgiasError {
     MergeConflict {
         source_id: i64,
         target_id: i64,
-        msg: String,
+        msg: NetText,
     },
     /// A create answered "already used" but no customer with that e-mail could be found.
     #[error("gorgias says the e-mail is already used, yet no customer with it was found")]
@@ -66,10 +69,10 @@ pub enum GorgiasError {
     Unexpected {
         op: &'static str,
         status: u16,
-        msg: String,
+        msg: NetText,
     },
     #[error("could not read gorgias answer during {op}: {reason}")]
-    Decode { op: &'static str, reason: String },
+    Decode { op: &'static str, reason: NetText },
 }
 
 impl GorgiasError {
@@ -84,8 +87,9 @@ impl GorgiasError {
     }
 }
 
-/// `error.msg` and `error.data` of a Gorgias error body, leniently.
-pub fn parse_error_body(body: &[u8]) -> (String, Value) {
+/// `error.msg` and `error.data` of a Gorgias error body, leniently, as received (they are
+/// masked when printed).
+pub fn parse_error_body(body: &[u8]) -> (NetText, NetJson) {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => {
             let err = v.get("error").unwrap_or(&v);
@@ -94,11 +98,14 @@ pub fn parse_error_body(body: &[u8]) -> (String, Value) {
                 Some(other) => other.to_string(),
                 None => truncate(&String::from_utf8_lossy(body)),
             };
-            (scrub(&msg), err.get("data").cloned().unwrap_or(Value::Null))
+            (
+                NetText::new(msg),
+                NetJson::new(err.get("data").cloned().unwrap_or(Value::Null)),
+            )
         }
         Err(_) => (
-            scrub(&truncate(&String::from_utf8_lossy(body))),
-            Value::Null,
+            NetText::new(truncate(&String::from_utf8_lossy(body))),
+            NetJson::default(),
         ),
     }
 }
@@ -107,23 +114,9 @@ fn truncate(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
-/// Masks anything that looks like an e-mail in a server message, so errors can be logged.
-fn scrub(msg: &str) -> String {
-    msg.split(' ')
-        .map(|w| {
-            if w.contains('@') {
-                crate::pii::mask_email(w)
-            } else {
-                w.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Whether a 400/409 body says an identifier (the e-mail) is already used.
-pub fn says_already_used(msg: &str, fields: &Value) -> bool {
-    let hay = format!("{msg} {fields}").to_ascii_lowercase();
+pub fn says_already_used(msg: &NetText, fields: &NetJson) -> bool {
+    let hay = format!("{} {}", msg.raw(), fields.raw()).to_ascii_lowercase();
     hay.contains("already")
 }
 
@@ -139,14 +132,21 @@ mod tests {
         assert!(says_already_used(&msg, &data));
         let (msg, _) =
             parse_error_body(br#"{"error":{"msg":"Email john.doe@shop.test already used"}}"#);
-        assert!(!msg.contains("john.doe@shop.test"), "{msg}");
-        assert!(msg.starts_with("Email ") && msg.ends_with(" already used"));
+        // Kept as received, printed masked.
+        assert_eq!(msg, "Email john.doe@shop.test already used");
+        assert_eq!(msg.to_string(), "Email j***@shop.test already used");
+        let e = GorgiasError::Conflict {
+            op: "create_customer",
+            msg,
+        };
+        assert!(!e.to_string().contains("john.doe@shop.test"), "{e}");
+        assert!(!format!("{e:?}").contains("john.doe@shop.test"), "{e:?}");
         let (msg, data) = parse_error_body(b"<html>oops</html>");
         assert_eq!(msg, "<html>oops</html>");
-        assert!(data.is_null());
+        assert!(data.raw().is_null());
         assert!(!says_already_used(
-            "Failed",
-            &serde_json::json!({"name":["bad"]})
+            &NetText::new("Failed"),
+            &NetJson::new(serde_json::json!({"name":["bad"]}))
         ));
     }
 }

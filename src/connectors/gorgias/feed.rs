@@ -12,7 +12,8 @@ use std::collections::HashSet;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quarantined {
     pub id: Option<i64>,
-    pub reason: String,
+    /// The decode error, which may quote the item's values: printed masked.
+    pub reason: crate::pii::NetText,
 }
 
 /// What one pass of the feed returned.
@@ -98,7 +99,7 @@ impl GorgiasClient {
                     },
                     Err(e) => feed.quarantined.push(Quarantined {
                         id: item.get("id").and_then(serde_json::Value::as_i64),
-                        reason: e.to_string(),
+                        reason: e.to_string().into(),
                     }),
                 }
             }

@@ -53,7 +53,7 @@ impl GorgiasClient {
                 msg,
             }),
             GorgiasError::Validation { msg, .. }
-                if msg.to_ascii_lowercase().contains("integration") =>
+                if msg.raw().to_ascii_lowercase().contains("integration") =>
             {
                 Err(GorgiasError::MergeConflict {
                     source_id: source,

@@ -32,7 +32,7 @@ impl Answer {
     ) -> Result<T, GorgiasError> {
         serde_json::from_slice(&self.body).map_err(|e| GorgiasError::Decode {
             op,
-            reason: e.to_string(),
+            reason: e.to_string().into(),
         })
     }
 }

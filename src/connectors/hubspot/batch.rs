@@ -455,7 +455,7 @@ fn apply_batch_answer(
     for e in resp.errors {
         let err = ItemError {
             category: e.category.clone(),
-            message: e.message.clone(),
+            message: e.message.as_str().into(),
         };
         for t in e.context.get("objectWriteTraceId").into_iter().flatten() {
             if let Some(i) = t.parse::<usize>().ok().filter(|i| pending.contains(i)) {

@@ -1,8 +1,9 @@
 //! [`HubspotError`]: every failure of the HubSpot connector, typed, carrying HubSpot's
-//! `category` when there is one. Must never carry the token or raw personal data beyond what
-//! HubSpot's own message holds.
+//! `category` when there is one. HubSpot's messages and bodies are kept as
+//! [`NetText`]/[`NetJson`], so printing an error masks the e-mails and phones they may hold
+//! (`log.mask_pii`). Must never carry the token.
 
-use serde_json::Value;
+use crate::pii::{NetJson, NetText};
 
 /// An error from the HubSpot connector.
 #[derive(Debug, thiserror::Error)]
@@ -15,10 +16,11 @@ pub enum HubspotError {
         status: u16,
         /// HubSpot's `category` (`VALIDATION_ERROR`, `CONFLICT`, `OBJECT_NOT_FOUND`, ...).
         category: String,
-        message: String,
+        /// HubSpot's `message` (may quote an e-mail or phone: printed masked).
+        message: NetText,
         correlation_id: Option<String>,
         /// The whole error body, for callers that need `errors[]`/`context`.
-        body: Box<Value>,
+        body: Box<NetJson>,
     },
     /// The daily request limit is used up: stop writing until it resets.
     #[error("HubSpot daily request limit reached; calls stop until it resets")]
@@ -39,7 +41,7 @@ pub enum HubspotError {
     },
     /// The answer was not the JSON expected.
     #[error("unreadable answer from HubSpot {endpoint}: {detail}")]
-    Decode { endpoint: String, detail: String },
+    Decode { endpoint: String, detail: NetText },
     /// The caller passed something that cannot be sent.
     #[error("invalid request to HubSpot: {0}")]
     Input(String),
@@ -78,7 +80,7 @@ impl HubspotError {
                 status: 409,
                 message,
                 ..
-            } => parse_existing_id(message),
+            } => parse_existing_id(message.raw()),
             _ => None,
         }
     }
@@ -96,14 +98,15 @@ pub fn parse_existing_id(message: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemError {
     pub category: String,
-    pub message: String,
+    /// HubSpot's message (printed masked), or the connector's own error text.
+    pub message: NetText,
 }
 
 impl From<&HubspotError> for ItemError {
     fn from(e: &HubspotError) -> Self {
         let message = match e {
             HubspotError::Api { message, .. } => message.clone(),
-            other => other.to_string(),
+            other => NetText::new(other.to_string()),
         };
         ItemError {
             category: e.category().to_string(),

@@ -317,8 +317,8 @@ fn api_error(method: &Method, endpoint: String, status: u16, body: Value) -> Hub
         endpoint: format!("{method} {endpoint}"),
         status,
         category: s("category").unwrap_or_else(|| format!("HTTP_{status}")),
-        message: s("message").unwrap_or_default(),
+        message: s("message").unwrap_or_default().into(),
         correlation_id: s("correlationId"),
-        body: Box::new(body),
+        body: Box::new(body.into()),
     }
 }

@@ -228,6 +228,6 @@ pub struct PropertyDefinition {
 pub fn decode<T: for<'de> Deserialize<'de>>(endpoint: &str, v: Value) -> Result<T, HubspotError> {
     serde_json::from_value(v).map_err(|e| HubspotError::Decode {
         endpoint: endpoint.to_string(),
-        detail: e.to_string(),
+        detail: e.to_string().into(),
     })
 }

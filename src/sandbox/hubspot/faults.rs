@@ -1,5 +1,5 @@
-//! Injected faults of the sandbox (5xx, 423, latency, timeouts, malformed bodies, 429 bursts),
-//! armed through the control API and consumed by matching calls. Must never affect calls
+//! Injected faults of the sandbox (5xx, 423, latency, timeouts, malformed bodies, given
+//! bodies, 429 bursts), armed through the control API and consumed by matching calls. Must never affect calls
 //! whose path does not match the fault's filter.
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,9 @@ pub enum FaultKind {
     Timeout,
     /// Answer 200 with a body that is not JSON, without doing the work.
     Malformed,
+    /// Answer `status` (default 200) with the fault's `body` verbatim as JSON, without doing
+    /// the work: a hostile answer (a record missing fields, a wrong id, an error message).
+    Body,
     /// Answer a `TEN_SECONDLY_ROLLING` 429.
     RateLimit,
 }
@@ -36,6 +39,9 @@ pub struct Fault {
     /// Only calls whose path contains this (e.g. `batch/create`).
     #[serde(default)]
     pub path: Option<String>,
+    /// The body of a [`FaultKind::Body`] answer.
+    #[serde(default)]
+    pub body: Option<String>,
 }
 
 fn one() -> u32 {
@@ -51,6 +57,19 @@ impl Fault {
             millis: None,
             times,
             path: None,
+            body: None,
+        }
+    }
+
+    /// `times` calls answered `status` with `body` verbatim (see [`FaultKind::Body`]).
+    pub fn body(status: u16, body: impl Into<String>, times: u32) -> Self {
+        Self {
+            kind: FaultKind::Body,
+            status: Some(status),
+            millis: None,
+            times,
+            path: None,
+            body: Some(body.into()),
         }
     }
 
@@ -62,6 +81,7 @@ impl Fault {
             millis: None,
             times,
             path: None,
+            body: None,
         }
     }
 

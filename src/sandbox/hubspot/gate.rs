@@ -115,6 +115,13 @@ pub async fn gate(
                     .body(Body::from("{\"results\": [ {\"id\": "))
                     .unwrap_or_default();
             }
+            FaultKind::Body => {
+                return Response::builder()
+                    .status(StatusCode::from_u16(f.status.unwrap_or(200)).unwrap_or(StatusCode::OK))
+                    .header("content-type", "application/json")
+                    .body(Body::from(f.body.unwrap_or_default()))
+                    .unwrap_or_default();
+            }
             FaultKind::RateLimit => {
                 return too_many(
                     &sb,
