@@ -256,5 +256,11 @@ fn main() {
         "  scaling 1M/100k time ratio {ratio:.1}   target near-linear (≈10, < 15) {}",
         mark(ratio < 15.0)
     );
+    if let (Some(a), Some(b)) = (small.cpu, large.cpu) {
+        println!(
+            "  scaling 1M/100k CPU ratio {:.1} (steadier than wall on a shared machine)",
+            b / a.max(1e-9)
+        );
+    }
     quality();
 }

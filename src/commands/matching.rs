@@ -268,8 +268,12 @@ pub fn render(r: &Report) -> String {
         }
     ));
     s.push_str(&format!(
-        "candidate pairs: {} ({} blocks, {} capped, largest {})\n",
-        e.candidate_pairs, r.blocking.blocks, r.blocking.capped_blocks, r.blocking.largest_block
+        "candidate pairs: {} ({} blocks, {} capped, largest {}; {} dropped by the per-record cap)\n",
+        e.candidate_pairs,
+        r.blocking.blocks,
+        r.blocking.capped_blocks,
+        r.blocking.largest_block,
+        r.blocking.dropped_pairs
     ));
     s.push_str(&format!(
         "true pairs: {}; pair completeness of blocking: {:.4}\n",

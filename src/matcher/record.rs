@@ -4,6 +4,7 @@
 use super::normalize;
 use super::phonetic::soundex;
 use crate::domain::{Region, System};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// One customer profile as the matcher sees it. Empty strings are missing values.
@@ -67,35 +68,35 @@ fn field_value(p: &Prepared, field: usize) -> &str {
     }
 }
 
-/// Fills [`Prepared::share`] from the value frequencies of the batch.
+/// Fills [`Prepared::share`] from the value frequencies of the batch. Counts by sorting the
+/// values' hashes (in parallel), which stays fast when a million distinct values would not
+/// fit a cache as a hash map.
 pub fn apply_frequencies(records: &mut [Prepared]) {
-    use std::collections::HashMap;
     let n = records.len().max(1) as f64;
     for field in FREQUENCY_FIELDS {
-        let mut counts: HashMap<u64, u32> = HashMap::new();
-        for r in records.iter() {
-            let v = field_value(r, field);
-            if !v.is_empty() {
-                *counts
-                    .entry(super::block::hash(0, &[v.as_bytes()]))
-                    .or_default() += 1;
+        let mut hashed: Vec<(u64, u32)> = records
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let v = field_value(r, field);
+                (!v.is_empty()).then(|| (super::block::hash(0, &[v.as_bytes()]), i as u32))
+            })
+            .collect();
+        hashed.par_sort_unstable();
+        let mut shares = vec![0.0f32; records.len()];
+        for run in hashed.chunk_by(|x, y| x.0 == y.0) {
+            let share = (run.len() as f64 / n) as f32;
+            for &(_, i) in run {
+                if let Some(slot) = shares.get_mut(i as usize) {
+                    *slot = share;
+                }
             }
         }
-        for r in records.iter_mut() {
-            let v = field_value(r, field);
-            let share = if v.is_empty() {
-                0.0
-            } else {
-                let c = counts
-                    .get(&super::block::hash(0, &[v.as_bytes()]))
-                    .copied()
-                    .unwrap_or(1);
-                (f64::from(c) / n) as f32
-            };
+        records.par_iter_mut().zip(shares).for_each(|(r, share)| {
             if let Some(slot) = r.share.get_mut(field) {
                 *slot = share;
             }
-        }
+        });
     }
 }
 
