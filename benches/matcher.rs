@@ -225,8 +225,16 @@ fn main() {
         "matcher",
         "scaling: 1M / 100k wall-time ratio",
         &format!(
-            "{ratio:.1} ({:.2} s / {:.2} s)",
-            large.seconds, small.seconds
+            "{ratio:.1} ({:.2} s / {:.2} s){}",
+            large.seconds,
+            small.seconds,
+            small
+                .cpu
+                .zip(large.cpu)
+                .map_or(String::new(), |(a, b)| format!(
+                    "; CPU-time ratio {:.1}",
+                    b / a.max(1e-9)
+                ))
         ),
         "near-linear: ≈ 10, < 15",
         Some(ratio < 15.0),

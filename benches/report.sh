@@ -39,6 +39,8 @@ git diff --quiet HEAD -- src benches Cargo.toml Cargo.lock mappings 2>/dev/null 
 failed=0
 for b in "${benches[@]}"; do
   echo "== $b"
+  # The 1-minute load average before the run: wall-clock figures from a busy machine read worse.
+  load="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')"
   rm -f "$out/$b.tsv"
   start=$(date +%s)
   TETHER_BENCH_FIGURES="$PWD/$out/$b.tsv" cargo bench --locked --profile "$profile" --bench "$b" 2>&1 | tee "$out/$b.log"
@@ -50,7 +52,7 @@ for b in "${benches[@]}"; do
   elif [ ! -s "$out/$b.tsv" ]; then
     printf '%s\t%s\t%s\t%s\t%s\n' "$b" "the bench itself" "recorded no figure" "its figures" "MISSED" >> "$out/$b.tsv"
   fi
-  printf '%s\t%s\t%s\t%s\n' "$commit" "$(date -u +%Y-%m-%dT%H:%MZ)" "$secs" "$status" > "$out/$b.meta"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$commit" "$(date -u +%Y-%m-%dT%H:%MZ)" "$secs" "$status" "$load" > "$out/$b.meta"
 done
 
 # The machine, as the report states it.
@@ -71,11 +73,11 @@ table="$out/report.md"
     awk -F'\t' '{ v = ($5 == "met") ? "met" : (($5 == "info") ? "—" : "**MISSED**"); printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, v }' "$out/$b.tsv"
   done
   echo
-  echo "| bench | commit | ran at (UTC) | seconds | exit |"
-  echo "|---|---|---|---|---|"
+  echo "| bench | commit | ran at (UTC) | seconds | exit | load before |"
+  echo "|---|---|---|---|---|---|"
   for b in "${ALL[@]}"; do
     [ -f "$out/$b.meta" ] || continue
-    awk -F'\t' -v b="$b" '{ printf "| %s | %s | %s | %s | %s |\n", b, $1, $2, $3, $4 }' "$out/$b.meta"
+    awk -F'\t' -v b="$b" '{ printf "| %s | %s | %s | %s | %s | %s |\n", b, $1, $2, $3, $4, $5 }' "$out/$b.meta"
   done
   echo
   met=$(cat "$out"/*.tsv 2>/dev/null | awk -F'\t' '$5 == "met"' | wc -l)
