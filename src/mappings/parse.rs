@@ -287,7 +287,15 @@ impl Source<'_> {
 
     fn toml_error(&self, err: &toml::de::Error) -> MappingError {
         let offset = err.span().map_or(0, |s| s.start);
-        let message = err.message().trim().to_owned();
+        // toml leaves the message empty for some errors (a control character in a comment):
+        // name the character, so the error still says what is wrong.
+        let message = match err.message().trim() {
+            "" => match self.text.get(offset..).and_then(|s| s.chars().next()) {
+                Some(c) => format!("unexpected character {c:?} (U+{:04X})", u32::from(c)),
+                None => "unexpected end of the file".to_owned(),
+            },
+            m => m.to_owned(),
+        };
         let (problem, expected) = split_expected(&message);
         MappingError {
             file: self.path.to_owned(),
@@ -1190,6 +1198,14 @@ mod tests {
             "{shown}"
         );
         e
+    }
+
+    /// Regression (found by fuzzing): a control character in a comment gave an error whose
+    /// problem was empty (`m.toml:1: \`(top level)\`: ; expected valid TOML`).
+    #[test]
+    fn a_control_character_in_a_comment_is_named() {
+        let e = one_error("# G\u{f}rgias note\n", 1, "(top level)");
+        assert!(e.problem.contains("U+000F"), "{e}");
     }
 
     const EMAIL: &str =
