@@ -136,7 +136,8 @@ pub fn retry_after(raw: Option<&str>, max: Duration) -> Duration {
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
         .unwrap_or(1.0);
-    Duration::from_secs_f64(secs).min(max)
+    // `from_secs_f64` panics past u64::MAX seconds; such a wait is "as long as allowed".
+    Duration::try_from_secs_f64(secs).map_or(max, |d| d.min(max))
 }
 
 #[cfg(test)]
@@ -193,5 +194,15 @@ mod tests {
             retry_after(Some("-1"), Duration::from_secs(60)),
             Duration::from_secs(1)
         );
+    }
+
+    /// Regression (found by `fuzz/run.sh gorgias` in 2,145 runs): `Retry-after:
+    /// 18446744073709551615` made `Duration::from_secs_f64` panic inside the transport, so one
+    /// answer of a misbehaving server or proxy killed the sync task.
+    #[test]
+    fn a_huge_retry_after_waits_the_maximum() {
+        let max = Duration::from_secs(60);
+        assert_eq!(retry_after(Some("18446744073709551615"), max), max);
+        assert_eq!(retry_after(Some("1e300"), max), max);
     }
 }
