@@ -85,17 +85,29 @@ pub struct RateHeaders {
 }
 
 /// Reads the rate-limit headers through `get` (a case-insensitive header lookup). Values
-/// that are not numbers are ignored.
+/// that are not numbers are ignored; numbers beyond what HubSpot can mean are capped, so a
+/// hostile or garbled header can neither overflow the budget's clock arithmetic nor make it
+/// book billions of slots: at most [`MAX_LIMIT`] calls per window, windows and waits of at
+/// most [`MAX_WAIT`].
 pub fn rate_headers<'a>(get: impl Fn(&str) -> Option<&'a str>) -> RateHeaders {
     let num = |name: &str| get(name)?.trim().parse::<u64>().ok();
+    let count = |v: u64| u32::try_from(v).unwrap_or(u32::MAX).min(MAX_LIMIT);
     RateHeaders {
-        max: num("x-hubspot-ratelimit-max").map(|v| v as u32),
-        interval: num("x-hubspot-ratelimit-interval-milliseconds").map(Duration::from_millis),
-        remaining: num("x-hubspot-ratelimit-remaining").map(|v| v as u32),
+        max: num("x-hubspot-ratelimit-max").map(count),
+        interval: num("x-hubspot-ratelimit-interval-milliseconds")
+            .map(|v| Duration::from_millis(v).min(MAX_WAIT)),
+        remaining: num("x-hubspot-ratelimit-remaining").map(count),
         daily_remaining: num("x-hubspot-ratelimit-daily-remaining"),
-        retry_after: num("retry-after").map(Duration::from_secs),
+        retry_after: num("retry-after").map(|v| Duration::from_secs(v).min(MAX_WAIT)),
     }
 }
+
+/// Largest per-window limit believed from a header (HubSpot's largest tier is 250 per 10 s).
+pub const MAX_LIMIT: u32 = 10_000;
+
+/// Longest window or `Retry-After` believed from a header (HubSpot's windows are seconds; the
+/// daily limit is handled apart, by stopping).
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests {
@@ -131,5 +143,38 @@ mod tests {
             list_page(json!({"results": {}})),
             Err(HubspotError::Decode { .. })
         ));
+    }
+
+    /// Regression (found by `fuzz/run.sh hubspot` after 2.9 million runs, as an
+    /// out-of-memory): `X-HubSpot-RateLimit-Max: 9222222222222222` was truncated to a u32 of
+    /// about 2.1 billion and, with `Remaining: 1`, the budget booked that many slots. Also
+    /// capped: `Retry-After` or an interval of 18446744073709551615, which made
+    /// `Instant + Duration` overflow and panic.
+    #[test]
+    fn huge_rate_headers_are_capped() {
+        let reproducer = "X-HubSpot-RateLimit-Max:9222222222222222\n0ateLim%tItx: 190\n\
+                          X-HubSpot-RateLimit-Remaining: 1\nX-H\n";
+        let lines: Vec<(String, &str)> = reproducer
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v))
+            .collect();
+        let h = rate_headers(|n| lines.iter().find(|(k, _)| k == n).map(|(_, v)| *v));
+        assert_eq!((h.max, h.remaining), (Some(MAX_LIMIT), Some(1)));
+        let huge = rate_headers(|n| match n {
+            "retry-after" | "x-hubspot-ratelimit-interval-milliseconds" => {
+                Some("18446744073709551615")
+            }
+            _ => None,
+        });
+        assert_eq!(
+            (huge.retry_after, huge.interval),
+            (Some(MAX_WAIT), Some(MAX_WAIT))
+        );
+        let mut b = super::super::WindowBudget::new(100, Duration::from_secs(10));
+        let now = std::time::Instant::now();
+        b.observe(h.max, huge.interval, h.remaining, now, now);
+        b.block_for(huge.retry_after.unwrap_or_default(), now);
+        assert!(b.try_acquire(now).is_err());
     }
 }
