@@ -622,6 +622,18 @@ fn build_field(
             ));
             return None;
         }
+        if kind == ValueKind::Date && !transform::formats_a_date(s.get_ref()) {
+            errors.push(src.error(
+                s,
+                key(k),
+                format!(
+                    "{:?} asks for a time of day or an offset, which a date does not have",
+                    s.get_ref()
+                ),
+                "a date-only format such as \"%d/%m/%Y\", or type = \"datetime\"",
+            ));
+            return None;
+        }
         Some(s.get_ref().clone())
     };
     let hubspot_format = format(&f.hubspot_format, "hubspot_format");
@@ -1439,6 +1451,14 @@ unique = true
             5,
             "fields.x.hubspot_format",
         );
+        // Regression (found by fuzzing): a date format with a time of day was accepted and
+        // panicked when a date was written in it.
+        let e = one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"date\"\ngorgias_format = \"%d/~%m/%Y-%d %H:%M:%S\"\n",
+            5,
+            "fields.x.gorgias_format",
+        );
+        assert!(e.problem.contains("time of day"), "{e}");
         one_error(
             "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntransforms = [\"trim\", \"shout\"]\n",
             4,
