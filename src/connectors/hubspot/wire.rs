@@ -27,7 +27,9 @@ pub fn api_error(method: &str, endpoint: &str, status: u16, body: Value) -> Hubs
     HubspotError::Api {
         endpoint: format!("{method} {endpoint}"),
         status,
-        category: s("category").unwrap_or_else(|| format!("HTTP_{status}")),
+        category: s("category")
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| format!("HTTP_{status}")),
         message: s("message").unwrap_or_default(),
         correlation_id: s("correlationId"),
         body: Box::new(body),
@@ -130,6 +132,15 @@ mod tests {
             api_error("GET", "/x", 502, Value::Null).category(),
             "HTTP_502"
         );
+    }
+
+    /// Regression (found by `fuzz/run.sh hubspot` after 3.6 million runs): an error body with
+    /// `"category": ""` gave an error with an empty category (`answered 409 : ...`), which
+    /// callers match on; an empty category now counts as a missing one.
+    #[test]
+    fn an_empty_category_falls_back_to_the_status() {
+        let body: Value = serde_json::from_str(r#"{"sttaus":"a24-","category":""}"#).unwrap();
+        assert_eq!(api_error("POST", "/x", 409, body).category(), "HTTP_409");
     }
 
     #[test]
