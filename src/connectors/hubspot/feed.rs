@@ -87,7 +87,13 @@ pub fn search_step(
             SearchStep::NoProgress => SearchStep::Finished,
             step => step,
         },
-        Some(n) if n + u64::from(limit) <= SEARCH_CAP && n > offset => SearchStep::NextPage(n),
+        Some(n)
+            if n.checked_add(u64::from(limit))
+                .is_some_and(|end| end <= SEARCH_CAP)
+                && n > offset =>
+        {
+            SearchStep::NextPage(n)
+        }
         // The next page would cross the cap: restart after the last id.
         Some(_) => restart(),
     }
@@ -193,6 +199,26 @@ impl HubspotClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by reading the code while writing the fuzz oracle for this step):
+    /// a search page whose `paging.next.after` is "18446744073709551615" made
+    /// `n + limit` overflow, a panic in debug builds and a wrapped offset in release ones.
+    #[test]
+    fn a_huge_next_offset_restarts_instead_of_overflowing() {
+        let huge = Some(u64::MAX);
+        assert_eq!(
+            search_step(false, huge, 0, 200, Some(42), None),
+            SearchStep::RestartAfter(42)
+        );
+        assert_eq!(
+            search_step(false, huge, 0, 200, None, None),
+            SearchStep::NoProgress
+        );
+        assert_eq!(
+            search_step(false, Some(9_800), 9_600, 200, Some(1), None),
+            SearchStep::NextPage(9_800)
+        );
+    }
 
     #[test]
     fn query_has_window_cursor_and_one_sort() {
