@@ -371,10 +371,17 @@ pub fn gorgias(data: &[u8]) {
         b'l' => match gorgias::wire::customer_page("fuzz", rest) {
             Ok(page) => {
                 // Counted on the text made valid UTF-8: serde skips unknown fields without
-                // checking their UTF-8, so the page may read where a `Value` would not.
+                // checking their UTF-8, so the page may read where a `Value` would not. serde
+                // also reads a struct from an array (`[data, meta]`).
                 let items = serde_json::from_str::<Value>(&String::from_utf8_lossy(rest))
                     .ok()
-                    .and_then(|v| v.get("data").and_then(Value::as_array).map(Vec::len))
+                    .and_then(|v| {
+                        let data = match &v {
+                            Value::Array(fields) => fields.first(),
+                            object => object.get("data"),
+                        };
+                        data.and_then(Value::as_array).map(Vec::len)
+                    })
                     .unwrap_or(0);
                 assert_eq!(page.customers.len() + page.quarantined.len(), items);
                 assert!(page.quarantined.iter().all(|q| !q.reason.is_empty()));
