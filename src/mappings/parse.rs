@@ -287,7 +287,15 @@ impl Source<'_> {
 
     fn toml_error(&self, err: &toml::de::Error) -> MappingError {
         let offset = err.span().map_or(0, |s| s.start);
-        let message = err.message().trim().to_owned();
+        // toml leaves the message empty for some errors (a control character in a comment):
+        // name the character, so the error still says what is wrong.
+        let message = match err.message().trim() {
+            "" => match self.text.get(offset..).and_then(|s| s.chars().next()) {
+                Some(c) => format!("unexpected character {c:?} (U+{:04X})", u32::from(c)),
+                None => "unexpected end of the file".to_owned(),
+            },
+            m => m.to_owned(),
+        };
         let (problem, expected) = split_expected(&message);
         MappingError {
             file: self.path.to_owned(),
@@ -611,6 +619,18 @@ fn build_field(
                 key(k),
                 format!("{:?} is not a valid date format", s.get_ref()),
                 "a chrono/strftime format such as \"%d/%m/%Y\"",
+            ));
+            return None;
+        }
+        if kind == ValueKind::Date && !transform::formats_a_date(s.get_ref()) {
+            errors.push(src.error(
+                s,
+                key(k),
+                format!(
+                    "{:?} asks for a time of day or an offset, which a date does not have",
+                    s.get_ref()
+                ),
+                "a date-only format such as \"%d/%m/%Y\", or type = \"datetime\"",
             ));
             return None;
         }
@@ -1192,6 +1212,14 @@ mod tests {
         e
     }
 
+    /// Regression (found by fuzzing): a control character in a comment gave an error whose
+    /// problem was empty (`m.toml:1: \`(top level)\`: ; expected valid TOML`).
+    #[test]
+    fn a_control_character_in_a_comment_is_named() {
+        let e = one_error("# G\u{f}rgias note\n", 1, "(top level)");
+        assert!(e.problem.contains("U+000F"), "{e}");
+    }
+
     const EMAIL: &str =
         "[fields.email]\nhubspot = \"email\"\ngorgias = \"email\"\ntype = \"email\"\n";
 
@@ -1423,6 +1451,14 @@ unique = true
             5,
             "fields.x.hubspot_format",
         );
+        // Regression (found by fuzzing): a date format with a time of day was accepted and
+        // panicked when a date was written in it.
+        let e = one_error(
+            "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntype = \"date\"\ngorgias_format = \"%d/~%m/%Y-%d %H:%M:%S\"\n",
+            5,
+            "fields.x.gorgias_format",
+        );
+        assert!(e.problem.contains("time of day"), "{e}");
         one_error(
             "[fields.x]\nhubspot = \"x\"\ngorgias = \"data.x\"\ntransforms = [\"trim\", \"shout\"]\n",
             4,

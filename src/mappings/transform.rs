@@ -84,6 +84,14 @@ pub fn valid_format(fmt: &str) -> bool {
     !fmt.is_empty() && !StrftimeItems::new(fmt).any(|i| matches!(i, Item::Error))
 }
 
+/// Whether a (valid) format can write a date alone: no time of day, no offset. chrono's
+/// formatter fails on those, and `to_string` would turn that failure into a panic.
+pub fn formats_a_date(fmt: &str) -> bool {
+    use std::fmt::Write;
+    let sample = NaiveDate::from_ymd_opt(2000, 1, 31).unwrap_or_default();
+    write!(String::new(), "{}", sample.format(fmt)).is_ok()
+}
+
 /// Reads a side's text into the canonical form of `kind`. `format` is the side's chrono
 /// format for dates, `region` reads national phone numbers. The value is not empty.
 pub fn to_canonical<'a>(
@@ -142,13 +150,22 @@ pub fn from_canonical<'a>(
     canonical: &'a str,
     format: Option<&str>,
 ) -> Result<Cow<'a, str>, String> {
+    use std::fmt::Write;
+    // chrono reports a specifier the value cannot fill as a formatting error: an `Err` here,
+    // never the panic of `to_string`.
+    let written = |shown: &dyn std::fmt::Display| {
+        let mut out = String::new();
+        write!(out, "{shown}")
+            .map(|()| Cow::Owned(out))
+            .map_err(|_| format!("{canonical:?} cannot be written in format {format:?}"))
+    };
     match (kind, format) {
         (ValueKind::Date, Some(f)) => parse_date(canonical, None)
-            .map(|d| Cow::Owned(d.format(f).to_string()))
-            .ok_or_else(|| format!("{canonical:?} is not a date")),
+            .ok_or_else(|| format!("{canonical:?} is not a date"))
+            .and_then(|d| written(&d.format(f))),
         (ValueKind::Datetime, Some(f)) => parse_datetime(canonical, None)
-            .map(|d| Cow::Owned(d.format(f).to_string()))
-            .ok_or_else(|| format!("{canonical:?} is not a date and time")),
+            .ok_or_else(|| format!("{canonical:?} is not a date and time"))
+            .and_then(|d| written(&d.format(f))),
         _ => Ok(Cow::Borrowed(canonical)),
     }
 }
@@ -390,6 +407,14 @@ mod tests {
         assert!(canon(ValueKind::Bool, "maybe").is_err());
     }
 
+    /// Regression (found by `fuzz/run.sh mappings` in 205,451 runs): writing a date in a
+    /// format with a time of day (`%H`) panicked in `to_string`; now it is an error.
+    #[test]
+    fn a_date_in_a_format_with_a_time_is_an_error_not_a_panic() {
+        let w = from_canonical(ValueKind::Date, "2015-05-01", Some("%d/~%m/%Y-%d %H:%M:%S"));
+        assert!(w.unwrap_err().contains("cannot be written"));
+    }
+
     #[test]
     fn dates_and_datetimes() {
         assert_eq!(canon(ValueKind::Date, "2015-05-01").unwrap(), "2015-05-01");
@@ -426,6 +451,7 @@ mod tests {
             "2015-05-01T00:00:00.000Z"
         );
         assert!(valid_format("%d/%m/%Y"));
+        assert!(formats_a_date("%d/%m/%Y") && !formats_a_date("%Y-%m-%d %H:%M"));
         assert!(!valid_format("%Q"));
     }
 }

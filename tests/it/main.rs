@@ -11,6 +11,7 @@ mod cycle_sync;
 mod cycle_targeted;
 mod deploy;
 mod explain_cli;
+mod fuzz_smoke;
 mod gorgias_common;
 mod gorgias_faults;
 mod gorgias_feed;

@@ -2,12 +2,19 @@
 //! datetime forms Gorgias sends and accepts. Parsing is lenient where the contract says
 //! shapes vary; must never panic on what the network sends.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// Parses Gorgias datetimes: offset or naive (UTC), `T` or space, with or without fraction.
+/// Years outside 0..=9999 are refused: Gorgias never sends them, they would not survive being
+/// written back out as RFC 3339, and one far-future `updated_datetime` would become the feed's
+/// watermark and hide every real change after it.
 pub fn parse_datetime(raw: &str) -> Option<DateTime<Utc>> {
+    parse_any_datetime(raw).filter(|d| (0..=9999).contains(&d.year()))
+}
+
+fn parse_any_datetime(raw: &str) -> Option<DateTime<Utc>> {
     let s = raw.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));
@@ -323,6 +330,26 @@ mod tests {
         assert!(
             serde_json::from_value::<Customer>(json!({"id": 1, "updated_datetime": "nope"}))
                 .is_err()
+        );
+    }
+
+    /// Regression (found by `fuzz/run.sh gorgias` after 396,513 runs): `"-125-02-06T14:47:40"`
+    /// parsed (chrono's `%Y` takes a sign) into a year that serialises as `-0125-…Z`, which
+    /// could not be read back; a customer did not survive its own round trip.
+    #[test]
+    fn years_outside_four_digits_are_refused() {
+        assert_eq!(parse_datetime("-125-02-06T14:47:40.123675+00:00"), None);
+        assert_eq!(parse_datetime("+10000-01-01 00:00:00"), None);
+        let c: Customer =
+            serde_json::from_value(json!({"id": 1, "updated_datetime": "0001-01-01T00:00:00Z"}))
+                .unwrap();
+        let back: Customer = serde_json::from_slice(&serde_json::to_vec(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert!(
+            serde_json::from_value::<Customer>(
+                json!({"id": 1, "updated_datetime": "-125-02-06T14:47:40"})
+            )
+            .is_err()
         );
     }
 

@@ -2,7 +2,8 @@
 //! 100 a page, stop at the first page reaching past the watermark) and customer events
 //! (deletions, merges) since a time. Cursors live only inside one call; never persisted.
 
-use super::dto::{Customer, CustomerEvent, ListPage, format_filter};
+use super::dto::{Customer, CustomerEvent, format_filter};
+use super::wire;
 use super::{GorgiasClient, Result, fail};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -85,28 +86,21 @@ impl GorgiasClient {
             if !ans.status.is_success() {
                 return Err(fail("list_customers", None, &ans));
             }
-            let page: ListPage = ans.json("list_customers")?;
+            let page = wire::customer_page("list_customers", &ans.body)?;
             let mut reached_older = false;
-            for item in &page.data {
-                match serde_json::from_value::<Customer>(item.clone()) {
-                    Ok(c) => match c.updated_datetime {
-                        Some(u) if u < since => reached_older = true,
-                        _ => {
-                            if seen.insert(c.id) {
-                                feed.customers.push(c);
-                            }
+            for c in page.customers {
+                match c.updated_datetime {
+                    Some(u) if u < since => reached_older = true,
+                    _ => {
+                        if seen.insert(c.id) {
+                            feed.customers.push(c);
                         }
-                    },
-                    Err(e) => feed.quarantined.push(Quarantined {
-                        id: item.get("id").and_then(serde_json::Value::as_i64),
-                        reason: e.to_string().into(),
-                    }),
+                    }
                 }
             }
-            match page.next_cursor() {
-                Some(next) if !reached_older && !page.data.is_empty() => {
-                    cursor = Some(next.to_owned())
-                }
+            feed.quarantined.extend(page.quarantined);
+            match page.next_cursor {
+                Some(next) if !reached_older => cursor = Some(next),
                 _ => break,
             }
         }
@@ -147,16 +141,17 @@ impl GorgiasClient {
             if !ans.status.is_success() {
                 return Err(fail("list_events", None, &ans));
             }
-            let page: ListPage = ans.json("list_events")?;
-            for item in &page.data {
-                match CustomerEvent::from_value(item) {
-                    Some(e) => out.push(e),
-                    None => tracing::warn!("gorgias event skipped: missing id, type or object_id"),
-                }
+            let (events, skipped, next) = wire::event_page("list_events", &ans.body)?;
+            if skipped > 0 {
+                tracing::warn!(
+                    skipped,
+                    "gorgias events skipped: missing id, type or object_id"
+                );
             }
-            match page.next_cursor() {
-                Some(next) if !page.data.is_empty() => cursor = Some(next.to_owned()),
-                _ => break,
+            out.extend(events);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
         Ok(out)

@@ -18,6 +18,7 @@ mod merge;
 mod metrics;
 mod transport;
 mod whole_data;
+pub mod wire;
 mod writes;
 
 pub use account::TicketSummary;
@@ -75,48 +76,11 @@ impl GorgiasClient {
 
 /// Turns a non-success answer into the matching error.
 fn fail(op: &'static str, id: Option<i64>, ans: &Answer) -> GorgiasError {
-    let (msg, fields) = error::parse_error_body(&ans.body);
-    match ans.status.as_u16() {
-        401 => GorgiasError::Unauthorized,
-        403 => GorgiasError::Forbidden,
-        404 => GorgiasError::NotFound {
-            id: id.unwrap_or(0),
-        },
-        301 | 302 | 307 | 308 => GorgiasError::Merged {
-            id: id.unwrap_or(0),
-            into: ans.location.as_deref().and_then(id_from_location),
-        },
-        400 | 422 => GorgiasError::Validation {
-            op,
-            status: ans.status.as_u16(),
-            msg,
-            fields,
-        },
-        409 => GorgiasError::Conflict { op, msg },
-        status => GorgiasError::Unexpected { op, status, msg },
-    }
-}
-
-/// The last numeric path segment of a `Location` (`/api/customers/123/` → 123).
-fn id_from_location(loc: &str) -> Option<i64> {
-    let path = loc.split(['?', '#']).next().unwrap_or(loc);
-    path.trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn location_ids() {
-        assert_eq!(id_from_location("/api/customers/123"), Some(123));
-        assert_eq!(
-            id_from_location("https://a.gorgias.com/api/customers/9/?x=1"),
-            Some(9)
-        );
-        assert_eq!(id_from_location("/api/customers/merge"), None);
-    }
+    wire::error(
+        op,
+        id,
+        ans.status.as_u16(),
+        &ans.body,
+        ans.location.as_deref(),
+    )
 }

@@ -30,10 +30,7 @@ impl Answer {
         &self,
         op: &'static str,
     ) -> Result<T, GorgiasError> {
-        serde_json::from_slice(&self.body).map_err(|e| GorgiasError::Decode {
-            op,
-            reason: e.to_string().into(),
-        })
+        super::wire::json(op, &self.body)
     }
 }
 
@@ -95,14 +92,11 @@ impl Transport {
     }
 
     fn retry_after(&self, headers: &reqwest::header::HeaderMap) -> Duration {
-        let secs = headers
+        let raw = headers
             .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .unwrap_or(1.0);
-        let capped = Duration::from_secs_f64(secs).min(self.cfg.max_retry_after);
-        self.cfg.real(capped)
+            .and_then(|v| v.to_str().ok());
+        self.cfg
+            .real(super::wire::retry_after(raw, self.cfg.max_retry_after))
     }
 
     /// Sends one request, retrying what is transient. `path_and_query` starts with `/api/`;

@@ -5,7 +5,7 @@
 
 use super::dto::{Channel, Customer, CustomerUpdate, ListPage, NewChannel, NewCustomer};
 use super::error::says_already_used;
-use super::{GorgiasClient, GorgiasError, Result, fail};
+use super::{GorgiasClient, GorgiasError, Result, fail, wire};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -180,10 +180,7 @@ impl GorgiasClient {
             return Err(fail("find_customer", None, &ans));
         }
         let page: ListPage = ans.json("find_customer")?;
-        Ok(page
-            .data
-            .into_iter()
-            .find_map(|v| serde_json::from_value::<Customer>(v).ok()))
+        Ok(page.data.iter().find_map(|v| wire::list_item(v).ok()))
     }
 
     /// Deletes a customer (204). Idempotent: a customer already gone (404, e.g. a retry whose

@@ -5,7 +5,8 @@
 
 use super::error::{HubspotError, ItemError};
 use super::http::Lane;
-use super::types::{self, BatchResponse, Contact};
+use super::types::{BatchResponse, Contact};
+use super::wire;
 use super::{CONTACTS, HubspotClient, Result};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -191,7 +192,7 @@ impl HubspotClient {
                 .t
                 .send(Method::POST, url.clone(), Some(&body), Lane::Burst)
                 .await?;
-            let resp: BatchResponse = types::decode("contacts/batch/read", a.body)?;
+            let resp = wire::batch("contacts/batch/read", a.body)?;
             let missing: HashSet<String> = resp
                 .errors
                 .iter()
@@ -230,7 +231,7 @@ impl HubspotClient {
                 .t
                 .send(Method::POST, url.clone(), Some(&body), Lane::Burst)
                 .await?;
-            let resp: BatchResponse = types::decode("contacts/batch/read", a.body)?;
+            let resp = wire::batch("contacts/batch/read", a.body)?;
             let found: Vec<Contact> = resp.results.into_iter().map(Contact::from).collect();
             for e in chunk {
                 let hit = found.iter().find(|c| c.emails().contains(e)).cloned();
@@ -332,7 +333,7 @@ impl HubspotClient {
                     .await
                 {
                     Ok(a) => {
-                        let resp: BatchResponse = types::decode("contacts/batch", a.body)?;
+                        let resp = wire::batch("contacts/batch", a.body)?;
                         apply_batch_answer(op, &items, &pending, resp, &mut outcomes);
                         pending.clear();
                     }
@@ -397,9 +398,7 @@ impl HubspotClient {
                 .send(Method::POST, url.clone(), Some(&it.body), Lane::Burst)
                 .await
             {
-                Ok(a) => WriteOutcome::Created(
-                    types::decode::<types::WireObject>("contacts", a.body)?.into(),
-                ),
+                Ok(a) => WriteOutcome::Created(wire::contact("contacts", a.body)?),
                 Err(e) => match e.existing_id() {
                     Some(id) => WriteOutcome::ExistingContact(id),
                     None if matches!(e, HubspotError::Api { .. }) && !e.is_auth() => {

@@ -4,7 +4,8 @@
 //! sharing a timestamp. Must never page past offset 10,000 or rely on the order of ties.
 
 use super::http::Lane;
-use super::types::{self, Contact, SearchPage};
+use super::types::Contact;
+use super::wire;
 use super::{CONTACTS, HubspotClient, Result};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -49,6 +50,53 @@ pub fn feed_query(
         o.insert("after".into(), json!(offset.to_string()));
     }
     body
+}
+
+/// What the feed does after one search page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchStep {
+    /// Every match of the window was seen.
+    Finished,
+    /// Ask for the page at this offset (greater than the current one, within the cap).
+    NextPage(u64),
+    /// Restart the window after this id (greater than the current restart id).
+    RestartAfter(u64),
+    /// The answer offers no way forward: an error, never an endless loop.
+    NoProgress,
+}
+
+/// The paging decision after a search page (pure). `cut_short`: the page said there are more
+/// matches than seen but offered no next page; `next`: its `paging.next.after` as a number;
+/// `offset`: the page's own offset; `last_in_window`: the largest id seen since the window
+/// (re)started at `after_id`. Every step either ends or moves strictly forward.
+pub fn search_step(
+    cut_short: bool,
+    next: Option<u64>,
+    offset: u64,
+    limit: u32,
+    last_in_window: Option<u64>,
+    after_id: Option<u64>,
+) -> SearchStep {
+    let restart = || match last_in_window {
+        Some(last) if Some(last) > after_id => SearchStep::RestartAfter(last),
+        _ => SearchStep::NoProgress,
+    };
+    match next {
+        None if !cut_short => SearchStep::Finished,
+        None => match restart() {
+            SearchStep::NoProgress => SearchStep::Finished,
+            step => step,
+        },
+        Some(n)
+            if n.checked_add(u64::from(limit))
+                .is_some_and(|end| end <= SEARCH_CAP)
+                && n > offset =>
+        {
+            SearchStep::NextPage(n)
+        }
+        // The next page would cross the cap: restart after the last id.
+        Some(_) => restart(),
+    }
 }
 
 impl HubspotClient {
@@ -115,47 +163,31 @@ impl HubspotClient {
                     .t
                     .send(Method::POST, url.clone(), Some(&body), Lane::Search)
                     .await?;
-                let page: SearchPage = types::decode("contacts/search", a.body)?;
-                let seen_so_far = offset + page.results.len() as u64;
+                let page = wire::search_page(a.body)?;
+                let seen_so_far = offset + page.contacts.len() as u64;
                 // Without a next page, more results than seen means the cap cut the paging
                 // short (HubSpot may stop offering pages at 10,000): restart after the last id.
                 let cut_short =
-                    page.total.is_some_and(|t| t > seen_so_far) && !page.results.is_empty();
-                for r in page.results {
-                    let c = Contact::from(r);
+                    page.total.is_some_and(|t| t > seen_so_far) && !page.contacts.is_empty();
+                for c in page.contacts {
                     if let Ok(n) = c.id.parse::<u64>() {
                         last_in_window = Some(last_in_window.map_or(n, |m: u64| m.max(n)));
                         out.insert(n, c);
                     }
                 }
-                let next = page
-                    .paging
-                    .and_then(|p| p.next_after())
-                    .and_then(|s| s.trim().parse::<u64>().ok());
-                match next {
-                    None if !cut_short => break 'windows,
-                    None => match last_in_window {
-                        Some(last) if Some(last) > after_id => {
-                            after_id = Some(last);
-                            continue 'windows;
-                        }
-                        _ => break 'windows,
-                    },
-                    Some(n) if n + u64::from(limit) <= SEARCH_CAP && n > offset => offset = n,
-                    Some(_) => {
-                        // The next page would cross the cap: restart after the last id.
-                        match last_in_window {
-                            Some(last) if Some(last) > after_id => {
-                                after_id = Some(last);
-                                continue 'windows;
-                            }
-                            _ => {
-                                return Err(super::HubspotError::Decode {
-                                    endpoint: "contacts/search".into(),
-                                    detail: "search paging made no progress".into(),
-                                });
-                            }
-                        }
+                let next = page.next_after.and_then(|s| s.trim().parse::<u64>().ok());
+                match search_step(cut_short, next, offset, limit, last_in_window, after_id) {
+                    SearchStep::Finished => break 'windows,
+                    SearchStep::NextPage(n) => offset = n,
+                    SearchStep::RestartAfter(last) => {
+                        after_id = Some(last);
+                        continue 'windows;
+                    }
+                    SearchStep::NoProgress => {
+                        return Err(super::HubspotError::Decode {
+                            endpoint: "contacts/search".into(),
+                            detail: "search paging made no progress".into(),
+                        });
                     }
                 }
             }
@@ -167,6 +199,26 @@ impl HubspotClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by reading the code while writing the fuzz oracle for this step):
+    /// a search page whose `paging.next.after` is "18446744073709551615" made
+    /// `n + limit` overflow, a panic in debug builds and a wrapped offset in release ones.
+    #[test]
+    fn a_huge_next_offset_restarts_instead_of_overflowing() {
+        let huge = Some(u64::MAX);
+        assert_eq!(
+            search_step(false, huge, 0, 200, Some(42), None),
+            SearchStep::RestartAfter(42)
+        );
+        assert_eq!(
+            search_step(false, huge, 0, 200, None, None),
+            SearchStep::NoProgress
+        );
+        assert_eq!(
+            search_step(false, Some(9_800), 9_600, 200, Some(1), None),
+            SearchStep::NextPage(9_800)
+        );
+    }
 
     #[test]
     fn query_has_window_cursor_and_one_sort() {

@@ -5,11 +5,12 @@
 use super::budget::{Ticket, WindowBudget};
 use super::config::HubspotConfig;
 use super::error::HubspotError;
+use super::wire;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Which budget a call spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,10 +55,6 @@ pub struct Transport {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn header_u64(h: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
-    h.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 /// A successful answer: the JSON body (`Null` when empty).
@@ -200,15 +197,17 @@ impl Transport {
             };
             let status = resp.status();
             let headers = resp.headers().clone();
+            let rate = wire::rate_headers(|name| headers.get(name)?.to_str().ok());
             if lane == Lane::Burst {
-                let interval = header_u64(&headers, "x-hubspot-ratelimit-interval-milliseconds")
-                    .map(Duration::from_millis);
-                let max = header_u64(&headers, "x-hubspot-ratelimit-max").map(|v| v as u32);
-                let remaining =
-                    header_u64(&headers, "x-hubspot-ratelimit-remaining").map(|v| v as u32);
-                lock(&self.burst).observe(max, interval, remaining, sent_at, Instant::now());
+                lock(&self.burst).observe(
+                    rate.max,
+                    rate.interval,
+                    rate.remaining,
+                    sent_at,
+                    Instant::now(),
+                );
             }
-            if header_u64(&headers, "x-hubspot-ratelimit-daily-remaining") == Some(0) {
+            if rate.daily_remaining == Some(0) {
                 tracing::warn!("HubSpot daily limit used up; further calls will stop");
                 self.daily_exhausted.store(true, Ordering::Relaxed);
             }
@@ -228,11 +227,7 @@ impl Transport {
                     });
                 }
             };
-            let parsed: Option<Value> = if text.trim().is_empty() {
-                Some(Value::Null)
-            } else {
-                serde_json::from_str(&text).ok()
-            };
+            let parsed = wire::parse_body(&text);
             if status.is_success() {
                 match parsed {
                     Some(body) => {
@@ -274,7 +269,7 @@ impl Transport {
                         attempts: limited,
                     });
                 }
-                let retry_after = header_u64(&headers, "retry-after").map(Duration::from_secs);
+                let retry_after = rate.retry_after;
                 let secondly = lane == Lane::Search
                     || policy == "SECONDLY"
                     || message.contains("secondly limit");
@@ -297,7 +292,7 @@ impl Transport {
                 if code == 423 {
                     d = d.max(self.cfg.locked_wait);
                 }
-                if let Some(ra) = header_u64(&headers, "retry-after").map(Duration::from_secs) {
+                if let Some(ra) = rate.retry_after {
                     d = d.max(ra);
                 }
                 tracing::warn!(%endpoint, status = code, attempt, "transient HubSpot error; retrying");
@@ -306,19 +301,7 @@ impl Transport {
                 tokio::time::sleep(d).await;
                 continue;
             }
-            return Err(api_error(&method, endpoint, code, body));
+            return Err(wire::api_error(method.as_str(), &endpoint, code, body));
         }
-    }
-}
-
-fn api_error(method: &Method, endpoint: String, status: u16, body: Value) -> HubspotError {
-    let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
-    HubspotError::Api {
-        endpoint: format!("{method} {endpoint}"),
-        status,
-        category: s("category").unwrap_or_else(|| format!("HTTP_{status}")),
-        message: s("message").unwrap_or_default().into(),
-        correlation_id: s("correlationId"),
-        body: Box::new(body.into()),
     }
 }

@@ -2,7 +2,8 @@
 //! a new id. Must never assume the primary id survives.
 
 use super::http::Lane;
-use super::types::{self, Contact};
+use super::types::Contact;
+use super::wire;
 use super::{CONTACTS, HubspotClient, Result};
 use reqwest::Method;
 use serde_json::json;
@@ -17,6 +18,6 @@ impl HubspotClient {
             .t
             .send(Method::POST, url, Some(&body), Lane::Burst)
             .await?;
-        Ok(types::decode::<types::WireObject>("contacts/merge", a.body)?.into())
+        wire::contact("contacts/merge", a.body)
     }
 }

@@ -14,13 +14,17 @@ mod http;
 mod merge;
 mod properties;
 mod types;
+pub mod wire;
 
 pub use batch::{ReadOutcome, ReadResult, WriteOutcome};
 pub use budget::WindowBudget;
 pub use config::HubspotConfig;
 pub use error::{HubspotError, ItemError, parse_existing_id};
+pub use feed::{SearchStep, search_step};
 pub use http::{CallCounters, Lane};
-pub use types::{Contact, HistoryEntry, PropertyDefinition};
+pub use types::{
+    BatchResponse, Contact, HistoryEntry, PropertyDefinition, StandardError, WireObject,
+};
 
 use http::Transport;
 use reqwest::Method;
@@ -81,9 +85,7 @@ impl HubspotClient {
         }
         let url = self.t.url(&segs, &q)?;
         match self.t.send(Method::GET, url, None, Lane::Burst).await {
-            Ok(a) => Ok(Some(
-                types::decode::<types::WireObject>("contacts/{id}", a.body)?.into(),
-            )),
+            Ok(a) => Ok(Some(wire::contact("contacts/{id}", a.body)?)),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
         }
@@ -104,9 +106,9 @@ impl HubspotClient {
             }
             let url = self.t.url(CONTACTS, &q)?;
             let a = self.t.send(Method::GET, url, None, Lane::Burst).await?;
-            let page: types::ListPage = types::decode("contacts", a.body)?;
-            out.extend(page.results.into_iter().map(Contact::from));
-            match page.paging.and_then(|p| p.next_after()) {
+            let page = wire::list_page(a.body)?;
+            out.extend(page.contacts);
+            match page.next_after {
                 Some(n) if Some(&n) != after.as_ref() => after = Some(n),
                 _ => return Ok(out),
             }
