@@ -108,6 +108,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.seed
         );
     }
+    // Listen for the stop signals before announcing how to stop: a SIGTERM sent as soon as
+    // the banner is read must not find the default handler (which kills without cleanup).
+    let stop = Interrupt::install()?;
     println!("HubSpot sandbox: {}", hubspot_running.base_url);
     println!("  bearer token:  {token}");
     println!("Gorgias sandbox: {}", gorgias_running.base_url);
@@ -128,25 +131,48 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("  export TETHER__GORGIAS__API_KEY={api_key}");
     println!();
     println!("Test controls live under /__sandbox/ on each. Press Ctrl-C to stop.");
-    interrupted().await?;
+    stop.wait().await;
     eprintln!("stopping the sandboxes");
     hubspot_running.stop().await;
     gorgias_running.stop().await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn interrupted() -> std::io::Result<()> {
+/// Ctrl-C (SIGINT) or, on Unix, SIGTERM, listened for from [`Interrupt::install`] on.
+struct Interrupt {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Interrupt {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Interrupt {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {},
+                _ = self.int.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
