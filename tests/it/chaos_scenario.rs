@@ -347,23 +347,23 @@ enum SpanEnd {
     Open,
 }
 
-/// Weaves a span of `tether run` into the steps, drawn from a stream of its own so that the
-/// other steps stay those of the sync-only generator. Inside the span, `tether sync` becomes
-/// "let the service cycle" and a `kill -9` of `tether sync` becomes a `kill -9` of the service
-/// and a restart; most spans get one more `kill -9` and restart at a random place.
-pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
-    let mut r = Rng::new(seed.rotate_left(29) ^ 0x0C0F_FEE0_5EED_7E57);
-    if !r.chance(60) || steps.is_empty() {
-        return steps;
-    }
-    let n = steps.len();
-    let start = r.below(n as u64) as usize;
+/// One stretch of steps during which `tether run` is up: `steps[start..end]`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    end_kind: SpanEnd,
+    /// Where one more `kill -9` and restart goes (before `steps[i]`).
+    extra_kill: Option<usize>,
+    grace_s: u64,
+}
+
+fn span(r: &mut Rng, start: usize, n: usize, open_after: u64) -> Span {
     let end_kind = match r.below(100) {
-        0..35 => SpanEnd::Stop,
-        35..60 => SpanEnd::Kill,
+        x if x < open_after => SpanEnd::Stop,
+        x if x < 60 => SpanEnd::Kill,
         _ => SpanEnd::Open,
     };
-    // The span covers steps[start..end].
     let end = match end_kind {
         SpanEnd::Open => n,
         _ => start + 1 + r.below((n - start) as u64) as usize,
@@ -372,7 +372,40 @@ pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
         .chance(85)
         .then(|| start + r.below((end - start) as u64) as usize);
     let grace_s = if r.chance(30) { 0 } else { 8 };
-    let end_step = |r: &mut Rng| match end_kind {
+    Span {
+        start,
+        end,
+        end_kind,
+        extra_kill,
+        grace_s,
+    }
+}
+
+/// Weaves spans of `tether run` into the steps, drawn from a stream of their own so that
+/// the other steps stay those of the sync-only generator. Inside a span, `tether sync`
+/// becomes "let the service cycle" and a `kill -9` of `tether sync` becomes a `kill -9` of
+/// the service and a restart; most spans get one more `kill -9` and restart at a random
+/// place. When the first span ends before the last step, a second one may start later, so
+/// the service also restarts after edits made while no tether was running.
+pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
+    let mut r = Rng::new(seed.rotate_left(29) ^ 0x0C0F_FEE0_5EED_7E57);
+    if !r.chance(60) || steps.is_empty() {
+        return steps;
+    }
+    let n = steps.len();
+    let start = r.below(n as u64) as usize;
+    let first = span(&mut r, start, n, 35);
+    let mut spans = vec![first];
+    if first.end_kind != SpanEnd::Open && first.end + 1 < n && r.chance(50) {
+        let start = first.end + 1 + r.below((n - first.end - 1) as u64) as usize;
+        // A second span never ends with a kill without restart (the first may).
+        let mut second = span(&mut r, start, n, 40);
+        if second.end_kind == SpanEnd::Kill {
+            second.end_kind = SpanEnd::Stop;
+        }
+        spans.push(second);
+    }
+    let end_step = |r: &mut Rng, kind: SpanEnd| match kind {
         SpanEnd::Stop => Some(Step::RunStop),
         SpanEnd::Kill => Some(Step::RunKill {
             after_ms: r.below(1200),
@@ -380,26 +413,30 @@ pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
         }),
         SpanEnd::Open => None,
     };
-    let mut out = Vec::with_capacity(n + 6);
+    let mut out = Vec::with_capacity(n + 12);
     for (i, s) in steps.into_iter().enumerate() {
-        if i == start {
-            out.push(Step::RunStart { grace_s });
-            out.push(Step::RunFor {
-                ms: 300 + r.below(900),
-            });
+        for sp in &spans {
+            if i == sp.end
+                && let Some(e) = end_step(&mut r, sp.end_kind)
+            {
+                out.push(e);
+            }
+            if i == sp.start {
+                out.push(Step::RunStart {
+                    grace_s: sp.grace_s,
+                });
+                out.push(Step::RunFor {
+                    ms: 300 + r.below(900),
+                });
+            }
+            if sp.extra_kill == Some(i) {
+                out.push(Step::RunKill {
+                    after_ms: r.below(1200),
+                    restart: true,
+                });
+            }
         }
-        if i == end
-            && let Some(e) = end_step(&mut r)
-        {
-            out.push(e);
-        }
-        let inside = (start..end).contains(&i);
-        if inside && extra_kill == Some(i) {
-            out.push(Step::RunKill {
-                after_ms: r.below(1200),
-                restart: true,
-            });
-        }
+        let inside = spans.iter().any(|sp| (sp.start..sp.end).contains(&i));
         out.push(match s {
             Step::Sync if inside => Step::RunFor {
                 ms: 200 + r.below(1300),
@@ -411,10 +448,12 @@ pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
             other => other,
         });
     }
-    if end == n
-        && let Some(e) = end_step(&mut r)
-    {
-        out.push(e);
+    for sp in &spans {
+        if sp.end == n
+            && let Some(e) = end_step(&mut r, sp.end_kind)
+        {
+            out.push(e);
+        }
     }
     out
 }
@@ -493,7 +532,7 @@ fn the_same_seed_gives_the_same_scenario_and_seeds_differ() {
 
 #[test]
 fn the_service_span_leaves_the_other_steps_alone_and_is_well_formed() {
-    let mut with_span = 0;
+    let (mut with_span, mut two_spans) = (0, 0);
     for seed in 1..200 {
         let plain = generate(
             seed,
@@ -509,12 +548,13 @@ fn the_service_span_leaves_the_other_steps_alone_and_is_well_formed() {
             .iter()
             .filter(|s| matches!(s, Step::RunStart { .. }))
             .count();
-        assert!(starts <= 1, "seed {seed}: {woven}");
+        assert!(starts <= 2, "seed {seed}: {woven}");
         if starts == 0 {
             assert_eq!(plain.steps, woven.steps);
             continue;
         }
         with_span += 1;
+        two_spans += usize::from(starts == 2);
         let not_process = |s: &&Step| {
             !matches!(
                 s,
@@ -535,7 +575,7 @@ fn the_service_span_leaves_the_other_steps_alone_and_is_well_formed() {
         for s in &woven.steps {
             match s {
                 Step::RunStart { .. } => {
-                    assert!(!up);
+                    assert!(!up, "seed {seed}: {woven}");
                     up = true;
                 }
                 Step::Sync | Step::Crash { .. } => assert!(!up, "seed {seed}: {woven}"),
@@ -553,4 +593,8 @@ fn the_service_span_leaves_the_other_steps_alone_and_is_well_formed() {
         }
     }
     assert!((80..160).contains(&with_span), "{with_span} of 199 seeds");
+    assert!(
+        two_spans >= 10,
+        "{two_spans} of 199 seeds start tether run twice"
+    );
 }
