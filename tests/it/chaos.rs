@@ -132,16 +132,18 @@ fn ci_seeds_kill_and_restart_the_service() {
         .collect();
     let stopped = all
         .iter()
-        .filter(|s| s.steps.contains(&Step::RunStop))
+        .filter(|s| s.steps.iter().any(|x| matches!(x, Step::RunStop { .. })))
         .count();
     let open = all
         .iter()
         .filter(|s| {
             let started = s.steps.iter().any(|x| matches!(x, Step::RunStart { .. }));
-            let ended = s
-                .steps
-                .iter()
-                .any(|x| matches!(x, Step::RunStop | Step::RunKill { restart: false, .. }));
+            let ended = s.steps.iter().any(|x| {
+                matches!(
+                    x,
+                    Step::RunStop { .. } | Step::RunKill { restart: false, .. }
+                )
+            });
             started && !ended
         })
         .count();

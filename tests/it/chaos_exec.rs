@@ -417,11 +417,19 @@ impl Run {
         (out, racing)
     }
 
-    async fn service_kill(&mut self, after_ms: u64, restart: bool) -> bool {
+    async fn service_kill(
+        &mut self,
+        after_ms: u64,
+        in_cycle_ms: Option<u64>,
+        restart: bool,
+    ) -> bool {
         if !self.service_alive() {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(after_ms)).await;
+        if let Some(ms) = in_cycle_ms {
+            self.wait_into_cycle(ms).await;
+        }
         if !self.service_alive() {
             return true;
         }
@@ -447,6 +455,18 @@ impl Run {
             self.service_start(grace).await;
         }
         true
+    }
+
+    /// Waits (at most 3 s) for the next cycle of `tether run` to start, then `ms` more.
+    async fn wait_into_cycle(&self, ms: u64) {
+        let started = self.service_cycles().map_or(0, |c| c.0);
+        let t0 = Instant::now();
+        while self.service_cycles().is_some_and(|c| c.0 == started)
+            && t0.elapsed() < Duration::from_secs(3)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 
     /// SIGTERM; `tether run` must exit 0 (within its grace and a margin).
@@ -475,9 +495,14 @@ impl Run {
         match status {
             Some(s) if s.success() && sent => {
                 self.trace.push(format!(
-                    "      tether run #{} stopped in {:.1?}",
+                    "      tether run #{} stopped in {:.1?}{}",
                     svc.n,
-                    t0.elapsed()
+                    t0.elapsed(),
+                    if text.contains("abandoned") {
+                        ", its in-flight cycle abandoned"
+                    } else {
+                        ""
+                    }
                 ));
             }
             other => self.service_fails.push(format!(
@@ -773,8 +798,17 @@ impl Run {
                 self.service_alive();
                 true
             }
-            Step::RunKill { after_ms, restart } => self.service_kill(*after_ms, *restart).await,
-            Step::RunStop => self.service_stop().await,
+            Step::RunKill {
+                after_ms,
+                in_cycle_ms,
+                restart,
+            } => self.service_kill(*after_ms, *in_cycle_ms, *restart).await,
+            Step::RunStop { in_cycle_ms } => {
+                if let Some(ms) = in_cycle_ms {
+                    self.wait_into_cycle(*ms).await;
+                }
+                self.service_stop().await
+            }
         };
         if !done {
             self.trace

@@ -153,14 +153,20 @@ pub enum Step {
     RunFor {
         ms: u64,
     },
-    /// `tether run` is `kill -9`ed after `after_ms`; with `restart`, a new one starts at once
+    /// `tether run` is `kill -9`ed after `after_ms`, or, with `in_cycle_ms`, `in_cycle_ms`
+    /// into the first cycle that starts after those `after_ms` (so that the kill lands inside
+    /// a cycle: the resume, the reads or the apply); with `restart`, a new one starts at once
     /// on the same store.
     RunKill {
         after_ms: u64,
+        in_cycle_ms: Option<u64>,
         restart: bool,
     },
-    /// `tether run` gets SIGTERM and must exit 0.
-    RunStop,
+    /// `tether run` gets SIGTERM and must exit 0; with `in_cycle_ms`, the signal is sent that
+    /// far into the next cycle (with `--shutdown-grace 0` that cycle is abandoned).
+    RunStop {
+        in_cycle_ms: Option<u64>,
+    },
 }
 
 /// A whole scenario: the people seeded and the steps.
@@ -347,6 +353,11 @@ enum SpanEnd {
     Open,
 }
 
+/// Most service kills land inside a cycle, at a random point of its first 400 ms.
+fn in_cycle(r: &mut Rng) -> Option<u64> {
+    r.chance(65).then(|| r.below(400))
+}
+
 /// One stretch of steps during which `tether run` is up: `steps[start..end]`.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -406,9 +417,12 @@ pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
         spans.push(second);
     }
     let end_step = |r: &mut Rng, kind: SpanEnd| match kind {
-        SpanEnd::Stop => Some(Step::RunStop),
+        SpanEnd::Stop => Some(Step::RunStop {
+            in_cycle_ms: in_cycle(r),
+        }),
         SpanEnd::Kill => Some(Step::RunKill {
             after_ms: r.below(1200),
+            in_cycle_ms: in_cycle(r),
             restart: false,
         }),
         SpanEnd::Open => None,
@@ -432,6 +446,7 @@ pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
             if sp.extra_kill == Some(i) {
                 out.push(Step::RunKill {
                     after_ms: r.below(1200),
+                    in_cycle_ms: in_cycle(&mut r),
                     restart: true,
                 });
             }
@@ -443,6 +458,7 @@ pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
             },
             Step::Crash { after_ms } if inside => Step::RunKill {
                 after_ms: after_ms * 2,
+                in_cycle_ms: in_cycle(&mut r),
                 restart: true,
             },
             other => other,
@@ -500,12 +516,26 @@ impl fmt::Display for Step {
                 write!(f, "tether run starts (--shutdown-grace {grace_s})")
             }
             Step::RunFor { ms } => write!(f, "tether run cycles for {ms} ms"),
-            Step::RunKill { after_ms, restart } => write!(
+            Step::RunKill {
+                after_ms,
+                in_cycle_ms,
+                restart,
+            } => write!(
                 f,
-                "tether run, kill -9 after {after_ms} ms{}",
+                "tether run, kill -9 after {after_ms} ms{}{}",
+                match in_cycle_ms {
+                    Some(ms) => format!(" and {ms} ms into the next cycle"),
+                    None => String::new(),
+                },
                 if *restart { ", restart" } else { "" }
             ),
-            Step::RunStop => f.write_str("tether run, SIGTERM, must exit 0"),
+            Step::RunStop { in_cycle_ms } => match in_cycle_ms {
+                Some(ms) => write!(
+                    f,
+                    "tether run, SIGTERM {ms} ms into the next cycle, must exit 0"
+                ),
+                None => f.write_str("tether run, SIGTERM, must exit 0"),
+            },
         }
     }
 }
@@ -563,7 +593,7 @@ fn the_service_span_leaves_the_other_steps_alone_and_is_well_formed() {
                     | Step::RunStart { .. }
                     | Step::RunFor { .. }
                     | Step::RunKill { .. }
-                    | Step::RunStop
+                    | Step::RunStop { .. }
             )
         };
         let a: Vec<&Step> = plain.steps.iter().filter(not_process).collect();
@@ -584,7 +614,7 @@ fn the_service_span_leaves_the_other_steps_alone_and_is_well_formed() {
                     assert!(up, "seed {seed}: {woven}");
                     up = *restart;
                 }
-                Step::RunStop => {
+                Step::RunStop { .. } => {
                     assert!(up, "seed {seed}: {woven}");
                     up = false;
                 }
