@@ -73,6 +73,8 @@ struct LogView {
     full_outcomes: Vec<String>,
     /// The HTTP address, once it serves.
     addr: Option<String>,
+    /// How long each finished cycle took, in seconds.
+    secs: Vec<f64>,
     panicked: bool,
 }
 
@@ -91,6 +93,7 @@ fn read_log(path: &Path) -> (String, LogView) {
             v.starts += 1;
         } else if msg == "cycle finished" {
             v.finished += 1;
+            v.secs.extend(j["secs"].as_f64());
             if j["kind"] == "full" {
                 v.full_outcomes
                     .push(j["outcome"].as_str().unwrap_or_default().to_string());
@@ -437,10 +440,12 @@ impl Run {
         let _ = svc.child.kill(); // SIGKILL on Unix
         let _ = svc.child.wait();
         let (_, v) = read_log(&svc.log);
+        let mean = v.secs.iter().sum::<f64>() / v.secs.len().max(1) as f64;
         self.trace.push(format!(
-            "      killed tether run #{} after {} cycles{}",
+            "      killed tether run #{} after {} cycles (mean {:.0} ms){}",
             svc.n,
             v.finished,
+            mean * 1000.0,
             if v.starts > v.finished {
                 ", one in flight"
             } else {
