@@ -161,6 +161,10 @@ struct Reader<'a> {
     link_of_g: HashMap<i64, LinkId>,
     looked_up_h: HashSet<String>,
     looked_up_g: HashSet<i64>,
+    /// Released from quarantine this cycle: planned even when already seen at this version
+    /// (their pair was skipped while they were held, and its other record may already be
+    /// remembered as seen; chaos seed 26).
+    released: HashSet<RecordRef>,
 }
 
 impl<'a> Reader<'a> {
@@ -339,7 +343,9 @@ impl<'a> Reader<'a> {
                 .store
                 .record_seen(&RecordRef::Gorgias(r.id))
                 .await?;
-            if seen.is_some_and(|s| s.updated_at >= r.updated_at) {
+            if seen.is_some_and(|s| s.updated_at >= r.updated_at)
+                && !self.released.contains(&RecordRef::Gorgias(r.id))
+            {
                 drop_g.push(*id);
             }
         }
@@ -440,6 +446,7 @@ pub async fn gather_from(
         link_of_g: HashMap::new(),
         looked_up_h: HashSet::new(),
         looked_up_g: HashSet::new(),
+        released: HashSet::new(),
     };
     let overlap = chrono::Duration::from_std(ctx.options.overlap).unwrap_or_default();
     let props_owned = hubspot_properties(&ctx.mappings);
@@ -539,6 +546,7 @@ pub async fn gather_from(
                     .clear_quarantine(&r, &ctx.options.actor, now)
                     .await?;
                 rd.quarantine.remove(&r);
+                rd.released.insert(r);
                 rd.add_customer(&c).await;
             }
         }

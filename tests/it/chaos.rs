@@ -271,3 +271,48 @@ async fn a_write_that_landed_before_its_answer_was_lost_is_audited_as_done() {
     );
     assert!(!audit.iter().any(|a| a.action == "write.failed"));
 }
+
+/// Seed 26 (its `tether run` span): a HubSpot edit arrived in the cycle whose read of the
+/// linked Gorgias customer was truncated. The customer was quarantined and the contact
+/// remembered as seen at that version; when the customer read well again and was released,
+/// the cycle dropped both as already seen, so the edit never reached Gorgias.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_whose_counterpart_was_quarantined_syncs_once_the_counterpart_is_released() {
+    use super::cycle_support::*;
+    use std::collections::BTreeMap;
+    use tether::sandbox::gorgias::Fault;
+    let sb = sandboxes().await;
+    seed_people(&sb, 2, 2);
+    let cycle = cycle(&sb).await;
+    // Quiet: every record (and the echo of tether's own first writes) seen at its version.
+    for _ in 0..3 {
+        cycle.run().await.unwrap();
+        settle().await;
+    }
+    let link = cycle.store.links().await.unwrap()[0].clone();
+    let (h, g) = (link.hubspot.as_str().to_string(), link.gorgias.get());
+    let mut props = BTreeMap::new();
+    props.insert("firstname".to_string(), "Quinn".to_string());
+    props.insert("lastname".to_string(), "Held".to_string());
+    sb.hubspot.edit_as_person(&h, props).unwrap();
+    settle().await;
+    sb.gorgias.inject_fault(
+        Fault::body("{\"id\": 10", 1)
+            .on_method("GET")
+            .on_path(&format!("/api/customers/{g}")),
+    );
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.quarantined, 1, "the counterpart's read was truncated");
+    assert_ne!(sb.gorgias.customer(g).unwrap()["name"], "Quinn Held");
+    settle().await;
+    for _ in 0..2 {
+        cycle.run().await.unwrap();
+        settle().await;
+    }
+    assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
+    assert_eq!(
+        sb.gorgias.customer(g).unwrap()["name"],
+        "Quinn Held",
+        "the HubSpot edit was lost"
+    );
+}
