@@ -1,7 +1,9 @@
 //! Chaos scenarios: a pure, seeded generator of the steps a chaos run takes (people seeded on
 //! each side, edits as people and as other integrations, creates, deletes, merges,
-//! near-duplicates, faults, syncs and `kill -9`s). Owns generation and the trace's text only;
-//! must never do I/O (the executor in `chaos_exec.rs` runs the steps).
+//! near-duplicates, faults, `tether sync` runs and `kill -9`s, and a span in which the
+//! `tether run` service is up, is `kill -9`ed and restarted, and is stopped by SIGTERM).
+//! Owns generation and the trace's text only; must never do I/O (the executor in
+//! `chaos_exec.rs` runs the steps).
 
 use std::fmt;
 
@@ -140,6 +142,31 @@ pub enum Step {
     Crash {
         after_ms: u64,
     },
+    /// The service `tether run` is started (cron every second, a cycle at start-up,
+    /// `--shutdown-grace grace_s`; 0 abandons an in-flight cycle at once on SIGTERM). It keeps
+    /// cycling while the next steps happen, until a `RunKill` without restart or a `RunStop`;
+    /// if neither comes, the run quiesces through it.
+    RunStart {
+        grace_s: u64,
+    },
+    /// Nothing happens for `ms` while `tether run` cycles.
+    RunFor {
+        ms: u64,
+    },
+    /// `tether run` is `kill -9`ed after `after_ms`, or, with `in_cycle_ms`, `in_cycle_ms`
+    /// into the first cycle that starts after those `after_ms` (so that the kill lands inside
+    /// a cycle: the resume, the reads or the apply); with `restart`, a new one starts at once
+    /// on the same store.
+    RunKill {
+        after_ms: u64,
+        in_cycle_ms: Option<u64>,
+        restart: bool,
+    },
+    /// `tether run` gets SIGTERM and must exit 0; with `in_cycle_ms`, the signal is sent that
+    /// far into the next cycle (with `--shutdown-grace 0` that cycle is abandoned).
+    RunStop {
+        in_cycle_ms: Option<u64>,
+    },
 }
 
 /// A whole scenario: the people seeded and the steps.
@@ -149,6 +176,8 @@ pub struct Scenario {
     /// Where each seeded person starts (index = person).
     pub homes: Vec<Home>,
     pub steps: Vec<Step>,
+    /// Whether a `tether run` span could be woven in ([`Size::service`]).
+    pub service: bool,
 }
 
 /// Size knobs of a scenario.
@@ -156,6 +185,9 @@ pub struct Scenario {
 pub struct Size {
     pub people: usize,
     pub steps: usize,
+    /// Whether a `tether run` span may be woven in (`false` gives the scenarios of the
+    /// sync-only suite, step for step).
+    pub service: bool,
 }
 
 impl Default for Size {
@@ -163,6 +195,7 @@ impl Default for Size {
         Size {
             people: 12,
             steps: 14,
+            service: true,
         }
     }
 }
@@ -298,7 +331,161 @@ pub fn generate(seed: u64, size: Size) -> Scenario {
         };
         steps.push(step);
     }
-    Scenario { seed, homes, steps }
+    if size.service {
+        steps = weave_service(steps, seed);
+    }
+    Scenario {
+        seed,
+        homes,
+        steps,
+        service: size.service,
+    }
+}
+
+/// How a `tether run` span ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SpanEnd {
+    /// SIGTERM (graceful).
+    Stop,
+    /// `kill -9`, no restart.
+    Kill,
+    /// Still running at the end: the run quiesces through the service.
+    Open,
+}
+
+/// Most service kills land inside a cycle, at a random point of its first 25, 100 or 400 ms
+/// (a cycle with nothing to write takes about 15 ms in a debug build, one that writes or
+/// backfills hundreds).
+fn in_cycle(r: &mut Rng) -> Option<u64> {
+    r.chance(65).then(|| {
+        let max = [25, 100, 400][r.below(3) as usize];
+        r.below(max)
+    })
+}
+
+/// One stretch of steps during which `tether run` is up: `steps[start..end]`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    end_kind: SpanEnd,
+    /// Where one more `kill -9` and restart goes (before `steps[i]`).
+    extra_kill: Option<usize>,
+    grace_s: u64,
+}
+
+fn span(r: &mut Rng, start: usize, n: usize, open_after: u64) -> Span {
+    let end_kind = match r.below(100) {
+        x if x < open_after => SpanEnd::Stop,
+        x if x < 60 => SpanEnd::Kill,
+        _ => SpanEnd::Open,
+    };
+    let end = match end_kind {
+        SpanEnd::Open => n,
+        _ => start + 1 + r.below((n - start) as u64) as usize,
+    };
+    let extra_kill = r
+        .chance(85)
+        .then(|| start + r.below((end - start) as u64) as usize);
+    let grace_s = if r.chance(30) { 0 } else { 8 };
+    Span {
+        start,
+        end,
+        end_kind,
+        extra_kill,
+        grace_s,
+    }
+}
+
+/// Weaves spans of `tether run` into the steps, drawn from a stream of their own so that
+/// the other steps stay those of the sync-only generator. Inside a span, `tether sync`
+/// becomes "let the service cycle" and a `kill -9` of `tether sync` becomes a `kill -9` of
+/// the service and a restart; most spans get one more `kill -9` and restart at a random
+/// place. When the first span ends before the last step, a second one may start later, so
+/// the service also restarts after edits made while no tether was running.
+pub fn weave_service(steps: Vec<Step>, seed: u64) -> Vec<Step> {
+    let mut r = Rng::new(seed.rotate_left(29) ^ 0x0C0F_FEE0_5EED_7E57);
+    if !r.chance(60) || steps.is_empty() {
+        return steps;
+    }
+    let n = steps.len();
+    let start = r.below(n as u64) as usize;
+    let first = span(&mut r, start, n, 35);
+    let mut spans = vec![first];
+    if first.end_kind != SpanEnd::Open && first.end + 1 < n && r.chance(50) {
+        let start = first.end + 1 + r.below((n - first.end - 1) as u64) as usize;
+        // A second span never ends with a kill without restart (the first may).
+        let mut second = span(&mut r, start, n, 40);
+        if second.end_kind == SpanEnd::Kill {
+            second.end_kind = SpanEnd::Stop;
+        }
+        spans.push(second);
+    }
+    let end_step = |r: &mut Rng, kind: SpanEnd| match kind {
+        SpanEnd::Stop => Some(Step::RunStop {
+            in_cycle_ms: in_cycle(r),
+        }),
+        SpanEnd::Kill => Some(Step::RunKill {
+            after_ms: r.below(1200),
+            in_cycle_ms: in_cycle(r),
+            restart: false,
+        }),
+        SpanEnd::Open => None,
+    };
+    let mut out = Vec::with_capacity(n + 12);
+    for (i, s) in steps.into_iter().enumerate() {
+        for sp in &spans {
+            if i == sp.end
+                && let Some(e) = end_step(&mut r, sp.end_kind)
+            {
+                out.push(e);
+            }
+            if i == sp.start {
+                out.push(Step::RunStart {
+                    grace_s: sp.grace_s,
+                });
+                out.push(Step::RunFor {
+                    ms: 300 + r.below(900),
+                });
+            }
+            if sp.extra_kill == Some(i) {
+                out.push(Step::RunKill {
+                    after_ms: r.below(1200),
+                    in_cycle_ms: in_cycle(&mut r),
+                    restart: true,
+                });
+            }
+        }
+        let inside = spans.iter().any(|sp| (sp.start..sp.end).contains(&i));
+        out.push(match s {
+            Step::Sync if inside => Step::RunFor {
+                ms: 200 + r.below(1300),
+            },
+            Step::Crash { after_ms } if inside => Step::RunKill {
+                after_ms: after_ms * 2,
+                in_cycle_ms: in_cycle(&mut r),
+                restart: true,
+            },
+            other => other,
+        });
+    }
+    for sp in &spans {
+        if sp.end == n
+            && let Some(e) = end_step(&mut r, sp.end_kind)
+        {
+            out.push(e);
+        }
+    }
+    out
+}
+
+impl Scenario {
+    /// Whether `tether run` is `kill -9`ed and restarted at least once.
+    pub fn kills_and_restarts_the_service(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::RunKill { restart: true, .. }))
+    }
 }
 
 impl fmt::Display for Step {
@@ -330,6 +517,30 @@ impl fmt::Display for Step {
             Step::Fault(x) => write!(f, "fault {x:?}"),
             Step::Sync => f.write_str("tether sync"),
             Step::Crash { after_ms } => write!(f, "tether sync, kill -9 after {after_ms} ms"),
+            Step::RunStart { grace_s } => {
+                write!(f, "tether run starts (--shutdown-grace {grace_s})")
+            }
+            Step::RunFor { ms } => write!(f, "tether run cycles for {ms} ms"),
+            Step::RunKill {
+                after_ms,
+                in_cycle_ms,
+                restart,
+            } => write!(
+                f,
+                "tether run, kill -9 after {after_ms} ms{}{}",
+                match in_cycle_ms {
+                    Some(ms) => format!(" and {ms} ms into the next cycle"),
+                    None => String::new(),
+                },
+                if *restart { ", restart" } else { "" }
+            ),
+            Step::RunStop { in_cycle_ms } => match in_cycle_ms {
+                Some(ms) => write!(
+                    f,
+                    "tether run, SIGTERM {ms} ms into the next cycle, must exit 0"
+                ),
+                None => f.write_str("tether run, SIGTERM, must exit 0"),
+            },
         }
     }
 }
@@ -352,4 +563,73 @@ fn the_same_seed_gives_the_same_scenario_and_seeds_differ() {
     assert_eq!(a.homes, b.homes);
     let c = generate(8, Size::default());
     assert_ne!(a.steps, c.steps);
+}
+
+#[test]
+fn the_service_span_leaves_the_other_steps_alone_and_is_well_formed() {
+    let (mut with_span, mut two_spans) = (0, 0);
+    for seed in 1..200 {
+        let plain = generate(
+            seed,
+            Size {
+                service: false,
+                ..Size::default()
+            },
+        );
+        let woven = generate(seed, Size::default());
+        // Outside the span the steps are the sync-only ones; inside, only process steps change.
+        let starts = woven
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::RunStart { .. }))
+            .count();
+        assert!(starts <= 2, "seed {seed}: {woven}");
+        if starts == 0 {
+            assert_eq!(plain.steps, woven.steps);
+            continue;
+        }
+        with_span += 1;
+        two_spans += usize::from(starts == 2);
+        let not_process = |s: &&Step| {
+            !matches!(
+                s,
+                Step::Sync
+                    | Step::Crash { .. }
+                    | Step::RunStart { .. }
+                    | Step::RunFor { .. }
+                    | Step::RunKill { .. }
+                    | Step::RunStop { .. }
+            )
+        };
+        let a: Vec<&Step> = plain.steps.iter().filter(not_process).collect();
+        let b: Vec<&Step> = woven.steps.iter().filter(not_process).collect();
+        assert_eq!(a, b, "seed {seed}");
+        // No `tether sync` while the service is up, and the service is up for every
+        // service step but its start.
+        let mut up = false;
+        for s in &woven.steps {
+            match s {
+                Step::RunStart { .. } => {
+                    assert!(!up, "seed {seed}: {woven}");
+                    up = true;
+                }
+                Step::Sync | Step::Crash { .. } => assert!(!up, "seed {seed}: {woven}"),
+                Step::RunFor { .. } => assert!(up, "seed {seed}: {woven}"),
+                Step::RunKill { restart, .. } => {
+                    assert!(up, "seed {seed}: {woven}");
+                    up = *restart;
+                }
+                Step::RunStop { .. } => {
+                    assert!(up, "seed {seed}: {woven}");
+                    up = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!((80..160).contains(&with_span), "{with_span} of 199 seeds");
+    assert!(
+        two_spans >= 10,
+        "{two_spans} of 199 seeds start tether run twice"
+    );
 }
