@@ -51,6 +51,11 @@ pub struct Gathered {
     next_hubspot: Option<Watermark>,
     next_gorgias: Option<Watermark>,
     seen: Vec<RecordSeen>,
+    /// Released from quarantine by this read; taken out of the store's quarantine only by
+    /// [`record_progress`], with the records seen, so that a cycle that dies after the
+    /// release (a `kill -9`, a SIGTERM abandoning it) releases them again next time, and
+    /// their pairs are planned then (chaos seed 26).
+    released: Vec<RecordRef>,
 }
 
 impl Gathered {
@@ -183,20 +188,16 @@ impl<'a> Reader<'a> {
         self.quarantine.insert(r);
     }
 
-    /// Takes a record out of quarantine (in the store in [`Mode::Write`]; in memory only in
-    /// [`Mode::ReadOnly`], so that `plan` shows what `sync` will do).
+    /// Takes a record out of quarantine for this cycle: it is read and planned like any
+    /// other, even at a version already seen. The store forgets the quarantine only when
+    /// the cycle completes ([`record_progress`]); in [`Mode::ReadOnly`] never, so that
+    /// `plan` shows what `sync` will do.
     async fn release(&mut self, r: RecordRef, why: &str) -> Result<(), CycleError> {
         match self.mode {
             Mode::Write => tracing::info!(record = %r, why, "record released from quarantine"),
             Mode::ReadOnly => {
                 tracing::info!(record = %r, why, "record would be released from quarantine")
             }
-        }
-        if self.mode == Mode::Write {
-            self.ctx
-                .store
-                .clear_quarantine(&r, &self.ctx.options.actor, self.now)
-                .await?;
         }
         self.quarantine.remove(&r);
         self.released.insert(r);
@@ -964,6 +965,16 @@ async fn finish(
     }
     rd.out.hubspot = rd.hubspot.into_values().collect();
     rd.out.gorgias = rd.gorgias.into_values().collect();
+    if rd.mode == Mode::Write {
+        // One quarantined again later in this read stays quarantined.
+        rd.out.released = rd
+            .released
+            .iter()
+            .filter(|r| !rd.quarantine.contains(*r))
+            .cloned()
+            .collect();
+        rd.out.released.sort();
+    }
     Ok(rd.out)
 }
 
@@ -1039,8 +1050,9 @@ pub async fn gather_pairs(
     Ok(out)
 }
 
-/// After a cycle whose writes all succeeded: remember the records as seen at their read
-/// version, and advance each watermark to the newest change read.
+/// After a cycle whose writes all succeeded: forget the quarantine of the records this read
+/// released, remember the records as seen at their read version, and advance each
+/// watermark to the newest change read.
 pub async fn record_progress(
     ctx: &Cycle,
     g: &Gathered,
@@ -1067,8 +1079,13 @@ pub async fn record_progress(
             s
         })
         .collect();
-    ctx.store.upsert_records_seen(&seen).await?;
     let now = Utc::now();
+    for r in &g.released {
+        ctx.store
+            .clear_quarantine(r, &ctx.options.actor, now)
+            .await?;
+    }
+    ctx.store.upsert_records_seen(&seen).await?;
     if let Some(w) = &g.next_hubspot {
         ctx.store.advance_watermark(System::Hubspot, w, now).await?;
     }
