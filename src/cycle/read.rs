@@ -130,6 +130,30 @@ pub fn gorgias_record(c: &Customer) -> Result<GorgiasRecord, String> {
     })
 }
 
+/// The watermark a feed moves to: the newest update time it returned, but never later than
+/// `now` (when the read began). A record dated in the future (a wrong clock, a hostile or
+/// corrupt answer: Gorgias accepts year 9999) would otherwise carry the watermark past every
+/// change to come, and the feeds, which read from the watermark on, would miss them all for
+/// good. Held at `now`, the next cycle reads from `now - overlap`, as after any cycle.
+fn next_watermark(
+    system: System,
+    times: impl Iterator<Item = DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Watermark> {
+    let newest = times.max()?;
+    if newest > now + chrono::Duration::minutes(5) {
+        tracing::warn!(
+            system = system.as_str(),
+            newest = %newest,
+            "a record's update time lies in the future; the watermark is held at the present"
+        );
+    }
+    Some(Watermark {
+        at: newest.min(now),
+        tie_break: None,
+    })
+}
+
 fn hubspot_email(r: &HubspotRecord) -> Option<Email> {
     r.properties.get("email").and_then(|e| Email::parse(e).ok())
 }
@@ -650,14 +674,11 @@ pub async fn gather_from(
                 .await?
         }
     };
-    rd.out.next_hubspot = contacts
-        .iter()
-        .filter_map(|c| c.updated_at)
-        .max()
-        .map(|at| Watermark {
-            at,
-            tie_break: None,
-        });
+    rd.out.next_hubspot = next_watermark(
+        System::Hubspot,
+        contacts.iter().filter_map(|c| c.updated_at),
+        now,
+    );
     rd.out.feed_items += contacts.len();
     super::report_progress(
         ctx,
@@ -681,11 +702,11 @@ pub async fn gather_from(
         .gorgias
         .changed_since_watermark(wm_g.as_ref().map(|w| w.at), overlap)
         .await?;
-    rd.out.next_gorgias =
-        crate::connectors::gorgias::watermark_of(&feed.customers).map(|at| Watermark {
-            at,
-            tie_break: None,
-        });
+    rd.out.next_gorgias = next_watermark(
+        System::Gorgias,
+        feed.customers.iter().filter_map(|c| c.updated_datetime),
+        now,
+    );
     rd.out.feed_items += feed.customers.len();
     super::report_progress(
         ctx,
@@ -1109,6 +1130,20 @@ mod tests {
             history: BTreeMap::new(),
             merged_ids: vec![],
         }
+    }
+
+    #[test]
+    fn a_watermark_never_moves_past_the_present() {
+        let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let past = now - chrono::Duration::hours(1);
+        let future = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = |ts: Vec<DateTime<Utc>>| next_watermark(System::Gorgias, ts.into_iter(), now);
+        assert_eq!(at(vec![]), None);
+        assert_eq!(at(vec![past]).unwrap().at, past);
+        assert_eq!(at(vec![past, future]).unwrap().at, now);
+        assert_eq!(at(vec![now]).unwrap().at, now);
     }
 
     #[test]
