@@ -110,7 +110,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     // Listen for the stop signals before announcing how to stop: a SIGTERM sent as soon as
     // the banner is read must not find the default handler (which kills without cleanup).
-    let stop = Interrupt::install()?;
+    let stop = crate::service::shutdown::listen();
     println!("HubSpot sandbox: {}", hubspot_running.base_url);
     println!("  bearer token:  {token}");
     println!("Gorgias sandbox: {}", gorgias_running.base_url);
@@ -131,48 +131,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("  export TETHER__GORGIAS__API_KEY={api_key}");
     println!();
     println!("Test controls live under /__sandbox/ on each. Press Ctrl-C to stop.");
-    stop.wait().await;
+    stop.await;
     eprintln!("stopping the sandboxes");
     hubspot_running.stop().await;
     gorgias_running.stop().await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C (SIGINT) or, on Unix, SIGTERM, listened for from [`Interrupt::install`] on.
-struct Interrupt {
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-}
-
-impl Interrupt {
-    fn install() -> std::io::Result<Self> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok(Interrupt {
-                term: signal(SignalKind::terminate())?,
-                int: signal(SignalKind::interrupt())?,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(Interrupt {})
-        }
-    }
-
-    async fn wait(mut self) {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.term.recv() => {},
-                _ = self.int.recv() => {},
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

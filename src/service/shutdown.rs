@@ -52,8 +52,9 @@ impl Shutdown {
 }
 
 /// Installs the SIGTERM/SIGINT handlers now (so a signal arriving at once is not lost) and
-/// returns a future resolving with the first signal's name.
-fn listen() -> impl std::future::Future<Output = &'static str> + Send {
+/// returns a future resolving with the first signal's name. Also used by `tether sandbox`,
+/// which has no cycle to finish and simply stops on it.
+pub fn listen() -> impl std::future::Future<Output = &'static str> + Send {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
