@@ -216,7 +216,7 @@ impl<'a> Reader<'a> {
     /// other, even at a version already seen. The store forgets the quarantine only when
     /// the cycle completes ([`record_progress`]); in [`Mode::ReadOnly`] never, so that
     /// `plan` shows what `sync` will do.
-    async fn release(&mut self, r: RecordRef, why: &str) -> Result<(), CycleError> {
+    fn release(&mut self, r: RecordRef, why: &str) {
         match self.mode {
             Mode::Write => tracing::info!(record = %r, why, "record released from quarantine"),
             Mode::ReadOnly => {
@@ -225,7 +225,6 @@ impl<'a> Reader<'a> {
         }
         self.quarantine.remove(&r);
         self.released.insert(r);
-        Ok(())
     }
 
     /// Quarantined HubSpot contacts, read again by id through the batch read (100 per
@@ -271,13 +270,13 @@ impl<'a> Reader<'a> {
         match r.outcome {
             ReadOutcome::Found(c) => {
                 if c.id == r.requested && hubspot_record(&c).is_ok() {
-                    self.release(rref, "reads cleanly again").await?;
+                    self.release(rref, "reads cleanly again");
                     self.looked_up_h.insert(c.id.clone());
                     self.add_contact(&c).await;
                 }
             }
             ReadOutcome::Merged(c) => {
-                self.release(rref, "merged into another contact").await?;
+                self.release(rref, "merged into another contact");
                 self.follow_hubspot_merge(&r.requested, &c.id).await?;
                 if !self.hubspot.contains_key(&c.id) {
                     self.looked_up_h.insert(c.id.clone());
@@ -285,7 +284,7 @@ impl<'a> Reader<'a> {
                 }
             }
             ReadOutcome::NotFound => {
-                self.release(rref, "no longer exists").await?;
+                self.release(rref, "no longer exists");
                 self.out.excluded.hubspot.insert(id);
             }
         }
@@ -311,17 +310,17 @@ impl<'a> Reader<'a> {
                 // Not marked looked up: the feed's list item (no channels) may replace this
                 // full record, and step 2 of `finish` must then read it in full again.
                 Ok(c) if c.id == g.get() && gorgias_record(&c).is_ok() => {
-                    self.release(rref, "reads cleanly again").await?;
+                    self.release(rref, "reads cleanly again");
                     self.add_customer(&c).await;
                 }
                 // Still bad, or another customer's answer: stays in.
                 Ok(_) | Err(GorgiasError::Decode { .. }) => {}
                 Err(GorgiasError::NotFound { .. }) => {
-                    self.release(rref, "no longer exists").await?;
+                    self.release(rref, "no longer exists");
                     self.out.excluded.gorgias.insert(g);
                 }
                 Err(GorgiasError::Merged { id, into }) => {
-                    self.release(rref, "merged into another customer").await?;
+                    self.release(rref, "merged into another customer");
                     match into {
                         Some(into) => {
                             self.follow_gorgias_merge(id, into).await?;
