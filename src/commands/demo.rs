@@ -67,8 +67,14 @@ pub struct Sandboxes {
 }
 
 impl Sandboxes {
-    /// Starts both sandboxes with their real limits running `speed` times faster.
+    /// Starts both sandboxes with their real limits running `speed` times faster, the
+    /// HubSpot client on the default API version (2026-09).
     pub async fn start(speed: f64) -> anyhow::Result<Sandboxes> {
+        Self::start_on(speed, ApiVersion::default()).await
+    }
+
+    /// As [`Sandboxes::start`], with the HubSpot client on `api_version`.
+    pub async fn start_on(speed: f64, api_version: ApiVersion) -> anyhow::Result<Sandboxes> {
         let speed = if speed.is_finite() && speed >= 1.0 {
             speed
         } else {
@@ -94,7 +100,7 @@ impl Sandboxes {
         let hubspot_client = HubspotClient::new(HubspotConfig {
             base_url: hubspot_running.base_url.clone(),
             token: hcfg.token.clone(),
-            api_version: ApiVersion::default(),
+            api_version,
             burst_limit: hcfg.burst_limit,
             burst_window: hcfg.scaled(hcfg.burst_window),
             search_per_second: hcfg.search_limit,

@@ -44,6 +44,8 @@ pub struct ApiSnapshot {
     pub calls: Vec<ApiSample>,
     /// (system, 429s received).
     pub rate_limited: Vec<(&'static str, u64)>,
+    /// HubSpot `warnings[]` on 2xx answers, by category.
+    pub hubspot_warnings: Vec<(String, u64)>,
 }
 
 /// The HubSpot connector's counters (it counts search apart from all other calls).
@@ -63,6 +65,7 @@ pub fn hubspot_snapshot(client: &HubspotClient) -> ApiSnapshot {
             },
         ],
         rate_limited: vec![("hubspot", c.rate_limited)],
+        hubspot_warnings: client.warnings().into_iter().collect(),
     }
 }
 
@@ -80,6 +83,7 @@ pub fn gorgias_snapshot(client: &GorgiasClient) -> ApiSnapshot {
             })
             .collect(),
         rate_limited: vec![("gorgias", m.rate_limited)],
+        hubspot_warnings: vec![],
     }
 }
 
@@ -103,6 +107,7 @@ pub struct Metrics {
     last_success: Gauge<f64, AtomicU64>,
     webhook_requests: Family<Labels, Counter>,
     webhook_events: Family<Labels, Counter>,
+    hubspot_warnings: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -133,6 +138,7 @@ impl Metrics {
             last_success: Gauge::default(),
             webhook_requests: Family::default(),
             webhook_events: Family::default(),
+            hubspot_warnings: Family::default(),
         };
         r.register(
             "cycles",
@@ -206,6 +212,11 @@ impl Metrics {
             "HubSpot webhook events, by result (fresh, duplicate)",
             m.webhook_events.clone(),
         );
+        r.register(
+            "hubspot_warnings",
+            "HubSpot warnings[] on successful answers, by category (never a failure)",
+            m.hubspot_warnings.clone(),
+        );
         Self { registry: r, ..m }
     }
 
@@ -268,6 +279,12 @@ impl Metrics {
         for (system, n) in &snap.rate_limited {
             self.rate_limited
                 .get_or_create(&labels(&[("system", system)]))
+                .inner()
+                .store(*n, Ordering::Relaxed);
+        }
+        for (category, n) in &snap.hubspot_warnings {
+            self.hubspot_warnings
+                .get_or_create(&labels(&[("category", category)]))
                 .inner()
                 .store(*n, Ordering::Relaxed);
         }
@@ -339,8 +356,16 @@ mod tests {
                 calls: 12,
             }],
             rate_limited: vec![("hubspot", 2)],
+            hubspot_warnings: vec![("PROPERTY_VALUE_NORMALIZED".into(), 3)],
         });
         let text = m.encode();
+        assert_eq!(
+            value_of(
+                &text,
+                "tether_hubspot_warnings_total{category=\"PROPERTY_VALUE_NORMALIZED\"}"
+            ),
+            Some(3.0)
+        );
         assert_eq!(
             value_of(&text, "tether_cycles_total{kind=\"full\",outcome=\"ok\"}"),
             Some(2.0),

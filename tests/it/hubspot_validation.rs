@@ -5,8 +5,8 @@
 
 use super::hubspot_support::*;
 use serde_json::{Value, json};
-use tether::connectors::hubspot::{ItemError, Refusal, WriteOutcome};
-use tether::sandbox::hubspot::{BatchMode, ConditionalRequired, PortalRules};
+use tether::connectors::hubspot::{ItemError, MAX_NARROWING_CALLS, Refusal, WriteOutcome};
+use tether::sandbox::hubspot::{BatchMode, ConditionalRequired, Fault, FaultKind, PortalRules};
 
 fn refused(o: &WriteOutcome) -> &ItemError {
     match o {
@@ -174,4 +174,109 @@ async fn single_writes_answer_the_rule_400_and_v3_paths_ignore_rules() {
     .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(sb.live_count(), 2);
+}
+
+#[tokio::test]
+async fn a_whole_batch_400_is_narrowed_down_in_few_calls() {
+    let (sb, _run, client) = start(fast_sandbox()).await;
+    sb.set_portal_rules(zip_on_create(BatchMode::WholeBatch));
+    let mut inputs: Vec<_> = (0..100).map(with_zip).collect();
+    inputs[37] = person(37);
+    sb.reset_counters();
+    let out = client.batch_create(&inputs).await.unwrap();
+    for (i, o) in out.iter().enumerate() {
+        if i == 37 {
+            let e = refused(o);
+            assert_eq!(e.codes, vec!["MISSING_REQUIRED_PROPERTY"]);
+            assert_eq!(e.property_names, vec!["zip"]);
+            assert_eq!(e.refusal(), Refusal::ForRecord);
+        } else {
+            assert!(matches!(o, WriteOutcome::Created(_)), "input {i}: {o:?}");
+        }
+    }
+    assert_eq!(sb.live_count(), 99, "every valid input is written");
+    // Binary narrowing: the first call, then two per halving (⌈log2 100⌉ = 7).
+    let calls = sb.counters().calls("batch/create");
+    assert!(calls <= 1 + 2 * 7, "{calls} calls for one bad input");
+    assert!(calls > 1, "the refused batch was narrowed down");
+}
+
+#[tokio::test]
+async fn narrowing_stops_at_set_up_refusals_and_at_its_budget() {
+    let (sb, _run, client) = start(fast_sandbox()).await;
+    // A whole-batch 400 naming a property that does not exist: every record would fail
+    // alike, so the batch is not split.
+    let body = json!({"status": "error", "category": "VALIDATION_ERROR",
+        "correlationId": "c0ffee00-0000-4000-8000-000000000000",
+        "message": "Property values were not valid: [{\"isValid\":false,\"message\":\"Property \\\"x\\\" does not exist\",\"error\":\"PROPERTY_DOESNT_EXIST\",\"name\":\"x\"}]"});
+    sb.inject_fault(Fault {
+        kind: FaultKind::Body,
+        status: Some(400),
+        millis: None,
+        times: 1,
+        path: Some("batch/create".into()),
+        body: Some(body.to_string()),
+    });
+    let inputs: Vec<_> = (0..40).map(person).collect();
+    sb.reset_counters();
+    let out = client.batch_create(&inputs).await.unwrap();
+    assert_eq!(sb.counters().calls("batch/create"), 1);
+    for o in &out {
+        assert_eq!(refused(o).refusal(), Refusal::ForSetup, "{o:?}");
+    }
+    // Every input breaking a record rule: narrowing gives up at its budget, not at one
+    // call per record.
+    sb.set_portal_rules(zip_on_create(BatchMode::WholeBatch));
+    sb.reset_counters();
+    let inputs: Vec<_> = (100..200).map(person).collect();
+    let out = client.batch_create(&inputs).await.unwrap();
+    assert!(out.iter().all(|o| matches!(o, WriteOutcome::Failed(_))));
+    let calls = sb.counters().calls("batch/create") as usize;
+    assert!(calls <= 1 + MAX_NARROWING_CALLS, "{calls} calls");
+    assert_eq!(sb.live_count(), 0);
+}
+
+#[tokio::test]
+async fn warnings_on_dated_writes_are_counted_and_never_fail_a_write() {
+    let (sb, _run, client) = start(fast_sandbox()).await;
+    let ids = sb.seed_contacts(vec![person(1)]);
+    let out = client
+        .batch_update(&[(
+            ids[0].clone(),
+            props(&[("date_of_birth", "1990-01-01T10:30:00Z")]),
+        )])
+        .await
+        .unwrap();
+    assert!(matches!(&out[0], WriteOutcome::Updated(_)), "{out:?}");
+    assert_eq!(
+        client.warnings().get("PROPERTY_VALUE_NORMALIZED"),
+        Some(&1),
+        "{:?}",
+        client.warnings()
+    );
+    assert_eq!(
+        sb.contact(&ids[0]).unwrap()["properties"]["date_of_birth"],
+        "1990-01-01"
+    );
+    let out = client
+        .batch_create(&[{
+            let mut p = person(2);
+            p.insert("date_of_birth".into(), "1985-06-15T23:00:00Z".into());
+            p
+        }])
+        .await
+        .unwrap();
+    assert!(matches!(&out[0], WriteOutcome::Created(_)), "{out:?}");
+    assert_eq!(client.warnings().get("PROPERTY_VALUE_NORMALIZED"), Some(&2));
+    // Switched off, the 2026-09 sandbox refuses such a value as v3 does.
+    sb.set_date_warnings(false);
+    let out = client
+        .batch_update(&[(
+            ids[0].clone(),
+            props(&[("date_of_birth", "1990-01-02T10:30:00Z")]),
+        )])
+        .await
+        .unwrap();
+    assert!(matches!(&out[0], WriteOutcome::Failed(_)), "{out:?}");
+    assert_eq!(client.warnings().get("PROPERTY_VALUE_NORMALIZED"), Some(&2));
 }

@@ -23,6 +23,7 @@ mod hubspot_sandbox;
 mod hubspot_spec;
 mod hubspot_support;
 mod hubspot_validation;
+mod hubspot_versions;
 mod hubspot_webhooks;
 mod hubspot_writes;
 mod mappings_cli;

@@ -3,7 +3,7 @@
 //! back through `objectWriteTraceId`; a 409 "Existing ID" becomes a link, not a failure.
 //! Must never retry a validation error or let one bad input lose the others.
 
-use super::error::{HubspotError, ItemError};
+use super::error::{HubspotError, ItemError, Refusal};
 use super::http::Lane;
 use super::types::{BatchResponse, Contact};
 use super::wire;
@@ -312,65 +312,27 @@ impl HubspotClient {
             .t
             .url(&self.paths().contacts(&["batch", op.path()]), &[])?;
         for chunk in pending_all.chunks(BATCH_MAX) {
-            let mut pending: Vec<usize> = chunk.to_vec();
-            // Each round either finishes the chunk or removes at least one input.
-            for _round in 0..=chunk.len() {
-                if pending.is_empty() {
-                    break;
-                }
-                let inputs: Vec<Value> = pending
-                    .iter()
-                    .filter_map(|i| {
-                        let mut b = items.get(*i)?.body.clone();
-                        b.as_object_mut()?
-                            .insert("objectWriteTraceId".into(), json!(i.to_string()));
-                        Some(b)
-                    })
-                    .collect();
-                let body = json!({ "inputs": inputs });
-                match self
-                    .t
-                    .send(Method::POST, url.clone(), Some(&body), Lane::Burst)
-                    .await
-                {
-                    Ok(a) => {
-                        let resp = wire::batch("contacts/batch", a.body)?;
-                        apply_batch_answer(op, &items, &pending, resp, &mut outcomes);
-                        pending.clear();
+            // A whole-batch refusal is narrowed down by halving the group it hit (bounded),
+            // so the valid inputs are still written in this call of `write`.
+            let mut groups: Vec<Vec<usize>> = vec![chunk.to_vec()];
+            let mut narrowing_calls = 0usize;
+            while let Some(group) = groups.pop() {
+                let refused = self
+                    .write_group(op, &items, &url, group, &mut outcomes)
+                    .await?;
+                let Some((err, group)) = refused else {
+                    continue;
+                };
+                match split(group, &err, &mut narrowing_calls) {
+                    Ok((a, b)) => {
+                        groups.push(b);
+                        groups.push(a);
                     }
-                    Err(e) if op == Op::Create && e.existing_id().is_some() => {
-                        let existing = e.existing_id().unwrap_or_default();
-                        let emails = self
-                            .get(&existing, &["email", "hs_additional_emails"])
-                            .await?
-                            .map(|c| c.emails())
-                            .unwrap_or_default();
-                        let hit: Vec<usize> = pending
-                            .iter()
-                            .copied()
-                            .filter(|i| items.get(*i).is_some_and(|it| emails.contains(&it.key)))
-                            .collect();
-                        if hit.is_empty() {
-                            self.create_singly(&items, &pending, &mut outcomes).await?;
-                            pending.clear();
-                        } else {
-                            for i in &hit {
-                                outcomes[*i] =
-                                    Some(WriteOutcome::ExistingContact(existing.clone()));
-                            }
-                            pending.retain(|i| !hit.contains(i));
+                    Err(group) => {
+                        for i in group {
+                            outcomes[i] = Some(WriteOutcome::Failed(err.clone()));
                         }
                     }
-                    Err(e @ HubspotError::Api { .. })
-                        if e.status().is_some_and(|s| (400..500).contains(&s)) && !e.is_auth() =>
-                    {
-                        let err = ItemError::from(&e);
-                        for i in &pending {
-                            outcomes[*i] = Some(WriteOutcome::Failed(err.clone()));
-                        }
-                        pending.clear();
-                    }
-                    Err(e) => return Err(e),
                 }
             }
         }
@@ -382,6 +344,75 @@ impl HubspotClient {
                 })
             })
             .collect())
+    }
+
+    /// Sends one group of inputs until each has an outcome, or HubSpot refuses the whole
+    /// request with a 4xx (not auth): then the error and the inputs still without an
+    /// outcome come back, for the caller to split or fail.
+    async fn write_group(
+        &self,
+        op: Op,
+        items: &[Item],
+        url: &url::Url,
+        mut pending: Vec<usize>,
+        outcomes: &mut [Option<WriteOutcome>],
+    ) -> Result<Option<(ItemError, Vec<usize>)>> {
+        // Each round either finishes the group or removes at least one input.
+        for _round in 0..=pending.len() {
+            if pending.is_empty() {
+                break;
+            }
+            let inputs: Vec<Value> = pending
+                .iter()
+                .filter_map(|i| {
+                    let mut b = items.get(*i)?.body.clone();
+                    b.as_object_mut()?
+                        .insert("objectWriteTraceId".into(), json!(i.to_string()));
+                    Some(b)
+                })
+                .collect();
+            let body = json!({ "inputs": inputs });
+            match self
+                .t
+                .send(Method::POST, url.clone(), Some(&body), Lane::Burst)
+                .await
+            {
+                Ok(a) => {
+                    let resp = wire::batch("contacts/batch", a.body)?;
+                    apply_batch_answer(op, items, &pending, resp, outcomes);
+                    pending.clear();
+                }
+                Err(e) if op == Op::Create && e.existing_id().is_some() => {
+                    let existing = e.existing_id().unwrap_or_default();
+                    let emails = self
+                        .get(&existing, &["email", "hs_additional_emails"])
+                        .await?
+                        .map(|c| c.emails())
+                        .unwrap_or_default();
+                    let hit: Vec<usize> = pending
+                        .iter()
+                        .copied()
+                        .filter(|i| items.get(*i).is_some_and(|it| emails.contains(&it.key)))
+                        .collect();
+                    if hit.is_empty() {
+                        self.create_singly(items, &pending, outcomes).await?;
+                        pending.clear();
+                    } else {
+                        for i in &hit {
+                            outcomes[*i] = Some(WriteOutcome::ExistingContact(existing.clone()));
+                        }
+                        pending.retain(|i| !hit.contains(i));
+                    }
+                }
+                Err(e @ HubspotError::Api { .. })
+                    if e.status().is_some_and(|s| (400..500).contains(&s)) && !e.is_auth() =>
+                {
+                    return Ok(Some((ItemError::from(&e), pending)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     /// Fallback when a batch 409 cannot be pinned on an input: one create per input.
@@ -414,6 +445,28 @@ impl HubspotClient {
         }
         Ok(())
     }
+}
+
+/// Most extra calls spent narrowing whole-batch refusals down within one chunk of 100: one
+/// bad input costs about 2·log2(100) ≈ 14 calls; past this budget, the inputs still in a
+/// refused group fail with its error (and are tried again later, never lost).
+pub const MAX_NARROWING_CALLS: usize = 32;
+
+/// Halves a group refused as a whole, so the valid inputs can be written (pure). Refuses to
+/// split (`Err(group)`) a single input, an error that is tether's set-up's (every input
+/// would fail alike), or once the chunk's narrowing budget is spent.
+fn split(
+    group: Vec<usize>,
+    err: &ItemError,
+    calls: &mut usize,
+) -> std::result::Result<(Vec<usize>, Vec<usize>), Vec<usize>> {
+    if group.len() < 2 || err.refusal() == Refusal::ForSetup || *calls + 2 > MAX_NARROWING_CALLS {
+        return Err(group);
+    }
+    *calls += 2;
+    let mut a = group;
+    let b = a.split_off(a.len() / 2);
+    Ok((a, b))
 }
 
 /// Maps a 200/201/207 batch answer back onto the inputs (pure).

@@ -8,6 +8,7 @@ use super::error::HubspotError;
 use super::wire;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -51,6 +52,7 @@ pub struct Transport {
     search: Mutex<WindowBudget>,
     daily_exhausted: AtomicBool,
     counters: Atomics,
+    warnings: Mutex<BTreeMap<String, u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -79,6 +81,7 @@ impl Transport {
             cfg,
             daily_exhausted: AtomicBool::new(false),
             counters: Atomics::default(),
+            warnings: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -95,6 +98,29 @@ impl Transport {
         }
     }
 
+    /// `warnings[]` received on 2xx answers so far, by category.
+    pub fn warnings(&self) -> BTreeMap<String, u64> {
+        lock(&self.warnings).clone()
+    }
+
+    /// Counts and logs (debug) the `warnings[]` of a 2xx answer; they never fail a call.
+    fn note_warnings(&self, endpoint: &str, body: &Value) {
+        let found = wire::warnings(body);
+        if found.is_empty() {
+            return;
+        }
+        let mut w = lock(&self.warnings);
+        for warn in found {
+            tracing::debug!(
+                endpoint,
+                category = %warn.category,
+                message = %warn.message,
+                "HubSpot answered with a warning"
+            );
+            *w.entry(warn.category).or_default() += 1;
+        }
+    }
+
     /// True once a `DAILY` 429 was received (writes stop until the process restarts or
     /// [`Transport::reset_daily`] is called at the account's midnight).
     pub fn daily_exhausted(&self) -> bool {
@@ -105,12 +131,12 @@ impl Transport {
         self.daily_exhausted.store(false, Ordering::Relaxed);
     }
 
-    /// Builds `base + segments` with each segment percent-encoded on its own.
     /// The path builder of the configured API version.
     pub fn paths(&self) -> super::paths::Paths {
         super::paths::Paths::new(self.cfg.api_version)
     }
 
+    /// Builds `base + segments` with each segment percent-encoded on its own.
     pub fn url(
         &self,
         segments: &[&str],
@@ -236,6 +262,7 @@ impl Transport {
             if status.is_success() {
                 match parsed {
                     Some(body) => {
+                        self.note_warnings(&endpoint, &body);
                         return Ok(Answer { body });
                     }
                     None => {

@@ -18,7 +18,7 @@ mod properties;
 mod types;
 pub mod wire;
 
-pub use batch::{ReadOutcome, ReadResult, WriteOutcome};
+pub use batch::{MAX_NARROWING_CALLS, ReadOutcome, ReadResult, WriteOutcome};
 pub use budget::WindowBudget;
 pub use config::HubspotConfig;
 pub use error::{HubspotError, ItemError, Refusal, parse_existing_id};
@@ -58,6 +58,11 @@ impl HubspotClient {
     /// What was sent and received so far (calls, search calls, 429s, retries).
     pub fn counters(&self) -> CallCounters {
         self.t.counters()
+    }
+
+    /// `warnings[]` received on 2xx answers so far, by category (never a failure).
+    pub fn warnings(&self) -> std::collections::BTreeMap<String, u64> {
+        self.t.warnings()
     }
 
     /// True once the daily limit is used up: the caller should stop writing and report.

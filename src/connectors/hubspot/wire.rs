@@ -8,6 +8,7 @@
 
 use super::error::HubspotError;
 use super::types::{self, BatchResponse, Contact, ListPage, SearchPage, WireObject};
+use crate::pii::NetText;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -36,6 +37,49 @@ pub fn api_error(method: &str, endpoint: &str, status: u16, body: Value) -> Hubs
     }
 }
 
+/// One entry of a 2xx answer's `warnings[]` (`{category, message, context}`, contract
+/// `hubspot-2026.md` §1), e.g. `PROPERTY_VALUE_NORMALIZED`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    /// The category, reduced to `A-Z`, `0-9` and `_` (at most 64 characters; `UNKNOWN`
+    /// when nothing is left), so it is safe as a metric label.
+    pub category: String,
+    /// HubSpot's message (may name a value: printed masked).
+    pub message: NetText,
+}
+
+/// The warnings of a 2xx answer: on the object itself and on each `results[]` entry of a
+/// batch. Anything malformed is skipped: a warning never fails a call.
+pub fn warnings(body: &Value) -> Vec<Warning> {
+    let own = std::iter::once(body);
+    let results = body
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    own.chain(results)
+        .filter_map(|o| o.get("warnings").and_then(Value::as_array))
+        .flatten()
+        .filter(|w| w.is_object())
+        .map(|w| {
+            let text = |k: &str| w.get(k).and_then(Value::as_str).unwrap_or("");
+            let category: String = text("category")
+                .chars()
+                .filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .take(64)
+                .collect();
+            Warning {
+                category: if category.is_empty() {
+                    "UNKNOWN".into()
+                } else {
+                    category
+                },
+                message: text("message").into(),
+            }
+        })
+        .collect()
+}
+
 /// One `SimplePublicObject` (get, create, merge) as a [`Contact`].
 pub fn contact(endpoint: &str, body: Value) -> Result<Contact, HubspotError> {
     Ok(types::decode::<WireObject>(endpoint, body)?.into())
@@ -51,7 +95,7 @@ pub struct Page {
     pub next_after: Option<String>,
 }
 
-/// A page of `GET /crm/v3/objects/contacts`.
+/// A page of `GET /crm/objects/{V}/contacts`.
 pub fn list_page(body: Value) -> Result<Page, HubspotError> {
     let page: ListPage = types::decode("contacts", body)?;
     Ok(Page {
@@ -61,7 +105,7 @@ pub fn list_page(body: Value) -> Result<Page, HubspotError> {
     })
 }
 
-/// A page of `POST /crm/v3/objects/contacts/search`.
+/// A page of `POST /crm/objects/{V}/contacts/search`.
 pub fn search_page(body: Value) -> Result<Page, HubspotError> {
     let page: SearchPage = types::decode("contacts/search", body)?;
     Ok(Page {

@@ -5,6 +5,7 @@ use super::errors::PropertyProblem;
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// One enumeration option.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -432,6 +433,38 @@ pub fn validate_create(req: PropertyCreate, now: DateTime<Utc>) -> Result<Proper
         form_field: req.form_field,
         created_at: now,
     })
+}
+
+/// 2026-09 normalisation of date values that are not at midnight UTC (contract
+/// `hubspot-2026.md` §2, from third-party reports, UNCONFIRMED): the value is moved to its
+/// day's midnight instead of being refused, and a `PROPERTY_VALUE_NORMALIZED` warning
+/// (`{category, message, context}`) says so. Returns the warnings; `props` is rewritten.
+pub fn normalise_dates(
+    defs: &BTreeMap<String, PropertyDef>,
+    props: &mut BTreeMap<String, String>,
+) -> Vec<Value> {
+    let mut warnings = vec![];
+    for (name, value) in props.iter_mut() {
+        if defs.get(name).map(|d| d.kind.as_str()) != Some("date") {
+            continue;
+        }
+        let Some(t) = parse_instant(&Value::String(value.clone())) else {
+            continue;
+        };
+        let ms = t.timestamp_millis();
+        if ms.rem_euclid(86_400_000) == 0 {
+            continue;
+        }
+        let midnight = ms - ms.rem_euclid(86_400_000);
+        warnings.push(serde_json::json!({
+            "category": "PROPERTY_VALUE_NORMALIZED",
+            "message": format!("{name} was normalized"),
+            "context": {"propertyName": name, "rawValue": value.clone(),
+                        "normalizedValue": midnight.to_string()},
+        }));
+        *value = midnight.to_string();
+    }
+    warnings
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::super::HubspotSandbox;
 use super::super::config::UpsertEmailMode;
 use super::super::errors::{ApiError, PropertyProblem, property_errors};
-use super::super::properties::iso;
+use super::super::properties::{iso, normalise_dates};
 use super::super::rules::{self, BatchMode, Violation};
 use super::super::store::{Source, Store, WriteError};
 use super::super::version::PathVersion;
@@ -19,7 +19,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 const MAX_INPUTS: usize = 100;
@@ -152,6 +152,43 @@ fn rule_gate(
         .collect())
 }
 
+/// Warnings of each input, by `objectWriteTraceId` (an input without one gets none).
+type Warned = HashMap<String, Vec<Value>>;
+
+/// On versions that normalise dates ([`HubspotSandbox::date_warnings_for`]), rewrites each
+/// input's non-midnight dates and keeps the warnings for its result.
+fn normalise_inputs<'a>(
+    sb: &HubspotSandbox,
+    v: PathVersion,
+    s: &Store,
+    inputs: impl Iterator<Item = (Option<&'a String>, &'a mut BTreeMap<String, String>)>,
+) -> Warned {
+    let mut out = Warned::new();
+    if !sb.date_warnings_for(v) {
+        return out;
+    }
+    for (trace, props) in inputs {
+        let w = normalise_dates(&s.props, props);
+        if let (Some(t), false) = (trace, w.is_empty()) {
+            out.insert(t.clone(), w);
+        }
+    }
+    out
+}
+
+/// Adds `warnings[]` to the results whose `objectWriteTraceId` has some.
+fn attach_warnings(results: &mut [Value], warned: &Warned) {
+    for r in results {
+        let w = r
+            .get("objectWriteTraceId")
+            .and_then(Value::as_str)
+            .and_then(|t| warned.get(t));
+        if let (Some(w), Some(o)) = (w.cloned(), r.as_object_mut()) {
+            o.insert("warnings".into(), Value::Array(w));
+        }
+    }
+}
+
 fn every_traced(inputs: &[Input]) -> bool {
     inputs.iter().all(|i| i.object_write_trace_id.is_some())
 }
@@ -264,7 +301,7 @@ pub async fn create(
         Err(e) => return e.into_response(),
     };
     let traced = every_traced(&b.inputs);
-    let inputs: Vec<(Option<String>, BTreeMap<String, String>)> = b
+    let mut inputs: Vec<(Option<String>, BTreeMap<String, String>)> = b
         .inputs
         .into_iter()
         .map(|i| (i.object_write_trace_id, string_props(i.properties)))
@@ -278,6 +315,7 @@ pub async fn create(
         return e.into_response();
     }
     let mut s = sb.store();
+    let warned = normalise_inputs(&sb, v, &s, inputs.iter_mut().map(|(t, p)| (t.as_ref(), p)));
     // An e-mail already taken fails the whole batch (first conflict only).
     for (_, p) in &inputs {
         if let Some(e) = p.get("email").filter(|e| !e.is_empty())
@@ -316,7 +354,7 @@ pub async fn create(
     match triage(checked) {
         Ok((ok, more)) => {
             errors.extend(more);
-            create_valid(&sb, &mut s, ok, errors, started)
+            create_valid(&sb, &mut s, ok, errors, started, &warned)
         }
         Err(e) => e.into_response(),
     }
@@ -328,6 +366,7 @@ fn create_valid(
     ok: Vec<Traced<BTreeMap<String, String>>>,
     mut errors: Vec<Value>,
     started: DateTime<Utc>,
+    warned: &Warned,
 ) -> Response {
     let (clock, at) = (Utc::now(), Instant::now());
     let mut results = vec![];
@@ -348,6 +387,7 @@ fn create_valid(
             }
         }
     }
+    attach_warnings(&mut results, warned);
     envelope(
         results,
         errors,
@@ -385,6 +425,12 @@ pub async fn update(
             None => missing.push(raw),
         }
     }
+    let warned = normalise_inputs(
+        &sb,
+        v,
+        &s,
+        found.iter_mut().map(|(t, _, p)| (t.as_ref(), p)),
+    );
     let rules = sb.rules_for(v);
     let broken = found
         .iter()
@@ -427,6 +473,7 @@ pub async fn update(
     if !missing.is_empty() {
         errors.push(not_found_error(missing));
     }
+    attach_warnings(&mut results, &warned);
     envelope(
         results,
         errors,
@@ -480,11 +527,23 @@ pub async fn upsert(
     let (clock, at) = (Utc::now(), Instant::now());
     let mode = sb.inner.cfg.upsert_email_mode;
     let mut s = sb.store();
+    let mut inputs = b.inputs;
+    let mut warned = Warned::new();
+    for i in inputs.iter_mut() {
+        let mut p = string_props(std::mem::take(&mut i.properties));
+        let w = normalise_inputs(
+            &sb,
+            v,
+            &s,
+            std::iter::once((i.object_write_trace_id.as_ref(), &mut p)),
+        );
+        warned.extend(w);
+        i.properties = p.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    }
     // Portal rules: the create branch follows the create rules (UNCONFIRMED, assumed),
     // the update branch the conditional ones.
     let rules = sb.rules_for(v);
-    let broken = b
-        .inputs
+    let broken = inputs
         .iter()
         .map(|i| {
             let v = rules.as_ref().map(|r| {
@@ -504,7 +563,7 @@ pub async fn upsert(
     };
     let mut results = vec![];
     let mut errors = vec![];
-    for (i, refusal) in b.inputs.into_iter().zip(refused) {
+    for (i, refusal) in inputs.into_iter().zip(refused) {
         if let Some(e) = refusal {
             errors.push(e);
             continue;
@@ -517,6 +576,7 @@ pub async fn upsert(
             },
         }
     }
+    attach_warnings(&mut results, &warned);
     envelope(
         results,
         errors,

@@ -131,6 +131,27 @@ pub fn string_props(raw: BTreeMap<String, Value>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Normalises non-midnight dates on versions that do so, returning their warnings.
+fn dated_warnings(
+    sb: &HubspotSandbox,
+    v: PathVersion,
+    defs: &BTreeMap<String, super::super::properties::PropertyDef>,
+    props: &mut BTreeMap<String, String>,
+) -> Vec<Value> {
+    if sb.date_warnings_for(v) {
+        super::super::properties::normalise_dates(defs, props)
+    } else {
+        vec![]
+    }
+}
+
+fn with_warnings(mut obj: Value, warnings: Vec<Value>) -> Value {
+    if let (false, Some(o)) = (warnings.is_empty(), obj.as_object_mut()) {
+        o.insert("warnings".into(), Value::Array(warnings));
+    }
+    obj
+}
+
 fn echo_names(props: &BTreeMap<String, String>) -> Vec<String> {
     props.keys().cloned().collect()
 }
@@ -144,7 +165,7 @@ pub async fn create(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let props = string_props(req.properties);
+    let mut props = string_props(req.properties);
     if let Some(r) = sb.rules_for(v) {
         let broken = rules::check(&r, None, &props);
         if !broken.is_empty() {
@@ -152,6 +173,7 @@ pub async fn create(
         }
     }
     let mut s = sb.store();
+    let warnings = dated_warnings(&sb, v, &s.props, &mut props);
     match s.create(
         &props,
         Source::Integration,
@@ -162,7 +184,10 @@ pub async fn create(
         Ok(id) => match s.contacts.get(&id) {
             Some(c) => (
                 StatusCode::CREATED,
-                Json(s.render(c, Some(&echo_names(&props)), &[])),
+                Json(with_warnings(
+                    s.render(c, Some(&echo_names(&props)), &[]),
+                    warnings,
+                )),
             )
                 .into_response(),
             None => ApiError::not_found(&id.to_string()).into_response(),
@@ -184,8 +209,9 @@ pub async fn patch(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let props = string_props(req.properties);
+    let mut props = string_props(req.properties);
     let mut s = sb.store();
+    let warnings = dated_warnings(&sb, v, &s.props, &mut props);
     let Some(target) = s.lookup(&id, by_email) else {
         return ApiError::not_found(&id).into_response();
     };
@@ -203,7 +229,11 @@ pub async fn patch(
         Instant::now(),
     ) {
         Ok(()) => match s.contacts.get(&target) {
-            Some(c) => Json(s.render(c, Some(&echo_names(&props)), &[])).into_response(),
+            Some(c) => Json(with_warnings(
+                s.render(c, Some(&echo_names(&props)), &[]),
+                warnings,
+            ))
+            .into_response(),
             None => ApiError::not_found(&id).into_response(),
         },
         Err(e) => write_error(e).into_response(),
