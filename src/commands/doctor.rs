@@ -1,14 +1,16 @@
 //! `tether doctor`: prints the effective configuration (each key, its value with secrets
 //! redacted, and where it came from), then runs checks: the configuration loads, the store
-//! opens and migrates, and each system's credentials (added by the connectors: extend
-//! [`credential_checks`]). Exit code 1 when a check failed, else 0.
+//! opens and migrates, the HubSpot API version (a warning on the legacy `v3`), each system's
+//! credentials (HubSpot: one cheap call per scope read, naming a missing scope) and whether
+//! HubSpot webhooks can be checked (a warning without `hubspot.client_secret`); extend
+//! [`credential_checks`]. Exit code 1 when a check failed, else 0 (warnings included).
 //!
 //! Must never print a secret: secret keys print only whether they are set.
 
 use super::Global;
 use crate::config::{DEFAULTS, GorgiasSettings, HubspotSettings, Loaded, Origin};
 use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
-use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
+use crate::connectors::hubspot::{ApiVersion, HubspotClient, HubspotConfig, HubspotError};
 use crate::secret::REDACTED;
 use crate::store::{Store, StoreError};
 use std::fmt;
@@ -34,6 +36,8 @@ pub enum CheckStatus {
     NotConfigured,
     /// Not checked, for the reason in the detail (e.g. not implemented yet).
     Skipped,
+    /// Works today but needs attention (doctor still exits 0).
+    Warning,
 }
 
 impl fmt::Display for CheckStatus {
@@ -43,6 +47,7 @@ impl fmt::Display for CheckStatus {
             CheckStatus::Failed => "FAILED",
             CheckStatus::NotConfigured => "not configured",
             CheckStatus::Skipped => "skipped",
+            CheckStatus::Warning => "WARNING",
         })
     }
 }
@@ -191,17 +196,93 @@ pub async fn store_check(loaded: &Loaded) -> Check {
 /// How long one credential check may take, retries included, before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Proves the HubSpot token with one cheap call (`GET /crm/v3/objects/contacts?limit=1`).
+/// The HubSpot API version in use, with a warning for the legacy `v3` (unsupported from
+/// September 2027).
+pub fn hubspot_version_check(settings: &HubspotSettings) -> Check {
+    const NAME: &str = "hubspot api version";
+    let v = settings.api_version;
+    match v {
+        ApiVersion::V2026_09 => Check::new(
+            NAME,
+            CheckStatus::Ok,
+            "2026-09 (current; HubSpot enforces the portal's validation rules on it)",
+        ),
+        ApiVersion::V2026_03 => Check::new(
+            NAME,
+            CheckStatus::Ok,
+            "2026-03 (supported until about September 2027; 2026-09 is current)",
+        ),
+        ApiVersion::V3 => Check::new(
+            NAME,
+            CheckStatus::Warning,
+            "v3 is legacy: HubSpot stops supporting the v1-v3 APIs and legacy private apps in \
+             September 2027; set hubspot.api_version = \"2026-09\" (TETHER__HUBSPOT__API_VERSION)",
+        ),
+    }
+}
+
+/// What a failed HubSpot credential call means for the user: the missing scope named by a
+/// 403, else the error itself (connector errors never carry the credential).
+fn hubspot_failure(e: &HubspotError, what: &str) -> String {
+    match e.missing_scopes().as_slice() {
+        [] => format!("{what}: {e}"),
+        scopes => format!(
+            "{what}: the credential lacks the scope {} (HubSpot answered 403 MISSING_SCOPES); \
+             add it to the Service Key (Development > Keys > Service keys) and try again",
+            scopes.join(", ")
+        ),
+    }
+}
+
+/// Proves the HubSpot credential with one cheap call per scope tether reads with: contacts
+/// (`GET /crm/objects/{V}/contacts?limit=1`) and property definitions
+/// (`GET /crm/properties/{V}/contacts/email`). Write scopes have no harmless probe; a
+/// missing one shows as a 403 naming it on the first write.
 async fn hubspot_check(settings: &HubspotSettings) -> Check {
     const NAME: &str = "hubspot credentials";
     let client = match HubspotClient::new(HubspotConfig::from_settings(settings)) {
         Ok(c) => c,
         Err(e) => return Check::new(NAME, CheckStatus::Failed, e.to_string()),
     };
-    timed_check(NAME, &settings.base_url, client.check_token(), |()| {
-        format!("token accepted by {} (contacts read)", settings.base_url)
+    let probes = async {
+        client
+            .check_token()
+            .await
+            .map_err(|e| hubspot_failure(&e, "contacts read"))?;
+        client
+            .check_properties_read()
+            .await
+            .map_err(|e| hubspot_failure(&e, "properties read"))
+    };
+    timed_check(NAME, &settings.base_url, probes, |()| {
+        format!(
+            "credential accepted by {} on {} (contacts read, properties read)",
+            settings.base_url, settings.api_version
+        )
     })
     .await
+}
+
+/// Push webhooks are signed with a project app's client secret (a Service Key cannot send
+/// them); without `hubspot.client_secret`, `tether run` refuses every delivery.
+pub fn hubspot_webhooks_check(settings: &HubspotSettings) -> Check {
+    const NAME: &str = "hubspot webhooks";
+    if settings.client_secret.is_empty() {
+        Check::new(
+            NAME,
+            CheckStatus::Warning,
+            "POST /webhooks/hubspot refuses every delivery: hubspot.client_secret is not set \
+             (TETHER__HUBSPOT__CLIENT_SECRET). Changes still arrive by polling on schedule.cron; \
+             for push webhooks deploy the project app in deploy/hubspot-project/ and set its \
+             client secret",
+        )
+    } else {
+        Check::new(
+            NAME,
+            CheckStatus::Ok,
+            "signatures (v3) checked with hubspot.client_secret",
+        )
+    }
 }
 
 /// Proves the Gorgias credentials with `GET /api/account`.
@@ -254,7 +335,7 @@ pub async fn credential_checks(loaded: &Loaded) -> Vec<Check> {
         Check::new(
             "hubspot credentials",
             CheckStatus::NotConfigured,
-            "hubspot.token is not set (TETHER__HUBSPOT__TOKEN or [hubspot] token)",
+            "hubspot.token is not set: a Service Key (TETHER__HUBSPOT__TOKEN or [hubspot] token)",
         )
     } else {
         hubspot_check(&s.hubspot).await
@@ -278,7 +359,12 @@ pub async fn credential_checks(loaded: &Loaded) -> Vec<Check> {
             missing.join("; "),
         )
     };
-    vec![hubspot, gorgias]
+    vec![
+        hubspot_version_check(&s.hubspot),
+        hubspot,
+        hubspot_webhooks_check(&s.hubspot),
+        gorgias,
+    ]
 }
 
 #[cfg(test)]
@@ -350,9 +436,17 @@ mod tests {
     #[tokio::test]
     async fn credentials_are_checked_against_each_system() {
         use crate::sandbox::{gorgias, hubspot};
-        let none = credential_checks(&loaded(&[])).await;
+        let creds = |checks: Vec<Check>| -> Vec<Check> {
+            checks
+                .into_iter()
+                .filter(|c| c.name.ends_with("credentials"))
+                .collect()
+        };
+        let all = credential_checks(&loaded(&[])).await;
+        assert!(all.iter().all(Check::ok), "{all:?}");
+        let none = creds(all);
+        assert_eq!(none.len(), 2);
         assert!(none.iter().all(|c| c.status == CheckStatus::NotConfigured));
-        assert!(none.iter().all(Check::ok));
 
         let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
         let hs_cfg = hubspot::SandboxConfig::default();
@@ -377,14 +471,16 @@ mod tests {
             loaded(&pairs)
         };
 
-        let good = credential_checks(&as_refs(&env(
-            hs_cfg.token.expose(),
-            gg_cfg.api_key.expose(),
-        )))
-        .await;
+        let good = creds(
+            credential_checks(&as_refs(&env(
+                hs_cfg.token.expose(),
+                gg_cfg.api_key.expose(),
+            )))
+            .await,
+        );
         assert!(good.iter().all(|c| c.status == CheckStatus::Ok), "{good:?}");
 
-        let bad = credential_checks(&as_refs(&env("pat-WRONG-TOKEN", "WRONG-KEY"))).await;
+        let bad = creds(credential_checks(&as_refs(&env("pat-WRONG-TOKEN", "WRONG-KEY"))).await);
         assert!(
             bad.iter().all(|c| c.status == CheckStatus::Failed),
             "{bad:?}"
@@ -395,6 +491,65 @@ mod tests {
                 "a secret leaked into {c:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn hubspot_checks_state_the_version_name_a_missing_scope_and_warn_about_webhooks() {
+        use crate::sandbox::hubspot;
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let cfg = hubspot::SandboxConfig {
+            scopes: vec!["crm.objects.contacts.write".into()],
+            ..hubspot::SandboxConfig::default()
+        };
+        let (sb, run) = hubspot::HubspotSandbox::start(cfg.clone(), any)
+            .await
+            .unwrap();
+        let l = loaded(&[
+            ("TETHER__HUBSPOT__BASE_URL", &run.base_url),
+            ("TETHER__HUBSPOT__TOKEN", cfg.token.expose()),
+        ]);
+        let checks = credential_checks(&l).await;
+        let find = |name: &str| checks.iter().find(|c| c.name == name).unwrap().clone();
+        let version = find("hubspot api version");
+        assert_eq!(version.status, CheckStatus::Ok);
+        assert!(version.detail.starts_with("2026-09"), "{version:?}");
+        let cred = find("hubspot credentials");
+        assert_eq!(cred.status, CheckStatus::Failed);
+        assert!(
+            cred.detail
+                .contains("lacks the scope crm.objects.contacts.read"),
+            "{cred:?}"
+        );
+        let hooks = find("hubspot webhooks");
+        assert_eq!(hooks.status, CheckStatus::Warning);
+        assert!(hooks.ok() && hooks.detail.contains("hubspot.client_secret"));
+        // Legacy v3 works but is warned about, naming the date.
+        let l = loaded(&[
+            ("TETHER__HUBSPOT__API_VERSION", "v3"),
+            ("TETHER__HUBSPOT__CLIENT_SECRET", "shh"),
+        ]);
+        let v3 = hubspot_version_check(&l.settings.hubspot);
+        assert_eq!(v3.status, CheckStatus::Warning);
+        assert!(v3.detail.contains("September 2027"), "{v3:?}");
+        assert_eq!(
+            hubspot_webhooks_check(&l.settings.hubspot).status,
+            CheckStatus::Ok
+        );
+        assert_eq!(sb.counters().legacy_calls, 0, "doctor on 2026-09 used v3");
+        assert!(sb.counters().calls("/crm/objects/2026-09/contacts") >= 1);
+    }
+
+    #[test]
+    fn a_bad_api_version_names_the_key_and_the_choices() {
+        let err = load(Sources {
+            file: None,
+            env: vec![("TETHER__HUBSPOT__API_VERSION".into(), "2025-01".into())],
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("hubspot.api_version"), "{err}");
+        assert!(err.contains("TETHER__HUBSPOT__API_VERSION"), "{err}");
+        assert!(err.contains("2026-09"), "{err}");
     }
 
     #[tokio::test]

@@ -74,6 +74,34 @@ impl HubspotError {
         matches!(self.status(), Some(401 | 403))
     }
 
+    /// The scopes a 403 `MISSING_SCOPES` names (`errors[].context.requiredGranularScopes`);
+    /// empty for any other error.
+    pub fn missing_scopes(&self) -> Vec<String> {
+        let HubspotError::Api {
+            status: 403, body, ..
+        } = self
+        else {
+            return vec![];
+        };
+        let mut out: Vec<String> = vec![];
+        for d in body
+            .raw()
+            .get("errors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let scopes = d
+                .get("context")
+                .and_then(|c| c.get("requiredGranularScopes"))
+                .and_then(Value::as_array);
+            for s in scopes.into_iter().flatten().filter_map(Value::as_str) {
+                push_unique(&mut out, s);
+            }
+        }
+        out
+    }
+
     /// The id in a 409 `Contact already exists. Existing ID: N`.
     pub fn existing_id(&self) -> Option<String> {
         match self {

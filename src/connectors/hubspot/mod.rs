@@ -86,6 +86,17 @@ impl HubspotClient {
         Ok(())
     }
 
+    /// One cheap call (`GET /crm/properties/{V}/contacts/email`) that proves the credential
+    /// may read property definitions (`crm.schemas.contacts.read`, or the contacts read
+    /// scope). A 403 names the missing scope ([`HubspotError::missing_scopes`]).
+    pub async fn check_properties_read(&self) -> Result<()> {
+        let url = self
+            .t
+            .url(&self.paths().properties("contacts", &["email"]), &[])?;
+        self.t.send(Method::GET, url, None, Lane::Burst).await?;
+        Ok(())
+    }
+
     /// `GET /crm/objects/{V}/contacts/{id}`; `Ok(None)` on 404. A merged-away id answers with
     /// the survivor (check `contact.id`).
     pub async fn get(&self, id: &str, properties: &[&str]) -> Result<Option<Contact>> {
