@@ -280,3 +280,41 @@ async fn warnings_on_dated_writes_are_counted_and_never_fail_a_write() {
     assert!(matches!(&out[0], WriteOutcome::Failed(_)), "{out:?}");
     assert_eq!(client.warnings().get("PROPERTY_VALUE_NORMALIZED"), Some(&2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_writes_the_valid_creates_of_a_batch_refused_whole() {
+    use super::cycle_support::{customer, cycle, sandboxes};
+    let sb = sandboxes().await;
+    sb.gorgias.seed_customers(vec![
+        customer("a@shop.test", "Ann Able", ""),
+        customer("b@shop.test", "Bo Refused", ""),
+        customer("c@shop.test", "Cy Cole", ""),
+        customer("d@shop.test", "Di Dane", ""),
+        customer("e@shop.test", "Ed Eves", ""),
+        customer("f@shop.test", "Fa Fox", ""),
+    ]);
+    let cycle = cycle(&sb).await;
+    sb.hubspot.set_portal_rules(PortalRules {
+        create_required: vec![],
+        conditional_required: vec![ConditionalRequired {
+            if_property: "lastname".into(),
+            if_value: "Refused".into(),
+            require: "zip".into(),
+        }],
+        batch_mode: BatchMode::WholeBatch,
+    });
+    sb.hubspot.reset_counters();
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.plan.summary.hubspot_creates, 6, "{:?}", r.plan);
+    assert_eq!(
+        sb.hubspot.live_count(),
+        5,
+        "the five valid creates are written"
+    );
+    assert_eq!(cycle.store.links().await.unwrap().len(), 5);
+    let calls = sb.hubspot.counters().calls("batch/create");
+    assert!(
+        (2..=1 + 2 * 3).contains(&calls),
+        "{calls} batch/create calls for 6 inputs"
+    );
+}
