@@ -119,3 +119,64 @@ async fn events_arrive_signed_batched_and_retried() {
     assert_eq!(merge["mergedObjectIds"][0].to_string(), ids[1]);
     assert!(sb.counters().webhook_events_delivered > 0);
 }
+
+/// `deploy/hubspot-project/`: a private, static-auth project app (a Service Key cannot send
+/// webhooks) whose webhooks target the service's route and subscribe to every event and
+/// every mapped property tether needs.
+#[test]
+fn the_project_app_files_match_the_service_and_the_default_mappings() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/hubspot-project");
+    let read = |rel: &str| -> Value {
+        let p = dir.join(rel);
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let project = read("hsproject.json");
+    assert_eq!(project["srcDir"], "src");
+    let app = read("src/app/app-hsmeta.json");
+    assert_eq!(app["type"], "app");
+    assert_eq!(app["config"]["distribution"], "private");
+    assert_eq!(app["config"]["auth"]["type"], "static");
+    let scopes = app["config"]["auth"]["requiredScopes"].as_array().unwrap();
+    for s in [
+        "crm.objects.contacts.read",
+        "crm.objects.contacts.write",
+        "crm.schemas.contacts.read",
+        "crm.schemas.contacts.write",
+    ] {
+        assert!(scopes.iter().any(|x| x == s), "missing scope {s}");
+    }
+    let hooks = read("src/app/webhooks/webhooks-hsmeta.json");
+    assert_eq!(hooks["type"], "webhooks");
+    assert_ne!(
+        hooks["uid"], app["uid"],
+        "uids must differ within a project"
+    );
+    let target = hooks["config"]["settings"]["targetUrl"].as_str().unwrap();
+    assert_eq!(
+        target,
+        format!("https://YOUR-HOST{}", tether::service::http::WEBHOOKS)
+    );
+    let subs = hooks["config"]["subscriptions"]["legacyCrmObjects"]
+        .as_array()
+        .unwrap();
+    let has = |kind: &str, prop: Option<&str>| {
+        subs.iter().any(|s| {
+            s["subscriptionType"] == kind
+                && s["active"] == true
+                && prop.is_none_or(|p| s["propertyName"] == p)
+        })
+    };
+    for kind in ["contact.creation", "contact.merge", "contact.deletion"] {
+        assert!(has(kind, None), "no {kind} subscription");
+    }
+    let mappings = tether::commands::demo::default_mappings().unwrap();
+    for p in tether::cycle::read::hubspot_properties(&mappings) {
+        if !p.starts_with("tether_") {
+            assert!(
+                has("contact.propertyChange", Some(&p)),
+                "no propertyChange subscription for mapped property {p}"
+            );
+        }
+    }
+}
