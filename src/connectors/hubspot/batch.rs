@@ -1,6 +1,8 @@
 //! Batch operations (contract §4): read by id (100 per call, 50 with history) with merged-id
 //! resolution, and create/update/upsert in chunks of 100 whose per-input results are mapped
-//! back through `objectWriteTraceId`; a 409 "Existing ID" becomes a link, not a failure.
+//! back through `objectWriteTraceId`; a 409 "Existing ID" becomes a link, not a failure; a
+//! batch refused whole (a 2026-09 validation rule, contract `hubspot-2026.md` §2) is halved
+//! until the bad inputs are isolated, within [`MAX_NARROWING_CALLS`].
 //! Must never retry a validation error or let one bad input lose the others.
 
 use super::error::{HubspotError, ItemError, Refusal};

@@ -1,5 +1,7 @@
-//! The HubSpot CRM v3 sandbox: contacts, batch, search, merge, properties, property history
-//! and rate limits, in memory, served over real HTTP, following `shared/contracts/hubspot.md`.
+//! The HubSpot CRM sandbox: contacts, batch, search, merge, properties, property history
+//! and rate limits, in memory, served over real HTTP on the legacy `/crm/v3` paths and the
+//! dated `2026-03` / `2026-09` ones, following `shared/contracts/hubspot.md` and
+//! `hubspot-2026.md` (portal validation rules, `warnings[]`, the post-2027 legacy switch).
 //!
 //! Owns the sandbox's public API ([`HubspotSandbox`], [`SandboxConfig`]) and the in-process
 //! controls that mirror the `/__sandbox/` HTTP control endpoints. Must never be called by sync

@@ -1,6 +1,8 @@
 //! Batch routes (contract §4): read, create, update, upsert, archive; at most 100 inputs (50
 //! with history), 400 on duplicate ids, 207 with per-input errors, `objectWriteTraceId`
-//! echoed, upsert `new`. Must never apply part of a batch that the contract says fails whole.
+//! echoed, upsert `new`; portal rules (2026-09) answered per record (207) or for the whole
+//! batch (400) as configured; `warnings[]` for normalised dates. Must never apply part of a
+//! batch that the contract says fails whole.
 
 use super::super::HubspotSandbox;
 use super::super::config::UpsertEmailMode;
