@@ -318,3 +318,77 @@ async fn a_cycle_writes_the_valid_creates_of_a_batch_refused_whole() {
         "{calls} batch/create calls for 6 inputs"
     );
 }
+
+#[tokio::test]
+async fn tether_sandbox_flags_set_the_portal_rules_and_the_legacy_switch() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args([
+            "sandbox",
+            "--hubspot-token",
+            "pat-rules",
+            "--hubspot-require-on-create",
+            "zip",
+            "--hubspot-require-on-create",
+            "city",
+            "--hubspot-validation-batch",
+            "whole-batch",
+            "--hubspot-legacy-paths",
+            "refuse",
+        ])
+        .env_remove("TETHER__HUBSPOT__TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let hs = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("HubSpot sandbox:")
+                    .map(|v| v.trim().to_owned())
+            })
+    })
+    .await
+    .unwrap()
+    .expect("the banner names the HubSpot sandbox");
+    let http = reqwest::Client::new();
+    let rules: Value = http
+        .get(format!("{hs}/__sandbox/portal-rules"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let legacy = http
+        .get(format!("{hs}/crm/v3/objects/contacts?limit=1"))
+        .bearer_auth("pat-rules")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    let dated = http
+        .post(format!("{hs}/crm/objects/2026-09/contacts"))
+        .bearer_auth("pat-rules")
+        .json(&json!({"properties": {"email": "x@example.com", "zip": "1"}}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        rules,
+        json!({"create_required": ["zip", "city"], "conditional_required": [],
+               "batch_mode": "whole_batch"})
+    );
+    assert_eq!(legacy, 410, "legacy paths refused");
+    assert_eq!(dated, 400, "city is required on create");
+}
