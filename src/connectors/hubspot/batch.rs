@@ -325,6 +325,12 @@ impl HubspotClient {
                 let Some((err, group)) = refused else {
                     continue;
                 };
+                tracing::warn!(
+                    inputs = group.len(),
+                    category = %err.category,
+                    message = %err.message,
+                    "HubSpot refused a batch as a whole; halving it to find the inputs at fault"
+                );
                 match split(group, &err, &mut narrowing_calls) {
                     Ok((a, b)) => {
                         groups.push(b);
