@@ -203,6 +203,15 @@ pub fn hubspot(data: &[u8]) {
     let Some(body) = hubspot::wire::parse_body(&text) else {
         return;
     };
+    // Warnings of any answer: never a panic, and every category is a safe metric label.
+    for w in hubspot::wire::warnings(&body) {
+        assert!(!w.category.is_empty() && w.category.len() <= 64);
+        assert!(
+            w.category
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        );
+    }
     match kind {
         b'c' => match hubspot::wire::contact("fuzz", body) {
             Ok(c) => hubspot_contact_round_trip(&c),
@@ -236,6 +245,10 @@ pub fn hubspot(data: &[u8]) {
             }
             let item = hubspot::ItemError::from(&e);
             assert_eq!(item.category, e.category());
+            assert!(item.codes.iter().all(|c| !c.is_empty()));
+            assert!(item.property_names.iter().all(|p| !p.is_empty()));
+            let _ = item.refusal();
+            let _ = e.missing_scopes();
             assert!(!e.to_string().is_empty());
         }
     }
