@@ -8,6 +8,7 @@
 mod batch;
 mod budget;
 mod config;
+mod context;
 mod error;
 mod feed;
 mod http;
@@ -19,6 +20,7 @@ pub mod wire;
 pub use batch::{ReadOutcome, ReadResult, WriteOutcome};
 pub use budget::WindowBudget;
 pub use config::HubspotConfig;
+pub use context::{Associated, ContextCall, Owner, PRIMARY_COMPANY_TYPE_ID, context_path};
 pub use error::{HubspotError, ItemError, parse_existing_id};
 pub use feed::{SearchStep, search_step};
 pub use http::{CallCounters, Lane};

@@ -15,6 +15,8 @@
 //! - `POST|DELETE /__sandbox/faults`: queue a [`Fault`] (e.g.
 //!   `{"kind":"rate_limit","retry_after":2,"times":5}`); clear
 //! - `POST /__sandbox/tickets`: seed tickets
+//! - `POST /__sandbox/integrations/{id}/fire` `{"trigger","ticket"}`: fire an HTTP
+//!   integration as Gorgias does ([`GorgiasSandbox::fire_integration`])
 
 // Route helpers return an early `Response` as their error: it is sent as is, once, so boxing
 // it would only add an allocation.
@@ -29,6 +31,7 @@ mod events;
 pub mod faults;
 mod gate;
 mod generate;
+pub mod integrations;
 mod merge;
 mod paging;
 mod reply;
@@ -132,6 +135,7 @@ struct Inner {
     bucket: Mutex<LeakyBucket>,
     faults: Mutex<faults::Faults>,
     counters: Mutex<Counters>,
+    registry: Mutex<integrations::Registry>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -162,6 +166,7 @@ impl GorgiasSandbox {
                 bucket: Mutex::new(LeakyBucket::new(window)),
                 faults: Mutex::new(faults::Faults::default()),
                 counters: Mutex::new(Counters::default()),
+                registry: Mutex::new(integrations::Registry::default()),
             }),
         }
     }
@@ -196,6 +201,26 @@ impl GorgiasSandbox {
             .route("/api/events", get(events::list))
             .route("/api/tickets", get(tickets::list))
             .route("/api/account", get(tickets::account))
+            .route(
+                "/api/integrations",
+                get(integrations::list_integrations).post(integrations::create_integration),
+            )
+            .route(
+                "/api/integrations/{id}",
+                get(integrations::get_integration)
+                    .put(integrations::update_integration)
+                    .delete(integrations::delete_integration),
+            )
+            .route(
+                "/api/widgets",
+                get(integrations::list_widgets).post(integrations::create_widget),
+            )
+            .route(
+                "/api/widgets/{id}",
+                get(integrations::get_widget)
+                    .put(integrations::update_widget)
+                    .delete(integrations::delete_widget),
+            )
             .route_layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 gate::gate,
@@ -217,7 +242,8 @@ impl GorgiasSandbox {
                 "/__sandbox/faults",
                 post(control::add_fault).delete(control::clear_faults),
             )
-            .route("/__sandbox/tickets", post(control::seed_tickets));
+            .route("/__sandbox/tickets", post(control::seed_tickets))
+            .route("/__sandbox/integrations/{id}/fire", post(control::fire));
         api.merge(controls)
             .fallback(|| async { reply::not_found() })
             .method_not_allowed_fallback(|| async {
