@@ -456,11 +456,7 @@ fn validate_sidebar(loaded: &Loaded) -> Result<(), ConfigError> {
     if sb.name.trim().is_empty() {
         return Err(key_error(loaded, "sidebar.name", "is empty", "a name"));
     }
-    if sb
-        .card_header
-        .parse::<axum::http::HeaderName>()
-        .is_err()
-    {
+    if sb.card_header.parse::<axum::http::HeaderName>().is_err() {
         return Err(key_error(
             loaded,
             "sidebar.card_header",
@@ -469,7 +465,8 @@ fn validate_sidebar(loaded: &Loaded) -> Result<(), ConfigError> {
         ));
     }
     if !sb.public_url.is_empty()
-        && !url::Url::parse(&sb.public_url).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http")
+        && !url::Url::parse(&sb.public_url)
+            .is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http")
     {
         return Err(key_error(
             loaded,

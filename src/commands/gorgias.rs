@@ -65,7 +65,10 @@ pub async fn install(
         )
         .into());
     }
-    let integrations = gorgias.http_integrations().await.context("listing Gorgias integrations")?;
+    let integrations = gorgias
+        .http_integrations()
+        .await
+        .context("listing Gorgias integrations")?;
     let widgets = gorgias.widgets().await.context("listing Gorgias widgets")?;
     let installed = find(&s.name, &integrations, &widgets);
     let mut integration_id = installed.integrations.first().copied();
@@ -79,8 +82,15 @@ pub async fn install(
                     order: 0,
                     template: template::custom_template(&s.name, fields),
                 };
-                let got = gorgias.put_widget(id, &spec).await.context("saving the custom widget")?;
-                println!("{} the custom widget {got} ({} fields)", verb(id), fields.len());
+                let got = gorgias
+                    .put_widget(id, &spec)
+                    .await
+                    .context("saving the custom widget")?;
+                println!(
+                    "{} the custom widget {got} ({} fields)",
+                    verb(id),
+                    fields.len()
+                );
             }
             Step::PutIntegration(id) => {
                 let got = gorgias
@@ -98,7 +108,10 @@ pub async fn install(
                     order: 0,
                     template: template::card_template(&s.name),
                 };
-                let got = gorgias.put_widget(id, &spec).await.context("saving the card widget")?;
+                let got = gorgias
+                    .put_widget(id, &spec)
+                    .await
+                    .context("saving the card widget")?;
                 println!("{} the card widget {got}", verb(id));
             }
             Step::DeleteWidget(_) | Step::DeleteIntegration(_) => {}
@@ -113,17 +126,26 @@ fn verb(id: Option<i64>) -> &'static str {
 
 /// Removes every widget and integration of tether's, printing one line per removal.
 pub async fn uninstall(gorgias: &GorgiasClient, s: &SidebarSettings) -> anyhow::Result<usize> {
-    let integrations = gorgias.http_integrations().await.context("listing Gorgias integrations")?;
+    let integrations = gorgias
+        .http_integrations()
+        .await
+        .context("listing Gorgias integrations")?;
     let widgets = gorgias.widgets().await.context("listing Gorgias widgets")?;
     let steps = plan_uninstall(&find(&s.name, &integrations, &widgets));
     for step in &steps {
         match step {
             Step::DeleteWidget(id) => {
-                gorgias.delete_widget(*id).await.context("deleting a widget")?;
+                gorgias
+                    .delete_widget(*id)
+                    .await
+                    .context("deleting a widget")?;
                 println!("removed widget {id}");
             }
             Step::DeleteIntegration(id) => {
-                gorgias.delete_integration(*id).await.context("deleting the integration")?;
+                gorgias
+                    .delete_integration(*id)
+                    .await
+                    .context("deleting the integration")?;
                 println!("removed HTTP integration {id}");
             }
             _ => {}

@@ -46,7 +46,13 @@ pub const CONTACT_PROPERTIES: &[&str] = &[
     "createdate",
 ];
 const COMPANY_PROPERTIES: &[&str] = &["name", "domain"];
-const DEAL_PROPERTIES: &[&str] = &["dealname", "dealstage", "amount", "closedate", "hs_is_closed"];
+const DEAL_PROPERTIES: &[&str] = &[
+    "dealname",
+    "dealstage",
+    "amount",
+    "closedate",
+    "hs_is_closed",
+];
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -107,7 +113,10 @@ impl CardCounters {
 
     /// (cache hits, cache misses).
     pub fn cache(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -177,15 +186,27 @@ impl CrmCache {
     async fn read(&self, id: &str) -> Result<Option<CrmContext>, String> {
         let e = |e: crate::connectors::hubspot::HubspotError| e.to_string();
         let ids = vec![id.to_owned()];
-        let read = self.hubspot.batch_read(&ids, CONTACT_PROPERTIES).await.map_err(e)?;
+        let read = self
+            .hubspot
+            .batch_read(&ids, CONTACT_PROPERTIES)
+            .await
+            .map_err(e)?;
         let contact = match read.into_iter().next().map(|r| r.outcome) {
             Some(ReadOutcome::Found(c)) | Some(ReadOutcome::Merged(c)) => c,
             _ => return Ok(None),
         };
         let cid = vec![contact.id.clone()];
         let v = &self.version;
-        let companies = self.hubspot.associations(v, &cid, "companies").await.map_err(e)?;
-        let deals = self.hubspot.associations(v, &cid, "deals").await.map_err(e)?;
+        let companies = self
+            .hubspot
+            .associations(v, &cid, "companies")
+            .await
+            .map_err(e)?;
+        let deals = self
+            .hubspot
+            .associations(v, &cid, "deals")
+            .await
+            .map_err(e)?;
         let companies = companies.get(&contact.id).cloned().unwrap_or_default();
         let primary = companies
             .iter()
@@ -222,8 +243,14 @@ impl CrmCache {
             contact_id: contact.id.clone(),
             properties: contact.properties.clone(),
             owner_name,
-            company_name: company.as_ref().and_then(|c| c.prop("name")).map(str::to_owned),
-            company_domain: company.as_ref().and_then(|c| c.prop("domain")).map(str::to_owned),
+            company_name: company
+                .as_ref()
+                .and_then(|c| c.prop("name"))
+                .map(str::to_owned),
+            company_domain: company
+                .as_ref()
+                .and_then(|c| c.prop("domain"))
+                .map(str::to_owned),
             deals: deals.into_iter().map(|d| d.properties).collect(),
         }))
     }
@@ -315,11 +342,18 @@ pub fn metrics_source(counters: Arc<CardCounters>) -> super::http::ApiSource {
 
 /// The card route, to merge into the service router.
 pub fn router(state: Arc<CardState>) -> Router {
-    Router::new().route(CARD_PATH, get(handle)).with_state(state)
+    Router::new()
+        .route(CARD_PATH, get(handle))
+        .with_state(state)
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 async fn handle(State(s): State<Arc<CardState>>, req: Request) -> Response {
@@ -340,7 +374,10 @@ async fn handle(State(s): State<Arc<CardState>>, req: Request) -> Response {
         }
         return r;
     }
-    let presented = req.headers().get(&s.cfg.header).and_then(|v| v.to_str().ok());
+    let presented = req
+        .headers()
+        .get(&s.cfg.header)
+        .and_then(|v| v.to_str().ok());
     if !presented.is_some_and(|p| s.cfg.secret.matches(p)) {
         lock(&s.sources).wrong_secret(&source, now);
         s.counters.count("unauthorized");
@@ -358,7 +395,11 @@ async fn handle(State(s): State<Arc<CardState>>, req: Request) -> Response {
     let q: HashMap<String, String> = req
         .uri()
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     match answer(&s, &q).await {
         Ok((outcome, body)) => {
@@ -378,13 +419,24 @@ async fn handle(State(s): State<Arc<CardState>>, req: Request) -> Response {
 type Failure = (StatusCode, &'static str, String);
 
 fn store_err(e: crate::store::StoreError) -> Failure {
-    (StatusCode::SERVICE_UNAVAILABLE, "error", format!("state store: {e}"))
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "error",
+        format!("state store: {e}"),
+    )
 }
 
 /// The Gorgias customer the request names (by id, else by e-mail among records seen).
-async fn gorgias_record(store: &Store, q: &HashMap<String, String>) -> Result<Option<RecordRef>, Failure> {
+async fn gorgias_record(
+    store: &Store,
+    q: &HashMap<String, String>,
+) -> Result<Option<RecordRef>, Failure> {
     let bad = |m: &str| (StatusCode::BAD_REQUEST, "bad_request", m.to_owned());
-    if let Some(raw) = q.get("customer_id").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    if let Some(raw) = q
+        .get("customer_id")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
         let id = raw
             .parse::<i64>()
             .ok()
@@ -402,14 +454,22 @@ async fn gorgias_record(store: &Store, q: &HashMap<String, String>) -> Result<Op
     Ok(found.into_iter().find(|r| r.system() == System::Gorgias))
 }
 
-async fn tether_state(store: &Store, link: Option<&Link>, refs: &[RecordRef]) -> Result<TetherState, Failure> {
+async fn tether_state(
+    store: &Store,
+    link: Option<&Link>,
+    refs: &[RecordRef],
+) -> Result<TetherState, Failure> {
     let mut st = TetherState::default();
     for r in refs {
         if let Some(seen) = store.record_seen(r).await.map_err(store_err)? {
             st.last_sync = st.last_sync.max(Some(seen.seen_at));
         }
         if st.quarantined.is_none() {
-            st.quarantined = store.quarantined(r).await.map_err(store_err)?.map(|q| q.reason);
+            st.quarantined = store
+                .quarantined(r)
+                .await
+                .map_err(store_err)?
+                .map(|q| q.reason);
         }
     }
     let pending = store.pending_proposals(1000).await.map_err(store_err)?;
@@ -423,7 +483,10 @@ async fn tether_state(store: &Store, link: Option<&Link>, refs: &[RecordRef]) ->
     Ok(st)
 }
 
-async fn answer(s: &CardState, q: &HashMap<String, String>) -> Result<(&'static str, serde_json::Value), Failure> {
+async fn answer(
+    s: &CardState,
+    q: &HashMap<String, String>,
+) -> Result<(&'static str, serde_json::Value), Failure> {
     let store = &s.store;
     let asked = gorgias_record(store, q).await?;
     let (link, merged_into, mut refs) = match &asked {
@@ -453,11 +516,13 @@ async fn answer(s: &CardState, q: &HashMap<String, String>) -> Result<(&'static 
                 RecordRef::Hubspot(h) => h.clone(),
                 RecordRef::Gorgias(_) => l.hubspot.clone(),
             };
-            let (crm, hit) = s
-                .crm
-                .get(HubspotId::as_str(&hid))
-                .await
-                .map_err(|e| (StatusCode::BAD_GATEWAY, "hubspot_error", format!("HubSpot: {e}")))?;
+            let (crm, hit) = s.crm.get(HubspotId::as_str(&hid)).await.map_err(|e| {
+                (
+                    StatusCode::BAD_GATEWAY,
+                    "hubspot_error",
+                    format!("HubSpot: {e}"),
+                )
+            })?;
             let c = &s.counters;
             if hit { &c.hits } else { &c.misses }.fetch_add(1, Ordering::Relaxed);
             CardInput::Linked {

@@ -157,7 +157,7 @@ pub async fn serve(
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-            .await
+        .await
     });
     Ok(Server { addr, task })
 }

@@ -6,6 +6,7 @@
 //! code except over HTTP, and never relax a contract rule for a client's convenience.
 
 mod config;
+mod crm_context;
 mod errors;
 mod faults;
 mod gate;
@@ -37,6 +38,7 @@ struct Shared {
     limits: Mutex<limits::Limits>,
     counters: Mutex<Counters>,
     faults: Mutex<Vec<Fault>>,
+    crm: Mutex<crm_context::CrmObjects>,
 }
 
 /// A running-or-not HubSpot sandbox. Cheap to clone; clones share state.
@@ -60,6 +62,7 @@ impl HubspotSandbox {
                 limits: Mutex::new(limits::Limits::default()),
                 counters: Mutex::new(Counters::default()),
                 faults: Mutex::new(vec![]),
+                crm: Mutex::new(crm_context::CrmObjects::default()),
             }),
         }
     }

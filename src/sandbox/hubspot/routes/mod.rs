@@ -43,6 +43,7 @@ pub fn router(sb: HubspotSandbox) -> Router {
             get(props::list).post(props::create),
         )
         .route("/crm/v3/properties/contacts/{name}", get(props::get_one))
+        .merge(super::crm_context::routes())
         .route_layer(axum::middleware::from_fn_with_state(sb.clone(), gate));
     api.merge(control::routes()).with_state(sb)
 }
