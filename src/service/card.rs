@@ -128,8 +128,10 @@ pub struct CrmCache {
     version: String,
     ttl: Duration,
     slots: Mutex<HashMap<String, Slot>>,
-    owners: Mutex<HashMap<String, (Instant, Option<String>)>>,
+    owners: Mutex<HashMap<String, OwnerSlot>>,
 }
+
+type OwnerSlot = Arc<tokio::sync::Mutex<Option<(Instant, Option<String>)>>>;
 
 impl CrmCache {
     pub fn new(hubspot: HubspotClient, version: String, ttl: Duration) -> Self {
@@ -166,7 +168,15 @@ impl CrmCache {
     }
 
     async fn owner_name(&self, owner_id: &str) -> Result<Option<String>, String> {
-        if let Some((at, name)) = lock(&self.owners).get(owner_id)
+        let slot = {
+            let mut owners = lock(&self.owners);
+            if owners.len() >= CACHE_SWEEP_AT {
+                owners.retain(|_, s| Arc::strong_count(s) > 1);
+            }
+            owners.entry(owner_id.to_owned()).or_default().clone()
+        };
+        let mut held = slot.lock().await;
+        if let Some((at, name)) = held.as_ref()
             && at.elapsed() < self.ttl
         {
             return Ok(name.clone());
@@ -177,7 +187,7 @@ impl CrmCache {
             .await
             .map_err(|e| e.to_string())?
             .map(|o| o.display_name());
-        lock(&self.owners).insert(owner_id.to_owned(), (Instant::now(), name.clone()));
+        *held = Some((Instant::now(), name.clone()));
         Ok(name)
     }
 

@@ -37,4 +37,5 @@ mod service_progress;
 mod service_run;
 mod service_scheduler;
 mod service_support;
+mod sidebar;
 mod store;
