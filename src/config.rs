@@ -800,6 +800,51 @@ mod tests {
     }
 
     #[test]
+    fn sidebar_keys_are_checked() {
+        for (pairs, key) in [
+            (
+                vec![("TETHER__SIDEBAR__INSTALL", "always")],
+                "sidebar.install",
+            ),
+            (
+                vec![("TETHER__SIDEBAR__INSTALL", "card")],
+                "sidebar.install",
+            ),
+            (
+                vec![("TETHER__SIDEBAR__CARD_HEADER", "bad header")],
+                "sidebar.card_header",
+            ),
+            (
+                vec![("TETHER__SIDEBAR__PUBLIC_URL", "sync.example.com")],
+                "sidebar.public_url",
+            ),
+            (
+                vec![("TETHER__SIDEBAR__CACHE_SECONDS", "0")],
+                "sidebar.cache_seconds",
+            ),
+        ] {
+            let err = load(Sources {
+                file: None,
+                env: env(&pairs),
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(key), "{pairs:?}: {err}");
+        }
+        let l = load(Sources {
+            file: None,
+            env: env(&[
+                ("TETHER__SIDEBAR__INSTALL", "card"),
+                ("TETHER__SIDEBAR__PUBLIC_URL", "https://sync.example.com"),
+                ("TETHER__SIDEBAR__CARD_SECRET", "s3cret"),
+            ]),
+        })
+        .unwrap();
+        assert_eq!(l.settings.sidebar.cache_seconds, 300);
+        assert!(!format!("{:?}", l.settings).contains("s3cret"));
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug_and_serialised_settings() {
         let l = load(Sources {
             file: None,

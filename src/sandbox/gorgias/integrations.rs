@@ -207,7 +207,7 @@ fn check_widget(b: &Map<String, Value>, reg: &Registry) -> Result<(), Response> 
     }
     one_of(b.get("context"), CONTEXTS, "context")?;
     if let Some(o) = b.get("order")
-        && !o.as_i64().is_some_and(|n| n >= 0)
+        && o.as_i64().is_none_or(|n| n < 0)
     {
         return Err(reply::invalid_field(
             "Invalid data.",

@@ -31,6 +31,9 @@ pub const PRIMARY_COMPANY: i64 = 1;
 pub const CONTACT_TO_COMPANY: i64 = 279;
 pub const CONTACT_TO_DEAL: i64 = 4;
 
+/// One association of a contact: (`companies` | `deals`, object id, type ids).
+pub type Association = (&'static str, String, Vec<i64>);
+
 /// Owners, companies, deals and the contacts' associations.
 #[derive(Debug, Default)]
 pub struct CrmObjects {
@@ -38,8 +41,8 @@ pub struct CrmObjects {
     pub owners: BTreeMap<String, Value>,
     /// `companies` / `deals` → id → properties.
     pub objects: BTreeMap<&'static str, BTreeMap<String, BTreeMap<String, String>>>,
-    /// contact id → (`companies` | `deals`, object id, type ids).
-    pub associations: BTreeMap<String, Vec<(&'static str, String, Vec<i64>)>>,
+    /// contact id → its associations.
+    pub associations: BTreeMap<String, Vec<Association>>,
 }
 
 impl CrmObjects {
