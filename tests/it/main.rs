@@ -38,4 +38,5 @@ mod service_run;
 mod service_scheduler;
 mod service_support;
 mod sidebar;
+mod sidebar_browser;
 mod store;
