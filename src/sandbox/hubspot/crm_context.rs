@@ -303,6 +303,19 @@ impl HubspotSandbox {
         list.push((object, object_id.to_owned(), type_ids));
     }
 
+    /// Seeds the CRM context of every live contact (see [`HubspotSandbox::seed_crm_context`]).
+    pub fn seed_crm_context_all(&self, seed: u64) -> usize {
+        let ids: Vec<String> = self
+            .store()
+            .contacts
+            .values()
+            .filter(|c| c.archived_at.is_none())
+            .map(|c| c.id.to_string())
+            .collect();
+        self.seed_crm_context(&ids, seed);
+        ids.len()
+    }
+
     /// Seeds owners, companies and deals around `contact_ids` from
     /// [`crate::generate::crm_context`], setting each contact's `hubspot_owner_id`.
     pub fn seed_crm_context(&self, contact_ids: &[String], seed: u64) {
