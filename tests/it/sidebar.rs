@@ -490,3 +490,78 @@ async fn gorgias_firing_the_installed_integration_stores_the_card_on_the_custome
         .await;
     assert!(off.is_err());
 }
+
+/// The real binary: `tether gorgias install-widget --card` without `sidebar.public_url` is a
+/// configuration mistake (exit 2); with it, the default mappings' fields are installed, and
+/// `uninstall-widget` takes them out again. The secret never reaches the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_installs_and_uninstalls_with_the_default_mappings() {
+    let env = gorgias_common::start().await;
+    let base = env.running.base_url.clone();
+    let run = move |args: &'static [&'static str], extra: Vec<(&'static str, String)>| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let dir = tempfile::tempdir().unwrap();
+            let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tether"));
+            c.current_dir(dir.path())
+                .env_remove("TETHER_CONFIG")
+                .env("NO_COLOR", "1")
+                .env("TETHER__HUBSPOT__TOKEN", "pat-na1-demo")
+                .env("TETHER__GORGIAS__BASE_URL", &base)
+                .env("TETHER__GORGIAS__USERNAME", "api@sandbox.gorgias.test")
+                .env("TETHER__GORGIAS__API_KEY", "sandbox-api-key")
+                .env("TETHER__MAPPINGS__DIR", &mappings)
+                .env("TETHER__SIDEBAR__CARD_SECRET", SECRET)
+                .args(args);
+            for (k, v) in extra {
+                c.env(k, v);
+            }
+            c.output().unwrap()
+        })
+    };
+    let out = run(&["gorgias", "install-widget", "--card"], vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sidebar.public_url"));
+    let url = vec![(
+        "TETHER__SIDEBAR__PUBLIC_URL",
+        "https://sync.example.com".to_owned(),
+    )];
+    for _ in 0..2 {
+        let out = run(&["gorgias", "install-widget", "--card"], url.clone())
+            .await
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(!all.contains(SECRET), "the secret was printed: {all}");
+    }
+    let (ours, custom, http, _) = census(&env.sb);
+    assert_eq!((ours.len(), custom.len(), http.len()), (1, 1, 1));
+    let (_, ws) = env.sb.integrations_and_widgets();
+    let w = ws.iter().find(|w| w["id"] == custom[0]).unwrap();
+    let paths: Vec<&str> = w["template"]["widgets"][0]["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"lifecycle_stage") && paths.contains(&"company"),
+        "{paths:?}"
+    );
+    let out = run(&["gorgias", "uninstall-widget"], vec![]).await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (ours, custom, http, all) = census(&env.sb);
+    assert!(ours.is_empty() && custom.is_empty() && http.is_empty() && all.is_empty());
+}
