@@ -343,6 +343,14 @@ async fn cards_for_linked_unlinked_and_merged_away_customers() {
     assert_eq!(card["merged_into_customer_id"], 5002);
     assert_eq!(card["hubspot_id"], env.contacts[1].as_str());
 
+    // Contact 3 merged into contact 4 in HubSpot, before tether noticed: the card follows
+    // HubSpot to the survivor.
+    let survivor = env.hubspot.merge_as_person(&env.contacts[4], &env.contacts[3]).unwrap();
+    let (status, card) = get_card(&env.base, "customer_id=5004", Some(SECRET)).await;
+    assert_eq!(status, 200, "{card}");
+    assert_eq!(card["status"], "linked");
+    assert_eq!(card["hubspot_id"], survivor.as_str(), "{card}");
+
     // Bad input is a 400, not a card.
     let (status, _) = get_card(&env.base, "customer_id=abc", Some(SECRET)).await;
     assert_eq!(status, 400);
