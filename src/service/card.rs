@@ -9,7 +9,9 @@
 //! a customer's e-mail, never write to the store, and never answer an error for a customer
 //! tether has not linked (that is the "not in HubSpot" card).
 
-use crate::connectors::hubspot::{HubspotClient, PRIMARY_COMPANY_TYPE_ID, ReadOutcome};
+use crate::connectors::hubspot::{
+    Contact, HubspotClient, HubspotError, PRIMARY_COMPANY_TYPE_ID, ReadOutcome,
+};
 use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
 use crate::review::throttle::{Throttle, retry_after_secs};
 use crate::secret::Secret;
@@ -20,6 +22,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,6 +56,22 @@ const DEAL_PROPERTIES: &[&str] = &[
     "closedate",
     "hs_is_closed",
 ];
+
+/// `Ok(None)` for a 403 (the token lacks the scope for this part), with a warning.
+fn optional<T>(r: Result<T, HubspotError>, part: &str) -> Result<Option<T>, String> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.status() == Some(403) => {
+            tracing::warn!(
+                part,
+                category = e.category(),
+                "card: HubSpot refused this part; left off the card"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -167,7 +186,7 @@ impl CrmCache {
         Ok((ctx, false))
     }
 
-    async fn owner_name(&self, owner_id: &str) -> Result<Option<String>, String> {
+    async fn owner_name(&self, owner_id: &str) -> Result<Option<String>, HubspotError> {
         let slot = {
             let mut owners = lock(&self.owners);
             if owners.len() >= CACHE_SWEEP_AT {
@@ -184,69 +203,30 @@ impl CrmCache {
         let name = self
             .hubspot
             .owner(&self.version, owner_id)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .map(|o| o.display_name());
         *held = Some((Instant::now(), name.clone()));
         Ok(name)
     }
 
     /// One context read: the contact, its company and deal associations, those companies
-    /// and deals, and its owner (owners are cached on their own).
+    /// and deals, and its owner (owners are cached on their own). A part the token lacks
+    /// the scope for (403) is left off the card, with a warning, rather than failing it.
     async fn read(&self, id: &str) -> Result<Option<CrmContext>, String> {
         let e = |e: crate::connectors::hubspot::HubspotError| e.to_string();
-        let ids = vec![id.to_owned()];
-        let read = self
+        let cid = vec![id.to_owned()];
+        let contact = self
             .hubspot
-            .batch_read(&ids, CONTACT_PROPERTIES)
+            .batch_read(&cid, CONTACT_PROPERTIES)
             .await
             .map_err(e)?;
-        let contact = match read.into_iter().next().map(|r| r.outcome) {
+        let contact = match contact.into_iter().next().map(|r| r.outcome) {
             Some(ReadOutcome::Found(c)) | Some(ReadOutcome::Merged(c)) => c,
             _ => return Ok(None),
         };
-        let cid = vec![contact.id.clone()];
-        let v = &self.version;
-        let companies = self
-            .hubspot
-            .associations(v, &cid, "companies")
-            .await
-            .map_err(e)?;
-        let deals = self
-            .hubspot
-            .associations(v, &cid, "deals")
-            .await
-            .map_err(e)?;
-        let companies = companies.get(&contact.id).cloned().unwrap_or_default();
-        let primary = companies
-            .iter()
-            .find(|a| a.type_ids.contains(&PRIMARY_COMPANY_TYPE_ID))
-            .or(companies.first())
-            .map(|a| a.id.clone());
-        let company = match primary {
-            Some(cid) => self
-                .hubspot
-                .read_objects(v, "companies", &[cid], COMPANY_PROPERTIES)
-                .await
-                .map_err(e)?
-                .into_iter()
-                .next(),
-            None => None,
-        };
-        let deal_ids: Vec<String> = deals
-            .get(&contact.id)
-            .map(|d| d.iter().map(|a| a.id.clone()).collect())
-            .unwrap_or_default();
-        let deals = if deal_ids.is_empty() {
-            vec![]
-        } else {
-            self.hubspot
-                .read_objects(v, "deals", &deal_ids, DEAL_PROPERTIES)
-                .await
-                .map_err(e)?
-        };
+        let (company, deals) = self.companies_and_deals(&contact.id).await?;
         let owner_name = match contact.prop("hubspot_owner_id") {
-            Some(o) => self.owner_name(o).await?,
+            Some(o) => optional(self.owner_name(o).await, "owner")?.flatten(),
             None => None,
         };
         Ok(Some(CrmContext {
@@ -261,8 +241,59 @@ impl CrmCache {
                 .as_ref()
                 .and_then(|c| c.prop("domain"))
                 .map(str::to_owned),
-            deals: deals.into_iter().map(|d| d.properties).collect(),
+            deals,
         }))
+    }
+
+    async fn companies_and_deals(
+        &self,
+        contact_id: &str,
+    ) -> Result<(Option<Contact>, Vec<BTreeMap<String, String>>), String> {
+        let company = optional(self.primary_company(contact_id).await, "companies")?.flatten();
+        let deals = optional(self.open_deals(contact_id).await, "deals")?.unwrap_or_default();
+        Ok((company, deals))
+    }
+
+    async fn primary_company(&self, contact_id: &str) -> Result<Option<Contact>, HubspotError> {
+        let cid = vec![contact_id.to_owned()];
+        let v = &self.version;
+        let companies = self.hubspot.associations(v, &cid, "companies").await?;
+        let companies = companies.get(contact_id).cloned().unwrap_or_default();
+        let primary = companies
+            .iter()
+            .find(|a| a.type_ids.contains(&PRIMARY_COMPANY_TYPE_ID))
+            .or(companies.first())
+            .map(|a| a.id.clone());
+        Ok(match primary {
+            Some(id) => self
+                .hubspot
+                .read_objects(v, "companies", &[id], COMPANY_PROPERTIES)
+                .await?
+                .into_iter()
+                .next(),
+            None => None,
+        })
+    }
+
+    async fn open_deals(
+        &self,
+        contact_id: &str,
+    ) -> Result<Vec<BTreeMap<String, String>>, HubspotError> {
+        let cid = vec![contact_id.to_owned()];
+        let v = &self.version;
+        let deals = self.hubspot.associations(v, &cid, "deals").await?;
+        let ids: Vec<String> = deals
+            .get(contact_id)
+            .map(|d| d.iter().map(|a| a.id.clone()).collect())
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let deals = self
+            .hubspot
+            .read_objects(v, "deals", &ids, DEAL_PROPERTIES)
+            .await?;
+        Ok(deals.into_iter().map(|d| d.properties).collect())
     }
 }
 

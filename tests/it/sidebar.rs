@@ -186,7 +186,14 @@ pub struct CardEnv {
 }
 
 pub async fn card_env(cache: Duration) -> CardEnv {
-    let (hubspot, running, client) = start(fast_sandbox()).await;
+    card_env_with(fast_sandbox(), cache).await
+}
+
+pub async fn card_env_with(
+    cfg: tether::sandbox::hubspot::SandboxConfig,
+    cache: Duration,
+) -> CardEnv {
+    let (hubspot, running, client) = start(cfg).await;
     let rows = (0..20)
         .map(|i| {
             props(&[
@@ -345,7 +352,10 @@ async fn cards_for_linked_unlinked_and_merged_away_customers() {
 
     // Contact 3 merged into contact 4 in HubSpot, before tether noticed: the card follows
     // HubSpot to the survivor.
-    let survivor = env.hubspot.merge_as_person(&env.contacts[4], &env.contacts[3]).unwrap();
+    let survivor = env
+        .hubspot
+        .merge_as_person(&env.contacts[4], &env.contacts[3])
+        .unwrap();
     let (status, card) = get_card(&env.base, "customer_id=5004", Some(SECRET)).await;
     assert_eq!(status, 200, "{card}");
     assert_eq!(card["status"], "linked");
@@ -402,6 +412,27 @@ async fn a_burst_of_200_cards_for_20_contacts_reads_hubspot_once_per_contact() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     get_card(&short.base, "customer_id=5001", Some(SECRET)).await;
     assert_eq!(short.hubspot.counters().calls("contacts/batch/read"), 2);
+}
+
+#[tokio::test]
+async fn a_part_the_token_may_not_read_is_left_off_the_card() {
+    let mut cfg = fast_sandbox();
+    cfg.scopes.retain(|s| s != "crm.objects.companies.read");
+    let env = card_env_with(cfg, Duration::from_secs(300)).await;
+    let mut saw_deals = false;
+    for i in 1..20 {
+        let (status, card) = get_card(
+            &env.base,
+            &format!("customer_id={}", 5001 + i),
+            Some(SECRET),
+        )
+        .await;
+        assert_eq!(status, 200, "{card}");
+        assert_eq!(card["status"], "linked");
+        assert!(card["company_name"].is_null(), "{card}");
+        saw_deals |= card["open_deals_total"].as_u64().unwrap_or(0) > 0;
+    }
+    assert!(saw_deals, "deals are still shown");
 }
 
 /// A `MakeWriter` into a shared buffer, to read what the service logged.
