@@ -139,6 +139,35 @@ async fn install_twice_keeps_one_of_each_and_uninstall_removes_only_tethers() {
     assert_eq!(uninstall(&env.client, &s).await.unwrap(), 0);
 }
 
+/// The UNCONFIRMED variants: a create answered 200 instead of 201, triggers echoed with
+/// underscores, and associations reads that list contacts without any as 207 errors.
+#[tokio::test]
+async fn install_and_card_work_under_each_unconfirmed_variant() {
+    let env = gorgias_common::start_with(tether::sandbox::gorgias::SandboxConfig {
+        time_scale: gorgias_common::SCALE,
+        integration_create_status: 200,
+        echo_triggers_with_underscores: true,
+        ..Default::default()
+    })
+    .await;
+    let s = sidebar_settings("https://sync.example.com");
+    install(&env.client, &s, &fields(), true).await.unwrap();
+    install(&env.client, &s, &fields(), true).await.unwrap();
+    let (ours, custom, http, _) = census(&env.sb);
+    assert_eq!((ours.len(), custom.len(), http.len()), (1, 1, 1));
+    let (ints, _) = env.sb.integrations_and_widgets();
+    assert_eq!(ints[0]["http"]["triggers"]["ticket_created"], true);
+
+    let mut cfg = fast_sandbox();
+    cfg.associations_missing_as_errors = true;
+    let card = card_env_with(cfg, Duration::from_secs(300)).await;
+    // Contact 0 has no generated companies or deals: its associations come back as errors.
+    let (status, body) = get_card(&card.base, "customer_id=5001", Some(SECRET)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "linked");
+    assert!(body["company_name"].is_null() && body["open_deals_total"] == 0);
+}
+
 #[tokio::test]
 async fn the_sandbox_refuses_what_gorgias_refuses() {
     let env = gorgias_common::start().await;

@@ -242,8 +242,14 @@ fn now() -> String {
     time::format(chrono::Utc::now())
 }
 
-fn integration_object(id: i64, b: &Map<String, Value>, created: &str) -> Value {
+fn integration_object(id: i64, b: &Map<String, Value>, created: &str, underscores: bool) -> Value {
     let mut http = b.get("http").cloned().unwrap_or_else(|| json!({}));
+    if underscores && let Some(t) = http.get_mut("triggers").and_then(Value::as_object_mut) {
+        *t = t
+            .iter()
+            .map(|(k, v)| (k.replace('-', "_"), v.clone()))
+            .collect();
+    }
     if let Some(h) = http.as_object_mut() {
         h.insert("id".into(), json!(id));
         h.entry("method").or_insert(json!("GET"));
@@ -308,6 +314,10 @@ fn list(items: Vec<Value>, raw: Option<&str>, base: &str, orders: &[&str]) -> Re
     )
 }
 
+fn created_status(sb: &GorgiasSandbox) -> StatusCode {
+    StatusCode::from_u16(sb.config().integration_create_status).unwrap_or(StatusCode::CREATED)
+}
+
 pub async fn list_integrations(
     State(sb): State<GorgiasSandbox>,
     RawQuery(raw): RawQuery,
@@ -336,9 +346,9 @@ pub async fn create_integration(State(sb): State<GorgiasSandbox>, body: Bytes) -
     };
     let mut reg = sb.registry();
     let id = reg.alloc();
-    let obj = integration_object(id, &b, &now());
+    let obj = integration_object(id, &b, &now(), sb.config().echo_triggers_with_underscores);
     reg.integrations.insert(id, obj.clone());
-    reply::json(StatusCode::CREATED, obj)
+    reply::json(created_status(&sb), obj)
 }
 
 pub async fn get_integration(State(sb): State<GorgiasSandbox>, Path(id): Path<i64>) -> Response {
@@ -369,7 +379,12 @@ pub async fn update_integration(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let obj = integration_object(id, &merged, &created);
+    let obj = integration_object(
+        id,
+        &merged,
+        &created,
+        sb.config().echo_triggers_with_underscores,
+    );
     reg.integrations.insert(id, obj.clone());
     reply::json(StatusCode::OK, obj)
 }

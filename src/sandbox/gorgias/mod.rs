@@ -92,6 +92,12 @@ pub struct SandboxConfig {
     pub api_user_id: i64,
     /// User id of the agent who makes UI edits through the controls.
     pub agent_user_id: i64,
+    /// Status of a created integration or widget (201 per the widgets page; for
+    /// integrations "201 likely", UNCONFIRMED).
+    pub integration_create_status: u16,
+    /// Echo HTTP-integration trigger keys with underscores (`ticket_created`, as the object
+    /// page shows) instead of as sent (hyphens in the request schema). UNCONFIRMED.
+    pub echo_triggers_with_underscores: bool,
 }
 
 impl Default for SandboxConfig {
@@ -113,6 +119,8 @@ impl Default for SandboxConfig {
             data_apply_delay: Duration::ZERO,
             api_user_id: 1,
             agent_user_id: 2,
+            integration_create_status: 201,
+            echo_triggers_with_underscores: false,
         }
     }
 }

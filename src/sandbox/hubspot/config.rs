@@ -108,6 +108,9 @@ pub struct SandboxConfig {
     /// Whether batch results are shuffled (reversed) instead of following input order, to
     /// catch clients that rely on order (UNCONFIRMED; on).
     pub reorder_batch_results: bool,
+    /// Whether an associations batch read lists a contact with no associations of the type
+    /// in `errors[]` (207) instead of leaving it out (200). UNCONFIRMED; off.
+    pub associations_missing_as_errors: bool,
     /// Multiplies every window, lag and injected latency (1.0 = real time).
     pub time_scale: f64,
     /// First id handed out.
@@ -146,6 +149,7 @@ impl Default for SandboxConfig {
             search_next_at_cap: true,
             lowercase_emails: true,
             reorder_batch_results: true,
+            associations_missing_as_errors: false,
             time_scale: 1.0,
             first_id: 1001,
             webhook: None,

@@ -7,8 +7,8 @@
 //! Follows the contract's shapes: batch envelopes with `status`, 207 + `errors[]` for ids
 //! not found, 100 inputs at most, numeric `toObjectId`, `associationTypes` with the primary
 //! company as `typeId` 1. Whether an associations read answers 207 for a contact with no
-//! associations is UNCONFIRMED ([`SandboxConfig`](super::SandboxConfig) has no switch: the
-//! sandbox answers 200 and leaves the contact out). Must never be reached but over HTTP.
+//! associations is UNCONFIRMED (`SandboxConfig::associations_missing_as_errors`; off: 200,
+//! the contact left out). Must never be reached but over HTTP.
 
 use super::HubspotSandbox;
 use super::errors::ApiError;
@@ -210,8 +210,12 @@ async fn associations(
         .collect();
     let crm = sb.crm();
     let mut results = vec![];
+    let mut none = vec![];
     for (asked, live) in resolved {
-        let Some(live) = live else { continue };
+        let Some(live) = live else {
+            none.push(asked);
+            continue;
+        };
         let to_list: Vec<Value> = crm
             .associations
             .get(&live)
@@ -229,11 +233,26 @@ async fn associations(
                 json!({"toObjectId": id.parse::<u64>().unwrap_or(0), "associationTypes": types})
             })
             .collect();
-        if !to_list.is_empty() {
+        if to_list.is_empty() {
+            none.push(asked);
+        } else {
             results.push(json!({"from": {"id": asked}, "to": to_list}));
         }
     }
-    envelope(results, vec![])
+    let errors = if sb.config().associations_missing_as_errors && !none.is_empty() {
+        vec![
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "OBJECT_NOT_FOUND",
+                format!("No {to} is associated with the given contacts."),
+            )
+            .with_context("fromObjectId", none)
+            .into_standard_error(),
+        ]
+    } else {
+        vec![]
+    };
+    envelope(results, errors)
 }
 
 async fn owner(State(sb): State<HubspotSandbox>, Path(id): Path<String>) -> Response {
