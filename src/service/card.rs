@@ -36,6 +36,8 @@ pub const CARD_PATH: &str = "/gorgias/card";
 pub const CONTEXT_API_VERSION: &str = "2026-09";
 /// Wrong secrets allowed per source per minute before that source is refused for a while.
 pub const MAX_WRONG_SECRETS: usize = 10;
+/// Longest a card request may take (a HubSpot read included) before it answers 504.
+pub const CARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Cache entries kept before stale ones are swept.
 const CACHE_SWEEP_AT: usize = 10_000;
 
