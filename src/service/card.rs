@@ -2,27 +2,25 @@
 //! integration fetches on ticket events (docs/sidebar.md). Authenticated by the secret
 //! header `sidebar.card_header` (constant-time compare; 401 otherwise), throttled per
 //! source address (requests per minute, and wrong secrets through `review::throttle`),
-//! answered from the state store plus one cached HubSpot context read per contact
-//! ([`CrmCache`]: concurrent requests for one contact share one read).
+//! answered from the state store plus the contact's HubSpot context, cached per contact and
+//! read in batches (`service::card_context`).
 //!
 //! Owns the handler, the cache and the card counters. Must never log a presented secret or
 //! a customer's e-mail, never write to the store, and never answer an error for a customer
 //! tether has not linked (that is the "not in HubSpot" card).
 
-use crate::connectors::hubspot::{
-    Contact, HubspotClient, HubspotError, PRIMARY_COMPANY_TYPE_ID, ReadOutcome,
-};
+pub use super::card_context::{CONTACT_PROPERTIES, CrmCache};
+use crate::connectors::hubspot::HubspotClient;
 use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
 use crate::review::throttle::{Throttle, retry_after_secs};
 use crate::secret::Secret;
-use crate::sidebar::{CardInput, CrmContext, TetherState, build_card};
+use crate::sidebar::{CardInput, TetherState, build_card};
 use crate::store::{Link, Store};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,42 +36,8 @@ pub const CONTEXT_API_VERSION: &str = "2026-09";
 pub const MAX_WRONG_SECRETS: usize = 10;
 /// Longest a card request may take (a HubSpot read included) before it answers 504.
 pub const CARD_TIMEOUT: Duration = Duration::from_secs(10);
-/// Cache entries kept before stale ones are swept.
+/// Per-source budgets kept before they are swept.
 const CACHE_SWEEP_AT: usize = 10_000;
-
-/// Contact properties the card reads.
-pub const CONTACT_PROPERTIES: &[&str] = &[
-    "firstname",
-    "lastname",
-    "lifecyclestage",
-    "hs_lead_status",
-    "hubspot_owner_id",
-    "createdate",
-];
-const COMPANY_PROPERTIES: &[&str] = &["name", "domain"];
-const DEAL_PROPERTIES: &[&str] = &[
-    "dealname",
-    "dealstage",
-    "amount",
-    "closedate",
-    "hs_is_closed",
-];
-
-/// `Ok(None)` for a 403 (the token lacks the scope for this part), with a warning.
-fn optional<T>(r: Result<T, HubspotError>, part: &str) -> Result<Option<T>, String> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.status() == Some(403) => {
-            tracing::warn!(
-                part,
-                category = e.category(),
-                "card: HubSpot refused this part; left off the card"
-            );
-            Ok(None)
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -138,164 +102,6 @@ impl CardCounters {
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
         )
-    }
-}
-
-type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Option<CrmContext>)>>>;
-
-/// HubSpot context per contact, reused for the TTL; one read at a time per contact.
-pub struct CrmCache {
-    hubspot: HubspotClient,
-    version: String,
-    ttl: Duration,
-    slots: Mutex<HashMap<String, Slot>>,
-    owners: Mutex<HashMap<String, OwnerSlot>>,
-}
-
-type OwnerSlot = Arc<tokio::sync::Mutex<Option<(Instant, Option<String>)>>>;
-
-impl CrmCache {
-    pub fn new(hubspot: HubspotClient, version: String, ttl: Duration) -> Self {
-        Self {
-            hubspot,
-            version,
-            ttl,
-            slots: Mutex::new(HashMap::new()),
-            owners: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn slot(&self, id: &str) -> Slot {
-        let mut slots = lock(&self.slots);
-        if slots.len() >= CACHE_SWEEP_AT {
-            // Drop entries nobody holds; they are re-read on demand.
-            slots.retain(|_, s| Arc::strong_count(s) > 1);
-        }
-        slots.entry(id.to_owned()).or_default().clone()
-    }
-
-    /// The context of contact `id` and whether it came from the cache.
-    pub async fn get(&self, id: &str) -> Result<(Option<CrmContext>, bool), String> {
-        let slot = self.slot(id);
-        let mut held = slot.lock().await;
-        if let Some((at, ctx)) = held.as_ref()
-            && at.elapsed() < self.ttl
-        {
-            return Ok((ctx.clone(), true));
-        }
-        let ctx = self.read(id).await?;
-        *held = Some((Instant::now(), ctx.clone()));
-        Ok((ctx, false))
-    }
-
-    async fn owner_name(&self, owner_id: &str) -> Result<Option<String>, HubspotError> {
-        let slot = {
-            let mut owners = lock(&self.owners);
-            if owners.len() >= CACHE_SWEEP_AT {
-                owners.retain(|_, s| Arc::strong_count(s) > 1);
-            }
-            owners.entry(owner_id.to_owned()).or_default().clone()
-        };
-        let mut held = slot.lock().await;
-        if let Some((at, name)) = held.as_ref()
-            && at.elapsed() < self.ttl
-        {
-            return Ok(name.clone());
-        }
-        let name = self
-            .hubspot
-            .owner(&self.version, owner_id)
-            .await?
-            .map(|o| o.display_name());
-        *held = Some((Instant::now(), name.clone()));
-        Ok(name)
-    }
-
-    /// One context read: the contact, its company and deal associations, those companies
-    /// and deals, and its owner (owners are cached on their own). A part the token lacks
-    /// the scope for (403) is left off the card, with a warning, rather than failing it.
-    async fn read(&self, id: &str) -> Result<Option<CrmContext>, String> {
-        let e = |e: crate::connectors::hubspot::HubspotError| e.to_string();
-        let cid = vec![id.to_owned()];
-        let contact = self
-            .hubspot
-            .batch_read(&cid, CONTACT_PROPERTIES)
-            .await
-            .map_err(e)?;
-        let contact = match contact.into_iter().next().map(|r| r.outcome) {
-            Some(ReadOutcome::Found(c)) | Some(ReadOutcome::Merged(c)) => c,
-            _ => return Ok(None),
-        };
-        let (company, deals) = self.companies_and_deals(&contact.id).await?;
-        let owner_name = match contact.prop("hubspot_owner_id") {
-            Some(o) => optional(self.owner_name(o).await, "owner")?.flatten(),
-            None => None,
-        };
-        Ok(Some(CrmContext {
-            contact_id: contact.id.clone(),
-            properties: contact.properties.clone(),
-            owner_name,
-            company_name: company
-                .as_ref()
-                .and_then(|c| c.prop("name"))
-                .map(str::to_owned),
-            company_domain: company
-                .as_ref()
-                .and_then(|c| c.prop("domain"))
-                .map(str::to_owned),
-            deals,
-        }))
-    }
-
-    async fn companies_and_deals(
-        &self,
-        contact_id: &str,
-    ) -> Result<(Option<Contact>, Vec<BTreeMap<String, String>>), String> {
-        let company = optional(self.primary_company(contact_id).await, "companies")?.flatten();
-        let deals = optional(self.open_deals(contact_id).await, "deals")?.unwrap_or_default();
-        Ok((company, deals))
-    }
-
-    async fn primary_company(&self, contact_id: &str) -> Result<Option<Contact>, HubspotError> {
-        let cid = vec![contact_id.to_owned()];
-        let v = &self.version;
-        let companies = self.hubspot.associations(v, &cid, "companies").await?;
-        let companies = companies.get(contact_id).cloned().unwrap_or_default();
-        let primary = companies
-            .iter()
-            .find(|a| a.type_ids.contains(&PRIMARY_COMPANY_TYPE_ID))
-            .or(companies.first())
-            .map(|a| a.id.clone());
-        Ok(match primary {
-            Some(id) => self
-                .hubspot
-                .read_objects(v, "companies", &[id], COMPANY_PROPERTIES)
-                .await?
-                .into_iter()
-                .next(),
-            None => None,
-        })
-    }
-
-    async fn open_deals(
-        &self,
-        contact_id: &str,
-    ) -> Result<Vec<BTreeMap<String, String>>, HubspotError> {
-        let cid = vec![contact_id.to_owned()];
-        let v = &self.version;
-        let deals = self.hubspot.associations(v, &cid, "deals").await?;
-        let ids: Vec<String> = deals
-            .get(contact_id)
-            .map(|d| d.iter().map(|a| a.id.clone()).collect())
-            .unwrap_or_default();
-        if ids.is_empty() {
-            return Ok(vec![]);
-        }
-        let deals = self
-            .hubspot
-            .read_objects(v, "deals", &ids, DEAL_PROPERTIES)
-            .await?;
-        Ok(deals.into_iter().map(|d| d.properties).collect())
     }
 }
 

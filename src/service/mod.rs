@@ -6,6 +6,7 @@
 //! whatever the runner does; the service only decides when to run one and reports on it.
 
 pub mod card;
+pub mod card_context;
 pub mod http;
 pub mod metrics;
 pub mod progress;
