@@ -54,8 +54,11 @@ pub enum Command {
     Sync(commands::sync::SyncArgs),
     /// Dry run: show what a sync would do, writing nothing anywhere.
     Plan(commands::plan::PlanArgs),
-    /// Create the HubSpot custom properties the mappings declare.
+    /// Create the HubSpot custom properties the mappings declare (and the Gorgias sidebar
+    /// widgets when `sidebar.install` asks for them).
     Setup,
+    /// Gorgias sidebar: `install-widget [--card]`, `uninstall-widget`.
+    Gorgias(commands::gorgias::GorgiasArgs),
     /// Run a complete demo against local sandboxes (the README's main command).
     Demo(commands::demo::DemoArgs),
 }
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
             Command::Sync(args) => commands::sync::run(&global, args).await,
             Command::Plan(args) => commands::plan::run(&global, args).await,
             Command::Setup => commands::setup::run(&global).await,
+            Command::Gorgias(args) => commands::gorgias::run(&global, args).await,
             Command::Demo(args) => commands::demo::run(&global, args).await,
         }
     });

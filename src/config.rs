@@ -31,6 +31,7 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub matching: MatchingSettings,
     pub log: LogSettings,
+    pub sidebar: SidebarSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +129,34 @@ pub struct LogSettings {
     pub mask_pii: bool,
 }
 
+/// The Gorgias sidebar (docs/sidebar.md): the widgets `tether setup` installs and the card
+/// endpoint `tether run` serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidebarSettings {
+    /// What `tether setup` installs in Gorgias: `none`, `widget` (the `custom` widget over
+    /// `data.tether`) or `card` (that widget plus the HTTP integration and its widget).
+    pub install: String,
+    /// Name of tether's HTTP integration in Gorgias and title of its widgets.
+    pub name: String,
+    /// tether's base URL as Gorgias reaches it (`https://sync.example.com`), for the card.
+    pub public_url: String,
+    /// Secret Gorgias sends in `card_header`; the card endpoint is off while it is empty.
+    pub card_secret: Secret,
+    /// Header carrying the secret.
+    pub card_header: String,
+    /// How long a contact's HubSpot context is reused before it is read again.
+    pub cache_seconds: u64,
+    /// Most open deals a card lists.
+    pub max_deals: u32,
+    /// The HubSpot portal (hub) id, for links to the contact record; no link when empty.
+    pub hubspot_portal_id: String,
+    /// Base URL of the HubSpot app, for those links.
+    pub hubspot_app_url: String,
+    /// Card requests allowed per source address per minute (and wrong secrets: 10 a minute).
+    pub requests_per_minute: u32,
+}
+
 /// The built-in defaults, as `(key, value)` pairs: the lowest configuration layer.
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("hubspot.base_url", "https://api.hubapi.com"),
@@ -156,6 +185,16 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("matching.auto_merge_threshold", "1.01"),
     ("matching.auto_merge_cap", "20"),
     ("log.mask_pii", "true"),
+    ("sidebar.install", "none"),
+    ("sidebar.name", "HubSpot (tether)"),
+    ("sidebar.public_url", ""),
+    ("sidebar.card_secret", ""),
+    ("sidebar.card_header", "X-Tether-Card-Secret"),
+    ("sidebar.cache_seconds", "300"),
+    ("sidebar.max_deals", "3"),
+    ("sidebar.hubspot_portal_id", ""),
+    ("sidebar.hubspot_app_url", "https://app.hubspot.com"),
+    ("sidebar.requests_per_minute", "600"),
 ];
 
 /// Where a configuration value came from.
@@ -412,6 +451,58 @@ fn key_error(
     }
 }
 
+fn validate_sidebar(loaded: &Loaded) -> Result<(), ConfigError> {
+    let sb = &loaded.settings.sidebar;
+    if !["none", "widget", "card"].contains(&sb.install.as_str()) {
+        return Err(key_error(
+            loaded,
+            "sidebar.install",
+            format!("{:?} is not a choice", sb.install),
+            "none, widget or card",
+        ));
+    }
+    if sb.name.trim().is_empty() {
+        return Err(key_error(loaded, "sidebar.name", "is empty", "a name"));
+    }
+    if sb.card_header.parse::<axum::http::HeaderName>().is_err() {
+        return Err(key_error(
+            loaded,
+            "sidebar.card_header",
+            format!("{:?} is not a header name", sb.card_header),
+            "an HTTP header name such as X-Tether-Card-Secret",
+        ));
+    }
+    if !sb.public_url.is_empty()
+        && !url::Url::parse(&sb.public_url)
+            .is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http")
+    {
+        return Err(key_error(
+            loaded,
+            "sidebar.public_url",
+            format!("{:?} is not a URL", sb.public_url),
+            "an http:// or https:// URL",
+        ));
+    }
+    if sb.install == "card" && (sb.public_url.is_empty() || sb.card_secret.is_empty()) {
+        return Err(key_error(
+            loaded,
+            "sidebar.install",
+            "\"card\" needs sidebar.public_url and sidebar.card_secret",
+            "both set, or install = \"widget\"",
+        ));
+    }
+    for (key, v) in [
+        ("sidebar.cache_seconds", sb.cache_seconds),
+        ("sidebar.max_deals", sb.max_deals as u64),
+        ("sidebar.requests_per_minute", sb.requests_per_minute as u64),
+    ] {
+        if v == 0 {
+            return Err(key_error(loaded, key, "is 0", "a number above 0"));
+        }
+    }
+    Ok(())
+}
+
 fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     let s = &loaded.settings;
     for (key, value) in [
@@ -439,6 +530,7 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
             }
         }
     }
+    validate_sidebar(loaded)?;
     if !(s.store.url.starts_with("sqlite:")) {
         return Err(key_error(
             loaded,
@@ -713,6 +805,51 @@ mod tests {
             .to_string();
             assert!(err.contains(key) && err.contains(var), "{var}={val}: {err}");
         }
+    }
+
+    #[test]
+    fn sidebar_keys_are_checked() {
+        for (pairs, key) in [
+            (
+                vec![("TETHER__SIDEBAR__INSTALL", "always")],
+                "sidebar.install",
+            ),
+            (
+                vec![("TETHER__SIDEBAR__INSTALL", "card")],
+                "sidebar.install",
+            ),
+            (
+                vec![("TETHER__SIDEBAR__CARD_HEADER", "bad header")],
+                "sidebar.card_header",
+            ),
+            (
+                vec![("TETHER__SIDEBAR__PUBLIC_URL", "sync.example.com")],
+                "sidebar.public_url",
+            ),
+            (
+                vec![("TETHER__SIDEBAR__CACHE_SECONDS", "0")],
+                "sidebar.cache_seconds",
+            ),
+        ] {
+            let err = load(Sources {
+                file: None,
+                env: env(&pairs),
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(key), "{pairs:?}: {err}");
+        }
+        let l = load(Sources {
+            file: None,
+            env: env(&[
+                ("TETHER__SIDEBAR__INSTALL", "card"),
+                ("TETHER__SIDEBAR__PUBLIC_URL", "https://sync.example.com"),
+                ("TETHER__SIDEBAR__CARD_SECRET", "s3cret"),
+            ]),
+        })
+        .unwrap();
+        assert_eq!(l.settings.sidebar.cache_seconds, 300);
+        assert!(!format!("{:?}", l.settings).contains("s3cret"));
     }
 
     #[test]

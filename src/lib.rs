@@ -27,5 +27,6 @@ pub mod review;
 pub mod sandbox;
 pub mod secret;
 pub mod service;
+pub mod sidebar;
 pub mod store;
 pub mod telemetry;

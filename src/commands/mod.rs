@@ -6,6 +6,7 @@ pub mod demo;
 pub mod doctor;
 pub mod explain;
 pub mod generate;
+pub mod gorgias;
 pub mod mappings;
 pub mod matching;
 pub mod merges;

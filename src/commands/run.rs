@@ -64,12 +64,25 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     cycle.options.progress = Some(crate::service::progress::cycle_hook(
         crate::service::progress::MIN_TOTAL,
     ));
-    let api_sources: Vec<ApiSource> = {
+    let mut api_sources: Vec<ApiSource> = {
         let (h, g) = (cycle.hubspot.clone(), cycle.gorgias.clone());
         vec![
             Arc::new(move || metrics::hubspot_snapshot(&h)),
             Arc::new(move || metrics::gorgias_snapshot(&g)),
         ]
+    };
+    // The Gorgias sidebar card, when a secret protects it (docs/sidebar.md).
+    let card = match crate::service::card::CardConfig::from_settings(&settings.sidebar) {
+        None => {
+            tracing::info!("sidebar.card_secret is not set: the Gorgias card is not served");
+            None
+        }
+        Some(cfg) => {
+            let state =
+                crate::service::card::CardState::new(cfg, store.clone(), cycle.hubspot.clone());
+            api_sources.push(crate::service::card::metrics_source(state.counters.clone()));
+            Some(crate::service::card::router(state))
+        }
     };
     // The review page and its JSON API, when a token protects them (they refuse everything
     // without one, so they are not mounted at all then).
@@ -97,7 +110,10 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         run_at_start: !args.no_initial_cycle,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         client_secret: settings.hubspot.client_secret.clone(),
-        extra: review,
+        extra: match (review, card) {
+            (Some(r), Some(c)) => Some(r.merge(c)),
+            (r, c) => r.or(c),
+        },
     };
     let service = match Service::start(opts, store.clone(), runner, api_sources, stop).await {
         Ok(s) => s,

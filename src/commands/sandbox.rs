@@ -152,6 +152,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "Seeded {h} HubSpot contacts and {g} Gorgias customers (seed {}).",
             args.seed
         );
+        // Owners, companies and deals around the contacts, for the Gorgias sidebar card.
+        hubspot.seed_crm_context_all(args.seed);
     }
     // Listen for the stop signals before announcing how to stop: a SIGTERM sent as soon as
     // the banner is read must not find the default handler (which kills without cleanup).

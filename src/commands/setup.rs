@@ -1,5 +1,6 @@
 //! `tether setup`: creates the HubSpot custom properties the mappings declare
-//! (`[fields.X.hubspot_property]`) when they are missing. Never alters or deletes one.
+//! (`[fields.X.hubspot_property]`) when they are missing, and installs the Gorgias sidebar
+//! widgets when `sidebar.install` is `widget` or `card`. Never alters or deletes a property.
 //!
 //! Edge code only: the connector's `ensure_properties` does the work.
 
@@ -27,7 +28,7 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
     let settings = &loaded.settings;
     let mappings = super::sync::load_mappings(settings)?;
-    let (hubspot, _) = super::sync::clients(settings)?;
+    let (hubspot, gorgias) = super::sync::clients(settings)?;
     let defs: Vec<PropertyDefinition> = mappings
         .hubspot_properties()
         .iter()
@@ -47,6 +48,11 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     }
     if defs.is_empty() {
         println!("the mappings declare no HubSpot custom property");
+    }
+    if settings.sidebar.install != "none" {
+        let fields = crate::sidebar::template::tether_fields(&mappings);
+        let card = settings.sidebar.install == "card";
+        super::gorgias::install(&gorgias, &settings.sidebar, &fields, card).await?;
     }
     Ok(ExitCode::SUCCESS)
 }

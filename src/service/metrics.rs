@@ -46,6 +46,10 @@ pub struct ApiSnapshot {
     pub rate_limited: Vec<(&'static str, u64)>,
     /// HubSpot `warnings[]` on 2xx answers, by category.
     pub hubspot_warnings: Vec<(String, u64)>,
+    /// Gorgias card requests by outcome (`service::card`).
+    pub card_requests: Vec<(&'static str, u64)>,
+    /// Card cache (hits, misses), when the card is served.
+    pub card_cache: Option<(u64, u64)>,
 }
 
 /// The HubSpot connector's counters (it counts search apart from all other calls).
@@ -66,6 +70,7 @@ pub fn hubspot_snapshot(client: &HubspotClient) -> ApiSnapshot {
         ],
         rate_limited: vec![("hubspot", c.rate_limited)],
         hubspot_warnings: client.warnings().into_iter().collect(),
+        ..ApiSnapshot::default()
     }
 }
 
@@ -83,7 +88,7 @@ pub fn gorgias_snapshot(client: &GorgiasClient) -> ApiSnapshot {
             })
             .collect(),
         rate_limited: vec![("gorgias", m.rate_limited)],
-        hubspot_warnings: vec![],
+        ..ApiSnapshot::default()
     }
 }
 
@@ -108,6 +113,8 @@ pub struct Metrics {
     webhook_requests: Family<Labels, Counter>,
     webhook_events: Family<Labels, Counter>,
     hubspot_warnings: Family<Labels, Counter>,
+    card_requests: Family<Labels, Counter>,
+    card_cache: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -139,6 +146,8 @@ impl Metrics {
             webhook_requests: Family::default(),
             webhook_events: Family::default(),
             hubspot_warnings: Family::default(),
+            card_requests: Family::default(),
+            card_cache: Family::default(),
         };
         r.register(
             "cycles",
@@ -201,6 +210,16 @@ impl Metrics {
             "last_success_timestamp_seconds",
             "Unix time of the last cycle that ended ok or partial",
             m.last_success.clone(),
+        );
+        r.register(
+            "card_requests",
+            "Gorgias sidebar card requests, by outcome",
+            m.card_requests.clone(),
+        );
+        r.register(
+            "card_cache_lookups",
+            "Card HubSpot-context cache lookups, by result (hit, miss)",
+            m.card_cache.clone(),
         );
         r.register(
             "webhook_requests",
@@ -288,6 +307,20 @@ impl Metrics {
                 .inner()
                 .store(*n, Ordering::Relaxed);
         }
+        for (outcome, n) in &snap.card_requests {
+            self.card_requests
+                .get_or_create(&labels(&[("outcome", outcome)]))
+                .inner()
+                .store(*n, Ordering::Relaxed);
+        }
+        if let Some((hits, misses)) = snap.card_cache {
+            for (result, n) in [("hit", hits), ("miss", misses)] {
+                self.card_cache
+                    .get_or_create(&labels(&[("result", result)]))
+                    .inner()
+                    .store(n, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Counts a webhook request by result (`accepted`, `unauthorized`, `bad_request`).
@@ -357,6 +390,8 @@ mod tests {
             }],
             rate_limited: vec![("hubspot", 2)],
             hubspot_warnings: vec![("PROPERTY_VALUE_NORMALIZED".into(), 3)],
+            card_requests: vec![("linked", 3)],
+            card_cache: Some((2, 1)),
         });
         let text = m.encode();
         assert_eq!(
@@ -365,6 +400,16 @@ mod tests {
                 "tether_hubspot_warnings_total{category=\"PROPERTY_VALUE_NORMALIZED\"}"
             ),
             Some(3.0)
+        );
+        assert_eq!(
+            value_of(&text, "tether_card_requests_total{outcome=\"linked\"}"),
+            Some(3.0),
+            "{text}"
+        );
+        assert_eq!(
+            value_of(&text, "tether_card_cache_lookups_total{result=\"hit\"}"),
+            Some(2.0),
+            "{text}"
         );
         assert_eq!(
             value_of(&text, "tether_cycles_total{kind=\"full\",outcome=\"ok\"}"),

@@ -5,6 +5,8 @@
 //! back and the [`Health`] the readiness probe reads. Must never hold sync logic: a cycle is
 //! whatever the runner does; the service only decides when to run one and reports on it.
 
+pub mod card;
+pub mod card_context;
 pub mod http;
 pub mod metrics;
 pub mod progress;

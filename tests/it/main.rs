@@ -39,4 +39,6 @@ mod service_progress;
 mod service_run;
 mod service_scheduler;
 mod service_support;
+mod sidebar;
+mod sidebar_browser;
 mod store;

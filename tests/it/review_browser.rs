@@ -22,7 +22,7 @@ use tether::store::{Pair, ProposalStatus, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn chromium_path() -> PathBuf {
+pub fn chromium_path() -> PathBuf {
     let candidates = match std::env::var("TETHER_CHROMIUM") {
         Ok(p) => vec![p],
         Err(_) => vec![

@@ -588,3 +588,74 @@ async fn service_run_mounts_the_review_page_behind_its_token() {
             .success()
     );
 }
+
+/// `tether setup` with `sidebar.install = card` installs the widgets, and `tether run` serves
+/// the Gorgias card behind its secret: the linked customer's card after a cycle, counted in
+/// `/metrics`, the secret nowhere in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_serves_the_gorgias_card_behind_its_secret() {
+    let mut e = env("0 0 * * * *", false).await;
+    let secret = "card-secret-in-run";
+    for (k, v) in [
+        ("TETHER__SIDEBAR__INSTALL", "card".to_owned()),
+        ("TETHER__SIDEBAR__CARD_SECRET", secret.to_owned()),
+        (
+            "TETHER__SIDEBAR__PUBLIC_URL",
+            format!("http://127.0.0.1:{}", e.port),
+        ),
+    ] {
+        e.vars.push((k.into(), v));
+    }
+    e.setup().await;
+    let (ints, widgets) = e.gorgias.integrations_and_widgets();
+    assert_eq!(
+        (ints.len(), widgets.len()),
+        (1, 2),
+        "setup installs the card"
+    );
+    let (h, g) = e.seed_pair(7);
+    let mut p = e.start(&[]);
+    wait_healthy(&e, &mut p).await;
+    e.wait_cycles(1.0, Duration::from_secs(15)).await;
+    let http = reqwest::Client::new();
+    let card_url = e.url(&format!(
+        "/gorgias/card?customer_id={g}&email=svc7%40shop.test"
+    ));
+    let refused = http.get(&card_url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let card: serde_json::Value = http
+        .get(&card_url)
+        .header("X-Tether-Card-Secret", secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(card["status"], "linked", "{card}\n{}", p.log());
+    assert_eq!(card["hubspot_id"], h.as_str());
+    assert_eq!(card["name"], "Sam Person7");
+    assert!(card["last_sync"].is_string(), "{card}");
+    let m = e.metrics().await.unwrap();
+    assert_eq!(
+        m.get("tether_card_requests_total{outcome=\"linked\"}"),
+        Some(&1.0),
+        "{m:?}"
+    );
+    assert_eq!(
+        m.get("tether_card_requests_total{outcome=\"unauthorized\"}"),
+        Some(&1.0)
+    );
+    p.sigterm();
+    assert!(
+        p.wait(Duration::from_secs(10))
+            .await
+            .expect("exit")
+            .success()
+    );
+    assert!(!p.log().contains(secret), "the secret is in the log");
+    assert!(
+        !p.log().contains("svc7@shop.test"),
+        "an e-mail in clear in the log"
+    );
+}

@@ -13,6 +13,7 @@ mod data;
 mod dto;
 mod error;
 mod feed;
+mod integrations;
 mod limiter;
 mod merge;
 mod metrics;
@@ -30,6 +31,7 @@ pub use dto::{
 };
 pub use error::GorgiasError;
 pub use feed::{Feed, Quarantined, watermark_of};
+pub use integrations::{Integration, IntegrationSpec, Widget, WidgetSpec};
 pub use metrics::ClientMetrics;
 pub use transport::CALL_LIMIT_HEADER;
 pub use writes::CreateOutcome;

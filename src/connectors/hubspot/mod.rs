@@ -9,6 +9,7 @@
 mod batch;
 mod budget;
 mod config;
+mod context;
 mod error;
 mod feed;
 mod http;
@@ -21,6 +22,7 @@ pub mod wire;
 pub use batch::{MAX_NARROWING_CALLS, ReadOutcome, ReadResult, WriteOutcome};
 pub use budget::WindowBudget;
 pub use config::HubspotConfig;
+pub use context::{Associated, ContextCall, Owner, PRIMARY_COMPANY_TYPE_ID, context_path};
 pub use error::{HubspotError, ItemError, Refusal, parse_existing_id};
 pub use feed::{SearchStep, search_step};
 pub use http::{CallCounters, Lane};

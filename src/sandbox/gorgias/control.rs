@@ -91,3 +91,24 @@ pub async fn seed_tickets(State(sb): State<GorgiasSandbox>, Json(body): Json<Val
     let ids = sb.seed_tickets(items(body));
     reply::json(StatusCode::CREATED, json!({ "ids": ids }))
 }
+
+#[derive(Deserialize)]
+pub struct FireBody {
+    trigger: String,
+    ticket: Value,
+}
+
+/// `POST /__sandbox/integrations/{id}/fire`: what the call answered and what was stored.
+pub async fn fire(
+    State(sb): State<GorgiasSandbox>,
+    Path(id): Path<i64>,
+    Json(b): Json<FireBody>,
+) -> Response {
+    match sb.fire_integration(id, &b.trigger, b.ticket).await {
+        Ok(f) => reply::json(
+            StatusCode::OK,
+            json!({"url": f.url, "status": f.status, "stored": f.stored}),
+        ),
+        Err(e) => reply::error(StatusCode::BAD_REQUEST, &e),
+    }
+}

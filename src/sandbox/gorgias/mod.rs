@@ -15,6 +15,8 @@
 //! - `POST|DELETE /__sandbox/faults`: queue a [`Fault`] (e.g.
 //!   `{"kind":"rate_limit","retry_after":2,"times":5}`); clear
 //! - `POST /__sandbox/tickets`: seed tickets
+//! - `POST /__sandbox/integrations/{id}/fire` `{"trigger","ticket"}`: fire an HTTP
+//!   integration as Gorgias does ([`GorgiasSandbox::fire_integration`])
 
 // Route helpers return an early `Response` as their error: it is sent as is, once, so boxing
 // it would only add an allocation.
@@ -29,6 +31,7 @@ mod events;
 pub mod faults;
 mod gate;
 mod generate;
+pub mod integrations;
 mod merge;
 mod paging;
 mod reply;
@@ -89,6 +92,12 @@ pub struct SandboxConfig {
     pub api_user_id: i64,
     /// User id of the agent who makes UI edits through the controls.
     pub agent_user_id: i64,
+    /// Status of a created integration or widget (201 per the widgets page; for
+    /// integrations "201 likely", UNCONFIRMED).
+    pub integration_create_status: u16,
+    /// Echo HTTP-integration trigger keys with underscores (`ticket_created`, as the object
+    /// page shows) instead of as sent (hyphens in the request schema). UNCONFIRMED.
+    pub echo_triggers_with_underscores: bool,
 }
 
 impl Default for SandboxConfig {
@@ -110,6 +119,8 @@ impl Default for SandboxConfig {
             data_apply_delay: Duration::ZERO,
             api_user_id: 1,
             agent_user_id: 2,
+            integration_create_status: 201,
+            echo_triggers_with_underscores: false,
         }
     }
 }
@@ -132,6 +143,7 @@ struct Inner {
     bucket: Mutex<LeakyBucket>,
     faults: Mutex<faults::Faults>,
     counters: Mutex<Counters>,
+    registry: Mutex<integrations::Registry>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -162,6 +174,7 @@ impl GorgiasSandbox {
                 bucket: Mutex::new(LeakyBucket::new(window)),
                 faults: Mutex::new(faults::Faults::default()),
                 counters: Mutex::new(Counters::default()),
+                registry: Mutex::new(integrations::Registry::default()),
             }),
         }
     }
@@ -196,6 +209,26 @@ impl GorgiasSandbox {
             .route("/api/events", get(events::list))
             .route("/api/tickets", get(tickets::list))
             .route("/api/account", get(tickets::account))
+            .route(
+                "/api/integrations",
+                get(integrations::list_integrations).post(integrations::create_integration),
+            )
+            .route(
+                "/api/integrations/{id}",
+                get(integrations::get_integration)
+                    .put(integrations::update_integration)
+                    .delete(integrations::delete_integration),
+            )
+            .route(
+                "/api/widgets",
+                get(integrations::list_widgets).post(integrations::create_widget),
+            )
+            .route(
+                "/api/widgets/{id}",
+                get(integrations::get_widget)
+                    .put(integrations::update_widget)
+                    .delete(integrations::delete_widget),
+            )
             .route_layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 gate::gate,
@@ -217,7 +250,8 @@ impl GorgiasSandbox {
                 "/__sandbox/faults",
                 post(control::add_fault).delete(control::clear_faults),
             )
-            .route("/__sandbox/tickets", post(control::seed_tickets));
+            .route("/__sandbox/tickets", post(control::seed_tickets))
+            .route("/__sandbox/integrations/{id}/fire", post(control::fire));
         api.merge(controls)
             .fallback(|| async { reply::not_found() })
             .method_not_allowed_fallback(|| async {

@@ -110,6 +110,9 @@ pub struct SandboxConfig {
     /// Whether batch results are shuffled (reversed) instead of following input order, to
     /// catch clients that rely on order (UNCONFIRMED; on).
     pub reorder_batch_results: bool,
+    /// Whether an associations batch read lists a contact with no associations of the type
+    /// in `errors[]` (207) instead of leaving it out (200). UNCONFIRMED; off.
+    pub associations_missing_as_errors: bool,
     /// Multiplies every window, lag and injected latency (1.0 = real time).
     pub time_scale: f64,
     /// First id handed out.
@@ -137,6 +140,9 @@ impl Default for SandboxConfig {
                 "crm.objects.contacts.write".into(),
                 "crm.schemas.contacts.read".into(),
                 "crm.schemas.contacts.write".into(),
+                "crm.objects.companies.read".into(),
+                "crm.objects.deals.read".into(),
+                "crm.objects.owners.read".into(),
             ],
             app_id: 8_151_242,
             portal_id: 4_242_424,
@@ -155,6 +161,7 @@ impl Default for SandboxConfig {
             search_next_at_cap: true,
             lowercase_emails: true,
             reorder_batch_results: true,
+            associations_missing_as_errors: false,
             time_scale: 1.0,
             first_id: 1001,
             webhook: None,

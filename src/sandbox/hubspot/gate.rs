@@ -53,6 +53,18 @@ impl Counters {
 /// The scope a call needs.
 fn required_scope(method: &Method, path: &str) -> &'static str {
     let read = method == Method::GET || path.ends_with("/search") || path.ends_with("/batch/read");
+    // The sidebar card's reads (crm_context): each object needs its own read scope.
+    if read {
+        for (needle, scope) in [
+            ("/companies", "crm.objects.companies.read"),
+            ("/deals", "crm.objects.deals.read"),
+            ("/owners/", "crm.objects.owners.read"),
+        ] {
+            if path.contains(needle) {
+                return scope;
+            }
+        }
+    }
     match (PathVersion::is_properties_path(path), read) {
         (true, true) => "crm.schemas.contacts.read",
         (true, false) => "crm.schemas.contacts.write",

@@ -8,6 +8,7 @@
 //! code except over HTTP, and never relax a contract rule for a client's convenience.
 
 mod config;
+mod crm_context;
 mod errors;
 mod faults;
 mod gate;
@@ -44,6 +45,7 @@ struct Shared {
     counters: Mutex<Counters>,
     faults: Mutex<Vec<Fault>>,
     portal: Mutex<Portal>,
+    crm: Mutex<crm_context::CrmObjects>,
 }
 
 /// The run-time switches of the portal (set from the config, changed by the controls).
@@ -81,6 +83,7 @@ impl HubspotSandbox {
                 limits: Mutex::new(limits::Limits::default()),
                 counters: Mutex::new(Counters::default()),
                 faults: Mutex::new(vec![]),
+                crm: Mutex::new(crm_context::CrmObjects::default()),
             }),
         }
     }

@@ -169,6 +169,25 @@ impl PropertyDef {
             })
             .collect();
         v.push(stage);
+        let mut lead = Self::builtin(
+            "hs_lead_status",
+            "Lead Status",
+            "enumeration",
+            "radio",
+            false,
+        );
+        lead.options = LEAD_STATUS
+            .iter()
+            .enumerate()
+            .map(|(i, v)| PropertyOption {
+                label: v.to_string(),
+                value: v.to_string(),
+                hidden: false,
+                display_order: i as i64,
+                description: None,
+            })
+            .collect();
+        v.push(lead);
         v
     }
 
@@ -201,6 +220,18 @@ impl PropertyDef {
         })
     }
 }
+
+/// Options of the default `hs_lead_status` property (shown on the Gorgias sidebar card).
+const LEAD_STATUS: &[&str] = &[
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "BAD_TIMING",
+];
 
 /// Lifecycle stages in their forward order.
 pub const LIFECYCLE: &[&str] = &[

@@ -43,6 +43,7 @@ pub fn router(sb: HubspotSandbox) -> Router {
     let api = PathVersion::ALL
         .into_iter()
         .fold(Router::new(), |r, v| r.merge(versioned(v)))
+        .merge(super::crm_context::routes())
         .route_layer(axum::middleware::from_fn_with_state(sb.clone(), gate));
     api.merge(control::routes()).with_state(sb)
 }
