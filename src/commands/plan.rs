@@ -25,7 +25,8 @@ pub struct PlanArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Exit 0 when there is nothing to do, 2 when changes are pending.
+    /// Exit 0 when there is nothing to do, 2 when changes are pending or a refused write is
+    /// still owed (an unsettled record).
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Plan as if `--allow-large` were given to `tether sync`.
@@ -65,7 +66,7 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
         None => print!("{text}"),
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    Ok(if args.detailed_exitcode && plan.owes_writes() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
