@@ -45,6 +45,10 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).context("cannot read the state store"),
     };
     let cycle = super::sync::build_cycle(settings, store.clone(), args.allow_large)?;
+    if let Err(e) = super::sync::precheck(&cycle).await {
+        store.close().await;
+        return Err(e);
+    }
     let planned = cycle.plan_with_proposals().await;
     store.close().await;
     let (plan, pairs) = planned.context("cannot plan")?;

@@ -12,6 +12,7 @@
 pub mod apply;
 pub mod dedup;
 pub mod failure;
+pub mod precheck;
 pub mod read;
 pub mod replan;
 pub mod resume;
