@@ -38,3 +38,4 @@ mod service_run;
 mod service_scheduler;
 mod service_support;
 mod store;
+mod unsettled;
