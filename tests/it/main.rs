@@ -22,6 +22,7 @@ mod hubspot_limits;
 mod hubspot_sandbox;
 mod hubspot_spec;
 mod hubspot_support;
+mod hubspot_validation;
 mod hubspot_webhooks;
 mod hubspot_writes;
 mod mappings_cli;
