@@ -12,7 +12,7 @@ use tether::commands::demo::{Sandboxes, default_mappings};
 use tether::cycle::Cycle;
 use tether::cycle::precheck::{self, SetupError};
 use tether::domain::{RecordRef, System};
-use tether::sandbox::hubspot::Fault;
+use tether::sandbox::hubspot::{Fault, PortalRules};
 use tether::store::{FailureClass, OpKind, RetrySelection, Store, UnsettledFilter, UnsettledId};
 
 /// HubSpot batch create calls so far.
@@ -273,4 +273,64 @@ async fn the_commands_refuse_before_setup_and_act_on_refused_writes() {
         .await
         .unwrap();
     assert_eq!(all[0].dismissed.as_ref().unwrap().reason, "a test record");
+}
+
+/// (b) A portal rule (company required on create) refuses some creates: the others sync,
+/// each refused record is attempted once in the cycle, the plan lists them and exits 2. The
+/// rule is lifted: the next sync creates them all and the plan is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_rule_refuses_some_creates_and_they_heal_when_it_is_lifted() {
+    let sb = sandboxes().await;
+    let mut people = vec![];
+    for i in 0..7 {
+        let mut c = customer(&format!("p{i}@shop.test"), &format!("Pat Person{i}"), "");
+        if i < 4 {
+            c["data"] = json!({"tether": {"company": format!("Acme {i}")}});
+        }
+        people.push(c);
+    }
+    sb.gorgias.seed_customers(people);
+    sb.hubspot.set_portal_rules(PortalRules {
+        create_required: vec!["company".into()],
+        ..PortalRules::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let env = sandbox_env(&sb, dir.path());
+    let d = dir.path().to_path_buf();
+    let (code, out) = run(env.clone(), d.clone(), &["setup"]).await;
+    assert_eq!(code, 0, "{out}");
+
+    let before = create_calls(&sb);
+    let (code, out) = run(env.clone(), d.clone(), &["sync"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        sb.hubspot.live_count(),
+        4,
+        "the creates with a company went through"
+    );
+    assert_eq!(
+        create_calls(&sb) - before,
+        1,
+        "one batch, each refused record in it once"
+    );
+    settle().await;
+    let (code, out) = run(env.clone(), d.clone(), &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out.matches("create in hubspot").count(), 3, "{out}");
+    assert!(
+        out.contains("| record |") && out.contains("company"),
+        "{out}"
+    );
+
+    sb.hubspot.clear_portal_rules();
+    let (code, out) = run(env.clone(), d.clone(), &["sync"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(sb.hubspot.live_count(), 7);
+    settle().await;
+    let (code, out) = run(env.clone(), d.clone(), &["sync"]).await;
+    assert_eq!(code, 0, "{out}");
+    settle().await;
+    let (code, out) = run(env.clone(), d.clone(), &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Nothing to do"), "{out}");
 }
