@@ -807,7 +807,7 @@ impl Run {
             }
             Step::PortalRule { on: true } => {
                 self.sb.hubspot.set_portal_rules(PortalRules {
-                    create_required: vec!["company".into()],
+                    create_required: vec!["lifecyclestage".into()],
                     ..PortalRules::default()
                 });
                 true

@@ -136,7 +136,7 @@ pub enum Step {
         gone: usize,
     },
     Fault(FaultSpec),
-    /// A permanent refusal: a HubSpot portal rule requiring `company` on every create is
+    /// A permanent refusal: a HubSpot portal rule requiring `lifecyclestage` on every create is
     /// switched on (`on`), or lifted, after which a person runs `tether retry --all` (the
     /// refused records may be in their backoff). Lifting happens while no `tether run` is
     /// up (the writer guard would refuse the retry).
@@ -357,8 +357,8 @@ pub fn generate(seed: u64, size: Size) -> Scenario {
 }
 
 /// Weaves a permanent refusal into about half of the scenarios, from a stream of its own so
-/// that the other steps stay as they were: a portal rule switched on after the first step
-/// and lifted later, at a place where no `tether run` is up (so that `tether retry --all`
+/// that the other steps stay as they were: a portal rule switched on (possibly before the
+/// first step) and lifted later, at a place where no `tether run` is up (so that `tether retry --all`
 /// can take the writer guard). No such place: no refusal.
 pub fn weave_refusals(steps: Vec<Step>, seed: u64) -> Vec<Step> {
     let mut r = Rng::new(seed.rotate_left(17) ^ 0x0BAD_5EED_0F0F_1234);
@@ -378,7 +378,12 @@ pub fn weave_refusals(steps: Vec<Step>, seed: u64) -> Vec<Step> {
         }
     }
     alive.push(up);
-    let on = 1 + r.below((n - 1) as u64) as usize;
+    // Half the time before the first `tether sync`, so the first creates meet the rule.
+    let on = if r.chance(50) {
+        0
+    } else {
+        r.below(n as u64) as usize
+    };
     let offs: Vec<usize> = (on + 1..=n).filter(|i| !alive[*i]).collect();
     let Some(off) = offs
         .get(r.below(offs.len().max(1) as u64) as usize)
@@ -576,7 +581,7 @@ impl fmt::Display for Step {
             Step::MergeGorgias { keep, gone } => write!(f, "merge p{gone} into p{keep} in Gorgias"),
             Step::Fault(x) => write!(f, "fault {x:?}"),
             Step::PortalRule { on: true } => {
-                f.write_str("HubSpot portal rule on: company required on create")
+                f.write_str("HubSpot portal rule on: lifecyclestage required on create")
             }
             Step::PortalRule { on: false } => {
                 f.write_str("HubSpot portal rule lifted, then tether retry --all")
