@@ -1217,6 +1217,10 @@ pub async fn record_progress(
         .map(super::apply::Payload::record)
         .collect();
     for r in g.replanned_unsettled.iter().filter(|r| !owed.contains(*r)) {
+        // Quarantined by this read: it stays owed (the quarantine lists it too).
+        if ctx.store.quarantined(r).await?.is_some() {
+            continue;
+        }
         ctx.store
             .settle_unsettled(
                 r,

@@ -334,3 +334,40 @@ async fn a_portal_rule_refuses_some_creates_and_they_heal_when_it_is_lifted() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Nothing to do"), "{out}");
 }
+
+/// A change of the mappings or `[sync]` settings clears the backoff: the next cycle plans the
+/// refused records again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_setting_clears_the_backoff() {
+    let sb = sandboxes().await;
+    sb.gorgias
+        .seed_customers(vec![customer("eve@shop.test", "Eve Eden", "")]);
+    let cycle = cycle(&sb).await;
+    refuse_hubspot_creates(&sb);
+    for _ in 0..2 {
+        cycle.run().await.unwrap();
+        settle().await;
+    }
+    let before = create_calls(&sb);
+    cycle.run().await.unwrap();
+    assert_eq!(create_calls(&sb), before, "in its backoff");
+    let mut changed = cycle.clone();
+    changed.options.max_creates += 1;
+    settle().await;
+    changed.run().await.unwrap();
+    assert_eq!(
+        create_calls(&sb) - before,
+        1,
+        "the changed setting retried it"
+    );
+    let retries: Vec<String> = changed
+        .store
+        .recent_audit(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == "unsettled.retry")
+        .map(|a| a.detail["extra"]["why"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(retries, vec!["the mappings or settings changed"]);
+}
