@@ -59,6 +59,13 @@ pub enum Command {
     Setup,
     /// Gorgias sidebar: `install-widget [--card]`, `uninstall-widget`.
     Gorgias(commands::gorgias::GorgiasArgs),
+    /// Create the HubSpot custom properties the mappings declare (and retry refused
+    /// writes at the next cycle).
+    Setup,
+    /// Plan refused writes again at the next cycle (`tether retry ID…` or `--all`).
+    Retry(commands::unsettled::RetryArgs),
+    /// Settle refused writes without a write (`tether dismiss ID… --reason R`).
+    Dismiss(commands::unsettled::DismissArgs),
     /// Run a complete demo against local sandboxes (the README's main command).
     Demo(commands::demo::DemoArgs),
 }
@@ -97,6 +104,8 @@ pub fn main() -> ExitCode {
             Command::Plan(args) => commands::plan::run(&global, args).await,
             Command::Setup => commands::setup::run(&global).await,
             Command::Gorgias(args) => commands::gorgias::run(&global, args).await,
+            Command::Retry(args) => commands::unsettled::retry(&global, args).await,
+            Command::Dismiss(args) => commands::unsettled::dismiss(&global, args).await,
             Command::Demo(args) => commands::demo::run(&global, args).await,
         }
     });

@@ -99,7 +99,8 @@ pub fn survivorship_from(file: Option<&Path>) -> anyhow::Result<Survivorship> {
         .map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
 }
 
-fn actor() -> String {
+/// Who the audit log names for a command run by a person: `cli:$USER`.
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())

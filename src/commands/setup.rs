@@ -1,6 +1,8 @@
 //! `tether setup`: creates the HubSpot custom properties the mappings declare
-//! (`[fields.X.hubspot_property]`) when they are missing, and installs the Gorgias sidebar
-//! widgets when `sidebar.install` is `widget` or `card`. Never alters or deletes a property.
+//! (`[fields.X.hubspot_property]`) when they are missing, installs the Gorgias sidebar
+//! widgets when `sidebar.install` is `widget` or `card`, then clears the backoff of every
+//! unsettled record (writes refused before the setup was complete are retried by the next
+//! cycle). Never alters or deletes a property.
 //!
 //! Edge code only: the connector's `ensure_properties` does the work.
 
@@ -53,6 +55,42 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
         let fields = crate::sidebar::template::tether_fields(&mappings);
         let card = settings.sidebar.install == "card";
         super::gorgias::install(&gorgias, &settings.sidebar, &fields, card).await?;
+    }
+    clear_backoff(&settings).await
+}
+
+/// Writes refused before the setup was complete are planned again by the next cycle.
+/// Only a store that exists can hold refused writes (a first setup creates none).
+async fn clear_backoff(settings: &crate::config::Settings) -> anyhow::Result<ExitCode> {
+    match crate::store::Store::open_read_only(&settings.store).await {
+        Ok(s) => s.close().await,
+        Err(crate::store::StoreError::Missing { .. }) => return Ok(ExitCode::SUCCESS),
+        Err(_) => {}
+    }
+    let store = match crate::store::Store::open(&settings.store).await {
+        Ok(s) => s,
+        Err(e @ crate::store::StoreError::Locked { .. }) => {
+            eprintln!(
+                "note: refused writes keep their backoff ({e}); run `tether retry --all` once it is free"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e).context("cannot open the state store as its writer"),
+    };
+    let retried = store
+        .retry_unsettled(
+            &crate::store::RetrySelection::All,
+            "tether setup",
+            &super::merges::actor(),
+            chrono::Utc::now(),
+        )
+        .await;
+    store.close().await;
+    let n = retried
+        .context("cannot clear the backoff of refused writes")?
+        .len();
+    if n > 0 {
+        println!("{n} refused write(s) will be retried by the next sync");
     }
     Ok(ExitCode::SUCCESS)
 }

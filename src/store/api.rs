@@ -264,6 +264,47 @@ pub trait StateStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// The unsettled records (refused writes still owed) the filter selects, newest
+    /// failure first.
+    async fn unsettled(&self, filter: UnsettledFilter) -> Result<Vec<Unsettled>, StoreError>;
+
+    /// Records a refused write, the next retry at `at + backoff(streak)`; audited.
+    async fn record_refusal(
+        &self,
+        r: &NewRefusal,
+        backoff: fn(u32) -> chrono::Duration,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Unsettled, StoreError>;
+
+    /// Settles the unsettled items of a record (a write succeeded, nothing owed); audited.
+    async fn settle_unsettled(
+        &self,
+        record: &RecordRef,
+        target: Option<System>,
+        why: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// Clears the backoff of the selected items (naming ids lifts a dismissal); audited.
+    async fn retry_unsettled(
+        &self,
+        which: &RetrySelection,
+        why: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Unsettled>, StoreError>;
+
+    /// A person settles an item without a write; audited.
+    async fn dismiss_unsettled(
+        &self,
+        id: UnsettledId,
+        reason: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Unsettled, StoreError>;
+
     /// Inserts or replaces what is known of a record, keys included, in one transaction.
     async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError>;
 
@@ -585,6 +626,51 @@ impl StateStore for Store {
         Store::clear_quarantine(self, record, actor, at).await
     }
 
+    async fn unsettled(&self, filter: UnsettledFilter) -> Result<Vec<Unsettled>, StoreError> {
+        Store::unsettled(self, filter).await
+    }
+
+    async fn record_refusal(
+        &self,
+        r: &NewRefusal,
+        backoff: fn(u32) -> chrono::Duration,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Unsettled, StoreError> {
+        Store::record_refusal(self, r, backoff, actor, at).await
+    }
+
+    async fn settle_unsettled(
+        &self,
+        record: &RecordRef,
+        target: Option<System>,
+        why: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        Store::settle_unsettled(self, record, target, why, actor, at).await
+    }
+
+    async fn retry_unsettled(
+        &self,
+        which: &RetrySelection,
+        why: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Unsettled>, StoreError> {
+        Store::retry_unsettled(self, which, why, actor, at).await
+    }
+
+    async fn dismiss_unsettled(
+        &self,
+        id: UnsettledId,
+        reason: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Unsettled, StoreError> {
+        Store::dismiss_unsettled(self, id, reason, actor, at).await
+    }
+
     async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError> {
         Store::upsert_record_seen(self, r).await
     }
@@ -683,5 +769,48 @@ mod tests {
             .unwrap();
         assert_eq!(n, 1);
         assert_eq!(s.counts().await.unwrap().outbox_pending, 1);
+    }
+
+    #[tokio::test]
+    async fn the_trait_forwards_unsettled_records() {
+        let s = mem().await;
+        let dyn_store: std::sync::Arc<dyn StateStore> = std::sync::Arc::new(s.clone());
+        let r = NewRefusal {
+            record: RecordRef::Gorgias(gg(6)),
+            target: System::Hubspot,
+            op: OpKind::Create,
+            class: FailureClass::Record,
+            reason: "refused".into(),
+        };
+        let u = dyn_store
+            .record_refusal(&r, |_| chrono::Duration::zero(), "t", t(0))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.unsettled(UnsettledFilter::Due(t(0))).await.unwrap(),
+            vec![u.clone()]
+        );
+        let d = dyn_store
+            .dismiss_unsettled(u.id, "why", "t", t(1))
+            .await
+            .unwrap();
+        assert!(d.dismissed.is_some());
+        let back = dyn_store
+            .retry_unsettled(&RetrySelection::Ids(vec![u.id]), "retry", "t", t(2))
+            .await
+            .unwrap();
+        assert!(back[0].dismissed.is_none());
+        let n = dyn_store
+            .settle_unsettled(&r.record, None, "done", "t", t(3))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(
+            dyn_store
+                .unsettled(UnsettledFilter::All)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -15,7 +15,12 @@ fn tether(env: &[(String, String)], dir: &std::path::Path) -> Command {
     c
 }
 
-async fn run(env: Vec<(String, String)>, dir: std::path::PathBuf, args: &[&str]) -> (i32, String) {
+/// Runs `tether ARGS` in `dir` with `env`; the exit code and stdout + stderr.
+pub async fn run(
+    env: Vec<(String, String)>,
+    dir: std::path::PathBuf,
+    args: &[&str],
+) -> (i32, String) {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let out = tether(&env, &dir).args(&args).output().unwrap();
@@ -32,13 +37,14 @@ async fn run(env: Vec<(String, String)>, dir: std::path::PathBuf, args: &[&str])
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plan_detailed_exitcode_is_2_with_changes_and_0_after_sync() {
-    let sb = sandboxes().await;
-    seed_people(&sb, 5, 3);
-    let dir = tempfile::tempdir().unwrap();
+/// The environment pointing `tether` at the sandboxes, a store `t.db` in `dir` and the
+/// built-in mappings.
+pub fn sandbox_env(
+    sb: &tether::commands::demo::Sandboxes,
+    dir: &std::path::Path,
+) -> Vec<(String, String)> {
     let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let env: Vec<(String, String)> = [
+    [
         (
             "TETHER__HUBSPOT__BASE_URL",
             sb.hubspot_running.base_url.clone(),
@@ -55,14 +61,22 @@ async fn plan_detailed_exitcode_is_2_with_changes_and_0_after_sync() {
         ("TETHER__GORGIAS__API_KEY", "sandbox-api-key".to_string()),
         (
             "TETHER__STORE__URL",
-            format!("sqlite://{}", dir.path().join("t.db").display()),
+            format!("sqlite://{}", dir.join("t.db").display()),
         ),
         ("TETHER__MAPPINGS__DIR", mappings.display().to_string()),
         ("TETHER__SYNC__OVERLAP_SECONDS", "30".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_detailed_exitcode_is_2_with_changes_and_0_after_sync() {
+    let sb = sandboxes().await;
+    seed_people(&sb, 5, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let env = sandbox_env(&sb, dir.path());
     let d = dir.path().to_path_buf();
 
     let (code, out) = run(env.clone(), d.clone(), &["setup"]).await;

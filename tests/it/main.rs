@@ -42,3 +42,4 @@ mod service_support;
 mod sidebar;
 mod sidebar_browser;
 mod store;
+mod unsettled;
