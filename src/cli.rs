@@ -48,6 +48,10 @@ pub enum Command {
     Run(commands::run::RunArgs),
     /// Duplicate merge proposals: list, show, approve (merges now), reject.
     Merges(commands::merges::MergesArgs),
+    /// Held conflicts (fields whose policy is `manual`): list, show, resolve.
+    Conflicts(commands::conflicts::ConflictsArgs),
+    /// Everything waiting for a person, newest first, each with the command that acts on it.
+    Inbox(commands::inbox::InboxArgs),
     /// Serve the merge review page and its JSON API.
     Review(commands::review::ReviewArgs),
     /// Run one sync cycle (read both sides, plan, apply, record).
@@ -89,6 +93,8 @@ pub fn main() -> ExitCode {
             Command::Match(args) => commands::matching::run(&global, args).await,
             Command::Run(args) => commands::run::run(&global, args).await,
             Command::Merges(args) => commands::merges::run(&global, args).await,
+            Command::Conflicts(args) => commands::conflicts::run(&global, args).await,
+            Command::Inbox(args) => commands::inbox::run(&global, args).await,
             Command::Review(args) => commands::review::run(&global, args).await,
             Command::Sync(args) => commands::sync::run(&global, args).await,
             Command::Plan(args) => commands::plan::run(&global, args).await,

@@ -99,7 +99,7 @@ pub fn survivorship_from(file: Option<&Path>) -> anyhow::Result<Survivorship> {
         .map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
 }
 
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())

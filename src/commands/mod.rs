@@ -2,10 +2,12 @@
 //! store opened, connectors built, and errors become exit codes. `anyhow` lives here.
 //! Must never hold sync, diff or matching logic: that belongs to the pure core.
 
+pub mod conflicts;
 pub mod demo;
 pub mod doctor;
 pub mod explain;
 pub mod generate;
+pub mod inbox;
 pub mod mappings;
 pub mod matching;
 pub mod merges;

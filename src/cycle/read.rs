@@ -56,17 +56,20 @@ pub struct Gathered {
     /// release (a `kill -9`, a SIGTERM abandoning it) releases them again next time, and
     /// their pairs are planned then (chaos seed 26).
     released: Vec<RecordRef>,
+    /// The choices people made for held conflicts, not yet applied (`tether conflicts
+    /// resolve`, the review page).
+    pub resolutions: Vec<engine::Resolution>,
 }
 
 impl Gathered {
-    /// The engine input over what was read (no review decisions yet).
+    /// The engine input over what was read, with the pending conflict resolutions.
     pub fn input(&self) -> Input<'_> {
         Input {
             hubspot: &self.hubspot,
             gorgias: &self.gorgias,
             links: &self.links,
             excluded: &self.excluded,
-            resolutions: &[],
+            resolutions: &self.resolutions,
         }
     }
 }
@@ -767,9 +770,18 @@ pub async fn gather_from(
     }
     rd.drop_seen().await?;
 
-    // Pairs holding a conflict are planned again every cycle until resolved.
+    // Pairs holding a conflict are planned again every cycle until resolved; so are the
+    // pairs of every live stored conflict (one resolved since the last cycle is applied
+    // even when neither side changed again).
     let mut held_h: Vec<String> = vec![];
-    for r in ctx.store.records_with_key(HELD_KEY).await? {
+    let mut held: Vec<RecordRef> = ctx.store.records_with_key(HELD_KEY).await?;
+    for c in ctx.store.conflicts(false).await? {
+        held.push(RecordRef::Hubspot(c.hubspot_id));
+        held.push(RecordRef::Gorgias(c.gorgias_id));
+    }
+    held.sort();
+    held.dedup();
+    for r in held {
         match r {
             RecordRef::Hubspot(h) => held_h.push(h.as_str().to_owned()),
             RecordRef::Gorgias(g) => {
@@ -985,6 +997,7 @@ async fn finish(
     }
     rd.out.hubspot = rd.hubspot.into_values().collect();
     rd.out.gorgias = rd.gorgias.into_values().collect();
+    rd.out.resolutions = super::conflicts::resolutions(&ctx.store.pending_resolutions().await?);
     if rd.mode == Mode::Write {
         // One quarantined again later in this read stays quarantined.
         rd.out.released = rd
