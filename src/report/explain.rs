@@ -147,6 +147,9 @@ pub struct Facts<'a> {
     pub history: &'a [HistoryItem],
     /// Only this field (`--field`).
     pub field: Option<&'a str>,
+    /// Resolutions people chose for this pair's held conflicts, not yet applied: the plan
+    /// shown is the one the next sync makes with them.
+    pub resolutions: &'a [engine::Resolution],
 }
 
 fn canon_or_raw(
@@ -322,7 +325,7 @@ pub fn build(facts: &Facts<'_>, mappings: &MappingSet, options: &Options) -> Exp
         gorgias: &gorgias,
         links: &links,
         excluded: &excluded,
-        resolutions: &[],
+        resolutions: facts.resolutions,
     };
     // One customer can never exceed a cap worth reporting here.
     let options = Options {

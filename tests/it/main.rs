@@ -3,6 +3,7 @@ mod bad_input;
 mod chaos;
 mod chaos_exec;
 mod chaos_scenario;
+mod conflicts_cli;
 mod cycle_cli;
 mod cycle_crash;
 mod cycle_dedup;
