@@ -278,3 +278,105 @@ async fn a_conflict_whose_sides_agree_again_closes_by_itself() {
     assert_eq!(all[0]["status"], "closed", "{all:#}");
     assert_eq!(all[0]["closed_how"], "agreed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_lists_every_kind_newest_first_with_its_command() {
+    use chrono::{Duration, Utc};
+    use tether::domain::{GorgiasId, HubspotId, RecordRef, System};
+    use tether::store::{FailureClass, NewRefusal, OpKind, Pair, SeenConflict, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::open(&tether::config::StoreSettings {
+        url: url.clone(),
+        busy_timeout_ms: 2_000,
+    })
+    .await
+    .unwrap();
+    let t0 = Utc::now() - Duration::hours(4);
+    let h = |s: &str| HubspotId::new(s).unwrap();
+    let g = |n: i64| GorgiasId::new(n).unwrap();
+    store
+        .record_refusal(
+            &NewRefusal {
+                record: RecordRef::Gorgias(g(9)),
+                target: System::Hubspot,
+                op: OpKind::Create,
+                class: FailureClass::Record,
+                reason: "VALIDATION_ERROR: company is required".into(),
+            },
+            |_| Duration::minutes(5),
+            "sync",
+            t0,
+        )
+        .await
+        .unwrap();
+    store
+        .hold_conflicts(
+            &[SeenConflict {
+                hubspot_id: h("101"),
+                gorgias_id: g(7),
+                field: "name".into(),
+                hubspot_value: Some("Janet Doe".into()),
+                gorgias_value: Some("Jane Smith".into()),
+                base: Some("Jane Doe".into()),
+            }],
+            t0 + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    store
+        .quarantine(
+            &RecordRef::Hubspot(h("55")),
+            "the contact has no updatedAt",
+            &json!({}),
+            "sync",
+            t0 + Duration::hours(2),
+        )
+        .await
+        .unwrap();
+    store
+        .propose(
+            &Pair::new(RecordRef::Hubspot(h("1")), RecordRef::Hubspot(h("2"))).unwrap(),
+            0.93,
+            &json!({}),
+            &json!({}),
+            t0 + Duration::hours(3),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+
+    let env = vec![("TETHER__STORE__URL".to_string(), url)];
+    let (code, out) = run(env.clone(), dir.path().to_path_buf(), &["inbox", "--json"]).await;
+    assert_eq!(code, 0, "{out}");
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let items = doc["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "merge_proposal",
+            "quarantined",
+            "held_conflict",
+            "refused_write"
+        ],
+        "newest first: {doc:#}"
+    );
+    let first_action = |k: &str| {
+        items.iter().find(|i| i["kind"] == k).unwrap()["actions"][0]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(first_action("refused_write").starts_with("tether retry "));
+    assert!(first_action("held_conflict").starts_with("tether conflicts show "));
+    assert!(first_action("merge_proposal").starts_with("tether merges show "));
+    assert_eq!(first_action("quarantined"), "tether explain 55");
+    let (code, text) = run(env, dir.path().to_path_buf(), &["inbox"]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("4 items waiting for a person"), "{text}");
+    assert!(
+        text.contains("tether dismiss ") && text.contains("--reason"),
+        "{text}"
+    );
+}
