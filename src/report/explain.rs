@@ -269,7 +269,7 @@ fn field_view(f: &FieldMapping, plan: &Plan, facts: &Facts<'_>, o: &Options) -> 
         (a, c.value.clone(), c.reason.to_string())
     } else if let Some(c) = plan.conflicts.iter().find(|c| c.field == name) {
         let why = format!(
-            "both changed since the base and the policy is manual: held for review (HubSpot {}, Gorgias {})",
+            "both changed since the base and the policy is manual: held for a person, see `tether conflicts list` (HubSpot {}, Gorgias {})",
             c.hubspot_updated_at
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
             c.gorgias_updated_at
