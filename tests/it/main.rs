@@ -10,6 +10,7 @@ mod cycle_dedup;
 mod cycle_support;
 mod cycle_sync;
 mod cycle_targeted;
+mod demo_cli;
 mod deploy;
 mod explain_cli;
 mod fuzz_smoke;
