@@ -58,8 +58,13 @@ pub enum Command {
     Sync(commands::sync::SyncArgs),
     /// Dry run: show what a sync would do, writing nothing anywhere.
     Plan(commands::plan::PlanArgs),
-    /// Create the HubSpot custom properties the mappings declare.
+    /// Create the HubSpot custom properties the mappings declare (and retry refused
+    /// writes at the next cycle).
     Setup,
+    /// Plan refused writes again at the next cycle (`tether retry ID…` or `--all`).
+    Retry(commands::unsettled::RetryArgs),
+    /// Settle refused writes without a write (`tether dismiss ID… --reason R`).
+    Dismiss(commands::unsettled::DismissArgs),
     /// Run a complete demo against local sandboxes (the README's main command).
     Demo(commands::demo::DemoArgs),
 }
@@ -99,6 +104,8 @@ pub fn main() -> ExitCode {
             Command::Sync(args) => commands::sync::run(&global, args).await,
             Command::Plan(args) => commands::plan::run(&global, args).await,
             Command::Setup => commands::setup::run(&global).await,
+            Command::Retry(args) => commands::unsettled::retry(&global, args).await,
+            Command::Dismiss(args) => commands::unsettled::dismiss(&global, args).await,
             Command::Demo(args) => commands::demo::run(&global, args).await,
         }
     });

@@ -99,6 +99,7 @@ pub fn survivorship_from(file: Option<&Path>) -> anyhow::Result<Survivorship> {
         .map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
 }
 
+/// Who the audit log names for a command run by a person: `cli:$USER`.
 pub(crate) fn actor() -> String {
     format!(
         "cli:{}",

@@ -18,6 +18,7 @@ pub mod sandbox;
 pub mod setup;
 pub mod status;
 pub mod sync;
+pub mod unsettled;
 
 use crate::config::{self, ConfigError, Loaded, Sources};
 use crate::telemetry::LogFormat;

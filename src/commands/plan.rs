@@ -25,7 +25,8 @@ pub struct PlanArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Exit 0 when there is nothing to do, 2 when changes are pending.
+    /// Exit 0 when there is nothing to do, 2 when changes are pending or a refused write is
+    /// still owed (an unsettled record).
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Plan as if `--allow-large` were given to `tether sync`.
@@ -44,6 +45,10 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).context("cannot read the state store"),
     };
     let cycle = super::sync::build_cycle(settings, store.clone(), args.allow_large)?;
+    if let Err(e) = super::sync::precheck(&cycle).await {
+        store.close().await;
+        return Err(e);
+    }
     let planned = cycle.plan_with_proposals().await;
     store.close().await;
     let (plan, pairs) = planned.context("cannot plan")?;
@@ -65,7 +70,7 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
         None => print!("{text}"),
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    Ok(if args.detailed_exitcode && plan.owes_writes() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

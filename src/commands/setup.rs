@@ -1,5 +1,7 @@
 //! `tether setup`: creates the HubSpot custom properties the mappings declare
-//! (`[fields.X.hubspot_property]`) when they are missing. Never alters or deletes one.
+//! (`[fields.X.hubspot_property]`) when they are missing, then clears the backoff of every
+//! unsettled record (writes refused before the setup was complete are retried by the next
+//! cycle). Never alters or deletes a property.
 //!
 //! Edge code only: the connector's `ensure_properties` does the work.
 
@@ -47,6 +49,38 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     }
     if defs.is_empty() {
         println!("the mappings declare no HubSpot custom property");
+    }
+    // Writes refused before the setup was complete are planned again by the next cycle.
+    // Only a store that exists can hold refused writes (a first setup creates none).
+    match crate::store::Store::open_read_only(&settings.store).await {
+        Ok(s) => s.close().await,
+        Err(crate::store::StoreError::Missing { .. }) => return Ok(ExitCode::SUCCESS),
+        Err(_) => {}
+    }
+    let store = match crate::store::Store::open(&settings.store).await {
+        Ok(s) => s,
+        Err(e @ crate::store::StoreError::Locked { .. }) => {
+            eprintln!(
+                "note: refused writes keep their backoff ({e}); run `tether retry --all` once it is free"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e).context("cannot open the state store as its writer"),
+    };
+    let retried = store
+        .retry_unsettled(
+            &crate::store::RetrySelection::All,
+            "tether setup",
+            &super::merges::actor(),
+            chrono::Utc::now(),
+        )
+        .await;
+    store.close().await;
+    let n = retried
+        .context("cannot clear the backoff of refused writes")?
+        .len();
+    if n > 0 {
+        println!("{n} refused write(s) will be retried by the next sync");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -101,6 +101,11 @@ pub fn render_text(st: &StoreStatus, now: chrono::DateTime<chrono::Utc>) -> Stri
         c.outbox_pending, c.outbox_failed
     );
     let _ = writeln!(out, "quarantine:        {}", c.quarantine);
+    let _ = writeln!(
+        out,
+        "unsettled:         {} refused writes still owed, {} dismissed (`tether plan` lists them)",
+        c.unsettled, c.unsettled_dismissed
+    );
     let _ = writeln!(out, "aliases:           {}", c.aliases);
     let _ = writeln!(out, "audit entries:     {}", c.audit_entries);
     let _ = writeln!(out, "watermarks:");

@@ -60,6 +60,16 @@ pub fn build_cycle(settings: &Settings, store: Store, allow_large: bool) -> anyh
     Ok(cycle)
 }
 
+/// The setup pre-check ([`crate::cycle::precheck`]): a missing mapped HubSpot property or
+/// refused credentials exit 2 with what to do, before anything is read or written.
+pub async fn precheck(cycle: &Cycle) -> anyhow::Result<()> {
+    match crate::cycle::precheck::check(cycle).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_setup() => Err(UsageError(e.to_string()).into()),
+        Err(e) => Err(anyhow::Error::new(e)),
+    }
+}
+
 /// One human line per cycle figure.
 pub fn describe(r: &CycleReport) -> String {
     let s = &r.plan.summary;
@@ -124,6 +134,10 @@ pub async fn run(global: &Global, args: SyncArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot open the state store as its writer")?;
     let mut cycle = build_cycle(settings, store.clone(), args.allow_large)?;
+    if let Err(e) = precheck(&cycle).await {
+        store.close().await;
+        return Err(e);
+    }
     // The first backfill lists every record: show how far it got.
     cycle.options.progress = Some(crate::service::progress::cycle_hook(
         crate::service::progress::MIN_TOTAL,

@@ -9,6 +9,7 @@
 //! Owns the outbox payload format and the write executor. Must never send a write that is
 //! not in the outbox first, and never store a base before its write succeeded.
 
+use super::failure::{self, Failure, FailureClass};
 use super::{Cycle, CycleError, StopPoint};
 use crate::connectors::gorgias::{
     CreateOutcome, CustomerUpdate, GorgiasError, NewChannel, NewCustomer,
@@ -17,7 +18,7 @@ use crate::connectors::hubspot::WriteOutcome;
 use crate::domain::{GorgiasId, HubspotId, RecordRef, System};
 use crate::engine::{GorgiasRecord, HubspotRecord, Plan};
 use crate::store::{
-    CycleId, FollowUp, NewAudit, NewLink, NewWrite, OpKind, OutboxItem, StoreError,
+    CycleId, FollowUp, NewAudit, NewLink, NewRefusal, NewWrite, OpKind, OutboxItem, StoreError,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,17 @@ impl Payload {
         match self {
             Payload::HubspotUpdate { .. } | Payload::HubspotCreate { .. } => System::Hubspot,
             Payload::GorgiasUpdate { .. } | Payload::GorgiasCreate { .. } => System::Gorgias,
+        }
+    }
+
+    /// The record read again to plan this write in a later cycle if it is refused: the
+    /// target of an update, the source of a create.
+    pub fn record(&self) -> RecordRef {
+        match self {
+            Payload::HubspotUpdate { id, .. } => RecordRef::Hubspot(id.clone()),
+            Payload::GorgiasUpdate { id, .. } => RecordRef::Gorgias(*id),
+            Payload::HubspotCreate { from_gorgias, .. } => RecordRef::Gorgias(*from_gorgias),
+            Payload::GorgiasCreate { from_hubspot, .. } => RecordRef::Hubspot(from_hubspot.clone()),
         }
     }
 
@@ -399,20 +411,31 @@ async fn done(
         .mark_done_with(it.row.id, Some(&result), &f, &ctx.options.actor, Utc::now())
         .await
     {
-        Ok(c) => Ok(Applied {
-            done: 1,
-            created_links: f
-                .iter()
-                .filter(|_| c.newly_done)
-                .filter_map(|f| match f {
-                    FollowUp::CreateLink {
-                        hubspot, gorgias, ..
-                    } => Some((hubspot.clone(), *gorgias)),
-                    _ => None,
-                })
-                .collect(),
-            ..Applied::default()
-        }),
+        Ok(c) => {
+            ctx.store
+                .settle_unsettled(
+                    &it.payload.record(),
+                    Some(it.payload.system()),
+                    "a write succeeded",
+                    &ctx.options.actor,
+                    Utc::now(),
+                )
+                .await?;
+            Ok(Applied {
+                done: 1,
+                created_links: f
+                    .iter()
+                    .filter(|_| c.newly_done)
+                    .filter_map(|f| match f {
+                        FollowUp::CreateLink {
+                            hubspot, gorgias, ..
+                        } => Some((hubspot.clone(), *gorgias)),
+                        _ => None,
+                    })
+                    .collect(),
+                ..Applied::default()
+            })
+        }
         Err(StoreError::Conflict(msg)) => {
             // The follow-up was refused (e.g. the created record's id is already linked):
             // the write happened, but linking would break an invariant. Give it up loudly.
@@ -427,15 +450,57 @@ async fn done(
     }
 }
 
+/// A write refused for this record (validation, a rule, a bad value): see [`failed_as`].
 async fn failed(ctx: &Cycle, it: &Item, why: &str) -> Result<Applied, CycleError> {
-    tracing::warn!(write = %it.row.idempotency_key, reason = why, "write given up");
+    failed_as(ctx, it, Failure::new(FailureClass::Record, why)).await
+}
+
+/// Gives a write up and keeps its record unsettled (`store::unsettled`), so that a later
+/// cycle plans it again after the backoff ([`failure::backoff`]) until a write succeeds or
+/// a person dismisses it: nothing planned vanishes because a write was refused.
+async fn failed_as(ctx: &Cycle, it: &Item, f: Failure) -> Result<Applied, CycleError> {
+    let why = f.reason.as_str();
+    tracing::warn!(write = %it.row.idempotency_key, class = f.class.as_str(), reason = why, "write given up");
+    let now = Utc::now();
     ctx.store
-        .mark_failed(it.row.id, why, &ctx.options.actor, Utc::now())
+        .mark_failed(it.row.id, why, &ctx.options.actor, now)
+        .await?;
+    let refusal = NewRefusal {
+        record: it.payload.record(),
+        target: it.payload.system(),
+        op: if it.payload.target().is_some() {
+            OpKind::Update
+        } else {
+            OpKind::Create
+        },
+        class: f.class,
+        reason: f.reason.clone(),
+    };
+    ctx.store
+        .record_refusal(&refusal, failure::backoff, &ctx.options.actor, now)
         .await?;
     Ok(Applied {
         failed: 1,
         ..Applied::default()
     })
+}
+
+/// A whole HubSpot batch call failed: a refusal because of the setup (401/403) gives every
+/// write of the chunk up at once (retrying cannot help); anything else is retried later.
+async fn hubspot_call_failed(
+    ctx: &Cycle,
+    chunk: &[Item],
+    e: &crate::connectors::hubspot::HubspotError,
+) -> Result<Applied, CycleError> {
+    let f = failure::hubspot_call(e);
+    if f.class != FailureClass::Setup {
+        return retry_chunk_later(ctx, chunk, &e.to_string()).await;
+    }
+    let mut applied = Applied::default();
+    for it in chunk {
+        applied.add(failed_as(ctx, it, f.clone()).await?);
+    }
+    Ok(applied)
 }
 
 /// A whole batch call failed before any per-input result: every item of the chunk is
@@ -451,7 +516,11 @@ async fn retry_chunk_later(ctx: &Cycle, chunk: &[Item], why: &str) -> Result<App
 async fn retry_later(ctx: &Cycle, it: &Item, why: &str) -> Result<Applied, CycleError> {
     let n = ctx.store.mark_attempt(it.row.id, why, Utc::now()).await?;
     if n >= ctx.options.max_attempts {
-        return failed(ctx, it, &format!("{why} (after {n} attempts)")).await;
+        let f = Failure::new(
+            FailureClass::Transient,
+            format!("{why} (after {n} attempts)"),
+        );
+        return failed_as(ctx, it, f).await;
     }
     Ok(Applied {
         pending: 1,
@@ -495,7 +564,7 @@ async fn hubspot_updates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleEr
     let mut applied = Applied::default();
     let outcomes = match ctx.hubspot.batch_update(&inputs).await {
         Ok(o) => o,
-        Err(e) => return retry_chunk_later(ctx, chunk, &e.to_string()).await,
+        Err(e) => return hubspot_call_failed(ctx, chunk, &e).await,
     };
     for (it, outcome) in chunk.iter().zip(outcomes) {
         let Payload::HubspotUpdate { id, .. } = &it.payload else {
@@ -507,9 +576,7 @@ async fn hubspot_updates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleEr
                 done(ctx, it, json!({"id": c.id}), f).await?
             }
             WriteOutcome::NotFound => failed(ctx, it, "the contact no longer exists").await?,
-            WriteOutcome::Failed(e) => {
-                failed(ctx, it, &format!("{}: {}", e.category, e.message)).await?
-            }
+            WriteOutcome::Failed(e) => failed_as(ctx, it, failure::hubspot_item(&e)).await?,
             WriteOutcome::ExistingContact(other) => {
                 failed(ctx, it, &format!("the e-mail belongs to contact {other}")).await?
             }
@@ -582,7 +649,7 @@ async fn hubspot_creates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleEr
     let mut applied = Applied::default();
     let outcomes = match ctx.hubspot.batch_create(&inputs).await {
         Ok(o) => o,
-        Err(e) => return retry_chunk_later(ctx, chunk, &e.to_string()).await,
+        Err(e) => return hubspot_call_failed(ctx, chunk, &e).await,
     };
     for (it, outcome) in chunk.iter().zip(outcomes) {
         let Payload::HubspotCreate { from_gorgias, .. } = &it.payload else {
@@ -608,9 +675,7 @@ async fn hubspot_creates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleEr
                 link_existing_hubspot(ctx, it, *from_gorgias, &id).await?
             }
             WriteOutcome::NotFound => failed(ctx, it, "not found").await?,
-            WriteOutcome::Failed(e) => {
-                failed(ctx, it, &format!("{}: {}", e.category, e.message)).await?
-            }
+            WriteOutcome::Failed(e) => failed_as(ctx, it, failure::hubspot_item(&e)).await?,
         };
         applied.add(a);
     }
@@ -733,8 +798,9 @@ fn gorgias_permanent(e: &GorgiasError) -> bool {
 }
 
 async fn gorgias_error(ctx: &Cycle, it: &Item, e: GorgiasError) -> Result<Applied, CycleError> {
-    if gorgias_permanent(&e) {
-        failed(ctx, it, &e.to_string()).await
+    let f = failure::gorgias(&e);
+    if gorgias_permanent(&e) || f.class == FailureClass::Setup {
+        failed_as(ctx, it, f).await
     } else {
         retry_later(ctx, it, &e.to_string()).await
     }

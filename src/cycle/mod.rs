@@ -12,7 +12,10 @@
 pub mod apply;
 pub mod conflicts;
 pub mod dedup;
+pub mod failure;
+pub mod precheck;
 pub mod read;
+pub mod replan;
 pub mod resume;
 pub mod targeted;
 
@@ -362,6 +365,7 @@ async fn run_inner(
     source: read::Source<'_>,
 ) -> Result<CycleReport, CycleError> {
     let resumed = resume::finish_pending(ctx).await?;
+    replan::note_settings(ctx, started_at).await?;
     let mut gathered = read::gather_from(ctx, read::Mode::Write, source).await?;
     let partners = match &ctx.options.proposals {
         Some(_) => dedup::hold_orphans(ctx, &mut gathered, true).await?,
@@ -450,11 +454,13 @@ pub async fn plan_only(ctx: &Cycle) -> Result<Plan, CycleError> {
     if ctx.options.proposals.is_some() {
         dedup::hold_orphans(ctx, &mut gathered, false).await?;
     }
-    Ok(engine::plan(
+    let mut plan = engine::plan(
         &gathered.input(),
         &ctx.mappings,
         &ctx.options.engine_options(),
-    ))
+    );
+    plan.unsettled = replan::plan_section(ctx).await?;
+    Ok(plan)
 }
 
 /// [`plan_only`] plus the duplicate pairs the cycle would propose over the same records
@@ -468,11 +474,12 @@ pub async fn plan_with_proposals(
         Some(_) => dedup::hold_orphans(ctx, &mut gathered, true).await?,
         None => vec![],
     };
-    let plan = engine::plan(
+    let mut plan = engine::plan(
         &gathered.input(),
         &ctx.mappings,
         &ctx.options.engine_options(),
     );
+    plan.unsettled = replan::plan_section(ctx).await?;
     let items = match &ctx.options.proposals {
         Some(settings) if !plan.caps.blocked => {
             dedup::preview(ctx, settings, &gathered, &partners, &plan).await?

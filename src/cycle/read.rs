@@ -8,6 +8,7 @@
 //! Owns what to read and how to convert it. Must never decide what to write, and in
 //! [`Mode::ReadOnly`] must never write to the store (merges are then followed in memory).
 
+use super::replan::{self, Replan};
 use super::{Cycle, CycleError};
 use crate::connectors::gorgias::{Customer, GorgiasError};
 use crate::connectors::hubspot::{Contact, ReadOutcome, ReadResult};
@@ -59,6 +60,12 @@ pub struct Gathered {
     /// The choices people made for held conflicts, not yet applied (`tether conflicts
     /// resolve`, the review page).
     pub resolutions: Vec<engine::Resolution>,
+    /// Unsettled records read again this cycle ([`super::replan`]): settled by
+    /// [`record_progress`] when the plan owes them no write any more.
+    pub replanned_unsettled: Vec<RecordRef>,
+    /// Unsettled records read again and found gone (deleted): settled by
+    /// [`record_progress`], never recreated.
+    pub gone_unsettled: Vec<RecordRef>,
 }
 
 impl Gathered {
@@ -197,6 +204,11 @@ struct Reader<'a> {
     /// their version already (their partner's changes made while they were out were
     /// recorded as seen, and must reach them now).
     released: HashSet<RecordRef>,
+    /// The records to re-plan this cycle ([`super::replan`]).
+    replan: Replan,
+    /// Records re-planned for another reason than quarantine (unsettled, held) and read:
+    /// planned even at a version already seen.
+    forced: HashSet<RecordRef>,
 }
 
 impl<'a> Reader<'a> {
@@ -230,16 +242,19 @@ impl<'a> Reader<'a> {
         self.released.insert(r);
     }
 
-    /// Quarantined HubSpot contacts, read again by id through the batch read (100 per
-    /// call): one that reads cleanly is released and synced; one merged into another
-    /// contact is released, its merge followed and the survivor read like any record; one
-    /// that no longer exists is released and left out (never recreated). One still bad
-    /// stays in. So a transiently bad answer never keeps a contact out for good, and an id
-    /// that is gone is not read again every cycle.
-    async fn reread_quarantined_contacts(&mut self, props: &[&str]) -> Result<(), CycleError> {
+    /// The HubSpot contacts of the re-plan set ([`super::replan`]), read again by id in one
+    /// batch read (100 per call). A quarantined one that reads cleanly is released and
+    /// synced; one merged into another contact is released, its merge followed and the
+    /// survivor read like any record; one that no longer exists is released and left out
+    /// (never recreated); one still bad stays in. So a transiently bad answer never keeps a
+    /// contact out for good, and an id that is gone is not read again every cycle. An
+    /// unsettled or held contact is planned even at a version already seen. A failed read
+    /// leaves them all for the next cycle; the cycle goes on.
+    async fn reread_contacts(&mut self, props: &[&str]) -> Result<(), CycleError> {
         let mut ids: Vec<String> = self
-            .quarantine
-            .iter()
+            .replan
+            .records
+            .keys()
             .filter_map(|r| match r {
                 RecordRef::Hubspot(h) => Some(h.as_str().to_owned()),
                 RecordRef::Gorgias(_) => None,
@@ -252,13 +267,59 @@ impl<'a> Reader<'a> {
         let answers = match self.ctx.hubspot.batch_read(&ids, props).await {
             Ok(a) => a,
             Err(e) => {
-                // They stay in and are tried again next cycle; the cycle goes on.
-                tracing::warn!(error = %e, "could not read quarantined contacts again");
+                tracing::warn!(error = %e, "could not read the contacts to re-plan again");
                 return Ok(());
             }
         };
         for r in answers {
-            self.reread_answer(r).await?;
+            let quarantined = HubspotId::new(r.requested.clone())
+                .is_ok_and(|h| self.quarantine.contains(&RecordRef::Hubspot(h)));
+            if quarantined {
+                self.reread_answer(r).await?;
+            } else {
+                self.replan_answer(r).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a read by id says about an unsettled or held contact: read and planned even at
+    /// a version already seen; merged: its merge followed and the survivor planned; gone:
+    /// left out (and, when unsettled, settled once the cycle completes).
+    async fn replan_answer(&mut self, r: ReadResult) -> Result<(), CycleError> {
+        let Ok(id) = HubspotId::new(r.requested.clone()) else {
+            return Ok(());
+        };
+        let rref = RecordRef::Hubspot(id.clone());
+        let unsettled = self.replan.records.get(&rref) == Some(&replan::Why::Unsettled);
+        match r.outcome {
+            ReadOutcome::Found(c) => {
+                self.looked_up_h.insert(c.id.clone());
+                self.forced.insert(rref.clone());
+                if unsettled {
+                    self.out.replanned_unsettled.push(rref);
+                }
+                self.add_contact(&c).await;
+            }
+            ReadOutcome::Merged(c) => {
+                self.follow_hubspot_merge(&r.requested, &c.id).await?;
+                if let Ok(s) = HubspotId::new(c.id.clone()) {
+                    self.forced.insert(RecordRef::Hubspot(s));
+                }
+                if unsettled {
+                    self.out.gone_unsettled.push(rref);
+                }
+                if !self.hubspot.contains_key(&c.id) {
+                    self.looked_up_h.insert(c.id.clone());
+                    self.add_contact(&c).await;
+                }
+            }
+            ReadOutcome::NotFound => {
+                self.out.excluded.hubspot.insert(id);
+                if unsettled {
+                    self.out.gone_unsettled.push(rref);
+                }
+            }
         }
         Ok(())
     }
@@ -294,51 +355,109 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Quarantined Gorgias customers, read again by id: released as for
-    /// [`Reader::reread_quarantined_contacts`] (chaos seeds 246 and 250 found a customer
-    /// quarantined for a truncated body staying out for good).
-    async fn reread_quarantined_customers(&mut self) -> Result<(), CycleError> {
-        let mut held: Vec<GorgiasId> = self
-            .quarantine
+    /// The Gorgias customers of the re-plan set, read again by id: quarantined ones are
+    /// released as for [`Reader::reread_contacts`] (chaos seeds 246 and 250 found a customer
+    /// quarantined for a truncated body staying out for good); unsettled and held ones are
+    /// planned even at a version already seen.
+    async fn reread_customers(&mut self) -> Result<(), CycleError> {
+        let held: Vec<(GorgiasId, replan::Why)> = self
+            .replan
+            .records
             .iter()
-            .filter_map(|r| match r {
-                RecordRef::Gorgias(g) => Some(*g),
+            .filter_map(|(r, why)| match r {
+                RecordRef::Gorgias(g) => Some((g.to_owned(), why.to_owned())),
                 RecordRef::Hubspot(_) => None,
             })
             .collect();
-        held.sort();
-        for g in held {
-            let rref = RecordRef::Gorgias(g);
-            match self.ctx.gorgias.get(g.get()).await {
-                // Not marked looked up: the feed's list item (no channels) may replace this
-                // full record, and step 2 of `finish` must then read it in full again.
-                Ok(c) if c.id == g.get() && gorgias_record(&c).is_ok() => {
-                    self.release(rref, "reads cleanly again");
-                    self.add_customer(&c).await;
+        for (g, why) in held {
+            if why == replan::Why::Quarantined && self.quarantine.contains(&RecordRef::Gorgias(g)) {
+                self.reread_quarantined_customer(g).await?;
+            } else if !self.gorgias.contains_key(&g.get()) {
+                self.replan_customer(g, why).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An unsettled or held customer, read by id (see [`Reader::replan_answer`]).
+    async fn replan_customer(&mut self, g: GorgiasId, why: replan::Why) -> Result<(), CycleError> {
+        let rref = RecordRef::Gorgias(g);
+        let unsettled = why == replan::Why::Unsettled;
+        match self.ctx.gorgias.get(g.get()).await {
+            Ok(c) if c.id == g.get() => {
+                self.looked_up_g.insert(g.get());
+                self.forced.insert(rref.clone());
+                if unsettled {
+                    self.out.replanned_unsettled.push(rref);
                 }
-                // Still bad, or another customer's answer: stays in.
-                Ok(_) | Err(GorgiasError::Decode { .. }) => {}
-                Err(GorgiasError::NotFound { .. }) => {
-                    self.release(rref, "no longer exists");
-                    self.out.excluded.gorgias.insert(g);
+                self.add_customer(&c).await;
+            }
+            // Another customer's answer: left for the next cycle.
+            Ok(_) | Err(GorgiasError::Decode { .. }) => {}
+            Err(GorgiasError::NotFound { .. }) => {
+                self.out.excluded.gorgias.insert(g);
+                if unsettled {
+                    self.out.gone_unsettled.push(rref);
                 }
-                Err(GorgiasError::Merged { id, into }) => {
-                    self.release(rref, "merged into another customer");
-                    match into {
-                        Some(into) => {
-                            self.follow_gorgias_merge(id, into).await?;
-                            if !self.gorgias.contains_key(&into) {
-                                self.get_customer(into).await?;
-                            }
+            }
+            Err(GorgiasError::Merged { id, into }) => {
+                if unsettled {
+                    self.out.gone_unsettled.push(rref);
+                }
+                match into {
+                    Some(into) => {
+                        self.follow_gorgias_merge(id, into).await?;
+                        if !self.gorgias.contains_key(&into) {
+                            self.get_customer(into).await?;
                         }
-                        None => {
-                            self.out.excluded.gorgias.insert(g);
+                        if let Ok(s) = GorgiasId::new(into) {
+                            self.forced.insert(RecordRef::Gorgias(s));
                         }
                     }
+                    None => {
+                        self.out.excluded.gorgias.insert(g);
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(record = %rref, error = %e, "could not read a quarantined customer again");
+            }
+            Err(e) => {
+                tracing::warn!(record = %rref, error = %e, "could not read a customer to re-plan again");
+            }
+        }
+        Ok(())
+    }
+
+    /// A quarantined customer read again (see [`Reader::reread_customers`]).
+    async fn reread_quarantined_customer(&mut self, g: GorgiasId) -> Result<(), CycleError> {
+        let rref = RecordRef::Gorgias(g);
+        match self.ctx.gorgias.get(g.get()).await {
+            // Not marked looked up: the feed's list item (no channels) may replace this
+            // full record, and step 2 of `finish` must then read it in full again.
+            Ok(c) if c.id == g.get() && gorgias_record(&c).is_ok() => {
+                self.release(rref, "reads cleanly again");
+                self.add_customer(&c).await;
+            }
+            // Still bad, or another customer's answer: stays in.
+            Ok(_) | Err(GorgiasError::Decode { .. }) => {}
+            Err(GorgiasError::NotFound { .. }) => {
+                self.release(rref, "no longer exists");
+                self.out.excluded.gorgias.insert(g);
+            }
+            Err(GorgiasError::Merged { id, into }) => {
+                self.release(rref, "merged into another customer");
+                match into {
+                    Some(into) => {
+                        self.follow_gorgias_merge(id, into).await?;
+                        if !self.gorgias.contains_key(&into) {
+                            self.get_customer(into).await?;
+                        }
+                    }
+                    None => {
+                        self.out.excluded.gorgias.insert(g);
+                    }
                 }
+            }
+            Err(e) => {
+                tracing::warn!(record = %rref, error = %e, "could not read a quarantined customer again");
             }
         }
         Ok(())
@@ -381,6 +500,11 @@ impl<'a> Reader<'a> {
             }
         };
         if self.quarantine.contains(&r) {
+            return;
+        }
+        // A customer read in full by id this cycle is not replaced by its list item (which
+        // has no channels).
+        if self.looked_up_g.contains(&c.id) && self.gorgias.contains_key(&c.id) {
             return;
         }
         match gorgias_record(c) {
@@ -487,7 +611,8 @@ impl<'a> Reader<'a> {
     async fn drop_seen(&mut self) -> Result<(), CycleError> {
         let mut drop_h = vec![];
         for (id, r) in &self.hubspot {
-            if self.released.contains(&RecordRef::Hubspot(r.id.clone())) {
+            let rref = RecordRef::Hubspot(r.id.clone());
+            if self.released.contains(&rref) || self.forced.contains(&rref) {
                 continue;
             }
             let seen = self
@@ -504,7 +629,8 @@ impl<'a> Reader<'a> {
         }
         let mut drop_g = vec![];
         for (id, r) in &self.gorgias {
-            if self.released.contains(&RecordRef::Gorgias(r.id)) {
+            let rref = RecordRef::Gorgias(r.id);
+            if self.released.contains(&rref) || self.forced.contains(&rref) {
                 continue;
             }
             let seen = self
@@ -593,13 +719,17 @@ pub async fn gather_from(
     source: Source<'_>,
 ) -> Result<Gathered, CycleError> {
     let now = Utc::now();
-    let quarantine: HashSet<RecordRef> = ctx
-        .store
-        .quarantine_list()
-        .await?
-        .into_iter()
-        .map(|q| q.record)
-        .collect();
+    // The dry run shows what the next cycle does: after a change of the mappings, that
+    // cycle clears every backoff first (`replan::note_settings`).
+    let all_unsettled = mode == Mode::ReadOnly && replan::settings_changed(ctx).await?;
+    let mut replan = replan::due(ctx, now, all_unsettled).await?;
+    if matches!(source, Source::Contacts(_)) {
+        // A targeted cycle reads only the named contacts (and knows the quarantine).
+        replan
+            .records
+            .retain(|_, why| *why == replan::Why::Quarantined);
+    }
+    let quarantine: HashSet<RecordRef> = replan.of(replan::Why::Quarantined).cloned().collect();
     let mut rd = Reader {
         ctx,
         mode,
@@ -614,6 +744,8 @@ pub async fn gather_from(
         looked_up_h: HashSet::new(),
         looked_up_g: HashSet::new(),
         released: HashSet::new(),
+        replan,
+        forced: HashSet::new(),
     };
     let overlap = chrono::Duration::from_std(ctx.options.overlap).unwrap_or_default();
     let props_owned = hubspot_properties(&ctx.mappings);
@@ -688,9 +820,9 @@ pub async fn gather_from(
         contacts.len(),
         contacts.len(),
     );
-    // Quarantined records are read again first, so that a released one is taken from the
-    // feeds like any other record.
-    rd.reread_quarantined_contacts(&props).await?;
+    // The re-plan set (quarantined, unsettled, held) is read again first, so that a
+    // released one is taken from the feeds like any other record.
+    rd.reread_contacts(&props).await?;
     for c in &contacts {
         rd.add_contact(c).await;
     }
@@ -699,7 +831,7 @@ pub async fn gather_from(
             rd.follow_hubspot_merge(m, &c.id).await?;
         }
     }
-    rd.reread_quarantined_customers().await?;
+    rd.reread_customers().await?;
     let feed = ctx
         .gorgias
         .changed_since_watermark(wm_g.as_ref().map(|w| w.at), overlap)
@@ -769,38 +901,6 @@ pub async fn gather_from(
         rd.hubspot.remove(id.as_str());
     }
     rd.drop_seen().await?;
-
-    // Pairs holding a conflict are planned again every cycle until resolved; so are the
-    // pairs of every live stored conflict (one resolved since the last cycle is applied
-    // even when neither side changed again).
-    let mut held_h: Vec<String> = vec![];
-    let mut held: Vec<RecordRef> = ctx.store.records_with_key(HELD_KEY).await?;
-    for c in ctx.store.conflicts(false).await? {
-        held.push(RecordRef::Hubspot(c.hubspot_id));
-        held.push(RecordRef::Gorgias(c.gorgias_id));
-    }
-    held.sort();
-    held.dedup();
-    for r in held {
-        match r {
-            RecordRef::Hubspot(h) => held_h.push(h.as_str().to_owned()),
-            RecordRef::Gorgias(g) => {
-                if !rd.gorgias.contains_key(&g.get()) && !rd.out.excluded.gorgias.contains(&g) {
-                    rd.get_customer(g.get()).await?;
-                    rd.looked_up_g.insert(g.get());
-                }
-            }
-        }
-    }
-    held_h.retain(|h| !rd.hubspot.contains_key(h));
-    if !held_h.is_empty() {
-        for r in ctx.hubspot.batch_read(&held_h, &props).await? {
-            if let ReadOutcome::Found(c) = r.outcome {
-                rd.looked_up_h.insert(c.id.clone());
-                rd.add_contact(&c).await;
-            }
-        }
-    }
 
     finish(ctx, rd, channels, hubspot_full, gorgias_full, now).await
 }
@@ -1084,7 +1184,8 @@ pub async fn gather_pairs(
 }
 
 /// After a cycle whose writes all succeeded: forget the quarantine of the records this read
-/// released, remember the records as seen at their read version, and advance each
+/// released, settle the unsettled records re-planned with no write owed (or gone),
+/// remember the records as seen at their read version, and advance each
 /// watermark to the newest change read.
 pub async fn record_progress(
     ctx: &Cycle,
@@ -1113,6 +1214,34 @@ pub async fn record_progress(
         })
         .collect();
     let now = Utc::now();
+    // Unsettled records re-planned with no write owed any more (the values agree now, the
+    // pair linked to an existing record, ...) or found gone are settled.
+    let owed: HashSet<RecordRef> = super::apply::payloads(plan)
+        .iter()
+        .map(super::apply::Payload::record)
+        .collect();
+    for r in g.replanned_unsettled.iter().filter(|r| !owed.contains(*r)) {
+        ctx.store
+            .settle_unsettled(
+                r,
+                None,
+                "re-planned: nothing left to write",
+                &ctx.options.actor,
+                now,
+            )
+            .await?;
+    }
+    for r in &g.gone_unsettled {
+        ctx.store
+            .settle_unsettled(
+                r,
+                None,
+                "the record no longer exists",
+                &ctx.options.actor,
+                now,
+            )
+            .await?;
+    }
     for r in &g.released {
         ctx.store
             .clear_quarantine(r, &ctx.options.actor, now)

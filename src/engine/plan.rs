@@ -38,6 +38,45 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     /// Records or fields left alone, with the reason.
     pub skips: Vec<Skip>,
+    /// Records still owed a write (refused, re-planned with a backoff) or left out
+    /// (quarantined): never made by the planner, filled by the cycle from the store so that
+    /// the plan never says "nothing to do" while any exist. Newest first.
+    pub unsettled: Vec<Unsettled>,
+}
+
+/// Why a record is in [`Plan::unsettled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsettledKind {
+    /// A write for it was refused; retried after `next_retry_at` (`tether retry` now).
+    Refused,
+    /// Its answer could not be used; read again every cycle until it can.
+    Quarantined,
+}
+
+/// One record in [`Plan::unsettled`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unsettled {
+    pub kind: UnsettledKind,
+    /// The id for `tether retry ID` / `tether dismiss ID` (refused writes only).
+    pub id: Option<i64>,
+    /// The record's system and id (for a refused create, the record whose counterpart is
+    /// missing).
+    pub system: System,
+    pub record_id: String,
+    /// The system the refused write goes to, and whether it creates or updates.
+    pub target: Option<System>,
+    pub op: Option<String>,
+    /// `transient`, `record` (refused for this record) or `setup` (refused because of the
+    /// setup: run `tether setup`, check the credentials).
+    pub class: Option<String>,
+    pub reason: String,
+    /// Cycles whose write failed (0 for a quarantined record).
+    pub attempts: u32,
+    /// The first refusal, or when the record went into quarantine.
+    pub since: DateTime<Utc>,
+    /// When the next cycle may try again (`None`: every cycle).
+    pub next_retry_at: Option<DateTime<Utc>>,
 }
 
 impl Plan {
@@ -52,6 +91,16 @@ impl Plan {
     /// Whether the plan changes anything at all (writes, links or bases).
     pub fn has_changes(&self) -> bool {
         self.has_writes() || !self.links.is_empty() || !self.base_updates.is_empty()
+    }
+
+    /// Whether tether still owes writes: the plan changes something, or a refused write
+    /// waits for its retry (what `tether plan --detailed-exitcode` reports as 2).
+    pub fn owes_writes(&self) -> bool {
+        self.has_changes()
+            || self
+                .unsettled
+                .iter()
+                .any(|u| u.kind == UnsettledKind::Refused)
     }
 }
 

@@ -897,6 +897,7 @@ fn finish(mut out: Out, o: &Options) -> Plan {
         changes: out.changes,
         conflicts: out.conflicts,
         skips: out.skips,
+        unsettled: vec![],
     }
 }
 

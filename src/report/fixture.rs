@@ -115,5 +115,6 @@ pub(crate) fn plan() -> Plan {
                 reason: "creating HubSpot contacts is off".into(),
             },
         ],
+        unsettled: vec![],
     }
 }

@@ -126,6 +126,7 @@ pub(crate) fn render(plan: &Plan, opts: &RenderOptions) -> String {
         }
         let _ = writeln!(out, "</tbody>\n</table>\n</section>");
     }
+    out.push_str(&super::unsettled::html(plan, escape));
     let _ = writeln!(out, "</body>\n</html>");
     out
 }

@@ -41,7 +41,7 @@ mod tests {
 
     /// Changing this list is a breaking change of a public format: update
     /// docs/plan-schema.md, and bump the schema for anything but an addition at the end.
-    const TOP_LEVEL: [&str; 14] = [
+    const TOP_LEVEL: [&str; 15] = [
         "schema",
         "generated_at",
         "schema_version",
@@ -56,6 +56,7 @@ mod tests {
         "changes",
         "conflicts",
         "skips",
+        "unsettled",
     ];
 
     #[test]

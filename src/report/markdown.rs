@@ -75,6 +75,7 @@ pub(crate) fn render(plan: &Plan, opts: &RenderOptions) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&super::unsettled::markdown(plan, escape));
     // One trailing newline.
     while out.ends_with("\n\n") {
         out.pop();

@@ -16,6 +16,7 @@ mod json;
 mod markdown;
 mod proposals;
 mod text;
+mod unsettled;
 mod view;
 
 pub use explain::{Explanation, FieldAction, FieldView, HistoryItem};

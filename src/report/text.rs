@@ -130,6 +130,7 @@ pub(crate) fn render(plan: &Plan, opts: &RenderOptions) -> String {
         let _ = writeln!(out);
         table(&mut out, &c.key.title(), &c.rows, opts);
     }
+    out.push_str(&super::unsettled::text(plan));
     out
 }
 

@@ -243,7 +243,7 @@ pub(crate) fn customers(plan: &Plan) -> Vec<Customer> {
     out
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -309,9 +309,24 @@ pub(crate) fn caps_sentence(plan: &Plan) -> String {
 
 /// The sentence shown when the plan writes, links and moves nothing (what
 /// `tether plan --detailed-exitcode` reports as 0).
+/// Never "Nothing to do" while a record is unsettled (a refused write still owed, or a
+/// record in quarantine): the plan never lies about what is left.
 pub(crate) fn nothing_to_do(plan: &Plan) -> Option<String> {
     if plan.has_changes() {
         return None;
+    }
+    if !plan.unsettled.is_empty() {
+        let mut s = format!(
+            "Nothing new to write this cycle, but {} unsettled (listed below).",
+            plural(plan.unsettled.len(), "record is", "records are")
+        );
+        if !plan.conflicts.is_empty() {
+            s.push_str(&format!(
+                " {} held for review.",
+                plural(plan.conflicts.len(), "conflict is", "conflicts are")
+            ));
+        }
+        return Some(s);
     }
     Some(match plan.conflicts.len() {
         0 => "Nothing to do: both systems agree.".to_owned(),

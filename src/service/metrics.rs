@@ -99,6 +99,7 @@ pub struct Metrics {
     outbox_pending: Gauge,
     outbox_failed: Gauge,
     quarantined: Gauge,
+    unsettled: Family<Labels, Gauge>,
     links: Gauge,
     last_success: Gauge<f64, AtomicU64>,
     webhook_requests: Family<Labels, Counter>,
@@ -129,6 +130,7 @@ impl Metrics {
             outbox_pending: Gauge::default(),
             outbox_failed: Gauge::default(),
             quarantined: Gauge::default(),
+            unsettled: Family::default(),
             links: Gauge::default(),
             last_success: Gauge::default(),
             webhook_requests: Family::default(),
@@ -189,6 +191,11 @@ impl Metrics {
             "quarantine_records",
             "Records the sync leaves alone",
             m.quarantined.clone(),
+        );
+        r.register(
+            "unsettled_records",
+            "Records still owed a write or left out, by kind (refused, dismissed, quarantined)",
+            m.unsettled.clone(),
         );
         r.register("links", "Linked record pairs", m.links.clone());
         r.register(
@@ -253,6 +260,15 @@ impl Metrics {
         self.outbox_pending.set(g(c.outbox_pending));
         self.outbox_failed.set(g(c.outbox_failed));
         self.quarantined.set(g(c.quarantine));
+        for (kind, n) in [
+            ("refused", c.unsettled),
+            ("dismissed", c.unsettled_dismissed),
+            ("quarantined", c.quarantine),
+        ] {
+            self.unsettled
+                .get_or_create(&labels(&[("kind", kind)]))
+                .set(g(n));
+        }
         self.links.set(g(c.links));
         self.proposals_pending.set(g(c.pending_proposals));
     }
@@ -330,6 +346,7 @@ mod tests {
         m.set_store_counts(&Counts {
             outbox_pending: 4,
             quarantine: 1,
+            unsettled: 3,
             ..Counts::default()
         });
         m.set_api(&ApiSnapshot {
@@ -364,6 +381,14 @@ mod tests {
         );
         assert_eq!(value_of(&text, "tether_outbox_pending"), Some(4.0));
         assert_eq!(value_of(&text, "tether_quarantine_records"), Some(1.0));
+        assert_eq!(
+            value_of(&text, "tether_unsettled_records{kind=\"refused\"}"),
+            Some(3.0)
+        );
+        assert_eq!(
+            value_of(&text, "tether_unsettled_records{kind=\"quarantined\"}"),
+            Some(1.0)
+        );
         assert_eq!(
             value_of(
                 &text,

@@ -20,6 +20,10 @@ pub struct Counts {
     pub quarantine: u64,
     pub aliases: u64,
     pub audit_entries: u64,
+    /// Refused writes still owed (unsettled records not dismissed).
+    pub unsettled: u64,
+    /// Unsettled records a person dismissed.
+    pub unsettled_dismissed: u64,
 }
 
 /// The writer recorded in the store, with its last heartbeat.
@@ -47,7 +51,7 @@ pub struct StoreStatus {
 impl Store {
     /// Counts of every table that matters to an operator.
     pub async fn counts(&self) -> Result<Counts, StoreError> {
-        let row: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
             "SELECT
                (SELECT count(*) FROM links),
                (SELECT count(*) FROM records_seen),
@@ -56,7 +60,9 @@ impl Store {
                (SELECT count(*) FROM outbox WHERE status = 'failed'),
                (SELECT count(*) FROM quarantine),
                (SELECT count(*) FROM aliases),
-               (SELECT count(*) FROM audit_log)",
+               (SELECT count(*) FROM audit_log),
+               (SELECT count(*) FROM unsettled WHERE dismissed_at IS NULL),
+               (SELECT count(*) FROM unsettled WHERE dismissed_at IS NOT NULL)",
         )
         .fetch_one(self.pool())
         .await
@@ -71,6 +77,8 @@ impl Store {
             quarantine: n(row.5),
             aliases: n(row.6),
             audit_entries: n(row.7),
+            unsettled: n(row.8),
+            unsettled_dismissed: n(row.9),
         })
     }
 
