@@ -9,7 +9,7 @@ mod figure;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tether::connectors::hubspot::{HubspotClient, HubspotConfig};
+use tether::connectors::hubspot::{ApiVersion, HubspotClient, HubspotConfig};
 use tether::sandbox::hubspot::{HubspotSandbox, SandboxConfig};
 use tether::secret::Secret;
 
@@ -126,6 +126,7 @@ async fn main() {
     let client_cfg = || HubspotConfig {
         base_url: running.base_url.clone(),
         token: cfg.token.clone(),
+        api_version: ApiVersion::default(),
         burst_limit: cfg.burst_limit,
         burst_window: cfg.scaled(cfg.burst_window),
         search_per_second: cfg.search_limit,

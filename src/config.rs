@@ -5,6 +5,7 @@
 //! [`ConfigError`] that names the key, where its value came from and what was expected.
 //! Must never print a secret (they are [`Secret`]s) and never touch the network or the store.
 
+use crate::connectors::hubspot::ApiVersion;
 use crate::domain::Region;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,9 @@ pub struct HubspotSettings {
     pub token: Secret,
     /// The app's client secret, used to check webhook signatures (v3).
     pub client_secret: Secret,
+    /// The HubSpot API version of every call: `2026-09` (default), `2026-03`, or `v3`
+    /// (legacy, unsupported from September 2027).
+    pub api_version: ApiVersion,
     /// Requests allowed per 10-second window (100 or 190 depending on the account tier).
     pub burst_limit: u32,
     /// Length of the burst window in milliseconds (10,000 for the real service).
@@ -129,6 +133,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("hubspot.base_url", "https://api.hubapi.com"),
     ("hubspot.token", ""),
     ("hubspot.client_secret", ""),
+    ("hubspot.api_version", "2026-09"),
     ("hubspot.burst_limit", "100"),
     ("hubspot.burst_window_ms", "10000"),
     ("hubspot.search_per_second", "5"),
@@ -373,6 +378,9 @@ fn describe_deserialize_error(
 }
 
 fn expected_for(key: &str) -> String {
+    if key == "hubspot.api_version" {
+        return ApiVersion::NAMES.into();
+    }
     let numeric = DEFAULTS
         .iter()
         .find(|(k, _)| *k == key)

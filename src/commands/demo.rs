@@ -11,7 +11,7 @@
 
 use super::Global;
 use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
-use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
+use crate::connectors::hubspot::{ApiVersion, HubspotClient, HubspotConfig};
 use crate::connectors::retry::Backoff;
 use crate::cycle::{Cycle, CycleOptions};
 use crate::domain::System;
@@ -95,6 +95,7 @@ impl Sandboxes {
         let hubspot_client = HubspotClient::new(HubspotConfig {
             base_url: hubspot_running.base_url.clone(),
             token: hcfg.token.clone(),
+            api_version: ApiVersion::default(),
             burst_limit: hcfg.burst_limit,
             burst_window: hcfg.scaled(hcfg.burst_window),
             search_per_second: hcfg.search_limit,
@@ -164,8 +165,9 @@ impl Sandboxes {
                     || k.contains("batch/update")
                     || k.contains("batch/upsert")
                     || (k.starts_with("PATCH") && k.contains("contacts"))
-                    || k.starts_with("POST /crm/v3/objects/contacts ")
-                    || k.as_str() == "POST /crm/v3/objects/contacts"
+                    || (k.starts_with("POST ")
+                        && k.contains("/objects/")
+                        && k.trim_end().ends_with("/contacts"))
             })
             .map(|(_, v)| *v)
             .sum();

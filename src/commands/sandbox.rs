@@ -7,7 +7,9 @@
 use super::Global;
 use super::generate::GenerateArgs;
 use crate::sandbox::gorgias::{GorgiasSandbox, SandboxConfig as GorgiasSandboxConfig};
-use crate::sandbox::hubspot::{HubspotSandbox, SandboxConfig as HubspotSandboxConfig};
+use crate::sandbox::hubspot::{
+    BatchMode, HubspotSandbox, LegacyPaths, PortalRules, SandboxConfig as HubspotSandboxConfig,
+};
 use crate::secret::Secret;
 use rand::Rng;
 use std::net::SocketAddr;
@@ -51,6 +53,43 @@ pub struct ServeArgs {
     /// Gorgias API key to accept (random unless given).
     #[arg(long)]
     pub gorgias_api_key: Option<String>,
+    /// A contact property HubSpot's portal requires on create (repeatable); enforced on the
+    /// 2026-09 API paths, as HubSpot does since that version.
+    #[arg(long = "hubspot-require-on-create", value_name = "PROP")]
+    pub hubspot_require_on_create: Vec<String>,
+    /// How a HubSpot batch answers inputs that break a portal rule: one 207 error per
+    /// input, or one 400 for the whole batch (HubSpot does not document which).
+    #[arg(long, value_enum, default_value_t = ValidationBatch::PerRecord)]
+    pub hubspot_validation_batch: ValidationBatch,
+    /// How the legacy `/crm/v3/...` paths are answered: as today, or refused as they may be
+    /// once HubSpot stops supporting them (September 2027).
+    #[arg(long, value_enum, default_value_t = LegacyAnswer::Answer)]
+    pub hubspot_legacy_paths: LegacyAnswer,
+}
+
+/// `--hubspot-validation-batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidationBatch {
+    PerRecord,
+    WholeBatch,
+}
+
+/// `--hubspot-legacy-paths`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LegacyAnswer {
+    Answer,
+    Refuse,
+}
+
+fn portal_rules(args: &ServeArgs) -> PortalRules {
+    PortalRules {
+        create_required: args.hubspot_require_on_create.clone(),
+        conditional_required: vec![],
+        batch_mode: match args.hubspot_validation_batch {
+            ValidationBatch::PerRecord => BatchMode::PerRecord,
+            ValidationBatch::WholeBatch => BatchMode::WholeBatch,
+        },
+    }
 }
 
 pub async fn run(_global: &Global, args: SandboxArgs) -> anyhow::Result<ExitCode> {
@@ -68,6 +107,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let rules = portal_rules(&args);
     let token = args
         .hubspot_token
         .unwrap_or_else(|| format!("pat-sandbox-{}", random_hex(12)));
@@ -77,6 +117,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let api_key = args.gorgias_api_key.unwrap_or_else(|| random_hex(16));
     let hcfg = HubspotSandboxConfig {
         token: Secret::new(token.clone()),
+        portal_rules: rules,
+        legacy_paths: match args.hubspot_legacy_paths {
+            LegacyAnswer::Answer => LegacyPaths::Answer,
+            LegacyAnswer::Refuse => LegacyPaths::Refuse,
+        },
         ..HubspotSandboxConfig::default()
     };
     let gcfg = GorgiasSandboxConfig {

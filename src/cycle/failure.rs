@@ -12,7 +12,7 @@
 //! Owns the classification and the backoff policy. Must never do I/O or read the clock.
 
 use crate::connectors::gorgias::GorgiasError;
-use crate::connectors::hubspot::{HubspotError, ItemError};
+use crate::connectors::hubspot::{HubspotError, ItemError, Refusal};
 pub use crate::store::FailureClass;
 
 /// A classified failure: the class and a reason a person understands.
@@ -61,33 +61,50 @@ fn names_missing_property(message: &str) -> bool {
         || m.contains("unknown property")
 }
 
-/// Class and reason of one refused HubSpot batch input.
+/// Class and reason of one refused HubSpot batch input: the connector's
+/// [`ItemError::refusal`] (error codes and property names), plus the categories of
+/// credentials and of transport failures, and a missing property named only in the text.
 pub fn hubspot_item(e: &ItemError) -> Failure {
     let msg = e.message.to_string();
     let category = e.category.as_str();
-    match category {
+    let mut detail = category.to_owned();
+    if !e.codes.is_empty() {
+        detail.push_str(&format!("; {}", e.codes.join(", ")));
+    }
+    if !e.property_names.is_empty() {
+        detail.push_str(&format!("; property {}", e.property_names.join(", ")));
+    }
+    let auth = matches!(
+        category,
         "MISSING_SCOPES"
-        | "INVALID_AUTHENTICATION"
-        | "EXPIRED_AUTHENTICATION"
-        | "REVOKED_AUTHENTICATION" => Failure::new(
+            | "INVALID_AUTHENTICATION"
+            | "EXPIRED_AUTHENTICATION"
+            | "REVOKED_AUTHENTICATION"
+    );
+    if auth {
+        return Failure::new(
             FailureClass::Setup,
             format!(
-                "HubSpot refused the credentials ({category}): {msg}; check the token and its scopes"
+                "HubSpot refused the credentials ({detail}): {msg}; check the token and its scopes"
             ),
-        ),
-        "VALIDATION_ERROR" if names_missing_property(&msg) => Failure::new(
-            FailureClass::Setup,
-            format!("HubSpot lacks a mapped property ({msg}): {SETUP_HINT}"),
-        ),
-        "RATE_LIMIT" | "TRANSPORT" => Failure::new(
-            FailureClass::Transient,
-            format!("HubSpot could not be reached ({category}): {msg}"),
-        ),
-        _ => Failure::new(
-            FailureClass::Record,
-            format!("HubSpot refused this record ({category}): {msg}"),
-        ),
+        );
     }
+    if matches!(category, "RATE_LIMIT" | "TRANSPORT") {
+        return Failure::new(
+            FailureClass::Transient,
+            format!("HubSpot could not be reached ({detail}): {msg}"),
+        );
+    }
+    if e.refusal() == Refusal::ForSetup || names_missing_property(&msg) {
+        return Failure::new(
+            FailureClass::Setup,
+            format!("HubSpot lacks a mapped property ({detail}): {msg}; {SETUP_HINT}"),
+        );
+    }
+    Failure::new(
+        FailureClass::Record,
+        format!("HubSpot refused this record ({detail}): {msg}"),
+    )
 }
 
 /// Class and reason of a HubSpot error that failed a whole call.
@@ -131,10 +148,7 @@ mod tests {
     use super::*;
 
     fn item(category: &str, message: &str) -> ItemError {
-        ItemError {
-            category: category.into(),
-            message: message.into(),
-        }
+        ItemError::new(category, message)
     }
 
     #[test]
@@ -165,6 +179,21 @@ mod tests {
             hubspot_item(&item("MISSING_SCOPES", "needs crm.objects.contacts.write")).class,
             FailureClass::Setup
         );
+    }
+
+    #[test]
+    fn the_connectors_codes_decide_between_record_and_setup() {
+        let mut rule = item("VALIDATION_ERROR", "Property values were not valid");
+        rule.codes = vec!["MISSING_REQUIRED_PROPERTY".into()];
+        rule.property_names = vec!["lifecyclestage".into()];
+        let f = hubspot_item(&rule);
+        assert_eq!(f.class, FailureClass::Record);
+        assert!(
+            f.reason.contains("MISSING_REQUIRED_PROPERTY") && f.reason.contains("lifecyclestage")
+        );
+        let mut missing = item("VALIDATION_ERROR", "Property values were not valid");
+        missing.codes = vec!["PROPERTY_DOESNT_EXIST".into()];
+        assert_eq!(hubspot_item(&missing).class, FailureClass::Setup);
     }
 
     #[test]

@@ -187,14 +187,11 @@ fn item_from(r: Row) -> Result<Unsettled, StoreError> {
             });
         }
     };
-    let dismissed = match parse_opt_ts("dismissal time", dat)? {
-        Some(at) => Some(Dismissal {
-            at,
-            by: dby.unwrap_or_default(),
-            reason: dr.unwrap_or_default(),
-        }),
-        None => None,
-    };
+    let dismissed = parse_opt_ts("dismissal time", dat)?.map(|at| Dismissal {
+        at,
+        by: dby.unwrap_or_default(),
+        reason: dr.unwrap_or_default(),
+    });
     Ok(Unsettled {
         id: UnsettledId(id),
         record: parse_ref(&system, &record_id)?,

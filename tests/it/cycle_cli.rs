@@ -1,15 +1,26 @@
 //! `tether setup`, `tether plan --detailed-exitcode` and `tether sync` as processes, with
 //! environment variables pointing at sandboxes started in the test.
 
+/// Shared by other CLI tests (`unsettled`), which name them from here.
+pub use super::cycle_support::run;
 use super::cycle_support::*;
+
+/// The environment pointing `tether` at the sandboxes, a store `t.db` in `dir` and the
+/// built-in mappings.
+pub fn sandbox_env(
+    sb: &tether::commands::demo::Sandboxes,
+    dir: &std::path::Path,
+) -> Vec<(String, String)> {
+    let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    cli_env(sb, dir, &mappings)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_detailed_exitcode_is_2_with_changes_and_0_after_sync() {
     let sb = sandboxes().await;
     seed_people(&sb, 5, 3);
     let dir = tempfile::tempdir().unwrap();
-    let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let env = cli_env(&sb, dir.path(), &mappings);
+    let env = sandbox_env(&sb, dir.path());
     let d = dir.path().to_path_buf();
 
     let (code, out) = run(env.clone(), d.clone(), &["setup"]).await;

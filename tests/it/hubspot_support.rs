@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tether::connectors::hubspot::{HubspotClient, HubspotConfig};
+use tether::connectors::hubspot::{ApiVersion, HubspotClient, HubspotConfig};
 use tether::connectors::retry::Backoff;
 use tether::sandbox::Running;
 use tether::sandbox::hubspot::{HubspotSandbox, SandboxConfig};
@@ -28,6 +28,7 @@ pub fn client_config(cfg: &SandboxConfig, base_url: &str) -> HubspotConfig {
     HubspotConfig {
         base_url: base_url.to_string(),
         token: cfg.token.clone(),
+        api_version: ApiVersion::default(),
         burst_limit: cfg.burst_limit,
         burst_window: cfg.scaled(cfg.burst_window),
         search_per_second: cfg.search_limit,

@@ -7,7 +7,7 @@ use super::error::{HubspotError, ItemError};
 use super::http::Lane;
 use super::types::{BatchResponse, Contact};
 use super::wire;
-use super::{CONTACTS, HubspotClient, Result};
+use super::{HubspotClient, Result};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
@@ -72,10 +72,7 @@ struct Item {
 }
 
 fn failed(category: &str, message: &str) -> WriteOutcome {
-    WriteOutcome::Failed(ItemError {
-        category: category.into(),
-        message: message.into(),
-    })
+    WriteOutcome::Failed(ItemError::new(category, message))
 }
 
 fn with_system(properties: &[&str]) -> Vec<String> {
@@ -178,7 +175,9 @@ impl HubspotClient {
             }
         }
         let props = with_system(properties);
-        let url = self.t.url(&[CONTACTS, &["batch", "read"]].concat(), &[])?;
+        let url = self
+            .t
+            .url(&self.paths().contacts(&["batch", "read"]), &[])?;
         let mut by_id: BTreeMap<String, ReadResult> = BTreeMap::new();
         for chunk in unique.chunks(size) {
             let inputs: Vec<Value> = chunk.iter().map(|id| json!({"id": id})).collect();
@@ -222,7 +221,9 @@ impl HubspotClient {
             }
         }
         let props = with_system(properties);
-        let url = self.t.url(&[CONTACTS, &["batch", "read"]].concat(), &[])?;
+        let url = self
+            .t
+            .url(&self.paths().contacts(&["batch", "read"]), &[])?;
         let mut out = vec![];
         for chunk in unique.chunks(BATCH_MAX) {
             let inputs: Vec<Value> = chunk.iter().map(|e| json!({"id": e})).collect();
@@ -309,7 +310,7 @@ impl HubspotClient {
         }
         let url = self
             .t
-            .url(&[CONTACTS, &["batch", op.path()]].concat(), &[])?;
+            .url(&self.paths().contacts(&["batch", op.path()]), &[])?;
         for chunk in pending_all.chunks(BATCH_MAX) {
             let mut pending: Vec<usize> = chunk.to_vec();
             // Each round either finishes the chunk or removes at least one input.
@@ -390,7 +391,7 @@ impl HubspotClient {
         pending: &[usize],
         outcomes: &mut [Option<WriteOutcome>],
     ) -> Result<()> {
-        let url = self.t.url(CONTACTS, &[])?;
+        let url = self.t.url(&self.paths().contacts(&[]), &[])?;
         for i in pending {
             let Some(it) = items.get(*i) else { continue };
             let o = match self
@@ -452,10 +453,11 @@ fn apply_batch_answer(
         set(outcomes, i, o);
     }
     for e in resp.errors {
-        let err = ItemError {
-            category: e.category.clone(),
-            message: e.message.as_str().into(),
-        };
+        let err = ItemError::from_body(
+            &e.category,
+            e.message.as_str().into(),
+            &json!({ "errors": e.errors }),
+        );
         for t in e.context.get("objectWriteTraceId").into_iter().flatten() {
             if let Some(i) = t.parse::<usize>().ok().filter(|i| pending.contains(i)) {
                 set(outcomes, i, WriteOutcome::Failed(err.clone()));

@@ -1,6 +1,7 @@
 //! [`HubspotConfig`]: how the connector reaches HubSpot and paces itself. Pure data; must
 //! never hold a connection or state.
 
+use super::paths::ApiVersion;
 use crate::config::HubspotSettings;
 use crate::connectors::retry::Backoff;
 use crate::secret::Secret;
@@ -11,8 +12,11 @@ use std::time::Duration;
 pub struct HubspotConfig {
     /// `https://api.hubapi.com` for the real service.
     pub base_url: String,
-    /// Bearer token (private app / OAuth access token).
+    /// Bearer credential: a Service Key, a project app's static token, or a legacy
+    /// private-app token.
     pub token: Secret,
+    /// The API version of every path (`hubspot.api_version`).
+    pub api_version: ApiVersion,
     /// Requests per burst window (100 or 190); adapted from `X-HubSpot-RateLimit-Max`.
     pub burst_limit: u32,
     /// The burst window (10 s); adapted from `X-HubSpot-RateLimit-Interval-Milliseconds`.
@@ -40,6 +44,7 @@ impl Default for HubspotConfig {
         Self {
             base_url: "https://api.hubapi.com".into(),
             token: Secret::default(),
+            api_version: ApiVersion::default(),
             burst_limit: 100,
             burst_window: Duration::from_secs(10),
             search_per_second: 5,
@@ -60,6 +65,7 @@ impl HubspotConfig {
         Self {
             base_url: s.base_url.clone(),
             token: s.token.clone(),
+            api_version: s.api_version,
             burst_limit: s.burst_limit.max(1),
             burst_window: Duration::from_millis(s.burst_window_ms.max(1)),
             search_per_second: s.search_per_second.max(1),

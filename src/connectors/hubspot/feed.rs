@@ -6,7 +6,7 @@
 use super::http::Lane;
 use super::types::Contact;
 use super::wire;
-use super::{CONTACTS, HubspotClient, Result};
+use super::{HubspotClient, Result};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -151,7 +151,7 @@ impl HubspotClient {
             out.dedup_by(|a, b| a.id == b.id);
             return Ok(out);
         }
-        let url = self.t.url(&[CONTACTS, &["search"]].concat(), &[])?;
+        let url = self.t.url(&self.paths().contacts(&["search"]), &[])?;
         let mut out: BTreeMap<u64, Contact> = BTreeMap::new();
         let mut after_id: Option<u64> = None;
         'windows: loop {

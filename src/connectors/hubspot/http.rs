@@ -106,6 +106,11 @@ impl Transport {
     }
 
     /// Builds `base + segments` with each segment percent-encoded on its own.
+    /// The path builder of the configured API version.
+    pub fn paths(&self) -> super::paths::Paths {
+        super::paths::Paths::new(self.cfg.api_version)
+    }
+
     pub fn url(
         &self,
         segments: &[&str],

@@ -1,10 +1,10 @@
-//! Contact merge (contract §6): `POST /crm/v3/objects/contacts/merge`. The survivor may carry
+//! Contact merge (contract §6): `POST /crm/objects/{V}/contacts/merge`. The survivor may carry
 //! a new id. Must never assume the primary id survives.
 
 use super::http::Lane;
 use super::types::Contact;
 use super::wire;
-use super::{CONTACTS, HubspotClient, Result};
+use super::{HubspotClient, Result};
 use reqwest::Method;
 use serde_json::json;
 
@@ -12,7 +12,7 @@ impl HubspotClient {
     /// Merges `secondary` into `primary`; returns the surviving record (whose id may be new:
     /// both old ids then resolve to it).
     pub async fn merge(&self, primary: &str, secondary: &str) -> Result<Contact> {
-        let url = self.t.url(&[CONTACTS, &["merge"]].concat(), &[])?;
+        let url = self.t.url(&self.paths().contacts(&["merge"]), &[])?;
         let body = json!({"primaryObjectId": primary, "objectIdToMerge": secondary});
         let a = self
             .t

@@ -1,4 +1,5 @@
-//! The HubSpot CRM v3 connector (contract `shared/contracts/hubspot.md`): the change feed over
+//! The HubSpot CRM connector (contracts `shared/contracts/hubspot.md` and `hubspot-2026.md`;
+//! date-versioned paths from [`paths`]): the change feed over
 //! search, batch read/create/update/upsert, merge, custom properties and the token check,
 //! held under the account's rate limits and retrying only what is transient.
 //!
@@ -12,6 +13,7 @@ mod error;
 mod feed;
 mod http;
 mod merge;
+pub mod paths;
 mod properties;
 mod types;
 pub mod wire;
@@ -19,9 +21,10 @@ pub mod wire;
 pub use batch::{ReadOutcome, ReadResult, WriteOutcome};
 pub use budget::WindowBudget;
 pub use config::HubspotConfig;
-pub use error::{HubspotError, ItemError, parse_existing_id};
+pub use error::{HubspotError, ItemError, Refusal, parse_existing_id};
 pub use feed::{SearchStep, search_step};
 pub use http::{CallCounters, Lane};
+pub use paths::{ApiVersion, Paths};
 pub use types::{
     BatchResponse, Contact, HistoryEntry, PropertyDefinition, StandardError, WireObject,
 };
@@ -32,9 +35,6 @@ use std::sync::Arc;
 
 /// Result alias of the connector.
 pub type Result<T, E = HubspotError> = std::result::Result<T, E>;
-
-/// Path of the contacts object API.
-const CONTACTS: &[&str] = &["crm", "v3", "objects", "contacts"];
 
 /// A HubSpot client. Cheap to clone; clones share budgets and counters.
 #[derive(Debug, Clone)]
@@ -48,6 +48,11 @@ impl HubspotClient {
         Ok(Self {
             t: Arc::new(Transport::new(cfg)?),
         })
+    }
+
+    /// The path builder of the configured API version (`hubspot.api_version`).
+    pub fn paths(&self) -> Paths {
+        self.t.paths()
     }
 
     /// What was sent and received so far (calls, search calls, 429s, retries).
@@ -65,20 +70,21 @@ impl HubspotClient {
         self.t.reset_daily()
     }
 
-    /// One cheap call (`GET /crm/v3/objects/contacts?limit=1`) that proves the token works
+    /// One cheap call (`GET /crm/objects/{V}/contacts?limit=1`) that proves the token works
     /// and has the contacts read scope. 401/403 come back as [`HubspotError::Api`] with
     /// category `INVALID_AUTHENTICATION` or `MISSING_SCOPES`.
     pub async fn check_token(&self) -> Result<()> {
-        let url = self.t.url(CONTACTS, &[("limit", "1".into())])?;
+        let url = self
+            .t
+            .url(&self.paths().contacts(&[]), &[("limit", "1".into())])?;
         self.t.send(Method::GET, url, None, Lane::Burst).await?;
         Ok(())
     }
 
-    /// `GET /crm/v3/objects/contacts/{id}`; `Ok(None)` on 404. A merged-away id answers with
+    /// `GET /crm/objects/{V}/contacts/{id}`; `Ok(None)` on 404. A merged-away id answers with
     /// the survivor (check `contact.id`).
     pub async fn get(&self, id: &str, properties: &[&str]) -> Result<Option<Contact>> {
-        let mut segs = CONTACTS.to_vec();
-        segs.push(id);
+        let segs = self.paths().contacts(&[id]);
         let mut q = vec![];
         if !properties.is_empty() {
             q.push(("properties", properties.join(",")));
@@ -104,7 +110,7 @@ impl HubspotClient {
             if let Some(a) = &after {
                 q.push(("after", a.clone()));
             }
-            let url = self.t.url(CONTACTS, &q)?;
+            let url = self.t.url(&self.paths().contacts(&[]), &q)?;
             let a = self.t.send(Method::GET, url, None, Lane::Burst).await?;
             let page = wire::list_page(a.body)?;
             out.extend(page.contacts);

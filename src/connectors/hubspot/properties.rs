@@ -8,12 +8,10 @@ use reqwest::Method;
 use serde_json::Value;
 use std::collections::HashSet;
 
-const PROPERTIES: &[&str] = &["crm", "v3", "properties", "contacts"];
-
 impl HubspotClient {
     /// Names of the contact properties that exist.
     pub async fn property_names(&self) -> Result<HashSet<String>> {
-        let url = self.t.url(PROPERTIES, &[])?;
+        let url = self.t.url(&self.paths().properties("contacts", &[]), &[])?;
         let a = self.t.send(Method::GET, url, None, Lane::Burst).await?;
         Ok(a.body
             .get("results")
@@ -30,7 +28,7 @@ impl HubspotClient {
     /// meanwhile by someone else) counts as existing.
     pub async fn ensure_properties(&self, defs: &[PropertyDefinition]) -> Result<Vec<String>> {
         let existing = self.property_names().await?;
-        let url = self.t.url(PROPERTIES, &[])?;
+        let url = self.t.url(&self.paths().properties("contacts", &[]), &[])?;
         let mut created = vec![];
         for d in defs.iter().filter(|d| !existing.contains(&d.name)) {
             let body =

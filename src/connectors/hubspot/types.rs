@@ -162,6 +162,9 @@ pub struct StandardError {
     pub message: String,
     #[serde(default)]
     pub context: BTreeMap<String, Vec<String>>,
+    /// `errors[]` details (`code`, `message`, `context.propertyName`), kept as received.
+    #[serde(default)]
+    pub errors: Vec<Value>,
 }
 
 /// A page of search results.

@@ -1,6 +1,8 @@
 //! [`SandboxConfig`]: every knob of the HubSpot sandbox, including the behaviours the contract
 //! marks UNCONFIRMED (so tests can pin either reading). Pure data; must never hold state.
 
+use super::rules::PortalRules;
+use super::version::{LegacyPaths, PathVersion};
 use crate::secret::Secret;
 use std::time::Duration;
 
@@ -114,6 +116,16 @@ pub struct SandboxConfig {
     pub first_id: u64,
     /// Webhook delivery (off unless set; started by [`super::HubspotSandbox::start`]).
     pub webhook: Option<WebhookConfig>,
+    /// Portal validation rules at start (changed at run time by the controls).
+    pub portal_rules: PortalRules,
+    /// API versions that enforce the portal rules (HubSpot: 2026-09 onwards; whether v3 and
+    /// 2026-03 keep ignoring them is UNCONFIRMED, hence configurable).
+    pub rules_versions: Vec<PathVersion>,
+    /// How legacy `/crm/v3/...` paths are answered at start (today: answered).
+    pub legacy_paths: LegacyPaths,
+    /// Whether 2026-09 writes of non-midnight date values answer with a
+    /// `PROPERTY_VALUE_NORMALIZED` warning (UNCONFIRMED, from third-party reports; on).
+    pub date_warnings: bool,
 }
 
 impl Default for SandboxConfig {
@@ -146,6 +158,10 @@ impl Default for SandboxConfig {
             time_scale: 1.0,
             first_id: 1001,
             webhook: None,
+            portal_rules: PortalRules::default(),
+            rules_versions: vec![PathVersion::V2026_09],
+            legacy_paths: LegacyPaths::Answer,
+            date_warnings: true,
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::errors::ApiError;
 use super::faults::{FaultKind, take};
 use super::limits::{Limited, Limits};
+use super::version::{LegacyPaths, PathVersion};
 use super::{HubspotSandbox, lock};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -32,6 +33,10 @@ pub struct Counters {
     pub webhook_events_delivered: u64,
     /// Webhook events given up after the last attempt.
     pub webhook_events_dropped: u64,
+    /// Calls on the legacy `/crm/v3/...` paths (answered or refused).
+    pub legacy_calls: u64,
+    /// Calls refused because legacy paths are switched off ([`super::LegacyPaths::Refuse`]).
+    pub legacy_refused: u64,
 }
 
 impl Counters {
@@ -48,7 +53,7 @@ impl Counters {
 /// The scope a call needs.
 fn required_scope(method: &Method, path: &str) -> &'static str {
     let read = method == Method::GET || path.ends_with("/search") || path.ends_with("/batch/read");
-    match (path.starts_with("/crm/v3/properties"), read) {
+    match (PathVersion::is_properties_path(path), read) {
         (true, true) => "crm.schemas.contacts.read",
         (true, false) => "crm.schemas.contacts.write",
         (false, true) => "crm.objects.contacts.read",
@@ -72,10 +77,12 @@ fn too_many(sb: &HubspotSandbox, limited: Limited) -> Response {
 pub async fn gate(
     State(sb): State<HubspotSandbox>,
     matched: Option<MatchedPath>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
+    let version = PathVersion::of_path(&path).unwrap_or(PathVersion::V3);
+    req.extensions_mut().insert(version);
     let method = req.method().clone();
     let route = matched
         .map(|m| m.as_str().to_string())
@@ -86,6 +93,19 @@ pub async fn gate(
             .entry(format!("{method} {route}"))
             .or_default() += 1;
         c.total += 1;
+        if version == PathVersion::V3 {
+            c.legacy_calls += 1;
+        }
+    }
+    if version == PathVersion::V3 && sb.legacy_paths() == LegacyPaths::Refuse {
+        lock(&sb.inner.counters).legacy_refused += 1;
+        // What HubSpot answers once v3 is unsupported is not published (UNCONFIRMED).
+        return ApiError::new(
+            StatusCode::GONE,
+            "API_VERSION_UNSUPPORTED",
+            "This API version is no longer supported. Use a date-based version such as /crm/objects/2026-09/contacts.",
+        )
+        .into_response();
     }
     let cfg = &sb.inner.cfg;
     let fault = take(&mut lock(&sb.inner.faults), &path);

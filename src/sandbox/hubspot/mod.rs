@@ -12,13 +12,17 @@ mod gate;
 mod limits;
 mod properties;
 mod routes;
+mod rules;
 mod search;
 mod store;
+mod version;
 mod webhooks;
 
 pub use config::{MergeIdMode, SandboxConfig, UpsertEmailMode, WebhookConfig};
 pub use faults::{Fault, FaultKind};
 pub use gate::Counters;
+pub use rules::{BatchMode, ConditionalRequired, PortalRules};
+pub use version::{LegacyPaths, PathVersion};
 pub use webhooks::sign_v3;
 
 use store::{Source, Store, WriteError};
@@ -37,6 +41,15 @@ struct Shared {
     limits: Mutex<limits::Limits>,
     counters: Mutex<Counters>,
     faults: Mutex<Vec<Fault>>,
+    portal: Mutex<Portal>,
+}
+
+/// The run-time switches of the portal (set from the config, changed by the controls).
+#[derive(Debug, Clone)]
+struct Portal {
+    rules: PortalRules,
+    legacy: LegacyPaths,
+    date_warnings: bool,
 }
 
 /// A running-or-not HubSpot sandbox. Cheap to clone; clones share state.
@@ -53,8 +66,14 @@ impl HubspotSandbox {
     /// An empty sandbox with `cfg`.
     pub fn new(cfg: SandboxConfig) -> Self {
         let store = Store::new(&cfg);
+        let portal = Portal {
+            rules: cfg.portal_rules.clone(),
+            legacy: cfg.legacy_paths,
+            date_warnings: cfg.date_warnings,
+        };
         Self {
             inner: Arc::new(Shared {
+                portal: Mutex::new(portal),
                 cfg,
                 store: Mutex::new(store),
                 limits: Mutex::new(limits::Limits::default()),
@@ -175,5 +194,50 @@ impl HubspotSandbox {
     /// Disarms every fault.
     pub fn clear_faults(&self) {
         lock(&self.inner.faults).clear();
+    }
+
+    /// Sets the portal's validation rules (replacing any set before).
+    pub fn set_portal_rules(&self, rules: PortalRules) {
+        lock(&self.inner.portal).rules = rules;
+    }
+
+    /// Lifts every portal validation rule.
+    pub fn clear_portal_rules(&self) {
+        lock(&self.inner.portal).rules = PortalRules::default();
+    }
+
+    /// The portal validation rules in force.
+    pub fn portal_rules(&self) -> PortalRules {
+        lock(&self.inner.portal).rules.clone()
+    }
+
+    /// The rules a write on `version` must follow: `None` when that version does not enforce
+    /// them ([`SandboxConfig::rules_versions`]) or no rule is set.
+    fn rules_for(&self, version: PathVersion) -> Option<PortalRules> {
+        if !self.inner.cfg.rules_versions.contains(&version) {
+            return None;
+        }
+        let rules = self.portal_rules();
+        (!rules.is_empty()).then_some(rules)
+    }
+
+    /// How legacy `/crm/v3/...` paths are answered from now on.
+    pub fn set_legacy_paths(&self, mode: LegacyPaths) {
+        lock(&self.inner.portal).legacy = mode;
+    }
+
+    /// How legacy `/crm/v3/...` paths are answered.
+    pub fn legacy_paths(&self) -> LegacyPaths {
+        lock(&self.inner.portal).legacy
+    }
+
+    /// Turns the 2026-09 `PROPERTY_VALUE_NORMALIZED` warnings on or off.
+    pub fn set_date_warnings(&self, on: bool) {
+        lock(&self.inner.portal).date_warnings = on;
+    }
+
+    /// Whether a write on `version` gets `warnings[]` for normalised date values.
+    pub fn date_warnings_for(&self, version: PathVersion) -> bool {
+        version == PathVersion::V2026_09 && lock(&self.inner.portal).date_warnings
     }
 }

@@ -6,11 +6,13 @@ use super::super::HubspotSandbox;
 use super::super::config::UpsertEmailMode;
 use super::super::errors::{ApiError, PropertyProblem, property_errors};
 use super::super::properties::iso;
+use super::super::rules::{self, BatchMode, Violation};
 use super::super::store::{Source, Store, WriteError};
+use super::super::version::PathVersion;
 use super::contacts::string_props;
 use super::{param, parse_body, query_pairs};
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -125,6 +127,35 @@ fn traced_error(e: ApiError, trace: &str) -> Value {
         .into_standard_error()
 }
 
+/// The answer to broken portal rules in a batch (contract `hubspot-2026.md` §2, batch mode
+/// UNCONFIRMED): per input (a 207 error keyed by `objectWriteTraceId`) when the mode is
+/// per-record and every input of the request carries a trace id; otherwise one 400 for the
+/// whole request. `Ok` holds one slot per input, `Some` for a refused one.
+fn rule_gate(
+    mode: BatchMode,
+    every_traced: bool,
+    per_input: Vec<Traced<Vec<Violation>>>,
+) -> Result<Vec<Option<Value>>, ApiError> {
+    if per_input.iter().all(|(_, v)| v.is_empty()) {
+        return Ok(vec![None; per_input.len()]);
+    }
+    if mode == BatchMode::WholeBatch || !every_traced {
+        let all: Vec<Violation> = per_input.into_iter().flat_map(|(_, v)| v).collect();
+        return Err(rules::refusal(&all));
+    }
+    Ok(per_input
+        .into_iter()
+        .map(|(t, v)| match (v.is_empty(), t) {
+            (false, Some(t)) => Some(traced_error(rules::refusal(&v), &t)),
+            _ => None,
+        })
+        .collect())
+}
+
+fn every_traced(inputs: &[Input]) -> bool {
+    inputs.iter().all(|i| i.object_write_trace_id.is_some())
+}
+
 fn with_trace(mut v: Value, trace: Option<&String>) -> Value {
     if let (Some(t), Some(o)) = (trace, v.as_object_mut()) {
         o.insert("objectWriteTraceId".into(), json!(t));
@@ -222,12 +253,17 @@ fn invalid(p: Vec<PropertyProblem>) -> ApiError {
     property_errors(&p)
 }
 
-pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
+pub async fn create(
+    State(sb): State<HubspotSandbox>,
+    Extension(v): Extension<PathVersion>,
+    body: Bytes,
+) -> Response {
     let started = Utc::now();
     let b = match parse(&body, MAX_INPUTS) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
+    let traced = every_traced(&b.inputs);
     let inputs: Vec<(Option<String>, BTreeMap<String, String>)> = b
         .inputs
         .into_iter()
@@ -241,7 +277,6 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     if let Some(e) = duplicates(emails) {
         return e.into_response();
     }
-    let (clock, at) = (Utc::now(), Instant::now());
     let mut s = sb.store();
     // An e-mail already taken fails the whole batch (first conflict only).
     for (_, p) in &inputs {
@@ -251,17 +286,50 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
             return ApiError::conflict_existing(*owner).into_response();
         }
     }
-    let checked: Vec<Traced<Result<BTreeMap<String, String>, ApiError>>> = inputs
+    let rules = sb.rules_for(v);
+    let broken = inputs
+        .iter()
+        .map(|(t, p)| {
+            let v = rules.as_ref().map(|r| rules::check(r, None, p));
+            (t.clone(), v.unwrap_or_default())
+        })
+        .collect();
+    let refused = match rule_gate(sb.portal_rules().batch_mode, traced, broken) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let mut errors: Vec<Value> = vec![];
+    let mut kept = vec![];
+    for (input, refusal) in inputs.into_iter().zip(refused) {
+        match refusal {
+            Some(e) => errors.push(e),
+            None => kept.push(input),
+        }
+    }
+    let checked: Vec<Traced<Result<BTreeMap<String, String>, ApiError>>> = kept
         .into_iter()
         .map(|(t, p)| {
             let r = s.validate(&p, None).map(|_| p).map_err(invalid);
             (t, r)
         })
         .collect();
-    let (ok, mut errors) = match triage(checked) {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+    match triage(checked) {
+        Ok((ok, more)) => {
+            errors.extend(more);
+            create_valid(&sb, &mut s, ok, errors, started)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn create_valid(
+    sb: &HubspotSandbox,
+    s: &mut Store,
+    ok: Vec<Traced<BTreeMap<String, String>>>,
+    mut errors: Vec<Value>,
+    started: DateTime<Utc>,
+) -> Response {
+    let (clock, at) = (Utc::now(), Instant::now());
     let mut results = vec![];
     for (trace, props) in ok {
         match s.create(&props, Source::Integration, clock, at, false) {
@@ -289,7 +357,11 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     )
 }
 
-pub async fn update(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
+pub async fn update(
+    State(sb): State<HubspotSandbox>,
+    Extension(v): Extension<PathVersion>,
+    body: Bytes,
+) -> Response {
     let started = Utc::now();
     let b = match parse(&body, MAX_INPUTS) {
         Ok(b) => b,
@@ -298,24 +370,50 @@ pub async fn update(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     if let Some(e) = duplicates(b.inputs.iter().map(|i| i.id.clone().unwrap_or_default())) {
         return e.into_response();
     }
+    let traced = every_traced(&b.inputs);
     let (clock, at) = (Utc::now(), Instant::now());
     let mut s = sb.store();
     let mut missing = vec![];
-    let mut planned = vec![];
+    let mut found = vec![];
     for i in b.inputs {
         let raw = i.id.clone().unwrap_or_default();
         let by_email = i.id_property.as_deref() == Some("email");
         match s.lookup(&raw, by_email) {
             Some(target) => {
-                let props = string_props(i.properties);
-                let r = check_update(&s, target, &props).map(|p| (target, p));
-                planned.push((i.object_write_trace_id, r));
+                found.push((i.object_write_trace_id, target, string_props(i.properties)))
             }
             None => missing.push(raw),
         }
     }
-    let (ok, mut errors) = match triage(planned) {
-        Ok(x) => x,
+    let rules = sb.rules_for(v);
+    let broken = found
+        .iter()
+        .map(|(t, target, p)| {
+            let current = s.contacts.get(target).map(|c| &c.props);
+            let v = rules.as_ref().map(|r| rules::check(r, current, p));
+            (t.clone(), v.unwrap_or_default())
+        })
+        .collect();
+    let refused = match rule_gate(sb.portal_rules().batch_mode, traced, broken) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let mut errors = vec![];
+    let mut planned = vec![];
+    for ((trace, target, props), refusal) in found.into_iter().zip(refused) {
+        match refusal {
+            Some(e) => errors.push(e),
+            None => {
+                let r = check_update(&s, target, &props).map(|p| (target, p));
+                planned.push((trace, r));
+            }
+        }
+    }
+    let ok = match triage(planned) {
+        Ok((ok, more)) => {
+            errors.extend(more);
+            ok
+        }
         Err(e) => return e.into_response(),
     };
     let mut results = vec![];
@@ -361,7 +459,11 @@ fn check_update(
     Ok(normalised)
 }
 
-pub async fn upsert(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
+pub async fn upsert(
+    State(sb): State<HubspotSandbox>,
+    Extension(v): Extension<PathVersion>,
+    body: Bytes,
+) -> Response {
     let started = Utc::now();
     let b = match parse(&body, MAX_INPUTS) {
         Ok(b) => b,
@@ -374,12 +476,39 @@ pub async fn upsert(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     ) {
         return e.into_response();
     }
+    let traced = every_traced(&b.inputs);
     let (clock, at) = (Utc::now(), Instant::now());
     let mode = sb.inner.cfg.upsert_email_mode;
     let mut s = sb.store();
+    // Portal rules: the create branch follows the create rules (UNCONFIRMED, assumed),
+    // the update branch the conditional ones.
+    let rules = sb.rules_for(v);
+    let broken = b
+        .inputs
+        .iter()
+        .map(|i| {
+            let v = rules.as_ref().map(|r| {
+                let mut props = string_props(i.properties.clone());
+                if let (Some(p), Some(k)) = (&i.id_property, &i.id) {
+                    props.insert(p.clone(), k.clone());
+                }
+                let current = upsert_target(&s, i).and_then(|t| s.contacts.get(&t));
+                rules::check(r, current.map(|c| &c.props), &props)
+            });
+            (i.object_write_trace_id.clone(), v.unwrap_or_default())
+        })
+        .collect();
+    let refused = match rule_gate(sb.portal_rules().batch_mode, traced, broken) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
     let mut results = vec![];
     let mut errors = vec![];
-    for i in b.inputs {
+    for (i, refusal) in b.inputs.into_iter().zip(refused) {
+        if let Some(e) = refusal {
+            errors.push(e);
+            continue;
+        }
         match upsert_one(&mut s, i, mode, clock, at) {
             Ok(v) => results.push(v),
             Err(e) => match e.1 {
@@ -397,6 +526,19 @@ pub async fn upsert(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
     )
 }
 
+/// The live contact an upsert input would update (`None`: it would create one).
+fn upsert_target(s: &Store, i: &Input) -> Option<u64> {
+    let key = i.id.clone().unwrap_or_default();
+    match i.id_property.as_deref()? {
+        "email" => s.emails.get(&key.trim().to_lowercase()).copied(),
+        p => s
+            .contacts
+            .values()
+            .find(|c| c.archived_at.is_none() && c.props.get(p) == Some(&key))
+            .map(|c| c.id),
+    }
+}
+
 fn upsert_one(
     s: &mut Store,
     i: Input,
@@ -406,6 +548,7 @@ fn upsert_one(
 ) -> Result<Value, (ApiError, Option<String>)> {
     let trace = i.object_write_trace_id.clone();
     let fail = |e: ApiError| (e, trace.clone());
+    let existing = upsert_target(s, &i);
     let key = i.id.clone().unwrap_or_default();
     let id_prop = i
         .id_property
@@ -419,14 +562,7 @@ fn upsert_one(
     }
     let mut props = string_props(i.properties);
     props.insert(id_prop.clone(), key.clone());
-    let existing = if id_prop == "email" {
-        s.emails.get(&key.trim().to_lowercase()).copied()
-    } else {
-        s.contacts
-            .values()
-            .find(|c| c.archived_at.is_none() && c.props.get(&id_prop) == Some(&key))
-            .map(|c| c.id)
-    };
+
     let names: Vec<String> = props.keys().cloned().collect();
     match existing {
         Some(target) => {

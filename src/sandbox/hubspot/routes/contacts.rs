@@ -3,11 +3,13 @@
 
 use super::super::HubspotSandbox;
 use super::super::errors::{ApiError, property_errors};
+use super::super::rules;
 use super::super::search::{SearchRequest, run};
 use super::super::store::{Source, WriteError};
+use super::super::version::PathVersion;
 use super::{list_param, param, parse_body, query_pairs};
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -26,7 +28,11 @@ pub fn write_error(e: WriteError) -> ApiError {
     }
 }
 
-pub async fn list(State(sb): State<HubspotSandbox>, RawQuery(q): RawQuery) -> Response {
+pub async fn list(
+    State(sb): State<HubspotSandbox>,
+    Extension(v): Extension<PathVersion>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let pairs = query_pairs(q.as_deref());
     let mut limit: usize = match param(&pairs, "limit").map(str::parse::<usize>) {
         None => 10,
@@ -70,7 +76,7 @@ pub async fn list(State(sb): State<HubspotSandbox>, RawQuery(q): RawQuery) -> Re
         o.insert(
             "paging".into(),
             json!({"next": {"after": n.to_string(),
-                "link": format!("/crm/v3/objects/contacts?after={n}")}}),
+                "link": format!("{}?after={n}", v.objects())}}),
         );
     }
     Json(out).into_response()
@@ -129,12 +135,22 @@ fn echo_names(props: &BTreeMap<String, String>) -> Vec<String> {
     props.keys().cloned().collect()
 }
 
-pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
+pub async fn create(
+    State(sb): State<HubspotSandbox>,
+    Extension(v): Extension<PathVersion>,
+    body: Bytes,
+) -> Response {
     let req: PropsBody = match parse_body(&body) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     let props = string_props(req.properties);
+    if let Some(r) = sb.rules_for(v) {
+        let broken = rules::check(&r, None, &props);
+        if !broken.is_empty() {
+            return rules::refusal(&broken).into_response();
+        }
+    }
     let mut s = sb.store();
     match s.create(
         &props,
@@ -157,6 +173,7 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
 
 pub async fn patch(
     State(sb): State<HubspotSandbox>,
+    Extension(v): Extension<PathVersion>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     body: Bytes,
@@ -172,6 +189,12 @@ pub async fn patch(
     let Some(target) = s.lookup(&id, by_email) else {
         return ApiError::not_found(&id).into_response();
     };
+    if let (Some(r), Some(c)) = (sb.rules_for(v), s.contacts.get(&target)) {
+        let broken = rules::check(&r, Some(&c.props), &props);
+        if !broken.is_empty() {
+            return rules::refusal(&broken).into_response();
+        }
+    }
     match s.update(
         target,
         &props,

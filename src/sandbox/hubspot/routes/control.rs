@@ -9,9 +9,17 @@
 //! - `GET /__sandbox/counters` (calls by endpoint, 429s, faults); `DELETE` resets them
 //! - `POST /__sandbox/faults` `{"kind":"status|latency|timeout|malformed|rate_limit",
 //!   "status":503,"millis":500,"times":3,"path":"batch/create"}`; `DELETE` disarms all
+//! - `POST /__sandbox/portal-rules` `{"create_required":["zip"],"conditional_required":
+//!   [{"if_property":"country","if_value":"France","require":"zip"}],"batch_mode":
+//!   "per_record"|"whole_batch"}` (every key optional) → 204; `GET` → the rules;
+//!   `DELETE` lifts every rule → 204
+//! - `POST /__sandbox/legacy-paths` `{"mode":"answer"|"refuse"}` → 204; `GET` → the mode
+//! - `POST /__sandbox/date-warnings` `{"enabled":true|false}` → 204
 
 use super::super::HubspotSandbox;
 use super::super::faults::Fault;
+use super::super::rules::PortalRules;
+use super::super::version::LegacyPaths;
 use super::contacts::string_props;
 use super::parse_body;
 use axum::extract::{Path, State};
@@ -32,6 +40,12 @@ pub fn routes() -> Router<HubspotSandbox> {
         .route("/__sandbox/merge", post(merge))
         .route("/__sandbox/counters", get(counters).delete(reset_counters))
         .route("/__sandbox/faults", post(fault).delete(clear_faults))
+        .route(
+            "/__sandbox/portal-rules",
+            post(set_rules).get(get_rules).delete(clear_rules),
+        )
+        .route("/__sandbox/legacy-paths", post(set_legacy).get(get_legacy))
+        .route("/__sandbox/date-warnings", post(set_date_warnings))
 }
 
 fn bad(msg: String) -> Response {
@@ -113,4 +127,59 @@ async fn fault(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
 async fn clear_faults(State(sb): State<HubspotSandbox>) -> Response {
     sb.clear_faults();
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn set_rules(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
+    match serde_json::from_slice::<PortalRules>(&body) {
+        Ok(r) => {
+            sb.set_portal_rules(r);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad(format!("bad portal rules: {e}")),
+    }
+}
+
+async fn get_rules(State(sb): State<HubspotSandbox>) -> Response {
+    Json(sb.portal_rules()).into_response()
+}
+
+async fn clear_rules(State(sb): State<HubspotSandbox>) -> Response {
+    sb.clear_portal_rules();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegacyReq {
+    mode: LegacyPaths,
+}
+
+async fn set_legacy(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
+    match serde_json::from_slice::<LegacyReq>(&body) {
+        Ok(r) => {
+            sb.set_legacy_paths(r.mode);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad(format!("bad legacy-paths request: {e}")),
+    }
+}
+
+async fn get_legacy(State(sb): State<HubspotSandbox>) -> Response {
+    Json(json!({"mode": sb.legacy_paths()})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WarningsReq {
+    enabled: bool,
+}
+
+async fn set_date_warnings(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
+    match serde_json::from_slice::<WarningsReq>(&body) {
+        Ok(r) => {
+            sb.set_date_warnings(r.enabled);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad(format!("bad date-warnings request: {e}")),
+    }
 }

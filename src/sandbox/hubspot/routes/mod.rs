@@ -10,39 +10,39 @@ mod props;
 use super::HubspotSandbox;
 use super::errors::ApiError;
 use super::gate::gate;
+use super::version::PathVersion;
 use axum::Router;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-/// The full router: API routes behind the gate, controls beside them.
-pub fn router(sb: HubspotSandbox) -> Router {
-    let api = Router::new()
+/// The API routes of one version (the same handlers for every version).
+fn versioned(v: PathVersion) -> Router<HubspotSandbox> {
+    let (o, p) = (v.objects(), v.properties());
+    Router::new()
+        .route(&o, get(contacts::list).post(contacts::create))
+        .route(&format!("{o}/search"), post(contacts::search))
+        .route(&format!("{o}/merge"), post(contacts::merge))
         .route(
-            "/crm/v3/objects/contacts",
-            get(contacts::list).post(contacts::create),
-        )
-        .route("/crm/v3/objects/contacts/search", post(contacts::search))
-        .route("/crm/v3/objects/contacts/merge", post(contacts::merge))
-        .route(
-            "/crm/v3/objects/contacts/{id}",
+            &format!("{o}/{{id}}"),
             get(contacts::get_one)
                 .patch(contacts::patch)
                 .delete(contacts::archive),
         )
-        .route("/crm/v3/objects/contacts/batch/read", post(batch::read))
-        .route("/crm/v3/objects/contacts/batch/create", post(batch::create))
-        .route("/crm/v3/objects/contacts/batch/update", post(batch::update))
-        .route("/crm/v3/objects/contacts/batch/upsert", post(batch::upsert))
-        .route(
-            "/crm/v3/objects/contacts/batch/archive",
-            post(batch::archive),
-        )
-        .route(
-            "/crm/v3/properties/contacts",
-            get(props::list).post(props::create),
-        )
-        .route("/crm/v3/properties/contacts/{name}", get(props::get_one))
+        .route(&format!("{o}/batch/read"), post(batch::read))
+        .route(&format!("{o}/batch/create"), post(batch::create))
+        .route(&format!("{o}/batch/update"), post(batch::update))
+        .route(&format!("{o}/batch/upsert"), post(batch::upsert))
+        .route(&format!("{o}/batch/archive"), post(batch::archive))
+        .route(&p, get(props::list).post(props::create))
+        .route(&format!("{p}/{{name}}"), get(props::get_one))
+}
+
+/// The full router: API routes of every version behind the gate, controls beside them.
+pub fn router(sb: HubspotSandbox) -> Router {
+    let api = PathVersion::ALL
+        .into_iter()
+        .fold(Router::new(), |r, v| r.merge(versioned(v)))
         .route_layer(axum::middleware::from_fn_with_state(sb.clone(), gate));
     api.merge(control::routes()).with_state(sb)
 }
