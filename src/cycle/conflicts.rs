@@ -3,12 +3,13 @@
 //! conflicts this cycle held and which it settled ([`record`]).
 //!
 //! Owns the conversion and that bookkeeping step. Must never decide a conflict (the engine
-//! and a person do) and never close a conflict whose pair's writes did not all succeed.
+//! and a person do) and never close a conflict whose pair's writes did not all succeed
+//! (pending, or refused and kept unsettled).
 
 use super::{Cycle, CycleError};
-use crate::domain::{GorgiasId, HubspotId};
+use crate::domain::{GorgiasId, HubspotId, RecordRef};
 use crate::engine::{self, Choice, Plan, Resolution};
-use crate::store::{ConflictChoice, HeldConflict, SeenConflict};
+use crate::store::{ConflictChoice, HeldConflict, SeenConflict, UnsettledFilter};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -75,9 +76,10 @@ pub fn undecided(plan: &Plan) -> HashSet<(HubspotId, GorgiasId, String)> {
     held.chain(skipped).collect()
 }
 
-/// After a cycle's writes: stores the conflicts the plan held, and, when every write
-/// succeeded (`clean`), closes the live conflicts of the planned pairs that the plan
-/// decided (a resolution applied, or the sides agree again).
+/// After a cycle's writes: stores the conflicts the plan held, and, when no write is left
+/// pending (`clean`), closes the live conflicts of the planned pairs that the plan decided
+/// (a resolution applied, or the sides agree again), except on pairs still owing a refused
+/// write.
 pub async fn record(
     ctx: &Cycle,
     plan: &Plan,
@@ -87,11 +89,36 @@ pub async fn record(
 ) -> Result<(), CycleError> {
     ctx.store.hold_conflicts(&seen(plan), at).await?;
     if clean {
+        // A pair still owing a refused write (an unsettled record) is not settled: its
+        // resolution waits for that write.
+        let owing: HashSet<RecordRef> = ctx
+            .store
+            .unsettled(UnsettledFilter::Open)
+            .await?
+            .into_iter()
+            .map(|u| u.record)
+            .collect();
+        let settled = settled_pairs(planned, &owing);
         ctx.store
-            .close_conflicts(planned, &undecided(plan), &ctx.options.actor, at)
+            .close_conflicts(&settled, &undecided(plan), &ctx.options.actor, at)
             .await?;
     }
     Ok(())
+}
+
+/// The planned pairs neither of whose records owes a write.
+pub fn settled_pairs(
+    planned: &HashSet<(HubspotId, GorgiasId)>,
+    owing: &HashSet<RecordRef>,
+) -> HashSet<(HubspotId, GorgiasId)> {
+    planned
+        .iter()
+        .filter(|(h, g)| {
+            !owing.contains(&RecordRef::Hubspot(h.clone()))
+                && !owing.contains(&RecordRef::Gorgias(*g))
+        })
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -120,6 +147,15 @@ mod tests {
             closed_at: None,
             closed_how: None,
         }
+    }
+
+    #[test]
+    fn a_pair_owing_a_refused_write_is_not_settled() {
+        let (h, g) = (HubspotId::new("101").unwrap(), GorgiasId::new(7).unwrap());
+        let (h2, g2) = (HubspotId::new("102").unwrap(), GorgiasId::new(8).unwrap());
+        let planned = HashSet::from([(h.clone(), g), (h2.clone(), g2)]);
+        let owing = HashSet::from([RecordRef::Hubspot(h)]);
+        assert_eq!(settled_pairs(&planned, &owing), HashSet::from([(h2, g2)]));
     }
 
     #[test]

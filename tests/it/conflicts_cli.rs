@@ -380,3 +380,89 @@ async fn the_inbox_lists_every_kind_newest_first_with_its_command() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolution_whose_write_is_refused_stays_live_until_the_write_succeeds() {
+    use tether::domain::System;
+    use tether::sandbox::hubspot::Fault;
+    use tether::store::{ConflictChoice, ConflictStatus};
+    let sb = sandboxes().await;
+    sb.hubspot
+        .seed_contacts(vec![contact("jane@shop.test", "Jane", "Doe", "")]);
+    sb.gorgias
+        .seed_customers(vec![customer("jane@shop.test", "Jane Doe", "")]);
+    let cycle = cycle_with(&sb, manual_name_mappings(), options()).await;
+    cycle.run().await.unwrap();
+    let link = cycle.store.links().await.unwrap()[0].clone();
+    sb.hubspot
+        .edit_as_person(
+            link.hubspot.as_str(),
+            BTreeMap::from([("firstname".to_string(), "Janet".to_string())]),
+        )
+        .unwrap();
+    sb.gorgias
+        .edit_as_agent(link.gorgias.get(), json!({"name": "Jane Smith"}));
+    settle().await;
+    cycle.run().await.unwrap();
+    let [held] = cycle
+        .store
+        .conflicts(false)
+        .await
+        .unwrap()
+        .try_into()
+        .unwrap();
+    cycle
+        .store
+        .resolve_conflict(
+            held.id,
+            &ConflictChoice::Take(System::Gorgias),
+            "test",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+
+    // HubSpot refuses the update: the resolution stays, the conflict is not closed.
+    sb.hubspot.inject_fault(
+        Fault::body(
+            400,
+            json!({
+                "status": "error",
+                "message": "Property values were not valid: a portal rule refuses this value",
+                "category": "VALIDATION_ERROR",
+                "correlationId": "0b7c1a2e-6f0e-4a55-9d0c-4f9f2b0b0c12"
+            })
+            .to_string(),
+            100_000,
+        )
+        .on_path("contacts/batch/update"),
+    );
+    let r = cycle.run().await.unwrap();
+    assert_eq!(r.applied.failed, 1, "{r:#?}");
+    let still = cycle.store.conflict(held.id).await.unwrap().unwrap();
+    assert_eq!(still.status, ConflictStatus::Resolved, "{still:#?}");
+    assert_eq!(
+        sb.hubspot.contact(link.hubspot.as_str()).unwrap()["properties"]["firstname"],
+        "Janet"
+    );
+
+    // The cause is lifted: the next sync (once the record's backoff allows) applies it.
+    sb.hubspot.clear_faults();
+    cycle
+        .store
+        .retry_unsettled(
+            &tether::store::RetrySelection::All,
+            "test",
+            "test",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    settle().await;
+    cycle.run().await.unwrap();
+    let c = sb.hubspot.contact(link.hubspot.as_str()).unwrap();
+    assert_eq!(c["properties"]["firstname"], "Jane");
+    assert_eq!(c["properties"]["lastname"], "Smith");
+    let closed = cycle.store.conflict(held.id).await.unwrap().unwrap();
+    assert_eq!(closed.closed_how.as_deref(), Some("applied"), "{closed:#?}");
+}
