@@ -2,9 +2,10 @@
 //! with generated people ([`crate::generate::demo_people`]: overlaps, conflicting values,
 //! near-duplicates), creates the HubSpot property the default mappings need, and, with a
 //! temporary store, prints the plan, syncs, makes a few conflicting edits on both sides
-//! (one on a field whose policy is `manual`, held for a person), plans and syncs again,
-//! resolves the held conflict as `tether conflicts resolve` does and syncs it, shows that a
-//! last plan has nothing to do, and writes the HTML report. Everything printed is what the real code did against the sandboxes over HTTP.
+//! (one on a field whose policy is `manual`, held for a person) while a HubSpot portal rule
+//! refuses one create, plans and syncs again, works through the inbox
+//! ([`super::demo_inbox`]: the conflict resolved, the rule lifted, one sync settles both),
+//! shows that a last plan has nothing to do, and writes the HTML report. Everything printed is what the real code did against the sandboxes over HTTP.
 //!
 //! Also owns [`Sandboxes`], the loopback pair with matching clients that the cycle's
 //! integration tests and the API-economy benchmark use. Must never fake an outcome.
@@ -367,90 +368,6 @@ async fn duplicates(store: &Store, r: &crate::cycle::CycleReport) -> anyhow::Res
     Ok(out)
 }
 
-/// The field the demo's mappings hold for a person (`conflict = "manual"`).
-pub const MANUAL_FIELD: &str = "company";
-
-/// The demo's mappings: the built-in defaults with [`MANUAL_FIELD`] under the `manual`
-/// policy, so that the demo shows a held conflict and its resolution.
-pub fn demo_mappings() -> anyhow::Result<MappingSet> {
-    let mut m = default_mappings()?;
-    let f = m
-        .fields
-        .iter_mut()
-        .find(|f| f.name == MANUAL_FIELD)
-        .ok_or_else(|| anyhow::anyhow!("the default mappings have no `{MANUAL_FIELD}` field"))?;
-    f.conflict = mappings::ConflictPolicy::Manual;
-    Ok(m)
-}
-
-/// Both sides of a linked pair change the company, differently.
-fn edit_company_on_both_sides(sb: &Sandboxes, l: &crate::store::Link) -> anyhow::Result<()> {
-    sb.hubspot
-        .edit_as_person(
-            l.hubspot.as_str(),
-            BTreeMap::from([("company".to_string(), "Oak & Sons Ltd".to_string())]),
-        )
-        .map_err(anyhow::Error::msg)?;
-    // Gorgias replaces `data` as a whole: keep what the sync wrote there.
-    let mut data = sb
-        .gorgias
-        .customer(l.gorgias.get())
-        .and_then(|c| c.get("data").cloned())
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    data["tether"] = match data.get("tether") {
-        Some(t) if t.is_object() => t.clone(),
-        _ => json!({}),
-    };
-    data["tether"]["company"] = json!("Oak and Sons");
-    sb.gorgias
-        .edit_as_agent(l.gorgias.get(), json!({ "data": data }));
-    Ok(())
-}
-
-/// Step 4: the held conflict as `tether conflicts list` shows it, resolved as
-/// `tether conflicts resolve ID --take gorgias` does, and applied by one sync.
-async fn settle_held_conflict(cycle: &Cycle, store: &Store) -> anyhow::Result<()> {
-    let held = store.conflicts(false).await?;
-    let Some(c) = held.first() else {
-        println!("  no conflict is held");
-        return Ok(());
-    };
-    println!("  $ tether conflicts list");
-    println!("  {}", super::conflicts::line(c));
-    println!("  $ tether conflicts resolve {} --take gorgias", c.id);
-    let choice = crate::store::ConflictChoice::Take(System::Gorgias);
-    store
-        .resolve_conflict(c.id, &choice, "demo", chrono::Utc::now())
-        .await?;
-    println!("  stored and audited; the next sync writes it through the outbox");
-    let r = cycle.run().await?;
-    print!("{}", super::sync::describe(&r));
-    let after = store.conflict(c.id).await?;
-    let h = cycle
-        .hubspot
-        .batch_read(&[c.hubspot_id.as_str().to_owned()], &["company"])
-        .await?;
-    let hubspot_now = h
-        .into_iter()
-        .find_map(|r| match r.outcome {
-            crate::connectors::hubspot::ReadOutcome::Found(c) => {
-                c.properties.get("company").cloned()
-            }
-            _ => None,
-        })
-        .unwrap_or_default();
-    println!(
-        "  conflict #{}: {}; HubSpot {} now holds company {hubspot_now:?}",
-        c.id,
-        after
-            .and_then(|a| a.closed_how)
-            .map_or_else(|| "still open".to_owned(), |how| format!("closed ({how})")),
-        c.hubspot_id
-    );
-    Ok(())
-}
-
 pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
     let color = crate::report::color_wanted(
@@ -458,7 +375,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
         std::env::var("NO_COLOR").ok().as_deref(),
     );
     let sb = Sandboxes::start(args.speed).await?;
-    let mappings = Arc::new(demo_mappings()?);
+    let mappings = Arc::new(super::demo_inbox::demo_mappings()?);
     let people = demo_people(args.people, args.seed);
     let (nh, ng) = sb.seed(&people);
     println!("tether demo");
@@ -478,7 +395,8 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let created = sb.setup(&mappings).await?;
     println!("  setup: created HubSpot properties {created:?}");
     println!(
-        "  mappings: the built-in defaults, with `{MANUAL_FIELD}` under `conflict = \"manual\"` (held for a person)"
+        "  mappings: the built-in defaults, with `{}` under `conflict = \"manual\"` (held for a person)",
+        super::demo_inbox::MANUAL_FIELD
     );
 
     let dir = std::env::temp_dir().join(format!(
@@ -553,14 +471,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
         edits += 1;
     }
-    let held_pair = links.get(3).cloned();
-    if let Some(l) = &held_pair {
-        edit_company_on_both_sides(&sb, l)?;
-        println!(
-            "  HubSpot {} and Gorgias {}: both changed the company, differently (`{MANUAL_FIELD}` is `manual`: held for a person)",
-            l.hubspot, l.gorgias
-        );
+    if let Some(l) = links.get(3) {
+        super::demo_inbox::edit_company_on_both_sides(&sb, l)?;
     }
+    let newcomer = super::demo_inbox::refuse_a_create(&sb)?;
     // Let the HubSpot search index catch up with the edits (its lag is time-scaled too).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let second = cycle.plan().await?;
@@ -578,8 +492,8 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     print!("{}", super::sync::describe(&r2));
     let _ = edits;
 
-    println!("\n== 4. a person settles the held conflict ==");
-    settle_held_conflict(&cycle, &store).await?;
+    println!("\n== 4. a person works through the inbox ==");
+    super::demo_inbox::work_through(&sb, &cycle, &store, newcomer).await?;
 
     println!("\n== 5. tether plan again ==");
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -4,6 +4,7 @@
 
 pub mod conflicts;
 pub mod demo;
+pub mod demo_inbox;
 pub mod doctor;
 pub mod explain;
 pub mod generate;
