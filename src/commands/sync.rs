@@ -102,6 +102,12 @@ pub fn describe(r: &CycleReport) -> String {
         r.applied.resolved_existing + r.resumed.resolved_existing,
         r.quarantined
     ));
+    let refused = r.applied.failed + r.resumed.failed;
+    if refused > 0 {
+        out.push_str(&format!(
+            "  {refused} refused write(s) kept: their records stay unsettled and are retried with a backoff; `tether plan` lists them, `tether retry` / `tether dismiss` act on them\n"
+        ));
+    }
     let d = &r.dedup;
     if d.records > 0 || d.merges_applied + d.merges_failed > 0 {
         out.push_str(&format!(

@@ -23,9 +23,13 @@ pub fn ci_scenarios() -> Vec<Scenario> {
         service: false,
         ..Size::default()
     };
+    let full = Size {
+        refusals: true,
+        ..Size::default()
+    };
     CI_SEEDS
         .iter()
-        .map(|s| generate(*s, Size::default()))
+        .map(|s| generate(*s, full))
         .chain(SYNC_ONLY_SEEDS.iter().map(|s| generate(*s, sync_only)))
         .collect()
 }
@@ -34,6 +38,7 @@ pub fn ci_scenarios() -> Vec<Scenario> {
 fn replay_size() -> Size {
     Size {
         service: std::env::var("TETHER_CHAOS_SERVICE").map_or(true, |v| v != "0"),
+        refusals: std::env::var("TETHER_CHAOS_REFUSALS").map_or(true, |v| v != "0"),
         ..Size::default()
     }
 }

@@ -20,7 +20,7 @@ use tether::engine::canonical::{read_gorgias, read_hubspot};
 use tether::engine::input::{GorgiasRecord, HubspotRecord};
 use tether::mappings::MappingSet;
 use tether::sandbox::gorgias::{Fault as GFault, FaultKind as GKind};
-use tether::sandbox::hubspot::{Fault as HFault, FaultKind as HKind};
+use tether::sandbox::hubspot::{Fault as HFault, FaultKind as HKind, PortalRules};
 use tether::store::Store;
 
 /// One value somebody wrote: when (round), where, what (canonical), and whether a cycle of
@@ -133,7 +133,7 @@ struct Run {
     service: Option<Service>,
     services_started: usize,
     /// What went wrong with `tether run` itself (exited by itself, did not start, did not
-    /// stop cleanly on SIGTERM).
+    /// stop cleanly on SIGTERM), or with `tether retry --all` after a portal rule.
     service_fails: Vec<String>,
 }
 
@@ -521,6 +521,28 @@ impl Run {
         true
     }
 
+    /// `tether retry --all`, as a person runs it once a portal rule is lifted; it must exit 0.
+    async fn retry_all(&mut self) {
+        let mut cmd = self.base();
+        cmd.args(["retry", "--all"]);
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.trace
+            .push(format!("      {}", text.trim().replace('\n', "\n      ")));
+        if out.status.code() != Some(0) {
+            self.service_fails.push(format!(
+                "tether retry --all failed ({:?}): {text}",
+                out.status
+            ));
+        }
+    }
+
     async fn sync(&mut self) -> i32 {
         tokio::time::sleep(Duration::from_millis(150)).await;
         let mut cmd = self.tether();
@@ -781,6 +803,18 @@ impl Run {
             }
             Step::Fault(f) => {
                 self.fault(*f);
+                true
+            }
+            Step::PortalRule { on: true } => {
+                self.sb.hubspot.set_portal_rules(PortalRules {
+                    create_required: vec!["lifecyclestage".into()],
+                    ..PortalRules::default()
+                });
+                true
+            }
+            Step::PortalRule { on: false } => {
+                self.sb.hubspot.clear_portal_rules();
+                self.retry_all().await;
                 true
             }
             Step::Sync => {

@@ -136,6 +136,13 @@ pub enum Step {
         gone: usize,
     },
     Fault(FaultSpec),
+    /// A permanent refusal: a HubSpot portal rule requiring `lifecyclestage` on every create is
+    /// switched on (`on`), or lifted, after which a person runs `tether retry --all` (the
+    /// refused records may be in their backoff). Lifting happens while no `tether run` is
+    /// up (the writer guard would refuse the retry).
+    PortalRule {
+        on: bool,
+    },
     /// `tether sync` runs to its end.
     Sync,
     /// `tether sync` is started and `kill -9`ed after `after_ms`.
@@ -188,6 +195,9 @@ pub struct Size {
     /// Whether a `tether run` span may be woven in (`false` gives the scenarios of the
     /// sync-only suite, step for step).
     pub service: bool,
+    /// Whether a permanent refusal (a portal rule on, later lifted) may be woven in
+    /// ([`weave_refusals`]); off, the scenarios are those before the fault kind existed.
+    pub refusals: bool,
 }
 
 impl Default for Size {
@@ -196,6 +206,7 @@ impl Default for Size {
             people: 12,
             steps: 14,
             service: true,
+            refusals: false,
         }
     }
 }
@@ -334,12 +345,66 @@ pub fn generate(seed: u64, size: Size) -> Scenario {
     if size.service {
         steps = weave_service(steps, seed);
     }
+    if size.refusals {
+        steps = weave_refusals(steps, seed);
+    }
     Scenario {
         seed,
         homes,
         steps,
         service: size.service,
     }
+}
+
+/// Weaves a permanent refusal into about half of the scenarios, from a stream of its own so
+/// that the other steps stay as they were: a portal rule switched on (possibly before the
+/// first step) and lifted later, at a place where no `tether run` is up (so that `tether retry --all`
+/// can take the writer guard). No such place: no refusal.
+pub fn weave_refusals(steps: Vec<Step>, seed: u64) -> Vec<Step> {
+    let mut r = Rng::new(seed.rotate_left(17) ^ 0x0BAD_5EED_0F0F_1234);
+    let n = steps.len();
+    if n < 2 || !r.chance(50) {
+        return steps;
+    }
+    // Whether `tether run` is up before step i (i = n: after the last step).
+    let mut alive = Vec::with_capacity(n + 1);
+    let mut up = false;
+    for s in &steps {
+        alive.push(up);
+        match s {
+            Step::RunStart { .. } => up = true,
+            Step::RunStop { .. } | Step::RunKill { restart: false, .. } => up = false,
+            _ => {}
+        }
+    }
+    alive.push(up);
+    // Half the time before the first `tether sync`, so the first creates meet the rule.
+    let on = if r.chance(50) {
+        0
+    } else {
+        r.below(n as u64) as usize
+    };
+    let offs: Vec<usize> = (on + 1..=n).filter(|i| !alive[*i]).collect();
+    let Some(off) = offs
+        .get(r.below(offs.len().max(1) as u64) as usize)
+        .copied()
+    else {
+        return steps;
+    };
+    let mut out = Vec::with_capacity(n + 2);
+    for (i, s) in steps.into_iter().enumerate() {
+        if i == on {
+            out.push(Step::PortalRule { on: true });
+        }
+        if i == off {
+            out.push(Step::PortalRule { on: false });
+        }
+        out.push(s);
+    }
+    if off == n {
+        out.push(Step::PortalRule { on: false });
+    }
+    out
 }
 
 /// How a `tether run` span ends.
@@ -515,6 +580,12 @@ impl fmt::Display for Step {
             Step::MergeHubspot { keep, gone } => write!(f, "merge p{gone} into p{keep} in HubSpot"),
             Step::MergeGorgias { keep, gone } => write!(f, "merge p{gone} into p{keep} in Gorgias"),
             Step::Fault(x) => write!(f, "fault {x:?}"),
+            Step::PortalRule { on: true } => {
+                f.write_str("HubSpot portal rule on: lifecyclestage required on create")
+            }
+            Step::PortalRule { on: false } => {
+                f.write_str("HubSpot portal rule lifted, then tether retry --all")
+            }
             Step::Sync => f.write_str("tether sync"),
             Step::Crash { after_ms } => write!(f, "tether sync, kill -9 after {after_ms} ms"),
             Step::RunStart { grace_s } => {
@@ -632,4 +703,61 @@ fn the_service_span_leaves_the_other_steps_alone_and_is_well_formed() {
         two_spans >= 10,
         "{two_spans} of 199 seeds start tether run twice"
     );
+}
+
+#[test]
+fn refusals_are_lifted_while_no_service_is_up_and_leave_the_other_steps_alone() {
+    let mut with = 0;
+    for seed in 1..200 {
+        let full = generate(
+            seed,
+            Size {
+                refusals: true,
+                ..Size::default()
+            },
+        );
+        let on = full
+            .steps
+            .iter()
+            .position(|s| *s == Step::PortalRule { on: true });
+        let off = full
+            .steps
+            .iter()
+            .position(|s| *s == Step::PortalRule { on: false });
+        let rest: Vec<&Step> = full
+            .steps
+            .iter()
+            .filter(|s| !matches!(s, Step::PortalRule { .. }))
+            .collect();
+        let plain = weave_service(
+            generate(
+                seed,
+                Size {
+                    service: false,
+                    ..Size::default()
+                },
+            )
+            .steps,
+            seed,
+        );
+        assert_eq!(rest, plain.iter().collect::<Vec<_>>(), "seed {seed}");
+        match (on, off) {
+            (None, None) => continue,
+            (Some(a), Some(b)) => assert!(a < b, "seed {seed}: lifted before it was on"),
+            other => panic!("seed {seed}: unpaired rule {other:?}"),
+        }
+        with += 1;
+        let mut up = false;
+        for s in &full.steps {
+            match s {
+                Step::RunStart { .. } => up = true,
+                Step::RunStop { .. } | Step::RunKill { restart: false, .. } => up = false,
+                Step::PortalRule { on: false } => {
+                    assert!(!up, "seed {seed}: lifted under tether run")
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(with > 40, "only {with} of 199 scenarios refuse writes");
 }
