@@ -140,7 +140,7 @@ fn quarantined(q: &QuarantineEntry) -> InboxItem {
             q.reason,
             q.record.system().as_str()
         ),
-        actions: vec![format!("tether explain {}", q.record.id_string())],
+        actions: vec![format!("tether explain {}", q.record)],
     }
 }
 
@@ -293,6 +293,10 @@ mod tests {
         );
         assert!(items[0].actions[1].starts_with("tether conflicts resolve 2 --take"));
         assert_eq!(items[2].actions[0], "tether merges show 4");
+        assert_eq!(
+            items[1].actions[0], "tether explain gorgias:9",
+            "the system is named: a bare id means HubSpot"
+        );
         let out = text(&items);
         assert!(
             !out.contains('\u{1b}'),

@@ -371,7 +371,7 @@ async fn the_inbox_lists_every_kind_newest_first_with_its_command() {
     assert!(first_action("refused_write").starts_with("tether retry "));
     assert!(first_action("held_conflict").starts_with("tether conflicts show "));
     assert!(first_action("merge_proposal").starts_with("tether merges show "));
-    assert_eq!(first_action("quarantined"), "tether explain 55");
+    assert_eq!(first_action("quarantined"), "tether explain hubspot:55");
     let (code, text) = run(env, dir.path().to_path_buf(), &["inbox"]).await;
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("4 items waiting for a person"), "{text}");
