@@ -48,20 +48,22 @@ pub enum Command {
     Run(commands::run::RunArgs),
     /// Duplicate merge proposals: list, show, approve (merges now), reject.
     Merges(commands::merges::MergesArgs),
+    /// Held conflicts (fields whose policy is `manual`): list, show, resolve.
+    Conflicts(commands::conflicts::ConflictsArgs),
+    /// Everything waiting for a person, newest first, each with the command that acts on it.
+    Inbox(commands::inbox::InboxArgs),
     /// Serve the merge review page and its JSON API.
     Review(commands::review::ReviewArgs),
     /// Run one sync cycle (read both sides, plan, apply, record).
     Sync(commands::sync::SyncArgs),
     /// Dry run: show what a sync would do, writing nothing anywhere.
     Plan(commands::plan::PlanArgs),
-    /// Create the HubSpot custom properties the mappings declare (and the Gorgias sidebar
-    /// widgets when `sidebar.install` asks for them).
+    /// Create the HubSpot custom properties the mappings declare, the Gorgias sidebar
+    /// widgets when `sidebar.install` asks for them, and retry refused writes at the next
+    /// cycle.
     Setup,
     /// Gorgias sidebar: `install-widget [--card]`, `uninstall-widget`.
     Gorgias(commands::gorgias::GorgiasArgs),
-    /// Create the HubSpot custom properties the mappings declare (and retry refused
-    /// writes at the next cycle).
-    Setup,
     /// Plan refused writes again at the next cycle (`tether retry ID…` or `--all`).
     Retry(commands::unsettled::RetryArgs),
     /// Settle refused writes without a write (`tether dismiss ID… --reason R`).
@@ -99,6 +101,8 @@ pub fn main() -> ExitCode {
             Command::Match(args) => commands::matching::run(&global, args).await,
             Command::Run(args) => commands::run::run(&global, args).await,
             Command::Merges(args) => commands::merges::run(&global, args).await,
+            Command::Conflicts(args) => commands::conflicts::run(&global, args).await,
+            Command::Inbox(args) => commands::inbox::run(&global, args).await,
             Command::Review(args) => commands::review::run(&global, args).await,
             Command::Sync(args) => commands::sync::run(&global, args).await,
             Command::Plan(args) => commands::plan::run(&global, args).await,

@@ -1,9 +1,11 @@
 //! `tether demo`: the README's main command. Starts both sandboxes on loopback, seeds them
 //! with generated people ([`crate::generate::demo_people`]: overlaps, conflicting values,
 //! near-duplicates), creates the HubSpot property the default mappings need, and, with a
-//! temporary store, prints the plan, syncs, makes a few conflicting edits on both sides,
-//! plans and syncs again, shows that a last plan has nothing to do, and writes the HTML
-//! report. Everything printed is what the real code did against the sandboxes over HTTP.
+//! temporary store, prints the plan, syncs, makes a few conflicting edits on both sides
+//! (one on a field whose policy is `manual`, held for a person) while a HubSpot portal rule
+//! refuses one create, plans and syncs again, works through the inbox
+//! ([`super::demo_inbox`]: the conflict resolved, the rule lifted, one sync settles both),
+//! shows that a last plan has nothing to do, and writes the HTML report. Everything printed is what the real code did against the sandboxes over HTTP.
 //!
 //! Also owns [`Sandboxes`], the loopback pair with matching clients that the cycle's
 //! integration tests and the API-economy benchmark use. Must never fake an outcome.
@@ -379,7 +381,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
         std::env::var("NO_COLOR").ok().as_deref(),
     );
     let sb = Sandboxes::start(args.speed).await?;
-    let mappings = Arc::new(default_mappings()?);
+    let mappings = Arc::new(super::demo_inbox::demo_mappings()?);
     let people = demo_people(args.people, args.seed);
     let (nh, ng) = sb.seed(&people);
     println!("tether demo");
@@ -398,6 +400,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let created = sb.setup(&mappings).await?;
     println!("  setup: created HubSpot properties {created:?}");
+    println!(
+        "  mappings: the built-in defaults, with `{}` under `conflict = \"manual\"` (held for a person)",
+        super::demo_inbox::MANUAL_FIELD
+    );
 
     let dir = std::env::temp_dir().join(format!(
         "tether-demo-{}-{}",
@@ -471,6 +477,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
         edits += 1;
     }
+    if let Some(l) = links.get(3) {
+        super::demo_inbox::edit_company_on_both_sides(&sb, l)?;
+    }
+    let newcomer = super::demo_inbox::refuse_a_create(&sb)?;
     // Let the HubSpot search index catch up with the edits (its lag is time-scaled too).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let second = cycle.plan().await?;
@@ -488,7 +498,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     print!("{}", super::sync::describe(&r2));
     let _ = edits;
 
-    println!("\n== 4. tether plan again ==");
+    println!("\n== 4. a person works through the inbox ==");
+    super::demo_inbox::work_through(&sb, &cycle, &store, newcomer).await?;
+
+    println!("\n== 5. tether plan again ==");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (wh, wg) = sb.write_calls();
     let last = cycle.plan().await?;

@@ -157,6 +157,8 @@ struct Resolved {
     gorgias: Option<GorgiasId>,
     link: Option<engine::Link>,
     history: Vec<HistoryItem>,
+    /// Pending resolutions of this pair's held conflicts.
+    resolutions: Vec<engine::Resolution>,
 }
 
 async fn resolve(store: Option<&Store>, subject: &Subject) -> anyhow::Result<Resolved> {
@@ -245,6 +247,13 @@ async fn resolve(store: Option<&Store>, subject: &Subject) -> anyhow::Result<Res
     }
     if let Some(g) = out.gorgias {
         sides.push(RecordRef::Gorgias(g));
+    }
+    if let Some(l) = &out.link {
+        let pending = store.pending_resolutions().await?;
+        out.resolutions = crate::cycle::conflicts::resolutions(&pending)
+            .into_iter()
+            .filter(|r| r.hubspot_id == l.hubspot_id && r.gorgias_id == l.gorgias_id)
+            .collect();
     }
     for r in sides {
         out.history.extend(
@@ -341,6 +350,7 @@ pub async fn run(global: &Global, args: ExplainArgs) -> anyhow::Result<ExitCode>
         gorgias: gorgias.as_ref(),
         link: resolved.link.as_ref(),
         history: &resolved.history,
+        resolutions: &resolved.resolutions,
         field: args.field.as_deref(),
     };
     let mut explanation = view::build(&facts, &mappings, &options);

@@ -2,11 +2,14 @@
 //! store opened, connectors built, and errors become exit codes. `anyhow` lives here.
 //! Must never hold sync, diff or matching logic: that belongs to the pure core.
 
+pub mod conflicts;
 pub mod demo;
+pub mod demo_inbox;
 pub mod doctor;
 pub mod explain;
 pub mod generate;
 pub mod gorgias;
+pub mod inbox;
 pub mod mappings;
 pub mod matching;
 pub mod merges;

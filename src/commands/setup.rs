@@ -56,7 +56,7 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
         let card = settings.sidebar.install == "card";
         super::gorgias::install(&gorgias, &settings.sidebar, &fields, card).await?;
     }
-    clear_backoff(&settings).await
+    clear_backoff(settings).await
 }
 
 /// Writes refused before the setup was complete are planned again by the next cycle.

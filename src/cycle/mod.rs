@@ -3,13 +3,14 @@
 //! feeds and the counterparts ([`read`]), plan ([`crate::engine::plan`]), persist the plan's
 //! writes to the outbox in one transaction and apply them ([`apply`]), propose duplicate
 //! merges over the records read and apply the auto-approved ones ([`dedup`]), then record
-//! bases, links, audit rows, seen records and watermarks.
+//! held conflicts ([`conflicts`]), bases, links, audit rows, seen records and watermarks.
 //!
 //! Owns the sequencing and the [`CycleReport`]. Must never decide what to write (the engine
 //! does), never build SQL or HTTP requests itself (the store and the connectors do), and
 //! never advance a watermark past a record whose writes did not all succeed.
 
 pub mod apply;
+pub mod conflicts;
 pub mod dedup;
 pub mod failure;
 pub mod precheck;
@@ -433,6 +434,8 @@ async fn run_inner(
         report.dedup = dedup::propose_and_apply(ctx, settings, &records, Utc::now()).await?;
     }
     let clean = report.applied.is_clean() && report.resumed.is_clean();
+    let planned = conflicts::planned_pairs(&gathered.links, &gathered.hubspot, &gathered.gorgias);
+    conflicts::record(ctx, &report.plan, &planned, clean, Utc::now()).await?;
     if clean {
         read::record_progress(ctx, &gathered, &report.plan).await?;
         report.watermarks_advanced = matches!(source, read::Source::Feeds);

@@ -57,6 +57,9 @@ pub struct Gathered {
     /// release (a `kill -9`, a SIGTERM abandoning it) releases them again next time, and
     /// their pairs are planned then (chaos seed 26).
     released: Vec<RecordRef>,
+    /// The choices people made for held conflicts, not yet applied (`tether conflicts
+    /// resolve`, the review page).
+    pub resolutions: Vec<engine::Resolution>,
     /// Unsettled records read again this cycle ([`super::replan`]): settled by
     /// [`record_progress`] when the plan owes them no write any more.
     pub replanned_unsettled: Vec<RecordRef>,
@@ -66,14 +69,14 @@ pub struct Gathered {
 }
 
 impl Gathered {
-    /// The engine input over what was read (no review decisions yet).
+    /// The engine input over what was read, with the pending conflict resolutions.
     pub fn input(&self) -> Input<'_> {
         Input {
             hubspot: &self.hubspot,
             gorgias: &self.gorgias,
             links: &self.links,
             excluded: &self.excluded,
-            resolutions: &[],
+            resolutions: &self.resolutions,
         }
     }
 }
@@ -1094,6 +1097,7 @@ async fn finish(
     }
     rd.out.hubspot = rd.hubspot.into_values().collect();
     rd.out.gorgias = rd.gorgias.into_values().collect();
+    rd.out.resolutions = super::conflicts::resolutions(&ctx.store.pending_resolutions().await?);
     if rd.mode == Mode::Write {
         // One quarantined again later in this read stays quarantined.
         rd.out.released = rd

@@ -4,7 +4,9 @@
 //! one get per customer, inside the clients' rate budgets), then planned like any record:
 //! - **quarantined** records (a malformed answer): released when they read cleanly;
 //! - **unsettled** records (a refused write, `store::unsettled`) whose backoff is over;
-//! - **held** records (their pair holds a conflict for review), so `plan` keeps showing it.
+//! - **held** records (their pair holds a conflict for review), so `plan` keeps showing it,
+//!   and the records of every live stored conflict (`store::conflicts`), so a resolution a
+//!   person chose is applied by the next cycle even when neither side changed again.
 //!
 //! A record is in the set once, for the first reason in that order. Owns the set and the
 //! fingerprint of the mappings and settings (a change clears the unsettled records'
@@ -137,6 +139,17 @@ pub async fn due(
             .map(|u| u.record),
     );
     out.add(Why::Held, ctx.store.records_with_key(HELD_KEY).await?);
+    // Both records of every live stored conflict: one a person resolved since the last
+    // cycle is applied even when neither side changed again.
+    out.add(
+        Why::Held,
+        ctx.store.conflicts(false).await?.into_iter().flat_map(|c| {
+            [
+                RecordRef::Hubspot(c.hubspot_id),
+                RecordRef::Gorgias(c.gorgias_id),
+            ]
+        }),
+    );
     Ok(out)
 }
 

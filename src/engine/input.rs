@@ -48,13 +48,23 @@ pub struct Excluded {
     pub gorgias: HashSet<GorgiasId>,
 }
 
-/// A reviewer's decision on a held conflict: the value of `winner` is copied to the other side.
+/// A reviewer's decision on a held conflict (`tether conflicts resolve`, the review page).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resolution {
     pub hubspot_id: HubspotId,
     pub gorgias_id: GorgiasId,
     pub field: String,
-    pub winner: System,
+    pub choice: Choice,
+}
+
+/// What a reviewer chose for one held field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// This side's current value is copied to the other side.
+    Take(System),
+    /// This canonical value is written to every side that does not hold it (`""` = empty).
+    Value(String),
 }
 
 /// Everything one planning run looks at. Records may come in any order; the plan does not

@@ -17,7 +17,9 @@ pub mod plan;
 mod planner;
 pub mod resolve;
 
-pub use input::{Base, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options, Resolution};
+pub use input::{
+    Base, Choice, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options, Resolution,
+};
 pub use link::{GorgiasKeys, HubspotKeys, KeyLinking, link_keys};
 pub use plan::*;
 pub use planner::{KeyReader, plan};

@@ -8,7 +8,7 @@ use super::canonical::{self, GorgiasPatch, gorgias_text, hubspot_text};
 use super::caps;
 use super::fxhash::{self, FxMap, FxSet};
 use super::input::{
-    Base, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options, Resolution,
+    Base, Choice, Excluded, GorgiasRecord, HubspotRecord, Input, Link, Options, Resolution,
 };
 use super::link::{self, Candidate, Outcome};
 use super::plan::*;
@@ -27,7 +27,7 @@ struct Ctx<'a> {
     gorgias_id_prop: Option<&'a str>,
     /// Gorgias top-level field or data path that holds the HubSpot id (`hubspot = "@id"`).
     hubspot_id_field: Option<&'a FieldMapping>,
-    reviews: HashMap<(&'a HubspotId, GorgiasId, &'a str), System>,
+    reviews: HashMap<(&'a HubspotId, GorgiasId, &'a str), &'a Choice>,
 }
 
 #[derive(Default)]
@@ -244,7 +244,7 @@ impl<'a> Ctx<'a> {
                 .find(|f| f.hubspot == HubspotAccess::Id),
             reviews: resolutions
                 .iter()
-                .map(|r| ((&r.hubspot_id, r.gorgias_id, r.field.as_str()), r.winner))
+                .map(|r| ((&r.hubspot_id, r.gorgias_id, r.field.as_str()), &r.choice))
                 .collect(),
         }
     }
@@ -641,7 +641,25 @@ impl<'a> Ctx<'a> {
                 hubspot_updated: h.updated_at,
                 gorgias_updated: g.updated_at,
             };
-            let review = self.reviews.get(&(&h.id, g.id, f.name.as_str())).copied();
+            let review = match self.reviews.get(&(&h.id, g.id, f.name.as_str())) {
+                Some(Choice::Take(side)) => Some(*side),
+                Some(Choice::Value(v)) => {
+                    let v = Some(v.as_str()).filter(|v| !v.is_empty());
+                    self.write_value(
+                        f,
+                        (h, g),
+                        &state,
+                        v,
+                        &mut props,
+                        &mut h_bases,
+                        &mut patch,
+                        &mut g_bases,
+                        out,
+                    );
+                    continue;
+                }
+                None => None,
+            };
             match decide(f.direction, f.conflict, review, &state) {
                 Decision::Nothing => {}
                 Decision::Base(v) => out.base_updates.push(BaseUpdate {
@@ -707,6 +725,58 @@ impl<'a> Ctx<'a> {
             });
         } else {
             move_bases(h, g, g_bases, out);
+        }
+    }
+
+    /// A reviewer's own value (`Choice::Value`): written to each side that does not hold
+    /// it; when both already do, only the base moves.
+    #[allow(clippy::too_many_arguments)]
+    fn write_value(
+        &self,
+        f: &FieldMapping,
+        (h, g): (&HubspotRecord, &GorgiasRecord),
+        state: &FieldState<'_>,
+        v: Option<&str>,
+        props: &mut BTreeMap<String, String>,
+        h_bases: &mut BTreeMap<String, Option<String>>,
+        patch: &mut Option<GorgiasPatch>,
+        g_bases: &mut BTreeMap<String, Option<String>>,
+        out: &mut Out,
+    ) {
+        let mut wrote = false;
+        for (to, now) in [
+            (System::Hubspot, state.hubspot),
+            (System::Gorgias, state.gorgias),
+        ] {
+            if now != v {
+                wrote = true;
+                self.write(
+                    f,
+                    h,
+                    g,
+                    (state.hubspot, state.gorgias, state.base),
+                    (
+                        to,
+                        v,
+                        super::resolve::Cause::ReviewDecision,
+                        "reviewer's value",
+                    ),
+                    props,
+                    h_bases,
+                    patch,
+                    g_bases,
+                    out,
+                    now.is_some(),
+                );
+            }
+        }
+        if !wrote && v != state.base {
+            out.base_updates.push(BaseUpdate {
+                hubspot_id: h.id.clone(),
+                gorgias_id: g.id,
+                field: f.name.clone(),
+                value: v.map(str::to_owned),
+            });
         }
     }
 

@@ -261,7 +261,7 @@ fn a_review_decision_settles_a_manual_conflict() {
         hubspot_id: hid("101"),
         gorgias_id: gid(7),
         field: "note".into(),
-        winner: System::Gorgias,
+        choice: Choice::Take(System::Gorgias),
     };
     let p = run_with(
         &[h],
@@ -281,6 +281,70 @@ fn a_review_decision_settles_a_manual_conflict() {
         Some("from gorgias")
     );
     assert_eq!(p.changes[0].cause, Cause::ReviewDecision);
+}
+
+#[test]
+fn a_reviewers_own_value_is_written_to_both_sides() {
+    let (mut h, mut g, l) = agreed_pair();
+    h.properties.insert("note".into(), "from hubspot".into());
+    g.fields["note"] = json!("from gorgias");
+    let r = Resolution {
+        hubspot_id: hid("101"),
+        gorgias_id: gid(7),
+        field: "note".into(),
+        choice: Choice::Value("agreed by hand".into()),
+    };
+    let p = run_with(
+        &[h],
+        &[g],
+        &[l],
+        &map(),
+        &Excluded::default(),
+        &[r],
+        &Options::default(),
+    );
+    assert!(p.conflicts.is_empty());
+    assert_eq!(
+        p.hubspot_updates[0]
+            .properties
+            .get("note")
+            .map(String::as_str),
+        Some("agreed by hand")
+    );
+    assert_eq!(
+        p.gorgias_updates[0].fields.get("note"),
+        Some(&json!("agreed by hand"))
+    );
+    assert!(p.changes.iter().all(|c| c.cause == Cause::ReviewDecision));
+    assert_eq!(p.changes.len(), 2);
+}
+
+#[test]
+fn a_reviewers_value_already_on_both_sides_only_moves_the_base() {
+    let (mut h, mut g, l) = agreed_pair();
+    h.properties.insert("note".into(), "same".into());
+    g.fields["note"] = json!("same");
+    let r = Resolution {
+        hubspot_id: hid("101"),
+        gorgias_id: gid(7),
+        field: "note".into(),
+        choice: Choice::Value("same".into()),
+    };
+    let p = run_with(
+        &[h],
+        &[g],
+        &[l],
+        &map(),
+        &Excluded::default(),
+        &[r],
+        &Options::default(),
+    );
+    assert!(p.changes.is_empty());
+    assert!(
+        p.base_updates
+            .iter()
+            .any(|b| b.field == "note" && b.value.as_deref() == Some("same"))
+    );
 }
 
 #[test]

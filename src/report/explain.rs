@@ -147,6 +147,9 @@ pub struct Facts<'a> {
     pub history: &'a [HistoryItem],
     /// Only this field (`--field`).
     pub field: Option<&'a str>,
+    /// Resolutions people chose for this pair's held conflicts, not yet applied: the plan
+    /// shown is the one the next sync makes with them.
+    pub resolutions: &'a [engine::Resolution],
 }
 
 fn canon_or_raw(
@@ -266,7 +269,7 @@ fn field_view(f: &FieldMapping, plan: &Plan, facts: &Facts<'_>, o: &Options) -> 
         (a, c.value.clone(), c.reason.to_string())
     } else if let Some(c) = plan.conflicts.iter().find(|c| c.field == name) {
         let why = format!(
-            "both changed since the base and the policy is manual: held for review (HubSpot {}, Gorgias {})",
+            "both changed since the base and the policy is manual: held for a person, see `tether conflicts list` (HubSpot {}, Gorgias {})",
             c.hubspot_updated_at
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
             c.gorgias_updated_at
@@ -322,7 +325,7 @@ pub fn build(facts: &Facts<'_>, mappings: &MappingSet, options: &Options) -> Exp
         gorgias: &gorgias,
         links: &links,
         excluded: &excluded,
-        resolutions: &[],
+        resolutions: facts.resolutions,
     };
     // One customer can never exceed a cap worth reporting here.
     let options = Options {

@@ -11,6 +11,7 @@
 
 pub mod explain;
 mod html;
+pub mod inbox;
 mod json;
 mod markdown;
 mod proposals;

@@ -1,11 +1,13 @@
 //! The review page and its JSON API: the queue of merge proposals, approve/reject buttons,
+//! and the held conflicts and refused writes with their buttons (`sections`, `settle`),
 //! protected by `server.review_token` (see `auth`). [`router`] is nested by the service
 //! (`tether run`) and served alone by `tether review --listen ADDR`. See `docs/merges.md`.
 //!
 //! Routes (relative to where the router is mounted):
 //! `GET /` (queue or login form), `POST /login`, `POST /logout`,
-//! `POST /proposals/{id}/approve`, `POST /proposals/{id}/reject` (forms, CSRF value
-//! required with a cookie session), `GET /api/proposals`, `GET /api/proposals/{id}`,
+//! `POST /proposals/{id}/approve`, `POST /proposals/{id}/reject`,
+//! `POST /conflicts/{id}/resolve`, `POST /refused/{id}/retry`, `POST /refused/{id}/dismiss`
+//! (forms, CSRF value required with a cookie session), `GET /api/proposals`, `GET /api/proposals/{id}`,
 //! `POST /api/proposals/{id}/approve`, `POST /api/proposals/{id}/reject` (JSON; Bearer
 //! token). Must never render a value unescaped, nor act on a request it has not
 //! authenticated.
@@ -14,6 +16,8 @@ pub mod api;
 pub mod auth;
 pub mod html;
 pub mod pages;
+pub mod sections;
+pub mod settle;
 pub mod throttle;
 
 use crate::merges::Merger;
@@ -104,6 +108,9 @@ pub fn router(state: ReviewState) -> Router {
         .route("/logout", post(pages::logout))
         .route("/proposals/{id}/approve", post(pages::approve))
         .route("/proposals/{id}/reject", post(pages::reject))
+        .route("/conflicts/{id}/resolve", post(settle::resolve))
+        .route("/refused/{id}/retry", post(settle::retry))
+        .route("/refused/{id}/dismiss", post(settle::dismiss))
         .route("/api/proposals", get(api::list))
         .route("/api/proposals/{id}", get(api::show))
         .route("/api/proposals/{id}/approve", post(api::approve))

@@ -5,8 +5,9 @@
 use super::ReviewState;
 use super::auth::{self, Auth, COOKIE_NAME, Refusal};
 use super::html;
+use super::sections;
 use crate::merges::MergeError;
-use crate::store::{ProposalId, StoreError};
+use crate::store::{ProposalId, StoreError, UnsettledFilter};
 use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -85,9 +86,28 @@ pub async fn queue(
         return refused(r, &base);
     }
     match st.merger.store.pending_proposals(st.page_size).await {
-        Ok(ps) => Html(html::queue_page(&base, &auth::csrf_value(&st.token), &ps)).into_response(),
+        Ok(ps) => {
+            let csrf = auth::csrf_value(&st.token);
+            let page = html::queue_page(&base, &csrf, &ps);
+            match settle_sections(&st, &base, &csrf).await {
+                Ok(sections) => Html(sections::append_to_body(&page, &sections)).into_response(),
+                Err(e) => error_page(&base, &MergeError::from(e)),
+            }
+        }
         Err(e) => error_page(&base, &MergeError::from(e)),
     }
+}
+
+/// The Conflicts and Refused writes sections of the queue page.
+async fn settle_sections(st: &ReviewState, base: &str, csrf: &str) -> Result<String, StoreError> {
+    let store = &st.merger.store;
+    let conflicts = store.conflicts(false).await?;
+    let refused = store.unsettled(UnsettledFilter::Open).await?;
+    Ok(format!(
+        "{}{}",
+        sections::conflicts_section(base, csrf, &conflicts),
+        sections::refused_section(base, csrf, &refused)
+    ))
 }
 
 fn cookie_header(value: &str, base: &str, max_age: i64) -> Option<HeaderValue> {
@@ -142,7 +162,7 @@ pub async fn logout(OriginalUri(orig): OriginalUri, uri: Uri) -> Response {
 }
 
 /// Authenticates a form post and checks its CSRF value; the actor name on success.
-fn check_post(
+pub(super) fn check_post(
     st: &ReviewState,
     headers: &HeaderMap,
     form: &HashMap<String, String>,

@@ -305,6 +305,43 @@ pub trait StateStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Unsettled, StoreError>;
 
+    /// Records the conflicts a cycle held: a new one opens, a live one gets this cycle's
+    /// values and `last_seen`. Returns how many were new.
+    async fn hold_conflicts(
+        &self,
+        held: &[SeenConflict],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// Closes the live conflicts of the `planned` pairs whose field is not `still_held`
+    /// (`applied` with a resolution, `agreed` without), audited as `conflict.closed`.
+    async fn close_conflicts(
+        &self,
+        planned: &std::collections::HashSet<(HubspotId, GorgiasId)>,
+        still_held: &std::collections::HashSet<(HubspotId, GorgiasId, String)>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<HeldConflict>, StoreError>;
+
+    /// Held conflicts, newest first: the live ones, or every one with `with_closed`.
+    async fn conflicts(&self, with_closed: bool) -> Result<Vec<HeldConflict>, StoreError>;
+
+    /// One held conflict by id.
+    async fn conflict(&self, id: ConflictId) -> Result<Option<HeldConflict>, StoreError>;
+
+    /// The live conflicts a person resolved, for the next cycle's engine input.
+    async fn pending_resolutions(&self) -> Result<Vec<HeldConflict>, StoreError>;
+
+    /// Stores a person's choice for a live conflict, audited as `conflict.resolved`;
+    /// `NotFound` for an unknown id, `Conflict` for a closed one.
+    async fn resolve_conflict(
+        &self,
+        id: ConflictId,
+        choice: &ConflictChoice,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<HeldConflict, StoreError>;
+
     /// Inserts or replaces what is known of a record, keys included, in one transaction.
     async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError>;
 
@@ -669,6 +706,46 @@ impl StateStore for Store {
         at: DateTime<Utc>,
     ) -> Result<Unsettled, StoreError> {
         Store::dismiss_unsettled(self, id, reason, actor, at).await
+    }
+
+    async fn hold_conflicts(
+        &self,
+        held: &[SeenConflict],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        Store::hold_conflicts(self, held, at).await
+    }
+
+    async fn close_conflicts(
+        &self,
+        planned: &std::collections::HashSet<(HubspotId, GorgiasId)>,
+        still_held: &std::collections::HashSet<(HubspotId, GorgiasId, String)>,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<HeldConflict>, StoreError> {
+        Store::close_conflicts(self, planned, still_held, actor, at).await
+    }
+
+    async fn conflicts(&self, with_closed: bool) -> Result<Vec<HeldConflict>, StoreError> {
+        Store::conflicts(self, with_closed).await
+    }
+
+    async fn conflict(&self, id: ConflictId) -> Result<Option<HeldConflict>, StoreError> {
+        Store::conflict(self, id).await
+    }
+
+    async fn pending_resolutions(&self) -> Result<Vec<HeldConflict>, StoreError> {
+        Store::pending_resolutions(self).await
+    }
+
+    async fn resolve_conflict(
+        &self,
+        id: ConflictId,
+        choice: &ConflictChoice,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<HeldConflict, StoreError> {
+        Store::resolve_conflict(self, id, choice, actor, at).await
     }
 
     async fn upsert_record_seen(&self, r: &RecordSeen) -> Result<(), StoreError> {

@@ -3,7 +3,8 @@
 //! Owns the database file: opening it (WAL, busy timeout, foreign keys), applying the
 //! embedded migrations, the single-writer guard, and a typed API over every table (records
 //! seen, links and their bases, watermarks, the outbox, merge proposals, aliases, quarantine,
-//! unsettled records, the audit log and cycles). Each concern has its own file of `impl Store` methods.
+//! held conflicts, unsettled records, the audit log and cycles). Each concern has its own
+//! file of `impl Store` methods.
 //!
 //! Must never read the clock (callers pass every time value in; the writer guard's `since`
 //! and heartbeat are the only exception), never call the network, and never build SQL by
@@ -13,6 +14,7 @@ mod aliases;
 mod api;
 mod audit;
 mod bases;
+mod conflicts;
 mod cycles;
 mod guard;
 mod links;
@@ -27,6 +29,7 @@ mod watermarks;
 
 pub use api::StateStore;
 pub use audit::{AuditEntry, NewAudit};
+pub use conflicts::{ConflictChoice, ConflictId, ConflictStatus, HeldConflict, SeenConflict};
 pub use cycles::{Cycle, CycleId, CycleOutcome};
 pub use guard::{HEARTBEAT_EVERY, Holder, STALE_AFTER, WriterGuard};
 pub use links::{Link, LinkId, NewLink};

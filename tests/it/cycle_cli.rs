@@ -1,41 +1,9 @@
 //! `tether setup`, `tether plan --detailed-exitcode` and `tether sync` as processes, with
 //! environment variables pointing at sandboxes started in the test.
 
+/// Shared by other CLI tests (`unsettled`), which name them from here.
+pub use super::cycle_support::run;
 use super::cycle_support::*;
-use assert_cmd::Command;
-
-fn tether(env: &[(String, String)], dir: &std::path::Path) -> Command {
-    let mut c = Command::cargo_bin("tether").unwrap();
-    c.current_dir(dir)
-        .env_remove("TETHER_CONFIG")
-        .env("NO_COLOR", "1");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c
-}
-
-/// Runs `tether ARGS` in `dir` with `env`; the exit code and stdout + stderr.
-pub async fn run(
-    env: Vec<(String, String)>,
-    dir: std::path::PathBuf,
-    args: &[&str],
-) -> (i32, String) {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let out = tether(&env, &dir).args(&args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    })
-    .await
-    .unwrap()
-}
 
 /// The environment pointing `tether` at the sandboxes, a store `t.db` in `dir` and the
 /// built-in mappings.
@@ -44,31 +12,7 @@ pub fn sandbox_env(
     dir: &std::path::Path,
 ) -> Vec<(String, String)> {
     let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    [
-        (
-            "TETHER__HUBSPOT__BASE_URL",
-            sb.hubspot_running.base_url.clone(),
-        ),
-        ("TETHER__HUBSPOT__TOKEN", "pat-na1-demo".to_string()),
-        (
-            "TETHER__GORGIAS__BASE_URL",
-            sb.gorgias_running.base_url.clone(),
-        ),
-        (
-            "TETHER__GORGIAS__USERNAME",
-            "api@sandbox.gorgias.test".to_string(),
-        ),
-        ("TETHER__GORGIAS__API_KEY", "sandbox-api-key".to_string()),
-        (
-            "TETHER__STORE__URL",
-            format!("sqlite://{}", dir.join("t.db").display()),
-        ),
-        ("TETHER__MAPPINGS__DIR", mappings.display().to_string()),
-        ("TETHER__SYNC__OVERLAP_SECONDS", "30".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    cli_env(sb, dir, &mappings)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

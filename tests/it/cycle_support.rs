@@ -61,11 +61,8 @@ pub fn customer(email: &str, name: &str, phone: &str) -> serde_json::Value {
     json!({"email": email, "name": name, "channels": channels})
 }
 
-/// A mapping set like the default one but with `name` under the `manual` policy.
-pub fn manual_name_mappings() -> MappingSet {
-    parse_str(
-        "manual.toml",
-        r#"
+/// A mapping file like the default one but with `name` under the `manual` policy.
+pub const MANUAL_NAME_TOML: &str = r#"
 version = 1
 [defaults]
 direction = "both"
@@ -87,9 +84,80 @@ conflict = "manual"
 hubspot = "phone"
 gorgias = "channels.phone"
 type = "phone"
-"#,
-    )
+"#;
+
+/// A mapping set like the default one but with `name` under the `manual` policy.
+pub fn manual_name_mappings() -> MappingSet {
+    parse_str("manual.toml", MANUAL_NAME_TOML).unwrap()
+}
+
+/// The `tether` binary in `dir`, with `env` set and nothing from the caller's environment
+/// that could change its configuration.
+pub fn tether(env: &[(String, String)], dir: &std::path::Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("tether").unwrap();
+    c.current_dir(dir)
+        .env_remove("TETHER_CONFIG")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Runs `tether ARGS` (off the async runtime): its exit code and stdout + stderr.
+pub async fn run(
+    env: Vec<(String, String)>,
+    dir: std::path::PathBuf,
+    args: &[&str],
+) -> (i32, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = tether(&env, &dir).args(&args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    })
+    .await
     .unwrap()
+}
+
+/// The `TETHER__…` variables pointing the binary at both sandboxes, a store file in `dir`
+/// and the mapping files in `mappings`.
+pub fn cli_env(
+    sb: &Sandboxes,
+    dir: &std::path::Path,
+    mappings: &std::path::Path,
+) -> Vec<(String, String)> {
+    [
+        (
+            "TETHER__HUBSPOT__BASE_URL",
+            sb.hubspot_running.base_url.clone(),
+        ),
+        ("TETHER__HUBSPOT__TOKEN", "pat-na1-demo".to_string()),
+        (
+            "TETHER__GORGIAS__BASE_URL",
+            sb.gorgias_running.base_url.clone(),
+        ),
+        (
+            "TETHER__GORGIAS__USERNAME",
+            "api@sandbox.gorgias.test".to_string(),
+        ),
+        ("TETHER__GORGIAS__API_KEY", "sandbox-api-key".to_string()),
+        (
+            "TETHER__STORE__URL",
+            format!("sqlite://{}", dir.join("t.db").display()),
+        ),
+        ("TETHER__MAPPINGS__DIR", mappings.display().to_string()),
+        ("TETHER__SYNC__OVERLAP_SECONDS", "30".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Seeds `n` people on each side: the first `both` share an e-mail (linked by the first

@@ -1,5 +1,6 @@
 //! End to end in headless Chromium: sign in on the review page, click "Approve" on a
-//! proposal, and check that the merge happened in the HubSpot sandbox and in the store.
+//! proposal, and check that the merge happened in the HubSpot sandbox and in the store;
+//! click "Take Gorgias" on a held conflict, and check that one sync applies it.
 //!
 //! Chromium is driven over the DevTools protocol with a minimal WebSocket client written
 //! here (text frames only), to avoid a heavy CDP crate. Needs Debian's `chromium`
@@ -265,6 +266,18 @@ impl Browser {
     }
 }
 
+/// Opens the review page at `url` and signs in with the test token through the form.
+async fn sign_in(page: &mut Cdp, url: &str) {
+    page.call("Page.navigate", json!({"url": url})).await;
+    page.wait_for("!!document.getElementById('token')", "the login form")
+        .await;
+    page.eval(&format!(
+        "document.getElementById('token').value = '{TOKEN}'; true"
+    ))
+    .await;
+    page.click("login").await;
+}
+
 fn h(id: &str) -> RecordRef {
     RecordRef::Hubspot(HubspotId::new(id).unwrap())
 }
@@ -327,14 +340,7 @@ async fn run() {
 
     let browser = Browser::launch().await;
     let mut page = browser.page().await;
-    page.call("Page.navigate", json!({"url": url})).await;
-    page.wait_for("!!document.getElementById('token')", "the login form")
-        .await;
-    page.eval(&format!(
-        "document.getElementById('token').value = '{TOKEN}'; true"
-    ))
-    .await;
-    page.click("login").await;
+    sign_in(&mut page, &url).await;
     let button = format!("approve-{}", p.id.0);
     page.wait_for(
         &format!("!!document.getElementById('{button}')"),
@@ -375,4 +381,106 @@ async fn run() {
     drop(browser);
     review.stop().await;
     hs_running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taking_a_side_of_a_conflict_in_chromium_is_applied_by_one_sync() {
+    tokio::time::timeout(Duration::from_secs(120), resolve_in_browser())
+        .await
+        .expect("the browser test took over 120 s");
+}
+
+async fn resolve_in_browser() {
+    use crate::cycle_support::{
+        contact, customer, cycle_with, manual_name_mappings, options, sandboxes, settle,
+    };
+    let sb = sandboxes().await;
+    sb.hubspot
+        .seed_contacts(vec![contact("jane@shop.test", "Jane", "Doe", "")]);
+    sb.gorgias
+        .seed_customers(vec![customer("jane@shop.test", "Jane Doe", "")]);
+    let cycle = cycle_with(&sb, manual_name_mappings(), options()).await;
+    cycle.run().await.unwrap();
+    let link = cycle.store.links().await.unwrap()[0].clone();
+    sb.hubspot
+        .edit_as_person(
+            link.hubspot.as_str(),
+            std::collections::BTreeMap::from([("firstname".to_string(), "Janet".to_string())]),
+        )
+        .unwrap();
+    sb.gorgias
+        .edit_as_agent(link.gorgias.get(), json!({"name": "Jane <b>Smith</b>"}));
+    settle().await;
+    cycle.run().await.unwrap();
+    let [held] = cycle
+        .store
+        .conflicts(false)
+        .await
+        .unwrap()
+        .try_into()
+        .unwrap();
+
+    let merger = Merger::new(
+        cycle.store.clone(),
+        Connectors::default(),
+        Survivorship::default(),
+    );
+    let review = serve_review(merger, TOKEN).await;
+    let url = format!("{}/review", review.base_url);
+    let browser = Browser::launch().await;
+    let mut page = browser.page().await;
+    sign_in(&mut page, &url).await;
+    let button = format!("take-gorgias-{}", held.id.0);
+    page.wait_for(
+        &format!("!!document.getElementById('{button}')"),
+        "the Conflicts section",
+    )
+    .await;
+    assert_eq!(
+        page.eval("document.querySelectorAll('script, b').length")
+            .await,
+        json!(0),
+        "values are escaped, no scripts"
+    );
+    let section = page
+        .eval(&format!(
+            "document.getElementById('conflict-{}').textContent",
+            held.id.0
+        ))
+        .await;
+    let section = section.as_str().unwrap();
+    assert!(
+        section.contains("Janet Doe")
+            && section.contains("Jane <b>Smith</b>")
+            && section.contains("Jane Doe"),
+        "{section}"
+    );
+    page.click(&button).await;
+    page.wait_for(
+        "!!document.getElementById('message') && document.getElementById('message').textContent.includes('resolved')",
+        "the resolution result",
+    )
+    .await;
+    let stored = cycle.store.conflict(held.id).await.unwrap().unwrap();
+    assert_eq!(stored.resolved_by.as_deref(), Some("review:web"));
+    drop(page);
+    drop(browser);
+    review.stop().await;
+
+    // One sync applies it: HubSpot takes the Gorgias value, and nothing is left to do.
+    cycle.run().await.unwrap();
+    let c = sb.hubspot.contact(link.hubspot.as_str()).unwrap();
+    assert_eq!(c["properties"]["firstname"], "Jane");
+    assert_eq!(c["properties"]["lastname"], "<b>Smith</b>");
+    assert_eq!(
+        sb.gorgias.customer(link.gorgias.get()).unwrap()["name"],
+        "Jane <b>Smith</b>"
+    );
+    settle().await;
+    let plan = cycle.plan().await.unwrap();
+    assert!(
+        !plan.has_changes() && plan.conflicts.is_empty(),
+        "{plan:#?}"
+    );
+    assert!(cycle.store.conflicts(false).await.unwrap().is_empty());
 }

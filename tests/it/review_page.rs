@@ -371,3 +371,200 @@ async fn guessing_the_token_is_throttled_for_everyone_until_the_window_passes() 
     let res = c.get(base.clone()).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Signs in through the form: the session cookie and the page's CSRF value.
+async fn session(c: &reqwest::Client, base: &str) -> (String, String) {
+    let res = c
+        .post(format!("{base}/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = c
+        .get(base)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    (cookie, csrf)
+}
+
+#[tokio::test]
+async fn conflict_and_refused_write_forms_need_the_token_and_the_csrf_value() {
+    use tether::domain::{GorgiasId, System};
+    use tether::store::{
+        ConflictStatus, FailureClass, NewRefusal, OpKind, SeenConflict, UnsettledFilter,
+    };
+    let store = Store::open_in_memory().await.unwrap();
+    let now = Utc::now();
+    store
+        .hold_conflicts(
+            &[SeenConflict {
+                hubspot_id: HubspotId::new("101").unwrap(),
+                gorgias_id: GorgiasId::new(7).unwrap(),
+                field: "name".into(),
+                hubspot_value: Some(NASTY.into()),
+                gorgias_value: Some("Jane Smith".into()),
+                base: Some("Jane Doe".into()),
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    let conflict = store.conflicts(false).await.unwrap()[0].id;
+    let refused = store
+        .record_refusal(
+            &NewRefusal {
+                record: RecordRef::Gorgias(GorgiasId::new(9).unwrap()),
+                target: System::Hubspot,
+                op: OpKind::Create,
+                class: FailureClass::Record,
+                reason: format!("VALIDATION_ERROR: {NASTY}"),
+            },
+            |_| chrono::Duration::hours(1),
+            "sync",
+            now,
+        )
+        .await
+        .unwrap()
+        .id;
+    let srv = serve_review(bare(&store), TOKEN).await;
+    let c = client();
+    let base = format!("{}/review", srv.base_url);
+    let resolve = format!("{base}/conflicts/{conflict}/resolve");
+
+    // The page lists both, escaped.
+    let page = c
+        .get(base.clone())
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<script"), "{page}");
+    assert!(page.contains(&format!("id=\"take-gorgias-{conflict}\"")));
+    assert!(page.contains(&format!("id=\"retry-{refused}\"")));
+    assert!(page.contains("VALIDATION_ERROR: &lt;script&gt;"));
+
+    // Without credentials, or with a cookie but no CSRF value: refused, nothing stored.
+    let res = c
+        .post(&resolve)
+        .form(&[("take", "gorgias")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (cookie, csrf) = session(&c, &base).await;
+    for form in [
+        vec![("take", "gorgias")],
+        vec![("take", "gorgias"), ("csrf", "forged")],
+    ] {
+        let res = c
+            .post(&resolve)
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+    let res = c
+        .post(format!("{base}/refused/{refused}/dismiss"))
+        .header("cookie", &cookie)
+        .form(&[("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        store.conflicts(false).await.unwrap()[0].status,
+        ConflictStatus::Open
+    );
+    assert!(
+        store.unsettled(UnsettledFilter::Open).await.unwrap()[0]
+            .dismissed
+            .is_none()
+    );
+
+    // With the CSRF value: a side is taken, a bad side or an unknown id is refused.
+    let res = c
+        .post(&resolve)
+        .header("cookie", &cookie)
+        .form(&[("take", "neither"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = c
+        .post(format!("{base}/conflicts/999/resolve"))
+        .header("cookie", &cookie)
+        .form(&[("take", "gorgias"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = c
+        .post(&resolve)
+        .header("cookie", &cookie)
+        .form(&[("take", "gorgias"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let held = store.conflict(conflict).await.unwrap().unwrap();
+    assert_eq!(held.status, ConflictStatus::Resolved);
+    assert_eq!(held.resolved_by.as_deref(), Some("review:web"));
+
+    // Retry, then dismiss (a reason is required).
+    let res = c
+        .post(format!("{base}/refused/{refused}/retry"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let dismiss = format!("{base}/refused/{refused}/dismiss");
+    let res = c
+        .post(&dismiss)
+        .header("cookie", &cookie)
+        .form(&[("reason", " "), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = c
+        .post(&dismiss)
+        .header("cookie", &cookie)
+        .form(&[("reason", "duplicate of another"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        store
+            .unsettled(UnsettledFilter::Open)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    srv.stop().await;
+}

@@ -119,6 +119,7 @@ fn explain(field: Option<&str>, linked: bool) -> Explanation {
         gorgias: Some(&g),
         link: linked.then_some(&l),
         history: &hist,
+        resolutions: &[],
         field,
     };
     build(&facts, &map, &Options::default())
@@ -192,6 +193,7 @@ fn a_missing_side_is_noted_and_fields_have_no_pair() {
         gorgias: None,
         link: Some(&l),
         history: &[],
+        resolutions: &[],
         field: None,
     };
     let e = build(&facts, &map, &Options::default());
