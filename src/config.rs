@@ -115,6 +115,15 @@ pub struct MatchingSettings {
     pub auto_merge_threshold: f64,
     /// Most automatic merges in one cycle.
     pub auto_merge_cap: u32,
+    /// A model written by `tether match train` to score with; empty: the hand-set weights.
+    pub model: String,
+}
+
+impl MatchingSettings {
+    /// The configured model file, if any.
+    pub fn model_path(&self) -> Option<std::path::PathBuf> {
+        (!self.model.trim().is_empty()).then(|| std::path::PathBuf::from(self.model.trim()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +159,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("matching.review_threshold", "0.80"),
     ("matching.auto_merge_threshold", "1.01"),
     ("matching.auto_merge_cap", "20"),
+    ("matching.model", ""),
     ("log.mask_pii", "true"),
 ];
 

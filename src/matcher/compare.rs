@@ -5,10 +5,10 @@
 use super::nicknames;
 use super::normalize::{email_local, tail};
 use super::record::Prepared;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The fields the matcher compares, in explanation order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     FirstName,
@@ -43,7 +43,7 @@ impl Field {
 }
 
 /// How well one field agrees between two records, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Identical after normalisation.

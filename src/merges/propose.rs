@@ -33,6 +33,9 @@ pub struct ProposalSettings {
     pub auto_merge_cap: u32,
     /// Region for national phone numbers.
     pub region: Region,
+    /// The weights pairs are scored with: a learnt model's (`matching.model`), else the
+    /// hand-set ones.
+    pub weights: matcher::Weights,
 }
 
 impl Default for ProposalSettings {
@@ -42,6 +45,7 @@ impl Default for ProposalSettings {
             auto_merge_threshold: 1.01,
             auto_merge_cap: 20,
             region: Region::default(),
+            weights: matcher::Weights::HAND_SET,
         }
     }
 }
@@ -54,7 +58,13 @@ impl ProposalSettings {
             auto_merge_threshold: m.auto_merge_threshold,
             auto_merge_cap: m.auto_merge_cap,
             region,
+            weights: matcher::Weights::HAND_SET,
         }
+    }
+
+    /// The same settings scoring with `weights` (from a model read by the caller).
+    pub fn with_weights(self, weights: matcher::Weights) -> Self {
+        ProposalSettings { weights, ..self }
     }
 
     /// Whether the auto-merge band exists at all.
@@ -95,6 +105,7 @@ fn run(
         mode,
         region: settings.region,
         min_score: settings.review_threshold,
+        weights: settings.weights,
         ..MatchOptions::default()
     };
     for p in matcher::propose(&input, &opts) {
