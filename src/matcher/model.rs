@@ -17,8 +17,9 @@ pub const FORMAT: &str = "tether.match-model/1";
 /// Below this many records the hand-set weights are used: EM on a few hundred pairs learns
 /// the sample's accidents more than the data's shape.
 pub const MIN_RECORDS: usize = 300;
-/// Below this many candidate pairs, likewise.
-pub const MIN_PAIRS: usize = 100;
+/// Below this many candidate pairs, likewise: EM fits about 90 probabilities (two contexts,
+/// nine fields, five levels, for m and for u), and wants several pairs for each.
+pub const MIN_PAIRS: usize = 500;
 
 /// Where a model's weights came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
