@@ -1,4 +1,5 @@
-//! `tether merges list|show|approve|reject`: the review queue on the command line. Approving
+//! `tether merges list|show|approve|reject|scan`: the review queue on the command line, and
+//! the full duplicate scan over the store's record snapshots. Approving
 //! merges through the systems' APIs at once (connectors built from the configuration) and
 //! records the outcome. Owns argument handling and printing only; proposing, survivorship
 //! and applying live in [`crate::merges`].
@@ -60,6 +61,17 @@ pub enum MergesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Compare every record the store keeps (both systems) and propose the duplicates the
+    /// cycles could not see; resumes an interrupted scan.
+    Scan {
+        /// Only propose pairs with a record seen at or after this time (RFC 3339 or
+        /// YYYY-MM-DD); every record is still compared.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Reject proposals: these pairs are never proposed again.
     Reject {
         #[arg(required = true)]
@@ -97,6 +109,33 @@ pub fn survivorship_from(file: Option<&Path>) -> anyhow::Result<Survivorship> {
         .with_context(|| format!("cannot read survivorship rules {}", path.display()))?;
     Survivorship::from_toml(&text)
         .map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
+}
+
+/// `--since`: an RFC 3339 time or a date (midnight UTC).
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, UsageError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| UsageError(format!("--since {s:?}: expected RFC 3339 or YYYY-MM-DD")))
+}
+
+/// The proposal settings of the configuration, scoring with `matching.model` when set.
+pub fn proposal_settings(settings: &Settings) -> anyhow::Result<crate::merges::ProposalSettings> {
+    let base = crate::merges::ProposalSettings::from_settings(
+        &settings.matching,
+        settings.default_region(),
+    );
+    match settings.matching.model_path() {
+        None => Ok(base),
+        Some(path) => {
+            let model = super::matching::read_model(&path)?;
+            Ok(base.with_weights(model.weights))
+        }
+    }
 }
 
 fn actor() -> String {
@@ -260,6 +299,44 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             } else {
                 ExitCode::from(1)
             })
+        }
+        MergesCommand::Scan { since, json } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let proposal_settings = proposal_settings(settings)?;
+            let store = Store::open(&settings.store)
+                .await
+                .context("cannot open the state store")?;
+            let mut progress = |s: &str| eprintln!("scan: {s}");
+            let report = crate::merges::scan::scan(
+                &store,
+                &proposal_settings,
+                since,
+                chrono::Utc::now(),
+                &mut progress,
+            )
+            .await?;
+            store.close().await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "scan #{}: {} records ({} HubSpot, {} Gorgias); {} new proposals, {} \
+                     refreshed, {} auto-approved{}",
+                    report.scan_id,
+                    report.hubspot_records + report.gorgias_records,
+                    report.hubspot_records,
+                    report.gorgias_records,
+                    report.proposals.created.len(),
+                    report.proposals.refreshed.len(),
+                    report.proposals.auto_approved.len(),
+                    if report.unreadable > 0 {
+                        format!("; {} unreadable snapshots skipped", report.unreadable)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         MergesCommand::Reject { ids, reason } => {
             let store = Store::open(&settings.store)

@@ -8,11 +8,13 @@
 pub mod apply;
 pub mod propose;
 pub mod record;
+pub mod scan;
 pub mod survivorship;
 
 pub use apply::{Applied, ApplyOutcome, Connectors, Merger};
 pub use propose::{
     Found, PreviewAction, PreviewItem, ProposalSettings, ProposeReport, find, preview, propose,
+    propose_where,
 };
 pub use record::MergeRecord;
 pub use survivorship::{MergePlan, SurvivorRule, Survivorship, SurvivorshipError, ValueRule};

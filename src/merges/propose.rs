@@ -212,6 +212,18 @@ pub async fn propose(
     settings: &ProposalSettings,
     at: DateTime<Utc>,
 ) -> Result<ProposeReport, MergeError> {
+    propose_where(store, records, settings, at, &|_, _| true).await
+}
+
+/// [`propose`], persisting only the pairs `keep` accepts (matching still sees every record,
+/// so blocks and term frequencies are those of the whole set).
+pub async fn propose_where(
+    store: &Store,
+    records: &[MergeRecord],
+    settings: &ProposalSettings,
+    at: DateTime<Utc>,
+    keep: &(dyn Fn(&MergeRecord, &MergeRecord) -> bool + Sync),
+) -> Result<ProposeReport, MergeError> {
     let mut report = ProposeReport::default();
     let (live, merged_away) = without_aliases(store, records).await?;
     report.merged_away = merged_away;
@@ -232,6 +244,9 @@ pub async fn propose(
         let (Some(a), Some(b)) = (live.get(f.a), live.get(f.b)) else {
             continue;
         };
+        if !keep(a, b) {
+            continue;
+        }
         let pair = Pair::new(a.record.clone(), b.record.clone())?;
         if approved.contains(&pair) {
             report.already_approved += 1;

@@ -9,7 +9,7 @@ use tether::config::StoreSettings;
 use tether::domain::{HubspotId, RecordRef};
 use tether::store::{Pair, ProposalId, ProposalInsert, ProposalStatus, Store};
 
-fn tether(url: &str) -> Command {
+pub fn tether(url: &str) -> Command {
     let mut c = Command::cargo_bin("tether").unwrap();
     c.env_remove("TETHER_CONFIG")
         .env("NO_COLOR", "1")
