@@ -36,7 +36,8 @@ pub enum MergesCommand {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
-    /// One proposal: both records side by side and the explanation of its score.
+    /// One proposal: both records side by side, the explanation of its score, and the
+    /// merged record survivorship would produce (field by field, which value wins and why).
     Show {
         id: i64,
         /// Print JSON instead of text.
@@ -247,10 +248,26 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             let Some(p) = store.proposal(ProposalId(id)).await? else {
                 return Err(UsageError(format!("no proposal #{id}")).into());
             };
+            let merged = crate::merges::merged::records_of(&p.snapshot).and_then(|(a, b)| {
+                crate::merges::merged::preview(
+                    &Survivorship::default(),
+                    &a,
+                    &b,
+                    &crate::merges::Choices::default(),
+                )
+                .ok()
+            });
             if json {
-                println!("{}", serde_json::to_string_pretty(&p)?);
+                let mut v = serde_json::to_value(&p)?;
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("merged".into(), serde_json::to_value(&merged)?);
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print!("{}", show_text(&p));
+                if let Some(m) = &merged {
+                    print!("{}", crate::merges::merged::to_text(m));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -6,6 +6,7 @@
 //! and the connectors. Must never hold matching logic (that is `crate::matcher`) nor SQL.
 
 pub mod apply;
+pub mod merged;
 pub mod propose;
 pub mod record;
 pub mod scan;
@@ -17,7 +18,9 @@ pub use propose::{
     propose_where,
 };
 pub use record::MergeRecord;
-pub use survivorship::{MergePlan, SurvivorRule, Survivorship, SurvivorshipError, ValueRule};
+pub use survivorship::{
+    Choices, MergePlan, SurvivorRule, Survivorship, SurvivorshipError, ValueRule, Why,
+};
 
 use crate::connectors::gorgias::GorgiasError;
 use crate::connectors::hubspot::HubspotError;

@@ -79,7 +79,9 @@ async fn merges_commands_list_show_reject_and_approve() {
         .code(0)
         .stdout(predicate::str::contains("hubspot:1"))
         .stdout(predicate::str::contains("first_name"))
-        .stdout(predicate::str::contains("+3.50"));
+        .stdout(predicate::str::contains("+3.50"))
+        .stdout(predicate::str::contains("merged record (survivor hubspot:"))
+        .stdout(predicate::str::contains("both records agree"));
     tether(&url)
         .args(["merges", "show", "999"])
         .assert()
