@@ -94,7 +94,8 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             connectors,
             crate::merges::Survivorship::default(),
         );
-        let state = crate::review::ReviewState::new(merger, settings.server.review_token.clone());
+        let state = crate::review::ReviewState::new(merger, settings.server.review_token.clone())
+            .with_settings(&settings);
         Some(axum::Router::new().nest("/review", crate::review::router(state)))
     };
     let mut runner = SyncRunner::new(cycle);
