@@ -35,16 +35,17 @@ pub enum MatchCommand {
     /// Measure the matcher on a labelled CSV (record_id,entity_id,source,first_name,last_name,
     /// email,phone,address1,address2,city,zip,state,country) to choose thresholds.
     Evaluate(EvaluateArgs),
-    /// Learn the matcher's weights (Fellegi–Sunter m/u by EM) from a profile CSV and write
-    /// the model as JSON; the ground-truth column is not used.
+    /// Learn the matcher's weights (Fellegi–Sunter m/u by EM) from a profile CSV, or from
+    /// the records the store keeps, and write the model as JSON; labels are never used.
     Train(TrainArgs),
 }
 
 /// Options of `tether match train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// The profile CSV (the columns `match evaluate` reads; entity_id is ignored).
-    pub file: PathBuf,
+    /// The profile CSV (the columns `match evaluate` reads; entity_id is ignored). Without
+    /// it, the records the store keeps (every record the cycles read, both systems).
+    pub file: Option<PathBuf>,
     /// Where to write the model (default: matching.model, else tether-match-model.json).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -282,11 +283,25 @@ fn check_threshold(flag: &str, v: f64) -> Result<f64, UsageError> {
 pub async fn run(global: &Global, args: MatchArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         MatchCommand::Evaluate(a) => evaluate_cmd(global, a),
-        MatchCommand::Train(a) => train_cmd(global, a),
+        MatchCommand::Train(a) => train_cmd(global, a).await,
     }
 }
 
-fn train_cmd(global: &Global, args: TrainArgs) -> anyhow::Result<ExitCode> {
+/// The store's copies of every record the cycles read, as matcher input.
+async fn stored_records(settings: &crate::config::Settings) -> anyhow::Result<Vec<MatchRecord>> {
+    let store = crate::store::Store::open_read_only(&settings.store)
+        .await
+        .context("cannot read the state store")?;
+    let snaps = store.snapshots().await?;
+    store.close().await;
+    let (records, _, unreadable) = crate::merges::scan::records_from(snaps);
+    if unreadable > 0 {
+        eprintln!("{unreadable} stored records could not be read back and are left out");
+    }
+    Ok(records.iter().map(|r| r.to_match_record()).collect())
+}
+
+async fn train_cmd(global: &Global, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config().context("loading the configuration")?;
     let region = loaded.settings.default_region();
     let out = args
@@ -294,9 +309,17 @@ fn train_cmd(global: &Global, args: TrainArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| loaded.settings.matching.model_path())
         .unwrap_or_else(|| PathBuf::from("tether-match-model.json"));
     let start = Instant::now();
-    let data = read_labelled(&args.file)?;
-    let mode = Mode::detect(&data.records);
-    let prepared = matcher::prepare(&data.records, region);
+    // A file says its mode by its source column; the store's records are compared as the
+    // cycle's duplicate search does, any two of them.
+    let (records, mode) = match &args.file {
+        Some(file) => {
+            let records = read_labelled(file)?.records;
+            let mode = Mode::detect(&records);
+            (records, mode)
+        }
+        None => (stored_records(&loaded.settings).await?, Mode::Duplicates),
+    };
+    let prepared = matcher::prepare(&records, region);
     let train = TrainOptions {
         seed: args.seed,
         ..TrainOptions::default()

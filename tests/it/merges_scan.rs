@@ -174,6 +174,31 @@ async fn scan_proposes_what_cycles_never_compared() {
     let r = scan(&url, &[]);
     assert_eq!(r["resumed"], true, "{r}");
     assert!(r["since"].as_str().is_some(), "{r}");
+
+    // `tether match train` without a file learns from the same stored records (five are
+    // too few: the hand-set weights, and it says so).
+    let model = dir.path().join("model.json");
+    let out = tether(&url)
+        .args(["match", "train", "--out"])
+        .arg(&model)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("5 records"));
+    // The scan scores with `matching.model`; a damaged one is refused (exit 2).
+    tether(&url)
+        .env("TETHER__MATCHING__MODEL", &model)
+        .args(["merges", "scan"])
+        .assert()
+        .code(0);
+    std::fs::write(&model, "not json").unwrap();
+    tether(&url)
+        .env("TETHER__MATCHING__MODEL", &model)
+        .args(["merges", "scan"])
+        .assert()
+        .code(2);
 }
 
 #[test]
