@@ -58,6 +58,12 @@ pub enum MergesCommand {
         /// most complete record survives, newest values win, the survivor keeps its e-mail.
         #[arg(long, value_name = "FILE")]
         survivorship: Option<PathBuf>,
+        /// The record that survives (one proposal only), e.g. `hubspot:123`.
+        #[arg(long, value_name = "REF", conflicts_with = "above")]
+        survivor: Option<String>,
+        /// A value the merged record gets (one proposal only); repeatable.
+        #[arg(long = "set", value_name = "FIELD=VALUE", conflicts_with = "above")]
+        set: Vec<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -110,6 +116,37 @@ pub fn survivorship_from(file: Option<&Path>) -> anyhow::Result<Survivorship> {
         .with_context(|| format!("cannot read survivorship rules {}", path.display()))?;
     Survivorship::from_toml(&text)
         .map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
+}
+
+/// `--survivor REF` and `--set FIELD=VALUE` as a reviewer's choices.
+fn choices_from_args(
+    survivor: Option<&str>,
+    set: &[String],
+) -> Result<crate::merges::Choices, UsageError> {
+    let survivor = survivor
+        .map(|s| {
+            let (system, id) = s
+                .split_once(':')
+                .ok_or_else(|| UsageError(format!("--survivor {s:?}: expected SYSTEM:ID")))?;
+            let system: crate::domain::System = system
+                .parse()
+                .map_err(|e| UsageError(format!("--survivor {s:?}: {e}")))?;
+            crate::domain::RecordRef::parse(system, id)
+                .map_err(|e| UsageError(format!("--survivor {s:?}: {e}")))
+        })
+        .transpose()?;
+    let mut overrides = std::collections::BTreeMap::new();
+    for kv in set {
+        let (k, v) = kv
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .ok_or_else(|| UsageError(format!("--set {kv:?}: expected FIELD=VALUE")))?;
+        overrides.insert(k.trim().to_owned(), v.to_owned());
+    }
+    Ok(crate::merges::Choices {
+        survivor,
+        overrides,
+    })
 }
 
 /// `--since`: an RFC 3339 time or a date (midnight UTC).
@@ -276,10 +313,19 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             above,
             reason,
             survivorship,
+            survivor,
+            set,
             json,
         } => {
             if ids.is_empty() && above.is_none() {
                 return Err(UsageError("give proposal ids or --above SCORE".into()).into());
+            }
+            let choices = choices_from_args(survivor.as_deref(), &set)?;
+            if !choices.is_empty() && ids.len() != 1 {
+                return Err(UsageError(
+                    "--survivor and --set apply to one proposal at a time".into(),
+                )
+                .into());
             }
             let rules = survivorship_from(survivorship.as_deref())?;
             let store = Store::open(&settings.store)
@@ -293,12 +339,16 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
                 done = merger.approve_above(min, &who, now).await?;
             } else {
                 for id in ids {
-                    done.push(
-                        merger
-                            .approve(ProposalId(id), &who, &reason, now)
-                            .await
-                            .with_context(|| format!("cannot approve #{id}"))?,
-                    );
+                    let applied = match merger
+                        .approve_with(ProposalId(id), &who, &reason, &choices, now)
+                        .await
+                    {
+                        Err(e @ crate::merges::MergeError::BadChoice { .. }) => {
+                            return Err(UsageError(e.to_string()).into());
+                        }
+                        other => other.with_context(|| format!("cannot approve #{id}"))?,
+                    };
+                    done.push(applied);
                 }
             }
             store.close().await;

@@ -137,7 +137,16 @@ impl Merger {
         choices: &Choices,
         at: DateTime<Utc>,
     ) -> Result<Applied, MergeError> {
-        self.pending(id).await?;
+        let pending = self.pending(id).await?;
+        if let Some(s) = &choices.survivor
+            && s != pending.pair.first()
+            && s != pending.pair.second()
+        {
+            return Err(MergeError::BadChoice {
+                id: id.0,
+                why: format!("{s} is not one of the pair, so it cannot survive"),
+            });
+        }
         let p = self
             .store
             .decide(id, Decision::Approve, reason, who, at)

@@ -40,4 +40,6 @@ pub enum MergeError {
     NoSuchProposal(i64),
     #[error("proposal #{id} is {status}, not pending")]
     NotPending { id: i64, status: String },
+    #[error("proposal #{id}: {why}")]
+    BadChoice { id: i64, why: String },
 }

@@ -58,6 +58,7 @@ fn refused(r: Refusal, base: &str) -> Response {
 fn error_page(base: &str, e: &MergeError) -> Response {
     let status = match e {
         MergeError::NoSuchProposal(_) => StatusCode::NOT_FOUND,
+        MergeError::BadChoice { .. } => StatusCode::BAD_REQUEST,
         // A second click racing the first: the store refuses the second decision.
         MergeError::NotPending { .. } | MergeError::Store(StoreError::Conflict(_)) => {
             StatusCode::CONFLICT

@@ -86,6 +86,23 @@ async fn merges_commands_list_show_reject_and_approve() {
         .args(["merges", "show", "999"])
         .assert()
         .code(2);
+    // Choices name a record of the pair, for one proposal, as FIELD=VALUE.
+    for bad in [
+        vec!["--survivor", "hubspot:9"],
+        vec!["--survivor", "nowhere"],
+        vec!["--set", "city"],
+    ] {
+        tether(&url)
+            .args(["merges", "approve", &low.0.to_string()])
+            .args(&bad)
+            .assert()
+            .code(2);
+    }
+    tether(&url)
+        .args(["merges", "approve", &low.0.to_string(), &high.0.to_string()])
+        .args(["--set", "city=York"])
+        .assert()
+        .code(2);
     tether(&url)
         .args([
             "merges",
