@@ -1,10 +1,13 @@
 //! The pure duplicate matcher: normalisation, blocking, per-field comparison, scoring and
-//! explanation, and quality evaluation against labelled data. Deterministic: the same records
-//! and options give the same pairs in the same order. Must never do I/O, read the clock or
-//! draw random numbers; callers (commands, the engine) feed it records and act on its output.
+//! explanation, learning the weights by EM (`em`, `model`), and quality evaluation against
+//! labelled data. Deterministic: the same records and options give the same pairs in the
+//! same order. Must never do I/O or read the clock, and draws no random numbers except the
+//! seeded stream `em` picks random pairs with; callers (commands, the engine) feed it
+//! records and act on its output.
 //!
 //! Entry points: [`find_candidates`] (scores only, for large runs and evaluation),
-//! [`propose`] (pairs above a score, with their [`Explanation`]), [`explain_pair`].
+//! [`find_candidates_learnt`] (learns a model from the candidates first), [`propose`]
+//! (pairs above a score, with their [`Explanation`]), [`explain_pair`].
 
 pub mod block;
 pub mod compare;
