@@ -120,6 +120,18 @@ pub struct MatchingSettings {
     pub auto_merge_threshold: f64,
     /// Most automatic merges in one cycle.
     pub auto_merge_cap: u32,
+    /// A model written by `tether match train` to score with; empty: the hand-set weights.
+    pub model: String,
+    /// When `tether run` runs the full duplicate scan (`tether merges scan`), a cron
+    /// expression like `schedule.cron`; empty: never.
+    pub scan_cron: String,
+}
+
+impl MatchingSettings {
+    /// The configured model file, if any.
+    pub fn model_path(&self) -> Option<std::path::PathBuf> {
+        (!self.model.trim().is_empty()).then(|| std::path::PathBuf::from(self.model.trim()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +196,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("matching.review_threshold", "0.80"),
     ("matching.auto_merge_threshold", "1.01"),
     ("matching.auto_merge_cap", "20"),
+    ("matching.model", ""),
+    ("matching.scan_cron", "0 0 3 * * Sun"),
     ("log.mask_pii", "true"),
     ("sidebar.install", "none"),
     ("sidebar.name", "HubSpot (tether)"),
@@ -545,6 +559,17 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
             "schedule.cron",
             format!("{:?} is not a cron expression ({e})", s.schedule.cron),
             "six or seven fields: sec min hour day-of-month month day-of-week [year], e.g. \"0 */5 * * * *\"",
+        ));
+    }
+    let scan_cron = s.matching.scan_cron.trim();
+    if !scan_cron.is_empty()
+        && let Err(e) = scan_cron.parse::<cron::Schedule>()
+    {
+        return Err(key_error(
+            loaded,
+            "matching.scan_cron",
+            format!("{scan_cron:?} is not a cron expression ({e})"),
+            "six or seven fields like schedule.cron (e.g. \"0 0 3 * * Sun\", weekly), or empty for never",
         ));
     }
     if s.server.listen.parse::<SocketAddr>().is_err() {

@@ -1,12 +1,17 @@
 //! `tether match evaluate FILE.csv`: reads a labelled profile CSV (the format of the shared
 //! dedup data: `record_id,entity_id,source,first_name,…,country`), runs the matcher and prints
 //! blocking completeness, precision/recall/F1 at the review and auto-merge thresholds, review
-//! load, best F1, wall time and peak memory. Owns file reading and printing only; the metrics
-//! are computed by the pure [`crate::matcher::evaluate`]. Never prints record contents.
+//! load, best F1, wall time and peak memory. `tether match train FILE.csv [--out MODEL]`
+//! learns a model (EM weights, `matcher::model`) from a profile CSV and writes it as JSON.
+//! Owns file reading and printing only; the metrics are computed by the pure
+//! [`crate::matcher::evaluate`], the model by [`crate::matcher::model`]. Never prints record
+//! contents.
 
 use super::{Global, UsageError};
 use crate::domain::{Region, System};
+use crate::matcher::em::TrainOptions;
 use crate::matcher::evaluate::{self, Evaluation};
+use crate::matcher::model::{Model, Origin};
 use crate::matcher::{
     self, BlockingStats, MatchOptions, MatchRecord, Mode, RECOMMENDED_AUTO_THRESHOLD,
 };
@@ -30,6 +35,23 @@ pub enum MatchCommand {
     /// Measure the matcher on a labelled CSV (record_id,entity_id,source,first_name,last_name,
     /// email,phone,address1,address2,city,zip,state,country) to choose thresholds.
     Evaluate(EvaluateArgs),
+    /// Learn the matcher's weights (Fellegi–Sunter m/u by EM) from a profile CSV, or from
+    /// the records the store keeps, and write the model as JSON; labels are never used.
+    Train(TrainArgs),
+}
+
+/// Options of `tether match train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The profile CSV (the columns `match evaluate` reads; entity_id is ignored). Without
+    /// it, the records the store keeps (every record the cycles read, both systems).
+    pub file: Option<PathBuf>,
+    /// Where to write the model (default: matching.model, else tether-match-model.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Seed of the random pairs behind u.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 /// Options of `tether match evaluate`.
@@ -44,9 +66,35 @@ pub struct EvaluateArgs {
     /// auto-merge is on, else the recommended 0.99).
     #[arg(long, value_name = "T")]
     pub auto: Option<f64>,
+    /// Score with this model (written by `tether match train`) instead of learning one
+    /// from the file itself.
+    #[arg(long, value_name = "FILE", conflicts_with = "hand_set")]
+    pub model: Option<PathBuf>,
+    /// Score with the hand-set weights instead of learning from the file.
+    #[arg(long)]
+    pub hand_set: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Which weights an evaluation scores with.
+#[derive(Debug, Clone)]
+pub enum Weighting {
+    /// Learnt by EM from the evaluated records themselves (labels unused), falling back to
+    /// the hand-set weights on small files.
+    Learn(TrainOptions),
+    /// A given model.
+    Model(Box<Model>),
+    /// The hand-set weights.
+    HandSet,
+}
+
+/// Reads and checks a model file.
+pub fn read_model(path: &Path) -> anyhow::Result<Model> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read model {}: {e}", path.display())))?;
+    Model::from_json(&text).map_err(|e| UsageError(format!("model {}: {e}", path.display())).into())
 }
 
 /// The labelled CSV: records and their ground-truth entity ids.
@@ -168,6 +216,9 @@ pub struct Report {
     #[serde(flatten)]
     pub evaluation: Evaluation,
     pub blocking: BlockingStats,
+    /// Where the weights came from, and the prior they set.
+    pub model: Origin,
+    pub model_prior_bits: f64,
     pub wall_seconds: f64,
     pub peak_memory_bytes: Option<u64>,
 }
@@ -178,7 +229,8 @@ pub fn evaluate_labelled(
     region: Region,
     review: f64,
     auto: f64,
-) -> (Evaluation, BlockingStats, Mode) {
+    weighting: &Weighting,
+) -> (Evaluation, BlockingStats, Mode, Model) {
     let mode = Mode::detect(&data.records);
     let opts = MatchOptions {
         mode,
@@ -186,7 +238,24 @@ pub fn evaluate_labelled(
         min_score: 0.0,
         ..MatchOptions::default()
     };
-    let out = matcher::find_candidates(&data.records, &opts);
+    let (out, model) = match weighting {
+        Weighting::Learn(train) => matcher::find_candidates_learnt(&data.records, &opts, train),
+        Weighting::Model(m) => {
+            let opts = MatchOptions {
+                weights: m.weights,
+                ..opts
+            };
+            (
+                matcher::find_candidates(&data.records, &opts),
+                (**m).clone(),
+            )
+        }
+        Weighting::HandSet => {
+            let out = matcher::find_candidates(&data.records, &opts);
+            let summary = matcher::model::learn(&[], &[], mode, &TrainOptions::default()).summary;
+            (out, Model::hand_set(summary))
+        }
+    };
     let entities = evaluate::intern(&data.entities);
     let sources: Vec<Option<System>> = data.records.iter().map(|r| r.source).collect();
     let ev = evaluate::evaluate(
@@ -197,7 +266,7 @@ pub fn evaluate_labelled(
         review,
         auto,
     );
-    (ev, out.blocking, mode)
+    (ev, out.blocking, mode, model)
 }
 
 fn check_threshold(flag: &str, v: f64) -> Result<f64, UsageError> {
@@ -214,7 +283,71 @@ fn check_threshold(flag: &str, v: f64) -> Result<f64, UsageError> {
 pub async fn run(global: &Global, args: MatchArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         MatchCommand::Evaluate(a) => evaluate_cmd(global, a),
+        MatchCommand::Train(a) => train_cmd(global, a).await,
     }
+}
+
+/// The store's copies of every record the cycles read, as matcher input.
+async fn stored_records(settings: &crate::config::Settings) -> anyhow::Result<Vec<MatchRecord>> {
+    let store = crate::store::Store::open_read_only(&settings.store)
+        .await
+        .context("cannot read the state store")?;
+    let snaps = store.snapshots().await?;
+    store.close().await;
+    let (records, _, unreadable) = crate::merges::scan::records_from(snaps);
+    if unreadable > 0 {
+        eprintln!("{unreadable} stored records could not be read back and are left out");
+    }
+    Ok(records.iter().map(|r| r.to_match_record()).collect())
+}
+
+async fn train_cmd(global: &Global, args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let loaded = global.load_config().context("loading the configuration")?;
+    let region = loaded.settings.default_region();
+    let out = args
+        .out
+        .or_else(|| loaded.settings.matching.model_path())
+        .unwrap_or_else(|| PathBuf::from("tether-match-model.json"));
+    let start = Instant::now();
+    // A file says its mode by its source column; the store's records are compared as the
+    // cycle's duplicate search does, any two of them.
+    let (records, mode) = match &args.file {
+        Some(file) => {
+            let records = read_labelled(file)?.records;
+            let mode = Mode::detect(&records);
+            (records, mode)
+        }
+        None => (stored_records(&loaded.settings).await?, Mode::Duplicates),
+    };
+    let prepared = matcher::prepare(&records, region);
+    let train = TrainOptions {
+        seed: args.seed,
+        ..TrainOptions::default()
+    };
+    let model = matcher::model::learn_from(&prepared, mode, &Default::default(), &train);
+    std::fs::write(&out, model.to_json() + "\n")
+        .with_context(|| format!("writing the model to {}", out.display()))?;
+    let s = &model.summary;
+    match &s.fallback {
+        Some(why) => println!("wrote {} (hand-set weights: {why})", out.display()),
+        None => println!(
+            "wrote {}: learnt from {} records, {} candidate pairs ({} trained, {} distinct \
+             comparison vectors), u from {} random pairs (seed {}), EM {} in {} iterations; \
+             prior {:.2} bits; {:.2} s",
+            out.display(),
+            s.records,
+            s.candidate_pairs,
+            s.trained_pairs,
+            s.distinct_patterns,
+            s.random_pairs,
+            s.seed,
+            if s.converged { "converged" } else { "stopped" },
+            s.iterations,
+            model.weights.prior,
+            start.elapsed().as_secs_f64()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn evaluate_cmd(global: &Global, args: EvaluateArgs) -> anyhow::Result<ExitCode> {
@@ -229,14 +362,22 @@ fn evaluate_cmd(global: &Global, args: EvaluateArgs) -> anyhow::Result<ExitCode>
     let auto = check_threshold("--auto", args.auto.unwrap_or(configured_auto))?;
     let region = loaded.settings.default_region();
 
+    let weighting = match (&args.model, args.hand_set) {
+        (Some(path), _) => Weighting::Model(Box::new(read_model(path)?)),
+        (None, true) => Weighting::HandSet,
+        (None, false) => Weighting::Learn(TrainOptions::default()),
+    };
     let start = Instant::now();
     let data = read_labelled(&args.file)?;
-    let (evaluation, blocking, mode) = evaluate_labelled(&data, region, review, auto);
+    let (evaluation, blocking, mode, model) =
+        evaluate_labelled(&data, region, review, auto, &weighting);
     let report = Report {
         file: args.file.display().to_string(),
         mode,
         evaluation,
         blocking,
+        model: model.origin,
+        model_prior_bits: model.weights.prior,
         wall_seconds: start.elapsed().as_secs_f64(),
         peak_memory_bytes: peak_memory_bytes(),
     };
@@ -274,6 +415,14 @@ pub fn render(r: &Report) -> String {
         r.blocking.capped_blocks,
         r.blocking.largest_block,
         r.blocking.dropped_pairs
+    ));
+    s.push_str(&format!(
+        "weights: {} (prior {:.2} bits)\n",
+        match r.model {
+            Origin::Learnt => "learnt by EM",
+            Origin::HandSet => "hand-set",
+        },
+        r.model_prior_bits
     ));
     s.push_str(&format!(
         "true pairs: {}; pair completeness of blocking: {:.4}\n",

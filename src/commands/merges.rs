@@ -1,4 +1,5 @@
-//! `tether merges list|show|approve|reject`: the review queue on the command line. Approving
+//! `tether merges list|show|approve|reject|scan`: the review queue on the command line, and
+//! the full duplicate scan over the store's record snapshots. Approving
 //! merges through the systems' APIs at once (connectors built from the configuration) and
 //! records the outcome. Owns argument handling and printing only; proposing, survivorship
 //! and applying live in [`crate::merges`].
@@ -35,7 +36,8 @@ pub enum MergesCommand {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
-    /// One proposal: both records side by side and the explanation of its score.
+    /// One proposal: both records side by side, the explanation of its score, and the
+    /// merged record survivorship would produce (field by field, which value wins and why).
     Show {
         id: i64,
         /// Print JSON instead of text.
@@ -56,6 +58,23 @@ pub enum MergesCommand {
         /// most complete record survives, newest values win, the survivor keeps its e-mail.
         #[arg(long, value_name = "FILE")]
         survivorship: Option<PathBuf>,
+        /// The record that survives (one proposal only), e.g. `hubspot:123`.
+        #[arg(long, value_name = "REF", conflicts_with = "above")]
+        survivor: Option<String>,
+        /// A value the merged record gets (one proposal only); repeatable.
+        #[arg(long = "set", value_name = "FIELD=VALUE", conflicts_with = "above")]
+        set: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare every record the store keeps (both systems) and propose the duplicates the
+    /// cycles could not see; resumes an interrupted scan.
+    Scan {
+        /// Only propose pairs with a record seen at or after this time (RFC 3339 or
+        /// YYYY-MM-DD); every record is still compared.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -97,6 +116,64 @@ pub fn survivorship_from(file: Option<&Path>) -> anyhow::Result<Survivorship> {
         .with_context(|| format!("cannot read survivorship rules {}", path.display()))?;
     Survivorship::from_toml(&text)
         .map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
+}
+
+/// `--survivor REF` and `--set FIELD=VALUE` as a reviewer's choices.
+fn choices_from_args(
+    survivor: Option<&str>,
+    set: &[String],
+) -> Result<crate::merges::Choices, UsageError> {
+    let survivor = survivor
+        .map(|s| {
+            let (system, id) = s
+                .split_once(':')
+                .ok_or_else(|| UsageError(format!("--survivor {s:?}: expected SYSTEM:ID")))?;
+            let system: crate::domain::System = system
+                .parse()
+                .map_err(|e| UsageError(format!("--survivor {s:?}: {e}")))?;
+            crate::domain::RecordRef::parse(system, id)
+                .map_err(|e| UsageError(format!("--survivor {s:?}: {e}")))
+        })
+        .transpose()?;
+    let mut overrides = std::collections::BTreeMap::new();
+    for kv in set {
+        let (k, v) = kv
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .ok_or_else(|| UsageError(format!("--set {kv:?}: expected FIELD=VALUE")))?;
+        overrides.insert(k.trim().to_owned(), v.to_owned());
+    }
+    Ok(crate::merges::Choices {
+        survivor,
+        overrides,
+    })
+}
+
+/// `--since`: an RFC 3339 time or a date (midnight UTC).
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, UsageError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| UsageError(format!("--since {s:?}: expected RFC 3339 or YYYY-MM-DD")))
+}
+
+/// The proposal settings of the configuration, scoring with `matching.model` when set.
+pub fn proposal_settings(settings: &Settings) -> anyhow::Result<crate::merges::ProposalSettings> {
+    let base = crate::merges::ProposalSettings::from_settings(
+        &settings.matching,
+        settings.default_region(),
+    );
+    match settings.matching.model_path() {
+        None => Ok(base),
+        Some(path) => {
+            let model = super::matching::read_model(&path)?;
+            Ok(base.with_weights(model.weights))
+        }
+    }
 }
 
 /// Who the audit log names for a command run by a person: `cli:$USER`.
@@ -209,10 +286,26 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             let Some(p) = store.proposal(ProposalId(id)).await? else {
                 return Err(UsageError(format!("no proposal #{id}")).into());
             };
+            let merged = crate::merges::merged::records_of(&p.snapshot).and_then(|(a, b)| {
+                crate::merges::merged::preview(
+                    &Survivorship::default(),
+                    &a,
+                    &b,
+                    &crate::merges::Choices::default(),
+                )
+                .ok()
+            });
             if json {
-                println!("{}", serde_json::to_string_pretty(&p)?);
+                let mut v = serde_json::to_value(&p)?;
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("merged".into(), serde_json::to_value(&merged)?);
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 print!("{}", show_text(&p));
+                if let Some(m) = &merged {
+                    print!("{}", crate::merges::merged::to_text(m));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -221,10 +314,19 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             above,
             reason,
             survivorship,
+            survivor,
+            set,
             json,
         } => {
             if ids.is_empty() && above.is_none() {
                 return Err(UsageError("give proposal ids or --above SCORE".into()).into());
+            }
+            let choices = choices_from_args(survivor.as_deref(), &set)?;
+            if !choices.is_empty() && ids.len() != 1 {
+                return Err(UsageError(
+                    "--survivor and --set apply to one proposal at a time".into(),
+                )
+                .into());
             }
             let rules = survivorship_from(survivorship.as_deref())?;
             let store = Store::open(&settings.store)
@@ -238,12 +340,16 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
                 done = merger.approve_above(min, &who, now).await?;
             } else {
                 for id in ids {
-                    done.push(
-                        merger
-                            .approve(ProposalId(id), &who, &reason, now)
-                            .await
-                            .with_context(|| format!("cannot approve #{id}"))?,
-                    );
+                    let applied = match merger
+                        .approve_with(ProposalId(id), &who, &reason, &choices, now)
+                        .await
+                    {
+                        Err(e @ crate::merges::MergeError::BadChoice { .. }) => {
+                            return Err(UsageError(e.to_string()).into());
+                        }
+                        other => other.with_context(|| format!("cannot approve #{id}"))?,
+                    };
+                    done.push(applied);
                 }
             }
             store.close().await;
@@ -261,6 +367,44 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             } else {
                 ExitCode::from(1)
             })
+        }
+        MergesCommand::Scan { since, json } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let proposal_settings = proposal_settings(settings)?;
+            let store = Store::open(&settings.store)
+                .await
+                .context("cannot open the state store")?;
+            let mut progress = |s: &str| eprintln!("scan: {s}");
+            let report = crate::merges::scan::scan(
+                &store,
+                &proposal_settings,
+                since,
+                chrono::Utc::now(),
+                &mut progress,
+            )
+            .await?;
+            store.close().await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "scan #{}: {} records ({} HubSpot, {} Gorgias); {} new proposals, {} \
+                     refreshed, {} auto-approved{}",
+                    report.scan_id,
+                    report.hubspot_records + report.gorgias_records,
+                    report.hubspot_records,
+                    report.gorgias_records,
+                    report.proposals.created.len(),
+                    report.proposals.refreshed.len(),
+                    report.proposals.auto_approved.len(),
+                    if report.unreadable > 0 {
+                        format!("; {} unreadable snapshots skipped", report.unreadable)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         MergesCommand::Reject { ids, reason } => {
             let store = Store::open(&settings.store)

@@ -38,7 +38,8 @@ pub async fn run(global: &Global, args: ReviewArgs) -> anyhow::Result<ExitCode> 
         .await
         .context("cannot open the state store")?;
     let merger = Merger::new(store.clone(), connectors_from(settings), rules);
-    let state = ReviewState::new(merger, settings.server.review_token.clone());
+    let state =
+        ReviewState::new(merger, settings.server.review_token.clone()).with_settings(settings);
     let addr = args
         .listen
         .unwrap_or_else(|| settings.server.listen.clone());

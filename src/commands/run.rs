@@ -41,6 +41,14 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("server.listen {:?}", settings.server.listen))?;
     let schedule = scheduler::parse_schedule(&settings.schedule.cron)
         .map_err(|e| super::UsageError(format!("schedule.cron: {e}")))?;
+    // The full duplicate scan's own schedule (`tether merges scan`), unless turned off.
+    let scan_schedule = match settings.matching.scan_cron.trim() {
+        "" => None,
+        expr => Some(
+            scheduler::parse_schedule(expr)
+                .map_err(|e| super::UsageError(format!("matching.scan_cron: {e}")))?,
+        ),
+    };
 
     // Signals are handled from here on: one arriving during start-up stops the service
     // as soon as it is up, with exit code 0.
@@ -99,10 +107,18 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             connectors,
             crate::merges::Survivorship::default(),
         );
-        let state = crate::review::ReviewState::new(merger, settings.server.review_token.clone());
+        let state = crate::review::ReviewState::new(merger, settings.server.review_token.clone())
+            .with_settings(&settings);
         Some(axum::Router::new().nest("/review", crate::review::router(state)))
     };
-    let runner: Arc<dyn CycleRunner> = Arc::new(SyncRunner::new(cycle));
+    let mut runner = SyncRunner::new(cycle);
+    if let Some(schedule) = scan_schedule {
+        runner = runner.with_scan(crate::service::sync_runner::ScanSchedule {
+            schedule,
+            since: chrono::Utc::now(),
+        });
+    }
+    let runner: Arc<dyn CycleRunner> = Arc::new(runner);
 
     let opts = ServiceOptions {
         listen,

@@ -226,6 +226,17 @@ pub async fn propose_and_apply(
     records: &[MergeRecord],
     at: DateTime<Utc>,
 ) -> Result<DedupReport, CycleError> {
+    // Keep a snapshot of every record read, for `tether merges scan`.
+    let snapshots: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.record.clone(),
+                serde_json::to_value(r).unwrap_or_default(),
+            )
+        })
+        .collect();
+    ctx.store.upsert_snapshots(&snapshots, at).await?;
     let proposed = merges::propose(&ctx.store, records, settings, at).await?;
     let mut out = DedupReport {
         records: records.len(),

@@ -278,10 +278,22 @@ impl Cycle {
             ))
         })?;
         let mut options = CycleOptions::from_settings(&settings.sync);
-        options.proposals = Some(crate::merges::ProposalSettings::from_settings(
+        let mut proposals = crate::merges::ProposalSettings::from_settings(
             &settings.matching,
             options.default_region,
-        ));
+        );
+        if let Some(path) = settings.matching.model_path() {
+            let model = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| {
+                    crate::matcher::model::Model::from_json(&text).map_err(|e| e.to_string())
+                })
+                .map_err(|e| {
+                    CycleError::Config(format!("matching.model {}: {e}", path.display()))
+                })?;
+            proposals = proposals.with_weights(model.weights);
+        }
+        options.proposals = Some(proposals);
         Ok(Cycle {
             store,
             hubspot,

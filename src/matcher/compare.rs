@@ -5,10 +5,10 @@
 use super::nicknames;
 use super::normalize::{email_local, tail};
 use super::record::Prepared;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The fields the matcher compares, in explanation order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     FirstName,
@@ -43,7 +43,7 @@ impl Field {
 }
 
 /// How well one field agrees between two records, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Identical after normalisation.
@@ -278,7 +278,10 @@ pub fn phone(a: &str, b: &str) -> Level {
     Level::Different
 }
 
-/// Street address, compared without spaces (`pridhamstreet` and `pridham street`).
+/// Street address, compared without spaces (`pridhamstreet` and `pridham street`), aware of
+/// the house number: two different numbers on one street are two houses (a neighbour, not
+/// a typo), so they are `different` however alike the rest is; a number one keystroke
+/// away (`177`/`171`) is at best `similar`.
 pub fn address(a: &str, b: &str) -> Level {
     if a.is_empty() || b.is_empty() {
         return Level::Missing;
@@ -286,7 +289,25 @@ pub fn address(a: &str, b: &str) -> Level {
     if a == b {
         return Level::Exact;
     }
-    fuzzy(a, b)
+    let level = fuzzy(a, b);
+    match (house_number(a), house_number(b)) {
+        (Some(x), Some(y)) if x != y => {
+            if within_one_edit(x, y) {
+                level.max(Level::Similar)
+            } else {
+                Level::Different
+            }
+        }
+        _ => level,
+    }
+}
+
+/// The leading house number of a normalised street address (`12a` of `12a oak st`), if any.
+pub fn house_number(address: &str) -> Option<&str> {
+    let end = address
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(address.len());
+    (end > 0).then(|| &address[..end])
 }
 
 /// Free text such as a city: exact, or fuzzy.
@@ -366,6 +387,13 @@ mod tests {
         assert_eq!(code("4011", "4012"), Level::Close);
         assert_eq!(address("177pridhamst", "177pridhamst"), Level::Exact);
         assert_eq!(address("177pridhamst", "177pridhamsr"), Level::Close);
+        // Another house on the same street is a neighbour; a number typo at best similar.
+        assert_eq!(address("12oakst", "14oakst"), Level::Similar);
+        assert_eq!(address("12oakst", "212oakst"), Level::Similar);
+        assert_eq!(address("12oakst", "48oakst"), Level::Different);
+        assert_eq!(address("oakst", "oaks"), Level::Close);
+        assert_eq!(house_number("12a oak st"), Some("12"));
+        assert_eq!(house_number("oak st"), None);
     }
 
     #[test]

@@ -1,14 +1,19 @@
 //! The pure duplicate matcher: normalisation, blocking, per-field comparison, scoring and
-//! explanation, and quality evaluation against labelled data. Deterministic: the same records
-//! and options give the same pairs in the same order. Must never do I/O, read the clock or
-//! draw random numbers; callers (commands, the engine) feed it records and act on its output.
+//! explanation, learning the weights by EM (`em`, `model`), and quality evaluation against
+//! labelled data. Deterministic: the same records and options give the same pairs in the
+//! same order. Must never do I/O or read the clock, and draws no random numbers except the
+//! seeded stream `em` picks random pairs with; callers (commands, the engine) feed it
+//! records and act on its output.
 //!
 //! Entry points: [`find_candidates`] (scores only, for large runs and evaluation),
-//! [`propose`] (pairs above a score, with their [`Explanation`]), [`explain_pair`].
+//! [`find_candidates_learnt`] (learns a model from the candidates first), [`propose`]
+//! (pairs above a score, with their [`Explanation`]), [`explain_pair`].
 
 pub mod block;
 pub mod compare;
+pub mod em;
 pub mod evaluate;
+pub mod model;
 pub mod nicknames;
 pub mod normalize;
 pub mod phonetic;
@@ -20,14 +25,14 @@ pub use block::{BlockingOptions, BlockingStats};
 pub use compare::{Field, Level};
 pub use record::{MatchRecord, Prepared};
 pub use score::{Contribution, Explanation, GuardReason};
-pub use weights::{DEFAULT_REVIEW_THRESHOLD, RECOMMENDED_AUTO_THRESHOLD, RELATIVES_CAP};
+pub use weights::{DEFAULT_REVIEW_THRESHOLD, RECOMMENDED_AUTO_THRESHOLD, RELATIVES_CAP, Weights};
 
 use crate::domain::Region;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which pairs are wanted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     /// Duplicates inside one system: any two records.
     Duplicates,
@@ -55,6 +60,8 @@ pub struct MatchOptions {
     pub blocking: BlockingOptions,
     /// Pairs scoring below this are dropped from the output (0 keeps every blocked pair).
     pub min_score: f64,
+    /// The weights pairs are scored with (hand-set unless a learnt model is given).
+    pub weights: Weights,
 }
 
 impl Default for MatchOptions {
@@ -64,6 +71,7 @@ impl Default for MatchOptions {
             region: Region::default(),
             blocking: BlockingOptions::default(),
             min_score: DEFAULT_REVIEW_THRESHOLD,
+            weights: Weights::HAND_SET,
         }
     }
 }
@@ -114,11 +122,50 @@ pub fn find_candidates(records: &[MatchRecord], opts: &MatchOptions) -> MatchOut
 pub fn find_candidates_prepared(prepared: &[Prepared], opts: &MatchOptions) -> MatchOutput {
     let (pairs, blocking) =
         block::candidate_pairs(prepared, opts.mode == Mode::Linking, &opts.blocking);
+    MatchOutput {
+        candidates: score_pairs(prepared, &pairs, opts),
+        blocking,
+    }
+}
+
+/// Blocks `records`, learns a model from the candidates (the hand-set weights below
+/// [`model::MIN_RECORDS`] records) and scores the candidates with it; `opts.weights` is
+/// ignored. The model is returned with the output.
+pub fn find_candidates_learnt(
+    records: &[MatchRecord],
+    opts: &MatchOptions,
+    train: &em::TrainOptions,
+) -> (MatchOutput, model::Model) {
+    let prepared = prepare(records, opts.region);
+    let (pairs, blocking) =
+        block::candidate_pairs(&prepared, opts.mode == Mode::Linking, &opts.blocking);
+    let model = model::learn(&prepared, &pairs, opts.mode, train);
+    let opts = MatchOptions {
+        weights: model.weights,
+        ..*opts
+    };
+    let candidates = score_pairs(&prepared, &pairs, &opts);
+    (
+        MatchOutput {
+            candidates,
+            blocking,
+        },
+        model,
+    )
+}
+
+/// Scores blocked `pairs` with `opts.weights`, keeps those at or above `opts.min_score`,
+/// highest score first (then by indexes).
+pub fn score_pairs(
+    prepared: &[Prepared],
+    pairs: &[(u32, u32)],
+    opts: &MatchOptions,
+) -> Vec<Candidate> {
     let mut candidates: Vec<Candidate> = pairs
         .par_iter()
         .filter_map(|&(a, b)| {
             let (a, b) = (a as usize, b as usize);
-            let s = score::score(prepared.get(a)?, prepared.get(b)?);
+            let s = score::score(prepared.get(a)?, prepared.get(b)?, &opts.weights);
             (s >= opts.min_score).then_some(Candidate { a, b, score: s })
         })
         .collect();
@@ -128,10 +175,7 @@ pub fn find_candidates_prepared(prepared: &[Prepared], opts: &MatchOptions) -> M
             .then(x.a.cmp(&y.a))
             .then(x.b.cmp(&y.b))
     });
-    MatchOutput {
-        candidates,
-        blocking,
-    }
+    candidates
 }
 
 /// Pairs scoring at least `opts.min_score`, with explanations, highest score first.
@@ -142,7 +186,7 @@ pub fn propose(records: &[MatchRecord], opts: &MatchOptions) -> Vec<Proposal> {
         .iter()
         .filter_map(|c| {
             let (ra, rb) = (records.get(c.a)?, records.get(c.b)?);
-            let explanation = score::explain(prepared.get(c.a)?, prepared.get(c.b)?);
+            let explanation = score::explain(prepared.get(c.a)?, prepared.get(c.b)?, &opts.weights);
             Some(Proposal {
                 a: c.a,
                 b: c.b,
@@ -156,8 +200,17 @@ pub fn propose(records: &[MatchRecord], opts: &MatchOptions) -> Vec<Proposal> {
 }
 
 /// The explanation of one pair of records, whether or not blocking would pair them.
-pub fn explain_pair(a: &MatchRecord, b: &MatchRecord, region: Region) -> Explanation {
-    score::explain(&Prepared::new(a, region), &Prepared::new(b, region))
+pub fn explain_pair(
+    a: &MatchRecord,
+    b: &MatchRecord,
+    region: Region,
+    weights: &Weights,
+) -> Explanation {
+    score::explain(
+        &Prepared::new(a, region),
+        &Prepared::new(b, region),
+        weights,
+    )
 }
 
 #[cfg(test)]

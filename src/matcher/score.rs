@@ -4,7 +4,7 @@
 
 use super::compare::{Field, Level, Levels, compare};
 use super::record::Prepared;
-use super::weights::{HOUSEHOLD_CAP, PRIOR, RELATIVES_CAP, exact_weight, weight};
+use super::weights::{HOUSEHOLD_CAP, RELATIVES_CAP, Weights};
 use serde::Serialize;
 
 /// One field's part in a score.
@@ -106,11 +106,12 @@ fn guard(levels: &Levels, total: f64) -> f64 {
 
 /// The weight of `level` on `field` for a pair whose first record is `a` (exact agreements
 /// on common values count less).
-fn field_weight(field: Field, level: Level, a: &Prepared) -> f64 {
+fn field_weight(w: &Weights, field: Field, level: Level, a: &Prepared, first_agrees: bool) -> f64 {
     if level == Level::Exact {
-        exact_weight(field, a.share.get(field.index()).copied().unwrap_or(0.0))
+        let share = a.share.get(field.index()).copied().unwrap_or(0.0);
+        w.exact_weight_in(field, share, first_agrees)
     } else {
-        weight(field, level)
+        w.weight_in(field, level, first_agrees)
     }
 }
 
@@ -131,10 +132,14 @@ const HOUSEHOLD_FIELDS: [Field; 7] = [
 /// together), so when the first names disagree (different or only similar) and so do the
 /// e-mails (each person has their own), the positive weights of [`HOUSEHOLD_FIELDS`] are
 /// scaled down to sum to at most [`HOUSEHOLD_CAP`].
-pub fn weights_of(levels: &Levels, a: &Prepared) -> [f64; 9] {
+pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; 9] {
     let mut w = [0.0; 9];
+    let first_agrees = matches!(
+        levels[Field::FirstName.index()],
+        Level::Exact | Level::Equivalent | Level::Close
+    );
     for (i, (field, level)) in Field::ALL.iter().zip(levels).enumerate() {
-        w[i] = field_weight(*field, *level, a);
+        w[i] = field_weight(model, *field, *level, a, first_agrees);
     }
     if matches!(
         levels[Field::FirstName.index()],
@@ -155,25 +160,25 @@ pub fn weights_of(levels: &Levels, a: &Prepared) -> [f64; 9] {
 }
 
 /// The total log2 odds and the relatives guard of a compared pair.
-pub fn total_of(levels: &Levels, a: &Prepared) -> (f64, f64) {
-    let total = PRIOR + weights_of(levels, a).iter().sum::<f64>();
+pub fn total_of(levels: &Levels, a: &Prepared, w: &Weights) -> (f64, f64) {
+    let total = w.prior + weights_of(levels, a, w).iter().sum::<f64>();
     let g = guard(levels, total);
     (total + g, g)
 }
 
 /// The score of a pair, without building an explanation (the fast path for blocking output).
-pub fn score(a: &Prepared, b: &Prepared) -> f64 {
-    to_score(total_of(&compare(a, b), a).0)
+pub fn score(a: &Prepared, b: &Prepared, w: &Weights) -> f64 {
+    to_score(total_of(&compare(a, b), a, w).0)
 }
 
 /// The score of a pair and its explanation.
-pub fn explain(a: &Prepared, b: &Prepared) -> Explanation {
-    explain_levels(&compare(a, b), a)
+pub fn explain(a: &Prepared, b: &Prepared, w: &Weights) -> Explanation {
+    explain_levels(&compare(a, b), a, w)
 }
 
 /// The explanation of already compared levels of a pair whose first record is `a`.
-pub fn explain_levels(levels: &Levels, a: &Prepared) -> Explanation {
-    let weights = weights_of(levels, a);
+pub fn explain_levels(levels: &Levels, a: &Prepared, w: &Weights) -> Explanation {
+    let weights = weights_of(levels, a, w);
     let fields: Vec<Contribution> = Field::ALL
         .iter()
         .zip(levels)
@@ -184,9 +189,9 @@ pub fn explain_levels(levels: &Levels, a: &Prepared) -> Explanation {
             weight,
         })
         .collect();
-    let (total, relatives_guard) = total_of(levels, a);
+    let (total, relatives_guard) = total_of(levels, a, w);
     Explanation {
-        prior: PRIOR,
+        prior: w.prior,
         fields,
         relatives_guard,
         guard: (relatives_guard < 0.0)
@@ -203,6 +208,8 @@ mod tests {
     use crate::domain::Region;
     use crate::matcher::record::MatchRecord;
     use crate::matcher::weights::RECOMMENDED_AUTO_THRESHOLD;
+
+    const H: Weights = Weights::HAND_SET;
 
     fn rec(first: &str, last: &str, email: &str, phone: &str, addr: &str) -> Prepared {
         Prepared::new(
@@ -239,10 +246,10 @@ mod tests {
             "+12175550134",
             "1 main st",
         );
-        let e = explain(&a, &b);
+        let e = explain(&a, &b, &H);
         assert!(e.is_consistent(), "{e:?}");
         assert_eq!(e.fields.len(), Field::ALL.len());
-        assert!((e.score - score(&a, &b)).abs() < 1e-12);
+        assert!((e.score - score(&a, &b, &H)).abs() < 1e-12);
         assert!(e.score >= RECOMMENDED_AUTO_THRESHOLD, "{e:?}");
         let c = rec(
             "Alice",
@@ -251,7 +258,7 @@ mod tests {
             "+13125550199",
             "9 Elm Road",
         );
-        let e2 = explain(&a, &c);
+        let e2 = explain(&a, &c, &H);
         assert!(e2.is_consistent());
         assert!(e2.score < 0.5, "{e2:?}");
         assert!((0.0..=1.0).contains(&e2.score));
@@ -274,7 +281,7 @@ mod tests {
             "+12175550100",
             "5 Oak Ave",
         );
-        let e = explain(&mother, &son);
+        let e = explain(&mother, &son, &H);
         assert!(e.is_consistent());
         assert!(e.score <= RELATIVES_CAP + 1e-12, "{e:?}");
         assert!(e.score < RECOMMENDED_AUTO_THRESHOLD);
@@ -286,7 +293,7 @@ mod tests {
             "+12175550100",
             "5 Oak Ave",
         );
-        assert!(score(&mother, &unknown) < RECOMMENDED_AUTO_THRESHOLD);
+        assert!(score(&mother, &unknown, &H) < RECOMMENDED_AUTO_THRESHOLD);
         // Similar-looking names of relatives (Erin, Eric) too.
         let erin = rec(
             "Erin",
@@ -302,6 +309,6 @@ mod tests {
             "+12175550100",
             "5 Oak Ave",
         );
-        assert!(score(&erin, &eric) < RECOMMENDED_AUTO_THRESHOLD);
+        assert!(score(&erin, &eric, &H) < RECOMMENDED_AUTO_THRESHOLD);
     }
 }

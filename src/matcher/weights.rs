@@ -1,10 +1,12 @@
 //! The model's weights: for each field and agreement level, a Fellegi–Sunter match weight
 //! `log2(m/u)` (how much more likely the level is among true pairs than among other
-//! candidate pairs), plus the prior and the relatives guard. The values are set by hand from
-//! m/u estimates and calibrated on labelled data (see docs/matching.md); they are constants
-//! so a score is reproducible. Must never hold comparison or I/O logic.
+//! candidate pairs), plus the prior and the relatives guard. [`Weights`] is what scoring
+//! reads: either the hand-set constants below ([`Weights::HAND_SET`], the fallback for small
+//! data sets) or weights learnt by EM (`em`, carried in a `model::Model`). Must never hold
+//! comparison, learning or I/O logic.
 
 use super::compare::{Field, Level};
+use serde::{Deserialize, Serialize};
 
 /// Weight of each level, in [`Level`] order: exact, equivalent, close, similar, different,
 /// missing.
@@ -56,23 +58,78 @@ pub const DEFAULT_REVIEW_THRESHOLD: f64 = 0.80;
 /// exact agreement on a common value at `log2(M_EXACT / share)`.
 pub const M_EXACT: f64 = 0.95;
 
-/// The weight of an exact agreement on a value that `share` of the records hold (0 when
-/// unknown): the table weight, or less when the value is common (term frequency).
-pub fn exact_weight(field: Field, share: f32) -> f64 {
-    let base = weight(field, Level::Exact);
-    if share <= 0.0 {
-        return base;
-    }
-    base.min((M_EXACT / f64::from(share)).log2()).max(0.0)
+/// The weights scoring uses: the prior and one row of level weights per field, in bits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Weights {
+    /// Prior log2 odds that a candidate pair is a match.
+    pub prior: f64,
+    /// Match weight in bits per field ([`Field::ALL`] order) and level ([`Level`] order),
+    /// when the first names agree (exact, nickname or a typo away).
+    pub table: [Row; 9],
+    /// The same when they do not (only similar, different or missing): learnt apart,
+    /// because then the non-matches are mostly relatives (see `em::CONTEXTS`). The
+    /// first-name row is the same in both.
+    pub first_weak: [Row; 9],
 }
 
-/// The weight of `level` on `field`.
+impl Default for Weights {
+    fn default() -> Self {
+        Weights::HAND_SET
+    }
+}
+
+impl Weights {
+    /// The hand-set weights: the fallback when too few records are in hand to learn from.
+    pub const HAND_SET: Weights = Weights {
+        prior: PRIOR,
+        table: WEIGHTS,
+        first_weak: WEIGHTS,
+    };
+
+    /// The weight of `level` on `field` when the first names agree.
+    pub fn weight(&self, field: Field, level: Level) -> f64 {
+        self.weight_in(field, level, true)
+    }
+
+    /// The weight of `level` on `field`, in the table for whether the first names agree.
+    pub fn weight_in(&self, field: Field, level: Level, first_agrees: bool) -> f64 {
+        let table = if first_agrees {
+            &self.table
+        } else {
+            &self.first_weak
+        };
+        table
+            .get(field.index())
+            .and_then(|row| row.get(level as usize))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// The weight of an exact agreement on a value that `share` of the records hold (0 when
+    /// unknown): the table weight, or less when the value is common (term frequency).
+    pub fn exact_weight(&self, field: Field, share: f32) -> f64 {
+        self.exact_weight_in(field, share, true)
+    }
+
+    /// [`Weights::exact_weight`] in the table for whether the first names agree.
+    pub fn exact_weight_in(&self, field: Field, share: f32, first_agrees: bool) -> f64 {
+        let base = self.weight_in(field, Level::Exact, first_agrees);
+        if share <= 0.0 {
+            return base;
+        }
+        base.min((M_EXACT / f64::from(share)).log2()).max(0.0)
+    }
+}
+
+/// The weight of an exact agreement on a value that `share` of the records hold, with the
+/// hand-set weights (see [`Weights::exact_weight`]).
+pub fn exact_weight(field: Field, share: f32) -> f64 {
+    Weights::HAND_SET.exact_weight(field, share)
+}
+
+/// The hand-set weight of `level` on `field`.
 pub fn weight(field: Field, level: Level) -> f64 {
-    WEIGHTS
-        .get(field.index())
-        .and_then(|row| row.get(level as usize))
-        .copied()
-        .unwrap_or(0.0)
+    Weights::HAND_SET.weight(field, level)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use super::MergeError;
 use super::record::{HUBSPOT_FIELDS, MergeRecord, hubspot_properties};
-use super::survivorship::{MergePlan, Survivorship};
+use super::survivorship::{Choices, MergePlan, Survivorship};
 use crate::connectors::gorgias::{CustomerUpdate, GorgiasClient, GorgiasError};
 use crate::connectors::hubspot::{HubspotClient, WriteOutcome};
 use crate::domain::{GorgiasId, HubspotId, RecordRef};
@@ -123,12 +123,35 @@ impl Merger {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<Applied, MergeError> {
-        self.pending(id).await?;
+        self.approve_with(id, who, reason, &Choices::default(), at)
+            .await
+    }
+
+    /// [`Merger::approve`] honouring a person's `choices` (the survivor, typed-in values);
+    /// the choices are kept in the audit entry of the outcome.
+    pub async fn approve_with(
+        &self,
+        id: ProposalId,
+        who: &str,
+        reason: &str,
+        choices: &Choices,
+        at: DateTime<Utc>,
+    ) -> Result<Applied, MergeError> {
+        let pending = self.pending(id).await?;
+        if let Some(s) = &choices.survivor
+            && s != pending.pair.first()
+            && s != pending.pair.second()
+        {
+            return Err(MergeError::BadChoice {
+                id: id.0,
+                why: format!("{s} is not one of the pair, so it cannot survive"),
+            });
+        }
         let p = self
             .store
             .decide(id, Decision::Approve, reason, who, at)
             .await?;
-        self.apply(&p, who, at).await
+        self.apply_with(&p, who, choices, at).await
     }
 
     /// Approves and applies every pending proposal scoring at least `min_score`, highest
@@ -198,12 +221,23 @@ impl Merger {
         who: &str,
         at: DateTime<Utc>,
     ) -> Result<Applied, MergeError> {
+        self.apply_with(p, who, &Choices::default(), at).await
+    }
+
+    /// [`Merger::apply`] honouring a person's `choices`.
+    pub async fn apply_with(
+        &self,
+        p: &Proposal,
+        who: &str,
+        choices: &Choices,
+        at: DateTime<Utc>,
+    ) -> Result<Applied, MergeError> {
         let outcome = match (p.pair.first(), p.pair.second()) {
             (RecordRef::Hubspot(a), RecordRef::Hubspot(b)) => {
-                self.merge_hubspot(a, b, who, at).await?
+                self.merge_hubspot(a, b, choices, who, at).await?
             }
             (RecordRef::Gorgias(a), RecordRef::Gorgias(b)) => {
-                self.merge_gorgias(*a, *b, who, at).await?
+                self.merge_gorgias(*a, *b, choices, who, at).await?
             }
             (RecordRef::Hubspot(h), RecordRef::Gorgias(g))
             | (RecordRef::Gorgias(g), RecordRef::Hubspot(h)) => self.link(h, *g, who, at).await?,
@@ -229,6 +263,7 @@ impl Merger {
                     "score": p.score,
                     "result": outcome,
                     "snapshot": p.snapshot,
+                    "choices": choices,
                 }),
             })
             .await?;
@@ -277,6 +312,7 @@ impl Merger {
         &self,
         a: &HubspotId,
         b: &HubspotId,
+        choices: &Choices,
         who: &str,
         at: DateTime<Utc>,
     ) -> Result<ApplyOutcome, MergeError> {
@@ -309,7 +345,7 @@ impl Merger {
                 ma.record
             )));
         }
-        let plan = match self.rules.plan(ma, mb) {
+        let plan = match self.rules.plan_with(ma, mb, choices) {
             Ok(p) => p,
             Err(e) => return Ok(failed(e.to_string())),
         };
@@ -363,6 +399,7 @@ impl Merger {
         &self,
         a: GorgiasId,
         b: GorgiasId,
+        choices: &Choices,
         who: &str,
         at: DateTime<Utc>,
     ) -> Result<ApplyOutcome, MergeError> {
@@ -392,7 +429,7 @@ impl Merger {
         let (Some(ma), Some(mb)) = (recs.first(), recs.get(1)) else {
             return Ok(failed("internal: records missing"));
         };
-        let plan = match self.rules.plan(ma, mb) {
+        let plan = match self.rules.plan_with(ma, mb, choices) {
             Ok(p) => p,
             Err(e) => return Ok(failed(e.to_string())),
         };
@@ -557,6 +594,7 @@ mod tests {
             ]),
             sources: BTreeMap::new(),
             changes: BTreeMap::new(),
+            why: BTreeMap::new(),
         };
         let (body, written) = gorgias_body(&plan);
         assert_eq!(body.name, Some(Some("Ann Oak".to_owned())));

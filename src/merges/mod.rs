@@ -6,16 +6,21 @@
 //! and the connectors. Must never hold matching logic (that is `crate::matcher`) nor SQL.
 
 pub mod apply;
+pub mod merged;
 pub mod propose;
 pub mod record;
+pub mod scan;
 pub mod survivorship;
 
 pub use apply::{Applied, ApplyOutcome, Connectors, Merger};
 pub use propose::{
     Found, PreviewAction, PreviewItem, ProposalSettings, ProposeReport, find, preview, propose,
+    propose_where,
 };
 pub use record::MergeRecord;
-pub use survivorship::{MergePlan, SurvivorRule, Survivorship, SurvivorshipError, ValueRule};
+pub use survivorship::{
+    Choices, MergePlan, SurvivorRule, Survivorship, SurvivorshipError, ValueRule, Why,
+};
 
 use crate::connectors::gorgias::GorgiasError;
 use crate::connectors::hubspot::HubspotError;
@@ -35,4 +40,6 @@ pub enum MergeError {
     NoSuchProposal(i64),
     #[error("proposal #{id} is {status}, not pending")]
     NotPending { id: i64, status: String },
+    #[error("proposal #{id}: {why}")]
+    BadChoice { id: i64, why: String },
 }

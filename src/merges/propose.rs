@@ -33,6 +33,9 @@ pub struct ProposalSettings {
     pub auto_merge_cap: u32,
     /// Region for national phone numbers.
     pub region: Region,
+    /// The weights pairs are scored with: a learnt model's (`matching.model`), else the
+    /// hand-set ones.
+    pub weights: matcher::Weights,
 }
 
 impl Default for ProposalSettings {
@@ -42,6 +45,7 @@ impl Default for ProposalSettings {
             auto_merge_threshold: 1.01,
             auto_merge_cap: 20,
             region: Region::default(),
+            weights: matcher::Weights::HAND_SET,
         }
     }
 }
@@ -54,7 +58,13 @@ impl ProposalSettings {
             auto_merge_threshold: m.auto_merge_threshold,
             auto_merge_cap: m.auto_merge_cap,
             region,
+            weights: matcher::Weights::HAND_SET,
         }
+    }
+
+    /// The same settings scoring with `weights` (from a model read by the caller).
+    pub fn with_weights(self, weights: matcher::Weights) -> Self {
+        ProposalSettings { weights, ..self }
     }
 
     /// Whether the auto-merge band exists at all.
@@ -95,6 +105,7 @@ fn run(
         mode,
         region: settings.region,
         min_score: settings.review_threshold,
+        weights: settings.weights,
         ..MatchOptions::default()
     };
     for p in matcher::propose(&input, &opts) {
@@ -201,6 +212,18 @@ pub async fn propose(
     settings: &ProposalSettings,
     at: DateTime<Utc>,
 ) -> Result<ProposeReport, MergeError> {
+    propose_where(store, records, settings, at, &|_, _| true).await
+}
+
+/// [`propose`], persisting only the pairs `keep` accepts (matching still sees every record,
+/// so blocks and term frequencies are those of the whole set).
+pub async fn propose_where(
+    store: &Store,
+    records: &[MergeRecord],
+    settings: &ProposalSettings,
+    at: DateTime<Utc>,
+    keep: &(dyn Fn(&MergeRecord, &MergeRecord) -> bool + Sync),
+) -> Result<ProposeReport, MergeError> {
     let mut report = ProposeReport::default();
     let (live, merged_away) = without_aliases(store, records).await?;
     report.merged_away = merged_away;
@@ -221,6 +244,9 @@ pub async fn propose(
         let (Some(a), Some(b)) = (live.get(f.a), live.get(f.b)) else {
             continue;
         };
+        if !keep(a, b) {
+            continue;
+        }
         let pair = Pair::new(a.record.clone(), b.record.clone())?;
         if approved.contains(&pair) {
             report.already_approved += 1;

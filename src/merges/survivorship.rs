@@ -101,6 +101,58 @@ pub enum SurvivorshipError {
     SameRecord(RecordRef),
     #[error("the survivorship rules do not parse: {0}")]
     BadRules(String),
+    #[error("{0} is not one of the pair: it cannot survive their merge")]
+    NotInPair(RecordRef),
+}
+
+/// A person's choices before approving (the review page, `tether merges approve`): which
+/// record survives, and values typed in for some fields. Absent choices follow the rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choices {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survivor: Option<RecordRef>,
+    /// Field values by canonical name; empty values are ignored.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, String>,
+}
+
+impl Choices {
+    /// Whether there is nothing to honour.
+    pub fn is_empty(&self) -> bool {
+        self.survivor.is_none() && self.overrides.values().all(|v| v.trim().is_empty())
+    }
+}
+
+/// Why a field of a merged record keeps its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    /// Only one record holds a value.
+    OnlyOne,
+    /// Both hold one; this rule chose.
+    Rule(ValueRule),
+    /// Both hold the same value.
+    Same,
+    /// A person typed it in.
+    Override,
+}
+
+impl Why {
+    /// In words, for the review page and `tether merges show`.
+    pub fn describe(self) -> String {
+        match self {
+            Why::OnlyOne => "only one record has a value".into(),
+            Why::Same => "both records agree".into(),
+            Why::Override => "typed in by the reviewer".into(),
+            Why::Rule(r) => format!(
+                "rule {}",
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+        }
+    }
 }
 
 /// What a merge should do: who survives, and the values the survivor ends with.
@@ -114,6 +166,8 @@ pub struct MergePlan {
     pub sources: BTreeMap<String, RecordRef>,
     /// The values that differ from what the survivor holds now (what must be written).
     pub changes: BTreeMap<String, String>,
+    /// Why each field keeps its value.
+    pub why: BTreeMap<String, Why>,
 }
 
 impl Survivorship {
@@ -155,6 +209,17 @@ impl Survivorship {
 
     /// Plans the merge of two records of one system.
     pub fn plan(&self, a: &MergeRecord, b: &MergeRecord) -> Result<MergePlan, SurvivorshipError> {
+        self.plan_with(a, b, &Choices::default())
+    }
+
+    /// Plans the merge of two records of one system, honouring a person's `choices`: the
+    /// survivor they chose (it must be one of the pair) and the values they typed in.
+    pub fn plan_with(
+        &self,
+        a: &MergeRecord,
+        b: &MergeRecord,
+        choices: &Choices,
+    ) -> Result<MergePlan, SurvivorshipError> {
         if a.record.system() != b.record.system() {
             return Err(SurvivorshipError::DifferentSystems {
                 a: a.record.clone(),
@@ -164,36 +229,58 @@ impl Survivorship {
         if a.record == b.record {
             return Err(SurvivorshipError::SameRecord(a.record.clone()));
         }
-        let (s, m) = if self.survivor_order(a, b) == Ordering::Less {
-            (b, a)
-        } else {
-            (a, b)
+        let (s, m) = match &choices.survivor {
+            Some(r) if *r == a.record => (a, b),
+            Some(r) if *r == b.record => (b, a),
+            Some(r) => return Err(SurvivorshipError::NotInPair(r.clone())),
+            None if self.survivor_order(a, b) == Ordering::Less => (b, a),
+            None => (a, b),
         };
-        let names: BTreeSet<&String> = s.fields.keys().chain(m.fields.keys()).collect();
-        let mut values = BTreeMap::new();
-        let mut sources = BTreeMap::new();
-        let mut changes = BTreeMap::new();
-        for name in names {
-            let from = match (s.get(name), m.get(name)) {
-                (Some(_), None) => s,
-                (None, Some(_)) => m,
-                (None, None) => continue,
-                (Some(_), Some(_)) => pick(self.rule_for(name), name, s, m),
-            };
-            let Some(v) = from.get(name) else { continue };
-            if s.get(name) != Some(v) {
-                changes.insert(name.clone(), v.to_owned());
-            }
-            values.insert(name.clone(), v.to_owned());
-            sources.insert(name.clone(), from.record.clone());
-        }
-        Ok(MergePlan {
+        let overrides: BTreeMap<&String, &str> = choices
+            .overrides
+            .iter()
+            .map(|(k, v)| (k, v.trim()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let names: BTreeSet<&String> = s
+            .fields
+            .keys()
+            .chain(m.fields.keys())
+            .chain(overrides.keys().copied())
+            .collect();
+        let mut plan = MergePlan {
             survivor: s.record.clone(),
             merged_away: m.record.clone(),
-            values,
-            sources,
-            changes,
-        })
+            values: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            changes: BTreeMap::new(),
+            why: BTreeMap::new(),
+        };
+        for name in names {
+            let (value, from, why) = if let Some(v) = overrides.get(name) {
+                ((*v).to_owned(), s, Why::Override)
+            } else {
+                let (from, why) = match (s.get(name), m.get(name)) {
+                    (Some(_), None) => (s, Why::OnlyOne),
+                    (None, Some(_)) => (m, Why::OnlyOne),
+                    (None, None) => continue,
+                    (Some(x), Some(y)) if x == y => (s, Why::Same),
+                    (Some(_), Some(_)) => {
+                        let rule = self.rule_for(name);
+                        (pick(rule, name, s, m), Why::Rule(rule))
+                    }
+                };
+                let Some(v) = from.get(name) else { continue };
+                (v.to_owned(), from, why)
+            };
+            if s.get(name) != Some(value.as_str()) {
+                plan.changes.insert(name.clone(), value.clone());
+            }
+            plan.values.insert(name.clone(), value);
+            plan.sources.insert(name.clone(), from.record.clone());
+            plan.why.insert(name.clone(), why);
+        }
+        Ok(plan)
     }
 }
 
@@ -234,6 +321,54 @@ fn pick<'r>(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn choices_pick_the_survivor_and_override_fields() {
+        let rec = |id: &str, first: &str, city: Option<&str>, day: u32| MergeRecord {
+            record: RecordRef::Hubspot(crate::domain::HubspotId::new(id).unwrap()),
+            created_at: t(day),
+            updated_at: t(day),
+            fields: [("first_name", Some(first)), ("city", city)]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))
+                .collect(),
+        };
+        let (a, b) = (rec("1", "Ann", Some("Leeds"), 1), rec("2", "Anne", None, 2));
+        let rules = Survivorship::default();
+        let auto = rules.plan(&a, &b).unwrap();
+        assert_eq!(auto.survivor, a.record, "the more complete record");
+        assert_eq!(auto.values["first_name"], "Anne", "newest value");
+        assert_eq!(auto.why["first_name"], Why::Rule(ValueRule::Newest));
+        assert_eq!(auto.why["city"], Why::OnlyOne);
+        let choices = Choices {
+            survivor: Some(b.record.clone()),
+            overrides: BTreeMap::from([
+                ("first_name".to_owned(), " Annie ".to_owned()),
+                ("zip".to_owned(), "".to_owned()),
+            ]),
+        };
+        let chosen = rules.plan_with(&a, &b, &choices).unwrap();
+        assert_eq!(chosen.survivor, b.record);
+        assert_eq!(chosen.merged_away, a.record);
+        assert_eq!(chosen.values["first_name"], "Annie");
+        assert_eq!(chosen.why["first_name"], Why::Override);
+        assert_eq!(chosen.changes["first_name"], "Annie");
+        assert_eq!(chosen.changes["city"], "Leeds");
+        assert!(
+            !chosen.values.contains_key("zip"),
+            "an empty override is ignored"
+        );
+        let stranger = Choices {
+            survivor: Some(RecordRef::Hubspot(
+                crate::domain::HubspotId::new("9").unwrap(),
+            )),
+            ..Choices::default()
+        };
+        assert!(matches!(
+            rules.plan_with(&a, &b, &stranger),
+            Err(SurvivorshipError::NotInPair(_))
+        ));
+    }
 
     fn t(day: u32) -> Option<DateTime<Utc>> {
         Utc.with_ymd_and_hms(2026, 1, day, 0, 0, 0).single()

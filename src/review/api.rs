@@ -48,6 +48,7 @@ fn bearer(st: &ReviewState, headers: &HeaderMap) -> Result<(), Box<Response>> {
 fn merge_error(e: &MergeError) -> Response {
     match e {
         MergeError::NoSuchProposal(_) => error(StatusCode::NOT_FOUND, &e.to_string()),
+        MergeError::BadChoice { .. } => error(StatusCode::BAD_REQUEST, &e.to_string()),
         MergeError::NotPending { .. } | MergeError::Store(StoreError::Conflict(_)) => {
             error(StatusCode::CONFLICT, &e.to_string())
         }

@@ -3,6 +3,7 @@
 //! Pure string building: must never read the store or the request, and must never put a
 //! value into the page without [`escape`].
 
+use super::proposal_html::{ProposalView, filter_bar};
 use crate::merges::{Applied, ApplyOutcome};
 use crate::store::Proposal;
 use serde_json::Value;
@@ -233,15 +234,16 @@ fn explanation_table(out: &mut String, e: &Value) {
     );
 }
 
-/// The queue: pending proposals, highest score first, each with its forms.
-pub fn queue_page(base: &str, csrf: &str, proposals: &[Proposal]) -> String {
-    let mut sorted: Vec<&Proposal> = proposals.iter().collect();
-    sorted.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.id.cmp(&y.id)));
+/// The queue: pending proposals (filtered and paged by `view`), highest score first, each
+/// with the merged record it would produce and its forms.
+pub fn queue_page(base: &str, csrf: &str, proposals: &[Proposal], view: &ProposalView) -> String {
+    let (sorted, total) = view.select(proposals);
+    let bar = filter_bar(base, &view.filter, total, view.page_size);
+    let (raw_base, raw_csrf) = (base, csrf);
     let (base, csrf) = (escape(base), escape(csrf));
     let mut body = format!(
-        "<p>{} pending proposal(s), highest score first. \
-         <form method=\"post\" action=\"{base}/logout\"><button type=\"submit\">Sign out</button></form></p>",
-        sorted.len()
+        "<p>{total} pending proposal(s), highest score first. \
+         <form method=\"post\" action=\"{base}/logout\"><button type=\"submit\">Sign out</button></form></p>{bar}"
     );
     if sorted.is_empty() {
         body.push_str("<p id=\"empty\">Nothing to review.</p>");
@@ -257,12 +259,10 @@ pub fn queue_page(base: &str, csrf: &str, proposals: &[Proposal]) -> String {
         );
         pair_table(&mut body, &p.snapshot);
         explanation_table(&mut body, &p.explanation);
+        body.push_str(&view.approve_section(raw_base, raw_csrf, p));
         let _ = write!(
             body,
-            "<form method=\"post\" action=\"{base}/proposals/{id}/approve\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <button type=\"submit\" id=\"approve-{id}\">Approve (merge)</button></form>\
-             <form method=\"post\" action=\"{base}/proposals/{id}/reject\">\
+            "<form method=\"post\" action=\"{base}/proposals/{id}/reject\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <input type=\"text\" name=\"reason\" placeholder=\"reason\" id=\"reason-{id}\">\
              <button type=\"submit\" id=\"reject-{id}\">Reject (not the same person)</button></form></section>"
@@ -310,6 +310,7 @@ mod tests {
             "/r\"><x",
             "tok<",
             &[proposal(3, 0.9, "<script>alert(1)</script>")],
+            &ProposalView::default(),
         );
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -324,6 +325,7 @@ mod tests {
             "/review",
             "c",
             &[proposal(1, 0.81, "A"), proposal(2, 0.97, "B")],
+            &ProposalView::default(),
         );
         let (p1, p2) = (
             html.find("id=\"proposal-1\"").unwrap(),

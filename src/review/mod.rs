@@ -4,7 +4,8 @@
 //! (`tether run`) and served alone by `tether review --listen ADDR`. See `docs/merges.md`.
 //!
 //! Routes (relative to where the router is mounted):
-//! `GET /` (queue or login form), `POST /login`, `POST /logout`,
+//! `GET /` (queue or login form; `?band=review|auto&system=hubspot|gorgias|cross&page=N`
+//! filter and page it), `POST /login`, `POST /logout`,
 //! `POST /proposals/{id}/approve`, `POST /proposals/{id}/reject`,
 //! `POST /conflicts/{id}/resolve`, `POST /refused/{id}/retry`, `POST /refused/{id}/dismiss`
 //! (forms, CSRF value required with a cookie session), `GET /api/proposals`, `GET /api/proposals/{id}`,
@@ -16,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod html;
 pub mod pages;
+pub mod proposal_html;
 pub mod sections;
 pub mod settle;
 pub mod throttle;
@@ -41,6 +43,10 @@ pub struct ReviewState {
     pub page_size: u32,
     /// Wrong tokens lately, shared by every handler (see `throttle`).
     pub throttle: Arc<Mutex<Throttle>>,
+    /// Where each system shows a record (links on the page).
+    pub links: proposal_html::RecordLinks,
+    /// The auto-merge threshold the page's band filter uses.
+    pub auto_threshold: f64,
 }
 
 impl ReviewState {
@@ -50,6 +56,25 @@ impl ReviewState {
             token,
             page_size: 200,
             throttle: Arc::new(Mutex::new(Throttle::default())),
+            links: proposal_html::RecordLinks::default(),
+            auto_threshold: crate::matcher::RECOMMENDED_AUTO_THRESHOLD,
+        }
+    }
+
+    /// The same state with record links and the auto-merge threshold of the configuration.
+    pub fn with_settings(self, settings: &crate::config::Settings) -> Self {
+        let m = &settings.matching;
+        ReviewState {
+            links: proposal_html::RecordLinks {
+                hubspot_portal: None,
+                gorgias_url: Some(settings.gorgias.base_url.clone()),
+            },
+            auto_threshold: if m.auto_merge_threshold <= 1.0 {
+                m.auto_merge_threshold
+            } else {
+                crate::matcher::RECOMMENDED_AUTO_THRESHOLD
+            },
+            ..self
         }
     }
 

@@ -5,11 +5,12 @@
 use super::ReviewState;
 use super::auth::{self, Auth, COOKIE_NAME, Refusal};
 use super::html;
+use super::proposal_html::{ProposalView, QueueFilter, choices_from_form};
 use super::sections;
 use crate::merges::MergeError;
 use crate::store::{ProposalId, StoreError, UnsettledFilter};
 use axum::Form;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use std::collections::HashMap;
@@ -58,6 +59,7 @@ fn refused(r: Refusal, base: &str) -> Response {
 fn error_page(base: &str, e: &MergeError) -> Response {
     let status = match e {
         MergeError::NoSuchProposal(_) => StatusCode::NOT_FOUND,
+        MergeError::BadChoice { .. } => StatusCode::BAD_REQUEST,
         // A second click racing the first: the store refuses the second decision.
         MergeError::NotPending { .. } | MergeError::Store(StoreError::Conflict(_)) => {
             StatusCode::CONFLICT
@@ -80,15 +82,23 @@ pub async fn queue(
     OriginalUri(orig): OriginalUri,
     uri: Uri,
     headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let base = base_of(&orig, &uri);
     if let Err(r) = st.authenticate(&headers) {
         return refused(r, &base);
     }
-    match st.merger.store.pending_proposals(st.page_size).await {
+    let view = ProposalView {
+        links: st.links.clone(),
+        rules: st.merger.rules.clone(),
+        filter: QueueFilter::from_query(&query),
+        auto_threshold: st.auto_threshold,
+        page_size: st.page_size as usize,
+    };
+    match st.merger.store.pending_proposals(u32::MAX).await {
         Ok(ps) => {
             let csrf = auth::csrf_value(&st.token);
-            let page = html::queue_page(&base, &csrf, &ps);
+            let page = html::queue_page(&base, &csrf, &ps, &view);
             match settle_sections(&st, &base, &csrf).await {
                 Ok(sections) => Html(sections::append_to_body(&page, &sections)).into_response(),
                 Err(e) => error_page(&base, &MergeError::from(e)),
@@ -205,9 +215,24 @@ pub async fn approve(
         Err(r) => return *r,
     };
     let reason = form.get("reason").map(String::as_str).unwrap_or("");
+    // The survivor and values the reviewer chose on the page.
+    let choices = match st.merger.store.proposal(ProposalId(id)).await {
+        Ok(Some(p)) => match choices_from_form(&form, &p) {
+            Ok(c) => c,
+            Err(msg) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Html(html::message_page(&base, "Not done", &msg)),
+                )
+                    .into_response();
+            }
+        },
+        Ok(None) => return error_page(&base, &MergeError::NoSuchProposal(id)),
+        Err(e) => return error_page(&base, &MergeError::from(e)),
+    };
     match st
         .merger
-        .approve(ProposalId(id), who, reason, chrono::Utc::now())
+        .approve_with(ProposalId(id), who, reason, &choices, chrono::Utc::now())
         .await
     {
         Ok(a) => {

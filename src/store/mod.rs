@@ -3,8 +3,8 @@
 //! Owns the database file: opening it (WAL, busy timeout, foreign keys), applying the
 //! embedded migrations, the single-writer guard, and a typed API over every table (records
 //! seen, links and their bases, watermarks, the outbox, merge proposals, aliases, quarantine,
-//! held conflicts, unsettled records, the audit log and cycles). Each concern has its own
-//! file of `impl Store` methods.
+//! held conflicts, unsettled records, the audit log and cycles, record snapshots and duplicate
+//! scans). Each concern has its own file of `impl Store` methods.
 //!
 //! Must never read the clock (callers pass every time value in; the writer guard's `since`
 //! and heartbeat are the only exception), never call the network, and never build SQL by
@@ -23,6 +23,7 @@ mod outbox;
 mod proposals;
 mod quarantine;
 mod records;
+mod snapshots;
 mod status;
 mod unsettled;
 mod watermarks;
@@ -40,6 +41,7 @@ pub use outbox::{
 pub use proposals::{Decision, Pair, Proposal, ProposalId, ProposalInsert, ProposalStatus};
 pub use quarantine::QuarantineEntry;
 pub use records::RecordSeen;
+pub use snapshots::{Scan, Snapshot};
 pub use status::{Counts, RecordedWriter, StoreStatus};
 pub use unsettled::{
     Dismissal, FailureClass, NewRefusal, RetrySelection, Unsettled, UnsettledFilter, UnsettledId,

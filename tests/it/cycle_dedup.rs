@@ -78,6 +78,16 @@ async fn hubspot_near_duplicates_are_proposed_once_then_refreshed() {
     assert_eq!(r1.dedup.merges_applied, 0);
     let text = tether::commands::sync::describe(&r1);
     assert!(text.contains("new merge proposals"), "{text}");
+    // Every record the cycle read is kept for `tether merges scan`.
+    let kept: Vec<_> = cycle
+        .store
+        .snapshots()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.record)
+        .collect();
+    assert!(kept.contains(&h(&a)) && kept.contains(&h(&b)), "{kept:?}");
 
     // Both records change, so the next cycle has both in hand again.
     settle().await;

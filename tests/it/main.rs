@@ -33,6 +33,7 @@ mod matcher_cli;
 mod merges_cli;
 mod merges_gorgias;
 mod merges_hubspot;
+mod merges_scan;
 mod review_browser;
 mod review_page;
 mod sandbox_cli;

@@ -149,3 +149,117 @@ fn malformed_csv_exits_2_naming_the_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `tether match train` learns a model from a generated CSV; `evaluate --model` scores with
+/// it, `--hand-set` without it, and the default learns from the evaluated file itself.
+#[test]
+fn train_writes_a_model_that_evaluate_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("people.csv");
+    let out = tether(dir.path())
+        .args([
+            "sandbox",
+            "generate",
+            "--records",
+            "2000",
+            "--seed",
+            "5",
+            "--out",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = dir.path().join("model.json");
+    let out = tether(dir.path())
+        .args(["match", "train"])
+        .arg(&csv)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("learnt from 2000 records"), "{text}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(m["format"], "tether.match-model/1");
+    assert_eq!(m["origin"], "learnt");
+    assert_eq!(m["summary"]["records"], 2000);
+    assert_eq!(m["summary"]["converged"], true);
+
+    let eval = |extra: &[&str]| -> serde_json::Value {
+        let out = tether(dir.path())
+            .args(["match", "evaluate", "--json"])
+            .arg(&csv)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let given = eval(&["--model", model.to_str().unwrap()]);
+    let learnt = eval(&[]);
+    let hand = eval(&["--hand-set"]);
+    assert_eq!(given["model"], "learnt");
+    assert_eq!(hand["model"], "hand_set");
+    // The same data and seed: the given model and the one learnt on the fly agree exactly.
+    assert_eq!(given["review"], learnt["review"]);
+    assert_ne!(given["model_prior_bits"], hand["model_prior_bits"]);
+    assert!(given["review"]["f1"].as_f64().unwrap() > 0.5, "{given}");
+
+    // A damaged model is a usage error (exit 2) naming the file.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": \"tether.match-model/1\"}").unwrap();
+    let out = tether(dir.path())
+        .args(["match", "evaluate"])
+        .arg(&csv)
+        .arg("--model")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
+}
+
+/// Too few records to learn from: the hand-set weights, and the model says why.
+#[test]
+fn train_on_a_small_file_falls_back_to_the_hand_set_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "people.csv", PEOPLE);
+    let model = dir.path().join("m.json");
+    let out = tether(dir.path())
+        .args(["match", "train"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hand-set weights"));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(m["origin"], "hand_set");
+    assert!(
+        m["summary"]["fallback"]
+            .as_str()
+            .unwrap()
+            .contains("6 records")
+    );
+}

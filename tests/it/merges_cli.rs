@@ -9,7 +9,7 @@ use tether::config::StoreSettings;
 use tether::domain::{HubspotId, RecordRef};
 use tether::store::{Pair, ProposalId, ProposalInsert, ProposalStatus, Store};
 
-fn tether(url: &str) -> Command {
+pub fn tether(url: &str) -> Command {
     let mut c = Command::cargo_bin("tether").unwrap();
     c.env_remove("TETHER_CONFIG")
         .env("NO_COLOR", "1")
@@ -79,9 +79,28 @@ async fn merges_commands_list_show_reject_and_approve() {
         .code(0)
         .stdout(predicate::str::contains("hubspot:1"))
         .stdout(predicate::str::contains("first_name"))
-        .stdout(predicate::str::contains("+3.50"));
+        .stdout(predicate::str::contains("+3.50"))
+        .stdout(predicate::str::contains("merged record (survivor hubspot:"))
+        .stdout(predicate::str::contains("both records agree"));
     tether(&url)
         .args(["merges", "show", "999"])
+        .assert()
+        .code(2);
+    // Choices name a record of the pair, for one proposal, as FIELD=VALUE.
+    for bad in [
+        vec!["--survivor", "hubspot:9"],
+        vec!["--survivor", "nowhere"],
+        vec!["--set", "city"],
+    ] {
+        tether(&url)
+            .args(["merges", "approve", &low.0.to_string()])
+            .args(&bad)
+            .assert()
+            .code(2);
+    }
+    tether(&url)
+        .args(["merges", "approve", &low.0.to_string(), &high.0.to_string()])
+        .args(["--set", "city=York"])
         .assert()
         .code(2);
     tether(&url)

@@ -289,7 +289,20 @@ async fn approving_in_chromium_merges_in_the_sandbox() {
         .expect("the browser test took over 120 s");
 }
 
-async fn run() {
+/// A signed-in review page in Chromium over two proposed HubSpot duplicates.
+struct Session {
+    sb: tether::sandbox::hubspot::HubspotSandbox,
+    hs_running: tether::sandbox::Running,
+    store: Store,
+    ids: Vec<String>,
+    proposal: tether::store::ProposalId,
+    live_before: usize,
+    review: tether::sandbox::Running,
+    browser: Browser,
+    page: Cdp,
+}
+
+async fn signed_in() -> Session {
     let (sb, hs_running, client) = start(fast_sandbox()).await;
     let ids = sb.seed_contacts(vec![
         props(&[
@@ -352,6 +365,33 @@ async fn run() {
             .await,
         json!(0)
     );
+    Session {
+        sb,
+        hs_running,
+        store,
+        ids,
+        proposal: p.id,
+        live_before,
+        review,
+        browser,
+        page,
+    }
+}
+
+async fn run() {
+    let Session {
+        sb,
+        hs_running,
+        store,
+        ids,
+        proposal,
+        live_before,
+        review,
+        browser,
+        mut page,
+    } = signed_in().await;
+    let p = store.proposal(proposal).await.unwrap().unwrap();
+    let button = format!("approve-{}", p.id.0);
     page.click(&button).await;
     page.wait_for(
         "!!document.getElementById('message') && document.getElementById('message').textContent.includes('merged into')",
@@ -483,4 +523,81 @@ async fn resolve_in_browser() {
         "{plan:#?}"
     );
     assert!(cycle.store.conflicts(false).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn choosing_the_survivor_and_a_value_in_chromium_shapes_the_merge() {
+    tokio::time::timeout(Duration::from_secs(120), choose())
+        .await
+        .expect("the browser test took over 120 s");
+}
+
+async fn choose() {
+    let Session {
+        sb,
+        hs_running,
+        store,
+        ids,
+        proposal,
+        live_before,
+        review,
+        browser,
+        mut page,
+    } = signed_in().await;
+    let id = proposal.0;
+    // The page shows the merged record before anything is decided.
+    let merged = page
+        .eval(&format!(
+            "document.getElementById('merged-{id}').textContent"
+        ))
+        .await;
+    let merged = merged.as_str().unwrap_or_default().to_owned();
+    assert!(
+        merged.contains("Leeds") && merged.contains("Oak Ltd"),
+        "{merged}"
+    );
+    assert!(merged.contains("only one record has a value"), "{merged}");
+    // Choose the second record as survivor (a real click) and type a city.
+    page.click(&format!("survivor-{id}-{}", ids[1])).await;
+    page.eval(&format!(
+        "document.getElementById('set-{id}-city').value = 'York'; true"
+    ))
+    .await;
+    page.click(&format!("approve-{id}")).await;
+    page.wait_for(
+        "!!document.getElementById('message') && document.getElementById('message').textContent.includes('merged into')",
+        "the merge result",
+    )
+    .await;
+    let message = page
+        .eval("document.getElementById('message').textContent")
+        .await;
+    let message = message.as_str().unwrap_or_default().to_owned();
+    // The chosen record survived: the other was merged into it.
+    assert!(
+        message.contains(&format!(
+            "hubspot:{} was merged into hubspot:{}",
+            ids[0], ids[1]
+        )),
+        "{message}"
+    );
+    assert_eq!(sb.live_count(), live_before - 1, "{message}");
+    let survivor = store.resolve(&h(&ids[1])).await.unwrap();
+    assert_eq!(store.resolve(&h(&ids[0])).await.unwrap(), survivor);
+    // The merged record in the sandbox holds the typed value and the carried-over company.
+    let c = sb.contact(&survivor.id_string()).expect("survivor");
+    assert_eq!(c["properties"]["city"], "York", "{c}");
+    assert_eq!(c["properties"]["company"], "Oak Ltd", "{c}");
+    // The choices are kept in the audit log with the outcome.
+    let audit = store.audit_for(&h(&ids[0])).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.detail["choices"]["overrides"]["city"] == "York"),
+        "{audit:?}"
+    );
+    drop(page);
+    drop(browser);
+    review.stop().await;
+    hs_running.stop().await;
 }
