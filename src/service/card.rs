@@ -15,7 +15,7 @@ use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
 use crate::review::throttle::{Throttle, retry_after_secs};
 use crate::secret::Secret;
 use crate::sidebar::{CardInput, TetherState, build_card};
-use crate::store::{Link, Store};
+use crate::store::{Link, Store, StoreError, UnsettledFilter};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, StatusCode, header};
@@ -100,16 +100,50 @@ impl CardCounters {
     }
 }
 
-/// Held conflicts and refused writes of a linked pair, for the card.
-///
-/// HOOK for the lead: held conflicts (issue 12 part B) and unsettled records (issue 12 part
-/// A) are built on other branches; wire their `Store` reads here. Until then both are `None`
-/// and the card says nothing about them.
+/// The first held conflict and the first refused write of a linked pair, for the card, each
+/// as one line a person reads (`field: HubSpot "a" / Gorgias "b"`, `create in hubspot: why`),
+/// with the command that acts on it.
 pub async fn held_conflict_and_refused_write(
-    _store: &Store,
-    _link: &Link,
-) -> (Option<String>, Option<String>) {
-    (None, None)
+    store: &Store,
+    link: &Link,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    let held = store
+        .live_conflicts_of(&link.hubspot, link.gorgias)
+        .await?
+        .into_iter()
+        .next()
+        .map(|c| {
+            let side = |v: &Option<String>| v.as_deref().unwrap_or("(empty)").to_owned();
+            format!(
+                "{}: HubSpot \"{}\" / Gorgias \"{}\" (tether conflicts show {})",
+                c.field,
+                side(&c.hubspot_value),
+                side(&c.gorgias_value),
+                c.id.0
+            )
+        });
+    let mut refused = None;
+    for r in [
+        RecordRef::Hubspot(link.hubspot.clone()),
+        RecordRef::Gorgias(link.gorgias),
+    ] {
+        if let Some(u) = store
+            .unsettled(UnsettledFilter::Record(r))
+            .await?
+            .into_iter()
+            .next()
+        {
+            refused = Some(format!(
+                "{} in {}: {} (tether retry {})",
+                u.op.as_str(),
+                u.target.as_str(),
+                u.reason,
+                u.id.0
+            ));
+            break;
+        }
+    }
+    Ok((held, refused))
 }
 
 /// Per-source budgets: requests per minute, and wrong secrets.
@@ -324,7 +358,9 @@ async fn tether_state(
         .find(|p| refs.contains(p.pair.first()) || refs.contains(p.pair.second()))
         .map(|p| p.id.0);
     if let Some(link) = link {
-        (st.held_conflict, st.refused_write) = held_conflict_and_refused_write(store, link).await;
+        (st.held_conflict, st.refused_write) = held_conflict_and_refused_write(store, link)
+            .await
+            .map_err(store_err)?;
     }
     Ok(st)
 }

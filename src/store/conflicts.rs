@@ -292,6 +292,24 @@ impl Store {
         rows.into_iter().map(conflict_from).collect()
     }
 
+    /// The live (open or resolved) conflicts of one pair, oldest first.
+    pub async fn live_conflicts_of(
+        &self,
+        hubspot: &HubspotId,
+        gorgias: GorgiasId,
+    ) -> Result<Vec<HeldConflict>, StoreError> {
+        let rows: Vec<DbRow> = sqlx::query_as(&format!(
+            "{SELECT} WHERE status <> 'closed' AND hubspot_id = ? AND gorgias_id = ?
+             ORDER BY first_seen, id"
+        ))
+        .bind(hubspot.as_str())
+        .bind(gorgias.get())
+        .fetch_all(self.pool())
+        .await
+        .ctx("read a pair's held conflicts")?;
+        rows.into_iter().map(conflict_from).collect()
+    }
+
     /// One held conflict by id.
     pub async fn conflict(&self, id: ConflictId) -> Result<Option<HeldConflict>, StoreError> {
         let row: Option<DbRow> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))

@@ -128,6 +128,8 @@ pub enum UnsettledFilter {
     Due(DateTime<Utc>),
     /// The named items.
     Ids(Vec<UnsettledId>),
+    /// Open items of one record (e.g. either side of a linked pair, for the Gorgias card).
+    Record(RecordRef),
 }
 
 /// Which items [`Store::retry_unsettled`] clears the backoff of.
@@ -235,39 +237,47 @@ impl Store {
     /// The unsettled items the filter selects, newest failure first.
     pub async fn unsettled(&self, filter: UnsettledFilter) -> Result<Vec<Unsettled>, StoreError> {
         let order = " ORDER BY last_failed_at DESC, id DESC";
-        let rows: Vec<Row> = match &filter {
-            UnsettledFilter::All => {
-                sqlx::query_as(&format!("{SELECT}{order}"))
-                    .fetch_all(self.pool())
-                    .await
-            }
-            UnsettledFilter::Open => {
-                sqlx::query_as(&format!("{SELECT} WHERE dismissed_at IS NULL{order}"))
-                    .fetch_all(self.pool())
-                    .await
-            }
-            UnsettledFilter::Due(at) => {
-                sqlx::query_as(&format!(
-                    "{SELECT} WHERE dismissed_at IS NULL AND next_retry_at <= ?{order}"
-                ))
-                .bind(ts(*at))
-                .fetch_all(self.pool())
-                .await
-            }
-            UnsettledFilter::Ids(ids) => {
-                let mut out = vec![];
-                for id in ids {
-                    let r: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
-                        .bind(id.0)
-                        .fetch_optional(self.pool())
+        let rows: Vec<Row> =
+            match &filter {
+                UnsettledFilter::All => {
+                    sqlx::query_as(&format!("{SELECT}{order}"))
+                        .fetch_all(self.pool())
                         .await
-                        .ctx("read an unsettled record")?;
-                    out.extend(r);
                 }
-                Ok(out)
+                UnsettledFilter::Open => {
+                    sqlx::query_as(&format!("{SELECT} WHERE dismissed_at IS NULL{order}"))
+                        .fetch_all(self.pool())
+                        .await
+                }
+                UnsettledFilter::Due(at) => {
+                    sqlx::query_as(&format!(
+                        "{SELECT} WHERE dismissed_at IS NULL AND next_retry_at <= ?{order}"
+                    ))
+                    .bind(ts(*at))
+                    .fetch_all(self.pool())
+                    .await
+                }
+                UnsettledFilter::Record(r) => sqlx::query_as(&format!(
+                    "{SELECT} WHERE dismissed_at IS NULL AND system = ? AND record_id = ?{order}"
+                ))
+                .bind(r.system().as_str())
+                .bind(r.id_string())
+                .fetch_all(self.pool())
+                .await,
+                UnsettledFilter::Ids(ids) => {
+                    let mut out = vec![];
+                    for id in ids {
+                        let r: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+                            .bind(id.0)
+                            .fetch_optional(self.pool())
+                            .await
+                            .ctx("read an unsettled record")?;
+                        out.extend(r);
+                    }
+                    Ok(out)
+                }
             }
-        }
-        .ctx("list unsettled records")?;
+            .ctx("list unsettled records")?;
         rows.into_iter().map(item_from).collect()
     }
 

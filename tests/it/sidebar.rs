@@ -395,6 +395,66 @@ async fn cards_for_linked_unlinked_and_merged_away_customers() {
     assert_eq!(status, 400);
 }
 
+/// What waits for a person on a linked pair shows on its card: the held conflict and the
+/// refused write, each with the command that acts on it; a pair with neither shows nulls.
+#[tokio::test]
+async fn the_card_shows_a_pairs_held_conflict_and_refused_write() {
+    use tether::store::{FailureClass, NewRefusal, OpKind, SeenConflict};
+    let env = card_env(Duration::from_secs(300)).await;
+    let (hubspot, gorgias) = (
+        HubspotId::new(env.contacts[1].clone()).unwrap(),
+        GorgiasId::new(5002).unwrap(),
+    );
+    let now = chrono::Utc::now();
+    env.store
+        .hold_conflicts(
+            &[SeenConflict {
+                hubspot_id: hubspot.clone(),
+                gorgias_id: gorgias,
+                field: "company".into(),
+                hubspot_value: Some("Acme".into()),
+                gorgias_value: Some("Acme Ltd".into()),
+                base: None,
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    env.store
+        .record_refusal(
+            &NewRefusal {
+                record: RecordRef::Gorgias(gorgias),
+                target: tether::domain::System::Hubspot,
+                op: OpKind::Update,
+                class: FailureClass::Record,
+                reason: "a portal rule requires zip".into(),
+            },
+            tether::cycle::failure::backoff,
+            "test",
+            now,
+        )
+        .await
+        .unwrap();
+    let (status, card) = get_card(&env.base, "customer_id=5002", Some(SECRET)).await;
+    assert_eq!(status, 200, "{card}");
+    let held = card["held_conflict"].as_str().unwrap_or_default();
+    assert!(
+        held.starts_with("company: HubSpot \"Acme\" / Gorgias \"Acme Ltd\"")
+            && held.contains("tether conflicts show"),
+        "{card}"
+    );
+    let refused = card["refused_write"].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("a portal rule requires zip") && refused.contains("tether retry"),
+        "{card}"
+    );
+    let (_, other) = get_card(&env.base, "customer_id=5003", Some(SECRET)).await;
+    assert!(
+        other["held_conflict"].is_null() && other["refused_write"].is_null(),
+        "{other}"
+    );
+}
+
 #[tokio::test]
 async fn a_burst_of_200_cards_for_20_contacts_reads_hubspot_once_per_contact() {
     let env = card_env(Duration::from_secs(300)).await;
