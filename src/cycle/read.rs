@@ -82,11 +82,14 @@ impl Gathered {
 }
 
 mod convert;
+mod counterparts;
+mod feeds;
 mod reader;
 mod reread;
 
 use convert::*;
 pub use convert::{gorgias_record, hubspot_properties, hubspot_record, needs_channels};
+use feeds::Full;
 use reader::Reader;
 
 /// Where a read starts: both change feeds from their watermarks (a normal cycle), or the
@@ -123,375 +126,47 @@ pub async fn gather_from(
             .records
             .retain(|_, why| *why == replan::Why::Quarantined);
     }
-    let quarantine: HashSet<RecordRef> = replan.of(replan::Why::Quarantined).cloned().collect();
-    let mut rd = Reader {
-        ctx,
-        mode,
-        now,
-        quarantine,
-        out: Gathered::default(),
-        hubspot: BTreeMap::new(),
-        gorgias: BTreeMap::new(),
-        links: BTreeMap::new(),
-        link_of_h: HashMap::new(),
-        link_of_g: HashMap::new(),
-        looked_up_h: HashSet::new(),
-        looked_up_g: HashSet::new(),
-        released: HashSet::new(),
-        replan,
-        forced: HashSet::new(),
-    };
-    let overlap = chrono::Duration::from_std(ctx.options.overlap).unwrap_or_default();
-    let props_owned = hubspot_properties(&ctx.mappings);
-    let mut props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
-    props.push("hs_merged_object_ids");
-    // What duplicate proposals compare (`super::dedup`), read with the same calls.
-    for p in super::dedup::hubspot_properties() {
-        if !props.contains(&p) {
-            props.push(p);
-        }
-    }
-    let channels = needs_channels(&ctx.mappings);
+    let mut rd = Reader::new(ctx, mode, now, replan);
+    let props_owned = read_properties(&ctx.mappings);
+    let props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
 
-    if let Source::Contacts(ids) = source {
-        let wanted: Vec<String> = ids.iter().map(|h| h.as_str().to_owned()).collect();
-        if !wanted.is_empty() {
-            for r in ctx.hubspot.batch_read(&wanted, &props).await? {
-                rd.out.feed_items += 1;
-                // A named contact in quarantine is released when it now reads well (a
-                // webhook often follows the fix that makes it readable).
-                if HubspotId::new(r.requested.clone())
-                    .is_ok_and(|h| rd.quarantine.contains(&RecordRef::Hubspot(h)))
-                {
-                    rd.reread_answer(r).await?;
-                    continue;
-                }
-                match r.outcome {
-                    ReadOutcome::Found(c) => {
-                        rd.looked_up_h.insert(c.id.clone());
-                        rd.add_contact(&c).await;
-                    }
-                    ReadOutcome::Merged(c) => {
-                        rd.follow_hubspot_merge(&r.requested, &c.id).await?;
-                        rd.looked_up_h.insert(c.id.clone());
-                        if !rd.hubspot.contains_key(&c.id) {
-                            rd.add_contact(&c).await;
-                        }
-                    }
-                    ReadOutcome::NotFound => {}
-                }
-            }
+    // 1. Where the read starts.
+    let full = match source {
+        Source::Contacts(ids) => {
+            rd.read_named_contacts(ids, &props).await?;
+            Full::default()
         }
-        for id in &rd.out.excluded.hubspot {
-            rd.hubspot.remove(id.as_str());
-        }
-        rd.drop_seen().await?;
-        return finish(ctx, rd, channels, false, false, now).await;
-    }
-
-    // 1. Feeds.
-    let wm_h = ctx.store.watermark(System::Hubspot).await?;
-    let wm_g = ctx.store.watermark(System::Gorgias).await?;
-    let hubspot_full = wm_h.is_none();
-    let gorgias_full = wm_g.is_none();
-    let contacts = match &wm_h {
-        None => ctx.hubspot.list_all(&props).await?,
-        Some(w) => {
-            ctx.hubspot
-                .changed_between(w.at - overlap, now, &props)
-                .await?
-        }
+        Source::Feeds => rd.read_feeds(&props).await?,
     };
-    rd.out.next_hubspot = next_watermark(
-        System::Hubspot,
-        contacts.iter().filter_map(|c| c.updated_at),
-        now,
-    );
-    rd.out.feed_items += contacts.len();
-    super::report_progress(
-        ctx,
-        super::Stage::ReadHubspot,
-        contacts.len(),
-        contacts.len(),
-    );
-    // The re-plan set (quarantined, unsettled, held) is read again first, so that a
-    // released one is taken from the feeds like any other record.
-    rd.reread_contacts(&props).await?;
-    for c in &contacts {
-        rd.add_contact(c).await;
-    }
-    for c in &contacts {
-        for m in &c.merged_ids {
-            rd.follow_hubspot_merge(m, &c.id).await?;
-        }
-    }
-    rd.reread_customers().await?;
-    let feed = ctx
-        .gorgias
-        .changed_since_watermark(wm_g.as_ref().map(|w| w.at), overlap)
-        .await?;
-    rd.out.next_gorgias = next_watermark(
-        System::Gorgias,
-        feed.customers.iter().filter_map(|c| c.updated_datetime),
-        now,
-    );
-    rd.out.feed_items += feed.customers.len();
-    super::report_progress(
-        ctx,
-        super::Stage::ReadGorgias,
-        feed.customers.len(),
-        feed.customers.len(),
-    );
-    for q in &feed.quarantined {
-        match q.id.map(GorgiasId::new) {
-            Some(Ok(id)) => {
-                rd.quarantine(
-                    RecordRef::Gorgias(id),
-                    &format!("unreadable list item: {}", q.reason),
-                    json!({}),
-                )
-                .await
-            }
-            _ => rd.out.quarantined += 1,
-        }
-    }
-    for c in &feed.customers {
-        rd.add_customer(c).await;
-    }
-    if let Some(w) = &wm_g {
-        for ev in ctx.gorgias.events_since(w.at - overlap).await? {
-            use crate::connectors::gorgias::EventKind;
-            match ev.kind {
-                EventKind::Deleted => {
-                    if let Ok(id) = GorgiasId::new(ev.object_id) {
-                        rd.out.excluded.gorgias.insert(id);
-                        rd.gorgias.remove(&ev.object_id);
-                    }
-                }
-                EventKind::Merged => {
-                    let (source, target) = ev.merge_ids();
-                    let source = source.or(if target.is_some_and(|t| t != ev.object_id) {
-                        Some(ev.object_id)
-                    } else {
-                        None
-                    });
-                    if let Some(s) = source {
-                        rd.gorgias.remove(&s);
-                        match target {
-                            Some(t) => rd.follow_gorgias_merge(s, t).await?,
-                            None => {
-                                if let Ok(id) = GorgiasId::new(s) {
-                                    rd.out.excluded.gorgias.insert(id);
-                                }
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
     for id in &rd.out.excluded.hubspot {
         rd.hubspot.remove(id.as_str());
     }
     rd.drop_seen().await?;
 
-    finish(ctx, rd, channels, hubspot_full, gorgias_full, now).await
+    // 2. Full Gorgias records (list items have no channels).
+    if needs_channels(&ctx.mappings) {
+        rd.read_full_customers().await?;
+    }
+    // 3. Counterparts of linked records, and same-e-mail records of unlinked ones.
+    rd.read_counterparts(&props, full).await?;
+    // 4. Links (with bases) of every record in the input.
+    rd.load_links().await?;
+    // 5. What to remember once the writes succeed.
+    finish(rd, now).await
 }
 
-/// Steps 2 to 5 of [`gather_from`], after the records to sync are in hand.
-async fn finish(
-    ctx: &Cycle,
-    mut rd: Reader<'_>,
-    channels: bool,
-    hubspot_full: bool,
-    gorgias_full: bool,
-    now: DateTime<Utc>,
-) -> Result<Gathered, CycleError> {
-    let props_owned = hubspot_properties(&ctx.mappings);
-    let mut props: Vec<&str> = props_owned.iter().map(String::as_str).collect();
-    props.push("hs_merged_object_ids");
-    for p in super::dedup::hubspot_properties() {
-        if !props.contains(&p) {
-            props.push(p);
-        }
-    }
-    // 2. Full Gorgias records (list items have no channels).
-    if channels {
-        let ids: Vec<i64> = rd
-            .gorgias
-            .keys()
-            .copied()
-            .filter(|id| !rd.looked_up_g.contains(id))
-            .collect();
-        let total = ids.len();
-        for (i, id) in ids.into_iter().enumerate() {
-            rd.gorgias.remove(&id);
-            rd.looked_up_g.insert(id);
-            rd.get_customer(id).await?;
-            super::report_progress(ctx, super::Stage::ReadGorgias, i + 1, total);
-        }
-    }
-
-    // 3. Counterparts of linked records, and same-e-mail records of unlinked ones.
-    let mut need_h: BTreeSet<String> = BTreeSet::new();
-    let mut need_g: BTreeSet<i64> = BTreeSet::new();
-    let mut emails_for_h: BTreeSet<String> = BTreeSet::new();
-    let changed_h: Vec<HubspotRecord> = rd.hubspot.values().cloned().collect();
-    let changed_g: Vec<GorgiasRecord> = rd.gorgias.values().cloned().collect();
-    for h in &changed_h {
-        match rd.load_link_of(&RecordRef::Hubspot(h.id.clone())).await? {
-            Some(l) => {
-                if let Some((_, g)) = rd.links.get(&l) {
-                    need_g.insert(g.get());
-                }
-            }
-            None => {
-                if let Some(e) = hubspot_email(h) {
-                    let known = ctx.store.records_with_email(&e).await?;
-                    let mut found = false;
-                    for r in known {
-                        if let RecordRef::Gorgias(g) = r {
-                            need_g.insert(g.get());
-                            found = true;
-                        }
-                    }
-                    if !found && !gorgias_full {
-                        if let Some(c) = ctx.gorgias.find_by_email(e.as_str()).await? {
-                            need_g.insert(c.id);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for g in &changed_g {
-        match rd.load_link_of(&RecordRef::Gorgias(g.id)).await? {
-            Some(l) => {
-                if let Some((h, _)) = rd.links.get(&l) {
-                    need_h.insert(h.as_str().to_owned());
-                }
-            }
-            None => {
-                if let Some(e) = gorgias_email(g) {
-                    let known = ctx.store.records_with_email(&e).await?;
-                    let mut found = false;
-                    for r in known {
-                        if let RecordRef::Hubspot(h) = r {
-                            need_h.insert(h.as_str().to_owned());
-                            found = true;
-                        }
-                    }
-                    if !found && !hubspot_full {
-                        emails_for_h.insert(e.as_str().to_owned());
-                    }
-                }
-            }
-        }
-    }
-    if !emails_for_h.is_empty() {
-        let emails: Vec<String> = emails_for_h.into_iter().collect();
-        for (_, hit) in ctx.hubspot.batch_read_by_email(&emails, &props).await? {
-            if let Some(c) = hit
-                && !rd.hubspot.contains_key(&c.id)
-            {
-                rd.add_contact(&c).await;
-            }
-        }
-    }
-    let ids: Vec<String> = need_h
-        .into_iter()
-        .filter(|id| !rd.hubspot.contains_key(id) && rd.looked_up_h.insert(id.clone()))
-        .collect();
-    if !ids.is_empty() {
-        for r in ctx.hubspot.batch_read(&ids, &props).await? {
-            match r.outcome {
-                ReadOutcome::Found(c) => rd.add_contact(&c).await,
-                ReadOutcome::Merged(c) => {
-                    rd.follow_hubspot_merge(&r.requested, &c.id).await?;
-                    if !rd.hubspot.contains_key(&c.id) {
-                        rd.add_contact(&c).await;
-                    }
-                }
-                ReadOutcome::NotFound => {}
-            }
-        }
-    }
-    let total = need_g.len();
-    for (i, id) in need_g.into_iter().enumerate() {
-        if !rd.gorgias.contains_key(&id) && rd.looked_up_g.insert(id) {
-            rd.get_customer(id).await?;
-        }
-        super::report_progress(ctx, super::Stage::ReadCounterparts, i + 1, total);
-    }
-
-    // 4. Links (with bases) of every record in the input.
-    let all_refs: Vec<RecordRef> = rd
-        .hubspot
-        .values()
-        .map(|h| RecordRef::Hubspot(h.id.clone()))
-        .chain(rd.gorgias.values().map(|g| RecordRef::Gorgias(g.id)))
-        .collect();
-    let mut used: BTreeSet<LinkId> = BTreeSet::new();
-    for r in &all_refs {
-        if let Some(l) = rd.load_link_of(r).await? {
-            used.insert(l);
-        }
-    }
-    for l in used {
-        let Some((h, g)) = rd.links.get(&l).cloned() else {
-            continue;
-        };
-        let base = ctx
-            .store
-            .bases(l)
-            .await?
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                Value::String(s) => Some((k, s)),
-                Value::Null => None,
-                other => Some((k, other.to_string())),
-            })
-            .collect();
-        rd.out.links.push(engine::Link {
-            hubspot_id: h,
-            gorgias_id: g,
-            base,
-        });
-    }
-
-    // 5. What to remember once the writes succeed.
+/// Step 5 of [`gather_from`]: what to remember once the writes succeed, the records in
+/// the engine's input, the pending resolutions and the records released.
+async fn finish(mut rd: Reader<'_>, now: DateTime<Utc>) -> Result<Gathered, CycleError> {
     for h in rd.hubspot.values() {
-        let email = hubspot_email(h);
-        rd.out.seen.push(RecordSeen {
-            record: RecordRef::Hubspot(h.id.clone()),
-            keys: email
-                .iter()
-                .map(|e| format!("email:{}", e.as_str()))
-                .collect(),
-            email,
-            updated_at: h.updated_at,
-            content_hash: sha(&json!(h.properties)),
-            seen_at: now,
-        });
+        rd.out.seen.push(hubspot_seen(h, now));
     }
     for g in rd.gorgias.values() {
-        let email = gorgias_email(g);
-        rd.out.seen.push(RecordSeen {
-            record: RecordRef::Gorgias(g.id),
-            keys: email
-                .iter()
-                .map(|e| format!("email:{}", e.as_str()))
-                .collect(),
-            email,
-            updated_at: g.updated_at,
-            content_hash: sha(&g.fields),
-            seen_at: now,
-        });
+        rd.out.seen.push(gorgias_seen(g, now));
     }
     rd.out.hubspot = rd.hubspot.into_values().collect();
     rd.out.gorgias = rd.gorgias.into_values().collect();
-    rd.out.resolutions = super::conflicts::resolutions(&ctx.store.pending_resolutions().await?);
+    rd.out.resolutions = super::conflicts::resolutions(&rd.ctx.store.pending_resolutions().await?);
     if rd.mode == Mode::Write {
         // One quarantined again later in this read stays quarantined.
         rd.out.released = rd
@@ -556,17 +231,7 @@ pub async fn gather_pairs(
             }
         }
         if let Some(l) = ctx.store.link_by_hubspot(h).await? {
-            let base = ctx
-                .store
-                .bases(l.id)
-                .await?
-                .into_iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k, s)),
-                    Value::Null => None,
-                    other => Some((k, other.to_string())),
-                })
-                .collect();
+            let base = base_of(ctx.store.bases(l.id).await?);
             out.links.push(engine::Link {
                 hubspot_id: l.hubspot,
                 gorgias_id: l.gorgias,

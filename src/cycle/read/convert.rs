@@ -29,6 +29,64 @@ pub fn needs_channels(m: &MappingSet) -> bool {
         .any(|f| f.gorgias == GorgiasAccess::PhoneChannel)
 }
 
+/// The HubSpot properties a cycle's read asks for: those the mappings read, the merge ids,
+/// and what duplicate proposals compare (`crate::cycle::dedup`), read with the same calls.
+pub(super) fn read_properties(m: &MappingSet) -> Vec<String> {
+    let mut props = hubspot_properties(m);
+    props.push("hs_merged_object_ids".to_owned());
+    for p in crate::cycle::dedup::hubspot_properties() {
+        if !props.iter().any(|q| q == p) {
+            props.push(p.to_owned());
+        }
+    }
+    props
+}
+
+/// A link's bases as the engine reads them: strings as they are, other values as JSON
+/// text, nulls left out.
+pub(super) fn base_of(stored: BTreeMap<String, Value>) -> engine::Base {
+    stored
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            Value::String(s) => Some((k, s)),
+            Value::Null => None,
+            other => Some((k, other.to_string())),
+        })
+        .collect()
+}
+
+/// What the store remembers of a HubSpot record read at `now`.
+pub(super) fn hubspot_seen(h: &HubspotRecord, now: DateTime<Utc>) -> RecordSeen {
+    let email = hubspot_email(h);
+    RecordSeen {
+        record: RecordRef::Hubspot(h.id.clone()),
+        keys: email
+            .iter()
+            .map(|e| format!("email:{}", e.as_str()))
+            .collect(),
+        email,
+        updated_at: h.updated_at,
+        content_hash: sha(&json!(h.properties)),
+        seen_at: now,
+    }
+}
+
+/// What the store remembers of a Gorgias record read at `now`.
+pub(super) fn gorgias_seen(g: &GorgiasRecord, now: DateTime<Utc>) -> RecordSeen {
+    let email = gorgias_email(g);
+    RecordSeen {
+        record: RecordRef::Gorgias(g.id),
+        keys: email
+            .iter()
+            .map(|e| format!("email:{}", e.as_str()))
+            .collect(),
+        email,
+        updated_at: g.updated_at,
+        content_hash: sha(&g.fields),
+        seen_at: now,
+    }
+}
+
 pub(super) fn sha(v: &Value) -> String {
     hex::encode(Sha256::digest(v.to_string().as_bytes()))
 }
@@ -85,6 +143,24 @@ pub(super) fn next_watermark(
         at: newest.min(now),
         tie_break: None,
     })
+}
+
+/// A HubSpot merge's two ids (`old` merged into `survivor`) as records for
+/// [`Reader::follow_merge`]; `None` when either id is unusable (ids come from the network),
+/// and the merge is then not followed.
+pub(super) fn hubspot_merge(old: &str, survivor: &str) -> Option<(RecordRef, RecordRef)> {
+    Some((
+        RecordRef::Hubspot(HubspotId::new(old).ok()?),
+        RecordRef::Hubspot(HubspotId::new(survivor).ok()?),
+    ))
+}
+
+/// A Gorgias merge's two ids as records, as [`hubspot_merge`].
+pub(super) fn gorgias_merge(old: i64, survivor: i64) -> Option<(RecordRef, RecordRef)> {
+    Some((
+        RecordRef::Gorgias(GorgiasId::new(old).ok()?),
+        RecordRef::Gorgias(GorgiasId::new(survivor).ok()?),
+    ))
 }
 
 pub(super) fn hubspot_email(r: &HubspotRecord) -> Option<Email> {

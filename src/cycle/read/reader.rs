@@ -17,8 +17,8 @@ pub(super) struct Reader<'a> {
     pub(super) gorgias: BTreeMap<i64, GorgiasRecord>,
     /// Links by id, with merges followed.
     pub(super) links: BTreeMap<LinkId, (HubspotId, GorgiasId)>,
-    pub(super) link_of_h: HashMap<String, LinkId>,
-    pub(super) link_of_g: HashMap<i64, LinkId>,
+    /// The link of each record whose link was loaded, with merges followed.
+    pub(super) link_of: HashMap<RecordRef, LinkId>,
     pub(super) looked_up_h: HashSet<String>,
     pub(super) looked_up_g: HashSet<i64>,
     /// Records released from quarantine in this read: planned even when the store saw
@@ -33,6 +33,28 @@ pub(super) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A read starting at `now`, knowing the records to re-plan (the quarantined ones are
+    /// kept out until they read cleanly again).
+    pub(super) fn new(ctx: &'a Cycle, mode: Mode, now: DateTime<Utc>, replan: Replan) -> Self {
+        let quarantine = replan.of(replan::Why::Quarantined).cloned().collect();
+        Reader {
+            ctx,
+            mode,
+            now,
+            quarantine,
+            out: Gathered::default(),
+            hubspot: BTreeMap::new(),
+            gorgias: BTreeMap::new(),
+            links: BTreeMap::new(),
+            link_of: HashMap::new(),
+            looked_up_h: HashSet::new(),
+            looked_up_g: HashSet::new(),
+            released: HashSet::new(),
+            replan,
+            forced: HashSet::new(),
+        }
+    }
+
     pub(super) async fn quarantine(&mut self, r: RecordRef, reason: &str, detail: Value) {
         self.out.quarantined += 1;
         tracing::warn!(record = %r, reason, "record quarantined");
@@ -121,99 +143,55 @@ impl<'a> Reader<'a> {
         &mut self,
         r: &RecordRef,
     ) -> Result<Option<LinkId>, CycleError> {
-        let known = match r {
-            RecordRef::Hubspot(h) => self.link_of_h.get(h.as_str()).copied(),
-            RecordRef::Gorgias(g) => self.link_of_g.get(&g.get()).copied(),
-        };
-        if known.is_some() {
-            return Ok(known);
+        if let Some(known) = self.link_of.get(r) {
+            return Ok(Some(*known));
         }
         match self.ctx.store.link_for(r).await? {
             Some(l) => {
                 self.links.insert(l.id, (l.hubspot.clone(), l.gorgias));
-                self.link_of_h.insert(l.hubspot.as_str().to_owned(), l.id);
-                self.link_of_g.insert(l.gorgias.get(), l.id);
+                self.link_of.insert(RecordRef::Hubspot(l.hubspot), l.id);
+                self.link_of.insert(RecordRef::Gorgias(l.gorgias), l.id);
                 Ok(Some(l.id))
             }
             None => Ok(None),
         }
     }
 
-    /// A HubSpot id was merged into `survivor`: move its link over when the survivor has
-    /// none (persisted in write mode), and never sync the old id again.
-    pub(super) async fn follow_hubspot_merge(
+    /// The one merge follower, for both systems: `old` was merged into `survivor` (a
+    /// record of the same system). `old` is never synced again; its link moves over to the
+    /// survivor when the survivor has none (persisted in write mode, in memory otherwise).
+    pub(super) async fn follow_merge(
         &mut self,
-        old: &str,
-        survivor: &str,
+        old: RecordRef,
+        survivor: RecordRef,
     ) -> Result<(), CycleError> {
-        let (Ok(old_id), Ok(new_id)) = (HubspotId::new(old), HubspotId::new(survivor)) else {
+        if old.system() != survivor.system() {
+            return Ok(());
+        }
+        match &old {
+            RecordRef::Hubspot(h) => self.out.excluded.hubspot.insert(h.clone()),
+            RecordRef::Gorgias(g) => self.out.excluded.gorgias.insert(*g),
+        };
+        let Some(link) = self.load_link_of(&old).await? else {
             return Ok(());
         };
-        self.out.excluded.hubspot.insert(old_id.clone());
-        let Some(link) = self.load_link_of(&RecordRef::Hubspot(old_id)).await? else {
-            return Ok(());
-        };
-        if self
-            .load_link_of(&RecordRef::Hubspot(new_id.clone()))
-            .await?
-            .is_some()
-        {
+        if self.load_link_of(&survivor).await?.is_some() {
             return Ok(());
         }
         if self.mode == Mode::Write {
             self.ctx
                 .store
-                .relink(
-                    link,
-                    &RecordRef::Hubspot(new_id.clone()),
-                    &self.ctx.options.actor,
-                    self.now,
-                )
+                .relink(link, &survivor, &self.ctx.options.actor, self.now)
                 .await?;
         }
         if let Some(pair) = self.links.get_mut(&link) {
-            pair.0 = new_id.clone();
+            match &survivor {
+                RecordRef::Hubspot(h) => pair.0 = h.clone(),
+                RecordRef::Gorgias(g) => pair.1 = *g,
+            }
         }
-        self.link_of_h.remove(old);
-        self.link_of_h.insert(survivor.to_owned(), link);
-        Ok(())
-    }
-
-    pub(super) async fn follow_gorgias_merge(
-        &mut self,
-        old: i64,
-        survivor: i64,
-    ) -> Result<(), CycleError> {
-        let (Ok(old_id), Ok(new_id)) = (GorgiasId::new(old), GorgiasId::new(survivor)) else {
-            return Ok(());
-        };
-        self.out.excluded.gorgias.insert(old_id);
-        let Some(link) = self.load_link_of(&RecordRef::Gorgias(old_id)).await? else {
-            return Ok(());
-        };
-        if self
-            .load_link_of(&RecordRef::Gorgias(new_id))
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-        if self.mode == Mode::Write {
-            self.ctx
-                .store
-                .relink(
-                    link,
-                    &RecordRef::Gorgias(new_id),
-                    &self.ctx.options.actor,
-                    self.now,
-                )
-                .await?;
-        }
-        if let Some(pair) = self.links.get_mut(&link) {
-            pair.1 = new_id;
-        }
-        self.link_of_g.remove(&old);
-        self.link_of_g.insert(survivor, link);
+        self.link_of.remove(&old);
+        self.link_of.insert(survivor, link);
         Ok(())
     }
 
@@ -281,7 +259,9 @@ impl<'a> Reader<'a> {
             Err(GorgiasError::NotFound { .. }) => Ok(()),
             Err(GorgiasError::Merged { id, into }) => {
                 if let Some(into) = into {
-                    self.follow_gorgias_merge(id, into).await?;
+                    if let Some((old, new)) = gorgias_merge(id, into) {
+                        self.follow_merge(old, new).await?;
+                    }
                     if !self.gorgias.contains_key(&into)
                         && let Ok(c) = self.ctx.gorgias.get(into).await
                     {

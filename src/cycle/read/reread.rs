@@ -67,7 +67,9 @@ impl<'a> Reader<'a> {
                 self.add_contact(&c).await;
             }
             ReadOutcome::Merged(c) => {
-                self.follow_hubspot_merge(&r.requested, &c.id).await?;
+                if let Some((old, new)) = hubspot_merge(&r.requested, &c.id) {
+                    self.follow_merge(old, new).await?;
+                }
                 if let Ok(s) = HubspotId::new(c.id.clone()) {
                     self.forced.insert(RecordRef::Hubspot(s));
                 }
@@ -106,7 +108,9 @@ impl<'a> Reader<'a> {
             }
             ReadOutcome::Merged(c) => {
                 self.release(rref, "merged into another contact");
-                self.follow_hubspot_merge(&r.requested, &c.id).await?;
+                if let Some((old, new)) = hubspot_merge(&r.requested, &c.id) {
+                    self.follow_merge(old, new).await?;
+                }
                 if !self.hubspot.contains_key(&c.id) {
                     self.looked_up_h.insert(c.id.clone());
                     self.add_contact(&c).await;
@@ -175,7 +179,9 @@ impl<'a> Reader<'a> {
                 }
                 match into {
                     Some(into) => {
-                        self.follow_gorgias_merge(id, into).await?;
+                        if let Some((old, new)) = gorgias_merge(id, into) {
+                            self.follow_merge(old, new).await?;
+                        }
                         if !self.gorgias.contains_key(&into) {
                             self.get_customer(into).await?;
                         }
@@ -218,7 +224,9 @@ impl<'a> Reader<'a> {
                 self.release(rref, "merged into another customer");
                 match into {
                     Some(into) => {
-                        self.follow_gorgias_merge(id, into).await?;
+                        if let Some((old, new)) = gorgias_merge(id, into) {
+                            self.follow_merge(old, new).await?;
+                        }
                         if !self.gorgias.contains_key(&into) {
                             self.get_customer(into).await?;
                         }
