@@ -97,14 +97,38 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
             expected: "at least one *.toml file (see mappings/default.toml)".into(),
         });
     }
-    // Singletons: [defaults] and [records] may each appear in one file only.
+    let (defaults, records_from) = singletons(&parsed, &mut errors);
+    let (mut fields, seen) = fields_of(&parsed, &defaults, &mut errors);
+    fields.sort_by(|a, b| a.name.cmp(&b.name));
+    check_targets(&fields, &mut errors);
+    let records = build_records(&parsed, records_from, &fields, &seen, &mut errors);
+    if !errors.is_empty() {
+        errors.sort_by(|a, b| (&a.file, a.line, &a.key).cmp(&(&b.file, b.line, &b.key)));
+        errors.dedup();
+        return Err(MappingErrors(errors));
+    }
+    let mut sources: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    sources.sort();
+    Ok(MappingSet {
+        fields,
+        records,
+        sources,
+    })
+}
+
+/// The file's singletons: `[defaults]` and `[records]` may each appear in one file only
+/// (a second one is an error naming the first); and the format version.
+fn singletons<'p>(
+    parsed: &'p [Parsed<'_>],
+    errors: &mut Vec<MappingError>,
+) -> (Defaults, Option<(&'p Path, usize, &'p RawRecords)>) {
     let mut defaults = Defaults {
         direction: Direction::Both,
         conflict: ConflictPolicy::Newest,
     };
     let mut defaults_from: Option<(&Path, usize)> = None;
     let mut records_from: Option<(&Path, usize, &RawRecords)> = None;
-    for p in &parsed {
+    for p in parsed {
         if let Some(v) = &p.file.version {
             if *v.get_ref() != 1 {
                 errors.push(p.src.error(
@@ -148,10 +172,19 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
             }
         }
     }
-    // Fields, with duplicates across files named by both files.
+    (defaults, records_from)
+}
+
+/// The fields of every file, validated, with duplicates across files named by both files;
+/// and where each field name was first defined.
+fn fields_of(
+    parsed: &[Parsed<'_>],
+    defaults: &Defaults,
+    errors: &mut Vec<MappingError>,
+) -> (Vec<FieldMapping>, BTreeMap<String, Origin>) {
     let mut fields: Vec<FieldMapping> = Vec::new();
     let mut seen: BTreeMap<String, Origin> = BTreeMap::new();
-    for p in &parsed {
+    for p in parsed {
         for (name, raw) in &p.file.fields {
             let line = p.src.line_of(name.span().start);
             if let Some(first) = seen.get(name.get_ref()) {
@@ -175,26 +208,12 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
                     line,
                 },
             );
-            if let Some(f) = build_field(&p.src, name, raw, &defaults, &mut errors) {
+            if let Some(f) = build_field(&p.src, name, raw, defaults, errors) {
                 fields.push(f);
             }
         }
     }
-    fields.sort_by(|a, b| a.name.cmp(&b.name));
-    check_targets(&fields, &mut errors);
-    let records = build_records(&parsed, records_from, &fields, &seen, &mut errors);
-    if !errors.is_empty() {
-        errors.sort_by(|a, b| (&a.file, a.line, &a.key).cmp(&(&b.file, b.line, &b.key)));
-        errors.dedup();
-        return Err(MappingErrors(errors));
-    }
-    let mut sources: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
-    sources.sort();
-    Ok(MappingSet {
-        fields,
-        records,
-        sources,
-    })
+    (fields, seen)
 }
 
 /// Two fields writing the same place would fight; each target is owned by one field.

@@ -105,6 +105,8 @@ pub(super) struct Defaults {
     pub(super) conflict: ConflictPolicy,
 }
 
+/// Validates one `[fields.*]` entry into a [`FieldMapping`], or records every error found in
+/// it (each check below adds its own) and returns `None`.
 pub(super) fn build_field(
     src: &Source<'_>,
     name: &Spanned<String>,
@@ -114,81 +116,29 @@ pub(super) fn build_field(
 ) -> Option<FieldMapping> {
     let start = errors.len();
     let f = raw.get_ref();
-    let key = |k: &str| format!("fields.{}.{k}", name.get_ref());
     let fname = name.get_ref();
-    if !fname
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        errors.push(src.error(
-            name,
-            format!("fields.{fname}"),
-            format!("field name {fname:?} has characters other than letters, digits and _"),
-            "a name such as lifecycle_stage",
-        ));
-    }
+    let mut e = Entry { src, name, errors };
+    e.check_name();
     let hubspot = parse_hubspot_access(f.hubspot.get_ref());
     if hubspot.is_none() {
-        errors.push(src.error(
+        e.error(
             &f.hubspot,
-            key("hubspot"),
+            "hubspot",
             "not a HubSpot accessor",
             HUBSPOT_EXPECTED,
-        ));
+        );
     }
     let gorgias = parse_gorgias_access(f.gorgias.get_ref());
     if gorgias.is_none() {
-        errors.push(src.error(
+        e.error(
             &f.gorgias,
-            key("gorgias"),
+            "gorgias",
             "not a Gorgias accessor",
             GORGIAS_EXPECTED,
-        ));
+        );
     }
-    let values = match &f.values {
-        None => None,
-        Some(v) if v.get_ref().is_empty() => {
-            errors.push(src.error(
-                v,
-                key("values"),
-                "the value map is empty",
-                "at least one `hubspot_value = \"gorgias value\"` pair",
-            ));
-            None
-        }
-        Some(v) => match ValueMap::new(v.get_ref().iter().map(|(a, b)| (a.clone(), b.clone()))) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                errors.push(src.error(
-                    v,
-                    key("values"),
-                    e.to_string(),
-                    "a one-to-one map (each Gorgias value used once)",
-                ));
-                None
-            }
-        },
-    };
-    let kind: ValueKind = match (&f.kind, &f.values) {
-        (Some(k), _) => (*k.get_ref()).into(),
-        (None, Some(_)) => ValueKind::Enum,
-        (None, None) => ValueKind::String,
-    };
-    if f.values.is_some() && !matches!(kind, ValueKind::Enum | ValueKind::String) {
-        if let Some(k) = &f.kind {
-            errors.push(src.error(
-                k,
-                key("type"),
-                "a value map needs an enum field",
-                "type = \"enum\" (or no type)",
-            ));
-        }
-    }
-    let kind = if f.values.is_some() {
-        ValueKind::Enum
-    } else {
-        kind
-    };
+    let values = e.value_map(f);
+    let kind = e.kind(f);
     let direction = f
         .direction
         .as_ref()
@@ -198,292 +148,28 @@ pub(super) fn build_field(
         .as_ref()
         .map_or(defaults.conflict, |c| *c.get_ref());
     if let (Some(h), Some(g)) = (&hubspot, &gorgias) {
-        if !h.writable() && !g.writable() {
-            errors.push(src.error(
-                &f.gorgias,
-                key("gorgias"),
-                "both sides are read-only",
-                "one writable side",
-            ));
-        } else if !h.writable() && direction != Direction::ToGorgias {
-            let at = f.direction.as_ref().map_or(name.span(), |d| d.span());
-            errors.push(MappingError {
-                file: src.path.to_owned(),
-                line: src.line_of(at.start),
-                key: key("direction"),
-                problem: format!(
-                    "the HubSpot side ({:?}) cannot be written, but direction is {}",
-                    f.hubspot.get_ref().label(),
-                    direction_name(direction)
-                ),
-                expected: "direction = \"to_gorgias\"".into(),
-            });
-        } else if !g.writable() && direction != Direction::ToHubspot {
-            let at = f.direction.as_ref().map_or(name.span(), |d| d.span());
-            errors.push(MappingError {
-                file: src.path.to_owned(),
-                line: src.line_of(at.start),
-                key: key("direction"),
-                problem: format!(
-                    "the Gorgias side ({:?}) cannot be written, but direction is {}",
-                    f.gorgias.get_ref().label(),
-                    direction_name(direction)
-                ),
-                expected: "direction = \"to_hubspot\"".into(),
-            });
-        }
-        if matches!(g, GorgiasAccess::PhoneChannel) && kind != ValueKind::Phone {
-            errors.push(src.error(
-                &f.gorgias,
-                key("type"),
-                "channels.phone holds phone numbers",
-                "type = \"phone\"",
-            ));
-        }
+        e.check_sides(f, (h, g), kind, direction);
     }
-    let mut transforms = Vec::new();
-    for t in &f.transforms {
-        match Transform::parse(t.get_ref()) {
-            Some(x) => transforms.push(x),
-            None => errors.push(src.error(
-                t,
-                key("transforms"),
-                format!("unknown transform {:?}", t.get_ref()),
-                format!(
-                    "one of {} (e-mail, phone, number, bool and date conversions come from `type`)",
-                    Transform::NAMES.join(", ")
-                ),
-            )),
-        }
-    }
-    let region = match &f.region {
-        None => None,
-        Some(r) => match r.get_ref().parse::<Region>() {
-            Ok(x) if kind == ValueKind::Phone => Some(x),
-            Ok(_) => {
-                errors.push(src.error(
-                    r,
-                    key("region"),
-                    "region only applies to phone fields",
-                    "type = \"phone\", or no region",
-                ));
-                None
-            }
-            Err(e) => {
-                errors.push(src.error(
-                    r,
-                    key("region"),
-                    e.to_string(),
-                    "an ISO 3166 region code such as US, GB or FR",
-                ));
-                None
-            }
-        },
-    };
-    let mut format = |v: &Option<Spanned<String>>, k: &str| -> Option<String> {
-        let s = v.as_ref()?;
-        if !matches!(kind, ValueKind::Date | ValueKind::Datetime) {
-            errors.push(src.error(
-                s,
-                key(k),
-                "formats only apply to date and datetime fields",
-                "type = \"date\" or \"datetime\"",
-            ));
-            return None;
-        }
-        if !transform::valid_format(s.get_ref()) {
-            errors.push(src.error(
-                s,
-                key(k),
-                format!("{:?} is not a valid date format", s.get_ref()),
-                "a chrono/strftime format such as \"%d/%m/%Y\"",
-            ));
-            return None;
-        }
-        if kind == ValueKind::Date && !transform::formats_a_date(s.get_ref()) {
-            errors.push(src.error(
-                s,
-                key(k),
-                format!(
-                    "{:?} asks for a time of day or an offset, which a date does not have",
-                    s.get_ref()
-                ),
-                "a date-only format such as \"%d/%m/%Y\", or type = \"datetime\"",
-            ));
-            return None;
-        }
-        Some(s.get_ref().clone())
-    };
-    let hubspot_format = format(&f.hubspot_format, "hubspot_format");
-    let gorgias_format = format(&f.gorgias_format, "gorgias_format");
-
-    // Property definition.
-    let mut hubspot_property = None;
-    if let Some(p) = &f.hubspot_property {
-        let pr = p.get_ref();
-        match &hubspot {
-            Some(HubspotAccess::Property(prop)) => {
-                let (dk, dft) = default_property_type(kind);
-                let ptype = pr
-                    .kind
-                    .as_ref()
-                    .map_or(dk.to_owned(), |k| k.get_ref().clone());
-                let allowed = allowed_field_types(&ptype);
-                if allowed.is_none() {
-                    let at = pr.kind.as_ref().map_or(p.span(), |k| k.span());
-                    errors.push(MappingError {
-                        file: src.path.to_owned(),
-                        line: src.line_of(at.start),
-                        key: key("hubspot_property.type"),
-                        problem: format!("unknown HubSpot property type {ptype:?}"),
-                        expected: "one of string, number, bool, enumeration, date, datetime".into(),
-                    });
-                }
-                let field_type = pr.field_type.as_ref().map_or_else(
-                    || {
-                        if ptype == dk {
-                            dft.to_owned()
-                        } else {
-                            allowed
-                                .and_then(|a| a.first())
-                                .map_or(dft, |v| v)
-                                .to_owned()
-                        }
-                    },
-                    |ft| ft.get_ref().clone(),
-                );
-                if let (Some(allowed), Some(ft)) = (allowed, &pr.field_type) {
-                    if !allowed.contains(&ft.get_ref().as_str()) {
-                        errors.push(src.error(
-                            ft,
-                            key("hubspot_property.field_type"),
-                            format!(
-                                "field type {:?} does not fit property type {ptype:?}",
-                                ft.get_ref()
-                            ),
-                            format!("one of {}", allowed.join(", ")),
-                        ));
-                    }
-                }
-                let mut options: Vec<PropertyOption> = match (&pr.options, &values) {
-                    (Some(o), _) => o
-                        .iter()
-                        .map(|o| (o.value.clone(), o.label.clone()))
-                        .enumerate()
-                        .map(|(i, (value, label))| PropertyOption {
-                            label: label.unwrap_or_else(|| title(&value)),
-                            value,
-                            display_order: i as i32,
-                            hidden: false,
-                        })
-                        .collect(),
-                    (None, Some(m)) => m
-                        .hubspot_values()
-                        .enumerate()
-                        .map(|(i, v)| PropertyOption {
-                            label: title(v),
-                            value: v.to_owned(),
-                            display_order: i as i32,
-                            hidden: false,
-                        })
-                        .collect(),
-                    (None, None) => Vec::new(),
-                };
-                if ptype != "enumeration" {
-                    options.clear();
-                } else if options.is_empty() {
-                    errors.push(src.error(
-                        p,
-                        key("hubspot_property.options"),
-                        "an enumeration property needs options",
-                        "`options = [{ value = \"...\", label = \"...\" }]` or a `values` map",
-                    ));
-                }
-                hubspot_property = Some(PropertyDefinition {
-                    name: prop.clone(),
-                    label: pr.label.clone().unwrap_or_else(|| title(fname)),
-                    kind: ptype,
-                    field_type,
-                    group_name: pr
-                        .group
-                        .clone()
-                        .unwrap_or_else(|| "contactinformation".into()),
-                    description: pr.description.clone(),
-                    options,
-                    has_unique_value: pr.unique.unwrap_or(false),
-                    form_field: false,
-                });
-            }
-            Some(_) => errors.push(src.error(
-                p,
-                key("hubspot_property"),
-                "a property definition needs a single HubSpot property",
-                "hubspot = \"<property name>\"",
-            )),
-            None => {}
-        }
-    }
-    if kind == ValueKind::Enum
-        && f.values.is_none()
-        && hubspot_property
-            .as_ref()
-            .is_none_or(|p| p.options.is_empty())
-    {
-        let at = f.kind.as_ref().map_or(name.span(), |k| k.span());
-        errors.push(MappingError {
-            file: src.path.to_owned(),
-            line: src.line_of(at.start),
-            key: key("type"),
-            problem: "an enum field needs its options".into(),
-            expected:
-                "a `values` table (HubSpot value = Gorgias value) or hubspot_property.options"
-                    .into(),
-        });
-    }
-    let default = match &f.default {
-        None => None,
-        Some(d) => {
-            let mut v: Cow<'_, str> = Cow::Borrowed(d.get_ref().as_str());
-            for t in &transforms {
-                v = t.apply(v);
-            }
-            let canon = if v.trim().is_empty() {
-                Err("the default is empty".to_owned())
-            } else {
-                transform::to_canonical(kind, v, region.unwrap_or_default(), None)
-                    .map(|c| c.into_owned())
-            };
-            let options_ok = |c: &str| {
-                kind != ValueKind::Enum
-                    || values.as_ref().is_none_or(|m| m.to_gorgias(c).is_some())
-                        && hubspot_property.as_ref().is_none_or(|p| {
-                            p.options.is_empty() || p.options.iter().any(|o| o.value == c)
-                        })
-            };
-            match canon {
-                Ok(c) if options_ok(&c) => Some(c),
-                Ok(c) => {
-                    errors.push(src.error(
-                        d,
-                        key("default"),
-                        format!("{c:?} is not one of the field's options"),
-                        "a HubSpot value from the `values` map or the property options",
-                    ));
-                    None
-                }
-                Err(e) => {
-                    errors.push(src.error(
-                        d,
-                        key("default"),
-                        e,
-                        format!("a value of type {}", kind_name(kind)),
-                    ));
-                    None
-                }
-            }
-        }
-    };
-    if errors.len() > start {
+    let transforms = e.transforms(f);
+    let region = e.region(f, kind);
+    let hubspot_format = e.date_format(&f.hubspot_format, "hubspot_format", kind);
+    let gorgias_format = e.date_format(&f.gorgias_format, "gorgias_format", kind);
+    let hubspot_property = f
+        .hubspot_property
+        .as_ref()
+        .and_then(|p| e.property_definition(p, hubspot.as_ref(), kind, values.as_ref()));
+    e.check_enum_options(f, kind, hubspot_property.as_ref());
+    let default = f.default.as_ref().and_then(|d| {
+        let field = Typed {
+            kind,
+            transforms: &transforms,
+            region,
+            values: values.as_ref(),
+            property: hubspot_property.as_ref(),
+        };
+        e.default_value(d, &field)
+    });
+    if e.errors.len() > start {
         return None;
     }
     Some(FieldMapping {
@@ -505,6 +191,458 @@ pub(super) fn build_field(
             line: src.line_of(name.span().start),
         },
     })
+}
+
+/// One `[fields.*]` entry being validated: where it is (for the errors' file, line and key)
+/// and where its errors go.
+struct Entry<'a, 's> {
+    src: &'a Source<'s>,
+    name: &'a Spanned<String>,
+    errors: &'a mut Vec<MappingError>,
+}
+
+/// What a field's default must fit: its type, transforms, region and options.
+struct Typed<'a> {
+    kind: ValueKind,
+    transforms: &'a [Transform],
+    region: Option<Region>,
+    values: Option<&'a ValueMap>,
+    property: Option<&'a PropertyDefinition>,
+}
+
+impl Entry<'_, '_> {
+    /// The key of `k` in this field, such as `fields.email.type`.
+    fn key(&self, k: &str) -> String {
+        format!("fields.{}.{k}", self.name.get_ref())
+    }
+
+    /// Records an error at `at`, on key `k` of this field.
+    fn error<T>(
+        &mut self,
+        at: &Spanned<T>,
+        k: &str,
+        problem: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
+        let e = self.src.error(at, self.key(k), problem, expected);
+        self.errors.push(e);
+    }
+
+    /// Records an error at byte offset `at`, on key `k` of this field.
+    fn error_at(
+        &mut self,
+        at: usize,
+        k: &str,
+        problem: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
+        let e = MappingError {
+            file: self.src.path.to_owned(),
+            line: self.src.line_of(at),
+            key: self.key(k),
+            problem: problem.into(),
+            expected: expected.into(),
+        };
+        self.errors.push(e);
+    }
+
+    fn check_name(&mut self) {
+        let fname = self.name.get_ref();
+        if !fname
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            let e = self.src.error(
+                self.name,
+                format!("fields.{fname}"),
+                format!("field name {fname:?} has characters other than letters, digits and _"),
+                "a name such as lifecycle_stage",
+            );
+            self.errors.push(e);
+        }
+    }
+
+    /// The `values` map: non-empty and one-to-one.
+    fn value_map(&mut self, f: &RawField) -> Option<ValueMap> {
+        match &f.values {
+            None => None,
+            Some(v) if v.get_ref().is_empty() => {
+                self.error(
+                    v,
+                    "values",
+                    "the value map is empty",
+                    "at least one `hubspot_value = \"gorgias value\"` pair",
+                );
+                None
+            }
+            Some(v) => match ValueMap::new(v.get_ref().iter().map(|(a, b)| (a.clone(), b.clone())))
+            {
+                Ok(m) => Some(m),
+                Err(err) => {
+                    self.error(
+                        v,
+                        "values",
+                        err.to_string(),
+                        "a one-to-one map (each Gorgias value used once)",
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// The field's type: as written, else enum with a value map, else string. A value map
+    /// makes it an enum (a type other than enum or string is an error).
+    fn kind(&mut self, f: &RawField) -> ValueKind {
+        let kind: ValueKind = match (&f.kind, &f.values) {
+            (Some(k), _) => (*k.get_ref()).into(),
+            (None, Some(_)) => ValueKind::Enum,
+            (None, None) => ValueKind::String,
+        };
+        if f.values.is_some() && !matches!(kind, ValueKind::Enum | ValueKind::String) {
+            if let Some(k) = &f.kind {
+                self.error(
+                    k,
+                    "type",
+                    "a value map needs an enum field",
+                    "type = \"enum\" (or no type)",
+                );
+            }
+        }
+        if f.values.is_some() {
+            ValueKind::Enum
+        } else {
+            kind
+        }
+    }
+
+    /// A writable side for the direction, and phone channels typed as phones.
+    fn check_sides(
+        &mut self,
+        f: &RawField,
+        (h, g): (&HubspotAccess, &GorgiasAccess),
+        kind: ValueKind,
+        direction: Direction,
+    ) {
+        let direction_at = f
+            .direction
+            .as_ref()
+            .map_or(self.name.span(), |d| d.span())
+            .start;
+        if !h.writable() && !g.writable() {
+            self.error(
+                &f.gorgias,
+                "gorgias",
+                "both sides are read-only",
+                "one writable side",
+            );
+        } else if !h.writable() && direction != Direction::ToGorgias {
+            self.error_at(
+                direction_at,
+                "direction",
+                format!(
+                    "the HubSpot side ({:?}) cannot be written, but direction is {}",
+                    f.hubspot.get_ref().label(),
+                    direction_name(direction)
+                ),
+                "direction = \"to_gorgias\"",
+            );
+        } else if !g.writable() && direction != Direction::ToHubspot {
+            self.error_at(
+                direction_at,
+                "direction",
+                format!(
+                    "the Gorgias side ({:?}) cannot be written, but direction is {}",
+                    f.gorgias.get_ref().label(),
+                    direction_name(direction)
+                ),
+                "direction = \"to_hubspot\"",
+            );
+        }
+        if matches!(g, GorgiasAccess::PhoneChannel) && kind != ValueKind::Phone {
+            self.error(
+                &f.gorgias,
+                "type",
+                "channels.phone holds phone numbers",
+                "type = \"phone\"",
+            );
+        }
+    }
+
+    fn transforms(&mut self, f: &RawField) -> Vec<Transform> {
+        let mut transforms = Vec::new();
+        for t in &f.transforms {
+            match Transform::parse(t.get_ref()) {
+                Some(x) => transforms.push(x),
+                None => self.error(
+                    t,
+                    "transforms",
+                    format!("unknown transform {:?}", t.get_ref()),
+                    format!(
+                        "one of {} (e-mail, phone, number, bool and date conversions come from `type`)",
+                        Transform::NAMES.join(", ")
+                    ),
+                ),
+            }
+        }
+        transforms
+    }
+
+    /// The region of a phone field.
+    fn region(&mut self, f: &RawField, kind: ValueKind) -> Option<Region> {
+        let r = f.region.as_ref()?;
+        match r.get_ref().parse::<Region>() {
+            Ok(x) if kind == ValueKind::Phone => Some(x),
+            Ok(_) => {
+                self.error(
+                    r,
+                    "region",
+                    "region only applies to phone fields",
+                    "type = \"phone\", or no region",
+                );
+                None
+            }
+            Err(err) => {
+                self.error(
+                    r,
+                    "region",
+                    err.to_string(),
+                    "an ISO 3166 region code such as US, GB or FR",
+                );
+                None
+            }
+        }
+    }
+
+    /// A date format (`k` is `hubspot_format` or `gorgias_format`): only on date and
+    /// datetime fields, valid, and without a time of day on a date.
+    fn date_format(
+        &mut self,
+        v: &Option<Spanned<String>>,
+        k: &str,
+        kind: ValueKind,
+    ) -> Option<String> {
+        let s = v.as_ref()?;
+        if !matches!(kind, ValueKind::Date | ValueKind::Datetime) {
+            self.error(
+                s,
+                k,
+                "formats only apply to date and datetime fields",
+                "type = \"date\" or \"datetime\"",
+            );
+            return None;
+        }
+        if !transform::valid_format(s.get_ref()) {
+            self.error(
+                s,
+                k,
+                format!("{:?} is not a valid date format", s.get_ref()),
+                "a chrono/strftime format such as \"%d/%m/%Y\"",
+            );
+            return None;
+        }
+        if kind == ValueKind::Date && !transform::formats_a_date(s.get_ref()) {
+            self.error(
+                s,
+                k,
+                format!(
+                    "{:?} asks for a time of day or an offset, which a date does not have",
+                    s.get_ref()
+                ),
+                "a date-only format such as \"%d/%m/%Y\", or type = \"datetime\"",
+            );
+            return None;
+        }
+        Some(s.get_ref().clone())
+    }
+
+    /// The HubSpot property definition (`hubspot_property`) of a field written to a single
+    /// property: its type and field type agreeing, an enumeration with options.
+    fn property_definition(
+        &mut self,
+        p: &Spanned<RawProperty>,
+        hubspot: Option<&HubspotAccess>,
+        kind: ValueKind,
+        values: Option<&ValueMap>,
+    ) -> Option<PropertyDefinition> {
+        let pr = p.get_ref();
+        let prop = match hubspot {
+            Some(HubspotAccess::Property(prop)) => prop,
+            Some(_) => {
+                self.error(
+                    p,
+                    "hubspot_property",
+                    "a property definition needs a single HubSpot property",
+                    "hubspot = \"<property name>\"",
+                );
+                return None;
+            }
+            None => return None,
+        };
+        let (dk, dft) = default_property_type(kind);
+        let ptype = pr
+            .kind
+            .as_ref()
+            .map_or(dk.to_owned(), |k| k.get_ref().clone());
+        let allowed = allowed_field_types(&ptype);
+        if allowed.is_none() {
+            let at = pr.kind.as_ref().map_or(p.span(), |k| k.span());
+            self.error_at(
+                at.start,
+                "hubspot_property.type",
+                format!("unknown HubSpot property type {ptype:?}"),
+                "one of string, number, bool, enumeration, date, datetime",
+            );
+        }
+        let field_type = pr.field_type.as_ref().map_or_else(
+            || {
+                if ptype == dk {
+                    dft.to_owned()
+                } else {
+                    allowed
+                        .and_then(|a| a.first())
+                        .map_or(dft, |v| v)
+                        .to_owned()
+                }
+            },
+            |ft| ft.get_ref().clone(),
+        );
+        if let (Some(allowed), Some(ft)) = (allowed, &pr.field_type) {
+            if !allowed.contains(&ft.get_ref().as_str()) {
+                self.error(
+                    ft,
+                    "hubspot_property.field_type",
+                    format!(
+                        "field type {:?} does not fit property type {ptype:?}",
+                        ft.get_ref()
+                    ),
+                    format!("one of {}", allowed.join(", ")),
+                );
+            }
+        }
+        let mut options = property_options(pr, values);
+        if ptype != "enumeration" {
+            options.clear();
+        } else if options.is_empty() {
+            self.error(
+                p,
+                "hubspot_property.options",
+                "an enumeration property needs options",
+                "`options = [{ value = \"...\", label = \"...\" }]` or a `values` map",
+            );
+        }
+        Some(PropertyDefinition {
+            name: prop.clone(),
+            label: pr
+                .label
+                .clone()
+                .unwrap_or_else(|| title(self.name.get_ref())),
+            kind: ptype,
+            field_type,
+            group_name: pr
+                .group
+                .clone()
+                .unwrap_or_else(|| "contactinformation".into()),
+            description: pr.description.clone(),
+            options,
+            has_unique_value: pr.unique.unwrap_or(false),
+            form_field: false,
+        })
+    }
+
+    /// An enum field has its options, from a value map or the property definition.
+    fn check_enum_options(
+        &mut self,
+        f: &RawField,
+        kind: ValueKind,
+        property: Option<&PropertyDefinition>,
+    ) {
+        if kind == ValueKind::Enum
+            && f.values.is_none()
+            && property.is_none_or(|p| p.options.is_empty())
+        {
+            let at = f.kind.as_ref().map_or(self.name.span(), |k| k.span());
+            self.error_at(
+                at.start,
+                "type",
+                "an enum field needs its options",
+                "a `values` table (HubSpot value = Gorgias value) or hubspot_property.options",
+            );
+        }
+    }
+
+    /// The default value, transformed and made canonical for the field's type, and one of
+    /// its options for an enum.
+    fn default_value(&mut self, d: &Spanned<String>, field: &Typed<'_>) -> Option<String> {
+        let kind = field.kind;
+        let mut v: Cow<'_, str> = Cow::Borrowed(d.get_ref().as_str());
+        for t in field.transforms {
+            v = t.apply(v);
+        }
+        let canon = if v.trim().is_empty() {
+            Err("the default is empty".to_owned())
+        } else {
+            transform::to_canonical(kind, v, field.region.unwrap_or_default(), None)
+                .map(|c| c.into_owned())
+        };
+        let options_ok = |c: &str| {
+            kind != ValueKind::Enum
+                || field.values.is_none_or(|m| m.to_gorgias(c).is_some())
+                    && field.property.is_none_or(|p| {
+                        p.options.is_empty() || p.options.iter().any(|o| o.value == c)
+                    })
+        };
+        match canon {
+            Ok(c) if options_ok(&c) => Some(c),
+            Ok(c) => {
+                self.error(
+                    d,
+                    "default",
+                    format!("{c:?} is not one of the field's options"),
+                    "a HubSpot value from the `values` map or the property options",
+                );
+                None
+            }
+            Err(err) => {
+                self.error(
+                    d,
+                    "default",
+                    err,
+                    format!("a value of type {}", kind_name(kind)),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The options of an enumeration property: as listed (labels defaulting to the value's
+/// title), else the HubSpot values of the value map.
+fn property_options(pr: &RawProperty, values: Option<&ValueMap>) -> Vec<PropertyOption> {
+    match (&pr.options, values) {
+        (Some(o), _) => o
+            .iter()
+            .map(|o| (o.value.clone(), o.label.clone()))
+            .enumerate()
+            .map(|(i, (value, label))| PropertyOption {
+                label: label.unwrap_or_else(|| title(&value)),
+                value,
+                display_order: i as i32,
+                hidden: false,
+            })
+            .collect(),
+        (None, Some(m)) => m
+            .hubspot_values()
+            .enumerate()
+            .map(|(i, v)| PropertyOption {
+                label: title(v),
+                value: v.to_owned(),
+                display_order: i as i32,
+                hidden: false,
+            })
+            .collect(),
+        (None, None) => Vec::new(),
+    }
 }
 
 impl RawAccess {
