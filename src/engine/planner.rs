@@ -108,117 +108,19 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
     let hs = dedup_hubspot(input.hubspot);
     let gs = dedup_gorgias(input.gorgias);
     let mut out = Out::default();
-
-    // Links: index, and find contradictions (one id linked to two partners).
-    let mut h_link: FxMap<&HubspotId, &Link> = fxhash::map_with_capacity(input.links.len());
-    let mut g_link: FxMap<GorgiasId, &Link> = fxhash::map_with_capacity(input.links.len());
-    let mut bad_h: HashSet<&HubspotId> = HashSet::new();
-    let mut bad_g: HashSet<GorgiasId> = HashSet::new();
-    for l in input.links {
-        if let Some(prev) = h_link.insert(&l.hubspot_id, l) {
-            if prev.gorgias_id != l.gorgias_id {
-                bad_h.insert(&l.hubspot_id);
-                bad_g.insert(prev.gorgias_id);
-                bad_g.insert(l.gorgias_id);
-            }
-        }
-        if let Some(prev) = g_link.insert(l.gorgias_id, l) {
-            if prev.hubspot_id != l.hubspot_id {
-                bad_g.insert(l.gorgias_id);
-                bad_h.insert(&prev.hubspot_id);
-                bad_h.insert(&l.hubspot_id);
-            }
-        }
-    }
-
-    // Linked pairs that have a record in this input.
-    let mut pairs: Vec<(&HubspotRecord, &GorgiasRecord, &Base)> = Vec::new();
-    let mut seen_links: FxSet<(&HubspotId, GorgiasId)> = FxSet::default();
-    let touched = hs
-        .keys()
-        .filter_map(|h| h_link.get(h))
-        .chain(gs.keys().filter_map(|g| g_link.get(g)));
-    for l in touched {
-        if !seen_links.insert((&l.hubspot_id, l.gorgias_id)) {
-            continue;
-        }
-        let (h, g) = (&l.hubspot_id, l.gorgias_id);
-        if bad_h.contains(h) || bad_g.contains(&g) {
-            out.skip(
-                Some(h),
-                Some(g),
-                None,
-                SkipCode::InconsistentLink,
-                "the store links one of these records to two partners; repair the links",
-            );
-            continue;
-        }
-        if input.excluded.hubspot.contains(h) || input.excluded.gorgias.contains(&g) {
-            out.skip(
-                Some(h),
-                Some(g),
-                None,
-                SkipCode::Excluded,
-                "a record of this link was merged away or deleted; it is not synced or recreated",
-            );
-            continue;
-        }
-        match (hs.get(h), gs.get(&g)) {
-            (Some(hr), Some(gr)) => {
-                if ctx.pair_passes(hr, gr) {
-                    pairs.push((hr, gr, &l.base));
-                } else {
-                    out.skip(Some(h), Some(g), None, SkipCode::FilteredOut, "neither record passes the mapping's filters");
-                }
-            }
-            (Some(_), None) => out.skip(Some(h), Some(g), None, SkipCode::CounterpartMissing, "the linked Gorgias customer was not loaded (deleted or not fetched); nothing is recreated"),
-            (None, Some(_)) => out.skip(Some(h), Some(g), None, SkipCode::CounterpartMissing, "the linked HubSpot contact was not loaded (deleted or not fetched); nothing is recreated"),
-            (None, None) => {}
-        }
-    }
-
-    // Unlinked records.
-    let mut h_un: Vec<&HubspotRecord> = Vec::new();
-    for (id, r) in &hs {
-        if h_link.contains_key(id) {
-            continue;
-        }
-        if input.excluded.hubspot.contains(*id) {
-            out.skip(
-                Some(id),
-                None,
-                None,
-                SkipCode::Excluded,
-                "merged away or deleted: never linked or recreated",
-            );
-        } else if let Err(why) = ctx.hubspot_passes(r) {
-            out.skip(Some(id), None, None, SkipCode::FilteredOut, why);
-        } else {
-            h_un.push(r);
-        }
-    }
-    let mut g_un: Vec<&GorgiasRecord> = Vec::new();
-    for (id, r) in &gs {
-        if g_link.contains_key(id) {
-            continue;
-        }
-        if input.excluded.gorgias.contains(id) {
-            out.skip(
-                None,
-                Some(*id),
-                None,
-                SkipCode::Excluded,
-                "merged away or deleted: never linked or recreated",
-            );
-        } else if let Err(why) = ctx.gorgias_passes(r) {
-            out.skip(None, Some(*id), None, SkipCode::FilteredOut, why);
-        } else {
-            g_un.push(r);
-        }
-    }
+    let idx = LinkIndex::new(input.links);
+    let mut pairs = ctx.linked_pairs(&idx, (&hs, &gs), input.excluded, &mut out);
+    let (h_un, g_un) = ctx.unlinked(&idx, (&hs, &gs), input.excluded, &mut out);
     if !h_un.is_empty() || !g_un.is_empty() {
         ctx.link_and_create(
-            &h_un, &g_un, &hs, &gs, &h_link, &g_link, &mut pairs, &mut out,
+            &h_un,
+            &g_un,
+            &hs,
+            &gs,
+            &idx.h_link,
+            &idx.g_link,
+            &mut pairs,
+            &mut out,
         );
     }
 
@@ -229,7 +131,161 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
     finish(out, options)
 }
 
+/// The stored links indexed by each side's id, with the contradictions found (one id
+/// linked to two partners).
+struct LinkIndex<'i> {
+    h_link: FxMap<&'i HubspotId, &'i Link>,
+    g_link: FxMap<GorgiasId, &'i Link>,
+    bad_h: HashSet<&'i HubspotId>,
+    bad_g: HashSet<GorgiasId>,
+}
+
+impl<'i> LinkIndex<'i> {
+    fn new(links: &'i [Link]) -> Self {
+        let mut idx = LinkIndex {
+            h_link: fxhash::map_with_capacity(links.len()),
+            g_link: fxhash::map_with_capacity(links.len()),
+            bad_h: HashSet::new(),
+            bad_g: HashSet::new(),
+        };
+        for l in links {
+            if let Some(prev) = idx.h_link.insert(&l.hubspot_id, l) {
+                if prev.gorgias_id != l.gorgias_id {
+                    idx.bad_h.insert(&l.hubspot_id);
+                    idx.bad_g.insert(prev.gorgias_id);
+                    idx.bad_g.insert(l.gorgias_id);
+                }
+            }
+            if let Some(prev) = idx.g_link.insert(l.gorgias_id, l) {
+                if prev.hubspot_id != l.hubspot_id {
+                    idx.bad_g.insert(l.gorgias_id);
+                    idx.bad_h.insert(&prev.hubspot_id);
+                    idx.bad_h.insert(&l.hubspot_id);
+                }
+            }
+        }
+        idx
+    }
+}
+
+/// The input's records by id, after [`dedup_hubspot`] and [`dedup_gorgias`].
+type Records<'m, 'i> = (
+    &'m FxMap<&'i HubspotId, &'i HubspotRecord>,
+    &'m FxMap<GorgiasId, &'i GorgiasRecord>,
+);
+
+/// A linked pair to diff: both records and the link's base.
+type Pair<'i> = (&'i HubspotRecord, &'i GorgiasRecord, &'i Base);
+
 impl<'a> Ctx<'a> {
+    /// The linked pairs that have a record in this input and pass the filters; the others
+    /// are skipped with the reason (a contradictory link, an excluded record, a counterpart
+    /// not loaded).
+    fn linked_pairs<'i>(
+        &self,
+        idx: &LinkIndex<'i>,
+        (hs, gs): Records<'_, 'i>,
+        excluded: &Excluded,
+        out: &mut Out,
+    ) -> Vec<Pair<'i>> {
+        let mut pairs: Vec<Pair<'i>> = Vec::new();
+        let mut seen_links: FxSet<(&HubspotId, GorgiasId)> = FxSet::default();
+        let touched = hs
+            .keys()
+            .filter_map(|h| idx.h_link.get(h))
+            .chain(gs.keys().filter_map(|g| idx.g_link.get(g)));
+        for &l in touched {
+            if !seen_links.insert((&l.hubspot_id, l.gorgias_id)) {
+                continue;
+            }
+            let (h, g) = (&l.hubspot_id, l.gorgias_id);
+            if idx.bad_h.contains(h) || idx.bad_g.contains(&g) {
+                out.skip(
+                    Some(h),
+                    Some(g),
+                    None,
+                    SkipCode::InconsistentLink,
+                    "the store links one of these records to two partners; repair the links",
+                );
+                continue;
+            }
+            if excluded.hubspot.contains(h) || excluded.gorgias.contains(&g) {
+                out.skip(
+                    Some(h),
+                    Some(g),
+                    None,
+                    SkipCode::Excluded,
+                    "a record of this link was merged away or deleted; it is not synced or recreated",
+                );
+                continue;
+            }
+            match (hs.get(h), gs.get(&g)) {
+                (Some(&hr), Some(&gr)) => {
+                    if self.pair_passes(hr, gr) {
+                        pairs.push((hr, gr, &l.base));
+                    } else {
+                        out.skip(Some(h), Some(g), None, SkipCode::FilteredOut, "neither record passes the mapping's filters");
+                    }
+                }
+                (Some(_), None) => out.skip(Some(h), Some(g), None, SkipCode::CounterpartMissing, "the linked Gorgias customer was not loaded (deleted or not fetched); nothing is recreated"),
+                (None, Some(_)) => out.skip(Some(h), Some(g), None, SkipCode::CounterpartMissing, "the linked HubSpot contact was not loaded (deleted or not fetched); nothing is recreated"),
+                (None, None) => {}
+            }
+        }
+        pairs
+    }
+
+    /// The records with no stored link that take part; excluded and filtered-out ones are
+    /// skipped with the reason.
+    #[allow(clippy::type_complexity)]
+    fn unlinked<'i>(
+        &self,
+        idx: &LinkIndex<'i>,
+        (hs, gs): Records<'_, 'i>,
+        excluded: &Excluded,
+        out: &mut Out,
+    ) -> (Vec<&'i HubspotRecord>, Vec<&'i GorgiasRecord>) {
+        let mut h_un: Vec<&'i HubspotRecord> = Vec::new();
+        for (&id, &r) in hs.iter() {
+            if idx.h_link.contains_key(id) {
+                continue;
+            }
+            if excluded.hubspot.contains(id) {
+                out.skip(
+                    Some(id),
+                    None,
+                    None,
+                    SkipCode::Excluded,
+                    "merged away or deleted: never linked or recreated",
+                );
+            } else if let Err(why) = self.hubspot_passes(r) {
+                out.skip(Some(id), None, None, SkipCode::FilteredOut, why);
+            } else {
+                h_un.push(r);
+            }
+        }
+        let mut g_un: Vec<&'i GorgiasRecord> = Vec::new();
+        for (&id, &r) in gs.iter() {
+            if idx.g_link.contains_key(&id) {
+                continue;
+            }
+            if excluded.gorgias.contains(&id) {
+                out.skip(
+                    None,
+                    Some(id),
+                    None,
+                    SkipCode::Excluded,
+                    "merged away or deleted: never linked or recreated",
+                );
+            } else if let Err(why) = self.gorgias_passes(r) {
+                out.skip(None, Some(id), None, SkipCode::FilteredOut, why);
+            } else {
+                g_un.push(r);
+            }
+        }
+        (h_un, g_un)
+    }
+
     fn new(mappings: &'a MappingSet, options: &'a Options, resolutions: &'a [Resolution]) -> Self {
         let field_named = |n: &Option<String>| n.as_deref().and_then(|n| mappings.field(n));
         Ctx {

@@ -29,7 +29,6 @@ impl Store {
 }
 
 /// The default properties of GET/list/search when `properties` is absent.
-
 pub const DEFAULT_PROPERTIES: &[&str] = &[
     "createdate",
     "email",
