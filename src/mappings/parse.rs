@@ -269,6 +269,9 @@ fn dup_target(f: &FieldMapping, first: &FieldMapping, what: &str) -> MappingErro
     }
 }
 
+/// Validates `[records]`: the e-mail requirement, the create flags and each `only` filter.
+/// Long (about 105 lines): the filter checks share the field lookup and the error list, one
+/// short block per condition.
 fn build_records(
     parsed: &[Parsed<'_>],
     from: Option<(&Path, usize, &RawRecords)>,

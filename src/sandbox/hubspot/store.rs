@@ -506,6 +506,8 @@ impl Store {
     }
 
     /// Merges `secondary` into `primary`; returns the surviving id.
+    /// Long (about 130 lines) on purpose: checks, values, history, e-mails, aliases and the
+    /// change events are one state transition; split, each step would see a half-merged store.
     pub fn merge(
         &mut self,
         primary: u64,
