@@ -7,6 +7,10 @@
 //!
 //! Owns what to read and how to convert it. Must never decide what to write, and in
 //! [`Mode::ReadOnly`] must never write to the store (merges are then followed in memory).
+//!
+//! This file sequences the steps; each lives in its own module: `read/feeds.rs` (where the read
+//! starts), `reread.rs` (the re-plan set by id), `counterparts.rs` (full records, counterparts,
+//! links), over `reader.rs` (the read's state, the one merge follower) and `convert.rs` (pure).
 
 use super::replan::{self, Replan};
 use super::{Cycle, CycleError};

@@ -3,6 +3,9 @@
 //!
 //! Pure and deterministic: hash maps are only used for lookups, every output list is sorted
 //! at the end, and duplicate input records are reduced by a rule that ignores input order.
+//!
+//! Linking and creates are in `planner/create.rs`, diffing a linked pair in `pair.rs`, reading
+//! match keys in `keys.rs`.
 
 use super::canonical::{self, GorgiasPatch, gorgias_text, hubspot_text};
 use super::caps;

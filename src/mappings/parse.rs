@@ -5,6 +5,9 @@
 //! files into one set. Reads files only in [`load_dir`]; everything else works on text. Must
 //! never accept a mapping the engine could not apply safely (unknown paths, writes through
 //! read-only accessors, enums without options, bad date formats, duplicate targets).
+//!
+//! This file merges the files; the file format is `parse/raw.rs`, error locations
+//! `source.rs`, and the validation of one field `field.rs`.
 
 use super::model::*;
 use super::transform::{self, Transform};
