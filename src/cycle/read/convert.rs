@@ -241,4 +241,48 @@ mod tests {
         c.updated_datetime = None;
         assert!(gorgias_record(&c).is_err());
     }
+
+    #[test]
+    fn merges_are_followed_only_between_usable_ids_of_one_system() {
+        let (old, survivor) = hubspot_merge("101", "202").unwrap();
+        assert_eq!(old, RecordRef::Hubspot(HubspotId::new("101").unwrap()));
+        assert_eq!(survivor, RecordRef::Hubspot(HubspotId::new("202").unwrap()));
+        assert!(hubspot_merge("x1", "202").is_none());
+        assert!(hubspot_merge("101", "x2").is_none());
+        let (old, survivor) = gorgias_merge(7, 9).unwrap();
+        assert_eq!(old, RecordRef::Gorgias(GorgiasId::new(7).unwrap()));
+        assert_eq!(survivor, RecordRef::Gorgias(GorgiasId::new(9).unwrap()));
+        assert!(gorgias_merge(0, 9).is_none());
+        assert!(gorgias_merge(7, -1).is_none());
+    }
+
+    #[test]
+    fn bases_keep_strings_encode_other_values_and_drop_nulls() {
+        let stored = BTreeMap::from([
+            ("email".to_string(), json!("a@b.co")),
+            ("count".to_string(), json!(3)),
+            ("gone".to_string(), Value::Null),
+        ]);
+        let base = base_of(stored);
+        assert_eq!(
+            base,
+            BTreeMap::from([
+                ("count".to_string(), "3".to_string()),
+                ("email".to_string(), "a@b.co".to_string()),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_seen_record_carries_its_email_key_and_content_hash() {
+        let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let h = hubspot_record(&contact("101", Some(5))).unwrap();
+        let seen = hubspot_seen(&h, now);
+        assert_eq!(seen.keys, vec!["email:a@b.co".to_string()]);
+        assert_eq!(seen.seen_at, now);
+        assert_eq!(seen.content_hash, sha(&json!(h.properties)));
+        let mut other = h.clone();
+        other.properties.insert("firstname".into(), "Ann".into());
+        assert_ne!(hubspot_seen(&other, now).content_hash, seen.content_hash);
+    }
 }
