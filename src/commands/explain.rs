@@ -161,6 +161,8 @@ struct Resolved {
     resolutions: Vec<engine::Resolution>,
 }
 
+/// Long (about 105 lines): finds the pair from either side (by id or e-mail, then the link,
+/// then the partner seen with the e-mail); each fallback is a few lines.
 async fn resolve(store: Option<&Store>, subject: &Subject) -> anyhow::Result<Resolved> {
     let mut out = Resolved::default();
     let refs: Vec<RecordRef> = match subject {
@@ -267,6 +269,8 @@ async fn resolve(store: Option<&Store>, subject: &Subject) -> anyhow::Result<Res
     Ok(out)
 }
 
+/// Long (about 110 lines): the command's wiring in order (parse, load, open read-only, resolve,
+/// read both sides, plan, render), each step a few lines.
 pub async fn run(global: &Global, args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let subject = parse_subject(&args.subject, args.system).map_err(UsageError)?;
     let loaded = global.load_config()?;

@@ -259,6 +259,7 @@ fn show_text(p: &Proposal) -> String {
     s
 }
 
+/// Long (about 105 lines): one short arm per `tether merges` subcommand.
 pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
     let settings = &loaded.settings;

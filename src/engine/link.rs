@@ -79,6 +79,9 @@ fn groups<'k>(
 
 /// Links candidates. `linked_emails` holds the e-mails of records (either side) that are
 /// already linked, so that a new record with one of them is reported as a likely duplicate.
+/// Long (about 150 lines) on purpose: the three passes (recorded ids, e-mail, phone) share the
+/// outcome vectors and each reads the verdicts of the one before; kept in one function so their
+/// order reads top to bottom.
 pub fn link<H: Borrow<HubspotId>>(
     hubspot: &[Candidate<'_, H, GorgiasId>],
     gorgias: &[GorgiasCandidate<'_>],

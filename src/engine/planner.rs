@@ -3,6 +3,9 @@
 //!
 //! Pure and deterministic: hash maps are only used for lookups, every output list is sorted
 //! at the end, and duplicate input records are reduced by a rule that ignores input order.
+//!
+//! Linking and creates are in `planner/create.rs`, diffing a linked pair in `pair.rs`, reading
+//! match keys in `keys.rs`.
 
 use super::canonical::{self, GorgiasPatch, gorgias_text, hubspot_text};
 use super::caps;
@@ -17,6 +20,12 @@ use crate::domain::{GorgiasId, HubspotId, System};
 use crate::mappings::{Direction, FieldMapping, GorgiasAccess, HubspotAccess, MappingSet};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+mod create;
+mod keys;
+mod pair;
+
+pub use keys::KeyReader;
 
 struct Ctx<'a> {
     m: &'a MappingSet,
@@ -102,117 +111,19 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
     let hs = dedup_hubspot(input.hubspot);
     let gs = dedup_gorgias(input.gorgias);
     let mut out = Out::default();
-
-    // Links: index, and find contradictions (one id linked to two partners).
-    let mut h_link: FxMap<&HubspotId, &Link> = fxhash::map_with_capacity(input.links.len());
-    let mut g_link: FxMap<GorgiasId, &Link> = fxhash::map_with_capacity(input.links.len());
-    let mut bad_h: HashSet<&HubspotId> = HashSet::new();
-    let mut bad_g: HashSet<GorgiasId> = HashSet::new();
-    for l in input.links {
-        if let Some(prev) = h_link.insert(&l.hubspot_id, l) {
-            if prev.gorgias_id != l.gorgias_id {
-                bad_h.insert(&l.hubspot_id);
-                bad_g.insert(prev.gorgias_id);
-                bad_g.insert(l.gorgias_id);
-            }
-        }
-        if let Some(prev) = g_link.insert(l.gorgias_id, l) {
-            if prev.hubspot_id != l.hubspot_id {
-                bad_g.insert(l.gorgias_id);
-                bad_h.insert(&prev.hubspot_id);
-                bad_h.insert(&l.hubspot_id);
-            }
-        }
-    }
-
-    // Linked pairs that have a record in this input.
-    let mut pairs: Vec<(&HubspotRecord, &GorgiasRecord, &Base)> = Vec::new();
-    let mut seen_links: FxSet<(&HubspotId, GorgiasId)> = FxSet::default();
-    let touched = hs
-        .keys()
-        .filter_map(|h| h_link.get(h))
-        .chain(gs.keys().filter_map(|g| g_link.get(g)));
-    for l in touched {
-        if !seen_links.insert((&l.hubspot_id, l.gorgias_id)) {
-            continue;
-        }
-        let (h, g) = (&l.hubspot_id, l.gorgias_id);
-        if bad_h.contains(h) || bad_g.contains(&g) {
-            out.skip(
-                Some(h),
-                Some(g),
-                None,
-                SkipCode::InconsistentLink,
-                "the store links one of these records to two partners; repair the links",
-            );
-            continue;
-        }
-        if input.excluded.hubspot.contains(h) || input.excluded.gorgias.contains(&g) {
-            out.skip(
-                Some(h),
-                Some(g),
-                None,
-                SkipCode::Excluded,
-                "a record of this link was merged away or deleted; it is not synced or recreated",
-            );
-            continue;
-        }
-        match (hs.get(h), gs.get(&g)) {
-            (Some(hr), Some(gr)) => {
-                if ctx.pair_passes(hr, gr) {
-                    pairs.push((hr, gr, &l.base));
-                } else {
-                    out.skip(Some(h), Some(g), None, SkipCode::FilteredOut, "neither record passes the mapping's filters");
-                }
-            }
-            (Some(_), None) => out.skip(Some(h), Some(g), None, SkipCode::CounterpartMissing, "the linked Gorgias customer was not loaded (deleted or not fetched); nothing is recreated"),
-            (None, Some(_)) => out.skip(Some(h), Some(g), None, SkipCode::CounterpartMissing, "the linked HubSpot contact was not loaded (deleted or not fetched); nothing is recreated"),
-            (None, None) => {}
-        }
-    }
-
-    // Unlinked records.
-    let mut h_un: Vec<&HubspotRecord> = Vec::new();
-    for (id, r) in &hs {
-        if h_link.contains_key(id) {
-            continue;
-        }
-        if input.excluded.hubspot.contains(*id) {
-            out.skip(
-                Some(id),
-                None,
-                None,
-                SkipCode::Excluded,
-                "merged away or deleted: never linked or recreated",
-            );
-        } else if let Err(why) = ctx.hubspot_passes(r) {
-            out.skip(Some(id), None, None, SkipCode::FilteredOut, why);
-        } else {
-            h_un.push(r);
-        }
-    }
-    let mut g_un: Vec<&GorgiasRecord> = Vec::new();
-    for (id, r) in &gs {
-        if g_link.contains_key(id) {
-            continue;
-        }
-        if input.excluded.gorgias.contains(id) {
-            out.skip(
-                None,
-                Some(*id),
-                None,
-                SkipCode::Excluded,
-                "merged away or deleted: never linked or recreated",
-            );
-        } else if let Err(why) = ctx.gorgias_passes(r) {
-            out.skip(None, Some(*id), None, SkipCode::FilteredOut, why);
-        } else {
-            g_un.push(r);
-        }
-    }
+    let idx = LinkIndex::new(input.links);
+    let mut pairs = ctx.linked_pairs(&idx, (&hs, &gs), input.excluded, &mut out);
+    let (h_un, g_un) = ctx.unlinked(&idx, (&hs, &gs), input.excluded, &mut out);
     if !h_un.is_empty() || !g_un.is_empty() {
         ctx.link_and_create(
-            &h_un, &g_un, &hs, &gs, &h_link, &g_link, &mut pairs, &mut out,
+            &h_un,
+            &g_un,
+            &hs,
+            &gs,
+            &idx.h_link,
+            &idx.g_link,
+            &mut pairs,
+            &mut out,
         );
     }
 
@@ -223,7 +134,161 @@ pub fn plan(input: &Input<'_>, mappings: &MappingSet, options: &Options) -> Plan
     finish(out, options)
 }
 
+/// The stored links indexed by each side's id, with the contradictions found (one id
+/// linked to two partners).
+struct LinkIndex<'i> {
+    h_link: FxMap<&'i HubspotId, &'i Link>,
+    g_link: FxMap<GorgiasId, &'i Link>,
+    bad_h: HashSet<&'i HubspotId>,
+    bad_g: HashSet<GorgiasId>,
+}
+
+impl<'i> LinkIndex<'i> {
+    fn new(links: &'i [Link]) -> Self {
+        let mut idx = LinkIndex {
+            h_link: fxhash::map_with_capacity(links.len()),
+            g_link: fxhash::map_with_capacity(links.len()),
+            bad_h: HashSet::new(),
+            bad_g: HashSet::new(),
+        };
+        for l in links {
+            if let Some(prev) = idx.h_link.insert(&l.hubspot_id, l) {
+                if prev.gorgias_id != l.gorgias_id {
+                    idx.bad_h.insert(&l.hubspot_id);
+                    idx.bad_g.insert(prev.gorgias_id);
+                    idx.bad_g.insert(l.gorgias_id);
+                }
+            }
+            if let Some(prev) = idx.g_link.insert(l.gorgias_id, l) {
+                if prev.hubspot_id != l.hubspot_id {
+                    idx.bad_g.insert(l.gorgias_id);
+                    idx.bad_h.insert(&prev.hubspot_id);
+                    idx.bad_h.insert(&l.hubspot_id);
+                }
+            }
+        }
+        idx
+    }
+}
+
+/// The input's records by id, after [`dedup_hubspot`] and [`dedup_gorgias`].
+type Records<'m, 'i> = (
+    &'m FxMap<&'i HubspotId, &'i HubspotRecord>,
+    &'m FxMap<GorgiasId, &'i GorgiasRecord>,
+);
+
+/// A linked pair to diff: both records and the link's base.
+type Pair<'i> = (&'i HubspotRecord, &'i GorgiasRecord, &'i Base);
+
 impl<'a> Ctx<'a> {
+    /// The linked pairs that have a record in this input and pass the filters; the others
+    /// are skipped with the reason (a contradictory link, an excluded record, a counterpart
+    /// not loaded).
+    fn linked_pairs<'i>(
+        &self,
+        idx: &LinkIndex<'i>,
+        (hs, gs): Records<'_, 'i>,
+        excluded: &Excluded,
+        out: &mut Out,
+    ) -> Vec<Pair<'i>> {
+        let mut pairs: Vec<Pair<'i>> = Vec::new();
+        let mut seen_links: FxSet<(&HubspotId, GorgiasId)> = FxSet::default();
+        let touched = hs
+            .keys()
+            .filter_map(|h| idx.h_link.get(h))
+            .chain(gs.keys().filter_map(|g| idx.g_link.get(g)));
+        for &l in touched {
+            if !seen_links.insert((&l.hubspot_id, l.gorgias_id)) {
+                continue;
+            }
+            let (h, g) = (&l.hubspot_id, l.gorgias_id);
+            if idx.bad_h.contains(h) || idx.bad_g.contains(&g) {
+                out.skip(
+                    Some(h),
+                    Some(g),
+                    None,
+                    SkipCode::InconsistentLink,
+                    "the store links one of these records to two partners; repair the links",
+                );
+                continue;
+            }
+            if excluded.hubspot.contains(h) || excluded.gorgias.contains(&g) {
+                out.skip(
+                    Some(h),
+                    Some(g),
+                    None,
+                    SkipCode::Excluded,
+                    "a record of this link was merged away or deleted; it is not synced or recreated",
+                );
+                continue;
+            }
+            match (hs.get(h), gs.get(&g)) {
+                (Some(&hr), Some(&gr)) => {
+                    if self.pair_passes(hr, gr) {
+                        pairs.push((hr, gr, &l.base));
+                    } else {
+                        out.skip(Some(h), Some(g), None, SkipCode::FilteredOut, "neither record passes the mapping's filters");
+                    }
+                }
+                (Some(_), None) => out.skip(Some(h), Some(g), None, SkipCode::CounterpartMissing, "the linked Gorgias customer was not loaded (deleted or not fetched); nothing is recreated"),
+                (None, Some(_)) => out.skip(Some(h), Some(g), None, SkipCode::CounterpartMissing, "the linked HubSpot contact was not loaded (deleted or not fetched); nothing is recreated"),
+                (None, None) => {}
+            }
+        }
+        pairs
+    }
+
+    /// The records with no stored link that take part; excluded and filtered-out ones are
+    /// skipped with the reason.
+    #[allow(clippy::type_complexity)]
+    fn unlinked<'i>(
+        &self,
+        idx: &LinkIndex<'i>,
+        (hs, gs): Records<'_, 'i>,
+        excluded: &Excluded,
+        out: &mut Out,
+    ) -> (Vec<&'i HubspotRecord>, Vec<&'i GorgiasRecord>) {
+        let mut h_un: Vec<&'i HubspotRecord> = Vec::new();
+        for (&id, &r) in hs.iter() {
+            if idx.h_link.contains_key(id) {
+                continue;
+            }
+            if excluded.hubspot.contains(id) {
+                out.skip(
+                    Some(id),
+                    None,
+                    None,
+                    SkipCode::Excluded,
+                    "merged away or deleted: never linked or recreated",
+                );
+            } else if let Err(why) = self.hubspot_passes(r) {
+                out.skip(Some(id), None, None, SkipCode::FilteredOut, why);
+            } else {
+                h_un.push(r);
+            }
+        }
+        let mut g_un: Vec<&'i GorgiasRecord> = Vec::new();
+        for (&id, &r) in gs.iter() {
+            if idx.g_link.contains_key(&id) {
+                continue;
+            }
+            if excluded.gorgias.contains(&id) {
+                out.skip(
+                    None,
+                    Some(id),
+                    None,
+                    SkipCode::Excluded,
+                    "merged away or deleted: never linked or recreated",
+                );
+            } else if let Err(why) = self.gorgias_passes(r) {
+                out.skip(None, Some(id), None, SkipCode::FilteredOut, why);
+            } else {
+                g_un.push(r);
+            }
+        }
+        (h_un, g_un)
+    }
+
     fn new(mappings: &'a MappingSet, options: &'a Options, resolutions: &'a [Resolution]) -> Self {
         let field_named = |n: &Option<String>| n.as_deref().and_then(|n| mappings.field(n));
         Ctx {
@@ -341,514 +406,6 @@ impl<'a> Ctx<'a> {
     ) -> Option<Cow<'r, str>> {
         f.and_then(|f| read(f).ok().flatten())
     }
-
-    #[allow(clippy::too_many_arguments)]
-    fn link_and_create<'r>(
-        &self,
-        h_un: &[&'r HubspotRecord],
-        g_un: &[&'r GorgiasRecord],
-        hs: &FxMap<&'r HubspotId, &'r HubspotRecord>,
-        gs: &FxMap<GorgiasId, &'r GorgiasRecord>,
-        h_link: &FxMap<&HubspotId, &Link>,
-        g_link: &FxMap<GorgiasId, &Link>,
-        pairs: &mut Vec<(&'r HubspotRecord, &'r GorgiasRecord, &'r Base)>,
-        out: &mut Out,
-    ) where
-        'a: 'r,
-    {
-        let region = self.region();
-        let hc: Vec<link::HubspotCandidate<'r>> =
-            h_un.iter().map(|r| self.hubspot_candidate(r)).collect();
-        let gc: Vec<link::GorgiasCandidate<'r>> =
-            g_un.iter().map(|r| self.gorgias_candidate(r)).collect();
-        // E-mails of linked records in this input: a new record with one is a likely duplicate.
-        let mut linked_emails: Vec<Cow<'r, str>> = Vec::new();
-        if let Some(f) = self.email_field {
-            for (id, r) in hs {
-                if h_link.contains_key(id) {
-                    if let Ok(Some(e)) = canonical::read_hubspot(f, r, region) {
-                        linked_emails.push(e);
-                    }
-                }
-            }
-            for (id, r) in gs {
-                if g_link.contains_key(id) {
-                    if let Ok(Some(e)) = canonical::read_gorgias(f, r, region) {
-                        linked_emails.push(e);
-                    }
-                }
-            }
-        }
-        let linked_set: HashSet<&str> = linked_emails.iter().map(|e| e.as_ref()).collect();
-        let result = link::link(&hc, &gc, &linked_set);
-        for (i, outcome) in result.hubspot.iter().enumerate() {
-            let (Some(r), Some(c)) = (h_un.get(i), hc.get(i)) else {
-                continue;
-            };
-            match outcome {
-                Outcome::Linked(gi, kind) => {
-                    let (Some(g), Some(gcand)) = (g_un.get(*gi), gc.get(*gi)) else {
-                        continue;
-                    };
-                    let key = match kind {
-                        MatchKind::RecordedId => format!("{}/{}", r.id, g.id),
-                        MatchKind::Email => c.email.as_deref().unwrap_or_default().to_owned(),
-                        MatchKind::Phone => gcand.phone.as_deref().unwrap_or_default().to_owned(),
-                    };
-                    out.links.push(NewLink {
-                        hubspot_id: r.id.clone(),
-                        gorgias_id: g.id,
-                        matched_by: *kind,
-                        key,
-                    });
-                    pairs.push((r, g, &EMPTY_BASE));
-                }
-                Outcome::Skipped(code, why) => {
-                    out.skip(Some(&r.id), None, None, *code, why.clone())
-                }
-                Outcome::Unmatched => self.create_gorgias(r, c.email.is_some(), out),
-            }
-        }
-        for (i, outcome) in result.gorgias.iter().enumerate() {
-            let (Some(r), Some(c)) = (g_un.get(i), gc.get(i)) else {
-                continue;
-            };
-            match outcome {
-                Outcome::Linked(..) => {}
-                Outcome::Skipped(code, why) => out.skip(None, Some(r.id), None, *code, why.clone()),
-                Outcome::Unmatched => self.create_hubspot(r, c.email.is_some(), out),
-            }
-        }
-    }
-
-    fn create_gorgias(&self, r: &HubspotRecord, has_email: bool, out: &mut Out) {
-        if !self.m.records.create_in_gorgias {
-            out.skip(
-                Some(&r.id),
-                None,
-                None,
-                SkipCode::CreateDisabled,
-                "no Gorgias counterpart, and records.create_in_gorgias is off",
-            );
-            return;
-        }
-        if !has_email {
-            out.skip(Some(&r.id), None, None, SkipCode::NoEmailForCreate, "no Gorgias counterpart, and no valid e-mail to create one without risking a duplicate");
-            return;
-        }
-        let mut patch = GorgiasPatch::new(None);
-        let mut bases = BTreeMap::new();
-        for f in &self.m.fields {
-            if f.direction == Direction::ToHubspot || !f.gorgias.writable() {
-                continue;
-            }
-            match canonical::read_hubspot(f, r, self.region()) {
-                Ok(None) => {}
-                Ok(Some(v)) => match patch.set(f, Some(&v)) {
-                    Ok(()) => {
-                        bases.insert(f.name.clone(), Some(v.into_owned()));
-                    }
-                    Err(e) => out.skip(Some(&r.id), None, Some(&f.name), SkipCode::CannotWrite, e),
-                },
-                Err(e) => out.skip(
-                    Some(&r.id),
-                    None,
-                    Some(&f.name),
-                    SkipCode::InvalidValue,
-                    format!("HubSpot value left out of the create: {e}"),
-                ),
-            }
-        }
-        let (fields, data) = patch.finish();
-        out.gorgias_creates.push(GorgiasCreate {
-            from_hubspot: r.id.clone(),
-            fields,
-            data,
-            bases,
-        });
-    }
-
-    fn create_hubspot(&self, r: &GorgiasRecord, has_email: bool, out: &mut Out) {
-        if !self.m.records.create_in_hubspot {
-            out.skip(
-                None,
-                Some(r.id),
-                None,
-                SkipCode::CreateDisabled,
-                "no HubSpot counterpart, and records.create_in_hubspot is off",
-            );
-            return;
-        }
-        if !has_email {
-            out.skip(None, Some(r.id), None, SkipCode::NoEmailForCreate, "no HubSpot counterpart, and no valid e-mail to create one without risking a duplicate");
-            return;
-        }
-        let mut properties = BTreeMap::new();
-        let mut bases = BTreeMap::new();
-        for f in &self.m.fields {
-            if f.direction == Direction::ToGorgias || !f.hubspot.writable() {
-                continue;
-            }
-            match canonical::read_gorgias(f, r, self.region()) {
-                // A list item has no channels: its phone is unknown, not invalid; the pair's
-                // next cycle (with the full customer) fills it in.
-                Ok(None) => {}
-                Err(e) if e == canonical::CHANNELS_MISSING => {}
-                Ok(Some(v)) => match canonical::write_hubspot(f, Some(&v), None, &mut properties) {
-                    Ok(()) => {
-                        bases.insert(f.name.clone(), Some(v.into_owned()));
-                    }
-                    Err(e) => out.skip(None, Some(r.id), Some(&f.name), SkipCode::CannotWrite, e),
-                },
-                Err(e) => out.skip(
-                    None,
-                    Some(r.id),
-                    Some(&f.name),
-                    SkipCode::InvalidValue,
-                    format!("Gorgias value left out of the create: {e}"),
-                ),
-            }
-        }
-        out.hubspot_creates.push(HubspotCreate {
-            from_gorgias: r.id,
-            properties,
-            bases,
-        });
-    }
-
-    /// Diffs every mapped field of one linked pair and records the writes.
-    fn diff_pair(&self, h: &HubspotRecord, g: &GorgiasRecord, base: &Base, out: &mut Out) {
-        let region = self.region();
-        let mut props: BTreeMap<String, String> = BTreeMap::new();
-        let mut h_bases: BTreeMap<String, Option<String>> = BTreeMap::new();
-        let mut patch: Option<GorgiasPatch> = None;
-        let mut g_bases: BTreeMap<String, Option<String>> = BTreeMap::new();
-        for f in &self.m.fields {
-            let b = base.get(&f.name).map(String::as_str);
-            let ht = hubspot_text(f, h);
-            let gt = gorgias_text(f, g);
-            // Fast path: the same text on both sides has the same canonical value, and when
-            // it is the base itself nothing can change.
-            let same_form = f.values.is_none() && f.hubspot_format == f.gorgias_format;
-            if same_form {
-                if let Ok(gt) = &gt {
-                    if ht.as_deref() == gt.as_deref() && ht.is_some() && ht.as_deref() == b {
-                        continue;
-                    }
-                }
-            }
-            // Channels not loaded (a list item) while HubSpot has a value the base lacks: the
-            // change is pending and cannot be compared; skip before parsing anything.
-            if let Err(e) = &gt {
-                if e == canonical::CHANNELS_MISSING
-                    && f.direction == Direction::Both
-                    && ht.is_some()
-                    && b.is_none()
-                {
-                    out.skip(
-                        Some(&h.id),
-                        Some(g.id),
-                        Some(&f.name),
-                        SkipCode::InvalidValue,
-                        format!("Gorgias value does not fit: {e}"),
-                    );
-                    continue;
-                }
-            }
-            let hv = canonical::hubspot_canon(f, ht, region);
-            let gv = match gt {
-                Ok(t) => canonical::gorgias_canon(f, t, region),
-                Err(e) => Err(e),
-            };
-            let (hv, gv) = match (hv, gv, f.direction) {
-                (Ok(hv), Ok(gv), _) => (hv, gv),
-                (Err(e), _, Direction::Both | Direction::ToGorgias) => {
-                    out.skip(
-                        Some(&h.id),
-                        Some(g.id),
-                        Some(&f.name),
-                        SkipCode::InvalidValue,
-                        format!("HubSpot value does not fit: {e}"),
-                    );
-                    continue;
-                }
-                // Channels not loaded and nothing pending on HubSpot: nothing to say.
-                (Ok(hv), Err(e), Direction::Both)
-                    if e == canonical::CHANNELS_MISSING && hv.as_deref() == b =>
-                {
-                    continue;
-                }
-                (_, Err(e), Direction::Both | Direction::ToHubspot) => {
-                    out.skip(
-                        Some(&h.id),
-                        Some(g.id),
-                        Some(&f.name),
-                        SkipCode::InvalidValue,
-                        format!("Gorgias value does not fit: {e}"),
-                    );
-                    continue;
-                }
-                // One-way with an unreadable target: the source overwrites it.
-                (Ok(hv), Err(_), Direction::ToGorgias) => {
-                    let v = hv.as_deref();
-                    self.write(
-                        f,
-                        h,
-                        g,
-                        (v, None, b),
-                        (
-                            System::Gorgias,
-                            v,
-                            super::resolve::Cause::OneWay,
-                            "one-way field; the Gorgias value did not fit",
-                        ),
-                        &mut props,
-                        &mut h_bases,
-                        &mut patch,
-                        &mut g_bases,
-                        out,
-                        true,
-                    );
-                    continue;
-                }
-                (Err(_), Ok(gv), Direction::ToHubspot) => {
-                    let v = gv.as_deref();
-                    self.write(
-                        f,
-                        h,
-                        g,
-                        (None, v, b),
-                        (
-                            System::Hubspot,
-                            v,
-                            super::resolve::Cause::OneWay,
-                            "one-way field; the HubSpot value did not fit",
-                        ),
-                        &mut props,
-                        &mut h_bases,
-                        &mut patch,
-                        &mut g_bases,
-                        out,
-                        true,
-                    );
-                    continue;
-                }
-            };
-            let state = FieldState {
-                hubspot: hv.as_deref(),
-                gorgias: gv.as_deref(),
-                base: b,
-                hubspot_updated: h.updated_at,
-                gorgias_updated: g.updated_at,
-            };
-            let review = match self.reviews.get(&(&h.id, g.id, f.name.as_str())) {
-                Some(Choice::Take(side)) => Some(*side),
-                Some(Choice::Value(v)) => {
-                    let v = Some(v.as_str()).filter(|v| !v.is_empty());
-                    self.write_value(
-                        f,
-                        (h, g),
-                        &state,
-                        v,
-                        &mut props,
-                        &mut h_bases,
-                        &mut patch,
-                        &mut g_bases,
-                        out,
-                    );
-                    continue;
-                }
-                None => None,
-            };
-            match decide(f.direction, f.conflict, review, &state) {
-                Decision::Nothing => {}
-                Decision::Base(v) => out.base_updates.push(BaseUpdate {
-                    hubspot_id: h.id.clone(),
-                    gorgias_id: g.id,
-                    field: f.name.clone(),
-                    value: v.map(str::to_owned),
-                }),
-                Decision::Held => out.conflicts.push(Conflict {
-                    hubspot_id: h.id.clone(),
-                    gorgias_id: g.id,
-                    field: f.name.clone(),
-                    hubspot: state.hubspot.map(str::to_owned),
-                    gorgias: state.gorgias.map(str::to_owned),
-                    base: b.map(str::to_owned),
-                    hubspot_updated_at: h.updated_at,
-                    gorgias_updated_at: g.updated_at,
-                }),
-                Decision::Write {
-                    to,
-                    value,
-                    cause,
-                    winner_note,
-                } => {
-                    let target_nonempty = match to {
-                        System::Hubspot => state.hubspot.is_some(),
-                        System::Gorgias => state.gorgias.is_some(),
-                    };
-                    self.write(
-                        f,
-                        h,
-                        g,
-                        (state.hubspot, state.gorgias, b),
-                        (to, value, cause, winner_note),
-                        &mut props,
-                        &mut h_bases,
-                        &mut patch,
-                        &mut g_bases,
-                        out,
-                        target_nonempty,
-                    );
-                }
-            }
-        }
-        if !props.is_empty() {
-            out.hubspot_updates.push(HubspotUpdate {
-                id: h.id.clone(),
-                gorgias_id: g.id,
-                properties: props,
-                bases: h_bases,
-            });
-        } else {
-            move_bases(h, g, h_bases, out);
-        }
-        let (fields, data) = patch.map(GorgiasPatch::finish).unwrap_or_default();
-        if !fields.is_empty() || data.is_some() {
-            out.gorgias_updates.push(GorgiasUpdate {
-                id: g.id,
-                hubspot_id: h.id.clone(),
-                fields,
-                data,
-                bases: g_bases,
-            });
-        } else {
-            move_bases(h, g, g_bases, out);
-        }
-    }
-
-    /// A reviewer's own value (`Choice::Value`): written to each side that does not hold
-    /// it; when both already do, only the base moves.
-    #[allow(clippy::too_many_arguments)]
-    fn write_value(
-        &self,
-        f: &FieldMapping,
-        (h, g): (&HubspotRecord, &GorgiasRecord),
-        state: &FieldState<'_>,
-        v: Option<&str>,
-        props: &mut BTreeMap<String, String>,
-        h_bases: &mut BTreeMap<String, Option<String>>,
-        patch: &mut Option<GorgiasPatch>,
-        g_bases: &mut BTreeMap<String, Option<String>>,
-        out: &mut Out,
-    ) {
-        let mut wrote = false;
-        for (to, now) in [
-            (System::Hubspot, state.hubspot),
-            (System::Gorgias, state.gorgias),
-        ] {
-            if now != v {
-                wrote = true;
-                self.write(
-                    f,
-                    h,
-                    g,
-                    (state.hubspot, state.gorgias, state.base),
-                    (
-                        to,
-                        v,
-                        super::resolve::Cause::ReviewDecision,
-                        "reviewer's value",
-                    ),
-                    props,
-                    h_bases,
-                    patch,
-                    g_bases,
-                    out,
-                    now.is_some(),
-                );
-            }
-        }
-        if !wrote && v != state.base {
-            out.base_updates.push(BaseUpdate {
-                hubspot_id: h.id.clone(),
-                gorgias_id: g.id,
-                field: f.name.clone(),
-                value: v.map(str::to_owned),
-            });
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn write(
-        &self,
-        f: &FieldMapping,
-        h: &HubspotRecord,
-        g: &GorgiasRecord,
-        seen: (Option<&str>, Option<&str>, Option<&str>),
-        what: (System, Option<&str>, super::resolve::Cause, &'static str),
-        props: &mut BTreeMap<String, String>,
-        h_bases: &mut BTreeMap<String, Option<String>>,
-        patch: &mut Option<GorgiasPatch>,
-        g_bases: &mut BTreeMap<String, Option<String>>,
-        out: &mut Out,
-        overwrites: bool,
-    ) {
-        let (to, value, cause, note) = what;
-        let result = match to {
-            System::Hubspot => canonical::write_hubspot(f, value, Some(h), props),
-            System::Gorgias => patch
-                .get_or_insert_with(|| GorgiasPatch::new(Some(g)))
-                .set(f, value),
-        };
-        if let Err(e) = result {
-            out.skip(
-                Some(&h.id),
-                Some(g.id),
-                Some(&f.name),
-                SkipCode::CannotWrite,
-                format!("cannot write to {}: {e}", side_name(to)),
-            );
-            return;
-        }
-        let bases = if to == System::Hubspot {
-            h_bases
-        } else {
-            g_bases
-        };
-        bases.insert(f.name.clone(), value.map(str::to_owned));
-        out.changes.push(FieldChange {
-            hubspot_id: h.id.clone(),
-            gorgias_id: g.id,
-            field: f.name.clone(),
-            target: to,
-            hubspot: seen.0.map(str::to_owned),
-            gorgias: seen.1.map(str::to_owned),
-            base: seen.2.map(str::to_owned),
-            value: value.map(str::to_owned),
-            overwrites,
-            cause,
-            reason: Cow::Borrowed(note),
-        });
-    }
-}
-
-/// Bases planned with a write that turned out empty move with no write.
-fn move_bases(
-    h: &HubspotRecord,
-    g: &GorgiasRecord,
-    bases: BTreeMap<String, Option<String>>,
-    out: &mut Out,
-) {
-    for (field, value) in bases {
-        out.base_updates.push(BaseUpdate {
-            hubspot_id: h.id.clone(),
-            gorgias_id: g.id,
-            field,
-            value,
-        });
-    }
 }
 
 fn finish(mut out: Out, o: &Options) -> Plan {
@@ -898,83 +455,5 @@ fn finish(mut out: Out, o: &Options) -> Plan {
         conflicts: out.conflicts,
         skips: out.skips,
         unsettled: vec![],
-    }
-}
-
-/// Reads the matching keys of records for [`super::link::link_keys`], applying the same
-/// exclusions and filters as [`plan`].
-pub struct KeyReader<'a> {
-    ctx: Ctx<'a>,
-    excluded: &'a Excluded,
-}
-
-impl<'a> KeyReader<'a> {
-    pub fn new(mappings: &'a MappingSet, options: &'a Options, excluded: &'a Excluded) -> Self {
-        Self {
-            ctx: Ctx::new(mappings, options, &[]),
-            excluded,
-        }
-    }
-
-    fn owned<X, I, O>(c: Candidate<'_, X, O>, id: I) -> Candidate<'static, I, O> {
-        Candidate {
-            id,
-            email: c.email.map(|e| Cow::Owned(e.into_owned())),
-            phone: c.phone.map(|p| Cow::Owned(p.into_owned())),
-            claim: c.claim,
-        }
-    }
-
-    /// The keys of an unlinked HubSpot record, or why it does not take part.
-    pub fn hubspot(&self, r: &HubspotRecord) -> Result<link::HubspotKeys, Skip> {
-        let skip = |code, reason: Cow<'static, str>| Skip {
-            hubspot_id: Some(r.id.clone()),
-            gorgias_id: None,
-            field: None,
-            code,
-            reason,
-        };
-        if self.excluded.hubspot.contains(&r.id) {
-            return Err(skip(
-                SkipCode::Excluded,
-                "merged away or deleted: never linked or recreated".into(),
-            ));
-        }
-        self.ctx
-            .hubspot_passes(r)
-            .map_err(|why| skip(SkipCode::FilteredOut, Cow::Owned(why)))?;
-        let c = self.ctx.hubspot_candidate(r);
-        let claim = c.claim;
-        Ok(Self::owned(
-            Candidate {
-                id: (),
-                email: c.email,
-                phone: c.phone,
-                claim,
-            },
-            r.id.clone(),
-        ))
-    }
-
-    /// The keys of an unlinked Gorgias record, or why it does not take part.
-    pub fn gorgias(&self, r: &GorgiasRecord) -> Result<link::GorgiasKeys, Skip> {
-        let skip = |code, reason: Cow<'static, str>| Skip {
-            hubspot_id: None,
-            gorgias_id: Some(r.id),
-            field: None,
-            code,
-            reason,
-        };
-        if self.excluded.gorgias.contains(&r.id) {
-            return Err(skip(
-                SkipCode::Excluded,
-                "merged away or deleted: never linked or recreated".into(),
-            ));
-        }
-        self.ctx
-            .gorgias_passes(r)
-            .map_err(|why| skip(SkipCode::FilteredOut, Cow::Owned(why)))?;
-        let c = self.ctx.gorgias_candidate(r);
-        Ok(Self::owned(c, r.id))
     }
 }

@@ -219,6 +219,8 @@ impl Store {
 
     /// Opens the store at `url` in `mode`; [`Store::open`] and [`Store::open_read_only`]
     /// are the usual ways in.
+    /// Long (about 115 lines): the connect and pool options per target and mode, each a few lines;
+    /// kept together so one can see what a read-only or in-memory store differs in.
     pub async fn open_url(
         url: &str,
         busy_timeout_ms: u64,

@@ -101,6 +101,8 @@ impl Transport {
 
     /// Sends one request, retrying what is transient. `path_and_query` starts with `/api/`;
     /// `query` pairs may repeat keys.
+    /// Long (about 130 lines) on purpose: one retry loop whose arms (success, 429, 503 with its
+    /// Retry-After, transport failures) share the attempt counters and the budget.
     pub async fn send(
         &self,
         op: &'static str,

@@ -180,6 +180,8 @@ impl Transport {
     }
 
     /// Sends one logical call, retrying what is transient.
+    /// Long (about 150 lines) on purpose: one retry loop whose arms (success, each kind of 429,
+    /// 5xx, transport failures) share the attempt and limit counters and the budget.
     pub async fn send(
         &self,
         method: Method,

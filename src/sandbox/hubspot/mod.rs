@@ -14,6 +14,7 @@ mod faults;
 mod gate;
 mod limits;
 mod properties;
+mod render;
 mod routes;
 mod rules;
 mod search;

@@ -281,6 +281,7 @@ fn problem(name: &str, code: &'static str, message: String) -> PropertyProblem {
 
 /// Checks and normalises one written value. `current` is the stored value (for the
 /// multi-checkbox `;` append). Returns the value to store (`""` means cleared).
+/// Long (about 120 lines): one short match arm per HubSpot property type.
 pub fn normalise_value(
     def: Option<&PropertyDef>,
     name: &str,
