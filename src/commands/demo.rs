@@ -5,7 +5,9 @@
 //! (one on a field whose policy is `manual`, held for a person) while a HubSpot portal rule
 //! refuses one create, plans and syncs again, works through the inbox
 //! ([`super::demo_inbox`]: the conflict resolved, the rule lifted, one sync settles both),
-//! shows that a last plan has nothing to do, and writes the HTML report. Everything printed is what the real code did against the sandboxes over HTTP.
+//! shows that a last plan has nothing to do, and writes the HTML report. It stays calm: each
+//! plan shows its summary and a handful of records ([`excerpt`]), the HTML report has them all.
+//! Everything printed is what the real code did against the sandboxes over HTTP.
 //!
 //! Also owns [`Sandboxes`], the loopback pair with matching clients that the cycle's
 //! integration tests and the API-economy benchmark use. Must never fake an outcome.
@@ -281,26 +283,37 @@ fn report_path(explicit: Option<PathBuf>) -> PathBuf {
     }
 }
 
-fn short(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    if all.len() <= lines + 8 {
-        return text.to_string();
+/// A plan's text cut down for the terminal: its summary (and caps) and the first `records`
+/// record blocks, then how many more there are and where to see them. The full text is
+/// never printed by the demo: the HTML report (or `tether plan`) has every record.
+fn excerpt(text: &str, records: usize, rest_in: &str) -> String {
+    let blocks: Vec<&str> = text
+        .split("\n\n")
+        .map(|b| b.trim_matches('\n'))
+        .filter(|b| !b.is_empty())
+        .collect();
+    let summary = blocks
+        .iter()
+        .position(|b| b.lines().any(|l| l.contains("Summary:")));
+    let (head, body) = match summary {
+        Some(i) => (blocks[i], blocks.get(i + 1..).unwrap_or(&[])),
+        None => ("", &blocks[..]),
+    };
+    let mut out = String::new();
+    if !head.is_empty() {
+        out.push_str(head);
+        out.push('\n');
     }
-    let head = all
-        .iter()
-        .take(lines)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n");
-    let tail_start = all
-        .iter()
-        .position(|l| l.starts_with("Summary:"))
-        .unwrap_or(all.len());
-    let tail = all.get(tail_start..).unwrap_or(&[]).join("\n");
-    format!(
-        "{head}\n  … {} more lines (the HTML report has them all) …\n\n{tail}\n",
-        tail_start.saturating_sub(lines)
-    )
+    for b in body.iter().take(records) {
+        out.push('\n');
+        out.push_str(b);
+        out.push('\n');
+    }
+    let more = body.len().saturating_sub(records);
+    if more > 0 {
+        out.push_str(&format!("\n  … {more} more records ({rest_in}) …\n"));
+    }
+    out
 }
 
 /// What the first sync queued as duplicates: how many, and the top proposal with the
@@ -429,7 +442,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
         top: super::plan::TOP_PAIRS,
     };
     let first_text = super::plan::render(&first, super::plan::Format::Text, color);
-    print!("{}", short(&first_text, 30));
+    print!(
+        "{}",
+        excerpt(&first_text, 2, "the HTML report at the end has them all")
+    );
     println!("  duplicates: {}", first_proposals.headline());
 
     println!("\n== 2. tether sync ==");
@@ -486,9 +502,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let second = cycle.plan().await?;
     print!(
         "{}",
-        short(
+        excerpt(
             &super::plan::render(&second, super::plan::Format::Text, color),
-            20
+            5,
+            "`tether plan` lists them all"
         )
     );
     println!(
@@ -552,4 +569,25 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn an_excerpt_keeps_the_summary_and_a_few_records_and_counts_the_rest() {
+        let plan = "tether plan\ngenerated now\n\nSummary: 4 pairs\nCaps: ok\n\n\
+                    HubSpot 1 ⇄ Gorgias 1\n  a\n\nHubSpot 2 ⇄ Gorgias 2\n  b\n\n\
+                    HubSpot 3 ⇄ Gorgias 3\n  c\n\nGorgias 4 (no HubSpot contact)\n  d\n";
+        let short = excerpt(plan, 2, "see the report");
+        assert_eq!(
+            short,
+            "Summary: 4 pairs\nCaps: ok\n\nHubSpot 1 ⇄ Gorgias 1\n  a\n\n\
+             HubSpot 2 ⇄ Gorgias 2\n  b\n\n  … 2 more records (see the report) …\n"
+        );
+        let all = excerpt(plan, 10, "unused");
+        assert!(all.contains("Gorgias 4") && !all.contains("more records"));
+        assert!(!all.contains("generated now"));
+    }
 }
