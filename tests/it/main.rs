@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
 mod bad_input;
+mod bad_records;
 mod chaos;
 mod chaos_exec;
 mod chaos_scenario;
