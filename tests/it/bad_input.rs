@@ -3,7 +3,6 @@
 //! panic. Hostile records from the APIs are in `bad_records.rs`.
 
 use std::path::Path;
-use std::process::Command;
 
 const DEFAULT: &str = include_str!("../../mappings/default.toml");
 
@@ -15,10 +14,8 @@ fn sync(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
 /// Like [`sync`], without the base variables named in `drop` (so a file can set them).
 fn sync_without(dir: &Path, env: &[(&str, &str)], args: &[&str], drop: &[&str]) -> (i32, String) {
     let mappings = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tether"));
+    let mut c = super::harness::tether_command();
     c.current_dir(dir)
-        .env_remove("TETHER_CONFIG")
-        .env("NO_COLOR", "1")
         .env("TETHER__HUBSPOT__BASE_URL", "http://127.0.0.1:9")
         .env("TETHER__HUBSPOT__TOKEN", "pat-na1-bad-input")
         .env("TETHER__GORGIAS__BASE_URL", "http://127.0.0.1:9")

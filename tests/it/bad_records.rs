@@ -49,7 +49,7 @@ async fn hostile_records_are_quarantined_or_synced_and_the_cycle_goes_on() {
     let links = cycle.store.links().await.unwrap().len();
     assert!(links >= 9, "{links} links");
     // A second cycle does not fall over either and quarantines the same records again.
-    settle().await;
+    settle(&sb).await;
     let r = cycle.run().await.unwrap();
     assert_ne!(r.outcome, CycleOutcome::Failed, "{:?}", r.outcome);
 }
@@ -170,7 +170,7 @@ async fn a_record_quarantined_for_a_transient_bad_answer_is_released_when_it_rea
     let cycle = cycle(&sb).await;
     let r = cycle.run().await.unwrap();
     assert_eq!(r.quarantined, 1, "{:?}", r.outcome);
-    settle().await;
+    settle(&sb).await;
     let email = sb.gorgias.customer(victim).unwrap()["email"].clone();
     assert!(sb.gorgias.edit_as_agent(
         victim,
@@ -179,7 +179,7 @@ async fn a_record_quarantined_for_a_transient_bad_answer_is_released_when_it_rea
             {"type": "phone", "address": "+14155559999", "preferred": false}
         ]})
     ));
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     // Released and planned from its full record in the same cycle, channels included (the
     // feed's list item has none, so the new phone would go unseen).
@@ -194,7 +194,7 @@ async fn a_record_quarantined_for_a_transient_bad_answer_is_released_when_it_rea
         sb.hubspot.contact(partner.as_str()).unwrap()["properties"]["phone"],
         "+14155559999"
     );
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
     let link = cycle
@@ -255,9 +255,9 @@ async fn synced_without_overlap() -> (tether::commands::demo::Sandboxes, tether:
     )
     .await;
     cycle.run().await.unwrap();
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
-    settle().await;
+    settle(&sb).await;
     (sb, cycle)
 }
 
@@ -283,7 +283,7 @@ async fn quarantine_contacts_through_a_bad_read(
                 .edit_as_agent(*g, serde_json::json!({"name": "Newer Name"}))
         );
     }
-    settle().await;
+    settle(sb).await;
     sb.hubspot.inject_fault(
         tether::sandbox::hubspot::Fault::body(200, batch_read_without_update_time(sb, &ids), 1)
             .on_path("contacts/batch/read"),
@@ -319,7 +319,7 @@ async fn contacts_quarantined_for_a_transient_bad_answer_are_released_when_they_
         let c = sb.hubspot.contact(id).unwrap();
         assert_eq!(c["properties"]["firstname"], "Hanna", "nothing written yet");
     }
-    settle().await;
+    settle(&sb).await;
     let before = hubspot_batch_reads(&sb);
     let r = cycle.run().await.unwrap();
     assert_eq!(r.quarantined, 0, "{:?}", r.outcome);
@@ -336,11 +336,11 @@ async fn contacts_quarantined_for_a_transient_bad_answer_are_released_when_they_
         assert_eq!(c["properties"]["lastname"], "Name", "{id}");
     }
     // And a released contact's own later edits sync.
-    settle().await;
+    settle(&sb).await;
     let mut edit = std::collections::BTreeMap::new();
     edit.insert("firstname".to_string(), "Later".to_string());
     sb.hubspot.edit_as_person(&ids[0], edit).unwrap();
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     let g = sb.gorgias.customer(victims[0]).unwrap();
     assert_eq!(g["name"], "Later Name");
@@ -383,7 +383,7 @@ async fn a_quarantined_contact_merged_or_deleted_meanwhile_is_released_and_never
         }
         let live = sb.hubspot.live_count();
         let customers = sb.gorgias.customer_ids().len();
-        settle().await;
+        settle(&sb).await;
         let r = cycle.run().await.unwrap();
         if r.outcome == CycleOutcome::Failed {
             problems.push(format!("{case}: the cycle failed: {:?}", r.refused));
@@ -397,9 +397,9 @@ async fn a_quarantined_contact_merged_or_deleted_meanwhile_is_released_and_never
             sb.gorgias
                 .edit_as_agent(1003, serde_json::json!({"name": "Third Name"}))
         );
-        settle().await;
+        settle(&sb).await;
         cycle.run().await.unwrap();
-        settle().await;
+        settle(&sb).await;
         let before = hubspot_batch_reads(&sb);
         cycle.run().await.unwrap();
         if hubspot_batch_reads(&sb) != before {
@@ -439,7 +439,7 @@ async fn quarantine_a_customer_through_a_bad_read(
     let mut edit = std::collections::BTreeMap::new();
     edit.insert("firstname".to_string(), "Newer".to_string());
     sb.hubspot.edit_as_person(&partner, edit).unwrap();
-    settle().await;
+    settle(sb).await;
     sb.gorgias.inject_fault(
         tether::sandbox::gorgias::Fault::body("{\"id\": 10", 1)
             .on_method("GET")
@@ -473,7 +473,7 @@ async fn a_partner_edit_made_while_a_customer_was_quarantined_reaches_it_once_re
         "Hanna Contact2",
         "nothing written yet"
     );
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
     assert_eq!(sb.gorgias.customer(1003).unwrap()["name"], "Newer Contact2");
@@ -488,7 +488,7 @@ async fn a_partner_edit_made_while_a_customer_was_quarantined_reaches_it_once_re
 async fn a_release_from_quarantine_is_kept_only_when_its_cycle_completes() {
     let (sb, cycle) = synced_without_overlap().await;
     quarantine_a_customer_through_a_bad_read(&sb, &cycle, 1003).await;
-    settle().await;
+    settle(&sb).await;
     sb.gorgias
         .inject_fault(tether::sandbox::gorgias::Fault::status(503, 1_000).on_path("/api/events"));
     match cycle.run().await {
@@ -502,7 +502,7 @@ async fn a_release_from_quarantine_is_kept_only_when_its_cycle_completes() {
     );
     assert_eq!(sb.gorgias.customer(1003).unwrap()["name"], "Hanna Contact2");
     sb.gorgias.clear_faults();
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
     assert_eq!(sb.gorgias.customer(1003).unwrap()["name"], "Newer Contact2");
@@ -522,7 +522,7 @@ async fn a_quarantined_customer_merged_or_deleted_meanwhile_is_released_and_neve
         });
         let live = sb.hubspot.live_count();
         let customers = sb.gorgias.customer_ids().len();
-        settle().await;
+        settle(&sb).await;
         let r = cycle.run().await.unwrap();
         if r.outcome == CycleOutcome::Failed {
             problems.push(format!("{case}: the cycle failed: {:?}", r.refused));
@@ -535,9 +535,9 @@ async fn a_quarantined_customer_merged_or_deleted_meanwhile_is_released_and_neve
         let mut edit = std::collections::BTreeMap::new();
         edit.insert("lastname".to_string(), "Third".to_string());
         sb.hubspot.edit_as_person(&partner, edit).unwrap();
-        settle().await;
+        settle(&sb).await;
         cycle.run().await.unwrap();
-        settle().await;
+        settle(&sb).await;
         let before = gorgias_customer_gets(&sb);
         cycle.run().await.unwrap();
         if gorgias_customer_gets(&sb) != before {

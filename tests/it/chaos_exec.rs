@@ -244,11 +244,8 @@ impl Run {
     }
 
     fn base(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tether"));
-        c.current_dir(self.dir.path())
-            .env_remove("TETHER_CONFIG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
+        let mut c = super::harness::tether_command();
+        c.current_dir(self.dir.path()).stdin(Stdio::null());
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -284,7 +281,7 @@ impl Run {
     }
 
     async fn sync(&mut self) -> i32 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        super::cycle_support::settle(&self.sb).await;
         let mut cmd = self.tether();
         let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
             .await
@@ -305,7 +302,7 @@ impl Run {
     }
 
     async fn crash(&mut self, after_ms: u64) {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        super::cycle_support::settle(&self.sb).await;
         let mut cmd = self.tether();
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();

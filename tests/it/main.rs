@@ -20,6 +20,7 @@ mod gorgias_faults;
 mod gorgias_feed;
 mod gorgias_sandbox;
 mod gorgias_writes;
+mod harness;
 mod hubspot_feed;
 mod hubspot_limits;
 mod hubspot_sandbox;
