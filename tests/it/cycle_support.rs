@@ -5,9 +5,10 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tether::commands::demo::{Sandboxes, default_mappings};
+use tether::commands::demo::default_mappings;
 use tether::cycle::{Cycle, CycleOptions};
 use tether::mappings::{MappingSet, parse_str};
+use tether::sandbox::Sandboxes;
 use tether::store::Store;
 
 pub const SPEED: f64 = 50.0;
