@@ -5,28 +5,23 @@
 //! (one on a field whose policy is `manual`, held for a person) while a HubSpot portal rule
 //! refuses one create, plans and syncs again, works through the inbox
 //! ([`super::demo_inbox`]: the conflict resolved, the rule lifted, one sync settles both),
-//! shows that a last plan has nothing to do, and writes the HTML report. Everything printed is what the real code did against the sandboxes over HTTP.
+//! shows that a last plan has nothing to do, and writes the HTML report. It stays calm: each
+//! plan shows its summary and a handful of records ([`excerpt`]), the HTML report has them all.
+//! Everything printed is what the real code did against the sandboxes over HTTP.
 //!
-//! Also owns [`Sandboxes`], the loopback pair with matching clients that the cycle's
-//! integration tests and the API-economy benchmark use. Must never fake an outcome.
+//! The loopback pair it runs on is [`crate::sandbox::pair`] (re-exported here as
+//! [`Sandboxes`]); this module adds what needs the commands' layers (`setup`, `cycle`).
+//! Must never fake an outcome.
 
 use super::Global;
-use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
-use crate::connectors::hubspot::{ApiVersion, HubspotClient, HubspotConfig};
-use crate::connectors::retry::Backoff;
 use crate::cycle::{Cycle, CycleOptions};
-use crate::domain::System;
-use crate::generate::{GeneratedProfile as Profile, demo_people};
+use crate::generate::demo_people;
 use crate::mappings::{self, MappingSet};
-use crate::sandbox::Running;
-use crate::sandbox::gorgias::{GorgiasSandbox, SandboxConfig as GorgiasSandboxConfig};
-use crate::sandbox::hubspot::{HubspotSandbox, SandboxConfig as HubspotSandboxConfig};
-use crate::secret::Secret;
+pub use crate::sandbox::pair::{Sandboxes, seed_sandboxes};
 use crate::store::{Mode, Store};
 use anyhow::Context;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -57,82 +52,9 @@ pub struct DemoArgs {
     pub report: Option<PathBuf>,
 }
 
-/// Both sandboxes on loopback, with clients paced for their (time-scaled) limits.
-#[derive(Debug)]
-pub struct Sandboxes {
-    pub hubspot: HubspotSandbox,
-    pub gorgias: GorgiasSandbox,
-    pub hubspot_running: Running,
-    pub gorgias_running: Running,
-    pub hubspot_client: HubspotClient,
-    pub gorgias_client: Arc<GorgiasClient>,
-}
-
+/// What `tether demo` and the cycle tests need of the sandbox pair beyond the sandbox module:
+/// the HubSpot properties `tether setup` creates, and a cycle over both sandboxes.
 impl Sandboxes {
-    /// Starts both sandboxes with their real limits running `speed` times faster, the
-    /// HubSpot client on the default API version (2026-09).
-    pub async fn start(speed: f64) -> anyhow::Result<Sandboxes> {
-        Self::start_on(speed, ApiVersion::default()).await
-    }
-
-    /// As [`Sandboxes::start`], with the HubSpot client on `api_version`.
-    pub async fn start_on(speed: f64, api_version: ApiVersion) -> anyhow::Result<Sandboxes> {
-        let speed = if speed.is_finite() && speed >= 1.0 {
-            speed
-        } else {
-            1.0
-        };
-        let addr: SocketAddr = "127.0.0.1:0".parse()?;
-        let hcfg = HubspotSandboxConfig {
-            token: Secret::new("pat-na1-demo"),
-            time_scale: 1.0 / speed,
-            ..HubspotSandboxConfig::default()
-        };
-        let (hubspot, hubspot_running) = HubspotSandbox::start(hcfg.clone(), addr).await?;
-        let gcfg = GorgiasSandboxConfig {
-            time_scale: speed,
-            ..GorgiasSandboxConfig::default()
-        };
-        let (gorgias, gorgias_running) = GorgiasSandbox::start(gcfg.clone(), addr).await?;
-        let fast = Backoff {
-            base: Duration::from_millis(5),
-            cap: Duration::from_millis(100),
-            max_attempts: 8,
-        };
-        let hubspot_client = HubspotClient::new(HubspotConfig {
-            base_url: hubspot_running.base_url.clone(),
-            token: hcfg.token.clone(),
-            api_version,
-            burst_limit: hcfg.burst_limit,
-            burst_window: hcfg.scaled(hcfg.burst_window),
-            search_per_second: hcfg.search_limit,
-            search_window: hcfg.scaled(hcfg.search_window),
-            request_timeout: Duration::from_secs(10),
-            backoff: fast,
-            locked_wait: Duration::from_millis(50),
-            max_rate_limit_retries: 20,
-            feed_overlap: Duration::from_secs(1),
-            search_page_size: 200,
-        })?;
-        let mut gc = GorgiasConfig::new(
-            gorgias_running.base_url.clone(),
-            gcfg.username.clone(),
-            gcfg.api_key.clone(),
-        );
-        gc.time_scale = gcfg.time_scale;
-        gc.timeout = Duration::from_secs(10);
-        gc.backoff = fast;
-        let gorgias_client = Arc::new(GorgiasClient::new(gc)?);
-        Ok(Sandboxes {
-            hubspot,
-            gorgias,
-            hubspot_running,
-            gorgias_running,
-            hubspot_client,
-            gorgias_client,
-        })
-    }
-
     /// Creates the HubSpot custom properties `mappings` declare (what `tether setup` does).
     pub async fn setup(&self, mappings: &MappingSet) -> anyhow::Result<Vec<String>> {
         let defs: Vec<_> = mappings
@@ -153,116 +75,6 @@ impl Sandboxes {
             options,
         }
     }
-
-    /// Seeds generated people into the system each belongs to. Returns (contacts, customers).
-    pub fn seed(&self, people: &[Profile]) -> (usize, usize) {
-        seed_sandboxes(&self.hubspot, &self.gorgias, people)
-    }
-
-    /// Writes issued so far: HubSpot batch create/update/upsert calls and Gorgias
-    /// create/update/data calls, as the sandboxes counted them.
-    pub fn write_calls(&self) -> (u64, u64) {
-        let h = self.hubspot.counters();
-        let g = self.gorgias.counters();
-        let h_writes = h
-            .by_endpoint
-            .iter()
-            .filter(|(k, _)| {
-                k.contains("batch/create")
-                    || k.contains("batch/update")
-                    || k.contains("batch/upsert")
-                    || (k.starts_with("PATCH") && k.contains("contacts"))
-                    || (k.starts_with("POST ")
-                        && k.contains("/objects/")
-                        && k.trim_end().ends_with("/contacts"))
-            })
-            .map(|(_, v)| *v)
-            .sum();
-        let g_writes = g
-            .calls
-            .iter()
-            .filter(|(k, _)| k.starts_with("PUT ") || k.as_str() == "POST /api/customers")
-            .map(|(_, v)| *v)
-            .sum();
-        (h_writes, g_writes)
-    }
-
-    /// All API calls so far (HubSpot, Gorgias), as the sandboxes counted them.
-    pub fn total_calls(&self) -> (u64, u64) {
-        (
-            self.hubspot.counters().total,
-            self.gorgias.counters().total_calls(),
-        )
-    }
-}
-
-fn stage_for(i: usize) -> &'static str {
-    [
-        "subscriber",
-        "lead",
-        "customer",
-        "opportunity",
-        "lead",
-        "customer",
-    ][i % 6]
-}
-
-/// Seeds generated people into the sandboxes of their `source` system; returns how many
-/// contacts and customers were created. Used by `tether demo` and `tether sandbox --records`.
-pub fn seed_sandboxes(
-    hubspot: &HubspotSandbox,
-    gorgias: &GorgiasSandbox,
-    people: &[Profile],
-) -> (usize, usize) {
-    let mut h_rows = vec![];
-    let mut g_rows = vec![];
-    for (i, p) in people.iter().enumerate() {
-        match p.source {
-            Some(System::Hubspot) => h_rows.push(hubspot_row(p, i)),
-            Some(System::Gorgias) => g_rows.push(gorgias_row(p)),
-            None => {}
-        }
-    }
-    // A row whose e-mail is already taken answers with the existing record's id: count
-    // distinct ids, not rows.
-    let h: HashSet<String> = hubspot.seed_contacts(h_rows).into_iter().collect();
-    let g: HashSet<i64> = gorgias.seed_customers(g_rows).into_iter().collect();
-    (h.len(), g.len())
-}
-
-fn hubspot_row(p: &Profile, i: usize) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for (k, v) in [
-        ("email", p.email.as_str()),
-        ("firstname", p.first_name.as_str()),
-        ("lastname", p.last_name.as_str()),
-        ("phone", p.phone.as_str()),
-        ("city", p.city.as_str()),
-    ] {
-        if !v.trim().is_empty() {
-            m.insert(k.to_string(), v.to_string());
-        }
-    }
-    m.insert("lifecyclestage".into(), stage_for(i).into());
-    m
-}
-
-fn gorgias_row(p: &Profile) -> Value {
-    let name = format!("{} {}", p.first_name, p.last_name)
-        .trim()
-        .to_string();
-    let mut channels = vec![];
-    if !p.email.trim().is_empty() {
-        channels.push(json!({"type": "email", "address": p.email, "preferred": true}));
-    }
-    if !p.phone.trim().is_empty() {
-        channels.push(json!({"type": "phone", "address": p.phone, "preferred": false}));
-    }
-    let mut c = json!({"name": name, "channels": channels});
-    if !p.email.trim().is_empty() {
-        c["email"] = json!(p.email);
-    }
-    c
 }
 
 fn report_path(explicit: Option<PathBuf>) -> PathBuf {
@@ -281,26 +93,37 @@ fn report_path(explicit: Option<PathBuf>) -> PathBuf {
     }
 }
 
-fn short(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    if all.len() <= lines + 8 {
-        return text.to_string();
+/// A plan's text cut down for the terminal: its summary (and caps) and the first `records`
+/// record blocks, then how many more there are and where to see them. The full text is
+/// never printed by the demo: the HTML report (or `tether plan`) has every record.
+fn excerpt(text: &str, records: usize, rest_in: &str) -> String {
+    let blocks: Vec<&str> = text
+        .split("\n\n")
+        .map(|b| b.trim_matches('\n'))
+        .filter(|b| !b.is_empty())
+        .collect();
+    let summary = blocks
+        .iter()
+        .position(|b| b.lines().any(|l| l.contains("Summary:")));
+    let (head, body) = match summary {
+        Some(i) => (blocks[i], blocks.get(i + 1..).unwrap_or(&[])),
+        None => ("", &blocks[..]),
+    };
+    let mut out = String::new();
+    if !head.is_empty() {
+        out.push_str(head);
+        out.push('\n');
     }
-    let head = all
-        .iter()
-        .take(lines)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n");
-    let tail_start = all
-        .iter()
-        .position(|l| l.starts_with("Summary:"))
-        .unwrap_or(all.len());
-    let tail = all.get(tail_start..).unwrap_or(&[]).join("\n");
-    format!(
-        "{head}\n  … {} more lines (the HTML report has them all) …\n\n{tail}\n",
-        tail_start.saturating_sub(lines)
-    )
+    for b in body.iter().take(records) {
+        out.push('\n');
+        out.push_str(b);
+        out.push('\n');
+    }
+    let more = body.len().saturating_sub(records);
+    if more > 0 {
+        out.push_str(&format!("\n  … {more} more records ({rest_in}) …\n"));
+    }
+    out
 }
 
 /// What the first sync queued as duplicates: how many, and the top proposal with the
@@ -429,7 +252,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
         top: super::plan::TOP_PAIRS,
     };
     let first_text = super::plan::render(&first, super::plan::Format::Text, color);
-    print!("{}", short(&first_text, 30));
+    print!(
+        "{}",
+        excerpt(&first_text, 2, "the HTML report at the end has them all")
+    );
     println!("  duplicates: {}", first_proposals.headline());
 
     println!("\n== 2. tether sync ==");
@@ -486,9 +312,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let second = cycle.plan().await?;
     print!(
         "{}",
-        short(
+        excerpt(
             &super::plan::render(&second, super::plan::Format::Text, color),
-            20
+            5,
+            "`tether plan` lists them all"
         )
     );
     println!(
@@ -552,4 +379,25 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn an_excerpt_keeps_the_summary_and_a_few_records_and_counts_the_rest() {
+        let plan = "tether plan\ngenerated now\n\nSummary: 4 pairs\nCaps: ok\n\n\
+                    HubSpot 1 ⇄ Gorgias 1\n  a\n\nHubSpot 2 ⇄ Gorgias 2\n  b\n\n\
+                    HubSpot 3 ⇄ Gorgias 3\n  c\n\nGorgias 4 (no HubSpot contact)\n  d\n";
+        let short = excerpt(plan, 2, "see the report");
+        assert_eq!(
+            short,
+            "Summary: 4 pairs\nCaps: ok\n\nHubSpot 1 ⇄ Gorgias 1\n  a\n\n\
+             HubSpot 2 ⇄ Gorgias 2\n  b\n\n  … 2 more records (see the report) …\n"
+        );
+        let all = excerpt(plan, 10, "unused");
+        assert!(all.contains("Gorgias 4") && !all.contains("more records"));
+        assert!(!all.contains("generated now"));
+    }
 }

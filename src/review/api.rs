@@ -1,15 +1,16 @@
 //! The review JSON API: list and show pending proposals, approve (which merges) and
 //! reject. Bearer token only (`Authorization: Bearer`), so a browser can never be tricked
-//! into calling it. Must never answer before authenticating.
+//! into calling it; `guard` checks it before any handler here runs. Must never be routed
+//! around the guard.
 
 use super::ReviewState;
-use super::auth::{Auth, Refusal};
+use super::auth::Refusal;
 use crate::merges::MergeError;
 use crate::store::{ProposalId, StoreError};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -17,31 +18,27 @@ fn error(status: StatusCode, msg: &str) -> Response {
     (status, Json(json!({ "error": msg }))).into_response()
 }
 
-fn bearer(st: &ReviewState, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    match st.authenticate(headers) {
-        Ok(Auth::Bearer) => Ok(()),
-        Ok(Auth::Cookie) | Err(Refusal::Unauthenticated) => Err(Box::new(
-            (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                Json(json!({"error": "send Authorization: Bearer <server.review_token>"})),
-            )
-                .into_response(),
-        )),
-        Err(Refusal::Throttled { retry_after_secs }) => Err(Box::new(
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, retry_after_secs.to_string())],
-                Json(json!({
-                    "error": format!("too many wrong tokens lately; try again in {retry_after_secs} s")
-                })),
-            )
-                .into_response(),
-        )),
-        Err(Refusal::Disabled) => Err(Box::new(error(
+/// The JSON answer to a request the guard refused (see `guard`).
+pub(super) fn refused(r: Refusal) -> Response {
+    match r {
+        Refusal::Unauthenticated => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": "send Authorization: Bearer <server.review_token>"})),
+        )
+            .into_response(),
+        Refusal::Throttled { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            Json(json!({
+                "error": format!("too many wrong tokens lately; try again in {retry_after_secs} s")
+            })),
+        )
+            .into_response(),
+        Refusal::Disabled => error(
             StatusCode::FORBIDDEN,
             "the review API is off: no server.review_token is configured",
-        ))),
+        ),
     }
 }
 
@@ -77,10 +74,7 @@ fn reason_of(body: &Bytes) -> Result<String, Box<Response>> {
 }
 
 /// `GET /api/proposals`: pending proposals, highest score first.
-pub async fn list(State(st): State<ReviewState>, headers: HeaderMap) -> Response {
-    if let Err(r) = bearer(&st, &headers) {
-        return *r;
-    }
+pub async fn list(State(st): State<ReviewState>) -> Response {
     match st.merger.store.pending_proposals(st.page_size).await {
         Ok(ps) => Json(json!({ "proposals": ps })).into_response(),
         Err(e) => merge_error(&e.into()),
@@ -88,14 +82,7 @@ pub async fn list(State(st): State<ReviewState>, headers: HeaderMap) -> Response
 }
 
 /// `GET /api/proposals/{id}`: one proposal, any status.
-pub async fn show(
-    State(st): State<ReviewState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    if let Err(r) = bearer(&st, &headers) {
-        return *r;
-    }
+pub async fn show(State(st): State<ReviewState>, Path(id): Path<i64>) -> Response {
     match st.merger.store.proposal(ProposalId(id)).await {
         Ok(Some(p)) => Json(p).into_response(),
         Ok(None) => merge_error(&MergeError::NoSuchProposal(id)),
@@ -105,15 +92,7 @@ pub async fn show(
 
 /// `POST /api/proposals/{id}/approve` (body `{"reason": "..."}` optional): approves and
 /// merges; answers what happened (`outcome`: `merged`, `linked` or `failed` with `reason`).
-pub async fn approve(
-    State(st): State<ReviewState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = bearer(&st, &headers) {
-        return *r;
-    }
+pub async fn approve(State(st): State<ReviewState>, Path(id): Path<i64>, body: Bytes) -> Response {
     let reason = match reason_of(&body) {
         Ok(r) => r,
         Err(r) => return *r,
@@ -136,15 +115,7 @@ pub async fn approve(
 }
 
 /// `POST /api/proposals/{id}/reject` (body `{"reason": "..."}` optional).
-pub async fn reject(
-    State(st): State<ReviewState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = bearer(&st, &headers) {
-        return *r;
-    }
+pub async fn reject(State(st): State<ReviewState>, Path(id): Path<i64>, body: Bytes) -> Response {
     let reason = match reason_of(&body) {
         Ok(r) => r,
         Err(r) => return *r,

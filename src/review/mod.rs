@@ -10,11 +10,13 @@
 //! `POST /conflicts/{id}/resolve`, `POST /refused/{id}/retry`, `POST /refused/{id}/dismiss`
 //! (forms, CSRF value required with a cookie session), `GET /api/proposals`, `GET /api/proposals/{id}`,
 //! `POST /api/proposals/{id}/approve`, `POST /api/proposals/{id}/reject` (JSON; Bearer
-//! token). Must never render a value unescaped, nor act on a request it has not
-//! authenticated.
+//! token). Authentication, the API's Bearer rule and the forms' CSRF check are one
+//! middleware layer (`guard`) in front of every route but sign-in and sign-out. Must never
+//! render a value unescaped, nor act on a request it has not authenticated.
 
 pub mod api;
 pub mod auth;
+pub mod guard;
 pub mod html;
 pub mod pages;
 pub mod proposal_html;
@@ -125,12 +127,11 @@ impl ReviewState {
     }
 }
 
-/// The review router (HTML page and JSON API) over `state`.
+/// The review router (HTML page and JSON API) over `state`: every route but sign-in and
+/// sign-out behind the one `guard` layer.
 pub fn router(state: ReviewState) -> Router {
-    Router::new()
+    let guarded = Router::new()
         .route("/", get(pages::queue))
-        .route("/login", post(pages::login))
-        .route("/logout", post(pages::logout))
         .route("/proposals/{id}/approve", post(pages::approve))
         .route("/proposals/{id}/reject", post(pages::reject))
         .route("/conflicts/{id}/resolve", post(settle::resolve))
@@ -140,6 +141,14 @@ pub fn router(state: ReviewState) -> Router {
         .route("/api/proposals/{id}", get(api::show))
         .route("/api/proposals/{id}/approve", post(api::approve))
         .route("/api/proposals/{id}/reject", post(api::reject))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::require,
+        ));
+    Router::new()
+        .merge(guarded)
+        .route("/login", post(pages::login))
+        .route("/logout", post(pages::logout))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

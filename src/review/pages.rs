@@ -1,18 +1,20 @@
 //! The HTML handlers: the queue (or the login form), sign-in/out, and the approve/reject
-//! form posts. The shell around `html`: authenticates, checks the CSRF value, calls the
-//! merger and renders. Must never act before `auth` has said yes.
+//! form posts. The shell around `html`: calls the merger and renders. Every handler here but
+//! sign-in and sign-out sits behind `guard`, which has authenticated the request and checked
+//! its CSRF value before it runs. Must never be routed around the guard.
 
 use super::ReviewState;
-use super::auth::{self, Auth, COOKIE_NAME, Refusal};
+use super::auth::{self, COOKIE_NAME, Refusal};
+use super::guard::Actor;
 use super::html;
 use super::proposal_html::{ProposalView, QueueFilter, choices_from_form};
 use super::sections;
 use crate::merges::MergeError;
 use crate::store::{ProposalId, StoreError, UnsettledFilter};
-use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Form};
 use std::collections::HashMap;
 
 /// Where the router is mounted: the original path minus the router-relative one.
@@ -24,7 +26,8 @@ pub fn base_of(original: &Uri, inner: &Uri) -> String {
         .to_owned()
 }
 
-fn refused(r: Refusal, base: &str) -> Response {
+/// The HTML answer to a request the guard refused (see `guard`).
+pub(super) fn refused(r: Refusal, base: &str) -> Response {
     match r {
         Refusal::Disabled => (
             StatusCode::FORBIDDEN,
@@ -81,13 +84,9 @@ pub async fn queue(
     State(st): State<ReviewState>,
     OriginalUri(orig): OriginalUri,
     uri: Uri,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let base = base_of(&orig, &uri);
-    if let Err(r) = st.authenticate(&headers) {
-        return refused(r, &base);
-    }
     let view = ProposalView {
         links: st.links.clone(),
         rules: st.merger.rules.clone(),
@@ -171,49 +170,16 @@ pub async fn logout(OriginalUri(orig): OriginalUri, uri: Uri) -> Response {
     see_other(&base, cookie_header("", &base, 0))
 }
 
-/// Authenticates a form post and checks its CSRF value; the actor name on success.
-pub(super) fn check_post(
-    st: &ReviewState,
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-    base: &str,
-) -> Result<&'static str, Box<Response>> {
-    let a = st
-        .authenticate(headers)
-        .map_err(|r| Box::new(refused(r, base)))?;
-    if !auth::csrf_ok(&st.token, a, form.get("csrf").map(String::as_str)) {
-        return Err(Box::new(
-            (
-            StatusCode::FORBIDDEN,
-            Html(html::message_page(
-                base,
-                "Refused",
-                "This form did not come from the review page (missing or wrong CSRF value). Reload the queue and try again.",
-            )),
-        )
-            .into_response(),
-        ));
-    }
-    Ok(match a {
-        Auth::Bearer => "review:token",
-        Auth::Cookie => "review:web",
-    })
-}
-
 /// `POST /proposals/{id}/approve`: approves and merges through the APIs.
 pub async fn approve(
     State(st): State<ReviewState>,
     OriginalUri(orig): OriginalUri,
     uri: Uri,
-    headers: HeaderMap,
+    Extension(Actor(who)): Extension<Actor>,
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let base = base_of(&orig, &uri);
-    let who = match check_post(&st, &headers, &form, &base) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let reason = form.get("reason").map(String::as_str).unwrap_or("");
     // The survivor and values the reviewer chose on the page.
     let choices = match st.merger.store.proposal(ProposalId(id)).await {
@@ -252,15 +218,11 @@ pub async fn reject(
     State(st): State<ReviewState>,
     OriginalUri(orig): OriginalUri,
     uri: Uri,
-    headers: HeaderMap,
+    Extension(Actor(who)): Extension<Actor>,
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let base = base_of(&orig, &uri);
-    let who = match check_post(&st, &headers, &form, &base) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let reason = form.get("reason").map(String::as_str).unwrap_or("");
     match st
         .merger

@@ -1,19 +1,20 @@
 //! The review page's form posts that settle what the sync could not: take a side of a held
 //! conflict (`POST /conflicts/{id}/resolve`), retry or dismiss a refused write
 //! (`POST /refused/{id}/retry`, `POST /refused/{id}/dismiss`). Same rules as the proposal
-//! forms: authenticated (cookie or token) and with the CSRF value, checked by
-//! [`pages::check_post`] before anything happens. Must never act on a request `auth` has
+//! forms: authenticated (cookie or token) and with the CSRF value, checked by the
+//! `guard` layer before any handler here runs. Must never act on a request `auth` has
 //! not accepted, and never write to a system: the next sync applies what is stored here.
 
 use super::ReviewState;
+use super::guard::Actor;
 use super::html;
-use super::pages::{self, base_of};
+use super::pages::base_of;
 use crate::domain::System;
 use crate::store::{ConflictChoice, ConflictId, RetrySelection, StoreError, UnsettledId};
-use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Form};
 use std::collections::HashMap;
 
 fn store_error(base: &str, e: &StoreError) -> Response {
@@ -45,15 +46,11 @@ pub async fn resolve(
     State(st): State<ReviewState>,
     OriginalUri(orig): OriginalUri,
     uri: Uri,
-    headers: HeaderMap,
+    Extension(Actor(who)): Extension<Actor>,
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let base = base_of(&orig, &uri);
-    let who = match pages::check_post(&st, &headers, &form, &base) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let side = match form.get("take").map(String::as_str) {
         Some("hubspot") => System::Hubspot,
         Some("gorgias") => System::Gorgias,
@@ -84,15 +81,11 @@ pub async fn retry(
     State(st): State<ReviewState>,
     OriginalUri(orig): OriginalUri,
     uri: Uri,
-    headers: HeaderMap,
+    Extension(Actor(who)): Extension<Actor>,
     Path(id): Path<i64>,
-    Form(form): Form<HashMap<String, String>>,
+    Form(_form): Form<HashMap<String, String>>,
 ) -> Response {
     let base = base_of(&orig, &uri);
-    let who = match pages::check_post(&st, &headers, &form, &base) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let which = RetrySelection::Ids(vec![UnsettledId(id)]);
     match st
         .merger
@@ -120,15 +113,11 @@ pub async fn dismiss(
     State(st): State<ReviewState>,
     OriginalUri(orig): OriginalUri,
     uri: Uri,
-    headers: HeaderMap,
+    Extension(Actor(who)): Extension<Actor>,
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let base = base_of(&orig, &uri);
-    let who = match pages::check_post(&st, &headers, &form, &base) {
-        Ok(w) => w,
-        Err(r) => return *r,
-    };
     let reason = form.get("reason").map(|r| r.trim()).unwrap_or("");
     if reason.is_empty() {
         return bad_request(&base, "A dismissal needs a reason (kept in the audit log).");

@@ -8,6 +8,9 @@
 
 pub mod gorgias;
 pub mod hubspot;
+pub mod pair;
+
+pub use pair::Sandboxes;
 
 use std::net::SocketAddr;
 use tokio::sync::oneshot;

@@ -131,35 +131,96 @@ impl Progress {
 /// first backfill, which lists every record, does not).
 pub const MIN_TOTAL: u64 = 200;
 
-/// A cycle [`ProgressHook`] showing each stage of at least `min_total` items with a
-/// [`Progress`] (a bar on a terminal, log lines otherwise), finished when the stage ends or
-/// another begins.
-pub fn cycle_hook(min_total: u64) -> ProgressHook {
-    let current: Mutex<Option<(Stage, Progress)>> = Mutex::new(None);
-    ProgressHook::new(move |stage, done, total| {
-        let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
-        let restart = match &*cur {
-            Some((s, p)) => *s != stage || done < p.done(),
+/// What the cycle hook does on one progress call (see [`StageTracker`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageEvent {
+    /// A stage of `total` items starts showing progress.
+    Start { stage: Stage, total: u64 },
+    /// The shown stage got `by` items further.
+    Advance { stage: Stage, by: u64 },
+    /// The shown stage ends (done, replaced by another stage, or restarted) at `done`.
+    Finish { stage: Stage, done: u64 },
+}
+
+/// The cycle hook's decisions, kept apart from the bar and the log lines: which stage is
+/// shown, when it starts, advances and finishes. A stage change or a count going back (a
+/// new run of the same stage, e.g. the follow-up apply) finishes the shown stage first.
+#[derive(Debug)]
+pub struct StageTracker {
+    min_total: u64,
+    /// The stage shown: (stage, done so far).
+    current: Option<(Stage, u64)>,
+}
+
+impl StageTracker {
+    /// Stages with fewer than `min_total` items are not shown.
+    pub fn new(min_total: u64) -> Self {
+        StageTracker {
+            min_total,
+            current: None,
+        }
+    }
+
+    /// What to show for the progress call `(stage, done, total)`.
+    pub fn observe(&mut self, stage: Stage, done: u64, total: u64) -> Vec<StageEvent> {
+        let mut events = vec![];
+        let restart = match self.current {
+            Some((s, d)) => s != stage || done < d,
             None => true,
         };
         if restart {
-            if let Some((_, p)) = cur.take() {
-                p.finish();
+            if let Some((s, d)) = self.current.take() {
+                events.push(StageEvent::Finish { stage: s, done: d });
             }
-            if total < min_total {
-                return;
+            if total < self.min_total {
+                return events;
             }
-            *cur = Some((stage, Progress::new(stage.label(), Some(total))));
+            self.current = Some((stage, 0));
+            events.push(StageEvent::Start { stage, total });
         }
-        let finished = match cur.as_mut() {
-            Some((_, p)) => {
-                p.inc(done.saturating_sub(p.done()));
-                done >= total
+        if let Some((s, d)) = self.current.as_mut() {
+            let by = done.saturating_sub(*d);
+            if by > 0 {
+                *d += by;
+                events.push(StageEvent::Advance { stage: *s, by });
             }
-            None => false,
-        };
-        if finished && let Some((_, p)) = cur.take() {
-            p.finish();
+            if done >= total {
+                events.push(StageEvent::Finish {
+                    stage: *s,
+                    done: *d,
+                });
+                self.current = None;
+            }
+        }
+        events
+    }
+}
+
+/// A cycle [`ProgressHook`] showing each stage of at least `min_total` items with a
+/// [`Progress`] (a bar on a terminal, log lines otherwise), finished when the stage ends or
+/// another begins; [`StageTracker`] decides, this only draws.
+pub fn cycle_hook(min_total: u64) -> ProgressHook {
+    let state: Mutex<(StageTracker, Option<Progress>)> =
+        Mutex::new((StageTracker::new(min_total), None));
+    ProgressHook::new(move |stage, done, total| {
+        let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+        let (tracker, shown) = &mut *guard;
+        for event in tracker.observe(stage, done, total) {
+            match event {
+                StageEvent::Start { stage, total } => {
+                    *shown = Some(Progress::new(stage.label(), Some(total)));
+                }
+                StageEvent::Advance { by, .. } => {
+                    if let Some(p) = shown.as_mut() {
+                        p.inc(by);
+                    }
+                }
+                StageEvent::Finish { .. } => {
+                    if let Some(p) = shown.take() {
+                        p.finish();
+                    }
+                }
+            }
         }
     })
 }

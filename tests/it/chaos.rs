@@ -187,14 +187,14 @@ async fn an_edit_made_while_tether_was_down_is_not_overwritten_by_the_resumed_wr
     seed_people(&sb, 2, 2);
     let cycle = cycle(&sb).await;
     cycle.run().await.unwrap();
-    settle().await;
+    settle(&sb).await;
     let link = cycle.store.links().await.unwrap()[0].clone();
     let (h, g) = (link.hubspot.as_str().to_string(), link.gorgias.get());
     let mut props = BTreeMap::new();
     props.insert("firstname".to_string(), "Ann".to_string());
     props.insert("lastname".to_string(), "FromHubspot".to_string());
     sb.hubspot.edit_as_person(&h, props).unwrap();
-    settle().await;
+    settle(&sb).await;
     let mut crashing = cycle.clone();
     crashing.options = CycleOptions {
         stop_at: Some(StopPoint::AfterOutbox),
@@ -208,10 +208,10 @@ async fn an_edit_made_while_tether_was_down_is_not_overwritten_by_the_resumed_wr
         sb.gorgias
             .edit_as_agent(g, serde_json::json!({"name": "Bea FromGorgias"}))
     );
-    settle().await;
+    settle(&sb).await;
     for _ in 0..3 {
         cycle.run().await.unwrap();
-        settle().await;
+        settle(&sb).await;
     }
     let gname = sb.gorgias.customer(g).unwrap()["name"].clone();
     let c = sb.hubspot.contact(&h).unwrap();
@@ -240,14 +240,14 @@ async fn a_write_that_landed_before_its_answer_was_lost_is_audited_as_done() {
     seed_people(&sb, 2, 2);
     let cycle = cycle(&sb).await;
     cycle.run().await.unwrap();
-    settle().await;
+    settle(&sb).await;
     let link = cycle.store.links().await.unwrap()[0].clone();
     let (h, g) = (link.hubspot.as_str().to_string(), link.gorgias.get());
     let mut props = BTreeMap::new();
     props.insert("firstname".to_string(), "Cy".to_string());
     props.insert("lastname".to_string(), "Landed".to_string());
     sb.hubspot.edit_as_person(&h, props).unwrap();
-    settle().await;
+    settle(&sb).await;
     sb.gorgias.inject_fault(Fault {
         kind: FaultKind::Status {
             status: 503,
@@ -261,7 +261,7 @@ async fn a_write_that_landed_before_its_answer_was_lost_is_audited_as_done() {
     assert_eq!(sb.gorgias.customer(g).unwrap()["name"], "Cy Landed");
     assert!(!cycle.store.pending_writes(10).await.unwrap().is_empty());
     sb.gorgias.clear_faults();
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     assert!(cycle.store.pending_writes(10).await.unwrap().is_empty());
     let audit = cycle
@@ -292,7 +292,7 @@ async fn an_edit_whose_counterpart_was_quarantined_syncs_once_the_counterpart_is
     // Quiet: every record (and the echo of tether's own first writes) seen at its version.
     for _ in 0..3 {
         cycle.run().await.unwrap();
-        settle().await;
+        settle(&sb).await;
     }
     let link = cycle.store.links().await.unwrap()[0].clone();
     let (h, g) = (link.hubspot.as_str().to_string(), link.gorgias.get());
@@ -300,7 +300,7 @@ async fn an_edit_whose_counterpart_was_quarantined_syncs_once_the_counterpart_is
     props.insert("firstname".to_string(), "Quinn".to_string());
     props.insert("lastname".to_string(), "Held".to_string());
     sb.hubspot.edit_as_person(&h, props).unwrap();
-    settle().await;
+    settle(&sb).await;
     sb.gorgias.inject_fault(
         Fault::body("{\"id\": 10", 1)
             .on_method("GET")
@@ -309,10 +309,10 @@ async fn an_edit_whose_counterpart_was_quarantined_syncs_once_the_counterpart_is
     let r = cycle.run().await.unwrap();
     assert_eq!(r.quarantined, 1, "the counterpart's read was truncated");
     assert_ne!(sb.gorgias.customer(g).unwrap()["name"], "Quinn Held");
-    settle().await;
+    settle(&sb).await;
     for _ in 0..2 {
         cycle.run().await.unwrap();
-        settle().await;
+        settle(&sb).await;
     }
     assert!(cycle.store.quarantine_list().await.unwrap().is_empty());
     assert_eq!(

@@ -4,7 +4,8 @@
 //! restarted, stopped by SIGTERM). Then it lets the systems quiesce (faults cleared, clean
 //! cycles until nothing is written: through the service when it is still up, else through
 //! `tether sync`) and checks the oracles. Owns I/O of the chaos suite; scenario generation
-//! stays pure in `chaos_scenario.rs`.
+//! stays pure in `chaos_scenario.rs`; the service side lives in `chaos_exec/service.rs`, the
+//! oracles in `chaos_exec/oracles.rs`.
 
 use super::chaos_scenario::{FaultSpec, Field, Home, Scenario, Side, Step};
 use super::cycle_support::SPEED;
@@ -22,6 +23,11 @@ use tether::mappings::MappingSet;
 use tether::sandbox::gorgias::{Fault as GFault, FaultKind as GKind};
 use tether::sandbox::hubspot::{Fault as HFault, FaultKind as HKind, PortalRules};
 use tether::store::Store;
+
+mod oracles;
+mod service;
+use oracles::oracles;
+use service::Service;
 
 /// One value somebody wrote: when (round), where, what (canonical), and whether a cycle of
 /// `tether run` was in flight when it was written (`racing`): neither system offers a
@@ -42,72 +48,6 @@ struct Foreign {
     value: String,
     racing: bool,
     before: Option<String>,
-}
-
-/// A `tether run` process: its stderr goes to `log` (JSON lines).
-struct Service {
-    child: Child,
-    log: PathBuf,
-    /// Which start of the run this is (1, 2, ...), for the trace.
-    n: usize,
-    grace_s: u64,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// What a service's log says so far.
-#[derive(Debug, Default)]
-struct LogView {
-    /// "cycle starting" lines (full and targeted).
-    starts: usize,
-    /// "cycle finished" lines (full and targeted).
-    finished: usize,
-    /// The outcome of each finished full cycle, in order.
-    full_outcomes: Vec<String>,
-    /// The HTTP address, once it serves.
-    addr: Option<String>,
-    /// How long each finished cycle took, in seconds.
-    secs: Vec<f64>,
-    panicked: bool,
-}
-
-fn read_log(path: &Path) -> (String, LogView) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut v = LogView {
-        panicked: text.contains("panicked"),
-        ..LogView::default()
-    };
-    for line in text.lines() {
-        let Ok(j) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let msg = j["message"].as_str().unwrap_or_default();
-        if msg == "cycle starting" {
-            v.starts += 1;
-        } else if msg == "cycle finished" {
-            v.finished += 1;
-            v.secs.extend(j["secs"].as_f64());
-            if j["kind"] == "full" {
-                v.full_outcomes
-                    .push(j["outcome"].as_str().unwrap_or_default().to_string());
-            }
-        } else if msg.starts_with("serving ") {
-            v.addr = j["addr"].as_str().map(str::to_string);
-        }
-    }
-    (text, v)
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// What the executor knows while running.
@@ -304,11 +244,8 @@ impl Run {
     }
 
     fn base(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tether"));
-        c.current_dir(self.dir.path())
-            .env_remove("TETHER_CONFIG")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
+        let mut c = super::harness::tether_command();
+        c.current_dir(self.dir.path()).stdin(Stdio::null());
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -319,206 +256,6 @@ impl Run {
         let mut c = self.base();
         c.args(["sync", "--allow-large"]);
         c
-    }
-
-    /// Starts `tether run` and waits until it serves (store open, writer guard taken).
-    async fn service_start(&mut self, grace_s: u64) {
-        self.services_started += 1;
-        let n = self.services_started;
-        let log = self.dir.path().join(format!("run-{n}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = self.base();
-        cmd.args([
-            "--log-format",
-            "json",
-            "run",
-            "--shutdown-grace",
-            &grace_s.to_string(),
-        ])
-        // A cycle every second; any free port; the caps lifted as `sync --allow-large` does.
-        .env("TETHER__SCHEDULE__CRON", "* * * * * *")
-        .env("TETHER__SERVER__LISTEN", "127.0.0.1:0")
-        .env("TETHER__SYNC__MAX_CREATES", "100000")
-        .env("TETHER__SYNC__MAX_OVERWRITES", "100000")
-        .env("RUST_LOG", "info,sqlx=warn,hyper=warn,reqwest=warn,h2=warn")
-        .stdout(Stdio::null())
-        .stderr(file);
-        let child = cmd.spawn().unwrap();
-        self.service = Some(Service {
-            child,
-            log: log.clone(),
-            n,
-            grace_s,
-        });
-        let t0 = Instant::now();
-        loop {
-            if read_log(&log).1.addr.is_some() {
-                break;
-            }
-            if !self.service_alive() {
-                return;
-            }
-            if t0.elapsed() > Duration::from_secs(30) {
-                let svc = self.service.take();
-                self.service_fails
-                    .push(format!("tether run #{n} did not serve within 30 s"));
-                drop(svc);
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.trace.push(format!("      tether run #{n} is up"));
-        self.round += 1;
-    }
-
-    /// Whether `tether run` is up; one that exited by itself is a failure.
-    fn service_alive(&mut self) -> bool {
-        let Some(svc) = self.service.as_mut() else {
-            return false;
-        };
-        match svc.child.try_wait() {
-            Ok(None) => true,
-            status => {
-                let svc = self.service.take().unwrap();
-                let (text, _) = read_log(&svc.log);
-                self.service_fails.push(format!(
-                    "tether run #{} exited by itself ({status:?}); its log ends:\n{}",
-                    svc.n,
-                    tail(&text, 20)
-                ));
-                self.check_log(&svc);
-                false
-            }
-        }
-    }
-
-    fn check_log(&mut self, svc: &Service) {
-        let (text, v) = read_log(&svc.log);
-        if v.panicked {
-            self.panics
-                .push(format!("tether run #{}: {}", svc.n, tail(&text, 40)));
-        }
-    }
-
-    /// `(cycles started, a cycle in flight)` of the running service, if one is up.
-    fn service_cycles(&self) -> Option<(usize, bool)> {
-        let svc = self.service.as_ref()?;
-        let (_, v) = read_log(&svc.log);
-        Some((v.starts, v.starts > v.finished))
-    }
-
-    /// Runs `write` and says whether a cycle of `tether run` was (or started) in flight
-    /// meanwhile.
-    fn racing<T>(&mut self, write: impl FnOnce(&mut Self) -> T) -> (T, bool) {
-        let before = self.service_cycles();
-        let out = write(self);
-        let after = self.service_cycles();
-        let racing = match (before, after) {
-            (Some((s0, busy)), Some((s1, _))) => busy || s1 > s0,
-            _ => false,
-        };
-        (out, racing)
-    }
-
-    async fn service_kill(
-        &mut self,
-        after_ms: u64,
-        in_cycle_ms: Option<u64>,
-        restart: bool,
-    ) -> bool {
-        if !self.service_alive() {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(after_ms)).await;
-        if let Some(ms) = in_cycle_ms {
-            self.wait_into_cycle(ms).await;
-        }
-        if !self.service_alive() {
-            return true;
-        }
-        let mut svc = self.service.take().unwrap();
-        let _ = svc.child.kill(); // SIGKILL on Unix
-        let _ = svc.child.wait();
-        let (_, v) = read_log(&svc.log);
-        let mean = v.secs.iter().sum::<f64>() / v.secs.len().max(1) as f64;
-        self.trace.push(format!(
-            "      killed tether run #{} after {} cycles (mean {:.0} ms){}",
-            svc.n,
-            v.finished,
-            mean * 1000.0,
-            if v.starts > v.finished {
-                ", one in flight"
-            } else {
-                ""
-            }
-        ));
-        self.check_log(&svc);
-        self.round += 1;
-        if restart {
-            let grace = svc.grace_s;
-            drop(svc);
-            self.service_start(grace).await;
-        }
-        true
-    }
-
-    /// Waits (at most 3 s) for the next cycle of `tether run` to start, then `ms` more.
-    async fn wait_into_cycle(&self, ms: u64) {
-        let started = self.service_cycles().map_or(0, |c| c.0);
-        let t0 = Instant::now();
-        while self.service_cycles().is_some_and(|c| c.0 == started)
-            && t0.elapsed() < Duration::from_secs(3)
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
-
-    /// SIGTERM; `tether run` must exit 0 (within its grace and a margin).
-    async fn service_stop(&mut self) -> bool {
-        if !self.service_alive() {
-            return false;
-        }
-        let mut svc = self.service.take().unwrap();
-        let pid = svc.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .is_ok_and(|s| s.success());
-        let limit = Duration::from_secs(svc.grace_s + 20);
-        let t0 = Instant::now();
-        let status = loop {
-            if let Ok(Some(s)) = svc.child.try_wait() {
-                break Some(s);
-            }
-            if t0.elapsed() > limit {
-                break None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let (text, _) = read_log(&svc.log);
-        match status {
-            Some(s) if s.success() && sent => {
-                self.trace.push(format!(
-                    "      tether run #{} stopped in {:.1?}{}",
-                    svc.n,
-                    t0.elapsed(),
-                    if text.contains("abandoned") {
-                        ", its in-flight cycle abandoned"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            other => self.service_fails.push(format!(
-                "tether run #{} did not exit 0 on SIGTERM ({other:?}, signal sent: {sent}); its log ends:\n{}",
-                svc.n,
-                tail(&text, 20)
-            )),
-        }
-        self.check_log(&svc);
-        self.round += 1;
-        true
     }
 
     /// `tether retry --all`, as a person runs it once a portal rule is lifted; it must exit 0.
@@ -544,7 +281,7 @@ impl Run {
     }
 
     async fn sync(&mut self) -> i32 {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        super::cycle_support::settle(&self.sb).await;
         let mut cmd = self.tether();
         let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
             .await
@@ -565,7 +302,7 @@ impl Run {
     }
 
     async fn crash(&mut self, after_ms: u64) {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        super::cycle_support::settle(&self.sb).await;
         let mut cmd = self.tether();
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
@@ -855,86 +592,6 @@ impl Run {
         }
     }
 
-    /// Clears faults and lets `tether run` cycle until a full cycle ends `ok` having written
-    /// nothing; checks its `/metrics` say the outbox is empty; stops it with SIGTERM.
-    async fn quiesce_service(&mut self, limit: Duration) -> Result<(), String> {
-        let Some(log) = self.service.as_ref().map(|s| s.log.clone()) else {
-            return Err("no tether run to quiesce through".into());
-        };
-        let t0 = Instant::now();
-        let mut seen = read_log(&log).1.full_outcomes.len();
-        let mut last: Option<(u64, u64)> = None;
-        let mut quiet = false;
-        while t0.elapsed() < limit && self.service_alive() {
-            let (_, v) = read_log(&log);
-            if v.full_outcomes.len() > seen {
-                let w = self.sb.write_calls();
-                let ok = v.full_outcomes[seen..].iter().all(|o| o == "ok");
-                if ok && last == Some(w) {
-                    quiet = true;
-                    break;
-                }
-                last = ok.then_some(w);
-                seen = v.full_outcomes.len();
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let mut fails = vec![];
-        let (text, v) = read_log(&log);
-        if !quiet {
-            fails.push(format!(
-                "tether run did not quiesce in {limit:?} (full cycles seen {seen}, last writes {last:?}); its log ends:\n{}",
-                tail(&text, 20)
-            ));
-        } else {
-            self.trace.push(format!(
-                "  quiesced through tether run in {:.1?}",
-                t0.elapsed()
-            ));
-            match self.service_metrics(v.addr.as_deref()).await {
-                Ok(m) => {
-                    let pending = m.get("tether_outbox_pending").copied();
-                    if pending != Some(0.0) {
-                        fails.push(format!(
-                            "tether run's /metrics says tether_outbox_pending {pending:?} after quiescing"
-                        ));
-                    }
-                }
-                Err(e) => fails.push(e),
-            }
-            // The last cycle was ok and recent: the readiness probe must say so.
-            let ready = match v.addr.as_deref() {
-                Some(addr) => reqwest::get(format!("http://{addr}/readyz"))
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .map_err(|e| e.to_string()),
-                None => Err("no address".into()),
-            };
-            if ready != Ok(200) {
-                fails.push(format!(
-                    "tether run's /readyz after quiescing: {ready:?} (want 200)"
-                ));
-            }
-        }
-        self.service_stop().await;
-        if fails.is_empty() {
-            Ok(())
-        } else {
-            Err(fails.join("\n"))
-        }
-    }
-
-    async fn service_metrics(&self, addr: Option<&str>) -> Result<BTreeMap<String, f64>, String> {
-        let addr = addr.ok_or("tether run logged no address")?;
-        let text = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .map_err(|e| format!("GET /metrics of tether run: {e}"))?
-            .text()
-            .await
-            .map_err(|e| format!("GET /metrics of tether run: {e}"))?;
-        super::service_support::parse_prometheus(&text)
-    }
-
     /// Clears faults and quiesces: through `tether run` when it is still up, else by syncing
     /// until a cycle writes nothing (at most `max` times).
     async fn quiesce(&mut self, max: usize) -> Result<(), String> {
@@ -956,307 +613,6 @@ impl Run {
         Err(format!(
             "did not quiesce in {max} clean cycles (last exit and writes {last:?})"
         ))
-    }
-}
-
-fn hubspot_props() -> Vec<&'static str> {
-    vec![
-        "email",
-        "firstname",
-        "lastname",
-        "phone",
-        "company",
-        "lifecyclestage",
-        "tether_gorgias_id",
-    ]
-}
-
-/// Checks every oracle; returns the failures.
-async fn oracles(run: &mut Run, sc: &Scenario, mappings: &MappingSet) -> Vec<String> {
-    let mut fails = vec![];
-    let mut notes = vec![];
-    let region = Region::default();
-    // Every live record of each side.
-    let contacts = run
-        .sb
-        .hubspot_client
-        .list_all(&hubspot_props())
-        .await
-        .unwrap();
-    let hubspot: Vec<HubspotRecord> = contacts
-        .iter()
-        .filter(|c| !c.archived)
-        .map(|c| tether::cycle::read::hubspot_record(c).unwrap())
-        .collect();
-    let gorgias: Vec<GorgiasRecord> = run
-        .sb
-        .gorgias
-        .customer_ids()
-        .into_iter()
-        .filter_map(|id| {
-            let fields = run.sb.gorgias.customer(id)?;
-            Some(GorgiasRecord {
-                id: GorgiasId::new(id).unwrap(),
-                updated_at: Utc::now(),
-                fields,
-            })
-        })
-        .collect();
-    let norm = |s: Option<&str>| s.and_then(|e| Email::parse(e).ok()).map(|e| e.to_string());
-    // No duplicates: no two records on one side share a normalised e-mail, and every e-mail
-    // is one a person of the scenario has.
-    let mut h_by: BTreeMap<String, Vec<&HubspotRecord>> = BTreeMap::new();
-    for r in &hubspot {
-        if let Some(e) = norm(r.properties.get("email").map(String::as_str)) {
-            h_by.entry(e).or_default().push(r);
-        }
-    }
-    let mut g_by: BTreeMap<String, Vec<&GorgiasRecord>> = BTreeMap::new();
-    for r in &gorgias {
-        if let Some(e) = norm(r.fields["email"].as_str()) {
-            g_by.entry(e).or_default().push(r);
-        }
-    }
-    for (e, v) in &h_by {
-        if v.len() > 1 {
-            fails.push(format!(
-                "duplicate in HubSpot: {} contacts with {e}",
-                v.len()
-            ));
-        }
-    }
-    for (e, v) in &g_by {
-        if v.len() > 1 {
-            fails.push(format!(
-                "duplicate in Gorgias: {} customers with {e}",
-                v.len()
-            ));
-        }
-    }
-    let people = run
-        .writes
-        .keys()
-        .map(|(p, _)| *p)
-        .max()
-        .map_or(0, |m| m + 1);
-    // Nothing recreated: a deleted or merged-away record has no new copy.
-    for p in &run.deleted_g {
-        if g_by.contains_key(&email(*p)) {
-            fails.push(format!("p{p} was deleted in Gorgias and is there again"));
-        }
-    }
-    for p in &run.merged_away_g {
-        if g_by.contains_key(&email(*p)) {
-            fails.push(format!(
-                "p{p} was merged away in Gorgias and is there again"
-            ));
-        }
-    }
-    for p in &run.merged_away_h {
-        if h_by.contains_key(&email(*p)) {
-            fails.push(format!(
-                "p{p} was merged away in HubSpot and a contact has its e-mail"
-            ));
-        }
-    }
-    // Agreement and no lost update, person by person.
-    for p in 0..people {
-        let e = email(p);
-        let (h, g) = (
-            h_by.get(&e).and_then(|v| v.first()),
-            g_by.get(&e).and_then(|v| v.first()),
-        );
-        let touched = run.touched.contains(&p);
-        // A person touched by a merge or a delete may legitimately be held: a HubSpot merge
-        // leaves two Gorgias customers for one contact until a reviewer merges them (the
-        // orphan is held and proposed, docs/merges.md), so agreement by e-mail is not owed.
-        if touched {
-            continue;
-        }
-        let (h, g) = match (h, g) {
-            (Some(h), Some(g)) => (*h, *g),
-            _ => {
-                fails.push(format!(
-                    "p{p} is not on both sides (HubSpot {}, Gorgias {})",
-                    h.is_some(),
-                    g.is_some()
-                ));
-                continue;
-            }
-        };
-        for f in &mappings.fields {
-            let hv = read_hubspot(f, h, region).map(|o| o.map(|c| c.into_owned()));
-            let gv = read_gorgias(f, g, region).map(|o| o.map(|c| c.into_owned()));
-            if hv != gv {
-                fails.push(format!(
-                    "p{p} field {}: HubSpot {hv:?} but Gorgias {gv:?}",
-                    f.name
-                ));
-            }
-        }
-        for field in [Field::Name, Field::Phone, Field::Company] {
-            let Some(ws) = run.writes.get(&(p, field)) else {
-                continue;
-            };
-            let Some(f) = mappings.field(field.canonical()) else {
-                continue;
-            };
-            let hubspot_final = read_hubspot(f, h, region)
-                .ok()
-                .flatten()
-                .map(|c| c.into_owned())
-                .unwrap_or_default();
-            let gorgias_final = read_gorgias(f, g, region)
-                .ok()
-                .flatten()
-                .map(|c| c.into_owned())
-                .unwrap_or_default();
-            for (side, fin) in [("HubSpot", hubspot_final), ("Gorgias", gorgias_final)] {
-                if !ws.iter().any(|w| w.value == fin) {
-                    fails.push(format!(
-                        "p{p}.{} in {side}: final {fin:?} is a value nobody wrote ({:?})",
-                        field.canonical(),
-                        ws.iter().map(|w| &w.value).collect::<Vec<_>>()
-                    ));
-                    continue;
-                }
-                // The policy (newest): the last write wins unless the other side wrote the
-                // same field in the same round (a real conflict: either is acceptable).
-                let Some(last) = ws.last() else { continue };
-                let rivals: Vec<&Write> = ws
-                    .iter()
-                    .filter(|w| w.round == last.round && w.side != last.side)
-                    .collect();
-                // A cycle in flight during the last write may have read the record before it
-                // and then written the other side's latest earlier value over it.
-                let raced_by = ws[..ws.len() - 1]
-                    .iter()
-                    .rev()
-                    .find(|w| w.side != last.side)
-                    .filter(|_| last.racing);
-                if fin != last.value && !rivals.iter().any(|w| w.value == fin) {
-                    if raced_by.is_some_and(|w| w.value == fin) {
-                        notes.push(format!(
-                            "  note: p{p}.{} in {side}: the last write {:?} raced a cycle and ended as the earlier {fin:?} (accepted, docs/chaos.md \"Limits\")",
-                            field.canonical(),
-                            last.value
-                        ));
-                        continue;
-                    }
-                    fails.push(format!(
-                        "p{p}.{} in {side}: lost update: final {fin:?}, last write {:?} ({:?}, round {})",
-                        field.canonical(),
-                        last.value,
-                        last.side,
-                        last.round
-                    ));
-                }
-            }
-        }
-        if let Some(f) = run.foreign.get(&p) {
-            let now = g.fields["data"]["shop"]["order"].as_str();
-            let raced = f.racing && now == f.before.as_deref();
-            if now != Some(f.value.as_str()) && raced {
-                notes.push(format!(
-                    "  note: p{p}: the foreign data.shop.order {:?} raced a cycle and ended as the earlier {now:?} (accepted, docs/chaos.md \"Limits\")",
-                    f.value
-                ));
-            } else if now != Some(f.value.as_str()) {
-                fails.push(format!(
-                    "p{p}: the foreign integration's data.shop.order {:?} was overwritten: {}",
-                    f.value, g.fields["data"]
-                ));
-            }
-        }
-    }
-    // Store: outbox empty, every tether-marked record has an audited write.
-    let settings = tether::config::StoreSettings {
-        url: run
-            .env
-            .iter()
-            .find(|(k, _)| k == "TETHER__STORE__URL")
-            .map(|(_, v)| v.clone())
-            .unwrap(),
-        busy_timeout_ms: 5000,
-    };
-    let store = Store::open(&settings).await.unwrap();
-    let pending = store.pending_writes(1000).await.unwrap();
-    if !pending.is_empty() {
-        fails.push(format!(
-            "outbox not empty: {} pending writes",
-            pending.len()
-        ));
-    }
-    // Every record tether wrote (it carries tether's marks) is named by an audited
-    // `write.done`: as its subject (updates) or as the id its create answered.
-    let mut audited: BTreeSet<(String, String)> = BTreeSet::new();
-    for a in store.recent_audit(100_000).await.unwrap() {
-        if a.action != "write.done" {
-            continue;
-        }
-        for s in &a.subjects {
-            audited.insert((s.system().as_str().to_string(), s.id_string()));
-        }
-        let system = a.detail["system"].as_str().unwrap_or_default().to_string();
-        let mut ids = vec![];
-        collect_ids(&a.detail["result"], &mut ids);
-        for id in ids {
-            audited.insert((system.clone(), id));
-        }
-    }
-    let h_sys = RecordRef::Hubspot(HubspotId::new("1").unwrap())
-        .system()
-        .as_str()
-        .to_string();
-    let g_sys = RecordRef::Gorgias(GorgiasId::new(1).unwrap())
-        .system()
-        .as_str()
-        .to_string();
-    for r in &hubspot {
-        if r.properties
-            .get("tether_gorgias_id")
-            .is_some_and(|v| !v.is_empty())
-            && !run.survivors_h.contains(r.id.as_str())
-            && !audited.contains(&(h_sys.clone(), r.id.as_str().to_string()))
-        {
-            fails.push(format!(
-                "HubSpot {} was written by tether but no write.done names it",
-                r.id.as_str()
-            ));
-        }
-    }
-    for r in &gorgias {
-        if r.fields["external_id"]
-            .as_str()
-            .is_some_and(|v| !v.is_empty())
-            && !audited.contains(&(g_sys.clone(), r.id.get().to_string()))
-        {
-            fails.push(format!(
-                "Gorgias {} was written by tether but no write.done names it",
-                r.id.get()
-            ));
-        }
-    }
-    store.close().await;
-    let _ = sc;
-    run.trace.extend(notes);
-    fails
-}
-
-/// Every value under an `id` key, anywhere in `v`.
-fn collect_ids(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                match (k.as_str(), x) {
-                    ("id", Value::String(s)) => out.push(s.clone()),
-                    ("id", Value::Number(n)) => out.push(n.to_string()),
-                    _ => collect_ids(x, out),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_ids(x, out)),
-        _ => {}
     }
 }
 

@@ -43,7 +43,7 @@ impl World {
         self.sb
             .gorgias
             .edit_as_agent(self.gorgias_id, json!({ "name": gorgias_name }));
-        settle().await;
+        settle(&self.sb).await;
     }
 
     fn names(&self) -> (String, String) {
@@ -81,7 +81,7 @@ async fn world() -> World {
     };
     w.ok(&["setup"]).await;
     w.ok(&["sync"]).await;
-    settle().await;
+    settle(&w.sb).await;
     let store = tether::store::Store::open_read_only(&tether::config::StoreSettings {
         url: format!("sqlite://{}", w.dir.path().join("t.db").display()),
         busy_timeout_ms: 2_000,
@@ -132,7 +132,7 @@ async fn a_held_conflict_is_resolved_from_the_command_line_and_applied_by_one_sy
     );
 
     // Still held by the next sync, and not duplicated.
-    settle().await;
+    settle(&w.sb).await;
     w.ok(&["sync"]).await;
     assert_eq!(
         w.json(&["conflicts", "list", "--json"])
@@ -206,7 +206,7 @@ async fn a_held_conflict_is_resolved_from_the_command_line_and_applied_by_one_sy
         w.names(),
         ("Jane Smith".to_string(), "Jane Smith".to_string())
     );
-    settle().await;
+    settle(&w.sb).await;
     let (code, out) = w.tether(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Nothing to do"), "{out}");
@@ -242,7 +242,7 @@ async fn a_value_of_ones_own_is_written_to_both_sides() {
         w.names(),
         ("Janet Smith".to_string(), "Janet Smith".to_string())
     );
-    settle().await;
+    settle(&w.sb).await;
     let (code, out) = w.tether(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(code, 0, "{out}");
     let inbox = w.ok(&["inbox"]).await;
@@ -272,7 +272,7 @@ async fn a_conflict_whose_sides_agree_again_closes_by_itself() {
             ]),
         )
         .unwrap();
-    settle().await;
+    settle(&w.sb).await;
     w.ok(&["sync"]).await;
     let all = w.json(&["conflicts", "list", "--all", "--json"]).await;
     assert_eq!(all[0]["status"], "closed", "{all:#}");
@@ -402,7 +402,7 @@ async fn a_resolution_whose_write_is_refused_stays_live_until_the_write_succeeds
         .unwrap();
     sb.gorgias
         .edit_as_agent(link.gorgias.get(), json!({"name": "Jane Smith"}));
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     let [held] = cycle
         .store
@@ -458,7 +458,7 @@ async fn a_resolution_whose_write_is_refused_stays_live_until_the_write_succeeds
         )
         .await
         .unwrap();
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     let c = sb.hubspot.contact(link.hubspot.as_str()).unwrap();
     assert_eq!(c["properties"]["firstname"], "Jane");

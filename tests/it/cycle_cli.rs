@@ -49,7 +49,7 @@ async fn plan_detailed_exitcode_is_2_with_changes_and_0_after_sync() {
     let (code, out) = run(env.clone(), d.clone(), &["sync"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok"), "{out}");
-    settle().await;
+    settle(&sb).await;
 
     let writes = sb.write_calls();
     let (code, out) = run(env.clone(), d.clone(), &["plan", "--detailed-exitcode"]).await;

@@ -60,7 +60,7 @@ async fn a_kill_between_outbox_and_apply_loses_and_doubles_nothing() {
     assert_eq!(sb.gorgias.customer_ids().len(), 15);
     assert_eq!(cycle.store.links().await.unwrap().len(), 15);
     // Nothing lost: once the cycle after the restart is done, both sides agree.
-    settle().await;
+    settle(&sb).await;
     let before = sb.write_calls();
     let r = restarted.run().await.unwrap();
     assert!(!r.plan.has_writes(), "{:?}", r.plan);

@@ -90,10 +90,10 @@ async fn hubspot_near_duplicates_are_proposed_once_then_refreshed() {
     assert!(kept.contains(&h(&a)) && kept.contains(&h(&b)), "{kept:?}");
 
     // Both records change, so the next cycle has both in hand again.
-    settle().await;
+    settle(&sb).await;
     touch_contact(&sb, &a, "Acme");
     touch_contact(&sb, &b, "Acme Inc");
-    settle().await;
+    settle(&sb).await;
     let r2 = cycle.run().await.unwrap();
     let again = pending_for(&cycle.store, &pair).await;
     assert_eq!(
@@ -140,10 +140,10 @@ async fn a_rejected_gorgias_pair_is_not_proposed_again() {
         .await
         .unwrap();
 
-    settle().await;
+    settle(&sb).await;
     assert!(sb.gorgias.edit_as_agent(ids[0], json!({"note": "vip"})));
     assert!(sb.gorgias.edit_as_agent(ids[1], json!({"note": "vip too"})));
-    settle().await;
+    settle(&sb).await;
     let r2 = cycle.run().await.unwrap();
     assert!(
         r2.dedup.previously_rejected >= 1,
@@ -296,7 +296,7 @@ async fn auto_merge_applies_at_most_its_cap_per_cycle() {
     let held = merged.iter().find(|p| **p != approved[0].pair).unwrap();
     assert_eq!(pending_for(&cycle.store, held).await.len(), 1);
 
-    settle().await;
+    settle(&sb).await;
     let r2 = cycle.run().await.unwrap();
     assert!(r2.dedup.merges_applied <= 1, "{:?}", r2.dedup);
     assert!(r2.dedup.auto_approved <= 1, "{:?}", r2.dedup);
@@ -317,7 +317,7 @@ async fn auto_merge_applies_at_most_its_cap_per_cycle() {
     );
     // Later cycles keep merging at most one pair each, and never recreate a contact.
     for _ in 0..4 {
-        settle().await;
+        settle(&sb).await;
         let r = cycle.run().await.unwrap();
         assert!(r.dedup.merges_applied <= 1, "{:?}", r.dedup);
         assert_eq!(r.plan.summary.hubspot_creates, 0);

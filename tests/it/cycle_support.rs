@@ -5,9 +5,10 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tether::commands::demo::{Sandboxes, default_mappings};
+use tether::commands::demo::default_mappings;
 use tether::cycle::{Cycle, CycleOptions};
 use tether::mappings::{MappingSet, parse_str};
+use tether::sandbox::Sandboxes;
 use tether::store::Store;
 
 pub const SPEED: f64 = 50.0;
@@ -33,9 +34,13 @@ pub async fn cycle(sb: &Sandboxes) -> Cycle {
     cycle_with(sb, default_mappings().unwrap(), options()).await
 }
 
-/// The search index lag of the HubSpot sandbox (2 s real) at SPEED, with margin.
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(150)).await;
+/// Waits until the HubSpot sandbox's search index shows every write made so far (its lag is
+/// 2 s real, 40 ms at SPEED): polled with a deadline, never a fixed sleep.
+pub async fn settle(sb: &Sandboxes) {
+    super::harness::eventually(Duration::from_secs(5), "the HubSpot search index", || {
+        sb.hubspot.search_index_current().then_some(())
+    })
+    .await;
 }
 
 pub fn contact(email: &str, first: &str, last: &str, phone: &str) -> BTreeMap<String, String> {
@@ -94,10 +99,8 @@ pub fn manual_name_mappings() -> MappingSet {
 /// The `tether` binary in `dir`, with `env` set and nothing from the caller's environment
 /// that could change its configuration.
 pub fn tether(env: &[(String, String)], dir: &std::path::Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("tether").unwrap();
-    c.current_dir(dir)
-        .env_remove("TETHER_CONFIG")
-        .env("NO_COLOR", "1");
+    let mut c = super::harness::tether_assert();
+    c.current_dir(dir);
     for (k, v) in env {
         c.env(k, v);
     }

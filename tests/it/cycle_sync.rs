@@ -24,7 +24,7 @@ async fn a_sync_followed_at_once_by_another_writes_nothing() {
     assert_eq!(sb.hubspot.live_count(), 18);
     assert_eq!(sb.gorgias.customer_ids().len(), 18);
 
-    settle().await;
+    settle(&sb).await;
     let r2 = cycle.run().await.unwrap();
     assert_eq!(r2.outcome, CycleOutcome::Ok);
     assert!(!r2.plan.has_writes(), "{:?}", r2.plan);
@@ -47,7 +47,7 @@ async fn a_one_sided_edit_propagates_once_then_nothing() {
         link.gorgias.get(),
         json!({"channels": [{"type": "phone", "address": "+14155550199", "preferred": true}]}),
     );
-    settle().await;
+    settle(&sb).await;
     let before = sb.write_calls();
     let r = cycle.run().await.unwrap();
     assert_eq!(r.plan.summary.hubspot_updates, 1, "{:?}", r.plan);
@@ -57,7 +57,7 @@ async fn a_one_sided_edit_propagates_once_then_nothing() {
     assert_eq!(after.1, before.1);
     let c = sb.hubspot.contact(link.hubspot.as_str()).unwrap();
     assert_eq!(c["properties"]["phone"], "+14155550199");
-    settle().await;
+    settle(&sb).await;
     let r = cycle.run().await.unwrap();
     assert!(!r.plan.has_writes());
     assert_eq!(sb.write_calls(), after);
@@ -82,7 +82,7 @@ async fn a_manual_conflict_is_held_and_shown_in_plan() {
         .unwrap();
     sb.gorgias
         .edit_as_agent(link.gorgias.get(), json!({"name": "Jane Smith"}));
-    settle().await;
+    settle(&sb).await;
 
     let plan = cycle.plan().await.unwrap();
     assert_eq!(plan.conflicts.len(), 1, "{plan:?}");
@@ -106,7 +106,7 @@ async fn a_manual_conflict_is_held_and_shown_in_plan() {
         .unwrap();
     assert!(audit.iter().any(|a| a.action == "conflict.held"));
     // Still held next time: the base did not move.
-    settle().await;
+    settle(&sb).await;
     assert_eq!(cycle.plan().await.unwrap().conflicts.len(), 1);
     let c = sb.hubspot.contact(link.hubspot.as_str()).unwrap();
     assert_eq!(c["properties"]["firstname"], "Janet");
@@ -241,7 +241,7 @@ async fn a_malformed_record_is_quarantined_and_the_cycle_goes_on() {
     assert!(q.reason.contains("data"), "{}", q.reason);
     // Never written, never created from, and not counted again.
     assert_eq!(sb.hubspot.live_count(), 3);
-    settle().await;
+    settle(&sb).await;
     let r = cycle.run().await.unwrap();
     assert_eq!(r.outcome, CycleOutcome::Ok);
     assert_eq!(r.quarantined, 0);
@@ -261,7 +261,7 @@ async fn a_hubspot_merge_moves_the_link_to_the_survivor_and_recreates_nothing() 
     assert_eq!(r.plan.summary.links, 1, "{:?}", r.plan);
     let survivor = sb.hubspot.merge_as_person(&ids[0], &ids[1]).unwrap();
     assert_ne!(survivor, ids[0], "a merge makes a new id");
-    settle().await;
+    settle(&sb).await;
     let (h_live, g_live) = (sb.hubspot.live_count(), sb.gorgias.customer_ids().len());
     let r = cycle.run().await.unwrap();
     assert_eq!(r.outcome, CycleOutcome::Ok, "{r:?}");
@@ -274,7 +274,7 @@ async fn a_hubspot_merge_moves_the_link_to_the_survivor_and_recreates_nothing() 
     assert_eq!(links[0].hubspot.as_str(), survivor);
     assert_eq!(sb.hubspot.live_count(), h_live);
     assert_eq!(sb.gorgias.customer_ids().len(), g_live);
-    settle().await;
+    settle(&sb).await;
     let before = sb.write_calls();
     let r = cycle.run().await.unwrap();
     assert!(!r.plan.has_writes(), "{:?}", r.plan);
@@ -294,7 +294,7 @@ async fn a_gorgias_merge_moves_the_link_to_the_target_and_recreates_nothing() {
     let r = cycle.run().await.unwrap();
     assert_eq!(r.plan.summary.links, 1, "{:?}", r.plan);
     assert!(sb.gorgias.merge_as_agent(g[0], g[1]));
-    settle().await;
+    settle(&sb).await;
     let (h_live, g_live) = (sb.hubspot.live_count(), sb.gorgias.customer_ids().len());
     let r = cycle.run().await.unwrap();
     assert_eq!(r.outcome, CycleOutcome::Ok, "{r:?}");
@@ -307,7 +307,7 @@ async fn a_gorgias_merge_moves_the_link_to_the_target_and_recreates_nothing() {
     assert_eq!(links[0].gorgias.get(), g[1]);
     assert_eq!(sb.hubspot.live_count(), h_live);
     assert_eq!(sb.gorgias.customer_ids().len(), g_live);
-    settle().await;
+    settle(&sb).await;
     let before = sb.write_calls();
     let r = cycle.run().await.unwrap();
     assert!(!r.plan.has_writes(), "{:?}", r.plan);

@@ -70,7 +70,7 @@ async fn a_targeted_cycle_syncs_one_contact_by_id_and_keeps_watermarks() {
     assert_eq!(cycle.store.watermark(System::Gorgias).await.unwrap(), wm_g);
 
     // The scheduled cycle then sees the edit (and our echo) as already processed.
-    settle().await;
+    settle(&sb).await;
     let w = sb.write_calls();
     let r = cycle.run().await.unwrap();
     assert!(!r.plan.has_writes(), "{:?}", r.plan);

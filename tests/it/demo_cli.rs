@@ -1,6 +1,6 @@
 //! `tether demo` as a process: it converges, and shows a held `manual` conflict settled by
 //! a person and a create refused by a portal rule, both settled by one sync once the person
-//! acted and the rule was lifted.
+//! acted and the rule was lifted; and it stays calm (under 120 lines, the rest in the report).
 
 use super::cycle_support::run;
 
@@ -38,4 +38,14 @@ async fn the_demo_settles_a_held_conflict_and_heals_a_refused_write() {
     assert!(out.contains("refused writes left: 0"), "{out}");
     assert!(out.contains("Nothing to do: both systems agree."), "{out}");
     assert!(report.exists());
+    // A calm demo: the summary, a handful of pairs and where the report is, not the whole
+    // plan (which printed thousands of lines before).
+    let lines = out.lines().count();
+    assert!(lines < 120, "the demo printed {lines} lines:\n{out}");
+    assert!(out.contains("more records (the HTML report"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("HTML report of the first plan: ") && l.ends_with("report.html")),
+        "{out}"
+    );
 }

@@ -136,15 +136,9 @@ async fn world() -> World {
 
 impl World {
     fn tether(&self) -> Command {
-        let mut cmd = Command::cargo_bin("tether").unwrap();
+        let mut cmd = super::harness::tether_assert();
         cmd.current_dir(self.dir.path());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("TETHER__") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("NO_COLOR", "1")
-            .env("TETHER__STORE__URL", store_settings(self.dir.path()).url)
+        cmd.env("TETHER__STORE__URL", store_settings(self.dir.path()).url)
             .env("TETHER__MAPPINGS__DIR", self.dir.path().join("mappings"))
             .env("TETHER__HUBSPOT__BASE_URL", &self.hubspot.base_url)
             .env("TETHER__HUBSPOT__TOKEN", "pat-na1-explain")

@@ -11,14 +11,17 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use tether::sandbox::hubspot::PortalRules;
 
+/// Where the spec files are: `TETHER_SHARED_DIR/specs/hubspot` when that variable is set
+/// (then the only place looked at), else `shared/specs/hubspot` beside or above the checkout.
 fn spec_dir() -> Option<PathBuf> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates = vec![];
-    if let Ok(d) = std::env::var("TETHER_SHARED_DIR") {
-        candidates.push(PathBuf::from(d).join("specs/hubspot"));
-    }
-    candidates.push(manifest.join("../shared/specs/hubspot"));
-    candidates.push(manifest.join("../../shared/specs/hubspot"));
+    let candidates = match std::env::var("TETHER_SHARED_DIR") {
+        Ok(d) => vec![PathBuf::from(d).join("specs/hubspot")],
+        Err(_) => vec![
+            manifest.join("../shared/specs/hubspot"),
+            manifest.join("../../shared/specs/hubspot"),
+        ],
+    };
     candidates
         .into_iter()
         .find(|p| p.join("CRM_Contacts_424_v3_contacts.json").exists())
@@ -527,4 +530,45 @@ async fn sandbox_answers_validate_against_the_official_openapi_schemas() {
         &mut bad,
     );
     assert!(bad.len() >= 4, "{bad:?}");
+}
+
+/// Runs the OpenAPI check alone, in a child process of this test binary, with no spec files
+/// (an empty `TETHER_SHARED_DIR`) and `CI` as given. Returns (passed, output).
+fn openapi_check_without_specs(ci: Option<&str>) -> (bool, String) {
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "hubspot_spec::sandbox_answers_validate_against_the_official_openapi_schemas",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("TETHER_SHARED_DIR", empty.path())
+    .env_remove("CI");
+    if let Some(v) = ci {
+        cmd.env("CI", v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_openapi_check_fails_under_ci_when_the_spec_files_are_absent() {
+    let (passed, out) = openapi_check_without_specs(Some("true"));
+    assert!(!passed, "must fail under CI=true without the specs:\n{out}");
+    assert!(
+        out.contains("CI=true but shared/specs/hubspot is missing"),
+        "{out}"
+    );
+    assert!(out.contains("1 failed"), "the check ran and failed:\n{out}");
+    // Outside CI the same run skips with a notice (a laptop without the shared directory).
+    let (passed, out) = openapi_check_without_specs(None);
+    assert!(passed, "{out}");
+    assert!(out.contains("OpenAPI validation skipped"), "{out}");
+    assert!(out.contains("1 passed"), "the check ran:\n{out}");
 }

@@ -322,8 +322,8 @@ async fn a_cycle_writes_the_valid_creates_of_a_batch_refused_whole() {
 #[tokio::test]
 async fn tether_sandbox_flags_set_the_portal_rules_and_the_legacy_switch() {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+    use std::process::Stdio;
+    let mut child = super::harness::tether_command()
         .args([
             "sandbox",
             "--hubspot-token",
@@ -337,7 +337,6 @@ async fn tether_sandbox_flags_set_the_portal_rules_and_the_legacy_switch() {
             "--hubspot-legacy-paths",
             "refuse",
         ])
-        .env_remove("TETHER__HUBSPOT__TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

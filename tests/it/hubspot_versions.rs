@@ -83,7 +83,7 @@ async fn sync_scenario(version: ApiVersion) {
     assert_eq!(r1.plan.summary.hubspot_creates, 4, "{version}");
     assert_eq!(r1.plan.summary.gorgias_creates, 4, "{version}");
     assert_eq!(sb.hubspot.live_count(), 12, "{version}");
-    settle().await;
+    settle(&sb).await;
     let before = sb.write_calls();
     let r2 = cycle.run().await.unwrap();
     assert!(!r2.plan.has_writes(), "{version}: echo {:?}", r2.plan);
@@ -94,7 +94,7 @@ async fn sync_scenario(version: ApiVersion) {
         link.gorgias.get(),
         json!({"channels": [{"type": "phone", "address": "+14155550199", "preferred": true}]}),
     );
-    settle().await;
+    settle(&sb).await;
     let r3 = cycle.run().await.unwrap();
     assert_eq!(
         r3.plan.summary.hubspot_updates, 1,

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area (see ARCHITECTURE.md).
 mod bad_input;
+mod bad_records;
 mod chaos;
 mod chaos_exec;
 mod chaos_scenario;
@@ -19,6 +20,7 @@ mod gorgias_faults;
 mod gorgias_feed;
 mod gorgias_sandbox;
 mod gorgias_writes;
+mod harness;
 mod hubspot_feed;
 mod hubspot_limits;
 mod hubspot_sandbox;

@@ -5,9 +5,7 @@ use predicates::prelude::*;
 use std::fs;
 
 fn tether() -> Command {
-    let mut c = Command::cargo_bin("tether").unwrap();
-    c.env_remove("TETHER_CONFIG").env("NO_COLOR", "1");
-    c
+    super::harness::tether_assert()
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 const HEADER: &str = "record_id,entity_id,source,first_name,last_name,email,phone,address1,address2,city,zip,state,country\n";
 
 fn tether(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("tether").unwrap();
+    let mut cmd = super::harness::tether_assert();
     cmd.current_dir(dir);
     cmd
 }

@@ -10,10 +10,8 @@ use tether::domain::{HubspotId, RecordRef};
 use tether::store::{Pair, ProposalId, ProposalInsert, ProposalStatus, Store};
 
 pub fn tether(url: &str) -> Command {
-    let mut c = Command::cargo_bin("tether").unwrap();
-    c.env_remove("TETHER_CONFIG")
-        .env("NO_COLOR", "1")
-        .env("TETHER__STORE__URL", url)
+    let mut c = super::harness::tether_assert();
+    c.env("TETHER__STORE__URL", url)
         .env("TETHER__HUBSPOT__TOKEN", "")
         .env("TETHER__SERVER__REVIEW_TOKEN", "")
         .current_dir(std::env::temp_dir());

@@ -450,7 +450,7 @@ async fn resolve_in_browser() {
         .unwrap();
     sb.gorgias
         .edit_as_agent(link.gorgias.get(), json!({"name": "Jane <b>Smith</b>"}));
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     let [held] = cycle
         .store
@@ -516,7 +516,7 @@ async fn resolve_in_browser() {
         sb.gorgias.customer(link.gorgias.get()).unwrap()["name"],
         "Jane <b>Smith</b>"
     );
-    settle().await;
+    settle(&sb).await;
     let plan = cycle.plan().await.unwrap();
     assert!(
         !plan.has_changes() && plan.conflicts.is_empty(),

@@ -568,3 +568,71 @@ async fn conflict_and_refused_write_forms_need_the_token_and_the_csrf_value() {
     );
     srv.stop().await;
 }
+
+/// Every route of the review router, as `method path` relative to `/review` (ids exist).
+fn every_guarded_route(proposal: i64) -> Vec<(&'static str, String)> {
+    vec![
+        ("GET", String::new()),
+        ("POST", format!("/proposals/{proposal}/approve")),
+        ("POST", format!("/proposals/{proposal}/reject")),
+        ("POST", "/conflicts/1/resolve".into()),
+        ("POST", "/refused/1/retry".into()),
+        ("POST", "/refused/1/dismiss".into()),
+        ("GET", "/api/proposals".into()),
+        ("GET", format!("/api/proposals/{proposal}")),
+        ("POST", format!("/api/proposals/{proposal}/approve")),
+        ("POST", format!("/api/proposals/{proposal}/reject")),
+    ]
+}
+
+#[tokio::test]
+async fn every_route_but_sign_in_refuses_without_the_token() {
+    let store = Store::open_in_memory().await.unwrap();
+    let id = nasty_proposal(&store, "1", "2", 0.9).await;
+    let srv = serve_review(bare(&store), TOKEN).await;
+    let c = client();
+    let base = format!("{}/review", srv.base_url);
+    let forged = format!("tether_review={}", "0".repeat(64));
+    for (method, path) in every_guarded_route(id.0) {
+        // No credentials at all, and a forged session cookie: both refused before the handler.
+        for cookie in [None, Some(forged.as_str())] {
+            let mut req = c
+                .request(method.parse().unwrap(), format!("{base}{path}"))
+                .form(&[("csrf", "x"), ("take", "hubspot"), ("reason", "r")]);
+            if let Some(v) = cookie {
+                req = req.header(reqwest::header::COOKIE, v);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with cookie {cookie:?}"
+            );
+            let body = res.text().await.unwrap();
+            assert!(!body.contains("alert"), "no data leaks: {body}");
+        }
+    }
+    // A signed-in browser's cookie does not open the JSON API (Bearer only).
+    let (cookie, _csrf) = session(&c, &base).await;
+    let res = c
+        .get(format!("{base}/api/proposals"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Sign-in itself is open: the right token signs in, a wrong one shows the form again.
+    let res = c
+        .post(format!("{base}/login"))
+        .form(&[("token", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.text().await.unwrap().contains("not right"));
+    assert_eq!(
+        store.proposal(id).await.unwrap().unwrap().status,
+        ProposalStatus::Pending
+    );
+    srv.stop().await;
+}

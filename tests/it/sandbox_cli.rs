@@ -14,7 +14,7 @@ fn value_after(lines: &[String], label: &str) -> String {
 
 #[tokio::test]
 async fn serves_seeded_sandboxes_with_the_printed_credentials_and_stops_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+    let mut child = super::harness::tether_command()
         .args([
             "sandbox",
             "--records",
@@ -24,7 +24,6 @@ async fn serves_seeded_sandboxes_with_the_printed_credentials_and_stops_on_sigte
             "--hubspot-token",
             "pat-test-token",
         ])
-        .env_remove("TETHER__HUBSPOT__TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -121,7 +120,7 @@ async fn serves_seeded_sandboxes_with_the_printed_credentials_and_stops_on_sigte
 fn generate_writes_a_labelled_csv() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("people.csv");
-    let status = Command::new(env!("CARGO_BIN_EXE_tether"))
+    let status = super::harness::tether_command()
         .args([
             "sandbox",
             "generate",

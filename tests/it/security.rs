@@ -4,7 +4,6 @@
 
 use super::cycle_support::*;
 use base64::Engine;
-use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_sync_at_trace_level_leaks_no_secret_and_masks_emails() {
@@ -73,12 +72,8 @@ async fn sync_at_trace_level(
 ) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tether"));
+    let mut c = super::harness::tether_command();
     c.current_dir(dir.path())
-        .env_remove("TETHER_CONFIG")
-        .env_remove("RUST_LOG")
-        .env_remove("TETHER__LOG__MASK_PII")
-        .env("NO_COLOR", "1")
         .env("TETHER__HUBSPOT__BASE_URL", &sb.hubspot_running.base_url)
         .env("TETHER__HUBSPOT__TOKEN", "pat-na1-demo")
         .env("TETHER__GORGIAS__BASE_URL", &sb.gorgias_running.base_url)

@@ -66,15 +66,75 @@ async fn service_progress_the_backfill_reports_growing_counts_per_stage() {
 
 #[test]
 fn service_progress_cycle_hook_survives_stage_changes_and_restarts() {
-    let hook = tether::service::progress::cycle_hook(3);
-    for (s, d, t) in [
+    use tether::service::progress::{StageEvent::*, StageTracker};
+    let calls = [
         (Stage::ReadHubspot, 5, 5),
         (Stage::Apply, 1, 10),
         (Stage::Apply, 4, 10),
+        // A new run of the apply step (the follow-up), too small to show.
         (Stage::Apply, 1, 2),
         (Stage::Apply, 2, 2),
         (Stage::ReadGorgias, 3, 3),
-    ] {
+    ];
+    let mut tracker = StageTracker::new(3);
+    let seen: Vec<_> = calls
+        .iter()
+        .map(|&(s, d, t)| tracker.observe(s, d, t))
+        .collect();
+    let expected = vec![
+        vec![
+            Start {
+                stage: Stage::ReadHubspot,
+                total: 5,
+            },
+            Advance {
+                stage: Stage::ReadHubspot,
+                by: 5,
+            },
+            Finish {
+                stage: Stage::ReadHubspot,
+                done: 5,
+            },
+        ],
+        vec![
+            Start {
+                stage: Stage::Apply,
+                total: 10,
+            },
+            Advance {
+                stage: Stage::Apply,
+                by: 1,
+            },
+        ],
+        vec![Advance {
+            stage: Stage::Apply,
+            by: 3,
+        }],
+        // The restart finishes the shown run where it was; the small new run stays hidden.
+        vec![Finish {
+            stage: Stage::Apply,
+            done: 4,
+        }],
+        vec![],
+        vec![
+            Start {
+                stage: Stage::ReadGorgias,
+                total: 3,
+            },
+            Advance {
+                stage: Stage::ReadGorgias,
+                by: 3,
+            },
+            Finish {
+                stage: Stage::ReadGorgias,
+                done: 3,
+            },
+        ],
+    ];
+    assert_eq!(seen, expected);
+    // The hook itself (bar or log lines) takes the same calls without panicking.
+    let hook = tether::service::progress::cycle_hook(3);
+    for (s, d, t) in calls {
         (hook.0)(s, d, t);
     }
 }

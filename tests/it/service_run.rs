@@ -93,10 +93,9 @@ async fn env(cron: &str, webhooks: bool) -> Env {
 
 impl Env {
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tether"));
+        let mut c = super::harness::tether_command();
         c.current_dir(self.dir.path())
             .args(args)
-            .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         for (k, v) in &self.vars {
             c.env(k, v);
@@ -161,14 +160,11 @@ impl Env {
 
     /// Waits until `n` cycles have finished.
     async fn wait_cycles(&self, n: f64, limit: Duration) {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            if self.cycles().await >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("fewer than {n} cycles within {limit:?}");
+        let what = format!("{n} finished cycles");
+        super::harness::eventually_async(limit, &what, || async {
+            (self.cycles().await >= n).then_some(())
+        })
+        .await;
     }
 
     /// A linked pair: seeded on both sides with one e-mail. Returns (HubSpot id, Gorgias id).

@@ -633,10 +633,8 @@ async fn the_cli_installs_and_uninstalls_with_the_default_mappings() {
         tokio::task::spawn_blocking(move || {
             let dir = tempfile::tempdir().unwrap();
             let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tether"));
+            let mut c = super::harness::tether_command();
             c.current_dir(dir.path())
-                .env_remove("TETHER_CONFIG")
-                .env("NO_COLOR", "1")
                 .env("TETHER__HUBSPOT__TOKEN", "pat-na1-demo")
                 .env("TETHER__GORGIAS__BASE_URL", &base)
                 .env("TETHER__GORGIAS__USERNAME", "api@sandbox.gorgias.test")

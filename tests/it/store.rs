@@ -24,13 +24,8 @@ fn settings(dir: &Path) -> StoreSettings {
 /// The `tether` binary, run in `dir` (so no stray `tether.toml` is read) with only the
 /// given `TETHER__…` variables.
 fn tether(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("tether").unwrap();
+    let mut cmd = super::harness::tether_assert();
     cmd.current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TETHER__") {
-            cmd.env_remove(k);
-        }
-    }
     cmd.env("TETHER__STORE__URL", store_url(dir));
     cmd
 }

@@ -84,7 +84,7 @@ async fn a_sync_before_setup_heals_after_setup() {
         .await
         .unwrap();
     for _ in 0..3 {
-        settle().await;
+        settle(&sb).await;
         cycle.run().await.unwrap();
     }
     // 12 contacts + 8 Gorgias-only customers: 20 people, on both sides, all linked.
@@ -92,7 +92,7 @@ async fn a_sync_before_setup_heals_after_setup() {
     assert_eq!(sb.gorgias.customer_ids().len(), 20);
     assert_eq!(cycle.store.counts().await.unwrap().links, 20);
     assert!(open(&cycle).await.is_empty(), "{:#?}", open(&cycle).await);
-    settle().await;
+    settle(&sb).await;
     let plan = cycle.plan().await.unwrap();
     assert!(!plan.owes_writes(), "{plan:#?}");
     assert!(plan.unsettled.is_empty() && !plan.has_changes());
@@ -128,7 +128,7 @@ async fn dismiss_and_retry_behave_as_described() {
         && u.attempts == 1));
 
     // Due at the next cycle, refused again: the backoff starts.
-    settle().await;
+    settle(&sb).await;
     let before = create_calls(&sb);
     cycle.run().await.unwrap();
     assert_eq!(create_calls(&sb) - before, 1);
@@ -139,7 +139,7 @@ async fn dismiss_and_retry_behave_as_described() {
     );
 
     // Not due: no attempt, yet the plan lists them and owes writes.
-    settle().await;
+    settle(&sb).await;
     let before = create_calls(&sb);
     cycle.run().await.unwrap();
     assert_eq!(
@@ -172,17 +172,17 @@ async fn dismiss_and_retry_behave_as_described() {
     let all = cycle.store.unsettled(UnsettledFilter::All).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].dismissed.as_ref().unwrap().reason, "not a customer");
-    settle().await;
+    settle(&sb).await;
     let plan = cycle.plan().await.unwrap();
     assert!(!plan.owes_writes(), "a dismissed write is not owed");
 
     // Ann changes: planned again, created, and her item settled.
-    settle().await;
+    settle(&sb).await;
     assert!(
         sb.gorgias
             .edit_as_agent(ids[0], json!({"name": "Ann Able-Changed"}))
     );
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     assert_eq!(sb.hubspot.live_count(), 3);
     assert!(
@@ -319,7 +319,7 @@ async fn a_portal_rule_refuses_some_creates_and_they_heal_when_it_is_lifted() {
         1,
         "one batch, each refused record in it once"
     );
-    settle().await;
+    settle(&sb).await;
     let (code, out) = run(env.clone(), d.clone(), &["plan", "--detailed-exitcode"]).await;
     assert_eq!(code, 2, "{out}");
     assert_eq!(out.matches("create in hubspot").count(), 3, "{out}");
@@ -332,10 +332,10 @@ async fn a_portal_rule_refuses_some_creates_and_they_heal_when_it_is_lifted() {
     let (code, out) = run(env.clone(), d.clone(), &["sync"]).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(sb.hubspot.live_count(), 7);
-    settle().await;
+    settle(&sb).await;
     let (code, out) = run(env.clone(), d.clone(), &["sync"]).await;
     assert_eq!(code, 0, "{out}");
-    settle().await;
+    settle(&sb).await;
     let (code, out) = run(env.clone(), d.clone(), &["plan", "--detailed-exitcode"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Nothing to do"), "{out}");
@@ -352,14 +352,14 @@ async fn a_changed_setting_clears_the_backoff() {
     refuse_hubspot_creates(&sb);
     for _ in 0..2 {
         cycle.run().await.unwrap();
-        settle().await;
+        settle(&sb).await;
     }
     let before = create_calls(&sb);
     cycle.run().await.unwrap();
     assert_eq!(create_calls(&sb), before, "in its backoff");
     let mut changed = cycle.clone();
     changed.options.max_creates += 1;
-    settle().await;
+    settle(&sb).await;
     changed.run().await.unwrap();
     assert_eq!(
         create_calls(&sb) - before,
@@ -409,7 +409,7 @@ async fn a_whole_batch_refusal_keeps_every_input_and_heals() {
     );
     assert_eq!(owed.len(), 2, "{owed:#?}");
     sb.hubspot.clear_portal_rules();
-    settle().await;
+    settle(&sb).await;
     cycle.run().await.unwrap();
     assert_eq!(sb.hubspot.live_count(), 4);
     assert!(open(&cycle).await.is_empty());

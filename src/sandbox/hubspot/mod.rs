@@ -173,6 +173,16 @@ impl HubspotSandbox {
         Some(s.render(c, Some(&names), &names))
     }
 
+    /// Whether search sees every write made so far (the index lag has passed for each):
+    /// what tests await instead of sleeping through the lag.
+    pub fn search_index_current(&self) -> bool {
+        let now = Instant::now();
+        self.store()
+            .index
+            .values()
+            .all(|v| v.last().is_none_or(|(t, _)| *t <= now))
+    }
+
     /// Number of live (not archived, not merged-away) contacts.
     pub fn live_count(&self) -> usize {
         self.store()
