@@ -132,6 +132,8 @@ struct RawField {
     hubspot_format: Option<Spanned<String>>,
     gorgias_format: Option<Spanned<String>>,
     hubspot_property: Option<Spanned<RawProperty>>,
+    /// Only for computed sources: `["spam", "trashed"]` (see `computed.rs`).
+    include: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -221,13 +223,13 @@ struct RawOption {
 // ---------- locating errors ----------
 
 /// A source file's text with helpers to turn byte offsets into lines and keys.
-struct Source<'a> {
-    path: &'a Path,
+pub(super) struct Source<'a> {
+    pub(super) path: &'a Path,
     text: &'a str,
 }
 
 impl Source<'_> {
-    fn line_of(&self, offset: usize) -> usize {
+    pub(super) fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
         self.text
             .as_bytes()
@@ -269,7 +271,7 @@ impl Source<'_> {
         }
     }
 
-    fn error<T>(
+    pub(super) fn error<T>(
         &self,
         at: &Spanned<T>,
         key: impl Into<String>,
@@ -337,7 +339,8 @@ const GORGIAS_TOP: &[&str] = &[
     "timezone",
 ];
 const GORGIAS_EXPECTED: &str = "\"@id\", one of email, name, firstname, lastname, external_id, note, \
-language, timezone, \"channels.phone\", a \"data.<key>[.<key>...]\" path, or [\"firstname\", \"lastname\"]";
+language, timezone, \"channels.phone\", a \"data.<key>[.<key>...]\" path, [\"firstname\", \"lastname\"], \
+or a computed source such as \"@tickets.count\" (docs/mappings.md)";
 const HUBSPOT_EXPECTED: &str = "a HubSpot property name (lower-case letters, digits, _), \"@id\", \
 or two property names to join, such as [\"firstname\", \"lastname\"]";
 
@@ -367,6 +370,7 @@ fn parse_gorgias_access(raw: &RawAccess) -> Option<GorgiasAccess> {
     match raw {
         RawAccess::One(s) if s == "@id" => Some(GorgiasAccess::Id),
         RawAccess::One(s) if s == "channels.phone" => Some(GorgiasAccess::PhoneChannel),
+        RawAccess::One(s) if s.starts_with('@') => super::computed::access(s),
         RawAccess::One(s) if GORGIAS_TOP.contains(&s.as_str()) => {
             Some(GorgiasAccess::Top(s.clone()))
         }
@@ -511,6 +515,26 @@ fn build_field(
     } else {
         kind
     };
+    let declared = f
+        .kind
+        .as_ref()
+        .map(|k| (ValueKind::from(*k.get_ref()), k.span()));
+    let (kind, gorgias) = super::computed::refine(
+        src,
+        fname,
+        (kind, gorgias),
+        declared,
+        f.include.as_ref(),
+        errors,
+    );
+    super::computed::check_target(
+        src,
+        fname,
+        &f.hubspot,
+        hubspot.as_ref(),
+        gorgias.as_ref(),
+        errors,
+    );
     let direction = f
         .direction
         .as_ref()
@@ -729,7 +753,7 @@ fn build_field(
                     group_name: pr
                         .group
                         .clone()
-                        .unwrap_or_else(|| "contactinformation".into()),
+                        .unwrap_or_else(|| super::computed::default_group(gorgias.as_ref()).into()),
                     description: pr.description.clone(),
                     options,
                     has_unique_value: pr.unique.unwrap_or(false),
@@ -977,8 +1001,14 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
     }
     let mut sources: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
     sources.sort();
+    let (rollups, fields): (Vec<_>, _) = fields.into_iter().partition(FieldMapping::is_computed);
+    let rollups = rollups
+        .into_iter()
+        .map(super::computed::with_property)
+        .collect();
     Ok(MappingSet {
         fields,
+        rollups,
         records,
         sources,
     })
@@ -1044,7 +1074,7 @@ fn build_records(
     declared: &BTreeMap<String, Origin>,
     errors: &mut Vec<MappingError>,
 ) -> RecordRules {
-    let by_name = |n: &str| fields.iter().find(|f| f.name == n);
+    let by_name = |n: &str| fields.iter().find(|f| f.name == n && !f.is_computed());
     let mut rules = RecordRules {
         email_field: by_name("email")
             .filter(|f| f.kind == ValueKind::Email)
