@@ -24,6 +24,7 @@ mod proposals;
 mod quarantine;
 mod records;
 mod status;
+mod support;
 mod unsettled;
 mod watermarks;
 
@@ -41,6 +42,7 @@ pub use proposals::{Decision, Pair, Proposal, ProposalId, ProposalInsert, Propos
 pub use quarantine::QuarantineEntry;
 pub use records::RecordSeen;
 pub use status::{Counts, RecordedWriter, StoreStatus};
+pub use support::{CustomerFacts, FeedPosition, SupportFeed};
 pub use unsettled::{
     Dismissal, FailureClass, NewRefusal, RetrySelection, Unsettled, UnsettledFilter, UnsettledId,
 };
