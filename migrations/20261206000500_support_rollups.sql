@@ -7,14 +7,15 @@ CREATE TABLE support_tickets (
     id               INTEGER PRIMARY KEY CHECK (id > 0),
     customer_id      INTEGER NOT NULL CHECK (customer_id > 0),
     status           TEXT    NOT NULL,
-    channel          TEXT,
-    subject          TEXT,
+    channel          TEXT    NOT NULL,
+    subject          TEXT    NOT NULL,
     created_at       TEXT    NOT NULL,
     updated_at       TEXT    NOT NULL,
     closed_at        TEXT,
     last_message_at  TEXT,
     spam             INTEGER NOT NULL CHECK (spam IN (0, 1)),
-    trashed          INTEGER NOT NULL CHECK (trashed IN (0, 1))
+    trashed          INTEGER NOT NULL CHECK (trashed IN (0, 1)),
+    messages_count   INTEGER NOT NULL CHECK (messages_count >= 0)
 );
 CREATE INDEX support_tickets_customer ON support_tickets (customer_id);
 
@@ -25,7 +26,8 @@ CREATE TABLE support_surveys (
     ticket_id    INTEGER NOT NULL,
     customer_id  INTEGER NOT NULL CHECK (customer_id > 0),
     score        INTEGER CHECK (score IS NULL OR score BETWEEN 0 AND 255),
-    scored_at    TEXT
+    scored_at    TEXT,
+    created_at   TEXT
 );
 CREATE INDEX support_surveys_ticket ON support_surveys (ticket_id);
 CREATE INDEX support_surveys_customer ON support_surveys (customer_id);

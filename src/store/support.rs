@@ -140,14 +140,14 @@ async fn apply_ticket(
             return Ok(());
         }
     }
-    let customer = resolve(merges, t.customer_id.get());
+    let customer = resolve(merges, t.customer_id);
     affected.extend(survey_owners_of_ticket(conn, t.id).await?);
     affected.extend(old.map(|(c, _)| c));
     affected.insert(customer);
     sqlx::query(
         "INSERT OR REPLACE INTO support_tickets (id, customer_id, status, channel, subject, \
-         created_at, updated_at, closed_at, last_message_at, spam, trashed) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         created_at, updated_at, closed_at, last_message_at, spam, trashed, messages_count) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(t.id)
     .bind(customer)
@@ -160,6 +160,7 @@ async fn apply_ticket(
     .bind(t.last_message_datetime.map(ts))
     .bind(t.spam)
     .bind(t.trashed)
+    .bind(i64::from(t.messages_count))
     .execute(&mut *conn)
     .await
     .ctx("store a support ticket")?;
@@ -184,17 +185,18 @@ async fn apply_survey(
         }
         affected.insert(survey_owner(conn, ticket, customer).await?);
     }
-    let customer = resolve(merges, s.customer_id.get());
+    let customer = resolve(merges, s.customer_id);
     affected.insert(survey_owner(conn, s.ticket_id, customer).await?);
     sqlx::query(
-        "INSERT OR REPLACE INTO support_surveys (id, ticket_id, customer_id, score, scored_at) \
-         VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO support_surveys (id, ticket_id, customer_id, score, scored_at, \
+         created_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(s.id)
     .bind(s.ticket_id)
     .bind(customer)
     .bind(s.score.map(i64::from))
     .bind(s.scored_datetime.map(ts))
+    .bind(s.created_datetime.map(ts))
     .execute(&mut *conn)
     .await
     .ctx("store a support survey")?;
@@ -235,33 +237,65 @@ async fn apply_merge(
     Ok(())
 }
 
-fn ticket_row(
-    r: (
-        i64,
-        i64,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-    ),
-    more: (Option<String>, Option<String>, bool, bool),
-) -> Result<TicketFacts, StoreError> {
-    let (id, customer, status, channel, subject, created, updated) = r;
-    let (closed, last_message, spam, trashed) = more;
-    Ok(TicketFacts {
-        id,
-        customer_id: gid("support ticket customer", customer)?,
-        status: status.into(),
-        channel,
-        subject,
-        created_datetime: parse_ts("ticket created_at", &created)?,
-        updated_datetime: parse_ts("ticket updated_at", &updated)?,
-        closed_datetime: opt_ts("ticket closed_at", closed)?,
-        last_message_datetime: opt_ts("ticket last_message_at", last_message)?,
-        spam,
-        trashed,
-    })
+/// A `support_tickets` row.
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: i64,
+    customer_id: i64,
+    status: String,
+    channel: String,
+    subject: String,
+    created_at: String,
+    updated_at: String,
+    closed_at: Option<String>,
+    last_message_at: Option<String>,
+    spam: bool,
+    trashed: bool,
+    messages_count: i64,
+}
+
+impl TicketRow {
+    fn facts(self) -> Result<TicketFacts, StoreError> {
+        Ok(TicketFacts {
+            id: self.id,
+            customer_id: self.customer_id,
+            status: self.status,
+            channel: self.channel,
+            subject: self.subject,
+            created_datetime: parse_ts("ticket created_at", &self.created_at)?,
+            updated_datetime: parse_ts("ticket updated_at", &self.updated_at)?,
+            closed_datetime: opt_ts("ticket closed_at", self.closed_at)?,
+            last_message_datetime: opt_ts("ticket last_message_at", self.last_message_at)?,
+            spam: self.spam,
+            trashed: self.trashed,
+            messages_count: u32::try_from(self.messages_count)
+                .map_err(|e| corrupt("ticket messages_count", e))?,
+        })
+    }
+}
+
+/// A `support_surveys` row.
+#[derive(sqlx::FromRow)]
+struct SurveyRow {
+    id: i64,
+    ticket_id: i64,
+    customer_id: i64,
+    score: Option<i64>,
+    scored_at: Option<String>,
+    created_at: Option<String>,
+}
+
+impl SurveyRow {
+    fn facts(self) -> Result<SurveyFacts, StoreError> {
+        Ok(SurveyFacts {
+            id: self.id,
+            ticket_id: self.ticket_id,
+            customer_id: self.customer_id,
+            score: self.score.and_then(|s| u8::try_from(s).ok()),
+            scored_datetime: opt_ts("survey scored_at", self.scored_at)?,
+            created_datetime: opt_ts("survey created_at", self.created_at)?,
+        })
+    }
 }
 
 impl Store {
@@ -332,36 +366,17 @@ impl Store {
             .collect();
         let mut conn = self.pool().acquire().await.ctx("read support facts")?;
         for c in customers {
-            let rows: Vec<(
-                i64,
-                i64,
-                String,
-                Option<String>,
-                Option<String>,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                bool,
-                bool,
-            )> = sqlx::query_as(
+            let rows: Vec<TicketRow> = sqlx::query_as(
                 "SELECT id, customer_id, status, channel, subject, created_at, updated_at, \
-                 closed_at, last_message_at, spam, trashed FROM support_tickets \
+                 closed_at, last_message_at, spam, trashed, messages_count FROM support_tickets \
                  WHERE customer_id = ? ORDER BY id",
             )
             .bind(c.get())
             .fetch_all(&mut *conn)
             .await
             .ctx("read support tickets")?;
-            let entry = out.entry(*c).or_default();
-            for r in rows {
-                entry.tickets.push(ticket_row(
-                    (r.0, r.1, r.2, r.3, r.4, r.5, r.6),
-                    (r.7, r.8, r.9, r.10),
-                )?);
-            }
-            let surveys: Vec<(i64, i64, i64, Option<i64>, Option<String>)> = sqlx::query_as(
-                "SELECT s.id, s.ticket_id, s.customer_id, s.score, s.scored_at \
+            let surveys: Vec<SurveyRow> = sqlx::query_as(
+                "SELECT s.id, s.ticket_id, s.customer_id, s.score, s.scored_at, s.created_at \
                  FROM support_surveys s LEFT JOIN support_tickets t ON t.id = s.ticket_id \
                  WHERE COALESCE(t.customer_id, s.customer_id) = ? ORDER BY s.id",
             )
@@ -369,15 +384,15 @@ impl Store {
             .fetch_all(&mut *conn)
             .await
             .ctx("read support surveys")?;
-            for (id, ticket_id, customer, score, scored_at) in surveys {
-                entry.surveys.push(SurveyFacts {
-                    id,
-                    ticket_id,
-                    customer_id: gid("support survey customer", customer)?,
-                    score: score.and_then(|s| u8::try_from(s).ok()),
-                    scored_datetime: opt_ts("survey scored_at", scored_at)?,
-                });
-            }
+            let entry = out.entry(*c).or_default();
+            entry.tickets = rows
+                .into_iter()
+                .map(TicketRow::facts)
+                .collect::<Result<_, _>>()?;
+            entry.surveys = surveys
+                .into_iter()
+                .map(SurveyRow::facts)
+                .collect::<Result<_, _>>()?;
         }
         Ok(out)
     }

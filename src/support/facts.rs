@@ -1,74 +1,49 @@
-//! The facts tether keeps about one Gorgias ticket and one satisfaction survey: exactly the
-//! fields the roll-ups need, so counts stay exact without re-listing a customer's history.
-//!
-//! Plain data. Must never hold HTTP or SQL shapes: the Gorgias connector converts its list
-//! items into these, and the store keeps one row per ticket and per survey.
+//! The facts tether keeps about one Gorgias ticket and one satisfaction survey: exactly what
+//! the roll-ups need, nothing of the messages' content. Plain data, built by the connector's
+//! pure decoders (`connectors::gorgias::wire`). Must never do I/O.
 
-use crate::domain::GorgiasId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// A ticket's status. Gorgias documents `open` and `closed`; anything else is kept verbatim
-/// (counted as a ticket, never as open).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "String", from = "String")]
-pub enum TicketStatus {
-    Open,
-    Closed,
-    Other(String),
-}
-
-impl TicketStatus {
-    pub fn as_str(&self) -> &str {
-        match self {
-            TicketStatus::Open => "open",
-            TicketStatus::Closed => "closed",
-            TicketStatus::Other(s) => s,
-        }
-    }
-}
-
-impl From<String> for TicketStatus {
-    fn from(s: String) -> Self {
-        match s.as_str() {
-            "open" => TicketStatus::Open,
-            "closed" => TicketStatus::Closed,
-            _ => TicketStatus::Other(s),
-        }
-    }
-}
-
-impl From<TicketStatus> for String {
-    fn from(s: TicketStatus) -> Self {
-        s.as_str().to_owned()
-    }
-}
-
-/// What tether keeps of one Gorgias ticket (the newest version read wins).
+/// One ticket as listed by `GET /api/tickets` (contract `gorgias.md` §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketFacts {
     pub id: i64,
-    pub customer_id: GorgiasId,
-    pub status: TicketStatus,
-    pub channel: Option<String>,
-    pub subject: Option<String>,
+    /// The customer the ticket belongs to now (after a merge, the survivor).
+    pub customer_id: i64,
+    /// `open` or `closed` as Gorgias sends it (lower-cased).
+    pub status: String,
+    /// `email`, `chat`, `phone`, … as Gorgias sends it; empty when absent.
+    pub channel: String,
+    /// Empty when absent.
+    pub subject: String,
     pub created_datetime: DateTime<Utc>,
     pub updated_datetime: DateTime<Utc>,
     pub closed_datetime: Option<DateTime<Utc>>,
     pub last_message_datetime: Option<DateTime<Utc>>,
     pub spam: bool,
+    /// From `trashed_datetime` being set.
     pub trashed: bool,
+    pub messages_count: u32,
 }
 
-/// What tether keeps of one satisfaction survey (one per ticket, per the Gorgias docs).
+impl TicketFacts {
+    /// Whether the ticket is open (any status but `closed`).
+    pub fn is_open(&self) -> bool {
+        self.status != "closed"
+    }
+}
+
+/// One satisfaction survey as listed by `GET /api/satisfaction-surveys` (one per ticket).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SurveyFacts {
     pub id: i64,
     pub ticket_id: i64,
-    pub customer_id: GorgiasId,
-    /// 1 to 5 once scored; `None` while the customer has not answered.
+    pub customer_id: i64,
+    /// 1..=5 once the customer answered; `None` before.
     pub score: Option<u8>,
     pub scored_datetime: Option<DateTime<Utc>>,
+    pub created_datetime: Option<DateTime<Utc>>,
 }
 
 impl SurveyFacts {

@@ -5,7 +5,7 @@
 //! aggregate recomputed from the store's rows after an incremental update equals one built
 //! from scratch. Must never decide what to write: that is [`super::writes`].
 
-use super::facts::{SurveyFacts, TicketFacts, TicketStatus};
+use super::facts::{SurveyFacts, TicketFacts};
 use crate::mappings::{ComputedSource, Include};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeSet;
@@ -15,9 +15,10 @@ use std::collections::BTreeSet;
 pub struct LastTicket {
     pub id: i64,
     pub created: DateTime<Utc>,
-    pub subject: Option<String>,
-    pub channel: Option<String>,
-    pub status: TicketStatus,
+    /// Empty when Gorgias sent none (as the two below).
+    pub subject: String,
+    pub channel: String,
+    pub status: String,
 }
 
 /// One customer's aggregates for one [`Include`] setting.
@@ -56,7 +57,7 @@ pub fn rollup<'a>(
             continue;
         }
         r.count += 1;
-        if t.status == TicketStatus::Open {
+        if t.is_open() {
             r.open_count += 1;
         }
         r.last_created = r.last_created.max(Some(t.created_datetime));
@@ -120,9 +121,9 @@ impl Rollup {
             S::TicketsLastCreatedDatetime => self.last_created.map(canonical_datetime),
             S::TicketsLastMessageDatetime => self.last_message.map(canonical_datetime),
             S::TicketsLastClosedDatetime => self.last_closed.map(canonical_datetime),
-            S::TicketsLastSubject => last.and_then(|l| l.subject.clone()),
-            S::TicketsLastChannel => last.and_then(|l| l.channel.clone()),
-            S::TicketsLastStatus => last.map(|l| l.status.as_str().to_owned()),
+            S::TicketsLastSubject => last.map(|l| l.subject.clone()).filter(|v| !v.is_empty()),
+            S::TicketsLastChannel => last.map(|l| l.channel.clone()).filter(|v| !v.is_empty()),
+            S::TicketsLastStatus => last.map(|l| l.status.clone()).filter(|v| !v.is_empty()),
             S::TicketsLastUrl => {
                 last.map(|l| format!("{}/app/ticket/{}", app_base.trim_end_matches('/'), l.id))
             }
@@ -140,7 +141,6 @@ impl Rollup {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::GorgiasId;
     use chrono::TimeZone;
 
     pub fn at(min: i64) -> DateTime<Utc> {
@@ -150,16 +150,17 @@ pub(crate) mod tests {
     pub fn ticket(id: i64, customer: i64, created: i64) -> TicketFacts {
         TicketFacts {
             id,
-            customer_id: GorgiasId::new(customer).unwrap(),
-            status: TicketStatus::Open,
-            channel: Some("email".into()),
-            subject: Some(format!("ticket {id}")),
+            customer_id: customer,
+            status: "open".into(),
+            channel: "email".into(),
+            subject: format!("ticket {id}"),
             created_datetime: at(created),
             updated_datetime: at(created),
             closed_datetime: None,
             last_message_datetime: Some(at(created)),
             spam: false,
             trashed: false,
+            messages_count: 1,
         }
     }
 
@@ -173,16 +174,17 @@ pub(crate) mod tests {
         SurveyFacts {
             id,
             ticket_id: ticket,
-            customer_id: GorgiasId::new(customer).unwrap(),
+            customer_id: customer,
             score,
             scored_datetime: score.map(|_| at(at_min)),
+            created_datetime: Some(at(at_min)),
         }
     }
 
     #[test]
     fn counts_newest_and_scores() {
         let mut closed = ticket(2, 1, 20);
-        closed.status = TicketStatus::Closed;
+        closed.status = "closed".into();
         closed.closed_datetime = Some(at(30));
         let mut spam = ticket(3, 1, 40);
         spam.spam = true;

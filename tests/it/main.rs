@@ -18,6 +18,7 @@ mod gorgias_common;
 mod gorgias_faults;
 mod gorgias_feed;
 mod gorgias_sandbox;
+mod gorgias_support_feeds;
 mod gorgias_writes;
 mod hubspot_feed;
 mod hubspot_limits;
