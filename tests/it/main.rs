@@ -45,4 +45,5 @@ mod service_support;
 mod sidebar;
 mod sidebar_browser;
 mod store;
+mod support_rollups;
 mod unsettled;
