@@ -36,6 +36,21 @@ impl MappingSet {
         self.fields.iter().position(|f| f.name == name)
     }
 
+    /// Property groups tether creates for its own properties (name, label): the "Gorgias
+    /// support" group when a roll-up property goes there.
+    pub fn hubspot_property_groups(&self) -> Vec<(&'static str, &'static str)> {
+        use super::computed::{PROPERTY_GROUP, PROPERTY_GROUP_LABEL};
+        let needed = self
+            .hubspot_properties()
+            .iter()
+            .any(|p| p.group_name == PROPERTY_GROUP);
+        if needed {
+            vec![(PROPERTY_GROUP, PROPERTY_GROUP_LABEL)]
+        } else {
+            vec![]
+        }
+    }
+
     /// HubSpot custom properties the mappings need, for `tether setup` to create when missing.
     pub fn hubspot_properties(&self) -> Vec<PropertyDefinition> {
         self.fields

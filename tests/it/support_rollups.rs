@@ -157,3 +157,75 @@ async fn rollups_are_exact_after_the_backfill_and_after_incremental_changes() {
     assert_eq!(prop(&p0, "gorgias_ticket_count"), "3", "{p0}");
     assert_eq!(prop(&p0, "gorgias_open_tickets"), "2", "{p0}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_creates_the_support_group_and_typed_properties_idempotently() {
+    let sb = sandboxes().await;
+    let m = mappings();
+    let created = sb.setup(&m).await.unwrap();
+    for p in [
+        "gorgias_ticket_count",
+        "gorgias_last_ticket_at",
+        "gorgias_last_subject",
+        "gorgias_avg_csat",
+    ] {
+        assert!(
+            created.iter().any(|c| c == p),
+            "{p} not created: {created:?}"
+        );
+    }
+    let h = &sb.hubspot_client;
+    // The group exists now: asking again creates nothing.
+    let again = h
+        .ensure_property_groups(&m.hubspot_property_groups())
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    assert!(sb.setup(&m).await.unwrap().is_empty(), "idempotent");
+    let base = &sb.hubspot_running.base_url;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}{path}"))
+                .bearer_auth("pat-na1-demo")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let groups = get("/crm/properties/2026-09/contacts/groups".into()).await;
+    let support: Vec<&Value> = groups["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["name"] == "gorgias_support")
+        .collect();
+    assert_eq!(support.len(), 1, "{groups}");
+    assert_eq!(support[0]["label"], "Gorgias support");
+    for (name, kind) in [
+        ("gorgias_ticket_count", "number"),
+        ("gorgias_last_ticket_at", "datetime"),
+        ("gorgias_last_subject", "string"),
+        ("gorgias_avg_csat", "number"),
+    ] {
+        let p = get(format!("/crm/properties/2026-09/contacts/{name}")).await;
+        assert_eq!(
+            (p["type"].as_str(), p["groupName"].as_str()),
+            (Some(kind), Some("gorgias_support")),
+            "{p}"
+        );
+    }
+    // A property in a group that does not exist is refused.
+    let r = http
+        .post(format!("{base}/crm/properties/2026-09/contacts"))
+        .bearer_auth("pat-na1-demo")
+        .json(&serde_json::json!({"name": "x_y", "label": "X", "type": "string", "fieldType": "text", "groupName": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
