@@ -274,6 +274,17 @@ impl TicketRow {
     }
 }
 
+/// A `support_feeds` row.
+#[derive(sqlx::FromRow)]
+struct FeedRow {
+    at: Option<String>,
+    tie_break: Option<String>,
+    cursor: Option<String>,
+    done: bool,
+    pages: i64,
+    items: i64,
+}
+
 /// A `support_surveys` row.
 #[derive(sqlx::FromRow)]
 struct SurveyRow {
@@ -452,21 +463,22 @@ impl Store {
 
     /// Where `feed` stands (the default when it has never been read).
     pub async fn support_feed(&self, feed: SupportFeed) -> Result<FeedPosition, StoreError> {
-        let row: Option<(
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            bool,
-            i64,
-            i64,
-        )> = sqlx::query_as(
+        let row: Option<FeedRow> = sqlx::query_as(
             "SELECT at, tie_break, cursor, done, pages, items FROM support_feeds WHERE feed = ?",
         )
         .bind(feed.as_str())
         .fetch_optional(self.pool())
         .await
         .ctx("read a support feed")?;
-        let Some((at, tie_break, cursor, done, pages, items)) = row else {
+        let Some(FeedRow {
+            at,
+            tie_break,
+            cursor,
+            done,
+            pages,
+            items,
+        }) = row
+        else {
             return Ok(FeedPosition::default());
         };
         Ok(FeedPosition {

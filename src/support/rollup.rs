@@ -21,6 +21,9 @@ pub struct LastTicket {
     pub status: String,
 }
 
+/// The order of scored surveys: when scored, then the survey id.
+pub type ScoreKey = (Option<DateTime<Utc>>, i64);
+
 /// One customer's aggregates for one [`Include`] setting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rollup {
@@ -34,7 +37,7 @@ pub struct Rollup {
     pub csat_count: u64,
     pub csat_sum: u64,
     /// The score of the most recently scored survey: ((scored at, survey id), score).
-    pub csat_last: Option<((Option<DateTime<Utc>>, i64), u8)>,
+    pub csat_last: Option<(ScoreKey, u8)>,
 }
 
 /// Whether a ticket counts under `include` (spam and trashed are left out by default).
