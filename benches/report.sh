@@ -17,7 +17,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(store hubspot_backfill gorgias_backfill api_economy engine matcher service_memory)
+ALL=(store hubspot_backfill gorgias_backfill api_economy support engine matcher service_memory)
 if [ "$#" -gt 0 ]; then benches=("$@"); else benches=("${ALL[@]}"); fi
 for b in "${benches[@]}"; do
   case " ${ALL[*]} " in *" $b "*) ;; *) echo "unknown bench '$b' (one of: ${ALL[*]})" >&2; exit 2 ;; esac

@@ -364,19 +364,36 @@ fn gorgias_decode_error(e: &gorgias::GorgiasError) {
     assert!(!e.is_transient());
 }
 
+/// How many items the `data` list of a page body holds, counted on the text made valid
+/// UTF-8: serde skips unknown fields without checking their UTF-8, so the page may read where
+/// a `Value` would not. serde also reads a struct from an array (`[data, meta]`).
+fn list_len(body: &[u8]) -> usize {
+    serde_json::from_str::<Value>(&String::from_utf8_lossy(body))
+        .ok()
+        .and_then(|v| {
+            let data = match &v {
+                Value::Array(fields) => fields.first(),
+                object => object.get("data"),
+            };
+            data.and_then(Value::as_array).map(Vec::len)
+        })
+        .unwrap_or(0)
+}
+
 /// Gorgias answers. First byte: `c` one customer, `l` a customer list page, `v` an event
-/// page, `e` an error answer (`e` + 3-digit status + body, the body also read as a
+/// page, `t` a ticket page, `s` a satisfaction-survey page, `e` an error answer (`e` + 3-digit status + body, the body also read as a
 /// `Location`), `r` a `Retry-after` value, `k` a call-limit header value.
 ///
 /// Properties: decoding never panics and fails only with a typed decode error; every item of
-/// a list page is either read or quarantined with a reason; every decoded customer
+/// a list page is either read or quarantined with a reason; ticket facts survive a JSON round
+/// trip and survey scores stay within 1..=5; every decoded customer
 /// serialises and decodes to the same value; an error answer maps to the type its status
 /// says; a `Retry-after` wait never exceeds the configured maximum.
 pub fn gorgias(data: &[u8]) {
     let Some((&tag, rest)) = data.split_first() else {
         return;
     };
-    match pick(tag, b"clverk") {
+    match pick(tag, b"clverkts") {
         b'c' => match gorgias::wire::customer("fuzz", rest) {
             Ok(c) => gorgias_round_trip(&c),
             Err(e) => gorgias_decode_error(&e),
@@ -386,23 +403,41 @@ pub fn gorgias(data: &[u8]) {
                 // Counted on the text made valid UTF-8: serde skips unknown fields without
                 // checking their UTF-8, so the page may read where a `Value` would not. serde
                 // also reads a struct from an array (`[data, meta]`).
-                let items = serde_json::from_str::<Value>(&String::from_utf8_lossy(rest))
-                    .ok()
-                    .and_then(|v| {
-                        let data = match &v {
-                            Value::Array(fields) => fields.first(),
-                            object => object.get("data"),
-                        };
-                        data.and_then(Value::as_array).map(Vec::len)
-                    })
-                    .unwrap_or(0);
-                assert_eq!(page.customers.len() + page.quarantined.len(), items);
+                assert_eq!(
+                    page.customers.len() + page.quarantined.len(),
+                    list_len(rest)
+                );
                 assert!(page.quarantined.iter().all(|q| !q.reason.is_empty()));
                 assert!(page.next_cursor.as_deref().is_none_or(|c| !c.is_empty()));
                 for c in &page.customers {
                     gorgias_round_trip(c);
                 }
                 let _ = gorgias::watermark_of(&page.customers);
+            }
+            Err(e) => gorgias_decode_error(&e),
+        },
+        b't' => match gorgias::wire::ticket_page("fuzz", rest) {
+            Ok(page) => {
+                assert_eq!(page.items.len() + page.quarantined.len(), list_len(rest));
+                assert!(page.quarantined.iter().all(|q| !q.reason.is_empty()));
+                assert!(page.next_cursor.as_deref().is_none_or(|c| !c.is_empty()));
+                for t in &page.items {
+                    // Facts are plain data: they survive a JSON round trip unchanged.
+                    let back: tether::support::TicketFacts =
+                        serde_json::from_value(serde_json::to_value(t).unwrap()).unwrap();
+                    assert_eq!(&back, t);
+                    assert_eq!(t.status, t.status.trim().to_ascii_lowercase());
+                }
+            }
+            Err(e) => gorgias_decode_error(&e),
+        },
+        b's' => match gorgias::wire::survey_page("fuzz", rest) {
+            Ok(page) => {
+                assert_eq!(page.items.len() + page.quarantined.len(), list_len(rest));
+                assert!(page.quarantined.iter().all(|q| !q.reason.is_empty()));
+                for s in &page.items {
+                    assert!(s.score.is_none_or(|n| (1..=5).contains(&n)), "{s:?}");
+                }
             }
             Err(e) => gorgias_decode_error(&e),
         },

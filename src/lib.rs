@@ -29,4 +29,5 @@ pub mod secret;
 pub mod service;
 pub mod sidebar;
 pub mod store;
+pub mod support;
 pub mod telemetry;

@@ -62,6 +62,9 @@ impl Sandboxes {
             .iter()
             .map(super::setup::property_definition)
             .collect();
+        self.hubspot_client
+            .ensure_property_groups(&mappings.hubspot_property_groups())
+            .await?;
         Ok(self.hubspot_client.ensure_properties(&defs).await?)
     }
 

@@ -60,6 +60,7 @@ fn gorgias_label(a: &GorgiasAccess) -> String {
         GorgiasAccess::JoinNames => "firstname+lastname".into(),
         GorgiasAccess::PhoneChannel => "channels.phone".into(),
         GorgiasAccess::Data(p) => format!("data.{}", p.join(".")),
+        GorgiasAccess::Computed(c) => c.source.name().into(),
     }
 }
 
@@ -73,11 +74,15 @@ pub fn summary(set: &MappingSet) -> String {
         .collect();
     s.push_str(&format!(
         "mappings OK: {} field{} from {}\n",
-        set.fields.len(),
-        if set.fields.len() == 1 { "" } else { "s" },
+        set.fields.len() + set.rollups.len(),
+        if set.fields.len() + set.rollups.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         files.join(", ")
     ));
-    for f in &set.fields {
+    for f in set.fields.iter().chain(&set.rollups) {
         let arrow = match f.direction {
             Direction::Both => "<->",
             Direction::ToHubspot => "<- ",

@@ -1,4 +1,5 @@
-//! `tether setup`: creates the HubSpot custom properties the mappings declare
+//! `tether setup`: creates the HubSpot property groups tether owns ("Gorgias support", for
+//! roll-up fields) and the custom properties the mappings declare
 //! (`[fields.X.hubspot_property]`) when they are missing, installs the Gorgias sidebar
 //! widgets when `sidebar.install` is `widget` or `card`, then clears the backoff of every
 //! unsettled record (writes refused before the setup was complete are retried by the next
@@ -36,6 +37,19 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
         .iter()
         .map(property_definition)
         .collect();
+    let groups = mappings.hubspot_property_groups();
+    let made = hubspot
+        .ensure_property_groups(&groups)
+        .await
+        .context("cannot create the HubSpot property groups")?;
+    for (name, label) in &groups {
+        let state = if made.iter().any(|m| m == name) {
+            "created"
+        } else {
+            "already there"
+        };
+        println!("HubSpot property group {name} ({label}): {state}");
+    }
     let created = hubspot
         .ensure_properties(&defs)
         .await

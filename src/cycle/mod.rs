@@ -17,6 +17,7 @@ pub mod precheck;
 pub mod read;
 pub mod replan;
 pub mod resume;
+pub mod support;
 pub mod targeted;
 
 pub use targeted::run_targeted;
@@ -214,6 +215,8 @@ pub struct CycleReport {
     pub read_hubspot: usize,
     /// Gorgias customers read this cycle.
     pub read_gorgias: usize,
+    /// Support roll-ups: feeds read, customers changed, contacts written ([`support`]).
+    pub support: support::SupportReport,
 }
 
 impl CycleReport {
@@ -402,6 +405,7 @@ async fn run_inner(
         dedup: dedup::DedupReport::default(),
         read_hubspot: gathered.read_hubspot,
         read_gorgias: gathered.read_gorgias,
+        support: support::SupportReport::default(),
     };
     if report.plan.caps.blocked {
         report.refused = Some(
@@ -445,6 +449,8 @@ async fn run_inner(
         records.extend(partners);
         report.dedup = dedup::propose_and_apply(ctx, settings, &records, Utc::now()).await?;
     }
+    // Support roll-ups: after the plan's links exist, so new contacts get theirs.
+    report.support = support::run(ctx, id).await?;
     let clean = report.applied.is_clean() && report.resumed.is_clean();
     let planned = conflicts::planned_pairs(&gathered.links, &gathered.hubspot, &gathered.gorgias);
     conflicts::record(ctx, &report.plan, &planned, clean, Utc::now()).await?;

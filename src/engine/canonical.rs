@@ -75,6 +75,10 @@ pub fn gorgias_text<'a>(
             }
             json_text(cur, &format!("data.{}", path.join(".")))?
         }
+        // Roll-ups are kept out of the engine's fields (`MappingSet::rollups`).
+        GorgiasAccess::Computed(c) => {
+            return Err(format!("{} is a computed roll-up", c.source.name()));
+        }
     };
     Ok(transformed(f, raw))
 }
@@ -333,7 +337,7 @@ impl GorgiasPatch {
             }
         };
         match &f.gorgias {
-            GorgiasAccess::Id | GorgiasAccess::JoinNames => {
+            GorgiasAccess::Id | GorgiasAccess::JoinNames | GorgiasAccess::Computed(_) => {
                 Err("this Gorgias field cannot be written".into())
             }
             GorgiasAccess::Top(name) => {

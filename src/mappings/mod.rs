@@ -5,11 +5,13 @@
 //! [`load_dir`], which reads the files. Must never touch records or the network: applying a
 //! mapping to a record is the engine's job.
 
+pub mod computed;
 pub mod model;
 pub mod parse;
 pub mod transform;
 pub mod value_map;
 
+pub use computed::{Computed, ComputedSource, Include};
 pub use model::*;
 pub use parse::{MappingError, MappingErrors, load_dir, parse_files, parse_str};
 pub use transform::Transform;

@@ -4,6 +4,7 @@
 //! rules, HubSpot property definitions). Must never read files or hold parsing logic: that is
 //! [`super::parse`]; must never touch records: that is the engine.
 
+use super::computed::Computed;
 use super::transform::Transform;
 use super::value_map::ValueMap;
 use crate::domain::Region;
@@ -13,8 +14,11 @@ use std::path::PathBuf;
 /// A validated set of field mappings, merged from every `*.toml` file of a directory.
 #[derive(Debug, Clone)]
 pub struct MappingSet {
-    /// Field mappings, sorted by canonical name.
+    /// Field mappings synced by the engine, sorted by canonical name.
     pub fields: Vec<FieldMapping>,
+    /// Support roll-ups (`gorgias = "@tickets.…"`, `to_hubspot` only), sorted by name: written
+    /// by the cycle's support step, never seen by the engine.
+    pub rollups: Vec<FieldMapping>,
     /// Which records take part and whether counterparts are created.
     pub records: RecordRules,
     /// The files the set was read from, sorted.
@@ -32,10 +36,26 @@ impl MappingSet {
         self.fields.iter().position(|f| f.name == name)
     }
 
+    /// Property groups tether creates for its own properties (name, label): the "Gorgias
+    /// support" group when a roll-up property goes there.
+    pub fn hubspot_property_groups(&self) -> Vec<(&'static str, &'static str)> {
+        use super::computed::{PROPERTY_GROUP, PROPERTY_GROUP_LABEL};
+        let needed = self
+            .hubspot_properties()
+            .iter()
+            .any(|p| p.group_name == PROPERTY_GROUP);
+        if needed {
+            vec![(PROPERTY_GROUP, PROPERTY_GROUP_LABEL)]
+        } else {
+            vec![]
+        }
+    }
+
     /// HubSpot custom properties the mappings need, for `tether setup` to create when missing.
     pub fn hubspot_properties(&self) -> Vec<PropertyDefinition> {
         self.fields
             .iter()
+            .chain(&self.rollups)
             .filter_map(|f| f.hubspot_property.clone())
             .collect()
     }
@@ -75,6 +95,13 @@ pub struct FieldMapping {
     pub origin: Origin,
 }
 
+impl FieldMapping {
+    /// Whether the field reads a computed support roll-up (kept in [`MappingSet::rollups`]).
+    pub fn is_computed(&self) -> bool {
+        matches!(self.gorgias, GorgiasAccess::Computed(_))
+    }
+}
+
 /// How a field is found on a HubSpot contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubspotAccess {
@@ -99,12 +126,17 @@ pub enum GorgiasAccess {
     PhoneChannel,
     /// A path inside the customer's `data` object: `data.tether.lifecycle_stage` → `["tether", "lifecycle_stage"]`.
     Data(Vec<String>),
+    /// A support roll-up worked out by tether (`@tickets.count`, ...): read only.
+    Computed(Computed),
 }
 
 impl GorgiasAccess {
     /// Whether tether can write through this accessor.
     pub fn writable(&self) -> bool {
-        !matches!(self, GorgiasAccess::Id | GorgiasAccess::JoinNames)
+        !matches!(
+            self,
+            GorgiasAccess::Id | GorgiasAccess::JoinNames | GorgiasAccess::Computed(_)
+        )
     }
 }
 

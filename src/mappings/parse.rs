@@ -73,7 +73,7 @@ mod source;
 
 use field::*;
 use raw::*;
-use source::*;
+pub(crate) use source::Source;
 
 struct Parsed<'a> {
     src: Source<'a>,
@@ -112,8 +112,14 @@ pub fn parse_files(files: &[(PathBuf, String)]) -> Result<MappingSet, MappingErr
     }
     let mut sources: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
     sources.sort();
+    let (rollups, fields): (Vec<_>, _) = fields.into_iter().partition(FieldMapping::is_computed);
+    let rollups = rollups
+        .into_iter()
+        .map(super::computed::with_property)
+        .collect();
     Ok(MappingSet {
         fields,
+        rollups,
         records,
         sources,
     })
@@ -282,7 +288,7 @@ fn build_records(
     declared: &BTreeMap<String, Origin>,
     errors: &mut Vec<MappingError>,
 ) -> RecordRules {
-    let by_name = |n: &str| fields.iter().find(|f| f.name == n);
+    let by_name = |n: &str| fields.iter().find(|f| f.name == n && !f.is_computed());
     let mut rules = RecordRules {
         email_field: by_name("email")
             .filter(|f| f.kind == ValueKind::Email)

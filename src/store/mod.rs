@@ -25,6 +25,7 @@ mod quarantine;
 mod records;
 mod snapshots;
 mod status;
+mod support;
 mod unsettled;
 mod watermarks;
 
@@ -43,6 +44,7 @@ pub use quarantine::QuarantineEntry;
 pub use records::RecordSeen;
 pub use snapshots::{Scan, Snapshot};
 pub use status::{Counts, RecordedWriter, StoreStatus};
+pub use support::{CustomerFacts, FeedPosition, SupportFeed};
 pub use unsettled::{
     Dismissal, FailureClass, NewRefusal, RetrySelection, Unsettled, UnsettledFilter, UnsettledId,
 };

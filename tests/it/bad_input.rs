@@ -207,6 +207,12 @@ const MAPPING_CASES: &[(&str, &str, &str, &str)] = &[
         "require_email = \"yes\"",
         "require_email",
     ),
+    (
+        "computed source written back to Gorgias",
+        "gorgias = \"@id\"\ndirection = \"to_hubspot\"",
+        "gorgias = \"@tickets.count\"\ndirection = \"both\"",
+        "fields.gorgias_id.direction",
+    ),
     ("bad version", "version = 1", "version = 99", "version"),
 ];
 

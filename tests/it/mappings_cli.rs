@@ -43,6 +43,51 @@ fn errors_name_file_line_key_and_expectation_and_exit_2() {
 }
 
 #[test]
+fn a_computed_source_written_the_wrong_way_exits_2_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("support.toml"),
+        "[fields.tickets]\nhubspot = \"gorgias_ticket_count\"\ngorgias = \"@tickets.count\"\ndirection = \"to_gorgias\"\n",
+    )
+    .unwrap();
+    tether()
+        .args(["mappings", "check"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "support.toml:4: `fields.tickets.direction`",
+        ))
+        .stderr(predicate::str::contains("\"@tickets.count\""))
+        .stderr(predicate::str::contains(
+            "expected direction = \"to_hubspot\"",
+        ));
+}
+
+#[test]
+fn the_support_example_checks_ok_with_every_computed_source() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/examples");
+    let tmp = tempfile::tempdir().unwrap();
+    fs::copy(dir.join("support.toml"), tmp.path().join("support.toml")).unwrap();
+    let out = tether()
+        .args(["mappings", "check"])
+        .arg(tmp.path())
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    for source in tether::mappings::ComputedSource::ALL {
+        assert!(
+            out.contains(source.name()),
+            "{} missing:\n{out}",
+            source.name()
+        );
+    }
+}
+
+#[test]
 fn duplicate_fields_across_files_name_both_files() {
     let dir = tempfile::tempdir().unwrap();
     let email = "[fields.email]\nhubspot = \"email\"\ngorgias = \"email\"\ntype = \"email\"\n";

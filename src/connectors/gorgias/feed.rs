@@ -3,6 +3,7 @@
 //! (deletions, merges) since a time. Cursors live only inside one call; never persisted.
 
 use super::dto::{Customer, CustomerEvent, format_filter};
+use super::limiter::Priority;
 use super::wire;
 use super::{GorgiasClient, Result, fail};
 use chrono::{DateTime, Utc};
@@ -74,7 +75,8 @@ impl GorgiasClient {
             }
             let ans = self
                 .t
-                .send(
+                .send_as(
+                    Priority::Feed,
                     "list_customers",
                     Method::GET,
                     "/api/customers",
@@ -136,7 +138,14 @@ impl GorgiasClient {
             }
             let ans = self
                 .t
-                .send("list_events", Method::GET, "/api/events", &query, None)
+                .send_as(
+                    Priority::Feed,
+                    "list_events",
+                    Method::GET,
+                    "/api/events",
+                    &query,
+                    None,
+                )
                 .await?;
             if !ans.status.is_success() {
                 return Err(fail("list_events", None, &ans));

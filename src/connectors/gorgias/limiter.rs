@@ -1,9 +1,34 @@
-//! The client-side leaky bucket: pure arithmetic over instants passed in. Models the
-//! account's bucket from our own sends and corrects it from the
-//! `X-Gorgias-Account-Api-Call-Limit: used/limit` header of each answer. Must never sleep or
-//! read the clock itself.
+//! The client-side leaky bucket and the one Gorgias budget's priorities: pure arithmetic over
+//! instants passed in. Models the account's bucket from our own sends and corrects it from the
+//! `X-Gorgias-Account-Api-Call-Limit: used/limit` header of each answer. Every call of the
+//! client (customer reads, writes and merges, the customer, ticket and survey feeds, the
+//! ticket backfill) takes its slot here with a [`Priority`]: a lower priority may only fill
+//! the bucket up to a lower level, so the slots above it stay free for the higher ones and a
+//! backfill never starves live sync. Must never sleep or read the clock itself.
 
 use std::time::{Duration, Instant};
+
+/// Who is asking for a slot, most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Live sync: writes of changes, merges, and the reads planning them. May fill the bucket.
+    Live,
+    /// Incremental feeds (customers, tickets, surveys changed since the watermark).
+    Feed,
+    /// Backfills (the first full pass over every ticket).
+    Backfill,
+}
+
+impl Priority {
+    /// The share of the bucket this priority may fill, in tenths.
+    fn tenths(self) -> u32 {
+        match self {
+            Priority::Live => 10,
+            Priority::Feed => 9,
+            Priority::Backfill => 8,
+        }
+    }
+}
 
 /// Our estimate of the account's bucket.
 #[derive(Debug, Clone)]
@@ -52,19 +77,24 @@ impl Limiter {
         }
     }
 
-    fn cap(&self) -> f64 {
-        f64::from(self.limit.saturating_sub(self.reserve).max(1))
+    /// The level up to which `p` may fill the bucket: all of it (less the reserve) for live
+    /// sync, 90 % for feeds, 80 % for backfills, never less than one slot.
+    fn cap_for(&self, p: Priority) -> f64 {
+        let full = self.limit.saturating_sub(self.reserve).max(1);
+        f64::from((full * p.tenths() / 10).max(1))
     }
 
-    /// Books one request and returns how long to wait before sending it.
-    pub fn reserve(&mut self, now: Instant) -> Duration {
+    /// Takes one slot for a request of priority `p` now, or says how long to wait before
+    /// asking again (nothing is booked then, so a more urgent request arriving meanwhile is
+    /// served first).
+    pub fn try_acquire(&mut self, now: Instant, p: Priority) -> Result<(), Duration> {
         self.drain(now);
-        let over = self.level + 1.0 - self.cap();
-        self.level += 1.0;
-        if over <= 0.0 {
-            Duration::ZERO
+        let over = self.level + 1.0 - self.cap_for(p);
+        if over <= 1e-9 {
+            self.level += 1.0;
+            Ok(())
         } else {
-            Duration::from_secs_f64(over / self.rate())
+            Err(Duration::from_secs_f64(over / self.rate()))
         }
     }
 
@@ -102,11 +132,20 @@ mod tests {
         let mut l = Limiter::new(40, Duration::from_secs(20), 1);
         let t0 = Instant::now();
         for _ in 0..39 {
-            assert_eq!(l.reserve(t0), Duration::ZERO);
+            assert_eq!(l.try_acquire(t0, Priority::Live), Ok(()));
         }
-        // The 40th waits half a second (2 per second drain), the 41st one second.
-        assert_eq!(l.reserve(t0), Duration::from_millis(500));
-        assert_eq!(l.reserve(t0), Duration::from_millis(1000));
+        // The 40th waits half a second (2 per second drain); nothing is booked by asking, so
+        // it is served once that half second has passed, and the next one waits again.
+        assert_eq!(
+            l.try_acquire(t0, Priority::Live),
+            Err(Duration::from_millis(500))
+        );
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!(l.try_acquire(t1, Priority::Live), Ok(()));
+        assert_eq!(
+            l.try_acquire(t1, Priority::Live),
+            Err(Duration::from_millis(500))
+        );
     }
 
     #[test]
@@ -114,19 +153,75 @@ mod tests {
         let mut l = Limiter::new(40, Duration::from_secs(20), 0);
         let t0 = Instant::now();
         l.observe(t0, 40, 40);
-        assert!(l.reserve(t0) > Duration::ZERO);
+        assert!(l.try_acquire(t0, Priority::Live).is_err());
         let mut l = Limiter::new(40, Duration::from_secs(20), 0);
-        l.reserve(t0);
-        l.reserve(t0);
+        l.try_acquire(t0, Priority::Live).unwrap();
+        l.try_acquire(t0, Priority::Live).unwrap();
         l.observe(t0, 1, 80);
         assert_eq!(l.limit(), 80);
         // level stays 2, not 1.
         for _ in 0..78 {
-            assert_eq!(l.reserve(t0), Duration::ZERO);
+            assert_eq!(l.try_acquire(t0, Priority::Live), Ok(()));
         }
-        assert!(l.reserve(t0) > Duration::ZERO);
+        assert!(l.try_acquire(t0, Priority::Live).is_err());
         assert_eq!(parse_call_limit(" 10/40"), Some((10, 40)));
         assert_eq!(parse_call_limit("x/40"), None);
         assert_eq!(parse_call_limit("1/0"), None);
+    }
+
+    /// A backfill asking for slots without pause fills only its share: feeds and live sync
+    /// still find free slots at once, and a feed leaves the last ones to live sync.
+    #[test]
+    fn a_backfill_leaves_room_for_feeds_and_live_sync() {
+        let mut l = Limiter::new(40, Duration::from_secs(20), 1);
+        let t0 = Instant::now();
+        let mut backfill = 0;
+        while l.try_acquire(t0, Priority::Backfill).is_ok() {
+            backfill += 1;
+        }
+        assert_eq!(backfill, 31);
+        let mut feed = 0;
+        while l.try_acquire(t0, Priority::Feed).is_ok() {
+            feed += 1;
+        }
+        assert_eq!(feed, 4);
+        let mut live = 0;
+        while l.try_acquire(t0, Priority::Live).is_ok() {
+            live += 1;
+        }
+        assert_eq!(live, 4);
+    }
+
+    /// Under contention, step by step in simulated time: every slot the bucket frees goes to
+    /// the most urgent waiter, so live requests are served in order while a backfill and a
+    /// feed keep asking, the feed before the backfill, and the backfill only once nothing
+    /// more urgent waits.
+    #[test]
+    fn freed_slots_go_to_the_most_urgent_waiter() {
+        let mut l = Limiter::new(40, Duration::from_secs(20), 1);
+        let mut now = Instant::now();
+        while l.try_acquire(now, Priority::Live).is_ok() {}
+        // Waiting: 5 live writes, 5 feed pages, 5 backfill pages; each tick every waiter asks
+        // once, most urgent first (the order of asking must not matter, so ask backfill first).
+        let mut waiting = [
+            (Priority::Backfill, 5),
+            (Priority::Feed, 5),
+            (Priority::Live, 5),
+        ];
+        let mut served = Vec::new();
+        for _ in 0..400 {
+            now += Duration::from_millis(100);
+            for (p, left) in waiting.iter_mut() {
+                if *left > 0 && l.try_acquire(now, *p).is_ok() {
+                    *left -= 1;
+                    served.push(*p);
+                }
+            }
+        }
+        let want: Vec<Priority> = [Priority::Live, Priority::Feed, Priority::Backfill]
+            .iter()
+            .flat_map(|p| [*p; 5])
+            .collect();
+        assert_eq!(served, want);
     }
 }

@@ -1,9 +1,10 @@
 //! The Gorgias REST connector (contract: `shared/contracts/gorgias.md`).
 //!
 //! Owns every HTTP call to Gorgias: the change feed (list by `updated_datetime:desc`, events
-//! for deletions and merges), reads, partial writes, channels, the `data` subtree, create
+//! for deletions and merges), the ticket and satisfaction-survey feeds, reads, partial writes, channels, the `data` subtree, create
 //! with the "already used" recovery, merge, and the account check for `tether doctor`. Holds
-//! itself under the account's leaky bucket, honours `Retry-after`, retries only 5xx and
+//! itself under the account's leaky bucket (one budget, taken by priority: live sync, then
+//! feeds, then backfills), honours `Retry-after`, retries only 5xx and
 //! transport failures, and turns every answer into typed data or a [`GorgiasError`].
 //! Must never make sync decisions and never persist cursors.
 
@@ -17,6 +18,9 @@ mod integrations;
 mod limiter;
 mod merge;
 mod metrics;
+mod support_feed;
+mod surveys;
+mod tickets;
 mod transport;
 mod whole_data;
 pub mod wire;
@@ -32,7 +36,11 @@ pub use dto::{
 pub use error::GorgiasError;
 pub use feed::{Feed, Quarantined, watermark_of};
 pub use integrations::{Integration, IntegrationSpec, Widget, WidgetSpec};
+pub use limiter::Priority;
 pub use metrics::ClientMetrics;
+pub use support_feed::FactsFeed;
+pub use surveys::{SurveyFeed, survey_watermark};
+pub use tickets::{TicketFeed, ticket_watermark};
 pub use transport::CALL_LIMIT_HEADER;
 pub use writes::CreateOutcome;
 

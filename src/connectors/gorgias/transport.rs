@@ -5,7 +5,7 @@
 
 use super::config::GorgiasConfig;
 use super::error::GorgiasError;
-use super::limiter::{Limiter, parse_call_limit};
+use super::limiter::{Limiter, Priority, parse_call_limit};
 use super::metrics::Metrics;
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
@@ -99,12 +99,37 @@ impl Transport {
             .real(super::wire::retry_after(raw, self.cfg.max_retry_after))
     }
 
-    /// Sends one request, retrying what is transient. `path_and_query` starts with `/api/`;
-    /// `query` pairs may repeat keys.
-    /// Long (about 130 lines) on purpose: one retry loop whose arms (success, 429, 503 with its
-    /// Retry-After, transport failures) share the attempt counters and the budget.
+    /// Sends one request of live sync (writes, merges, the reads planning them): see
+    /// [`Transport::send_as`].
     pub async fn send(
         &self,
+        op: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer, GorgiasError> {
+        self.send_as(Priority::Live, op, method, path, query, body)
+            .await
+    }
+
+    /// Waits for a slot of the shared budget at `priority` (a lower priority waits while a
+    /// more urgent request could use the slot).
+    async fn acquire(&self, priority: Priority) {
+        loop {
+            let wait = lock(&self.limiter).try_acquire(Instant::now(), priority);
+            match wait {
+                Ok(()) => return,
+                Err(d) => tokio::time::sleep(d).await,
+            }
+        }
+    }
+
+    /// Sends one request, retrying what is transient. `path` starts with `/api/`; `query`
+    /// pairs may repeat keys.
+    pub async fn send_as(
+        &self,
+        priority: Priority,
         op: &'static str,
         method: Method,
         path: &str,
@@ -116,10 +141,7 @@ impl Transport {
         let mut limited: u32 = 0;
         let mut attempts: u32 = 0;
         loop {
-            let wait = lock(&self.limiter).reserve(Instant::now());
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
+            self.acquire(priority).await;
             attempts += 1;
             self.metrics.count_call(op);
             let mut req = self.http.request(method.clone(), &url).query(query);

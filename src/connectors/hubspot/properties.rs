@@ -24,6 +24,46 @@ impl HubspotClient {
             .unwrap_or_default())
     }
 
+    /// Creates the contact property groups of `groups` (name, label) that do not exist yet
+    /// (`GET`, then `POST /crm/properties/{version}/contacts/groups`); returns the names
+    /// created. A 409 (made meanwhile) counts as existing. Never alters a group.
+    pub async fn ensure_property_groups(&self, groups: &[(&str, &str)]) -> Result<Vec<String>> {
+        if groups.is_empty() {
+            return Ok(vec![]);
+        }
+        let url = self
+            .t
+            .url(&self.paths().properties("contacts", &["groups"]), &[])?;
+        let a = self
+            .t
+            .send(Method::GET, url.clone(), None, Lane::Burst)
+            .await?;
+        let existing: HashSet<String> = a
+            .body
+            .get("results")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|g| g.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut created = vec![];
+        for (name, label) in groups.iter().filter(|(n, _)| !existing.contains(*n)) {
+            let body = serde_json::json!({"name": name, "label": label});
+            match self
+                .t
+                .send(Method::POST, url.clone(), Some(&body), Lane::Burst)
+                .await
+            {
+                Ok(_) => created.push((*name).to_owned()),
+                Err(e) if e.status() == Some(409) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(created)
+    }
+
     /// Creates those of `defs` that do not exist yet; returns the names created. A 409 (made
     /// meanwhile by someone else) counts as existing.
     pub async fn ensure_properties(&self, defs: &[PropertyDefinition]) -> Result<Vec<String>> {

@@ -15,7 +15,8 @@ pub(super) const GORGIAS_TOP: &[&str] = &[
     "timezone",
 ];
 pub(super) const GORGIAS_EXPECTED: &str = "\"@id\", one of email, name, firstname, lastname, external_id, note, \
-language, timezone, \"channels.phone\", a \"data.<key>[.<key>...]\" path, or [\"firstname\", \"lastname\"]";
+language, timezone, \"channels.phone\", a \"data.<key>[.<key>...]\" path, [\"firstname\", \"lastname\"], \
+or a computed source such as \"@tickets.count\" (docs/mappings.md)";
 pub(super) const HUBSPOT_EXPECTED: &str = "a HubSpot property name (lower-case letters, digits, _), \"@id\", \
 or two property names to join, such as [\"firstname\", \"lastname\"]";
 
@@ -45,6 +46,7 @@ pub(super) fn parse_gorgias_access(raw: &RawAccess) -> Option<GorgiasAccess> {
     match raw {
         RawAccess::One(s) if s == "@id" => Some(GorgiasAccess::Id),
         RawAccess::One(s) if s == "channels.phone" => Some(GorgiasAccess::PhoneChannel),
+        RawAccess::One(s) if s.starts_with('@') => crate::mappings::computed::access(s),
         RawAccess::One(s) if GORGIAS_TOP.contains(&s.as_str()) => {
             Some(GorgiasAccess::Top(s.clone()))
         }
@@ -139,6 +141,26 @@ pub(super) fn build_field(
     }
     let values = e.value_map(f);
     let kind = e.kind(f);
+    let declared = f
+        .kind
+        .as_ref()
+        .map(|k| (ValueKind::from(*k.get_ref()), k.span()));
+    let (kind, gorgias) = crate::mappings::computed::refine(
+        src,
+        fname,
+        (kind, gorgias),
+        declared,
+        f.include.as_ref(),
+        e.errors,
+    );
+    crate::mappings::computed::check_target(
+        src,
+        fname,
+        &f.hubspot,
+        hubspot.as_ref(),
+        gorgias.as_ref(),
+        e.errors,
+    );
     let direction = f
         .direction
         .as_ref()
@@ -154,10 +176,9 @@ pub(super) fn build_field(
     let region = e.region(f, kind);
     let hubspot_format = e.date_format(&f.hubspot_format, "hubspot_format", kind);
     let gorgias_format = e.date_format(&f.gorgias_format, "gorgias_format", kind);
-    let hubspot_property = f
-        .hubspot_property
-        .as_ref()
-        .and_then(|p| e.property_definition(p, hubspot.as_ref(), kind, values.as_ref()));
+    let hubspot_property = f.hubspot_property.as_ref().and_then(|p| {
+        e.property_definition(p, hubspot.as_ref(), gorgias.as_ref(), kind, values.as_ref())
+    });
     e.check_enum_options(f, kind, hubspot_property.as_ref());
     let default = f.default.as_ref().and_then(|d| {
         let field = Typed {
@@ -462,6 +483,7 @@ impl Entry<'_, '_> {
         &mut self,
         p: &Spanned<RawProperty>,
         hubspot: Option<&HubspotAccess>,
+        gorgias: Option<&GorgiasAccess>,
         kind: ValueKind,
         values: Option<&ValueMap>,
     ) -> Option<PropertyDefinition> {
@@ -542,7 +564,7 @@ impl Entry<'_, '_> {
             group_name: pr
                 .group
                 .clone()
-                .unwrap_or_else(|| "contactinformation".into()),
+                .unwrap_or_else(|| crate::mappings::computed::default_group(gorgias).into()),
             description: pr.description.clone(),
             options,
             has_unique_value: pr.unique.unwrap_or(false),

@@ -69,6 +69,8 @@ pub(super) struct RawField {
     pub(super) hubspot_format: Option<Spanned<String>>,
     pub(super) gorgias_format: Option<Spanned<String>>,
     pub(super) hubspot_property: Option<Spanned<RawProperty>>,
+    /// Only for computed sources: `["spam", "trashed"]` (see `computed.rs`).
+    pub(super) include: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

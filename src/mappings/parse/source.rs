@@ -4,13 +4,13 @@
 use super::*;
 
 /// A source file's text with helpers to turn byte offsets into lines and keys.
-pub(super) struct Source<'a> {
-    pub(super) path: &'a Path,
+pub(crate) struct Source<'a> {
+    pub(crate) path: &'a Path,
     pub(super) text: &'a str,
 }
 
 impl Source<'_> {
-    pub(super) fn line_of(&self, offset: usize) -> usize {
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
         self.text
             .as_bytes()
@@ -52,7 +52,7 @@ impl Source<'_> {
         }
     }
 
-    pub(super) fn error<T>(
+    pub(crate) fn error<T>(
         &self,
         at: &Spanned<T>,
         key: impl Into<String>,

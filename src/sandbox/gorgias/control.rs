@@ -1,8 +1,9 @@
 //! The `/__sandbox/` test controls over HTTP (seed, edit/merge/delete as an agent, read a
-//! customer, counters, faults, tickets), mirroring the in-process methods of
+//! customer, counters, faults, tickets and their actions, surveys), mirroring the in-process methods of
 //! [`GorgiasSandbox`]. No auth, no limits; must never be mounted under `/api/`.
 
 use super::GorgiasSandbox;
+use super::TicketAction;
 use super::faults::Fault;
 use super::reply;
 use axum::Json;
@@ -110,5 +111,64 @@ pub async fn fire(
             json!({"url": f.url, "status": f.status, "stored": f.stored}),
         ),
         Err(e) => reply::error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+/// `POST /__sandbox/tickets/{id}/{action}`: the ticket after the action.
+pub async fn ticket_action(
+    State(sb): State<GorgiasSandbox>,
+    Path((id, action)): Path<(i64, String)>,
+) -> Response {
+    let Some(action) = TicketAction::parse(&action) else {
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            "Unknown action: reply, close, open, trash or spam.",
+        );
+    };
+    match sb.ticket_action(id, action) {
+        Some(t) => reply::json(StatusCode::OK, t),
+        None => reply::not_found(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SurveyBody {
+    ticket_id: i64,
+    #[serde(default)]
+    score: Option<u8>,
+}
+
+/// `POST /__sandbox/satisfaction-surveys` `{"ticket_id","score"?}` → `{"id"}`.
+pub async fn add_survey(State(sb): State<GorgiasSandbox>, Json(b): Json<SurveyBody>) -> Response {
+    if b.score.is_some_and(|s| !(1..=5).contains(&s)) {
+        return reply::error(StatusCode::BAD_REQUEST, "Scores range from 1 to 5.");
+    }
+    match sb.add_survey(b.ticket_id, b.score) {
+        Some(id) => reply::json(StatusCode::CREATED, json!({ "id": id })),
+        None => reply::error(
+            StatusCode::BAD_REQUEST,
+            "No such ticket, or the ticket already has its survey.",
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ScoreBody {
+    score: u8,
+}
+
+/// `POST /__sandbox/satisfaction-surveys/{id}/score` `{"score"}`.
+pub async fn score_survey(
+    State(sb): State<GorgiasSandbox>,
+    Path(id): Path<i64>,
+    Json(b): Json<ScoreBody>,
+) -> Response {
+    if !(1..=5).contains(&b.score) {
+        return reply::error(StatusCode::BAD_REQUEST, "Scores range from 1 to 5.");
+    }
+    if sb.score_survey(id, b.score) {
+        reply::empty(StatusCode::NO_CONTENT)
+    } else {
+        reply::not_found()
     }
 }

@@ -1,6 +1,6 @@
 //! The Gorgias REST sandbox: an in-memory account served over HTTP by axum, following
 //! `shared/contracts/gorgias.md` §13 (auth, leaky bucket, customers list/CRUD/merge/data,
-//! events, tickets, account) plus test controls under `/__sandbox/`.
+//! events, tickets, satisfaction surveys, account) plus test controls under `/__sandbox/`.
 //!
 //! Owns the fake's behaviour and its configuration ([`SandboxConfig`]), including the
 //! choices the contract leaves UNCONFIRMED (duplicate-email status, merge-conflict status,
@@ -14,7 +14,12 @@
 //! - `GET|DELETE /__sandbox/counters`: calls per endpoint, 429s sent; reset
 //! - `POST|DELETE /__sandbox/faults`: queue a [`Fault`] (e.g.
 //!   `{"kind":"rate_limit","retry_after":2,"times":5}`); clear
-//! - `POST /__sandbox/tickets`: seed tickets
+//! - `POST /__sandbox/tickets`: seed (open) tickets ([`GorgiasSandbox::seed_tickets`])
+//! - `POST /__sandbox/tickets/{id}/{reply|close|open|trash|spam}`: act on a ticket as the
+//!   customer or an agent ([`GorgiasSandbox::ticket_action`])
+//! - `POST /__sandbox/satisfaction-surveys` `{"ticket_id","score"?}`: the ticket's survey
+//!   ([`GorgiasSandbox::add_survey`]); `POST /__sandbox/satisfaction-surveys/{id}/score`
+//!   `{"score"}`: the customer answers it ([`GorgiasSandbox::score_survey`])
 //! - `POST /__sandbox/integrations/{id}/fire` `{"trigger","ticket"}`: fire an HTTP
 //!   integration as Gorgias does ([`GorgiasSandbox::fire_integration`])
 
@@ -36,6 +41,8 @@ mod merge;
 mod paging;
 mod reply;
 mod state;
+mod support;
+mod surveys;
 mod tickets;
 pub mod time;
 mod validate;
@@ -43,6 +50,7 @@ mod validate;
 pub use faults::{Fault, FaultKind};
 pub use gate::CALL_LIMIT_HEADER;
 pub use state::Counters;
+pub use support::TicketAction;
 
 use crate::secret::Secret;
 use auth::AuthKind;
@@ -98,6 +106,12 @@ pub struct SandboxConfig {
     /// Echo HTTP-integration trigger keys with underscores (`ticket_created`, as the object
     /// page shows) instead of as sent (hyphens in the request schema). UNCONFIRMED.
     pub echo_triggers_with_underscores: bool,
+    /// Whether a customer merge bumps `updated_datetime` of the tickets it moves to the
+    /// survivor (UNCONFIRMED; off: only the `customer-merged` event tells).
+    pub merge_touches_tickets: bool,
+    /// The order of `GET /api/satisfaction-surveys` when no `order_by` is sent (UNCONFIRMED:
+    /// the reference lists no values; `created_datetime:desc` like tickets).
+    pub survey_default_order: String,
 }
 
 impl Default for SandboxConfig {
@@ -121,6 +135,8 @@ impl Default for SandboxConfig {
             agent_user_id: 2,
             integration_create_status: 201,
             echo_triggers_with_underscores: false,
+            merge_touches_tickets: false,
+            survey_default_order: "created_datetime:desc".into(),
         }
     }
 }
@@ -167,10 +183,12 @@ impl std::fmt::Debug for GorgiasSandbox {
 impl GorgiasSandbox {
     pub fn new(cfg: SandboxConfig) -> Self {
         let window = cfg.real_window();
+        let mut state = State::new();
+        state.merge_touches_tickets = cfg.merge_touches_tickets;
         Self {
             inner: Arc::new(Inner {
                 cfg,
-                state: Mutex::new(State::new()),
+                state: Mutex::new(state),
                 bucket: Mutex::new(LeakyBucket::new(window)),
                 faults: Mutex::new(faults::Faults::default()),
                 counters: Mutex::new(Counters::default()),
@@ -208,6 +226,7 @@ impl GorgiasSandbox {
             .route("/api/customers/{id}/data", put(data::put_data))
             .route("/api/events", get(events::list))
             .route("/api/tickets", get(tickets::list))
+            .route("/api/satisfaction-surveys", get(surveys::list))
             .route("/api/account", get(tickets::account))
             .route(
                 "/api/integrations",
@@ -251,6 +270,15 @@ impl GorgiasSandbox {
                 post(control::add_fault).delete(control::clear_faults),
             )
             .route("/__sandbox/tickets", post(control::seed_tickets))
+            .route(
+                "/__sandbox/tickets/{id}/{action}",
+                post(control::ticket_action),
+            )
+            .route("/__sandbox/satisfaction-surveys", post(control::add_survey))
+            .route(
+                "/__sandbox/satisfaction-surveys/{id}/score",
+                post(control::score_survey),
+            )
             .route("/__sandbox/integrations/{id}/fire", post(control::fire));
         api.merge(controls)
             .fallback(|| async { reply::not_found() })
@@ -396,12 +424,42 @@ impl GorgiasSandbox {
     }
 
     /// Adds tickets (objects shaped like list items; `customer.id` or `customer_id` links
-    /// them). Returns their ids.
+    /// them; what is absent is filled as Gorgias would, status open). Returns their ids.
     pub fn seed_tickets(&self, tickets: Vec<Value>) -> Vec<i64> {
         let mut st = self.state();
         tickets
             .into_iter()
-            .map(|t| tickets::seed_one(&mut st, t))
+            .map(|t| support::seed_ticket(&mut st, t))
             .collect()
+    }
+
+    /// Opens a new ticket for `customer` (the customer writes in on `channel`).
+    pub fn open_ticket(&self, customer: i64, subject: &str, channel: &str) -> i64 {
+        let body =
+            serde_json::json!({"customer_id": customer, "subject": subject, "channel": channel});
+        support::seed_ticket(&mut self.state(), body)
+    }
+
+    /// Replies to, closes, reopens, trashes or marks a ticket as spam; returns the ticket as
+    /// listed, `None` when it does not exist.
+    pub fn ticket_action(&self, id: i64, action: TicketAction) -> Option<Value> {
+        support::act(&mut self.state(), id, action)
+    }
+
+    /// Sends the satisfaction survey of a ticket (scored at once when `score` is given).
+    /// `None` when the ticket does not exist or already has its survey.
+    pub fn add_survey(&self, ticket_id: i64, score: Option<u8>) -> Option<i64> {
+        support::add_survey(&mut self.state(), ticket_id, score)
+    }
+
+    /// The customer scores survey `id` (1..=5). False when there is no such survey or the
+    /// score is out of range.
+    pub fn score_survey(&self, id: i64, score: u8) -> bool {
+        (1..=5).contains(&score) && support::score_survey(&mut self.state(), id, score)
+    }
+
+    /// Every ticket as listed, in creation order.
+    pub fn tickets(&self) -> Vec<Value> {
+        self.state().tickets.clone()
     }
 }

@@ -1,5 +1,5 @@
-//! The in-memory account: customers, channels, the merge map, the event log, tickets and
-//! counters, plus the operations on them. No HTTP here: routes and controls call these
+//! The in-memory account: customers, channels, the merge map, the event log, tickets,
+//! satisfaction surveys and counters, plus the operations on them. No HTTP here: routes and controls call these
 //! methods under the sandbox lock. Must never block or sleep.
 
 use super::time::{self, Clock};
@@ -195,6 +195,11 @@ pub struct State {
     pub merged_into: HashMap<i64, i64>,
     pub events: Vec<Event>,
     pub tickets: Vec<Value>,
+    /// Satisfaction surveys (one per ticket), as listed.
+    pub surveys: Vec<Value>,
+    /// Whether moving tickets to a merge's survivor bumps their `updated_datetime`
+    /// (UNCONFIRMED; [`super::SandboxConfig::merge_touches_tickets`]).
+    pub merge_touches_tickets: bool,
     pub clock: Clock,
     next_id: i64,
     next_channel_id: i64,
@@ -440,7 +445,7 @@ impl State {
             .cloned()
     }
 
-    /// Moves the source's channels, integrations and tickets onto the target, applies the
+    /// Moves the source's channels, integrations, tickets and surveys onto the target, applies the
     /// body to the target, deletes the source and remembers where it went.
     pub fn merge(
         &mut self,
@@ -476,13 +481,8 @@ impl State {
             t.updated = now;
         }
         self.apply_fields(target, body, now);
-        for ticket in &mut self.tickets {
-            if ticket.pointer("/customer/id").and_then(Value::as_i64) == Some(source)
-                && let Some(obj) = ticket.get_mut("customer").and_then(Value::as_object_mut)
-            {
-                obj.insert("id".into(), json!(target));
-            }
-        }
+        let touch = self.merge_touches_tickets;
+        super::support::move_to_survivor(self, source, target, touch);
         self.merged_into.insert(source, target);
         let object = if event_object_is_source {
             source

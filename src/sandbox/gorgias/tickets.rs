@@ -1,10 +1,11 @@
-//! `GET /api/tickets` (filter `customer_id`, `trashed` default true, the list envelope) over
-//! seeded tickets, and `GET /api/account`. Must never create tickets from API calls.
+//! `GET /api/tickets` (filter `customer_id`, `trashed` default true, `order_by` created or
+//! updated, asc or desc, default `created_datetime:desc`, cursor paging, the list envelope)
+//! over the account's tickets, and `GET /api/account`. Must never create tickets from API
+//! calls.
 
 use super::GorgiasSandbox;
 use super::paging::{self, Query};
 use super::reply;
-use super::state::State as Account;
 use super::time;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -18,29 +19,8 @@ const ORDERS: &[&str] = &[
     "updated_datetime:desc",
 ];
 
-/// Stores one seeded ticket, filling `id`, `uri`, `customer` and datetimes when missing.
-pub fn seed_one(st: &mut Account, ticket: Value) -> i64 {
-    let mut obj = ticket.as_object().cloned().unwrap_or_default();
-    let id = match obj.get("id").and_then(Value::as_i64) {
-        Some(id) => id,
-        None => st.alloc_id(),
-    };
-    obj.insert("id".into(), json!(id));
-    obj.insert("uri".into(), json!(format!("/api/tickets/{id}/")));
-    if let Some(cid) = obj.remove("customer_id").and_then(|v| v.as_i64()) {
-        obj.insert("customer".into(), json!({"id": cid}));
-    }
-    let now = time::format(st.clock.tick());
-    for key in ["created_datetime", "updated_datetime"] {
-        obj.entry(key).or_insert_with(|| json!(now));
-    }
-    obj.entry("status").or_insert_with(|| json!("open"));
-    obj.entry("trashed_datetime").or_insert(Value::Null);
-    st.tickets.push(Value::Object(obj));
-    id
-}
-
-fn key_of(t: &Value, field: &str) -> paging::Key {
+/// The sort key of an item: the ordering datetime in microseconds (0 when absent), then id.
+pub fn key_of(t: &Value, field: &str) -> paging::Key {
     let micros = t
         .get(field)
         .and_then(Value::as_str)
@@ -73,15 +53,17 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
     } else {
         "created_datetime"
     };
-    let mut rows: Vec<(paging::Key, Value)> = sb
-        .state()
+    let st = sb.state();
+    // Sort positions, not tickets: only the page's items are cloned.
+    let mut rows: Vec<(paging::Key, usize)> = st
         .tickets
         .iter()
-        .filter(|t| {
+        .enumerate()
+        .filter(|(_, t)| {
             customer.is_none_or(|c| t.pointer("/customer/id").and_then(Value::as_i64) == Some(c))
         })
-        .filter(|t| include_trashed || t.get("trashed_datetime").is_none_or(Value::is_null))
-        .map(|t| (key_of(t, field), t.clone()))
+        .filter(|(_, t)| include_trashed || t.get("trashed_datetime").is_none_or(Value::is_null))
+        .map(|(i, t)| (key_of(t, field), i))
         .collect();
     rows.sort_by(|a, b| {
         if params.desc {
@@ -91,13 +73,15 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
         }
     });
     let page = paging::page(rows, &params);
+    let items: Vec<Value> = page.items.iter().map(|i| st.tickets[*i].clone()).collect();
+    drop(st);
     let uri = match raw.as_deref() {
         Some(r) if !r.is_empty() => format!("/api/tickets?{r}"),
         _ => "/api/tickets".to_owned(),
     };
     reply::json(
         StatusCode::OK,
-        paging::envelope(page.items, &uri, page.prev, page.next),
+        paging::envelope(items, &uri, page.prev, page.next),
     )
 }
 

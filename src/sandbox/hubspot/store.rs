@@ -141,6 +141,8 @@ pub struct Store {
     /// Lower-cased e-mail (primary or additional) → live contact id.
     pub emails: HashMap<String, u64>,
     pub props: BTreeMap<String, PropertyDef>,
+    /// Contact property groups, name → group (`routes/groups.rs`).
+    pub prop_groups: BTreeMap<String, serde_json::Value>,
     pub next_id: u64,
     pub lowercase_emails: bool,
     pub lag: Duration,
@@ -180,6 +182,7 @@ impl Store {
                 .into_iter()
                 .map(|d| (d.name.clone(), d))
                 .collect(),
+            prop_groups: super::routes::groups::builtin_groups(),
             next_id: cfg.first_id,
             lowercase_emails: cfg.lowercase_emails,
             lag: cfg.scaled(cfg.search_index_lag),

@@ -5,6 +5,7 @@
 mod batch;
 mod contacts;
 mod control;
+pub mod groups;
 mod props;
 
 use super::HubspotSandbox;
@@ -35,6 +36,10 @@ fn versioned(v: PathVersion) -> Router<HubspotSandbox> {
         .route(&format!("{o}/batch/upsert"), post(batch::upsert))
         .route(&format!("{o}/batch/archive"), post(batch::archive))
         .route(&p, get(props::list).post(props::create))
+        .route(
+            &format!("{p}/groups"),
+            get(groups::list).post(groups::create),
+        )
         .route(&format!("{p}/{{name}}"), get(props::get_one))
 }
 

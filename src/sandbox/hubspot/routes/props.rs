@@ -41,6 +41,11 @@ pub async fn create(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
         Err(msg) => return ApiError::validation(msg).into_response(),
     };
     let mut s = sb.store();
+    if !s.prop_groups.contains_key(&def.group_name) {
+        // HubSpot refuses a property in a group that does not exist (exact answer UNCONFIRMED).
+        return ApiError::validation(format!("Property group {} does not exist", def.group_name))
+            .into_response();
+    }
     if s.props.contains_key(&def.name) {
         // 409 assumed (UNCONFIRMED).
         return ApiError::new(

@@ -1,0 +1,63 @@
+//! `GET /api/satisfaction-surveys`: the account's surveys, cursor paged, ordered by
+//! `created_datetime` (asc or desc; the accepted values are UNCONFIRMED, the default is
+//! [`super::SandboxConfig::survey_default_order`]), filter `ticket_id`. Must never create or
+//! score surveys from API calls.
+
+use super::GorgiasSandbox;
+use super::paging::{self, Query};
+use super::reply;
+use super::tickets::key_of;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::Value;
+
+const ORDERS: &[&str] = &["created_datetime:asc", "created_datetime:desc"];
+
+pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> Response {
+    let q = Query::parse(raw.as_deref());
+    let default_order = sb.config().survey_default_order.clone();
+    let params = match paging::list_params(&q, ORDERS, &default_order) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let ticket = match q.get("ticket_id").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            return reply::invalid_field(
+                "Invalid query parameters.",
+                "ticket_id",
+                "Not a valid integer.",
+            );
+        }
+    };
+    let st = sb.state();
+    let mut rows: Vec<(paging::Key, usize)> = st
+        .surveys
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            ticket.is_none_or(|t| s.get("ticket_id").and_then(Value::as_i64) == Some(t))
+        })
+        .map(|(i, s)| (key_of(s, "created_datetime"), i))
+        .collect();
+    rows.sort_by(|a, b| {
+        if params.desc {
+            b.0.cmp(&a.0)
+        } else {
+            a.0.cmp(&b.0)
+        }
+    });
+    let page = paging::page(rows, &params);
+    let items: Vec<Value> = page.items.iter().map(|i| st.surveys[*i].clone()).collect();
+    drop(st);
+    let uri = match raw.as_deref() {
+        Some(r) if !r.is_empty() => format!("/api/satisfaction-surveys?{r}"),
+        _ => "/api/satisfaction-surveys".to_owned(),
+    };
+    reply::json(
+        StatusCode::OK,
+        paging::envelope(items, &uri, page.prev, page.next),
+    )
+}
