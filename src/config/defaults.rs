@@ -1,0 +1,43 @@
+//! The built-in defaults: the lowest configuration layer, one value per key.
+//! Must never hold a secret and never be read anywhere but by the layering in `layers.rs`.
+
+
+/// The built-in defaults, as `(key, value)` pairs: the lowest configuration layer.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("hubspot.base_url", "https://api.hubapi.com"),
+    ("hubspot.token", ""),
+    ("hubspot.client_secret", ""),
+    ("hubspot.api_version", "2026-09"),
+    ("hubspot.burst_limit", "100"),
+    ("hubspot.burst_window_ms", "10000"),
+    ("hubspot.search_per_second", "5"),
+    ("gorgias.base_url", "https://{domain}.gorgias.com"),
+    ("gorgias.username", ""),
+    ("gorgias.api_key", ""),
+    ("gorgias.bucket_limit", "40"),
+    ("gorgias.bucket_window_ms", "20000"),
+    ("store.url", "sqlite://tether.db"),
+    ("store.busy_timeout_ms", "5000"),
+    ("mappings.dir", "mappings"),
+    ("schedule.cron", "0 */5 * * * *"),
+    ("server.listen", "127.0.0.1:8080"),
+    ("server.review_token", ""),
+    ("sync.default_region", "US"),
+    ("sync.overlap_seconds", "300"),
+    ("sync.max_creates", "500"),
+    ("sync.max_overwrites", "1000"),
+    ("matching.review_threshold", "0.80"),
+    ("matching.auto_merge_threshold", "1.01"),
+    ("matching.auto_merge_cap", "20"),
+    ("log.mask_pii", "true"),
+    ("sidebar.install", "none"),
+    ("sidebar.name", "HubSpot (tether)"),
+    ("sidebar.public_url", ""),
+    ("sidebar.card_secret", ""),
+    ("sidebar.card_header", "X-Tether-Card-Secret"),
+    ("sidebar.cache_seconds", "300"),
+    ("sidebar.max_deals", "3"),
+    ("sidebar.hubspot_portal_id", ""),
+    ("sidebar.hubspot_app_url", "https://app.hubspot.com"),
+    ("sidebar.requests_per_minute", "600"),
+];
