@@ -1,7 +1,6 @@
 //! The built-in defaults: the lowest configuration layer, one value per key.
 //! Must never hold a secret and never be read anywhere but by the layering in `layers.rs`.
 
-
 /// The built-in defaults, as `(key, value)` pairs: the lowest configuration layer.
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("hubspot.base_url", "https://api.hubapi.com"),

@@ -3,10 +3,9 @@
 //! Must never check a value's meaning (that is `validate.rs`) nor touch the network.
 
 use super::validate::validate;
-use super::{ConfigError, Settings, DEFAULTS, DEFAULT_CONFIG_FILE, ENV_PREFIX, ENV_SEPARATOR};
+use super::{ConfigError, DEFAULT_CONFIG_FILE, DEFAULTS, ENV_PREFIX, ENV_SEPARATOR, Settings};
 use crate::connectors::hubspot::ApiVersion;
 use std::path::{Path, PathBuf};
-
 
 /// Where a configuration value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

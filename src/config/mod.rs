@@ -16,7 +16,7 @@ mod layers;
 mod validate;
 
 pub use defaults::DEFAULTS;
-pub use layers::{load, Loaded, Origin, Sources};
+pub use layers::{Loaded, Origin, Sources, load};
 
 /// The prefix of every environment variable tether reads.
 pub const ENV_PREFIX: &str = "TETHER";
@@ -179,7 +179,6 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Other(String),
 }
-
 
 impl Settings {
     /// The phone region, already validated by [`load`].

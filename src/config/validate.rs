@@ -2,11 +2,10 @@
 //! each refusal naming the key, its origin and what was expected.
 //! Must never read a layer itself (that is `layers.rs`).
 
-use super::layers::Loaded;
 use super::ConfigError;
+use super::layers::Loaded;
 use crate::domain::Region;
 use std::net::SocketAddr;
-
 
 fn key_error(
     loaded: &Loaded,
