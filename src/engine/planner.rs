@@ -493,7 +493,7 @@ impl<'a> Ctx<'a> {
                 // A list item has no channels: its phone is unknown, not invalid; the pair's
                 // next cycle (with the full customer) fills it in.
                 Ok(None) => {}
-                Err(e) if e == canonical::CHANNELS_MISSING => {}
+                Err(canonical::FieldError::ChannelsMissing) => {}
                 Ok(Some(v)) => match canonical::write_hubspot(f, Some(&v), None, &mut properties) {
                     Ok(()) => {
                         bases.insert(f.name.clone(), Some(v.into_owned()));
@@ -539,12 +539,8 @@ impl<'a> Ctx<'a> {
             }
             // Channels not loaded (a list item) while HubSpot has a value the base lacks: the
             // change is pending and cannot be compared; skip before parsing anything.
-            if let Err(e) = &gt {
-                if e == canonical::CHANNELS_MISSING
-                    && f.direction == Direction::Both
-                    && ht.is_some()
-                    && b.is_none()
-                {
+            if let Err(e @ canonical::FieldError::ChannelsMissing) = &gt {
+                if f.direction == Direction::Both && ht.is_some() && b.is_none() {
                     out.skip(
                         Some(&h.id),
                         Some(g.id),
@@ -573,8 +569,8 @@ impl<'a> Ctx<'a> {
                     continue;
                 }
                 // Channels not loaded and nothing pending on HubSpot: nothing to say.
-                (Ok(hv), Err(e), Direction::Both)
-                    if e == canonical::CHANNELS_MISSING && hv.as_deref() == b =>
+                (Ok(hv), Err(canonical::FieldError::ChannelsMissing), Direction::Both)
+                    if hv.as_deref() == b =>
                 {
                     continue;
                 }

@@ -6,7 +6,7 @@
 //! which HubSpot serves without the search index lag, so it runs at once (no settle delay)
 //! and leaves the watermarks to the scheduled cycle.
 
-use super::{CycleRunner, CycleSummary};
+use super::{CycleRunner, CycleSummary, RunError};
 use crate::cycle::{Cycle, CycleReport};
 use crate::domain::HubspotId;
 use std::collections::BTreeMap;
@@ -65,15 +65,14 @@ pub fn summary_of(r: &CycleReport) -> CycleSummary {
 
 #[async_trait::async_trait]
 impl CycleRunner for SyncRunner {
-    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, String> {
+    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, RunError> {
         let report = match &targets {
             Some(ids) => {
                 tracing::debug!(contacts = ids.len(), "targeted cycle");
                 self.cycle.run_targeted(ids).await
             }
             None => self.cycle.run().await,
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         Ok(summary_of(&report))
     }
 }
