@@ -3,8 +3,8 @@
 //! then sending the outbox: HubSpot batch update/create (100 a call; a 409 "Existing ID"
 //! becomes a link, never a duplicate), Gorgias one call per customer (partial PUT with the
 //! whole channel list when it changes, then the whole `data`; a create whose e-mail exists
-//! resolves to that customer). Each success is marked done together with its follow-ups
-//! (bases, or the new link) in one store transaction; decisions are audited.
+//! resolves to that customer). The successes of one API call are marked done together with
+//! their follow-ups (bases, or the new link) in one store transaction; decisions are audited.
 //!
 //! Owns the outbox payload format and the write executor. Must never send a write that is
 //! not in the outbox first, and never store a base before its write succeeded.
@@ -18,7 +18,8 @@ use crate::connectors::hubspot::WriteOutcome;
 use crate::domain::{GorgiasId, HubspotId, RecordRef, System};
 use crate::engine::{GorgiasRecord, HubspotRecord, Plan};
 use crate::store::{
-    CycleId, FollowUp, NewAudit, NewLink, NewRefusal, NewWrite, OpKind, OutboxItem, StoreError,
+    CycleId, Done, FollowUp, NewAudit, NewLink, NewRefusal, NewWrite, OpKind, OutboxItem,
+    StoreError,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -409,30 +410,68 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
     Ok(applied)
 }
 
-async fn done(
-    ctx: &Cycle,
-    it: &Item,
+/// A write the system confirmed, waiting to be marked done with the rest of its API batch.
+struct Success<'i> {
+    it: &'i Item,
+    /// What the system answered, kept with the write.
     result: Value,
-    f: Vec<FollowUp>,
-) -> Result<Applied, CycleError> {
-    match ctx
+    /// What must land together with the write's success (bases, the new link).
+    follow_ups: Vec<FollowUp>,
+    /// Counted once the completion lands (the created record, a create resolved to an
+    /// existing one).
+    extra: Applied,
+}
+
+impl<'i> Success<'i> {
+    fn new(it: &'i Item, result: Value, follow_ups: Vec<FollowUp>) -> Self {
+        Self {
+            it,
+            result,
+            follow_ups,
+            extra: Applied::default(),
+        }
+    }
+}
+
+/// Marks one API batch's confirmed writes done in ONE store transaction, each together with
+/// its follow-ups and the settling of its unsettled record ([`Store::complete_batch`]). A
+/// write whose follow-up is refused (e.g. the created record's id is already linked) is
+/// given up and kept unsettled like any refused write ([`failed`]); the others land. If
+/// the transaction itself fails, every write of the batch stays pending (sent again, or
+/// looked up, on the next start).
+///
+/// [`Store::complete_batch`]: crate::store::Store::complete_batch
+async fn complete(ctx: &Cycle, batch: Vec<Success<'_>>) -> Result<Applied, CycleError> {
+    if batch.is_empty() {
+        return Ok(Applied::default());
+    }
+    let done: Vec<Done> = batch
+        .iter()
+        .map(|s| {
+            let mut follow_ups = s.follow_ups.clone();
+            follow_ups.push(FollowUp::Settle {
+                record: s.it.payload.record(),
+                target: s.it.payload.system(),
+                why: "a write succeeded".into(),
+            });
+            Done {
+                id: s.it.row.id,
+                result: Some(s.result.clone()),
+                follow_ups,
+            }
+        })
+        .collect();
+    let answers = ctx
         .store
-        .mark_done_with(it.row.id, Some(&result), &f, &ctx.options.actor, Utc::now())
-        .await
-    {
-        Ok(c) => {
-            ctx.store
-                .settle_unsettled(
-                    &it.payload.record(),
-                    Some(it.payload.system()),
-                    "a write succeeded",
-                    &ctx.options.actor,
-                    Utc::now(),
-                )
-                .await?;
-            Ok(Applied {
-                done: 1,
-                created_links: f
+        .complete_batch(&done, &ctx.options.actor, Utc::now())
+        .await?;
+    let mut applied = Applied::default();
+    let mut first_error = None;
+    for (s, answer) in batch.into_iter().zip(answers) {
+        match answer {
+            Ok(c) => {
+                let created_links = s
+                    .follow_ups
                     .iter()
                     .filter(|_| c.newly_done)
                     .filter_map(|f| match f {
@@ -441,22 +480,39 @@ async fn done(
                         } => Some((hubspot.clone(), *gorgias)),
                         _ => None,
                     })
-                    .collect(),
-                ..Applied::default()
-            })
+                    .collect();
+                applied.add(Applied {
+                    done: 1,
+                    created_links,
+                    ..Applied::default()
+                });
+                applied.add(s.extra);
+            }
+            Err(StoreError::Conflict(msg)) => {
+                // The follow-up was refused: the write happened, but linking would break an
+                // invariant. Give it up loudly; its record stays unsettled.
+                let why = format!("written, but its link was refused: {msg}");
+                applied.add(failed(ctx, s.it, &why).await?);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
-        Err(StoreError::Conflict(msg)) => {
-            // The follow-up was refused (e.g. the created record's id is already linked):
-            // the write happened, but linking would break an invariant. Give it up loudly.
-            failed(
-                ctx,
-                it,
-                &format!("written, but its link was refused: {msg}"),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
     }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(applied),
+    }
+}
+
+/// Marks one confirmed write done (a Gorgias write: one call per customer).
+async fn done(
+    ctx: &Cycle,
+    it: &Item,
+    result: Value,
+    f: Vec<FollowUp>,
+) -> Result<Applied, CycleError> {
+    complete(ctx, vec![Success::new(it, result, f)]).await
 }
 
 /// A write refused for this record (validation, a rule, a bad value): see [`failed_as`].

@@ -131,6 +131,13 @@ pub enum FollowUp {
     Relink { link: LinkId, new: RecordRef },
     /// Drop a link (e.g. its record was deleted or merged into an already linked one).
     RemoveLink { link: LinkId, reason: String },
+    /// A write for `record` to `target` succeeded: settle its unsettled item, if any
+    /// (audited as `unsettled.settled` with `why`).
+    Settle {
+        record: RecordRef,
+        target: System,
+        why: String,
+    },
 }
 
 /// What [`Store::mark_done_with`] did.
@@ -326,6 +333,13 @@ async fn finish_in(
             }
             FollowUp::RemoveLink { link, reason } => {
                 remove_link_in(&mut *conn, *link, reason, actor, at).await?;
+            }
+            FollowUp::Settle {
+                record,
+                target,
+                why,
+            } => {
+                Store::settle_in(&mut *conn, record, Some(*target), why, actor, at).await?;
             }
         }
     }
@@ -525,6 +539,54 @@ impl Store {
             );
         }
         tx.commit().await.ctx("commit finished writes")?;
+        Ok(out)
+    }
+
+    /// Completes the writes of one API batch (e.g. one HubSpot batch call of 100) in ONE
+    /// transaction, each with its follow-ups, audited as [`Store::mark_done_with`] would.
+    /// Unlike [`Store::mark_done_batch`], a write whose completion is refused
+    /// ([`StoreError::Conflict`], e.g. its link would break an invariant, or
+    /// [`StoreError::NotFound`]) is rolled back alone (to its savepoint) and answered `Err`
+    /// in its place, still pending; the others land. Any other failure (SQL, a lost writer
+    /// guard, the commit) rolls the whole batch back: every write stays pending, none is
+    /// half-done. The answers are in the order of `done`.
+    pub async fn complete_batch(
+        &self,
+        done: &[Done],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
+        use sqlx::Connection;
+        let mut tx = self.write_tx().await?;
+        let mut out = Vec::with_capacity(done.len());
+        for d in done {
+            let mut one = (*tx).begin().await.ctx("begin a write's savepoint")?;
+            let r = finish_in(
+                &mut one,
+                d.id,
+                OutboxStatus::Done,
+                d.result.as_ref(),
+                None,
+                &d.follow_ups,
+                actor,
+                at,
+            )
+            .await;
+            match r {
+                Ok(c) => {
+                    one.commit().await.ctx("release a write's savepoint")?;
+                    out.push(Ok(c));
+                }
+                Err(e @ (StoreError::Conflict(_) | StoreError::NotFound { .. })) => {
+                    one.rollback()
+                        .await
+                        .ctx("roll a refused write back to its savepoint")?;
+                    out.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await.ctx("commit a batch of finished writes")?;
         Ok(out)
     }
 }

@@ -33,23 +33,27 @@ pub(super) async fn hubspot_updates(ctx: &Cycle, chunk: &[Item]) -> Result<Appli
         Ok(o) => o,
         Err(e) => return hubspot_call_failed(ctx, chunk, &e).await,
     };
+    let mut confirmed = Vec::with_capacity(chunk.len());
     for (it, outcome) in chunk.iter().zip(outcomes) {
         let Payload::HubspotUpdate { id, .. } = &it.payload else {
             continue;
         };
-        let a = match outcome {
+        match outcome {
             WriteOutcome::Updated(c) | WriteOutcome::Created(c) => {
                 let f = set_bases_follow_up(ctx, id, &it.payload).await?;
-                done(ctx, it, json!({"id": c.id}), f).await?
+                confirmed.push(Success::new(it, json!({"id": c.id}), f));
             }
-            WriteOutcome::NotFound => failed(ctx, it, "the contact no longer exists").await?,
-            WriteOutcome::Failed(e) => failed_as(ctx, it, failure::hubspot_item(&e)).await?,
-            WriteOutcome::ExistingContact(other) => {
-                failed(ctx, it, &format!("the e-mail belongs to contact {other}")).await?
+            WriteOutcome::NotFound => {
+                applied.add(failed(ctx, it, "the contact no longer exists").await?)
             }
-        };
-        applied.add(a);
+            WriteOutcome::Failed(e) => {
+                applied.add(failed_as(ctx, it, failure::hubspot_item(&e)).await?)
+            }
+            WriteOutcome::ExistingContact(other) => applied
+                .add(failed(ctx, it, &format!("the e-mail belongs to contact {other}")).await?),
+        }
     }
+    applied.add(complete(ctx, confirmed).await?);
     Ok(applied)
 }
 
@@ -72,37 +76,37 @@ pub(super) fn create_link(
     }]
 }
 
-async fn link_existing_hubspot(
+/// What became of a create HubSpot answered with an existing contact.
+enum Existing<'i> {
+    /// Confirmed: to be marked done (and linked) with the rest of the batch.
+    Confirmed(Success<'i>),
+    /// Given up already (unusable id, contact linked to another customer).
+    GivenUp(Applied),
+}
+
+async fn link_existing_hubspot<'i>(
     ctx: &Cycle,
-    it: &Item,
+    it: &'i Item,
     from: GorgiasId,
     existing: &str,
-) -> Result<Applied, CycleError> {
+) -> Result<Existing<'i>, CycleError> {
     let Ok(h) = HubspotId::new(existing) else {
-        return failed(
-            ctx,
-            it,
-            &format!("HubSpot named an unusable id {existing:?}"),
-        )
-        .await;
+        let why = format!("HubSpot named an unusable id {existing:?}");
+        return Ok(Existing::GivenUp(failed(ctx, it, &why).await?));
     };
+    let result = json!({"id": existing, "existing": true});
     if let Some(l) = ctx.store.link_by_hubspot(&h).await? {
         if l.gorgias == from {
-            return done(ctx, it, json!({"id": existing, "existing": true}), vec![]).await;
+            return Ok(Existing::Confirmed(Success::new(it, result, vec![])));
         }
-        return failed(
-            ctx,
-            it,
-            &format!(
-                "the e-mail belongs to contact {existing}, already linked to another customer"
-            ),
-        )
-        .await;
+        let why =
+            format!("the e-mail belongs to contact {existing}, already linked to another customer");
+        return Ok(Existing::GivenUp(failed(ctx, it, &why).await?));
     }
     let f = create_link(h, from, &it.payload, false);
-    let mut a = done(ctx, it, json!({"id": existing, "existing": true}), f).await?;
-    a.resolved_existing += a.done;
-    Ok(a)
+    let mut s = Success::new(it, result, f);
+    s.extra.resolved_existing = 1;
+    Ok(Existing::Confirmed(s))
 }
 
 pub(super) async fn hubspot_creates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleError> {
@@ -118,34 +122,40 @@ pub(super) async fn hubspot_creates(ctx: &Cycle, chunk: &[Item]) -> Result<Appli
         Ok(o) => o,
         Err(e) => return hubspot_call_failed(ctx, chunk, &e).await,
     };
+    let mut confirmed = Vec::with_capacity(chunk.len());
     for (it, outcome) in chunk.iter().zip(outcomes) {
         let Payload::HubspotCreate { from_gorgias, .. } = &it.payload else {
             continue;
         };
-        let a = match outcome {
+        match outcome {
             WriteOutcome::Created(c) | WriteOutcome::Updated(c) => {
                 match HubspotId::new(c.id.clone()) {
                     Ok(h) => {
                         let f = create_link(h, *from_gorgias, &it.payload, true);
-                        let mut a = done(ctx, it, json!({"id": c.id}), f).await?;
-                        if a.done > 0
-                            && let Ok(r) = super::super::read::hubspot_record(&c)
-                        {
-                            a.created_hubspot.push(r);
+                        let mut s = Success::new(it, json!({"id": c.id}), f);
+                        if let Ok(r) = super::super::read::hubspot_record(&c) {
+                            s.extra.created_hubspot.push(r);
                         }
-                        a
+                        confirmed.push(s);
                     }
-                    Err(_) => failed(ctx, it, "HubSpot answered an unusable id").await?,
+                    Err(_) => {
+                        applied.add(failed(ctx, it, "HubSpot answered an unusable id").await?)
+                    }
                 }
             }
             WriteOutcome::ExistingContact(id) => {
-                link_existing_hubspot(ctx, it, *from_gorgias, &id).await?
+                match link_existing_hubspot(ctx, it, *from_gorgias, &id).await? {
+                    Existing::Confirmed(s) => confirmed.push(s),
+                    Existing::GivenUp(a) => applied.add(a),
+                }
             }
-            WriteOutcome::NotFound => failed(ctx, it, "not found").await?,
-            WriteOutcome::Failed(e) => failed_as(ctx, it, failure::hubspot_item(&e)).await?,
-        };
-        applied.add(a);
+            WriteOutcome::NotFound => applied.add(failed(ctx, it, "not found").await?),
+            WriteOutcome::Failed(e) => {
+                applied.add(failed_as(ctx, it, failure::hubspot_item(&e)).await?)
+            }
+        }
     }
+    applied.add(complete(ctx, confirmed).await?);
     Ok(applied)
 }
 
@@ -173,15 +183,22 @@ pub(super) async fn hubspot_lookup_creates(
         .into_iter()
         .filter_map(|(e, c)| c.map(|c| (e, c.id)))
         .collect();
-    let mut rest = vec![];
-    for it in items {
-        let hit = email_of(&it).and_then(|e| found.get(&e).cloned());
-        match (hit, &it.payload) {
-            (Some(id), Payload::HubspotCreate { from_gorgias, .. }) => {
-                applied.add(link_existing_hubspot(ctx, &it, *from_gorgias, &id).await?);
-            }
-            _ => rest.push(it),
+    let (hits, rest): (Vec<Item>, Vec<Item>) = items
+        .into_iter()
+        .partition(|it| email_of(it).is_some_and(|e| found.contains_key(&e)));
+    let mut confirmed = Vec::with_capacity(hits.len());
+    for it in &hits {
+        let (Some(id), Payload::HubspotCreate { from_gorgias, .. }) = (
+            email_of(it).and_then(|e| found.get(&e).cloned()),
+            &it.payload,
+        ) else {
+            continue;
+        };
+        match link_existing_hubspot(ctx, it, *from_gorgias, &id).await? {
+            Existing::Confirmed(s) => confirmed.push(s),
+            Existing::GivenUp(a) => applied.add(a),
         }
     }
+    applied.add(complete(ctx, confirmed).await?);
     Ok((rest, applied))
 }

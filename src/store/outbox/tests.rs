@@ -280,3 +280,153 @@ async fn attempts_then_done_or_failed_are_recorded_and_audited() {
     let recent = s.recent_audit(1).await.unwrap();
     assert_eq!(recent[0].action, "write.failed");
 }
+
+/// Three pending HubSpot updates (targets hs 1..3), their ids in order.
+async fn three_pending(s: &Store) -> Vec<OutboxId> {
+    let writes: Vec<NewWrite> = (1..=3)
+        .map(|i| {
+            write(
+                &format!("w{i}"),
+                Some(RecordRef::Hubspot(hs(&i.to_string()))),
+            )
+        })
+        .collect();
+    s.enqueue_writes(&writes, t(1)).await.unwrap();
+    s.pending_writes(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect()
+}
+
+/// A completion linking hs 1 to `g` (when given) and settling the write's record.
+fn linked_done(id: OutboxId, record: &str, link: Option<i64>) -> Done {
+    let mut follow_ups: Vec<FollowUp> = link
+        .map(|g| FollowUp::CreateLink {
+            hubspot: hs("1"),
+            gorgias: gg(g),
+            bases: BTreeMap::new(),
+        })
+        .into_iter()
+        .collect();
+    follow_ups.push(FollowUp::Settle {
+        record: RecordRef::Hubspot(hs(record)),
+        target: System::Hubspot,
+        why: "a write succeeded".into(),
+    });
+    Done {
+        id,
+        result: Some(json!({ "ok": NASTY })),
+        follow_ups,
+    }
+}
+
+async fn refuse(s: &Store, record: &str) {
+    let r = super::super::NewRefusal {
+        record: RecordRef::Hubspot(hs(record)),
+        target: System::Hubspot,
+        op: OpKind::Update,
+        class: super::super::FailureClass::Record,
+        reason: "VALIDATION_ERROR".into(),
+    };
+    s.record_refusal(&r, |_| chrono::Duration::minutes(1), "sync", t(1))
+        .await
+        .unwrap();
+}
+
+async fn open_unsettled(s: &Store) -> usize {
+    s.unsettled(super::super::UnsettledFilter::Open)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_refused_completion_in_a_batch_fails_only_its_write() {
+    let s = mem().await;
+    let ids = three_pending(&s).await;
+    refuse(&s, "1").await;
+    refuse(&s, "2").await;
+    // The second links hs 1 a second time: refused alone, rolled back to its savepoint
+    // (its record stays unsettled); the first and third land in the one transaction.
+    let answers = s
+        .complete_batch(
+            &[
+                linked_done(ids[0], "1", Some(10)),
+                linked_done(ids[1], "2", Some(11)),
+                linked_done(ids[2], "3", None),
+            ],
+            "sync",
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 3);
+    assert!(
+        answers[0]
+            .as_ref()
+            .is_ok_and(|c| c.newly_done && c.links.len() == 1)
+    );
+    assert!(
+        matches!(answers[1], Err(StoreError::Conflict(_))),
+        "{:?}",
+        answers[1]
+    );
+    assert!(answers[2].as_ref().is_ok_and(|c| c.newly_done));
+    let pending: Vec<OutboxId> = s
+        .pending_writes(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(pending, vec![ids[1]]);
+    assert!(s.link_by_gorgias(gg(10)).await.unwrap().is_some());
+    assert_eq!(s.link_by_gorgias(gg(11)).await.unwrap(), None);
+    // hs 1 settled with its write; hs 2's refusal is still owed.
+    let open = s
+        .unsettled(super::super::UnsettledFilter::Open)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].record, RecordRef::Hubspot(hs("2")));
+}
+
+#[tokio::test]
+async fn a_batch_completion_that_fails_leaves_every_write_pending() {
+    let s = mem().await;
+    let ids = three_pending(&s).await;
+    refuse(&s, "1").await;
+    // The third write's completion fails in SQL (not a refusal): the whole batch is rolled
+    // back, the first's link and settling included.
+    sqlx::query(&format!(
+        "CREATE TRIGGER fail_third BEFORE UPDATE OF status ON outbox WHEN NEW.id = {}
+         BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+        ids[2].0
+    ))
+    .execute(s.pool())
+    .await
+    .unwrap();
+    let err = s
+        .complete_batch(
+            &[
+                linked_done(ids[0], "1", Some(10)),
+                linked_done(ids[1], "2", None),
+                linked_done(ids[2], "3", None),
+            ],
+            "sync",
+            t(2),
+        )
+        .await
+        .unwrap_err();
+    assert!(!matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(s.pending_writes(10).await.unwrap().len(), 3);
+    assert_eq!(s.link_by_gorgias(gg(10)).await.unwrap(), None);
+    assert_eq!(open_unsettled(&s).await, 1);
+    for id in &ids {
+        let item = s.outbox_item(*id).await.unwrap().unwrap();
+        assert_eq!(item.status, OutboxStatus::Pending);
+        assert_eq!(item.result, None);
+    }
+}
