@@ -39,7 +39,9 @@ fn report(what: &str, n: usize, started: Instant) {
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = StoreSettings {
-        url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        url: format!("sqlite://{}", dir.path().join("bench.db").display())
+            .parse()
+            .expect("url"),
         busy_timeout_ms: 5_000,
     };
     let store = Store::open(&settings).await.expect("open store");

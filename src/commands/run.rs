@@ -9,7 +9,7 @@
 use super::Global;
 use crate::cycle::Cycle;
 use crate::service::http::ApiSource;
-use crate::service::scheduler::{self, Stopped};
+use crate::service::scheduler::Stopped;
 use crate::service::shutdown::{self, Shutdown};
 use crate::service::sync_runner::SyncRunner;
 use crate::service::{CycleRunner, Service, ServiceOptions, metrics};
@@ -34,13 +34,9 @@ pub struct RunArgs {
 pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
     let settings = loaded.settings;
-    let listen: SocketAddr = settings
-        .server
-        .listen
-        .parse()
-        .with_context(|| format!("server.listen {:?}", settings.server.listen))?;
-    let schedule = scheduler::parse_schedule(&settings.schedule.cron)
-        .map_err(|e| super::UsageError(format!("schedule.cron: {e}")))?;
+    // Parsed and checked once, when the configuration loaded.
+    let listen: SocketAddr = settings.server.listen;
+    let schedule = settings.schedule.cron.schedule().clone();
 
     // Signals are handled from here on: one arriving during start-up stops the service
     // as soon as it is up, with exit code 0.

@@ -208,9 +208,27 @@ fn describe_deserialize_error(
     }
 }
 
+/// What a key expects, for the keys whose text is parsed into a typed value.
+const EXPECTED: &[(&str, &str)] = &[
+    ("hubspot.base_url", "an http:// or https:// URL"),
+    ("store.url", "sqlite://PATH or sqlite::memory:"),
+    (
+        "schedule.cron",
+        "six or seven fields: sec min hour day-of-month month day-of-week [year], e.g. \"0 */5 * * * *\"",
+    ),
+    ("server.listen", "IP:PORT such as 127.0.0.1:8080"),
+    (
+        "sync.default_region",
+        "an ISO 3166 alpha-2 code such as US, GB or FR",
+    ),
+];
+
 fn expected_for(key: &str) -> String {
     if key == "hubspot.api_version" {
         return ApiVersion::NAMES.into();
+    }
+    if let Some((_, e)) = EXPECTED.iter().find(|(k, _)| *k == key) {
+        return (*e).into();
     }
     let numeric = DEFAULTS
         .iter()

@@ -9,14 +9,17 @@ use crate::connectors::hubspot::ApiVersion;
 use crate::domain::Region;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 mod defaults;
 mod layers;
+mod typed;
 mod validate;
 
 pub use defaults::DEFAULTS;
 pub use layers::{Loaded, Origin, Sources, load};
+pub use typed::{CronSchedule, HttpUrl, SettingValue, StoreUrl, StoreUrlError};
 
 /// The prefix of every environment variable tether reads.
 pub const ENV_PREFIX: &str = "TETHER";
@@ -44,7 +47,8 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct HubspotSettings {
     /// `https://api.hubapi.com` for the real service.
-    pub base_url: String,
+    #[serde(with = "typed")]
+    pub base_url: HttpUrl,
     /// A private-app or OAuth access token, sent as `Authorization: Bearer`.
     pub token: Secret,
     /// The app's client secret, used to check webhook signatures (v3).
@@ -78,7 +82,8 @@ pub struct GorgiasSettings {
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
     /// `sqlite://PATH` (created when missing) or `sqlite::memory:`.
-    pub url: String,
+    #[serde(with = "typed")]
+    pub url: StoreUrl,
     /// How long a writer waits for a lock held by a reader before failing.
     pub busy_timeout_ms: u64,
 }
@@ -93,13 +98,15 @@ pub struct MappingsSettings {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSettings {
     /// A cron expression with a seconds field: `sec min hour day-of-month month day-of-week`.
-    pub cron: String,
+    #[serde(with = "typed")]
+    pub cron: CronSchedule,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
-    pub listen: String,
+    #[serde(with = "typed")]
+    pub listen: SocketAddr,
     /// Token that protects the review page and its JSON API.
     pub review_token: Secret,
 }
@@ -108,7 +115,8 @@ pub struct ServerSettings {
 #[serde(deny_unknown_fields)]
 pub struct SyncSettings {
     /// ISO region used to read phone numbers written without a country code.
-    pub default_region: String,
+    #[serde(with = "typed")]
+    pub default_region: Region,
     /// How far before the watermark each change feed starts again, in seconds.
     pub overlap_seconds: u64,
     /// Most counterparts one cycle may create before it refuses (see `--allow-large`).
@@ -181,17 +189,22 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// The phone region, already validated by [`load`].
+    /// The settings of the built-in defaults alone (no file, no environment): the one
+    /// source of the defaults other types' `Default` impls read (e.g. `CycleOptions`).
+    pub fn built_in() -> Settings {
+        load(Sources::default())
+            .map(|l| l.settings)
+            .expect("the built-in defaults are valid (config::tests checks them)")
+    }
+
+    /// The phone region (`sync.default_region`).
     pub fn default_region(&self) -> Region {
-        self.sync.default_region.parse().unwrap_or_default()
+        self.sync.default_region
     }
 
     /// The SQLite file path in `store.url`, when it names one.
     pub fn store_path(&self) -> Option<PathBuf> {
-        let rest = self.store.url.strip_prefix("sqlite:")?;
-        let rest = rest.strip_prefix("//").unwrap_or(rest);
-        let rest = rest.split('?').next().unwrap_or(rest);
-        (!rest.is_empty() && rest != ":memory:").then(|| PathBuf::from(rest))
+        self.store.url.path().map(PathBuf::from)
     }
 
     /// Whether the Gorgias base URL still holds the `{domain}` placeholder.

@@ -20,10 +20,13 @@ fn file(text: &str) -> tempfile::NamedTempFile {
 #[test]
 fn defaults_alone() {
     let l = load(Sources::default()).unwrap();
-    assert_eq!(l.settings.hubspot.base_url, "https://api.hubapi.com");
-    assert_eq!(l.settings.store.url, "sqlite://tether.db");
+    assert_eq!(
+        l.settings.hubspot.base_url.to_string(),
+        "https://api.hubapi.com"
+    );
+    assert_eq!(l.settings.store.url.as_str(), "sqlite://tether.db");
     assert_eq!(l.settings.mappings.dir, PathBuf::from("mappings"));
-    assert_eq!(l.settings.server.listen, "127.0.0.1:8080");
+    assert_eq!(l.settings.server.listen.to_string(), "127.0.0.1:8080");
     assert!(!l.settings.gorgias_configured());
     assert_eq!(l.origin_of("store.url"), Origin::Default);
 }
@@ -41,7 +44,7 @@ fn env_overrides_file_overrides_defaults() {
         ]),
     })
     .unwrap();
-    assert_eq!(l.settings.store.url, "sqlite://from-env.db");
+    assert_eq!(l.settings.store.url.as_str(), "sqlite://from-env.db");
     assert_eq!(l.settings.mappings.dir, PathBuf::from("maps"));
     assert_eq!(l.settings.hubspot.token.expose(), "pat-123");
     assert!(l.settings.gorgias_configured());
@@ -230,4 +233,105 @@ fn secrets_are_redacted_in_debug_and_serialised_settings() {
 fn explicit_missing_file_is_an_error() {
     let err = Sources::from_process(Some(Path::new("/nonexistent/tether.toml"))).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/tether.toml"));
+}
+
+#[test]
+fn typed_values_are_parsed_once_and_refusals_name_key_origin_and_expectation() {
+    let l = load(Sources::default()).unwrap();
+    let s = &l.settings;
+    assert_eq!(s.server.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(s.schedule.cron.to_string(), "0 */5 * * * *");
+    assert_eq!(s.sync.default_region, "US".parse().unwrap());
+    assert_eq!(s.store.url.path(), Some(std::path::Path::new("tether.db")));
+    // Serialised back as the text a person writes.
+    let shown = toml::to_string(s).unwrap();
+    assert!(shown.contains("listen = \"127.0.0.1:8080\""), "{shown}");
+    assert!(shown.contains("cron = \"0 */5 * * * *\""), "{shown}");
+    assert!(shown.contains("default_region = \"US\""), "{shown}");
+    assert!(shown.contains("url = \"sqlite://tether.db\""), "{shown}");
+    assert!(
+        shown.contains("base_url = \"https://api.hubapi.com\""),
+        "{shown}"
+    );
+
+    for (var, val, key, expected) in [
+        (
+            "TETHER__SERVER__LISTEN",
+            "localhost",
+            "server.listen",
+            "IP:PORT",
+        ),
+        (
+            "TETHER__SCHEDULE__CRON",
+            "hourly",
+            "schedule.cron",
+            "sec min hour",
+        ),
+        (
+            "TETHER__SYNC__DEFAULT_REGION",
+            "ZZ",
+            "sync.default_region",
+            "ISO 3166",
+        ),
+        (
+            "TETHER__HUBSPOT__BASE_URL",
+            "ftp://x",
+            "hubspot.base_url",
+            "https://",
+        ),
+        (
+            "TETHER__STORE__URL",
+            "postgres://x",
+            "store.url",
+            "sqlite://PATH",
+        ),
+    ] {
+        let err = load(Sources {
+            file: None,
+            env: env(&[(var, val)]),
+        })
+        .unwrap_err();
+        let ConfigError::Key {
+            key: k,
+            origin,
+            expected: e,
+            ..
+        } = &err
+        else {
+            panic!("{var}={val}: not a key error: {err}");
+        };
+        assert_eq!(k, key, "{err}");
+        assert_eq!(origin, &Origin::Env(var.into()), "{err}");
+        assert!(e.contains(expected), "{var}={val}: {err}");
+        assert!(err.to_string().contains(val), "{err}");
+    }
+}
+
+#[test]
+fn each_default_has_one_source() {
+    let built_in = Settings::built_in();
+    let cycle = crate::cycle::CycleOptions::default();
+    assert_eq!(built_in.sync.overlap_seconds, 300);
+    assert_eq!(
+        cycle.overlap,
+        std::time::Duration::from_secs(built_in.sync.overlap_seconds)
+    );
+    assert_eq!(cycle.max_creates, built_in.sync.max_creates as usize);
+    assert_eq!(cycle.max_overwrites, built_in.sync.max_overwrites as usize);
+    assert_eq!(cycle.default_region, built_in.sync.default_region);
+    let from = crate::cycle::CycleOptions::from_settings(&built_in.sync);
+    assert_eq!(
+        (from.overlap, from.max_creates, from.max_attempts),
+        (cycle.overlap, cycle.max_creates, cycle.max_attempts)
+    );
+    let proposals = crate::merges::ProposalSettings::default();
+    assert_eq!(
+        proposals.review_threshold,
+        built_in.matching.review_threshold
+    );
+    assert_eq!(
+        proposals.auto_merge_threshold,
+        built_in.matching.auto_merge_threshold
+    );
+    assert_eq!(proposals.auto_merge_cap, built_in.matching.auto_merge_cap);
 }

@@ -1176,6 +1176,8 @@ async fn oracles(run: &mut Run, sc: &Scenario, mappings: &MappingSet) -> Vec<Str
             .iter()
             .find(|(k, _)| k == "TETHER__STORE__URL")
             .map(|(_, v)| v.clone())
+            .unwrap()
+            .parse()
             .unwrap(),
         busy_timeout_ms: 5000,
     };

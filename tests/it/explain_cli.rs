@@ -46,7 +46,9 @@ struct World {
 
 fn store_settings(dir: &Path) -> StoreSettings {
     StoreSettings {
-        url: format!("sqlite://{}", dir.join("tether.db").display()),
+        url: format!("sqlite://{}", dir.join("tether.db").display())
+            .parse()
+            .unwrap(),
         busy_timeout_ms: 2_000,
     }
 }
@@ -144,7 +146,10 @@ impl World {
             }
         }
         cmd.env("NO_COLOR", "1")
-            .env("TETHER__STORE__URL", store_settings(self.dir.path()).url)
+            .env(
+                "TETHER__STORE__URL",
+                store_settings(self.dir.path()).url.as_str(),
+            )
             .env("TETHER__MAPPINGS__DIR", self.dir.path().join("mappings"))
             .env("TETHER__HUBSPOT__BASE_URL", &self.hubspot.base_url)
             .env("TETHER__HUBSPOT__TOKEN", "pat-na1-explain")
