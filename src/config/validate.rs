@@ -75,27 +75,17 @@ pub(super) fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     let s = &loaded.settings;
     // The Gorgias base URL may still be the `{domain}` template (then Gorgias is not
     // configured), so it stays text; it must still be a URL once the domain is filled in.
-    for (key, value) in [("gorgias.base_url", &s.gorgias.base_url)] {
-        let shown = value.replace("{domain}", "domain");
-        match url::Url::parse(&shown) {
-            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-            Ok(u) => {
-                return Err(key_error(
-                    loaded,
-                    key,
-                    format!("{value:?} has scheme {:?}", u.scheme()),
-                    "an http:// or https:// URL",
-                ));
-            }
-            Err(e) => {
-                return Err(key_error(
-                    loaded,
-                    key,
-                    format!("{value:?} is not a URL ({e})"),
-                    "an http:// or https:// URL",
-                ));
-            }
-        }
+    let (key, value) = ("gorgias.base_url", &s.gorgias.base_url);
+    let shown = value.replace("{domain}", "domain");
+    if let Err(problem) = <super::HttpUrl as super::SettingValue>::parse_setting(&shown) {
+        // Named with the text as written, `{domain}` included.
+        let problem = problem.replacen(&format!("{shown:?}"), &format!("{value:?}"), 1);
+        return Err(key_error(
+            loaded,
+            key,
+            problem,
+            "an http:// or https:// URL",
+        ));
     }
     validate_sidebar(loaded)?;
     // The listen address, cron schedule, region, HubSpot base URL and store URL are typed
