@@ -122,7 +122,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("bench.db");
     let settings = StoreSettings {
-        url: format!("sqlite://{}", db.display()),
+        url: format!("sqlite://{}", db.display()).parse().expect("url"),
         busy_timeout_ms: 5_000,
     };
     let store = Store::open(&settings).await.expect("open store");
@@ -178,7 +178,7 @@ async fn main() {
         .env("TETHER__GORGIAS__BASE_URL", &g_running.base_url)
         .env("TETHER__GORGIAS__USERNAME", &gcfg.username)
         .env("TETHER__GORGIAS__API_KEY", gcfg.api_key.expose())
-        .env("TETHER__STORE__URL", &settings.url)
+        .env("TETHER__STORE__URL", settings.url.as_str())
         .env("TETHER__MAPPINGS__DIR", &mappings)
         .env("TETHER__SCHEDULE__CRON", "*/2 * * * * *")
         .env("TETHER__SERVER__LISTEN", format!("127.0.0.1:{port}"))

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 use tether::config::StoreSettings;
 use tether::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
-use tether::store::{Done, NewLink, NewWrite, OpKind, RecordSeen, Store};
+use tether::store::{Done, FollowUp, NewLink, NewWrite, OpKind, RecordSeen, Store};
 
 const TARGET_PER_S: f64 = 5_000.0;
 
@@ -39,7 +39,9 @@ fn report(what: &str, n: usize, started: Instant) {
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = StoreSettings {
-        url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        url: format!("sqlite://{}", dir.path().join("bench.db").display())
+            .parse()
+            .expect("url"),
         busy_timeout_ms: 5_000,
     };
     let store = Store::open(&settings).await.expect("open store");
@@ -185,6 +187,58 @@ async fn main() {
     }
     report("look up a link by HubSpot id + its bases", N, started);
 
+    // What the cycle does since issue 17: one HubSpot batch call's creates completed in ONE
+    // transaction (`Store::complete_batch`), each write with its link (5 bases) and the
+    // settling of its record, as `cycle/apply.rs` does.
+    let creates: Vec<NewWrite> = (N + 1..=2 * N)
+        .map(|i| NewWrite {
+            idempotency_key: format!("cycle-2/create/hubspot/{i}"),
+            system: System::Hubspot,
+            op: OpKind::Create,
+            target: None,
+            payload: json!({ "properties": { "email": format!("new{i}@example.com") } }),
+        })
+        .collect();
+    store.enqueue_writes(&creates, now).await.expect("enqueue");
+    let pending = store.pending_writes(N as u32).await.expect("pending");
+    assert_eq!(pending.len(), N);
+    let started = Instant::now();
+    for (k, chunk) in pending.chunks(100).enumerate() {
+        let done: Vec<Done> = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, item)| {
+                let i = N + 1 + k * 100 + j;
+                Done {
+                    id: item.id,
+                    result: Some(json!({ "id": i.to_string() })),
+                    follow_ups: vec![
+                        FollowUp::CreateLink {
+                            hubspot: HubspotId::new(i.to_string()).expect("id"),
+                            gorgias: GorgiasId::new(i as i64).expect("id"),
+                            bases: bases.clone(),
+                        },
+                        FollowUp::Settle {
+                            record: RecordRef::Gorgias(GorgiasId::new(i as i64).expect("id")),
+                            target: System::Hubspot,
+                            why: "a write succeeded".into(),
+                        },
+                    ],
+                }
+            })
+            .collect();
+        let answers = store
+            .complete_batch(&done, "bench", now)
+            .await
+            .expect("complete");
+        assert!(answers.iter().all(Result::is_ok));
+    }
+    report(
+        "complete creates + link + settle (per API batch)",
+        N,
+        started,
+    );
+
     let started = Instant::now();
     let status = store.status().await.expect("status");
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -201,6 +255,7 @@ async fn main() {
         "≤ 500 ms",
         Some(ms <= 500.0),
     );
-    assert_eq!(status.counts.links, N as u64);
+    // N links made one by one or in batches, and N by the completed creates.
+    assert_eq!(status.counts.links, 2 * N as u64);
     store.close().await;
 }

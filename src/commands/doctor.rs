@@ -254,7 +254,7 @@ async fn hubspot_check(settings: &HubspotSettings) -> Check {
             .await
             .map_err(|e| hubspot_failure(&e, "properties read"))
     };
-    timed_check(NAME, &settings.base_url, probes, |()| {
+    timed_check(NAME, &settings.base_url.to_string(), probes, |()| {
         format!(
             "credential accepted by {} on {} (contacts read, properties read)",
             settings.base_url, settings.api_version

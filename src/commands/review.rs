@@ -42,7 +42,7 @@ pub async fn run(global: &Global, args: ReviewArgs) -> anyhow::Result<ExitCode> 
         ReviewState::new(merger, settings.server.review_token.clone()).with_settings(settings);
     let addr = args
         .listen
-        .unwrap_or_else(|| settings.server.listen.clone());
+        .unwrap_or_else(|| settings.server.listen.to_string());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| UsageError(format!("cannot listen on {addr}: {e}")))?;

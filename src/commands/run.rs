@@ -9,7 +9,7 @@
 use super::Global;
 use crate::cycle::Cycle;
 use crate::service::http::ApiSource;
-use crate::service::scheduler::{self, Stopped};
+use crate::service::scheduler::Stopped;
 use crate::service::shutdown::{self, Shutdown};
 use crate::service::sync_runner::SyncRunner;
 use crate::service::{CycleRunner, Service, ServiceOptions, metrics};
@@ -34,18 +34,15 @@ pub struct RunArgs {
 pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
     let settings = loaded.settings;
-    let listen: SocketAddr = settings
-        .server
-        .listen
-        .parse()
-        .with_context(|| format!("server.listen {:?}", settings.server.listen))?;
-    let schedule = scheduler::parse_schedule(&settings.schedule.cron)
-        .map_err(|e| super::UsageError(format!("schedule.cron: {e}")))?;
-    // The full duplicate scan's own schedule (`tether merges scan`), unless turned off.
+    // Parsed and checked once, when the configuration loaded.
+    let listen: SocketAddr = settings.server.listen;
+    let schedule = settings.schedule.cron.schedule().clone();
+    // The full duplicate scan's own schedule (`tether merges scan`), unless turned off
+    // (validated when the configuration loaded).
     let scan_schedule = match settings.matching.scan_cron.trim() {
         "" => None,
         expr => Some(
-            scheduler::parse_schedule(expr)
+            crate::service::scheduler::parse_schedule(expr)
                 .map_err(|e| super::UsageError(format!("matching.scan_cron: {e}")))?,
         ),
     };

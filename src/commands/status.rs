@@ -25,7 +25,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> anyhow::Result<ExitCode> 
         Err(StoreError::Missing { path }) => {
             let shown = path.display().to_string();
             if args.json {
-                let v = serde_json::json!({ "url": settings.url, "path": shown, "exists": false });
+                let v = serde_json::json!({ "url": settings.url.as_str(), "path": shown, "exists": false });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!("store: {shown} (not created yet: nothing has run against it)");

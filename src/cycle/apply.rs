@@ -3,8 +3,8 @@
 //! then sending the outbox: HubSpot batch update/create (100 a call; a 409 "Existing ID"
 //! becomes a link, never a duplicate), Gorgias one call per customer (partial PUT with the
 //! whole channel list when it changes, then the whole `data`; a create whose e-mail exists
-//! resolves to that customer). Each success is marked done together with its follow-ups
-//! (bases, or the new link) in one store transaction; decisions are audited.
+//! resolves to that customer). The successes of one API call are marked done together with
+//! their follow-ups (bases, or the new link) in one store transaction; decisions are audited.
 //!
 //! Owns the outbox payload format and the write executor. Must never send a write that is
 //! not in the outbox first, and never store a base before its write succeeded.
@@ -18,13 +18,23 @@ use crate::connectors::hubspot::WriteOutcome;
 use crate::domain::{GorgiasId, HubspotId, RecordRef, System};
 use crate::engine::{GorgiasRecord, HubspotRecord, Plan};
 use crate::store::{
-    CycleId, FollowUp, NewAudit, NewLink, NewRefusal, NewWrite, OpKind, OutboxItem, StoreError,
+    CycleId, Done, FollowUp, NewAudit, NewLink, NewRefusal, NewWrite, OpKind, OutboxItem,
+    StoreError,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+
+mod gorgias;
+mod hubspot;
+
+use gorgias::gorgias_write;
+pub use gorgias::{customer_update, new_customer};
+use hubspot::{
+    create_link, hubspot_creates, hubspot_lookup_creates, hubspot_updates, set_bases_follow_up,
+};
 
 /// Counts of writes sent from the outbox.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -400,30 +410,68 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
     Ok(applied)
 }
 
-async fn done(
-    ctx: &Cycle,
-    it: &Item,
+/// A write the system confirmed, waiting to be marked done with the rest of its API batch.
+struct Success<'i> {
+    it: &'i Item,
+    /// What the system answered, kept with the write.
     result: Value,
-    f: Vec<FollowUp>,
-) -> Result<Applied, CycleError> {
-    match ctx
+    /// What must land together with the write's success (bases, the new link).
+    follow_ups: Vec<FollowUp>,
+    /// Counted once the completion lands (the created record, a create resolved to an
+    /// existing one).
+    extra: Applied,
+}
+
+impl<'i> Success<'i> {
+    fn new(it: &'i Item, result: Value, follow_ups: Vec<FollowUp>) -> Self {
+        Self {
+            it,
+            result,
+            follow_ups,
+            extra: Applied::default(),
+        }
+    }
+}
+
+/// Marks one API batch's confirmed writes done in ONE store transaction, each together with
+/// its follow-ups and the settling of its unsettled record ([`Store::complete_batch`]). A
+/// write whose follow-up is refused (e.g. the created record's id is already linked) is
+/// given up and kept unsettled like any refused write ([`failed`]); the others land. If
+/// the transaction itself fails, every write of the batch stays pending (sent again, or
+/// looked up, on the next start).
+///
+/// [`Store::complete_batch`]: crate::store::Store::complete_batch
+async fn complete(ctx: &Cycle, batch: Vec<Success<'_>>) -> Result<Applied, CycleError> {
+    if batch.is_empty() {
+        return Ok(Applied::default());
+    }
+    let done: Vec<Done> = batch
+        .iter()
+        .map(|s| {
+            let mut follow_ups = s.follow_ups.clone();
+            follow_ups.push(FollowUp::Settle {
+                record: s.it.payload.record(),
+                target: s.it.payload.system(),
+                why: "a write succeeded".into(),
+            });
+            Done {
+                id: s.it.row.id,
+                result: Some(s.result.clone()),
+                follow_ups,
+            }
+        })
+        .collect();
+    let answers = ctx
         .store
-        .mark_done_with(it.row.id, Some(&result), &f, &ctx.options.actor, Utc::now())
-        .await
-    {
-        Ok(c) => {
-            ctx.store
-                .settle_unsettled(
-                    &it.payload.record(),
-                    Some(it.payload.system()),
-                    "a write succeeded",
-                    &ctx.options.actor,
-                    Utc::now(),
-                )
-                .await?;
-            Ok(Applied {
-                done: 1,
-                created_links: f
+        .complete_batch(&done, &ctx.options.actor, Utc::now())
+        .await?;
+    let mut applied = Applied::default();
+    let mut first_error = None;
+    for (s, answer) in batch.into_iter().zip(answers) {
+        match answer {
+            Ok(c) => {
+                let created_links = s
+                    .follow_ups
                     .iter()
                     .filter(|_| c.newly_done)
                     .filter_map(|f| match f {
@@ -432,22 +480,39 @@ async fn done(
                         } => Some((hubspot.clone(), *gorgias)),
                         _ => None,
                     })
-                    .collect(),
-                ..Applied::default()
-            })
+                    .collect();
+                applied.add(Applied {
+                    done: 1,
+                    created_links,
+                    ..Applied::default()
+                });
+                applied.add(s.extra);
+            }
+            Err(StoreError::Conflict(msg)) => {
+                // The follow-up was refused: the write happened, but linking would break an
+                // invariant. Give it up loudly; its record stays unsettled.
+                let why = format!("written, but its link was refused: {msg}");
+                applied.add(failed(ctx, s.it, &why).await?);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
-        Err(StoreError::Conflict(msg)) => {
-            // The follow-up was refused (e.g. the created record's id is already linked):
-            // the write happened, but linking would break an invariant. Give it up loudly.
-            failed(
-                ctx,
-                it,
-                &format!("written, but its link was refused: {msg}"),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
     }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(applied),
+    }
+}
+
+/// Marks one confirmed write done (a Gorgias write: one call per customer).
+async fn done(
+    ctx: &Cycle,
+    it: &Item,
+    result: Value,
+    f: Vec<FollowUp>,
+) -> Result<Applied, CycleError> {
+    complete(ctx, vec![Success::new(it, result, f)]).await
 }
 
 /// A write refused for this record (validation, a rule, a bad value): see [`failed_as`].
@@ -537,421 +602,5 @@ fn bases_of(p: &Payload) -> &BTreeMap<String, Option<String>> {
     }
 }
 
-async fn set_bases_follow_up(
-    ctx: &Cycle,
-    h: &HubspotId,
-    p: &Payload,
-) -> Result<Vec<FollowUp>, CycleError> {
-    Ok(match ctx.store.link_by_hubspot(h).await? {
-        Some(l) => vec![FollowUp::SetBases {
-            link: l.id,
-            bases: json_bases(bases_of(p)),
-        }],
-        None => vec![],
-    })
-}
-
-async fn hubspot_updates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleError> {
-    let inputs: Vec<(String, BTreeMap<String, String>)> = chunk
-        .iter()
-        .filter_map(|it| match &it.payload {
-            Payload::HubspotUpdate { id, properties, .. } => {
-                Some((id.as_str().to_owned(), properties.clone()))
-            }
-            _ => None,
-        })
-        .collect();
-    let mut applied = Applied::default();
-    let outcomes = match ctx.hubspot.batch_update(&inputs).await {
-        Ok(o) => o,
-        Err(e) => return hubspot_call_failed(ctx, chunk, &e).await,
-    };
-    for (it, outcome) in chunk.iter().zip(outcomes) {
-        let Payload::HubspotUpdate { id, .. } = &it.payload else {
-            continue;
-        };
-        let a = match outcome {
-            WriteOutcome::Updated(c) | WriteOutcome::Created(c) => {
-                let f = set_bases_follow_up(ctx, id, &it.payload).await?;
-                done(ctx, it, json!({"id": c.id}), f).await?
-            }
-            WriteOutcome::NotFound => failed(ctx, it, "the contact no longer exists").await?,
-            WriteOutcome::Failed(e) => failed_as(ctx, it, failure::hubspot_item(&e)).await?,
-            WriteOutcome::ExistingContact(other) => {
-                failed(ctx, it, &format!("the e-mail belongs to contact {other}")).await?
-            }
-        };
-        applied.add(a);
-    }
-    Ok(applied)
-}
-
-/// The link follow-up of a create: bases when tether made the record, none when the record
-/// already existed (its values are unknown: the next cycle diffs it against an empty base).
-fn create_link(
-    hubspot: HubspotId,
-    gorgias: GorgiasId,
-    p: &Payload,
-    created: bool,
-) -> Vec<FollowUp> {
-    vec![FollowUp::CreateLink {
-        hubspot,
-        gorgias,
-        bases: if created {
-            json_bases(bases_of(p))
-        } else {
-            BTreeMap::new()
-        },
-    }]
-}
-
-async fn link_existing_hubspot(
-    ctx: &Cycle,
-    it: &Item,
-    from: GorgiasId,
-    existing: &str,
-) -> Result<Applied, CycleError> {
-    let Ok(h) = HubspotId::new(existing) else {
-        return failed(
-            ctx,
-            it,
-            &format!("HubSpot named an unusable id {existing:?}"),
-        )
-        .await;
-    };
-    if let Some(l) = ctx.store.link_by_hubspot(&h).await? {
-        if l.gorgias == from {
-            return done(ctx, it, json!({"id": existing, "existing": true}), vec![]).await;
-        }
-        return failed(
-            ctx,
-            it,
-            &format!(
-                "the e-mail belongs to contact {existing}, already linked to another customer"
-            ),
-        )
-        .await;
-    }
-    let f = create_link(h, from, &it.payload, false);
-    let mut a = done(ctx, it, json!({"id": existing, "existing": true}), f).await?;
-    a.resolved_existing += a.done;
-    Ok(a)
-}
-
-async fn hubspot_creates(ctx: &Cycle, chunk: &[Item]) -> Result<Applied, CycleError> {
-    let inputs: Vec<BTreeMap<String, String>> = chunk
-        .iter()
-        .filter_map(|it| match &it.payload {
-            Payload::HubspotCreate { properties, .. } => Some(properties.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut applied = Applied::default();
-    let outcomes = match ctx.hubspot.batch_create(&inputs).await {
-        Ok(o) => o,
-        Err(e) => return hubspot_call_failed(ctx, chunk, &e).await,
-    };
-    for (it, outcome) in chunk.iter().zip(outcomes) {
-        let Payload::HubspotCreate { from_gorgias, .. } = &it.payload else {
-            continue;
-        };
-        let a = match outcome {
-            WriteOutcome::Created(c) | WriteOutcome::Updated(c) => {
-                match HubspotId::new(c.id.clone()) {
-                    Ok(h) => {
-                        let f = create_link(h, *from_gorgias, &it.payload, true);
-                        let mut a = done(ctx, it, json!({"id": c.id}), f).await?;
-                        if a.done > 0
-                            && let Ok(r) = super::read::hubspot_record(&c)
-                        {
-                            a.created_hubspot.push(r);
-                        }
-                        a
-                    }
-                    Err(_) => failed(ctx, it, "HubSpot answered an unusable id").await?,
-                }
-            }
-            WriteOutcome::ExistingContact(id) => {
-                link_existing_hubspot(ctx, it, *from_gorgias, &id).await?
-            }
-            WriteOutcome::NotFound => failed(ctx, it, "not found").await?,
-            WriteOutcome::Failed(e) => failed_as(ctx, it, failure::hubspot_item(&e)).await?,
-        };
-        applied.add(a);
-    }
-    Ok(applied)
-}
-
-/// Resuming: creates whose e-mail already has a contact are linked to it, not sent again.
-async fn hubspot_lookup_creates(
-    ctx: &Cycle,
-    items: Vec<Item>,
-) -> Result<(Vec<Item>, Applied), CycleError> {
-    let email_of = |it: &Item| match &it.payload {
-        Payload::HubspotCreate { properties, .. } => properties
-            .get("email")
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| !e.is_empty()),
-        _ => None,
-    };
-    let emails: Vec<String> = items.iter().filter_map(email_of).collect();
-    let mut applied = Applied::default();
-    if emails.is_empty() {
-        return Ok((items, applied));
-    }
-    let found: BTreeMap<String, String> = ctx
-        .hubspot
-        .batch_read_by_email(&emails, &["email"])
-        .await?
-        .into_iter()
-        .filter_map(|(e, c)| c.map(|c| (e, c.id)))
-        .collect();
-    let mut rest = vec![];
-    for it in items {
-        let hit = email_of(&it).and_then(|e| found.get(&e).cloned());
-        match (hit, &it.payload) {
-            (Some(id), Payload::HubspotCreate { from_gorgias, .. }) => {
-                applied.add(link_existing_hubspot(ctx, &it, *from_gorgias, &id).await?);
-            }
-            _ => rest.push(it),
-        }
-    }
-    Ok((rest, applied))
-}
-
-fn opt_text(key: &str, v: &Value) -> Result<Option<String>, String> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        Value::Number(n) => Ok(Some(n.to_string())),
-        Value::Bool(b) => Ok(Some(b.to_string())),
-        _ => Err(format!("`{key}` must be text")),
-    }
-}
-
-fn channels(v: &Value) -> Result<Vec<NewChannel>, String> {
-    let arr = v.as_array().ok_or("`channels` must be a list")?;
-    arr.iter()
-        .map(|c| {
-            let s = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
-            Ok(NewChannel {
-                kind: s("type").ok_or("a channel needs a type")?,
-                address: s("address").ok_or("a channel needs an address")?,
-                preferred: c.get("preferred").and_then(Value::as_bool).unwrap_or(false),
-            })
-        })
-        .collect()
-}
-
-/// The planned top-level fields as a partial update. Pure.
-pub fn customer_update(fields: &Map<String, Value>) -> Result<CustomerUpdate, String> {
-    let mut u = CustomerUpdate::default();
-    for (k, v) in fields {
-        match k.as_str() {
-            "email" => u.email = Some(opt_text(k, v)?),
-            "name" => u.name = Some(opt_text(k, v)?),
-            "external_id" => u.external_id = Some(opt_text(k, v)?),
-            "language" => u.language = Some(opt_text(k, v)?),
-            "timezone" => u.timezone = Some(opt_text(k, v)?),
-            "note" => u.note = Some(opt_text(k, v)?),
-            "channels" => u.channels = Some(channels(v)?),
-            other => {
-                return Err(format!(
-                    "Gorgias customers have no writable field `{other}`"
-                ));
-            }
-        }
-    }
-    Ok(u)
-}
-
-/// The planned create body as a new customer (keys outside the create schema are left for
-/// the next cycle's update). Pure.
-pub fn new_customer(fields: &Map<String, Value>) -> Result<NewCustomer, String> {
-    let mut c = NewCustomer::default();
-    for (k, v) in fields {
-        match k.as_str() {
-            "email" => c.email = opt_text(k, v)?,
-            "name" => c.name = opt_text(k, v)?,
-            "external_id" => c.external_id = opt_text(k, v)?,
-            "language" => c.language = opt_text(k, v)?,
-            "timezone" => c.timezone = opt_text(k, v)?,
-            "channels" => c.channels = channels(v)?,
-            other => tracing::debug!(field = other, "left for the next cycle's update"),
-        }
-    }
-    Ok(c)
-}
-
-/// What to do with a Gorgias error: give up (the system refused) or retry later.
-fn gorgias_permanent(e: &GorgiasError) -> bool {
-    matches!(
-        e,
-        GorgiasError::NotFound { .. }
-            | GorgiasError::Merged { .. }
-            | GorgiasError::Validation { .. }
-            | GorgiasError::Conflict { .. }
-            | GorgiasError::DataNotObject { .. }
-            | GorgiasError::InvalidInput(_)
-            | GorgiasError::ExistingNotFound
-    )
-}
-
-async fn gorgias_error(ctx: &Cycle, it: &Item, e: GorgiasError) -> Result<Applied, CycleError> {
-    let f = failure::gorgias(&e);
-    if gorgias_permanent(&e) || f.class == FailureClass::Setup {
-        failed_as(ctx, it, f).await
-    } else {
-        retry_later(ctx, it, &e.to_string()).await
-    }
-}
-
-async fn gorgias_write(ctx: &Cycle, it: &Item, lookup_first: bool) -> Result<Applied, CycleError> {
-    match &it.payload {
-        Payload::GorgiasUpdate {
-            id,
-            hubspot_id,
-            fields,
-            data,
-            ..
-        } => {
-            let upd = match customer_update(fields) {
-                Ok(u) => u,
-                Err(why) => return failed(ctx, it, &why).await,
-            };
-            if let Err(e) = ctx.gorgias.update(id.get(), &upd).await {
-                return gorgias_error(ctx, it, e).await;
-            }
-            if let Some(d) = data
-                && let Err(e) = ctx.gorgias.put_data(id.get(), d, Utc::now()).await
-            {
-                return gorgias_error(ctx, it, e).await;
-            }
-            let f = set_bases_follow_up(ctx, hubspot_id, &it.payload).await?;
-            done(ctx, it, json!({"id": id}), f).await
-        }
-        Payload::GorgiasCreate {
-            from_hubspot,
-            fields,
-            data,
-            ..
-        } => {
-            let new = match new_customer(fields) {
-                Ok(c) => c,
-                Err(why) => return failed(ctx, it, &why).await,
-            };
-            let email = new.email.clone().or_else(|| {
-                new.channels
-                    .iter()
-                    .find(|c| c.kind == "email")
-                    .map(|c| c.address.clone())
-            });
-            let outcome = match (lookup_first, &email) {
-                (true, Some(e)) => match ctx.gorgias.find_by_email(e).await {
-                    Ok(Some(c)) => Ok(CreateOutcome::Existing(c)),
-                    Ok(None) => ctx.gorgias.create(&new).await,
-                    Err(e) => Err(e),
-                },
-                _ => ctx.gorgias.create(&new).await,
-            };
-            let outcome = match outcome {
-                Ok(o) => o,
-                Err(e) => return gorgias_error(ctx, it, e).await,
-            };
-            let (customer, mut created) = match outcome {
-                CreateOutcome::Created(c) => (c, true),
-                CreateOutcome::Existing(c) => (c, false),
-            };
-            let Ok(gid) = GorgiasId::new(customer.id) else {
-                return failed(ctx, it, "Gorgias answered an unusable id").await;
-            };
-            if !created {
-                if let Some(l) = ctx.store.link_by_gorgias(gid).await? {
-                    if &l.hubspot == from_hubspot {
-                        return done(ctx, it, json!({"id": gid, "existing": true}), vec![]).await;
-                    }
-                    return failed(
-                        ctx,
-                        it,
-                        &format!("the e-mail belongs to customer {gid}, already linked to another contact"),
-                    )
-                    .await;
-                }
-            }
-            if created
-                && let Some(d) = data
-                && let Err(e) = ctx.gorgias.put_data(gid.get(), d, Utc::now()).await
-            {
-                // The customer exists: link it anyway, with no bases, so the next cycle
-                // fills what is missing instead of creating it again.
-                tracing::warn!(error = %e, "data of a new customer not written; the next cycle retries");
-                created = false;
-            }
-            let f = create_link(from_hubspot.clone(), gid, &it.payload, created);
-            let mut a = done(ctx, it, json!({"id": gid, "existing": !created}), f).await?;
-            if !created {
-                a.resolved_existing += a.done;
-            } else if a.done > 0 {
-                let mut c = customer;
-                if let Some(d) = data {
-                    c.data = d.clone();
-                }
-                if let Ok(r) = super::read::gorgias_record(&c) {
-                    a.created_gorgias.push(r);
-                }
-            }
-            Ok(a)
-        }
-        _ => Ok(Applied::default()),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn update_fields_convert_or_name_the_bad_key() {
-        let f: Map<String, Value> = serde_json::from_value(json!({
-            "name": "Jane", "note": null,
-            "channels": [{"type": "phone", "address": "+14155550100", "preferred": true}]
-        }))
-        .unwrap();
-        let u = customer_update(&f).unwrap();
-        assert_eq!(u.name, Some(Some("Jane".into())));
-        assert_eq!(u.note, Some(None));
-        assert_eq!(u.channels.unwrap()[0].address, "+14155550100");
-        let bad: Map<String, Value> = serde_json::from_value(json!({"firstname": "J"})).unwrap();
-        assert!(customer_update(&bad).unwrap_err().contains("firstname"));
-    }
-
-    #[test]
-    fn keys_are_deterministic_and_change_with_cycle_and_content() {
-        let p = Payload::HubspotUpdate {
-            id: HubspotId::new("101").unwrap(),
-            gorgias_id: GorgiasId::new(7).unwrap(),
-            properties: BTreeMap::from([("phone".into(), "+1".into())]),
-            bases: BTreeMap::new(),
-        };
-        let a = p.to_write(CycleId(1)).unwrap();
-        assert_eq!(
-            a.idempotency_key,
-            p.to_write(CycleId(1)).unwrap().idempotency_key
-        );
-        assert_ne!(
-            a.idempotency_key,
-            p.to_write(CycleId(2)).unwrap().idempotency_key
-        );
-        let mut q = p.clone();
-        if let Payload::HubspotUpdate { properties, .. } = &mut q {
-            properties.insert("phone".into(), "+2".into());
-        }
-        assert_ne!(
-            a.idempotency_key,
-            q.to_write(CycleId(1)).unwrap().idempotency_key
-        );
-        assert_eq!(a.op, OpKind::Update);
-        let back: Payload = serde_json::from_value(a.payload).unwrap();
-        assert_eq!(back, p);
-    }
-}
+mod tests;

@@ -119,13 +119,16 @@ pub struct CycleOptions {
 }
 
 impl Default for CycleOptions {
+    /// The `[sync]` values of the built-in defaults ([`crate::config::Settings::built_in`]),
+    /// so a default cycle and a default configuration agree.
     fn default() -> Self {
+        let s = crate::config::Settings::built_in().sync;
         Self {
             allow_large: false,
-            max_creates: 500,
-            max_overwrites: 1000,
-            default_region: Region::default(),
-            overlap: Duration::from_secs(120),
+            max_creates: s.max_creates as usize,
+            max_overwrites: s.max_overwrites as usize,
+            default_region: s.default_region,
+            overlap: Duration::from_secs(s.overlap_seconds),
             actor: "sync".into(),
             max_attempts: 5,
             stop_at: None,
@@ -137,14 +140,19 @@ impl Default for CycleOptions {
 
 impl CycleOptions {
     /// From the `[sync]` settings (`max_creates`, `max_overwrites`, `default_region`,
-    /// `overlap_seconds`); an unknown region falls back to the default.
+    /// `overlap_seconds`), already checked when the configuration loaded.
     pub fn from_settings(s: &crate::config::SyncSettings) -> Self {
         Self {
             max_creates: s.max_creates as usize,
             max_overwrites: s.max_overwrites as usize,
-            default_region: s.default_region.parse().unwrap_or_default(),
+            default_region: s.default_region,
             overlap: Duration::from_secs(s.overlap_seconds),
-            ..Self::default()
+            allow_large: false,
+            actor: "sync".into(),
+            max_attempts: 5,
+            stop_at: None,
+            proposals: Some(crate::merges::ProposalSettings::default()),
+            progress: None,
         }
     }
 

@@ -14,7 +14,37 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A canonical value read from one side: `Ok(None)` is empty, `Err` says why it does not fit.
-pub type Canon<'a> = Result<Option<Cow<'a, str>>, String>;
+pub type Canon<'a> = Result<Option<Cow<'a, str>>, FieldError>;
+
+/// Why a side's value of a field cannot be read. Callers match on the variant, never on the
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    /// A Gorgias list item has no `channels`: its phone is unknown, not invalid.
+    #[error("the customer's channels were not loaded (pass the full customer, not a list item)")]
+    ChannelsMissing,
+    /// The value does not fit the field (bad e-mail, phone, date, a value outside the map).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<String> for FieldError {
+    fn from(reason: String) -> Self {
+        FieldError::Invalid(reason)
+    }
+}
+
+impl From<&str> for FieldError {
+    fn from(reason: &str) -> Self {
+        FieldError::Invalid(reason.to_owned())
+    }
+}
+
+impl From<FieldError> for String {
+    fn from(e: FieldError) -> Self {
+        e.to_string()
+    }
+}
 
 /// The side's text after the field's transforms; `None` when empty.
 fn transformed<'a>(f: &FieldMapping, raw: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
@@ -42,7 +72,7 @@ pub fn hubspot_text<'a>(f: &FieldMapping, r: &'a HubspotRecord) -> Option<Cow<'a
 pub fn gorgias_text<'a>(
     f: &FieldMapping,
     r: &'a GorgiasRecord,
-) -> Result<Option<Cow<'a, str>>, String> {
+) -> Result<Option<Cow<'a, str>>, FieldError> {
     let raw = match &f.gorgias {
         GorgiasAccess::Id => Some(Cow::Owned(r.id.to_string())),
         GorgiasAccess::Top(name) => json_text(r.fields.get(name), name)?,
@@ -56,7 +86,7 @@ pub fn gorgias_text<'a>(
                 .and_then(|c| c.get("address"))
                 .and_then(Value::as_str)
                 .map(Cow::Borrowed),
-            Some(Value::Null) | None => return Err(channels_missing()),
+            Some(Value::Null) | None => return Err(FieldError::ChannelsMissing),
             Some(_) => return Err("channels is not a list".into()),
         },
         GorgiasAccess::Data(path) => {
@@ -69,7 +99,8 @@ pub fn gorgias_text<'a>(
                         return Err(format!(
                             "data.{} crosses a value that is not an object",
                             path.join(".")
-                        ));
+                        )
+                        .into());
                     }
                 };
             }
@@ -77,18 +108,13 @@ pub fn gorgias_text<'a>(
         }
         // Roll-ups are kept out of the engine's fields (`MappingSet::rollups`).
         GorgiasAccess::Computed(c) => {
-            return Err(format!("{} is a computed roll-up", c.source.name()));
+            return Err(FieldError::Invalid(format!(
+                "{} is a computed roll-up",
+                c.source.name()
+            )));
         }
     };
     Ok(transformed(f, raw))
-}
-
-/// Why a channel field cannot be read from a Gorgias list item (which has no `channels`).
-pub const CHANNELS_MISSING: &str =
-    "the customer's channels were not loaded (pass the full customer, not a list item)";
-
-fn channels_missing() -> String {
-    CHANNELS_MISSING.into()
 }
 
 fn json_text<'a>(v: Option<&'a Value>, name: &str) -> Result<Option<Cow<'a, str>>, String> {
@@ -131,9 +157,7 @@ pub fn hubspot_canon<'a>(
     };
     if let Some(map) = &f.values {
         if map.to_gorgias(&text).is_none() {
-            return Err(format!(
-                "HubSpot value {text:?} is not in the field's value map"
-            ));
+            return Err(format!("HubSpot value {text:?} is not in the field's value map").into());
         }
         return Ok(Some(text));
     }
@@ -147,6 +171,7 @@ pub fn hubspot_canon<'a>(
         )?,
     )
     .map(Some)
+    .map_err(FieldError::from)
 }
 
 /// Converts transformed Gorgias text into the canonical form (through the value map).
@@ -161,9 +186,7 @@ pub fn gorgias_canon<'a>(
     if let Some(map) = &f.values {
         return match map.to_hubspot(&text) {
             Some(h) => Ok(Some(Cow::Owned(h.to_owned()))),
-            None => Err(format!(
-                "Gorgias value {text:?} is not in the field's value map"
-            )),
+            None => Err(format!("Gorgias value {text:?} is not in the field's value map").into()),
         };
     }
     check_options(
@@ -176,6 +199,7 @@ pub fn gorgias_canon<'a>(
         )?,
     )
     .map(Some)
+    .map_err(FieldError::from)
 }
 
 fn check_options<'a>(f: &FieldMapping, v: Cow<'a, str>) -> Result<Cow<'a, str>, String> {
@@ -352,7 +376,7 @@ impl GorgiasPatch {
             }
             GorgiasAccess::PhoneChannel => {
                 if self.channels.is_none() {
-                    return Err(channels_missing());
+                    return Err(FieldError::ChannelsMissing.to_string());
                 }
                 self.set_channel("phone", text.as_deref(), true);
                 Ok(())
@@ -524,14 +548,18 @@ default = "false"
         f: &str,
         r: &HubspotRecord,
     ) -> Result<Option<String>, String> {
-        read_hubspot(m.field(f).unwrap(), r, Region::default()).map(|o| o.map(Cow::into_owned))
+        read_hubspot(m.field(f).unwrap(), r, Region::default())
+            .map(|o| o.map(Cow::into_owned))
+            .map_err(String::from)
     }
     fn read_g(
         m: &crate::mappings::MappingSet,
         f: &str,
         r: &GorgiasRecord,
     ) -> Result<Option<String>, String> {
-        read_gorgias(m.field(f).unwrap(), r, Region::default()).map(|o| o.map(Cow::into_owned))
+        read_gorgias(m.field(f).unwrap(), r, Region::default())
+            .map(|o| o.map(Cow::into_owned))
+            .map_err(String::from)
     }
 
     #[test]
@@ -690,6 +718,28 @@ default = "false"
         assert!(
             p.set(m.field("phone").unwrap(), Some("+14155552671"))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn a_list_item_without_channels_is_a_typed_error_not_a_message() {
+        let m = parse_str("t.toml", MAP).unwrap();
+        let phone = m.field("phone").unwrap();
+        let item = gs(json!({"email": "a@b.co"}));
+        assert_eq!(
+            read_gorgias(phone, &item, Region::default()),
+            Err(FieldError::ChannelsMissing)
+        );
+        let bad = gs(json!({"channels": [{"type": "phone", "address": "not a phone"}]}));
+        assert!(matches!(
+            read_gorgias(phone, &bad, Region::default()),
+            Err(FieldError::Invalid(_))
+        ));
+        // The message a person reads is unchanged.
+        assert!(
+            FieldError::ChannelsMissing
+                .to_string()
+                .contains("channels were not loaded")
         );
     }
 }

@@ -39,14 +39,11 @@ pub struct ProposalSettings {
 }
 
 impl Default for ProposalSettings {
+    /// The `[matching]` and `sync.default_region` values of the built-in defaults
+    /// ([`crate::config::Settings::built_in`]): one source for both.
     fn default() -> Self {
-        ProposalSettings {
-            review_threshold: matcher::DEFAULT_REVIEW_THRESHOLD,
-            auto_merge_threshold: 1.01,
-            auto_merge_cap: 20,
-            region: Region::default(),
-            weights: matcher::Weights::HAND_SET,
-        }
+        let s = crate::config::Settings::built_in();
+        Self::from_settings(&s.matching, s.sync.default_region)
     }
 }
 

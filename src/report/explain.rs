@@ -153,12 +153,12 @@ pub struct Facts<'a> {
 }
 
 fn canon_or_raw(
-    read: Result<Option<std::borrow::Cow<'_, str>>, String>,
+    read: crate::engine::canonical::Canon<'_>,
     raw: Option<String>,
 ) -> (Option<String>, Option<String>) {
     match read {
         Ok(v) => (v.map(|v| v.into_owned()), None),
-        Err(why) => (raw, Some(why)),
+        Err(why) => (raw, Some(why.to_string())),
     }
 }
 

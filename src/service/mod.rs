@@ -38,7 +38,16 @@ pub struct CycleSummary {
 /// feeds, `Some(ids)` syncs just these HubSpot contacts (named by webhooks).
 #[async_trait::async_trait]
 pub trait CycleRunner: Send + Sync {
-    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, String>;
+    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, RunError>;
+}
+
+/// Why a [`CycleRunner`] could not finish a cycle (the scheduler records it as a failed
+/// cycle and goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The sync cycle stopped with an error (store, API, configuration).
+    #[error(transparent)]
+    Cycle(#[from] crate::cycle::CycleError),
 }
 
 /// What readiness knows about the cycles.
@@ -135,6 +144,16 @@ impl Health {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_run_error_keeps_the_cycle_error_and_its_message() {
+        let e: RunError = crate::cycle::CycleError::Config("no mappings".into()).into();
+        assert!(matches!(
+            e,
+            RunError::Cycle(crate::cycle::CycleError::Config(_))
+        ));
+        assert_eq!(e.to_string(), "configuration: no mappings");
+    }
+
     use super::*;
     use chrono::TimeZone;
 

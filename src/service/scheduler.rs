@@ -233,7 +233,7 @@ pub async fn run(
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(kind, error = %e, "cycle failed");
-                CycleSummary::failed(e)
+                CycleSummary::failed(e.to_string())
             }
         };
         tracing::info!(

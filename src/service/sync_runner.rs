@@ -8,7 +8,7 @@
 //! `matching.scan_cron` has fired since the last scan, it runs the full duplicate scan
 //! (`merges::scan`) in the same turn, so a scan never overlaps a cycle.
 
-use super::{CycleRunner, CycleSummary};
+use super::{CycleRunner, CycleSummary, RunError};
 use crate::cycle::{Cycle, CycleReport};
 use crate::domain::HubspotId;
 use chrono::{DateTime, Utc};
@@ -125,15 +125,14 @@ pub fn summary_of(r: &CycleReport) -> CycleSummary {
 
 #[async_trait::async_trait]
 impl CycleRunner for SyncRunner {
-    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, String> {
+    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, RunError> {
         let report = match &targets {
             Some(ids) => {
                 tracing::debug!(contacts = ids.len(), "targeted cycle");
                 self.cycle.run_targeted(ids).await
             }
             None => self.cycle.run().await,
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         if targets.is_none() {
             self.scan_if_due().await;
         }

@@ -180,23 +180,21 @@ enum Target {
     File(PathBuf),
 }
 
+/// Reads a store URL with the configuration's one parser ([`crate::config::StoreUrl`]).
 fn target_of(url: &str) -> Result<Target, StoreError> {
-    let bad = |reason: &str| StoreError::BadUrl {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let rest = url
-        .strip_prefix("sqlite:")
-        .ok_or_else(|| bad("expected sqlite://PATH or sqlite::memory:"))?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
-    if path == ":memory:" || params.split('&').any(|p| p == "mode=memory") {
-        return Ok(Target::Memory);
+    use crate::config::{StoreUrl, StoreUrlError};
+    match url.parse::<StoreUrl>() {
+        Ok(StoreUrl::Memory { .. }) => Ok(Target::Memory),
+        Ok(StoreUrl::Sqlite { path, .. }) => Ok(Target::File(path)),
+        Err(e) => Err(StoreError::BadUrl {
+            url: url.to_owned(),
+            reason: match e {
+                StoreUrlError::NotSqlite(_) => "expected sqlite://PATH or sqlite::memory:",
+                StoreUrlError::EmptyPath(_) => "the path is empty",
+            }
+            .to_owned(),
+        }),
     }
-    if path.is_empty() {
-        return Err(bad("the path is empty"));
-    }
-    Ok(Target::File(PathBuf::from(path)))
 }
 
 impl Store {
@@ -204,14 +202,24 @@ impl Store {
     /// then applies pending migrations. Refused with [`StoreError::Locked`] when another
     /// process holds the guard.
     pub async fn open(settings: &StoreSettings) -> Result<Store, StoreError> {
-        Self::open_url(&settings.url, settings.busy_timeout_ms, Mode::Writer).await
+        Self::open_url(
+            settings.url.as_str(),
+            settings.busy_timeout_ms,
+            Mode::Writer,
+        )
+        .await
     }
 
     /// Opens an existing store for reading only: no guard, no migration, no file created.
     /// Fails with [`StoreError::Missing`] when the file does not exist, and with a schema
     /// error when the store's schema is not the one this binary knows.
     pub async fn open_read_only(settings: &StoreSettings) -> Result<Store, StoreError> {
-        Self::open_url(&settings.url, settings.busy_timeout_ms, Mode::ReadOnly).await
+        Self::open_url(
+            settings.url.as_str(),
+            settings.busy_timeout_ms,
+            Mode::ReadOnly,
+        )
+        .await
     }
 
     /// Opens an in-memory writer store, for tests.
@@ -489,7 +497,9 @@ mod tests {
 
     fn settings(dir: &Path) -> StoreSettings {
         StoreSettings {
-            url: format!("sqlite://{}", dir.join("t.db").display()),
+            url: format!("sqlite://{}", dir.join("t.db").display())
+                .parse()
+                .unwrap(),
             busy_timeout_ms: 2_000,
         }
     }
@@ -619,11 +629,11 @@ mod tests {
         s.close().await;
         // Another host's writer with a fresh heartbeat (e.g. over a network share where
         // advisory locks do not reach): refused by the row.
-        let w = Store::open_url(&cfg.url, 2_000, Mode::ReadOnly)
+        let w = Store::open_url(cfg.url.as_str(), 2_000, Mode::ReadOnly)
             .await
             .unwrap();
         w.close().await;
-        let raw = SqlitePool::connect(&cfg.url).await.unwrap();
+        let raw = SqlitePool::connect(cfg.url.as_str()).await.unwrap();
         let now = ts(Utc::now());
         sqlx::query(
             "INSERT INTO writer_lock (id, token, pid, host, since, heartbeat)
@@ -688,7 +698,9 @@ mod tests {
         let first = Store::open(&cfg).await.unwrap();
         std::os::unix::fs::symlink(dir.path().join("t.db"), dir.path().join("alias.db")).unwrap();
         let via_link = StoreSettings {
-            url: format!("sqlite://{}", dir.path().join("alias.db").display()),
+            url: format!("sqlite://{}", dir.path().join("alias.db").display())
+                .parse()
+                .unwrap(),
             busy_timeout_ms: 2_000,
         };
         let err = Store::open(&via_link).await.unwrap_err();

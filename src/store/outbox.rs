@@ -131,6 +131,13 @@ pub enum FollowUp {
     Relink { link: LinkId, new: RecordRef },
     /// Drop a link (e.g. its record was deleted or merged into an already linked one).
     RemoveLink { link: LinkId, reason: String },
+    /// A write for `record` to `target` succeeded: settle its unsettled item, if any
+    /// (audited as `unsettled.settled` with `why`).
+    Settle {
+        record: RecordRef,
+        target: System,
+        why: String,
+    },
 }
 
 /// What [`Store::mark_done_with`] did.
@@ -326,6 +333,13 @@ async fn finish_in(
             }
             FollowUp::RemoveLink { link, reason } => {
                 remove_link_in(&mut *conn, *link, reason, actor, at).await?;
+            }
+            FollowUp::Settle {
+                record,
+                target,
+                why,
+            } => {
+                Store::settle_in(&mut *conn, record, Some(*target), why, actor, at).await?;
             }
         }
     }
@@ -527,290 +541,55 @@ impl Store {
         tx.commit().await.ctx("commit finished writes")?;
         Ok(out)
     }
+
+    /// Completes the writes of one API batch (e.g. one HubSpot batch call of 100) in ONE
+    /// transaction, each with its follow-ups, audited as [`Store::mark_done_with`] would.
+    /// Unlike [`Store::mark_done_batch`], a write whose completion is refused
+    /// ([`StoreError::Conflict`], e.g. its link would break an invariant, or
+    /// [`StoreError::NotFound`]) is rolled back alone (to its savepoint) and answered `Err`
+    /// in its place, still pending; the others land. Any other failure (SQL, a lost writer
+    /// guard, the commit) rolls the whole batch back: every write stays pending, none is
+    /// half-done. The answers are in the order of `done`.
+    pub async fn complete_batch(
+        &self,
+        done: &[Done],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
+        use sqlx::Connection;
+        let mut tx = self.write_tx().await?;
+        let mut out = Vec::with_capacity(done.len());
+        for d in done {
+            let mut one = (*tx).begin().await.ctx("begin a write's savepoint")?;
+            let r = finish_in(
+                &mut one,
+                d.id,
+                OutboxStatus::Done,
+                d.result.as_ref(),
+                None,
+                &d.follow_ups,
+                actor,
+                at,
+            )
+            .await;
+            match r {
+                Ok(c) => {
+                    one.commit().await.ctx("release a write's savepoint")?;
+                    out.push(Ok(c));
+                }
+                Err(e @ (StoreError::Conflict(_) | StoreError::NotFound { .. })) => {
+                    one.rollback()
+                        .await
+                        .ctx("roll a refused write back to its savepoint")?;
+                    out.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await.ctx("commit a batch of finished writes")?;
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::test_support::*;
-    use super::*;
-
-    fn write(key: &str, target: Option<RecordRef>) -> NewWrite {
-        NewWrite {
-            idempotency_key: key.into(),
-            system: System::Hubspot,
-            op: if target.is_some() {
-                OpKind::Update
-            } else {
-                OpKind::Create
-            },
-            target,
-            payload: json!({ "properties": { "firstname": NASTY } }),
-        }
-    }
-
-    #[tokio::test]
-    async fn enqueue_is_idempotent_and_round_trips() {
-        let s = mem().await;
-        let h = RecordRef::Hubspot(hs("7"));
-        let batch = vec![write("k1", None), write(NASTY, Some(h.clone()))];
-        assert_eq!(s.enqueue_writes(&batch, t(1)).await.unwrap(), 2);
-        assert_eq!(s.enqueue_writes(&batch, t(2)).await.unwrap(), 0);
-        assert_eq!(
-            s.enqueue_writes(&[write("k1", None), write("k3", None)], t(3))
-                .await
-                .unwrap(),
-            1
-        );
-        let pending = s.pending_writes(10).await.unwrap();
-        assert_eq!(pending.len(), 3);
-        let p = &pending[1];
-        assert_eq!(p.idempotency_key, NASTY);
-        assert_eq!(p.target, Some(h.clone()));
-        assert_eq!(p.op, OpKind::Update);
-        assert_eq!(p.payload, batch[1].payload);
-        assert_eq!(p.status, OutboxStatus::Pending);
-        assert_eq!(p.attempts, 0);
-        assert_eq!(p.enqueued_at, t(1));
-        assert_eq!(s.outbox_by_key(NASTY).await.unwrap().as_ref(), Some(p));
-        assert_eq!(s.pending_writes(1).await.unwrap().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn follow_ups_land_with_the_write_or_not_at_all() {
-        let s = mem().await;
-        let create = NewWrite {
-            idempotency_key: "create-g-for-h1".into(),
-            system: System::Gorgias,
-            op: OpKind::Create,
-            target: None,
-            payload: json!({ "email": "a@b.co" }),
-        };
-        s.enqueue_writes(std::slice::from_ref(&create), t(1))
-            .await
-            .unwrap();
-        let id = s
-            .outbox_by_key("create-g-for-h1")
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
-        let bases = BTreeMap::from([("email".to_owned(), json!("a@b.co"))]);
-        let link_it = FollowUp::CreateLink {
-            hubspot: hs("1"),
-            gorgias: gg(50),
-            bases: bases.clone(),
-        };
-        // A refused follow-up (unknown link) rolls everything back: still pending, no link.
-        let err = s
-            .mark_done_with(
-                id,
-                Some(&json!({ "id": 50 })),
-                &[
-                    link_it.clone(),
-                    FollowUp::SetBases {
-                        link: LinkId(999),
-                        bases: bases.clone(),
-                    },
-                ],
-                "sync",
-                t(2),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
-        assert_eq!(
-            s.outbox_item(id).await.unwrap().unwrap().status,
-            OutboxStatus::Pending
-        );
-        assert_eq!(s.link_by_hubspot(&hs("1")).await.unwrap(), None);
-
-        let done = s
-            .mark_done_with(
-                id,
-                Some(&json!({ "id": 50 })),
-                std::slice::from_ref(&link_it),
-                "sync",
-                t(3),
-            )
-            .await
-            .unwrap();
-        assert!(done.newly_done);
-        assert_eq!(done.links.len(), 1);
-        let link = s.link_by_gorgias(gg(50)).await.unwrap().unwrap();
-        assert_eq!(done.links[0], link);
-        assert_eq!(s.bases(link.id).await.unwrap(), bases);
-        // Done again (a retried report): nothing applied twice.
-        let again = s
-            .mark_done_with(id, None, &[link_it], "sync", t(4))
-            .await
-            .unwrap();
-        assert!(!again.newly_done);
-
-        // A merge: alias and relink with the write.
-        s.enqueue_writes(
-            &[NewWrite {
-                idempotency_key: "merge-1-into-2".into(),
-                system: System::Hubspot,
-                op: OpKind::Merge,
-                target: Some(RecordRef::Hubspot(hs("2"))),
-                payload: json!({ "merge": "1" }),
-            }],
-            t(5),
-        )
-        .await
-        .unwrap();
-        let m = s.outbox_by_key("merge-1-into-2").await.unwrap().unwrap().id;
-        let done = s
-            .mark_done_with(
-                m,
-                None,
-                &[
-                    FollowUp::Alias {
-                        merged_away: RecordRef::Hubspot(hs("1")),
-                        survivor: RecordRef::Hubspot(hs("2")),
-                    },
-                    FollowUp::Relink {
-                        link: link.id,
-                        new: RecordRef::Hubspot(hs("2")),
-                    },
-                ],
-                "sync",
-                t(6),
-            )
-            .await
-            .unwrap();
-        assert_eq!(done.links[0].hubspot, hs("2"));
-        assert_eq!(
-            s.resolve(&RecordRef::Hubspot(hs("1"))).await.unwrap(),
-            RecordRef::Hubspot(hs("2"))
-        );
-        assert_eq!(s.bases(link.id).await.unwrap(), bases);
-    }
-
-    #[tokio::test]
-    async fn a_batch_of_completions_is_all_or_nothing() {
-        let s = mem().await;
-        let writes: Vec<NewWrite> = (1..=3)
-            .map(|i| {
-                write(
-                    &format!("w{i}"),
-                    Some(RecordRef::Hubspot(hs(&i.to_string()))),
-                )
-            })
-            .collect();
-        s.enqueue_writes(&writes, t(1)).await.unwrap();
-        let ids: Vec<OutboxId> = s
-            .pending_writes(10)
-            .await
-            .unwrap()
-            .iter()
-            .map(|w| w.id)
-            .collect();
-        let done = |id, link: Option<i64>| Done {
-            id,
-            result: Some(json!({ "ok": NASTY })),
-            follow_ups: link
-                .map(|g| {
-                    vec![FollowUp::CreateLink {
-                        hubspot: hs("1"),
-                        gorgias: gg(g),
-                        bases: BTreeMap::new(),
-                    }]
-                })
-                .unwrap_or_default(),
-        };
-        // The third links hs 1 a second time: refused, so none of the three is done.
-        let err = s
-            .mark_done_batch(
-                &[
-                    done(ids[0], Some(10)),
-                    done(ids[1], None),
-                    done(ids[2], Some(11)),
-                ],
-                "sync",
-                t(2),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-        assert_eq!(s.pending_writes(10).await.unwrap().len(), 3);
-        assert_eq!(s.link_by_gorgias(gg(10)).await.unwrap(), None);
-        let out = s
-            .mark_done_batch(
-                &[
-                    done(ids[0], Some(10)),
-                    done(ids[1], None),
-                    done(ids[2], None),
-                ],
-                "sync",
-                t(3),
-            )
-            .await
-            .unwrap();
-        assert!(out.iter().all(|c| c.newly_done));
-        assert_eq!(out[0].links.len(), 1);
-        assert!(s.pending_writes(10).await.unwrap().is_empty());
-        let item = s.outbox_item(ids[1]).await.unwrap().unwrap();
-        assert_eq!(item.result, Some(json!({ "ok": NASTY })));
-    }
-
-    #[tokio::test]
-    async fn a_bad_batch_stores_nothing() {
-        let s = mem().await;
-        let bad = vec![
-            write("ok", None),
-            write("bad", Some(RecordRef::Gorgias(gg(1)))),
-        ];
-        assert!(matches!(
-            s.enqueue_writes(&bad, t(1)).await.unwrap_err(),
-            StoreError::Conflict(_)
-        ));
-        assert!(s.pending_writes(10).await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn attempts_then_done_or_failed_are_recorded_and_audited() {
-        let s = mem().await;
-        let h = RecordRef::Hubspot(hs("7"));
-        s.enqueue_writes(&[write("a", Some(h.clone())), write("b", None)], t(1))
-            .await
-            .unwrap();
-        let a = s.outbox_by_key("a").await.unwrap().unwrap().id;
-        let b = s.outbox_by_key("b").await.unwrap().unwrap().id;
-        assert_eq!(s.mark_attempt(a, "429 slow down", t(2)).await.unwrap(), 1);
-        assert_eq!(s.mark_attempt(a, NASTY, t(3)).await.unwrap(), 2);
-        let item = s.outbox_item(a).await.unwrap().unwrap();
-        assert_eq!(item.attempts, 2);
-        assert_eq!(item.last_error.as_deref(), Some(NASTY));
-        assert_eq!(item.last_attempt_at, Some(t(3)));
-
-        let answer = json!({ "id": "7", "updatedAt": "x" });
-        assert!(s.mark_done(a, Some(&answer), "sync", t(4)).await.unwrap());
-        assert!(!s.mark_done(a, Some(&answer), "sync", t(5)).await.unwrap());
-        let done = s.outbox_item(a).await.unwrap().unwrap();
-        assert_eq!(done.status, OutboxStatus::Done);
-        assert_eq!(done.result, Some(answer));
-        assert_eq!(done.finished_at, Some(t(4)));
-        assert!(matches!(
-            s.mark_attempt(a, "late", t(6)).await.unwrap_err(),
-            StoreError::NotFound { .. }
-        ));
-        assert!(matches!(
-            s.mark_failed(a, "x", "sync", t(6)).await.unwrap_err(),
-            StoreError::Conflict(_)
-        ));
-
-        assert!(s.mark_failed(b, "400 bad", "sync", t(7)).await.unwrap());
-        let failed = s.outbox_item(b).await.unwrap().unwrap();
-        assert_eq!(failed.status, OutboxStatus::Failed);
-        assert_eq!(failed.last_error.as_deref(), Some("400 bad"));
-        assert!(s.pending_writes(10).await.unwrap().is_empty());
-
-        let audit = s.audit_for(&h).await.unwrap();
-        assert_eq!(audit.len(), 1);
-        assert_eq!(audit[0].action, "write.done");
-        assert_eq!(audit[0].detail["attempts"], json!(2));
-        let recent = s.recent_audit(1).await.unwrap();
-        assert_eq!(recent[0].action, "write.failed");
-    }
-}
+mod tests;

@@ -389,27 +389,41 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let mut tx = self.write_tx().await?;
+        let n = Self::settle_in(&mut tx, record, target, why, actor, at).await?;
+        tx.commit().await.ctx("commit a settled record")?;
+        Ok(n)
+    }
+
+    /// [`Store::settle_unsettled`] inside the caller's transaction (e.g. the one that marks
+    /// the successful write done: `FollowUp::Settle`).
+    pub(super) async fn settle_in(
+        conn: &mut sqlx::SqliteConnection,
+        record: &RecordRef,
+        target: Option<System>,
+        why: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let mut n = 0;
         for t in [System::Hubspot, System::Gorgias] {
             if target.is_some_and(|x| x != t) {
                 continue;
             }
-            let Some(u) = Self::unsettled_one(&mut tx, record, t).await? else {
+            let Some(u) = Self::unsettled_one(&mut *conn, record, t).await? else {
                 continue;
             };
             sqlx::query("DELETE FROM unsettled WHERE id = ?")
                 .bind(u.id.0)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await
                 .ctx("settle an unsettled record")?;
             append_in(
-                &mut tx,
+                &mut *conn,
                 &audit("unsettled.settled", &u, actor, at, json!({"why": why})),
             )
             .await?;
             n += 1;
         }
-        tx.commit().await.ctx("commit a settled record")?;
         Ok(n)
     }
 

@@ -83,7 +83,9 @@ async fn world() -> World {
     w.ok(&["sync"]).await;
     settle(&w.sb).await;
     let store = tether::store::Store::open_read_only(&tether::config::StoreSettings {
-        url: format!("sqlite://{}", w.dir.path().join("t.db").display()),
+        url: format!("sqlite://{}", w.dir.path().join("t.db").display())
+            .parse()
+            .unwrap(),
         busy_timeout_ms: 2_000,
     })
     .await
@@ -287,7 +289,7 @@ async fn the_inbox_lists_every_kind_newest_first_with_its_command() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = Store::open(&tether::config::StoreSettings {
-        url: url.clone(),
+        url: url.parse().unwrap(),
         busy_timeout_ms: 2_000,
     })
     .await

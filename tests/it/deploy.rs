@@ -132,7 +132,7 @@ fn the_example_configuration_loads() {
         env: vec![],
     })
     .unwrap();
-    assert_eq!(port_of(&l.settings.server.listen), DEFAULT_PORT);
+    assert_eq!(l.settings.server.listen.port(), DEFAULT_PORT);
 }
 
 #[tokio::test]

@@ -46,7 +46,9 @@ struct World {
 
 fn store_settings(dir: &Path) -> StoreSettings {
     StoreSettings {
-        url: format!("sqlite://{}", dir.join("tether.db").display()),
+        url: format!("sqlite://{}", dir.join("tether.db").display())
+            .parse()
+            .unwrap(),
         busy_timeout_ms: 2_000,
     }
 }
@@ -138,13 +140,16 @@ impl World {
     fn tether(&self) -> Command {
         let mut cmd = super::harness::tether_assert();
         cmd.current_dir(self.dir.path());
-        cmd.env("TETHER__STORE__URL", store_settings(self.dir.path()).url)
-            .env("TETHER__MAPPINGS__DIR", self.dir.path().join("mappings"))
-            .env("TETHER__HUBSPOT__BASE_URL", &self.hubspot.base_url)
-            .env("TETHER__HUBSPOT__TOKEN", "pat-na1-explain")
-            .env("TETHER__GORGIAS__BASE_URL", &self.gorgias.base_url)
-            .env("TETHER__GORGIAS__USERNAME", "api@sandbox.gorgias.test")
-            .env("TETHER__GORGIAS__API_KEY", "sandbox-api-key");
+        cmd.env(
+            "TETHER__STORE__URL",
+            store_settings(self.dir.path()).url.as_str(),
+        )
+        .env("TETHER__MAPPINGS__DIR", self.dir.path().join("mappings"))
+        .env("TETHER__HUBSPOT__BASE_URL", &self.hubspot.base_url)
+        .env("TETHER__HUBSPOT__TOKEN", "pat-na1-explain")
+        .env("TETHER__GORGIAS__BASE_URL", &self.gorgias.base_url)
+        .env("TETHER__GORGIAS__USERNAME", "api@sandbox.gorgias.test")
+        .env("TETHER__GORGIAS__API_KEY", "sandbox-api-key");
         cmd
     }
 

@@ -24,7 +24,7 @@ fn h(id: &str) -> RecordRef {
 
 async fn seeded(url: &str) -> (ProposalId, ProposalId) {
     let store = Store::open(&StoreSettings {
-        url: url.to_owned(),
+        url: url.parse().unwrap(),
         busy_timeout_ms: 5000,
     })
     .await
@@ -132,7 +132,7 @@ async fn merges_commands_list_show_reject_and_approve() {
         .stdout(predicate::str::contains("no pending merge proposals"));
 
     let store = Store::open_read_only(&StoreSettings {
-        url: url.clone(),
+        url: url.parse().unwrap(),
         busy_timeout_ms: 5000,
     })
     .await

@@ -35,7 +35,7 @@ fn person(record: RecordRef, first: &str, email: &str, phone: &str) -> MergeReco
 
 async fn open(url: &str) -> Store {
     Store::open(&StoreSettings {
-        url: url.to_owned(),
+        url: url.parse().unwrap(),
         busy_timeout_ms: 5000,
     })
     .await

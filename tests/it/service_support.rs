@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tether::domain::HubspotId;
-use tether::service::{CycleRunner, CycleSummary};
+use tether::service::{CycleRunner, CycleSummary, RunError};
 use tether::store::CycleOutcome;
 
 /// One call to the fake runner.
@@ -43,7 +43,7 @@ impl FakeRunner {
 
 #[async_trait::async_trait]
 impl CycleRunner for FakeRunner {
-    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, String> {
+    async fn run(&self, targets: Option<Vec<HubspotId>>) -> Result<CycleSummary, RunError> {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_concurrent.fetch_max(now, Ordering::SeqCst);
         let idx = {

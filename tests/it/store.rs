@@ -16,7 +16,7 @@ fn store_url(dir: &Path) -> String {
 
 fn settings(dir: &Path) -> StoreSettings {
     StoreSettings {
-        url: store_url(dir),
+        url: store_url(dir).parse().unwrap(),
         busy_timeout_ms: 2_000,
     }
 }
@@ -200,7 +200,7 @@ async fn hold_writer_helper() {
         return;
     };
     let store = Store::open(&StoreSettings {
-        url,
+        url: url.parse().unwrap(),
         busy_timeout_ms: 2_000,
     })
     .await

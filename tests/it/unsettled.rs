@@ -269,7 +269,9 @@ async fn the_commands_refuse_before_setup_and_act_on_refused_writes() {
     assert_eq!(code, 0, "a dismissed write is not owed: {out}");
 
     let store = Store::open_read_only(&tether::config::StoreSettings {
-        url: format!("sqlite://{}", dir.path().join("t.db").display()),
+        url: format!("sqlite://{}", dir.path().join("t.db").display())
+            .parse()
+            .unwrap(),
         busy_timeout_ms: 5000,
     })
     .await

@@ -63,7 +63,7 @@ impl HubspotConfig {
     /// From the `[hubspot]` settings section.
     pub fn from_settings(s: &HubspotSettings) -> Self {
         Self {
-            base_url: s.base_url.clone(),
+            base_url: s.base_url.to_string(),
             token: s.token.clone(),
             api_version: s.api_version,
             burst_limit: s.burst_limit.max(1),

@@ -157,7 +157,7 @@ impl<'a> Ctx<'a> {
                 // A list item has no channels: its phone is unknown, not invalid; the pair's
                 // next cycle (with the full customer) fills it in.
                 Ok(None) => {}
-                Err(e) if e == canonical::CHANNELS_MISSING => {}
+                Err(canonical::FieldError::ChannelsMissing) => {}
                 Ok(Some(v)) => match canonical::write_hubspot(f, Some(&v), None, &mut properties) {
                     Ok(()) => {
                         bases.insert(f.name.clone(), Some(v.into_owned()));

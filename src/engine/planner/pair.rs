@@ -87,12 +87,8 @@ impl<'a> Ctx<'a> {
         }
         // Channels not loaded (a list item) while HubSpot has a value the base lacks: the
         // change is pending and cannot be compared; skip before parsing anything.
-        if let Err(e) = &gt {
-            if e == canonical::CHANNELS_MISSING
-                && f.direction == Direction::Both
-                && ht.is_some()
-                && b.is_none()
-            {
+        if let Err(e @ canonical::FieldError::ChannelsMissing) = &gt {
+            if f.direction == Direction::Both && ht.is_some() && b.is_none() {
                 out.skip(
                     Some(&h.id),
                     Some(g.id),
@@ -122,8 +118,8 @@ impl<'a> Ctx<'a> {
                 return None;
             }
             // Channels not loaded and nothing pending on HubSpot: nothing to say.
-            (Ok(hv), Err(e), Direction::Both)
-                if e == canonical::CHANNELS_MISSING && hv.as_deref() == b =>
+            (Ok(hv), Err(canonical::FieldError::ChannelsMissing), Direction::Both)
+                if hv.as_deref() == b =>
             {
                 return None;
             }

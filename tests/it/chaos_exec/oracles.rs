@@ -221,7 +221,7 @@ pub(super) async fn oracles(run: &mut Run, sc: &Scenario, mappings: &MappingSet)
             .env
             .iter()
             .find(|(k, _)| k == "TETHER__STORE__URL")
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.parse().unwrap())
             .unwrap(),
         busy_timeout_ms: 5000,
     };
