@@ -1,3 +1,6 @@
+//! Tests of the outbox payload format and the pure parts of applying a plan. Must never
+//! send anything over the network.
+
 use super::*;
 
 #[test]

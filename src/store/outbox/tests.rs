@@ -1,3 +1,6 @@
+//! Tests of the outbox: enqueue, attempts, completion (single and per batch) and their
+//! audit rows, on an in-memory store. Must never touch a file or the network.
+
 use super::super::test_support::*;
 use super::*;
 

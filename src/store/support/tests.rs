@@ -1,3 +1,6 @@
+//! Tests of the support store (tickets, surveys, merges, owed roll-ups, feed positions)
+//! against the pure ledger, on an in-memory store. Must never touch the network.
+
 use super::*;
 use crate::mappings::Include;
 use crate::store::test_support::{gg, hs, mem, t};
