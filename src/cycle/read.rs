@@ -164,6 +164,38 @@ fn next_watermark(
     })
 }
 
+/// What to remember of a HubSpot record read at `now`.
+fn hubspot_seen(h: &HubspotRecord, now: DateTime<Utc>) -> RecordSeen {
+    let email = hubspot_email(h);
+    RecordSeen {
+        record: RecordRef::Hubspot(h.id.clone()),
+        keys: email
+            .iter()
+            .map(|e| format!("email:{}", e.as_str()))
+            .collect(),
+        email,
+        updated_at: h.updated_at,
+        content_hash: sha(&json!(h.properties)),
+        seen_at: now,
+    }
+}
+
+/// What to remember of a Gorgias record read at `now`.
+fn gorgias_seen(g: &GorgiasRecord, now: DateTime<Utc>) -> RecordSeen {
+    let email = gorgias_email(g);
+    RecordSeen {
+        record: RecordRef::Gorgias(g.id),
+        keys: email
+            .iter()
+            .map(|e| format!("email:{}", e.as_str()))
+            .collect(),
+        email,
+        updated_at: g.updated_at,
+        content_hash: sha(&g.fields),
+        seen_at: now,
+    }
+}
+
 fn hubspot_email(r: &HubspotRecord) -> Option<Email> {
     r.properties.get("email").and_then(|e| Email::parse(e).ok())
 }
@@ -607,7 +639,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Drops records already processed at this version (their `updated_at` is not newer
-    /// than what the store saw): this is what makes the echo of our own writes cheap.
+    /// than what the store saw), and Gorgias customers at exactly the version tether's own
+    /// last write left ([`super::echo`]): this is what makes the echo of our own writes cheap.
     async fn drop_seen(&mut self) -> Result<(), CycleError> {
         let mut drop_h = vec![];
         for (id, r) in &self.hubspot {
@@ -640,10 +673,56 @@ impl<'a> Reader<'a> {
                 .await?;
             if seen.is_some_and(|s| s.updated_at >= r.updated_at) {
                 drop_g.push(*id);
+            } else if super::echo::is_own_echo(self.ctx, r).await? {
+                // Issue 14: the version tether's own write left, untouched since: seen.
+                self.out.seen.push(gorgias_seen(r, self.now));
+                drop_g.push(*id);
             }
         }
         for id in drop_g {
             self.gorgias.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Issue 14 ([`super::echo`]): drops linked HubSpot contacts holding exactly their
+    /// link's agreed values while their Gorgias partner brings no change (not in this read,
+    /// not re-planned, not deleted): tether's own write come back, with nothing to plan, so
+    /// the partner is not read in full for it.
+    async fn drop_hubspot_echoes(&mut self) -> Result<(), CycleError> {
+        let ids: Vec<String> = self.hubspot.keys().cloned().collect();
+        for id in ids {
+            let rref = match self.hubspot.get(&id) {
+                Some(r) => RecordRef::Hubspot(r.id.clone()),
+                None => continue,
+            };
+            if self.released.contains(&rref) || self.forced.contains(&rref) {
+                continue;
+            }
+            let Some(l) = self.load_link_of(&rref).await? else {
+                continue;
+            };
+            let Some((_, g)) = self.links.get(&l).cloned() else {
+                continue;
+            };
+            let gref = RecordRef::Gorgias(g);
+            if self.gorgias.contains_key(&g.get())
+                || self.forced.contains(&gref)
+                || self.released.contains(&gref)
+                || self.quarantine.contains(&gref)
+                || self.out.excluded.gorgias.contains(&g)
+            {
+                continue;
+            }
+            let bases = super::echo::link_bases(self.ctx, l).await?;
+            let region = self.ctx.options.default_region;
+            if self.hubspot.get(&id).is_some_and(|r| {
+                super::echo::hubspot_holds_bases(&self.ctx.mappings, region, r, &bases)
+            }) {
+                if let Some(r) = self.hubspot.remove(&id) {
+                    self.out.seen.push(hubspot_seen(&r, self.now));
+                }
+            }
         }
         Ok(())
     }
@@ -901,6 +980,7 @@ pub async fn gather_from(
         rd.hubspot.remove(id.as_str());
     }
     rd.drop_seen().await?;
+    rd.drop_hubspot_echoes().await?;
 
     finish(ctx, rd, channels, hubspot_full, gorgias_full, now).await
 }
@@ -1068,32 +1148,10 @@ async fn finish(
 
     // 5. What to remember once the writes succeed.
     for h in rd.hubspot.values() {
-        let email = hubspot_email(h);
-        rd.out.seen.push(RecordSeen {
-            record: RecordRef::Hubspot(h.id.clone()),
-            keys: email
-                .iter()
-                .map(|e| format!("email:{}", e.as_str()))
-                .collect(),
-            email,
-            updated_at: h.updated_at,
-            content_hash: sha(&json!(h.properties)),
-            seen_at: now,
-        });
+        rd.out.seen.push(hubspot_seen(h, now));
     }
     for g in rd.gorgias.values() {
-        let email = gorgias_email(g);
-        rd.out.seen.push(RecordSeen {
-            record: RecordRef::Gorgias(g.id),
-            keys: email
-                .iter()
-                .map(|e| format!("email:{}", e.as_str()))
-                .collect(),
-            email,
-            updated_at: g.updated_at,
-            content_hash: sha(&g.fields),
-            seen_at: now,
-        });
+        rd.out.seen.push(gorgias_seen(g, now));
     }
     rd.out.hubspot = rd.hubspot.into_values().collect();
     rd.out.gorgias = rd.gorgias.into_values().collect();
