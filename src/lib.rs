@@ -18,6 +18,7 @@ pub mod cycle;
 pub mod domain;
 pub mod engine;
 pub mod generate;
+pub mod generate_support;
 pub mod mappings;
 pub mod matcher;
 pub mod merges;

@@ -12,6 +12,7 @@
 pub mod apply;
 pub mod conflicts;
 pub mod dedup;
+pub mod echo;
 pub mod failure;
 pub mod precheck;
 pub mod read;

@@ -146,6 +146,7 @@ pub async fn gather_from(
         rd.hubspot.remove(id.as_str());
     }
     rd.drop_seen().await?;
+    rd.drop_hubspot_echoes().await?;
 
     // 2. Full Gorgias records (list items have no channels).
     if needs_channels(&ctx.mappings) {

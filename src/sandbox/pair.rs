@@ -164,8 +164,9 @@ fn stage_for(i: usize) -> &'static str {
     ][i % 6]
 }
 
-/// Seeds generated people into the sandboxes of their `source` system; returns how many
-/// contacts and customers were created. Used by `tether demo` and `tether sandbox --records`.
+/// Seeds generated people into the sandboxes of their `source` system, with the Gorgias
+/// customers' support history; returns how many contacts and customers were created. Used by
+/// `tether demo` and `tether sandbox --records`.
 pub fn seed_sandboxes(
     hubspot: &HubspotSandbox,
     gorgias: &GorgiasSandbox,
@@ -184,6 +185,10 @@ pub fn seed_sandboxes(
     // distinct ids, not rows.
     let h: HashSet<String> = hubspot.seed_contacts(h_rows).into_iter().collect();
     let g: HashSet<i64> = gorgias.seed_customers(g_rows).into_iter().collect();
+    // Support history (issue 14): tickets and satisfaction surveys of the customers.
+    let mut ids: Vec<i64> = g.iter().copied().collect();
+    ids.sort_unstable();
+    gorgias.seed_support_history(&ids, ids.len() as u64);
     (h.len(), g.len())
 }
 

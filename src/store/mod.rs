@@ -16,6 +16,7 @@ mod audit;
 mod bases;
 mod conflicts;
 mod cycles;
+mod echo;
 mod guard;
 mod links;
 mod migrate;

@@ -375,3 +375,32 @@ async fn one_budget_no_429_while_backfill_feeds_and_live_reads_run_together() {
     assert_eq!(counters.calls_to("GET /api/tickets"), 30);
     assert_eq!(client.metrics().rate_limited, 0);
 }
+
+/// The generator's support history, seeded as `tether demo` and `tether sandbox` do, reads
+/// back whole through the feeds: every ticket and survey once, none quarantined.
+#[tokio::test]
+async fn generated_support_history_reads_back_through_the_feeds() {
+    let env = start().await;
+    let customers = env.sb.seed_customers((0..120).map(customer_seed).collect());
+    let (tickets, surveys) = env.sb.seed_support_history(&customers, 7);
+    assert!(
+        tickets > 60 && surveys > 20,
+        "{tickets} tickets, {surveys} surveys"
+    );
+    let t = env
+        .client
+        .tickets_since_watermark(None, ChronoDuration::zero())
+        .await
+        .unwrap();
+    assert_eq!((t.items.len(), t.quarantined.len()), (tickets, 0));
+    assert_eq!(t.pages as usize, tickets.div_ceil(100));
+    assert!(t.items.iter().all(|x| customers.contains(&x.customer_id)));
+    assert!(t.items.iter().any(|x| !x.is_open()) && t.items.iter().any(TicketFacts::is_open));
+    let s = env
+        .client
+        .surveys_since_last_seen(None, ChronoDuration::zero())
+        .await
+        .unwrap();
+    assert_eq!((s.items.len(), s.quarantined.len()), (surveys, 0));
+    assert!(s.items.iter().any(|x| x.score.is_none()));
+}

@@ -108,16 +108,27 @@ pub(super) async fn gorgias_write(
                 Ok(u) => u,
                 Err(why) => return failed(ctx, it, &why).await,
             };
-            if let Err(e) = ctx.gorgias.update(id.get(), &upd).await {
-                return gorgias_error(ctx, it, e).await;
-            }
+            // `data` first: the partial PUT's answer is then the customer after both, and
+            // recognises the echo of this write in the next feed (`crate::cycle::echo`).
             if let Some(d) = data
                 && let Err(e) = ctx.gorgias.put_data(id.get(), d, Utc::now()).await
             {
                 return gorgias_error(ctx, it, e).await;
             }
+            let answer = match ctx.gorgias.update(id.get(), &upd).await {
+                Ok(a) => a,
+                Err(e) => return gorgias_error(ctx, it, e).await,
+            };
+            let result = crate::cycle::echo::update_result(
+                ctx,
+                *id,
+                hubspot_id,
+                bases_of(&it.payload),
+                answer.as_ref(),
+            )
+            .await?;
             let f = set_bases_follow_up(ctx, hubspot_id, &it.payload).await?;
-            done(ctx, it, json!({"id": id}), f).await
+            done(ctx, it, result, f).await
         }
         Payload::GorgiasCreate {
             from_hubspot,

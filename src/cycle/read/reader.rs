@@ -196,7 +196,9 @@ impl<'a> Reader<'a> {
     }
 
     /// Drops records already processed at this version (their `updated_at` is not newer
-    /// than what the store saw): this is what makes the echo of our own writes cheap.
+    /// than what the store saw), and Gorgias customers at exactly the version tether's own
+    /// last write left ([`crate::cycle::echo`]): this is what makes the echo of our own
+    /// writes cheap.
     pub(super) async fn drop_seen(&mut self) -> Result<(), CycleError> {
         let mut drop_h = vec![];
         for (id, r) in &self.hubspot {
@@ -229,10 +231,56 @@ impl<'a> Reader<'a> {
                 .await?;
             if seen.is_some_and(|s| s.updated_at >= r.updated_at) {
                 drop_g.push(*id);
+            } else if crate::cycle::echo::is_own_echo(self.ctx, r).await? {
+                // Issue 14: the version tether's own write left, untouched since: seen.
+                self.out.seen.push(gorgias_seen(r, self.now));
+                drop_g.push(*id);
             }
         }
         for id in drop_g {
             self.gorgias.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Issue 14 ([`crate::cycle::echo`]): drops linked HubSpot contacts holding exactly
+    /// their link's agreed values while their Gorgias partner brings no change (not in this
+    /// read, not re-planned, not deleted): tether's own write come back, with nothing to plan,
+    /// so the partner is not read in full for it.
+    pub(super) async fn drop_hubspot_echoes(&mut self) -> Result<(), CycleError> {
+        let ids: Vec<String> = self.hubspot.keys().cloned().collect();
+        for id in ids {
+            let rref = match self.hubspot.get(&id) {
+                Some(r) => RecordRef::Hubspot(r.id.clone()),
+                None => continue,
+            };
+            if self.released.contains(&rref) || self.forced.contains(&rref) {
+                continue;
+            }
+            let Some(l) = self.load_link_of(&rref).await? else {
+                continue;
+            };
+            let Some((_, g)) = self.links.get(&l).cloned() else {
+                continue;
+            };
+            let gref = RecordRef::Gorgias(g);
+            if self.gorgias.contains_key(&g.get())
+                || self.forced.contains(&gref)
+                || self.released.contains(&gref)
+                || self.quarantine.contains(&gref)
+                || self.out.excluded.gorgias.contains(&g)
+            {
+                continue;
+            }
+            let bases = crate::cycle::echo::link_bases(self.ctx, l).await?;
+            let region = self.ctx.options.default_region;
+            if self.hubspot.get(&id).is_some_and(|r| {
+                crate::cycle::echo::hubspot_holds_bases(&self.ctx.mappings, region, r, &bases)
+            }) {
+                if let Some(r) = self.hubspot.remove(&id) {
+                    self.out.seen.push(hubspot_seen(&r, self.now));
+                }
+            }
         }
         Ok(())
     }

@@ -458,6 +458,23 @@ impl GorgiasSandbox {
         (1..=5).contains(&score) && support::score_survey(&mut self.state(), id, score)
     }
 
+    /// Seeds generated support history for `customers` (tickets, and surveys on most closed
+    /// ones), deterministic for a given `seed`. Returns how many tickets and surveys.
+    pub fn seed_support_history(&self, customers: &[i64], seed: u64) -> (usize, usize) {
+        let history = crate::generate_support::history(customers, seed, chrono::Utc::now());
+        let mut surveys = 0;
+        let mut st = self.state();
+        for s in &history {
+            let id = support::seed_ticket(&mut st, s.ticket.clone());
+            if let Some(score) = s.survey
+                && support::add_survey(&mut st, id, score).is_some()
+            {
+                surveys += 1;
+            }
+        }
+        (history.len(), surveys)
+    }
+
     /// Every ticket as listed, in creation order.
     pub fn tickets(&self) -> Vec<Value> {
         self.state().tickets.clone()
