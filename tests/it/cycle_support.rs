@@ -13,8 +13,16 @@ use tether::store::Store;
 
 pub const SPEED: f64 = 50.0;
 
+/// Both sandboxes, the HubSpot client on the API version `TETHER_IT_HUBSPOT_API_VERSION`
+/// names (default `2026-09`): `.ci/run` runs the cycle suites once more on the legacy `v3`.
 pub async fn sandboxes() -> Sandboxes {
-    Sandboxes::start(SPEED).await.unwrap()
+    let version = match std::env::var("TETHER_IT_HUBSPOT_API_VERSION") {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|e| panic!("TETHER_IT_HUBSPOT_API_VERSION: {e}")),
+        Err(_) => tether::connectors::hubspot::ApiVersion::default(),
+    };
+    Sandboxes::start_on(SPEED, version).await.unwrap()
 }
 
 pub fn options() -> CycleOptions {
