@@ -129,13 +129,7 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
             ((dt.timestamp_micros(), c.id), c.id)
         })
         .collect();
-    rows.sort_unstable_by(|a, b| {
-        if params.desc {
-            b.0.cmp(&a.0)
-        } else {
-            a.0.cmp(&b.0)
-        }
-    });
+    paging::sort(&mut rows, params.desc);
     let page = paging::page(rows, &params);
     let items: Vec<Value> = page
         .items
@@ -143,10 +137,7 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
         .filter_map(|id| st.customers.get(id).map(StoredCustomer::compact))
         .collect();
     drop(st);
-    let uri = match raw.as_deref() {
-        Some(r) if !r.is_empty() => format!("/api/customers?{r}"),
-        _ => "/api/customers".to_owned(),
-    };
+    let uri = paging::list_uri("/api/customers", raw.as_deref());
     reply::json(
         StatusCode::OK,
         paging::envelope(items, &uri, page.prev, page.next),

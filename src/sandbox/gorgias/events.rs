@@ -70,18 +70,9 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
             .map(|e| ((e.created.timestamp_micros(), e.id), e.render()))
             .collect()
     };
-    rows.sort_by(|a, b| {
-        if params.desc {
-            b.0.cmp(&a.0)
-        } else {
-            a.0.cmp(&b.0)
-        }
-    });
+    paging::sort(&mut rows, params.desc);
     let page = paging::page(rows, &params);
-    let uri = match raw.as_deref() {
-        Some(r) if !r.is_empty() => format!("/api/events?{r}"),
-        _ => "/api/events".to_owned(),
-    };
+    let uri = paging::list_uri("/api/events", raw.as_deref());
     reply::json(
         StatusCode::OK,
         paging::envelope(page.items, &uri, page.prev, page.next),

@@ -304,10 +304,7 @@ fn list(items: Vec<Value>, raw: Option<&str>, base: &str, orders: &[&str]) -> Re
         rows.reverse();
     }
     let page = paging::page(rows, &params);
-    let uri = match raw {
-        Some(r) if !r.is_empty() => format!("{base}?{r}"),
-        _ => base.to_owned(),
-    };
+    let uri = paging::list_uri(base, raw);
     reply::json(
         StatusCode::OK,
         paging::envelope(page.items, &uri, page.prev, page.next),

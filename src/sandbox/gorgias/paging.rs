@@ -191,6 +191,19 @@ pub fn page<T>(sorted: Vec<(Key, T)>, p: &ListParams) -> Page<T> {
     }
 }
 
+/// Puts `rows` in display order: by key, newest first when `desc`.
+pub fn sort<T>(rows: &mut [(Key, T)], desc: bool) {
+    rows.sort_by(|a, b| if desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
+}
+
+/// The `uri` a list answer names: the path with the query as asked.
+pub fn list_uri(path: &str, raw: Option<&str>) -> String {
+    match raw {
+        Some(r) if !r.is_empty() => format!("{path}?{r}"),
+        _ => path.to_owned(),
+    }
+}
+
 /// The list envelope.
 pub fn envelope(items: Vec<Value>, uri: &str, prev: Option<String>, next: Option<String>) -> Value {
     json!({

@@ -42,20 +42,11 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
         })
         .map(|(i, s)| (key_of(s, "created_datetime"), i))
         .collect();
-    rows.sort_by(|a, b| {
-        if params.desc {
-            b.0.cmp(&a.0)
-        } else {
-            a.0.cmp(&b.0)
-        }
-    });
+    paging::sort(&mut rows, params.desc);
     let page = paging::page(rows, &params);
     let items: Vec<Value> = page.items.iter().map(|i| st.surveys[*i].clone()).collect();
     drop(st);
-    let uri = match raw.as_deref() {
-        Some(r) if !r.is_empty() => format!("/api/satisfaction-surveys?{r}"),
-        _ => "/api/satisfaction-surveys".to_owned(),
-    };
+    let uri = paging::list_uri("/api/satisfaction-surveys", raw.as_deref());
     reply::json(
         StatusCode::OK,
         paging::envelope(items, &uri, page.prev, page.next),

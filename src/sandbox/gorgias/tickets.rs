@@ -65,20 +65,11 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
         .filter(|(_, t)| include_trashed || t.get("trashed_datetime").is_none_or(Value::is_null))
         .map(|(i, t)| (key_of(t, field), i))
         .collect();
-    rows.sort_by(|a, b| {
-        if params.desc {
-            b.0.cmp(&a.0)
-        } else {
-            a.0.cmp(&b.0)
-        }
-    });
+    paging::sort(&mut rows, params.desc);
     let page = paging::page(rows, &params);
     let items: Vec<Value> = page.items.iter().map(|i| st.tickets[*i].clone()).collect();
     drop(st);
-    let uri = match raw.as_deref() {
-        Some(r) if !r.is_empty() => format!("/api/tickets?{r}"),
-        _ => "/api/tickets".to_owned(),
-    };
+    let uri = paging::list_uri("/api/tickets", raw.as_deref());
     reply::json(
         StatusCode::OK,
         paging::envelope(items, &uri, page.prev, page.next),
