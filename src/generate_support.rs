@@ -4,6 +4,7 @@
 //! satisfaction survey on most closed tickets, scored or still unanswered. Pure given its
 //! seed and `now`: no clock, no I/O.
 
+use crate::generate::xorshift::XorShift;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
@@ -28,29 +29,6 @@ const CHANNELS: &[&str] = &[
     "contact_form",
 ];
 
-/// A small xorshift generator: reproducible, good enough for fake data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        let n = items.len() as u64;
-        items.get(self.below(n) as usize).copied().unwrap_or("")
-    }
-}
-
 /// One generated ticket and the survey it gets, if any (`Some(None)`: sent, not answered).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupportSeed {
@@ -65,7 +43,7 @@ fn wire(dt: DateTime<Utc>) -> String {
 
 /// The support history of `customers` as of `now`, deterministic for a given `seed`.
 pub fn history(customers: &[i64], seed: u64, now: DateTime<Utc>) -> Vec<SupportSeed> {
-    let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
+    let mut rng = XorShift::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut out = Vec::new();
     for &customer in customers {
         // 0 tickets for ~40 %, else 1..=4.

@@ -80,6 +80,7 @@ impl GeneratedProfile {
 mod crm;
 mod names;
 mod people;
+pub mod xorshift;
 
 pub use crm::{ContactContext, CrmSeed, DEAL_STAGES, crm_context};
 use people::Gen;

@@ -1,6 +1,7 @@
 //! Deterministic fake customers for `tether sandbox --records N` and demos: plausible names,
 //! e-mail and phone channels, some foreign `data`. Pure (a seeded generator, no clock).
 
+use crate::generate::xorshift::XorShift;
 use serde_json::{Value, json};
 
 const FIRST: &[&str] = &[
@@ -40,28 +41,9 @@ const LAST: &[&str] = &[
     "Knuth",
 ];
 
-/// A small xorshift generator: reproducible, good enough for fake data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        let n = items.len().max(1) as u64;
-        items.get((self.next() % n) as usize).copied().unwrap_or("")
-    }
-}
-
 /// `count` customer bodies for [`super::GorgiasSandbox::seed_customers`].
 pub fn customers(count: usize, seed: u64) -> Vec<Value> {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = XorShift::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     (0..count)
         .map(|i| {
             let first = rng.pick(FIRST);
@@ -73,12 +55,12 @@ pub fn customers(count: usize, seed: u64) -> Vec<Value> {
                 i
             );
             let mut channels = vec![json!({"type": "email", "address": email, "preferred": true})];
-            if rng.next() % 3 != 0 {
-                let phone = format!("+1555{:07}", rng.next() % 10_000_000);
+            if rng.next_u64() % 3 != 0 {
+                let phone = format!("+1555{:07}", rng.next_u64() % 10_000_000);
                 channels.push(json!({"type": "phone", "address": phone, "preferred": true}));
             }
-            let data = if rng.next() % 4 == 0 {
-                json!({"shopify": {"orders_count": rng.next() % 20}})
+            let data = if rng.next_u64() % 4 == 0 {
+                json!({"shopify": {"orders_count": rng.next_u64() % 20}})
             } else {
                 Value::Null
             };
