@@ -194,8 +194,7 @@ pub struct CardState {
 impl CardState {
     pub fn new(cfg: CardConfig, store: Store, hubspot: HubspotClient) -> Arc<Self> {
         // The context reads follow the client's `hubspot.api_version`, like every other path.
-        let version = hubspot.paths().version().as_str().to_owned();
-        let crm = CrmCache::new(hubspot, version, cfg.cache_ttl);
+        let crm = CrmCache::new(hubspot, cfg.cache_ttl);
         let sources = Mutex::new(Sources {
             rpm: cfg.requests_per_minute as usize,
             requests: HashMap::new(),

@@ -83,17 +83,15 @@ pub struct CrmCache {
 
 struct Reader {
     hubspot: HubspotClient,
-    version: String,
     ttl: Duration,
     owners: Mutex<HashMap<String, OwnerSlot>>,
 }
 
 impl CrmCache {
-    pub fn new(hubspot: HubspotClient, version: String, ttl: Duration) -> Self {
+    pub fn new(hubspot: HubspotClient, ttl: Duration) -> Self {
         Self {
             reader: Arc::new(Reader {
                 hubspot,
-                version,
                 ttl,
                 owners: Mutex::new(HashMap::new()),
             }),
@@ -158,7 +156,7 @@ impl Reader {
         }
         let name = self
             .hubspot
-            .owner(&self.version, owner_id)
+            .owner(owner_id)
             .await?
             .map(|o| o.display_name());
         *held = Some((Instant::now(), name.clone()));
@@ -229,8 +227,7 @@ impl Reader {
         &self,
         contacts: &[String],
     ) -> Result<HashMap<String, Contact>, HubspotError> {
-        let v = &self.version;
-        let assoc = self.hubspot.associations(v, contacts, "companies").await?;
+        let assoc = self.hubspot.associations(contacts, "companies").await?;
         let primary: BTreeMap<String, String> = assoc
             .iter()
             .filter_map(|(contact, list)| {
@@ -252,7 +249,7 @@ impl Reader {
         }
         let found: HashMap<String, Contact> = self
             .hubspot
-            .read_objects(v, "companies", &ids, COMPANY_PROPERTIES)
+            .read_objects("companies", &ids, COMPANY_PROPERTIES)
             .await?
             .into_iter()
             .map(|c| (c.id.clone(), c))
@@ -268,8 +265,7 @@ impl Reader {
         &self,
         contacts: &[String],
     ) -> Result<HashMap<String, Vec<BTreeMap<String, String>>>, HubspotError> {
-        let v = &self.version;
-        let assoc = self.hubspot.associations(v, contacts, "deals").await?;
+        let assoc = self.hubspot.associations(contacts, "deals").await?;
         let ids: Vec<String> = assoc
             .values()
             .flatten()
@@ -282,7 +278,7 @@ impl Reader {
         }
         let found: HashMap<String, BTreeMap<String, String>> = self
             .hubspot
-            .read_objects(v, "deals", &ids, DEAL_PROPERTIES)
+            .read_objects("deals", &ids, DEAL_PROPERTIES)
             .await?
             .into_iter()
             .map(|d| (d.id.clone(), d.properties))

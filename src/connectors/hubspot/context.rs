@@ -2,12 +2,12 @@
 //! and deals through the associations API, those companies and deals by batch read, and
 //! owners by id. Same transport, budget and retries as every other HubSpot call.
 //!
-//! Paths are built by [`context_path`] alone, from the API version (`2026-09` dated forms,
-//! or `v3` for the legacy `/crm/v3/…` and `/crm/v4/associations/…` forms), so they can be
-//! pointed at the connector's shared path builder. Must never make a sync decision and never
-//! write.
+//! Paths are built by [`context_path`] alone, from the client's `hubspot.api_version`
+//! (dated forms, or the legacy `/crm/v3/…` and `/crm/v4/associations/…` forms on `v3`).
+//! Must never make a sync decision and never write.
 
 use super::http::Lane;
+use super::paths::ApiVersion;
 use super::types::{Contact, WireObject, decode};
 use super::{HubspotClient, HubspotError, Result, wire};
 use reqwest::Method;
@@ -31,12 +31,12 @@ pub enum ContextCall<'a> {
     Owner(&'a str),
 }
 
-/// The path segments of `call` in API `version` (`"v3"` = legacy forms; otherwise a dated
-/// version such as `"2026-09"`). The dated owners path (`/crm/owners/{V}/…`) follows the
-/// dated pattern but is UNCONFIRMED (no dated owners page was found).
-pub fn context_path(version: &str, call: ContextCall<'_>) -> Vec<String> {
-    let v = version.to_owned();
-    let legacy = version == "v3";
+/// The path segments of `call` in API `version` (legacy forms on `v3`, else the dated ones).
+/// The dated owners path (`/crm/owners/{V}/…`) follows the dated pattern but is UNCONFIRMED
+/// (no dated owners page was found).
+pub fn context_path(version: ApiVersion, call: ContextCall<'_>) -> Vec<String> {
+    let v = version.as_str().to_owned();
+    let legacy = version.is_legacy();
     let segs: Vec<String> = match call {
         ContextCall::BatchRead(object) if legacy => {
             vec!["crm".into(), "v3".into(), "objects".into(), object.into()]
@@ -198,11 +198,10 @@ impl HubspotClient {
     /// call per 100 contacts. Contacts with none are absent from the map.
     pub async fn associations(
         &self,
-        version: &str,
         contact_ids: &[String],
         to: &str,
     ) -> Result<BTreeMap<String, Vec<Associated>>> {
-        let path = context_path(version, ContextCall::Associations(to));
+        let path = context_path(self.paths().version(), ContextCall::Associations(to));
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
         let url = self.t.url(&segs, &[])?;
         let mut out = BTreeMap::new();
@@ -225,12 +224,11 @@ impl HubspotClient {
     /// `companies` or `deals` by id with `properties`, 100 per call; missing ids are left out.
     pub async fn read_objects(
         &self,
-        version: &str,
         object: &str,
         ids: &[String],
         properties: &[&str],
     ) -> Result<Vec<Contact>> {
-        let path = context_path(version, ContextCall::BatchRead(object));
+        let path = context_path(self.paths().version(), ContextCall::BatchRead(object));
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
         let url = self.t.url(&segs, &[])?;
         let mut out = vec![];
@@ -252,8 +250,8 @@ impl HubspotClient {
     }
 
     /// One owner by id; `Ok(None)` on 404 (a deactivated owner may be gone).
-    pub async fn owner(&self, version: &str, id: &str) -> Result<Option<Owner>> {
-        let path = context_path(version, ContextCall::Owner(id));
+    pub async fn owner(&self, id: &str) -> Result<Option<Owner>> {
+        let path = context_path(self.paths().version(), ContextCall::Owner(id));
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
         let url = self.t.url(&segs, &[])?;
         match self.t.send(Method::GET, url, None, Lane::Burst).await {
@@ -272,26 +270,29 @@ mod tests {
     fn dated_and_legacy_paths() {
         let p = |v, c| context_path(v, c).join("/");
         assert_eq!(
-            p("2026-09", ContextCall::BatchRead("companies")),
+            p(ApiVersion::V2026_09, ContextCall::BatchRead("companies")),
             "crm/objects/2026-09/companies/batch/read"
         );
         assert_eq!(
-            p("v3", ContextCall::BatchRead("deals")),
+            p(ApiVersion::V3, ContextCall::BatchRead("deals")),
             "crm/v3/objects/deals/batch/read"
         );
         assert_eq!(
-            p("2026-09", ContextCall::Associations("deals")),
+            p(ApiVersion::V2026_09, ContextCall::Associations("deals")),
             "crm/associations/2026-09/contacts/deals/batch/read"
         );
         assert_eq!(
-            p("v3", ContextCall::Associations("companies")),
+            p(ApiVersion::V3, ContextCall::Associations("companies")),
             "crm/v4/associations/contacts/companies/batch/read"
         );
         assert_eq!(
-            p("2026-09", ContextCall::Owner("7")),
+            p(ApiVersion::V2026_09, ContextCall::Owner("7")),
             "crm/owners/2026-09/7"
         );
-        assert_eq!(p("v3", ContextCall::Owner("7")), "crm/v3/owners/7");
+        assert_eq!(
+            p(ApiVersion::V3, ContextCall::Owner("7")),
+            "crm/v3/owners/7"
+        );
     }
 
     #[test]
