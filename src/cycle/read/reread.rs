@@ -179,12 +179,7 @@ impl<'a> Reader<'a> {
                 }
                 match into {
                     Some(into) => {
-                        if let Some((old, new)) = gorgias_merge(id, into) {
-                            self.follow_merge(old, new).await?;
-                        }
-                        if !self.gorgias.contains_key(&into) {
-                            self.get_customer(into).await?;
-                        }
+                        self.follow_customer_merge(id, into).await?;
                         if let Ok(s) = GorgiasId::new(into) {
                             self.forced.insert(RecordRef::Gorgias(s));
                         }
@@ -197,6 +192,18 @@ impl<'a> Reader<'a> {
             Err(e) => {
                 tracing::warn!(record = %rref, error = %e, "could not read a customer to re-plan again");
             }
+        }
+        Ok(())
+    }
+
+    /// A customer re-read by id answered that it was merged into `into`: links and aliases
+    /// follow the survivor, which is read unless this read already holds it.
+    async fn follow_customer_merge(&mut self, id: i64, into: i64) -> Result<(), CycleError> {
+        if let Some((old, new)) = gorgias_merge(id, into) {
+            self.follow_merge(old, new).await?;
+        }
+        if !self.gorgias.contains_key(&into) {
+            self.get_customer(into).await?;
         }
         Ok(())
     }
@@ -224,12 +231,7 @@ impl<'a> Reader<'a> {
                 self.release(rref, "merged into another customer");
                 match into {
                     Some(into) => {
-                        if let Some((old, new)) = gorgias_merge(id, into) {
-                            self.follow_merge(old, new).await?;
-                        }
-                        if !self.gorgias.contains_key(&into) {
-                            self.get_customer(into).await?;
-                        }
+                        self.follow_customer_merge(id, into).await?;
                     }
                     None => {
                         self.out.excluded.gorgias.insert(g);
