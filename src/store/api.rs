@@ -39,7 +39,8 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn writer(&self) -> Option<Holder>;
 
     /// Releases the writer guard (or lease) and closes the connections, for every clone of
-    /// this handle. The handle must not be used afterwards.
+    /// this handle; a lock the operating system holds (SQLite's lock file) goes with the
+    /// last clone dropped. The handle must not be used afterwards.
     async fn close(&self);
 
     /// Records that `merged_away` was merged into `survivor` (same system), audited as
