@@ -55,6 +55,9 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_store::writer(&settings.store)
         .await
         .context("tether run needs the store as its single writer")?;
+    if let Some(w) = store.writer() {
+        tracing::info!(pid = w.pid, host = %w.host, since = %w.since, "writing to the state store");
+    }
 
     let mut cycle = match Cycle::from_settings(&settings, store.clone()) {
         Ok(c) => c,
