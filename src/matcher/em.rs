@@ -76,7 +76,7 @@ impl Default for TrainOptions {
             seed: 42,
             random_pairs: 200_000,
             max_pairs: 400_000,
-            max_iterations: 200,
+            max_iterations: 1000,
             tolerance: 1e-6,
         }
     }

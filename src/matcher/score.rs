@@ -67,7 +67,7 @@ pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
     if !agrees(levels[Field::FirstName.index()]) {
         return Some(GuardReason::FirstNamesDoNotAgree);
     }
-    if !agrees(levels[Field::LastName.index()]) {
+    if !agrees(levels[Field::LastName.index()]) && !renamed(levels) {
         return Some(GuardReason::LastNamesDoNotAgree);
     }
     let (email, phone) = (levels[Field::Email.index()], levels[Field::Phone.index()]);
@@ -79,6 +79,40 @@ pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
         return Some(GuardReason::OnlyNamesAgree);
     }
     None
+}
+
+/// A changed surname (marriage) rather than a relative: the given name is the same
+/// (exactly: a relative's differs, and a nickname or typo is not enough here), and both the
+/// phone and the street address agree. Relatives share a phone and an address but not a
+/// given name; housemates who happen to share one (a shared flat, a care home) share
+/// *common* phones and addresses, which the commonness adjustment
+/// ([`contact_commonness_bits`]) already weighs down. The weights still decide the score:
+/// this only lets such a pair be scored rather than held at [`RELATIVES_CAP`].
+pub fn renamed(levels: &Levels) -> bool {
+    let firm = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
+    levels[Field::FirstName.index()] == Level::Exact
+        && firm(levels[Field::Phone.index()])
+        && firm(levels[Field::Address1.index()])
+}
+
+/// Fields whose values are contact points one household (or one office, one care home)
+/// can share among many records: an exact agreement on one is worth less the more common
+/// the value is (see [`contact_commonness_bits`]).
+pub const CONTACT_FIELDS: [Field; 3] = [Field::Email, Field::Phone, Field::Address1];
+
+/// The bits taken off an exact agreement on a contact field whose value is `commonness`
+/// times as common as the batch's typical value of that field (`Prepared::commonness`):
+/// `log2(commonness)` when above 1, else 0 — Splink's term-frequency adjustment
+/// (`log2(u_average / u_value)`), only ever downwards so a rare value is not inflated. A
+/// family e-mail four relatives use, in a batch where a typical address is held by one
+/// person's two records, loses a bit; a care home's phone that thirty residents give loses
+/// four. Nothing here depends on a data set: the typical count is measured on the batch.
+pub fn contact_commonness_bits(field: Field, commonness: f32) -> f64 {
+    if CONTACT_FIELDS.contains(&field) && commonness > 1.0 {
+        f64::from(commonness).log2()
+    } else {
+        0.0
+    }
 }
 
 /// Why the guard held a pair below the auto-merge band.
@@ -109,7 +143,9 @@ fn guard(levels: &Levels, total: f64) -> f64 {
 fn field_weight(w: &Weights, field: Field, level: Level, a: &Prepared, first_agrees: bool) -> f64 {
     if level == Level::Exact {
         let share = a.share.get(field.index()).copied().unwrap_or(0.0);
-        w.exact_weight_in(field, share, first_agrees)
+        let commonness = a.commonness.get(field.index()).copied().unwrap_or(0.0);
+        let bits = contact_commonness_bits(field, commonness);
+        (w.exact_weight_in(field, share, first_agrees) - bits).max(0.0)
     } else {
         w.weight_in(field, level, first_agrees)
     }
@@ -310,5 +346,77 @@ mod tests {
             "5 Oak Ave",
         );
         assert!(score(&erin, &eric, &H) < RECOMMENDED_AUTO_THRESHOLD);
+    }
+
+    #[test]
+    fn a_changed_surname_is_scored_not_held() {
+        let maiden = rec(
+            "Maria",
+            "Garcia",
+            "maria.garcia@gmail.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let married = rec(
+            "Maria",
+            "Lopez",
+            "mlopez@outlook.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let levels = compare(&maiden, &married);
+        assert!(renamed(&levels));
+        assert_eq!(guard_reason(&levels), None);
+        // A relative with another given name is still held, whatever the surname.
+        let sister = rec(
+            "Rosa",
+            "Lopez",
+            "rosa@outlook.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let levels = compare(&maiden, &sister);
+        assert!(!renamed(&levels));
+        assert!(guard_reason(&levels).is_some());
+        // A nickname is not enough for a changed surname, nor a shared phone alone.
+        let nick = rec(
+            "Mary",
+            "Lopez",
+            "ml@outlook.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        assert!(guard_reason(&compare(&maiden, &nick)).is_some());
+        let moved = rec(
+            "Maria",
+            "Lopez",
+            "ml@outlook.com",
+            "+12175550100",
+            "9 Elm Road",
+        );
+        assert!(guard_reason(&compare(&maiden, &moved)).is_some());
+    }
+
+    #[test]
+    fn common_contact_values_weigh_less() {
+        assert_eq!(contact_commonness_bits(Field::Phone, 0.0), 0.0);
+        assert_eq!(contact_commonness_bits(Field::Phone, 0.5), 0.0);
+        assert!((contact_commonness_bits(Field::Email, 4.0) - 2.0).abs() < 1e-12);
+        // Names and places have their own term-frequency rule.
+        assert_eq!(contact_commonness_bits(Field::LastName, 4.0), 0.0);
+        let mut a = rec("Ann", "Lee", "leefamily@x.org", "+12175550100", "5 Oak Ave");
+        let b = rec("Ann", "Lee", "leefamily@x.org", "+12175550100", "5 Oak Ave");
+        let rare = score(&a, &b, &H);
+        a.commonness[Field::Email.index()] = 8.0;
+        a.commonness[Field::Phone.index()] = 8.0;
+        let common = score(&a, &b, &H);
+        assert!(common < rare, "{common} {rare}");
+        assert!(explain(&a, &b, &H).is_consistent());
+        assert!(
+            explain(&a, &b, &H)
+                .fields
+                .iter()
+                .all(|c| c.level != Level::Exact || c.weight >= 0.0)
+        );
     }
 }
