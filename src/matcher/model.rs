@@ -4,7 +4,7 @@
 //! `tether match evaluate --model`. Owns learning a model from prepared records and checking
 //! a model read from a file; must never read files itself (callers pass text) nor score.
 
-use super::compare::{Field, Level};
+use super::compare::{FIELD_COUNT, Field, Level};
 use super::em::{self, EmResult, LEVELS, MAX_BITS, Probs, TrainOptions};
 use super::record::Prepared;
 use super::weights::Weights;
@@ -150,7 +150,7 @@ impl Model {
 
 fn missing_share(prepared: &[Prepared]) -> Vec<f64> {
     let n = prepared.len().max(1) as f64;
-    let values = |p: &Prepared| -> [bool; 9] {
+    let values = |p: &Prepared| -> [bool; FIELD_COUNT] {
         [
             p.first.is_empty(),
             p.last.is_empty(),
@@ -161,9 +161,10 @@ fn missing_share(prepared: &[Prepared]) -> Vec<f64> {
             p.city.is_empty(),
             p.zip.is_empty(),
             p.state.is_empty(),
+            p.dob.is_empty(),
         ]
     };
-    let mut counts = [0usize; 9];
+    let mut counts = [0usize; FIELD_COUNT];
     for p in prepared {
         for (c, missing) in counts.iter_mut().zip(values(p)) {
             *c += usize::from(missing);

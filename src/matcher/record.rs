@@ -1,6 +1,7 @@
 //! The matcher's input record ([`MatchRecord`]) and its normalised form ([`Prepared`]) that
 //! blocking and comparison read. Owns the mapping from raw fields to keys; must never do I/O.
 
+use super::compare::FIELD_COUNT;
 use super::normalize;
 use super::phonetic::soundex;
 use crate::domain::{Region, System};
@@ -26,6 +27,10 @@ pub struct MatchRecord {
     pub state: String,
     /// ISO 3166 alpha-2 country, also the region national phone numbers are read in.
     pub country: String,
+    /// A date of birth (or another date-like field that one person keeps), when the
+    /// records carry one; see [`normalize::date_of_birth`] for the spellings read.
+    #[serde(default)]
+    pub date_of_birth: String,
 }
 
 /// A record's normalised fields, computed once per record.
@@ -45,16 +50,18 @@ pub struct Prepared {
     pub city: String,
     pub zip: String,
     pub state: String,
+    /// Date of birth as `YYYYMMDD`, empty when missing or unreadable.
+    pub dob: String,
     pub first_soundex: Option<[u8; 4]>,
     pub last_soundex: Option<[u8; 4]>,
     /// For each field (in `Field::ALL` order), the share of records in the batch holding
     /// this record's value; 0 when unknown. Filled by [`apply_frequencies`]; an exact
     /// agreement on a common value (one postcode for a whole town) is worth less.
-    pub share: [f32; 9],
+    pub share: [f32; FIELD_COUNT],
     /// For each field, how much more common this record's value is than the batch's
     /// typical value of that field (its count over the count-weighted mean count); 0 when
     /// unknown. Filled by [`apply_frequencies`]; see `Weights::contact_adjustment`.
-    pub commonness: [f32; 9],
+    pub commonness: [f32; FIELD_COUNT],
 }
 
 /// Fields whose exact-agreement weight is adjusted by how common the value is.
@@ -155,8 +162,9 @@ impl Prepared {
             city: normalize::text(&r.city),
             zip: normalize::name(&r.zip),
             state: normalize::name(&r.state),
-            share: [0.0; 9],
-            commonness: [0.0; 9],
+            dob: normalize::date_of_birth(&r.date_of_birth).unwrap_or_default(),
+            share: [0.0; FIELD_COUNT],
+            commonness: [0.0; FIELD_COUNT],
         }
     }
 }

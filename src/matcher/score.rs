@@ -2,7 +2,7 @@
 //! relatives guard, and the logistic map to a score in [0, 1]; and the [`Explanation`] that
 //! lists each field's contribution. Pure; must never compare raw values (see `compare`).
 
-use super::compare::{Field, Level, Levels, compare};
+use super::compare::{FIELD_COUNT, Field, Level, Levels, compare};
 use super::record::Prepared;
 use super::weights::{HOUSEHOLD_CAP, RELATIVES_CAP, Weights};
 use serde::Serialize;
@@ -60,8 +60,9 @@ pub fn to_bits(score: f64) -> f64 {
 /// Relatives and housemates share an address, a surname, a phone or a family e-mail. Those
 /// alone never prove one person, so a pair is held at or below [`RELATIVES_CAP`] unless
 /// both names positively agree (exact, nickname, swapped, or a typo away), the pair does
-/// not disagree on both e-mail and phone, and at least one of e-mail, phone or street
-/// address agrees (names and a town alone are namesakes as often as duplicates).
+/// not disagree on both e-mail and phone, and at least one of e-mail, phone, street
+/// address or an exact date of birth agrees (names and a town alone are namesakes as often
+/// as duplicates; names and a birthday are not).
 pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
     let agrees = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
     if !agrees(levels[Field::FirstName.index()]) {
@@ -75,7 +76,8 @@ pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
         return Some(GuardReason::ContactsConflict);
     }
     let firm = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
-    if !firm(email) && !firm(phone) && !firm(levels[Field::Address1.index()]) {
+    let born_same_day = levels[Field::DateOfBirth.index()] == Level::Exact;
+    if !firm(email) && !firm(phone) && !firm(levels[Field::Address1.index()]) && !born_same_day {
         return Some(GuardReason::OnlyNamesAgree);
     }
     None
@@ -168,8 +170,8 @@ const HOUSEHOLD_FIELDS: [Field; 7] = [
 /// together), so when the first names disagree (different or only similar) and so do the
 /// e-mails (each person has their own), the positive weights of [`HOUSEHOLD_FIELDS`] are
 /// scaled down to sum to at most [`HOUSEHOLD_CAP`].
-pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; 9] {
-    let mut w = [0.0; 9];
+pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; FIELD_COUNT] {
+    let mut w = [0.0; FIELD_COUNT];
     let first_agrees = matches!(
         levels[Field::FirstName.index()],
         Level::Exact | Level::Equivalent | Level::Close
@@ -243,7 +245,7 @@ mod tests {
     use super::*;
     use crate::domain::Region;
     use crate::matcher::record::MatchRecord;
-    use crate::matcher::weights::RECOMMENDED_AUTO_THRESHOLD;
+    use crate::matcher::weights::{DEFAULT_REVIEW_THRESHOLD, RECOMMENDED_AUTO_THRESHOLD};
 
     const H: Weights = Weights::HAND_SET;
 
@@ -417,6 +419,52 @@ mod tests {
                 .fields
                 .iter()
                 .all(|c| c.level != Level::Exact || c.weight >= 0.0)
+        );
+    }
+
+    #[test]
+    fn a_date_of_birth_tells_relatives_and_namesakes_apart() {
+        let born = |first: &str, addr: &str, dob: &str| {
+            let mut r = MatchRecord {
+                id: first.into(),
+                first_name: first.into(),
+                last_name: "Garcia".into(),
+                email: format!("{first}.{}@example.org", addr.len()),
+                address1: addr.into(),
+                city: "Springfield".into(),
+                country: "US".into(),
+                date_of_birth: dob.into(),
+                ..MatchRecord::default()
+            };
+            r.id = first.into();
+            Prepared::new(&r, Region::default())
+        };
+        let a = born("Maria", "5 Oak Ave", "1970-03-04");
+        // Same person, birthday written the other way round: still a strong match.
+        let same = born("Maria", "5 Oak Ave", "04/03/1970");
+        let e = explain(&a, &same, &H);
+        assert!(e.is_consistent());
+        let dob = e.fields[Field::DateOfBirth.index()];
+        assert_eq!((dob.level, dob.weight), (Level::Exact, 6.0));
+        // A namesake across town born another year: the birthday counts against.
+        let namesake = born("Maria", "19 Elm Road", "1982-11-21");
+        let e = explain(&a, &namesake, &H);
+        assert_eq!(e.fields[Field::DateOfBirth.index()].weight, -4.0);
+        let undated_namesake = born("Maria", "19 Elm Road", "");
+        let without = explain(&a, &undated_namesake, &H);
+        // Undated, the guard holds the namesakes at the relatives cap; dated, the birthday
+        // alone takes them below it.
+        assert_eq!(without.score, to_score(to_bits(RELATIVES_CAP)));
+        assert!(e.score < without.score && e.guard.is_none(), "{e:?}");
+        assert!(e.score <= DEFAULT_REVIEW_THRESHOLD, "{e:?}");
+        // Names and a birthday are not "only names": the guard lets them be scored.
+        let moved = born("Maria", "19 Elm Road", "1970-03-04");
+        assert_eq!(guard_reason(&compare(&a, &moved)), None);
+        // Without dates, nothing changes (missing weighs 0).
+        let undated = born("Maria", "5 Oak Ave", "");
+        assert_eq!(
+            explain(&a, &undated, &H).fields[Field::DateOfBirth.index()].weight,
+            0.0
         );
     }
 }
