@@ -3,7 +3,7 @@
 //! `tether match evaluate` reads them, and two other layouts turned into that shape —
 //! Fodor's/Zagat's restaurants (a linking set: Fodor's as HubSpot, Zagat's as Gorgias; the
 //! name in `last_name`, so the relatives guard keeps them out of the auto band) and Splink's
-//! `fake_1000` (names, e-mail, city; its date of birth has no profile field). Owns file
+//! `fake_1000` (names, e-mail, city, date of birth). Owns file
 //! layouts only; must never score or judge.
 
 use std::collections::HashMap;
@@ -87,6 +87,7 @@ fn splink_fake(dir: &Path) -> Result<Labelled, String> {
             last_name: r["surname"].clone(),
             email: r["email"].clone(),
             city: r["city"].clone(),
+            date_of_birth: r["dob"].clone(),
             country: "GB".into(),
             ..MatchRecord::default()
         });

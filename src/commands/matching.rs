@@ -131,6 +131,9 @@ struct Row {
     state: String,
     #[serde(default)]
     country: String,
+    /// Optional; `dob` is read as well.
+    #[serde(default, alias = "dob")]
+    date_of_birth: String,
 }
 
 /// Reads a labelled profile CSV. A malformed file is a [`UsageError`] naming the line.
@@ -154,7 +157,8 @@ pub fn read_labelled_from<R: std::io::Read>(reader: R, name: &str) -> anyhow::Re
         if !headers.iter().any(|h| h == required) {
             return Err(UsageError(format!(
                 "{name}: line 1: missing column {required:?} (expected record_id,entity_id,source,\
-                 first_name,last_name,email,phone,address1,address2,city,zip,state,country)"
+                 first_name,last_name,email,phone,address1,address2,city,zip,state,country\
+                 [,date_of_birth])"
             ))
             .into());
         }
@@ -194,6 +198,7 @@ pub fn read_labelled_from<R: std::io::Read>(reader: R, name: &str) -> anyhow::Re
             zip: row.zip,
             state: row.state,
             country: row.country,
+            date_of_birth: row.date_of_birth,
         });
     }
     Ok(out)

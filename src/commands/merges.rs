@@ -8,11 +8,13 @@ use super::{Global, UsageError};
 use crate::config::Settings;
 use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
 use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
+use crate::domain::System;
 use crate::merges::{Applied, Connectors, Merger, Survivorship};
 use crate::review::html::describe;
 use crate::store::{Proposal, ProposalId};
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -259,6 +261,34 @@ fn show_text(p: &Proposal) -> String {
     s
 }
 
+/// Each record of `p` with its page in its system (`None` when the account is unknown: no
+/// HubSpot credentials, or HubSpot did not answer). The HubSpot account is read from its
+/// API only when the pair holds a HubSpot record.
+async fn record_links(settings: &Settings, p: &Proposal) -> BTreeMap<String, Option<String>> {
+    let mut links = crate::review::proposal_html::RecordLinks::from_settings(settings);
+    let records = [p.pair.first(), p.pair.second()];
+    if records.iter().any(|r| r.system() == System::Hubspot)
+        && let Some(client) = connectors_from(settings).hubspot
+    {
+        links.hubspot = crate::review::hubspot_account(&client).await;
+    }
+    records
+        .iter()
+        .map(|r| (r.to_string(), links.url(r)))
+        .collect()
+}
+
+fn links_text(links: &BTreeMap<String, Option<String>>) -> String {
+    let mut s = String::from("links:\n");
+    for (record, url) in links {
+        let url = url
+            .as_deref()
+            .unwrap_or("(unknown: the account could not be read)");
+        s.push_str(&format!("  {record:<16} {url}\n"));
+    }
+    s
+}
+
 /// Long (about 105 lines): one short arm per `tether merges` subcommand.
 pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
@@ -296,10 +326,12 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
                 )
                 .ok()
             });
+            let links = record_links(settings, &p).await;
             if json {
                 let mut v = serde_json::to_value(&p)?;
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert("merged".into(), serde_json::to_value(&merged)?);
+                    obj.insert("links".into(), serde_json::to_value(&links)?);
                 }
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -307,6 +339,7 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
                 if let Some(m) = &merged {
                     print!("{}", crate::merges::merged::to_text(m));
                 }
+                print!("{}", links_text(&links));
             }
             Ok(ExitCode::SUCCESS)
         }

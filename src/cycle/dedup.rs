@@ -14,8 +14,10 @@ use super::read::Gathered;
 use super::{Cycle, CycleError};
 use crate::connectors::gorgias::Customer;
 use crate::connectors::hubspot::Contact;
-use crate::domain::RecordRef;
+use crate::domain::{RecordRef, Region};
+use crate::engine::canonical;
 use crate::engine::{GorgiasRecord, HubspotRecord, Plan};
+use crate::mappings::MappingSet;
 use crate::merges::{
     self, Connectors, MergeRecord, Merger, PreviewAction, PreviewItem, ProposalSettings,
     Survivorship,
@@ -63,13 +65,30 @@ pub fn from_gorgias(r: &GorgiasRecord) -> Option<MergeRecord> {
 
 /// Every record the read step holds: the changed records and, on later cycles, their
 /// counterparts and the other side's records sharing an e-mail. On the first cycle that is
-/// everything.
-pub fn merge_records(g: &Gathered) -> Vec<MergeRecord> {
-    g.hubspot
-        .iter()
-        .filter_map(from_hubspot)
-        .chain(g.gorgias.iter().filter_map(from_gorgias))
-        .collect()
+/// everything. When the mappings mark a field as the date of birth
+/// (`records.date_of_birth_field`), its canonical value goes in as `date_of_birth` for the
+/// matcher to compare; a value that does not read is left out (no evidence either way).
+pub fn merge_records(g: &Gathered, mappings: &MappingSet, region: Region) -> Vec<MergeRecord> {
+    let dob = mappings
+        .records
+        .date_of_birth_field
+        .as_deref()
+        .and_then(|name| mappings.field(name));
+    let born = |mut m: MergeRecord, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+            m.fields.insert("date_of_birth".into(), v);
+        }
+        m
+    };
+    let hubspot = g.hubspot.iter().filter_map(|r| {
+        let v = dob.and_then(|f| canonical::read_hubspot(f, r, region).ok().flatten());
+        Some(born(from_hubspot(r)?, v.map(|v| v.into_owned())))
+    });
+    let gorgias = g.gorgias.iter().filter_map(|r| {
+        let v = dob.and_then(|f| canonical::read_gorgias(f, r, region).ok().flatten());
+        Some(born(from_gorgias(r)?, v.map(|v| v.into_owned())))
+    });
+    hubspot.chain(gorgias).collect()
 }
 
 /// Holds back the unlinked records in hand whose counterpart was **merged away** (a merge
@@ -337,7 +356,7 @@ pub async fn preview(
         .into_iter()
         .map(|(old, _)| old)
         .collect();
-    let live: Vec<MergeRecord> = merge_records(gathered)
+    let live: Vec<MergeRecord> = merge_records(gathered, &ctx.mappings, ctx.options.default_region)
         .into_iter()
         .chain(extra.iter().cloned())
         .filter(|r| !gone.contains(&r.record))
@@ -410,6 +429,65 @@ mod tests {
             score,
             action: PreviewAction::Review,
         }
+    }
+
+    #[test]
+    fn a_mapped_birthday_reaches_the_matcher() {
+        let m = crate::mappings::parse_str(
+            "m.toml",
+            r#"
+version = 1
+[records]
+date_of_birth_field = "birthday"
+[fields.email]
+hubspot = "email"
+gorgias = "email"
+type = "email"
+[fields.birthday]
+hubspot = "birthday"
+gorgias = "data.profile.birthday"
+type = "date"
+gorgias_format = "%d/%m/%Y"
+"#,
+        )
+        .unwrap();
+        let mut g = Gathered::default();
+        g.hubspot.push(HubspotRecord {
+            id: HubspotId::new("42").unwrap(),
+            updated_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            properties: BTreeMap::from([
+                ("firstname".to_string(), "Ann".to_string()),
+                ("birthday".to_string(), "1970-03-04".to_string()),
+            ]),
+        });
+        g.gorgias.push(GorgiasRecord {
+            id: GorgiasId::new(7).unwrap(),
+            updated_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            fields: json!({"id": 7, "name": "Ann Lee", "data": {"profile": {"birthday": "04/03/1970"}}}),
+        });
+        g.gorgias.push(GorgiasRecord {
+            id: GorgiasId::new(8).unwrap(),
+            updated_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            fields: json!({"id": 8, "name": "Bo Day", "data": {"profile": {"birthday": "soon"}}}),
+        });
+        let recs = merge_records(&g, &m, Region::default());
+        let dobs: Vec<String> = recs
+            .iter()
+            .map(|r| r.to_match_record().date_of_birth)
+            .collect();
+        // Both spellings read as the canonical ISO date; an unreadable one is left out.
+        assert_eq!(dobs, ["1970-03-04", "1970-03-04", ""]);
+        // Without the key, nothing is compared as a date of birth.
+        let plain = crate::mappings::parse_str(
+            "m.toml",
+            "version = 1\n[fields.email]\nhubspot = \"email\"\ngorgias = \"email\"\ntype = \"email\"\n",
+        )
+        .unwrap();
+        assert!(
+            merge_records(&g, &plain, Region::default())
+                .iter()
+                .all(|r| r.get("date_of_birth").is_none())
+        );
     }
 
     #[test]

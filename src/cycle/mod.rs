@@ -454,7 +454,8 @@ async fn run_inner(
     // Duplicates: after the plan's links exist (so pairs it linked are no candidates), and
     // before the watermarks move (so an error here re-reads these records next cycle).
     if let Some(settings) = &ctx.options.proposals {
-        let mut records = dedup::merge_records(&gathered);
+        let mut records =
+            dedup::merge_records(&gathered, &ctx.mappings, ctx.options.default_region);
         records.extend(partners);
         report.dedup = dedup::propose_and_apply(ctx, settings, &records, Utc::now()).await?;
     }

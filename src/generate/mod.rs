@@ -73,6 +73,7 @@ impl GeneratedProfile {
             zip: self.zip.clone(),
             state: self.state.clone(),
             country: self.country.clone(),
+            date_of_birth: String::new(),
         }
     }
 }

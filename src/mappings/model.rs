@@ -205,6 +205,9 @@ pub struct RecordRules {
     pub email_field: Option<String>,
     /// Canonical field used to link by phone (default `phone` when mapped).
     pub phone_field: Option<String>,
+    /// Canonical field (type `date`) the duplicate matcher compares as a date of birth
+    /// (`records.date_of_birth_field`; none by default).
+    pub date_of_birth_field: Option<String>,
 }
 
 /// A condition on one canonical field.

@@ -340,6 +340,12 @@ fn build_records(
         ValueKind::Phone,
         &mut rules.phone_field,
     );
+    pick(
+        &raw.date_of_birth_field,
+        "date_of_birth_field",
+        ValueKind::Date,
+        &mut rules.date_of_birth_field,
+    );
     if rules.require_email && rules.email_field.is_none() && errors.is_empty() {
         errors.push(MappingError {
             file: path.to_owned(),

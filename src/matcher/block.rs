@@ -119,6 +119,15 @@ pub fn keys(p: &Prepared, out: &mut Vec<u64>) {
     if p.address1_compact.len() >= 5 {
         out.push(hash(8, &[p.address1_compact.as_bytes()]));
     }
+    // A date of birth with either initial: a typo in one name leaves the other.
+    if !p.dob.is_empty() {
+        if !p.first.is_empty() {
+            out.push(hash(12, &[p.dob.as_bytes(), prefix(&p.first, 1)]));
+        }
+        if !p.last.is_empty() {
+            out.push(hash(13, &[p.dob.as_bytes(), prefix(&p.last, 1)]));
+        }
+    }
 }
 
 /// The candidate pairs of `records` as `(i, j)` with `i < j`, sorted. In `linking` mode only
@@ -146,7 +155,7 @@ pub fn candidate_pairs(
         .par_iter()
         .zip(rank.par_iter())
         .flat_map_iter(|(p, &r)| {
-            let mut ks = Vec::with_capacity(10);
+            let mut ks = Vec::with_capacity(13);
             keys(p, &mut ks);
             ks.sort_unstable();
             ks.dedup();

@@ -20,11 +20,13 @@ pub enum Field {
     City,
     Zip,
     State,
+    /// A date-of-birth-like field, when the records carry one (`MatchRecord::date_of_birth`).
+    DateOfBirth,
 }
 
 impl Field {
     /// Every field, in explanation order.
-    pub const ALL: [Field; 9] = [
+    pub const ALL: [Field; FIELD_COUNT] = [
         Field::FirstName,
         Field::LastName,
         Field::Email,
@@ -34,6 +36,7 @@ impl Field {
         Field::City,
         Field::Zip,
         Field::State,
+        Field::DateOfBirth,
     ];
 
     /// The field's position in [`Field::ALL`].
@@ -62,7 +65,10 @@ pub enum Level {
 }
 
 /// The levels of every field of a pair, indexed by [`Field::index`].
-pub type Levels = [Level; 9];
+pub type Levels = [Level; FIELD_COUNT];
+
+/// How many fields the matcher compares.
+pub const FIELD_COUNT: usize = 10;
 
 /// Compares every field of `a` and `b`.
 pub fn compare(a: &Prepared, b: &Prepared) -> Levels {
@@ -77,6 +83,7 @@ pub fn compare(a: &Prepared, b: &Prepared) -> Levels {
         text(&a.city, &b.city),
         code(&a.zip, &b.zip),
         exact_only(&a.state, &b.state),
+        date_of_birth(&a.dob, &b.dob),
     ]
 }
 
@@ -338,6 +345,31 @@ pub fn code(a: &str, b: &str) -> Level {
     Level::Different
 }
 
+/// Two dates of birth as normalised `YYYYMMDD` digits (`normalize::date_of_birth`):
+/// `exact`; `equivalent` when day and month are transposed (`1970-03-04` / `1970-04-03`, a
+/// US/European spelling mix-up); `close` when one digit is off or two neighbouring digits
+/// are swapped (`1965`/`1956`); `similar` when only the year agrees; else `different`.
+pub fn date_of_birth(a: &str, b: &str) -> Level {
+    if a.len() != 8 || b.len() != 8 {
+        return Level::Missing;
+    }
+    if a == b {
+        return Level::Exact;
+    }
+    let (ya, ma, da) = (&a[..4], &a[4..6], &a[6..]);
+    let (yb, mb, db) = (&b[..4], &b[4..6], &b[6..]);
+    if ya == yb && ma == db && da == mb {
+        return Level::Equivalent;
+    }
+    if within_one_edit(a, b) {
+        return Level::Close;
+    }
+    if ya == yb {
+        return Level::Similar;
+    }
+    Level::Different
+}
+
 /// Exact or different.
 pub fn exact_only(a: &str, b: &str) -> Level {
     if a.is_empty() || b.is_empty() {
@@ -394,6 +426,20 @@ mod tests {
         assert_eq!(address("oakst", "oaks"), Level::Close);
         assert_eq!(house_number("12a oak st"), Some("12"));
         assert_eq!(house_number("oak st"), None);
+    }
+
+    #[test]
+    fn dates_of_birth_by_level() {
+        let d = |s: &str| crate::matcher::normalize::date_of_birth(s).unwrap_or_default();
+        let l = |x: &str, y: &str| date_of_birth(&d(x), &d(y));
+        assert_eq!(l("1970-03-04", "19700304"), Level::Exact);
+        assert_eq!(l("1970-03-04", "1970-04-03"), Level::Equivalent);
+        assert_eq!(l("1970-03-04", "1970-03-05"), Level::Close);
+        assert_eq!(l("1965-03-04", "1956-03-04"), Level::Close);
+        assert_eq!(l("1970-03-04", "1970-11-21"), Level::Similar);
+        assert_eq!(l("1970-03-04", "1982-11-21"), Level::Different);
+        assert_eq!(l("1970-03-04", ""), Level::Missing);
+        assert_eq!(l("not a date", "1970-03-04"), Level::Missing);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! same records, pairs and seed give bit-identical weights. Must never do I/O or read the
 //! clock; serialising a model is `model`'s job.
 
-use super::compare::{Field, Level, Levels, compare};
+use super::compare::{FIELD_COUNT, Field, Level, Levels, compare};
 use super::record::Prepared;
 use super::weights::Weights;
 use rayon::prelude::*;
@@ -43,7 +43,7 @@ pub fn context(levels: &Levels) -> usize {
 }
 
 /// Probabilities per context, field ([`Field::ALL`] order) and [`Level`].
-pub type Probs = [[[f64; LEVELS]; 9]; CONTEXTS];
+pub type Probs = [[[f64; LEVELS]; FIELD_COUNT]; CONTEXTS];
 
 /// The largest magnitude a learnt weight may take, in bits (a factor of about 1,000).
 pub const MAX_BITS: f64 = 10.0;
@@ -76,7 +76,7 @@ impl Default for TrainOptions {
             seed: 42,
             random_pairs: 200_000,
             max_pairs: 400_000,
-            max_iterations: 200,
+            max_iterations: 1000,
             tolerance: 1e-6,
         }
     }
@@ -170,7 +170,7 @@ pub fn random_pairs(
 /// Level frequencies among `patterns`, per context and field over the non-missing levels,
 /// with half a pair of Laplace smoothing per level so no probability is 0.
 pub fn level_frequencies(patterns: &Patterns) -> Probs {
-    let mut counts = [[[0.5; LEVELS]; 9]; CONTEXTS];
+    let mut counts = [[[0.5; LEVELS]; FIELD_COUNT]; CONTEXTS];
     for (levels, n) in patterns {
         add(&mut counts, levels, *n);
     }
@@ -245,18 +245,18 @@ const LAMBDA_START: f64 = 0.2;
 /// never decreases and the iteration converges; it stops when no probability moves by more
 /// than `opts.tolerance`, or after `opts.max_iterations`.
 pub fn em(patterns: &Patterns, u_random: &Probs, opts: &TrainOptions) -> EmResult {
-    let mut m = normalise([[M_START; 9]; CONTEXTS]);
+    let mut m = normalise([[M_START; FIELD_COUNT]; CONTEXTS]);
     for ctx in m.iter_mut() {
         ctx[FIRST] = M_ANCHOR;
     }
     let mut u = *u_random;
     let mut lambda = LAMBDA_START;
-    let mut evidence = [[[0.0; LEVELS]; 9]; CONTEXTS];
+    let mut evidence = [[[0.0; LEVELS]; FIELD_COUNT]; CONTEXTS];
     let (mut iterations, mut converged) = (0, false);
     while iterations < opts.max_iterations && !converged {
         iterations += 1;
-        let mut nm = [[[0.0; LEVELS]; 9]; CONTEXTS];
-        let mut nu = [[[0.0; LEVELS]; 9]; CONTEXTS];
+        let mut nm = [[[0.0; LEVELS]; FIELD_COUNT]; CONTEXTS];
+        let mut nu = [[[0.0; LEVELS]; FIELD_COUNT]; CONTEXTS];
         let (mut matched, mut total) = (0.0, 0.0);
         for (levels, n) in patterns {
             let p = posterior(levels, &m, &u, lambda);
@@ -271,7 +271,7 @@ pub fn em(patterns: &Patterns, u_random: &Probs, opts: &TrainOptions) -> EmResul
         evidence = nm;
         let (mut new_m, mut new_u) = (nm, nu);
         for c in 0..CONTEXTS {
-            for f in 0..9 {
+            for f in 0..FIELD_COUNT {
                 for l in 0..MISSING {
                     new_m[c][f][l] += 1.0;
                     new_u[c][f][l] += 0.5 + U_PRIOR_PAIRS * u_random[c][f][l];
@@ -328,7 +328,7 @@ fn max_change(a: &Probs, b: &Probs) -> f64 {
 /// disagreement more than any agreement (exact ≥ 0 ≥ different).
 pub fn bounded_weights(r: &EmResult) -> Weights {
     let hand = Weights::HAND_SET;
-    let mut tables = [[[0.0; LEVELS]; 9]; CONTEXTS];
+    let mut tables = [[[0.0; LEVELS]; FIELD_COUNT]; CONTEXTS];
     for (c, table) in tables.iter_mut().enumerate() {
         for field in Field::ALL {
             let f = field.index();
@@ -402,7 +402,7 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..matches + others {
             let same = i < matches;
-            let mut v = [Level::Missing; 9];
+            let mut v = [Level::Missing; FIELD_COUNT];
             for slot in v.iter_mut() {
                 let r = rng.below(100);
                 *slot = match (same, r) {
@@ -421,7 +421,7 @@ mod tests {
     }
 
     fn flat_u() -> Probs {
-        normalise([[[1.0, 1.0, 1.0, 1.0, 4.0, 0.0]; 9]; CONTEXTS])
+        normalise([[[1.0, 1.0, 1.0, 1.0, 4.0, 0.0]; FIELD_COUNT]; CONTEXTS])
     }
 
     #[test]
@@ -448,7 +448,7 @@ mod tests {
     }
 
     fn any_patterns() -> impl Strategy<Value = Patterns> {
-        prop::collection::vec((prop::array::uniform9(0usize..LEVELS), 1u32..50), 0..60).prop_map(
+        prop::collection::vec((prop::array::uniform10(0usize..LEVELS), 1u32..50), 0..60).prop_map(
             |rows| {
                 patterns(rows.into_iter().flat_map(|(v, n)| {
                     let levels: Levels = v.map(|i| ALL_LEVELS[i]);
@@ -497,8 +497,8 @@ mod tests {
             let p = mixture(seed, matches, others);
             let r = em(&p, &flat_u(), &TrainOptions::default());
             prop_assert!(r.converged, "{} iterations", r.iterations);
-            let agree = posterior(&[Level::Exact; 9], &r.m, &r.u, r.lambda);
-            let differ = posterior(&[Level::Different; 9], &r.m, &r.u, r.lambda);
+            let agree = posterior(&[Level::Exact; FIELD_COUNT], &r.m, &r.u, r.lambda);
+            let differ = posterior(&[Level::Different; FIELD_COUNT], &r.m, &r.u, r.lambda);
             prop_assert!(agree > 0.99 && differ < 0.01, "{agree} {differ}");
         }
     }

@@ -4,7 +4,7 @@
 //! `tether match evaluate --model`. Owns learning a model from prepared records and checking
 //! a model read from a file; must never read files itself (callers pass text) nor score.
 
-use super::compare::{Field, Level};
+use super::compare::{FIELD_COUNT, Field, Level};
 use super::em::{self, EmResult, LEVELS, MAX_BITS, Probs, TrainOptions};
 use super::record::Prepared;
 use super::weights::Weights;
@@ -119,7 +119,9 @@ impl Model {
 
     /// Reads a model from JSON and checks it: format, layout and bounded, finite weights.
     pub fn from_json(text: &str) -> Result<Model, ModelError> {
-        let model: Model = serde_json::from_str(text)?;
+        let mut value: serde_json::Value = serde_json::from_str(text)?;
+        without_date_of_birth(&mut value);
+        let model: Model = serde_json::from_value(value)?;
         if model.format != FORMAT {
             return Err(ModelError::Format(model.format));
         }
@@ -148,9 +150,40 @@ impl Model {
     }
 }
 
+/// A model learnt before the date of birth was compared (nine fields, no `date_of_birth`)
+/// gets a zero row for it: no evidence either way, exactly as it scored before. Anything
+/// else is left for the layout check.
+fn without_date_of_birth(v: &mut serde_json::Value) {
+    let is_old = v["fields"].as_array().is_some_and(|f| {
+        f.len() + 1 == Field::ALL.len() && !f.iter().any(|x| x == "date_of_birth")
+    });
+    if !is_old {
+        return;
+    }
+    if let Some(f) = v["fields"].as_array_mut() {
+        f.push("date_of_birth".into());
+    }
+    let zero_row = || serde_json::json!([0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    for table in ["table", "first_weak"] {
+        if let Some(rows) = v["weights"][table].as_array_mut() {
+            rows.push(zero_row());
+        }
+    }
+    for probs in ["m", "u", "u_random"] {
+        if let Some(contexts) = v["probabilities"][probs].as_array_mut() {
+            for rows in contexts.iter_mut().filter_map(|c| c.as_array_mut()) {
+                rows.push(zero_row());
+            }
+        }
+    }
+    if let Some(shares) = v["summary"]["missing_share"].as_array_mut() {
+        shares.push(1.0.into());
+    }
+}
+
 fn missing_share(prepared: &[Prepared]) -> Vec<f64> {
     let n = prepared.len().max(1) as f64;
-    let values = |p: &Prepared| -> [bool; 9] {
+    let values = |p: &Prepared| -> [bool; FIELD_COUNT] {
         [
             p.first.is_empty(),
             p.last.is_empty(),
@@ -161,9 +194,10 @@ fn missing_share(prepared: &[Prepared]) -> Vec<f64> {
             p.city.is_empty(),
             p.zip.is_empty(),
             p.state.is_empty(),
+            p.dob.is_empty(),
         ]
     };
-    let mut counts = [0usize; 9];
+    let mut counts = [0usize; FIELD_COUNT];
     for p in prepared {
         for (c, missing) in counts.iter_mut().zip(values(p)) {
             *c += usize::from(missing);
@@ -339,6 +373,36 @@ mod tests {
             assert!(e.is_consistent());
             assert!(s <= RELATIVES_CAP + 1e-12, "{a}/{b}: {s}");
         }
+    }
+
+    #[test]
+    fn reads_a_model_from_before_the_date_of_birth() {
+        let m = learn_from(
+            &generated(3000),
+            Mode::Duplicates,
+            &Default::default(),
+            &TrainOptions::default(),
+        );
+        let mut old: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
+        let drop_last = |v: &mut serde_json::Value| {
+            v.as_array_mut().unwrap().pop();
+        };
+        drop_last(&mut old["fields"]);
+        drop_last(&mut old["weights"]["table"]);
+        drop_last(&mut old["weights"]["first_weak"]);
+        for p in ["m", "u", "u_random"] {
+            for c in old["probabilities"][p].as_array_mut().unwrap() {
+                drop_last(c);
+            }
+        }
+        drop_last(&mut old["summary"]["missing_share"]);
+        let back = Model::from_json(&old.to_string()).unwrap();
+        let dob = Field::DateOfBirth.index();
+        assert_eq!(back.weights.table[dob], [0.0; LEVELS]);
+        for (x, y) in back.weights.table[0].iter().zip(m.weights.table[0]) {
+            assert!((x - y).abs() < 1e-12, "{x} {y}");
+        }
+        assert_eq!(back.fields, Field::ALL);
     }
 
     #[test]

@@ -166,6 +166,38 @@ pub fn tail(digits: &str, n: usize) -> &str {
     digits.get(len.saturating_sub(n)..).unwrap_or(digits)
 }
 
+/// A date of birth as `YYYYMMDD` digits, from the spellings profiles and exports use:
+/// ISO `1970-03-04` (a time after it is ignored), `1970/03/04`, `19700304` (FEBRL), and
+/// `04/03/1970` or `04.03.1970` read day first unless the second number cannot be a month
+/// (`03/24/1970` is then month first; a day/month mix-up that both readings allow is what
+/// the comparison's transposed level is for). `None` for anything else or an impossible
+/// date (month 13, day 32, year before 1850).
+pub fn date_of_birth(s: &str) -> Option<String> {
+    let s = s.trim();
+    let s = s.split(['T', ' ']).next().unwrap_or("");
+    let nums: Vec<&str> = s.split(['-', '/', '.']).collect();
+    let parse = |t: &str| -> Option<u32> {
+        (!t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = match nums.as_slice() {
+        [one] if one.len() == 8 => (parse(&one[..4])?, parse(&one[4..6])?, parse(&one[6..])?),
+        [y, m, d] if y.len() == 4 => (parse(y)?, parse(m)?, parse(d)?),
+        [a, b, y] if y.len() == 4 => {
+            let (a, b) = (parse(a)?, parse(b)?);
+            if b > 12 {
+                (parse(y)?, a, b)
+            } else {
+                (parse(y)?, b, a)
+            }
+        }
+        _ => return None,
+    };
+    ((1850..=2100).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d))
+        .then(|| format!("{y:04}{m:02}{d:02}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,5 +252,26 @@ mod tests {
     fn addresses_abbreviate_street_words() {
         assert_eq!(text("12 Pridham Street,  Apt 4"), "12 pridham st apt 4");
         assert_eq!(text("1501 Interlake Avenue North"), "1501 interlake ave n");
+    }
+
+    #[test]
+    fn dates_of_birth_in_common_spellings() {
+        for (text, want) in [
+            ("1970-03-04", Some("19700304")),
+            ("1970-03-04T00:00:00Z", Some("19700304")),
+            ("1970/3/4", Some("19700304")),
+            ("19560409", Some("19560409")),
+            ("04/03/1970", Some("19700304")),
+            ("04.03.1970", Some("19700304")),
+            ("03/24/1970", Some("19700324")),
+            ("1970-13-01", None),
+            ("1970-02-32", None),
+            ("1700-01-01", None),
+            ("", None),
+            ("yesterday", None),
+            ("1970", None),
+        ] {
+            assert_eq!(date_of_birth(text).as_deref(), want, "{text:?}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The matcher's input record ([`MatchRecord`]) and its normalised form ([`Prepared`]) that
 //! blocking and comparison read. Owns the mapping from raw fields to keys; must never do I/O.
 
+use super::compare::FIELD_COUNT;
 use super::normalize;
 use super::phonetic::soundex;
 use crate::domain::{Region, System};
@@ -26,6 +27,10 @@ pub struct MatchRecord {
     pub state: String,
     /// ISO 3166 alpha-2 country, also the region national phone numbers are read in.
     pub country: String,
+    /// A date of birth (or another date-like field that one person keeps), when the
+    /// records carry one; see [`normalize::date_of_birth`] for the spellings read.
+    #[serde(default)]
+    pub date_of_birth: String,
 }
 
 /// A record's normalised fields, computed once per record.
@@ -45,22 +50,36 @@ pub struct Prepared {
     pub city: String,
     pub zip: String,
     pub state: String,
+    /// Date of birth as `YYYYMMDD`, empty when missing or unreadable.
+    pub dob: String,
     pub first_soundex: Option<[u8; 4]>,
     pub last_soundex: Option<[u8; 4]>,
     /// For each field (in `Field::ALL` order), the share of records in the batch holding
     /// this record's value; 0 when unknown. Filled by [`apply_frequencies`]; an exact
     /// agreement on a common value (one postcode for a whole town) is worth less.
-    pub share: [f32; 9],
+    pub share: [f32; FIELD_COUNT],
+    /// For each field, how much more common this record's value is than the batch's
+    /// typical value of that field (its count over the count-weighted mean count); 0 when
+    /// unknown. Filled by [`apply_frequencies`]; see `Weights::contact_adjustment`.
+    pub commonness: [f32; FIELD_COUNT],
 }
 
 /// Fields whose exact-agreement weight is adjusted by how common the value is.
-const FREQUENCY_FIELDS: [usize; 6] = [0, 1, 4, 6, 7, 8];
+const FREQUENCY_FIELDS: [usize; 8] = [0, 1, 2, 3, 4, 6, 7, 8];
+/// Of those, the ones whose share caps an exact agreement's weight (names and places); the
+/// contact fields (e-mail, phone, street) get their [`Prepared::commonness`] instead, which
+/// stays meaningful in a batch of five records where a share would not.
+const SHARE_FIELDS: [usize; 6] = [0, 1, 4, 6, 7, 8];
+/// The fields whose [`Prepared::commonness`] is measured: e-mail, phone, street.
+const COMMONNESS_FIELDS: [usize; 3] = [2, 3, 4];
 
 fn field_value(p: &Prepared, field: usize) -> &str {
     match field {
         0 => &p.first,
         1 => &p.last,
-        4 => &p.address1,
+        2 => &p.email,
+        3 => &p.phone,
+        4 => &p.address1_compact,
         6 => &p.city,
         7 => &p.zip,
         8 => &p.state,
@@ -84,19 +103,42 @@ pub fn apply_frequencies(records: &mut [Prepared]) {
             .collect();
         hashed.par_sort_unstable();
         let mut shares = vec![0.0f32; records.len()];
+        let mut counts = vec![0.0f32; records.len()];
+        // Σ k² / Σ k over the values: the count of the value a random record holds.
+        let (mut sum_k2, mut sum_k) = (0.0f64, 0.0f64);
         for run in hashed.chunk_by(|x, y| x.0 == y.0) {
-            let share = (run.len() as f64 / n) as f32;
+            let k = run.len() as f64;
+            (sum_k2, sum_k) = (sum_k2 + k * k, sum_k + k);
+            let share = (k / n) as f32;
             for &(_, i) in run {
                 if let Some(slot) = shares.get_mut(i as usize) {
                     *slot = share;
                 }
+                if let Some(slot) = counts.get_mut(i as usize) {
+                    *slot = k as f32;
+                }
             }
         }
-        records.par_iter_mut().zip(shares).for_each(|(r, share)| {
-            if let Some(slot) = r.share.get_mut(field) {
-                *slot = share;
-            }
-        });
+        let typical = if sum_k > 0.0 { sum_k2 / sum_k } else { 1.0 };
+        records
+            .par_iter_mut()
+            .zip(shares.into_par_iter().zip(counts))
+            .for_each(|(r, (share, k))| {
+                if let Some(slot) = r.share.get_mut(field)
+                    && SHARE_FIELDS.contains(&field)
+                {
+                    *slot = share;
+                }
+                if let Some(slot) = r.commonness.get_mut(field)
+                    && COMMONNESS_FIELDS.contains(&field)
+                {
+                    *slot = if k > 0.0 {
+                        (f64::from(k) / typical) as f32
+                    } else {
+                        0.0
+                    };
+                }
+            });
     }
 }
 
@@ -120,7 +162,9 @@ impl Prepared {
             city: normalize::text(&r.city),
             zip: normalize::name(&r.zip),
             state: normalize::name(&r.state),
-            share: [0.0; 9],
+            dob: normalize::date_of_birth(&r.date_of_birth).unwrap_or_default(),
+            share: [0.0; FIELD_COUNT],
+            commonness: [0.0; FIELD_COUNT],
         }
     }
 }
@@ -173,5 +217,27 @@ mod tests {
         assert!(rare > common);
         // Surname "lee" is everyone's: its exact agreement is worth (almost) nothing.
         assert!(exact_weight(Field::LastName, recs[0].share[Field::LastName.index()]) < 0.1);
+    }
+
+    #[test]
+    fn shared_contact_values_are_common() {
+        // A family of four shares one e-mail; six others each have their own.
+        let mut recs: Vec<Prepared> = (0..10)
+            .map(|i| {
+                let mut r = rec(&format!("p{i}"), "98101");
+                if i < 4 {
+                    r.email = "leefamily@example.org".into();
+                }
+                r.phone = format!("+1206555{i:04}");
+                Prepared::new(&r, Region::default())
+            })
+            .collect();
+        apply_frequencies(&mut recs);
+        let email = Field::Email.index();
+        // Σk²/Σk = (16 + 6) / 10 = 2.2: the family's value is 4 / 2.2 as common.
+        assert!((recs[0].commonness[email] - 4.0 / 2.2).abs() < 1e-5);
+        assert!((recs[9].commonness[email] - 1.0 / 2.2).abs() < 1e-5);
+        // Every phone is its own: all equally common.
+        assert!((recs[0].commonness[Field::Phone.index()] - 1.0).abs() < 1e-6);
     }
 }

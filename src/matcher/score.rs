@@ -2,7 +2,7 @@
 //! relatives guard, and the logistic map to a score in [0, 1]; and the [`Explanation`] that
 //! lists each field's contribution. Pure; must never compare raw values (see `compare`).
 
-use super::compare::{Field, Level, Levels, compare};
+use super::compare::{FIELD_COUNT, Field, Level, Levels, compare};
 use super::record::Prepared;
 use super::weights::{HOUSEHOLD_CAP, RELATIVES_CAP, Weights};
 use serde::Serialize;
@@ -60,14 +60,15 @@ pub fn to_bits(score: f64) -> f64 {
 /// Relatives and housemates share an address, a surname, a phone or a family e-mail. Those
 /// alone never prove one person, so a pair is held at or below [`RELATIVES_CAP`] unless
 /// both names positively agree (exact, nickname, swapped, or a typo away), the pair does
-/// not disagree on both e-mail and phone, and at least one of e-mail, phone or street
-/// address agrees (names and a town alone are namesakes as often as duplicates).
+/// not disagree on both e-mail and phone, and at least one of e-mail, phone, street
+/// address or an exact date of birth agrees (names and a town alone are namesakes as often
+/// as duplicates; names and a birthday are not).
 pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
     let agrees = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
     if !agrees(levels[Field::FirstName.index()]) {
         return Some(GuardReason::FirstNamesDoNotAgree);
     }
-    if !agrees(levels[Field::LastName.index()]) {
+    if !agrees(levels[Field::LastName.index()]) && !renamed(levels) {
         return Some(GuardReason::LastNamesDoNotAgree);
     }
     let (email, phone) = (levels[Field::Email.index()], levels[Field::Phone.index()]);
@@ -75,10 +76,45 @@ pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
         return Some(GuardReason::ContactsConflict);
     }
     let firm = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
-    if !firm(email) && !firm(phone) && !firm(levels[Field::Address1.index()]) {
+    let born_same_day = levels[Field::DateOfBirth.index()] == Level::Exact;
+    if !firm(email) && !firm(phone) && !firm(levels[Field::Address1.index()]) && !born_same_day {
         return Some(GuardReason::OnlyNamesAgree);
     }
     None
+}
+
+/// A changed surname (marriage) rather than a relative: the given name is the same
+/// (exactly: a relative's differs, and a nickname or typo is not enough here), and both the
+/// phone and the street address agree. Relatives share a phone and an address but not a
+/// given name; housemates who happen to share one (a shared flat, a care home) share
+/// *common* phones and addresses, which the commonness adjustment
+/// ([`contact_commonness_bits`]) already weighs down. The weights still decide the score:
+/// this only lets such a pair be scored rather than held at [`RELATIVES_CAP`].
+pub fn renamed(levels: &Levels) -> bool {
+    let firm = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
+    levels[Field::FirstName.index()] == Level::Exact
+        && firm(levels[Field::Phone.index()])
+        && firm(levels[Field::Address1.index()])
+}
+
+/// Fields whose values are contact points one household (or one office, one care home)
+/// can share among many records: an exact agreement on one is worth less the more common
+/// the value is (see [`contact_commonness_bits`]).
+pub const CONTACT_FIELDS: [Field; 3] = [Field::Email, Field::Phone, Field::Address1];
+
+/// The bits taken off an exact agreement on a contact field whose value is `commonness`
+/// times as common as the batch's typical value of that field (`Prepared::commonness`):
+/// `log2(commonness)` when above 1, else 0 — Splink's term-frequency adjustment
+/// (`log2(u_average / u_value)`), only ever downwards so a rare value is not inflated. A
+/// family e-mail four relatives use, in a batch where a typical address is held by one
+/// person's two records, loses a bit; a care home's phone that thirty residents give loses
+/// four. Nothing here depends on a data set: the typical count is measured on the batch.
+pub fn contact_commonness_bits(field: Field, commonness: f32) -> f64 {
+    if CONTACT_FIELDS.contains(&field) && commonness > 1.0 {
+        f64::from(commonness).log2()
+    } else {
+        0.0
+    }
 }
 
 /// Why the guard held a pair below the auto-merge band.
@@ -109,7 +145,9 @@ fn guard(levels: &Levels, total: f64) -> f64 {
 fn field_weight(w: &Weights, field: Field, level: Level, a: &Prepared, first_agrees: bool) -> f64 {
     if level == Level::Exact {
         let share = a.share.get(field.index()).copied().unwrap_or(0.0);
-        w.exact_weight_in(field, share, first_agrees)
+        let commonness = a.commonness.get(field.index()).copied().unwrap_or(0.0);
+        let bits = contact_commonness_bits(field, commonness);
+        (w.exact_weight_in(field, share, first_agrees) - bits).max(0.0)
     } else {
         w.weight_in(field, level, first_agrees)
     }
@@ -132,8 +170,8 @@ const HOUSEHOLD_FIELDS: [Field; 7] = [
 /// together), so when the first names disagree (different or only similar) and so do the
 /// e-mails (each person has their own), the positive weights of [`HOUSEHOLD_FIELDS`] are
 /// scaled down to sum to at most [`HOUSEHOLD_CAP`].
-pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; 9] {
-    let mut w = [0.0; 9];
+pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; FIELD_COUNT] {
+    let mut w = [0.0; FIELD_COUNT];
     let first_agrees = matches!(
         levels[Field::FirstName.index()],
         Level::Exact | Level::Equivalent | Level::Close
@@ -207,7 +245,7 @@ mod tests {
     use super::*;
     use crate::domain::Region;
     use crate::matcher::record::MatchRecord;
-    use crate::matcher::weights::RECOMMENDED_AUTO_THRESHOLD;
+    use crate::matcher::weights::{DEFAULT_REVIEW_THRESHOLD, RECOMMENDED_AUTO_THRESHOLD};
 
     const H: Weights = Weights::HAND_SET;
 
@@ -310,5 +348,123 @@ mod tests {
             "5 Oak Ave",
         );
         assert!(score(&erin, &eric, &H) < RECOMMENDED_AUTO_THRESHOLD);
+    }
+
+    #[test]
+    fn a_changed_surname_is_scored_not_held() {
+        let maiden = rec(
+            "Maria",
+            "Garcia",
+            "maria.garcia@gmail.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let married = rec(
+            "Maria",
+            "Lopez",
+            "mlopez@outlook.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let levels = compare(&maiden, &married);
+        assert!(renamed(&levels));
+        assert_eq!(guard_reason(&levels), None);
+        // A relative with another given name is still held, whatever the surname.
+        let sister = rec(
+            "Rosa",
+            "Lopez",
+            "rosa@outlook.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        let levels = compare(&maiden, &sister);
+        assert!(!renamed(&levels));
+        assert!(guard_reason(&levels).is_some());
+        // A nickname is not enough for a changed surname, nor a shared phone alone.
+        let nick = rec(
+            "Mary",
+            "Lopez",
+            "ml@outlook.com",
+            "+12175550100",
+            "5 Oak Ave",
+        );
+        assert!(guard_reason(&compare(&maiden, &nick)).is_some());
+        let moved = rec(
+            "Maria",
+            "Lopez",
+            "ml@outlook.com",
+            "+12175550100",
+            "9 Elm Road",
+        );
+        assert!(guard_reason(&compare(&maiden, &moved)).is_some());
+    }
+
+    #[test]
+    fn common_contact_values_weigh_less() {
+        assert_eq!(contact_commonness_bits(Field::Phone, 0.0), 0.0);
+        assert_eq!(contact_commonness_bits(Field::Phone, 0.5), 0.0);
+        assert!((contact_commonness_bits(Field::Email, 4.0) - 2.0).abs() < 1e-12);
+        // Names and places have their own term-frequency rule.
+        assert_eq!(contact_commonness_bits(Field::LastName, 4.0), 0.0);
+        let mut a = rec("Ann", "Lee", "leefamily@x.org", "+12175550100", "5 Oak Ave");
+        let b = rec("Ann", "Lee", "leefamily@x.org", "+12175550100", "5 Oak Ave");
+        let rare = score(&a, &b, &H);
+        a.commonness[Field::Email.index()] = 8.0;
+        a.commonness[Field::Phone.index()] = 8.0;
+        let common = score(&a, &b, &H);
+        assert!(common < rare, "{common} {rare}");
+        assert!(explain(&a, &b, &H).is_consistent());
+        assert!(
+            explain(&a, &b, &H)
+                .fields
+                .iter()
+                .all(|c| c.level != Level::Exact || c.weight >= 0.0)
+        );
+    }
+
+    #[test]
+    fn a_date_of_birth_tells_relatives_and_namesakes_apart() {
+        let born = |first: &str, addr: &str, dob: &str| {
+            let mut r = MatchRecord {
+                id: first.into(),
+                first_name: first.into(),
+                last_name: "Garcia".into(),
+                email: format!("{first}.{}@example.org", addr.len()),
+                address1: addr.into(),
+                city: "Springfield".into(),
+                country: "US".into(),
+                date_of_birth: dob.into(),
+                ..MatchRecord::default()
+            };
+            r.id = first.into();
+            Prepared::new(&r, Region::default())
+        };
+        let a = born("Maria", "5 Oak Ave", "1970-03-04");
+        // Same person, birthday written the other way round: still a strong match.
+        let same = born("Maria", "5 Oak Ave", "04/03/1970");
+        let e = explain(&a, &same, &H);
+        assert!(e.is_consistent());
+        let dob = e.fields[Field::DateOfBirth.index()];
+        assert_eq!((dob.level, dob.weight), (Level::Exact, 6.0));
+        // A namesake across town born another year: the birthday counts against.
+        let namesake = born("Maria", "19 Elm Road", "1982-11-21");
+        let e = explain(&a, &namesake, &H);
+        assert_eq!(e.fields[Field::DateOfBirth.index()].weight, -4.0);
+        let undated_namesake = born("Maria", "19 Elm Road", "");
+        let without = explain(&a, &undated_namesake, &H);
+        // Undated, the guard holds the namesakes at the relatives cap; dated, the birthday
+        // alone takes them below it.
+        assert_eq!(without.score, to_score(to_bits(RELATIVES_CAP)));
+        assert!(e.score < without.score && e.guard.is_none(), "{e:?}");
+        assert!(e.score <= DEFAULT_REVIEW_THRESHOLD, "{e:?}");
+        // Names and a birthday are not "only names": the guard lets them be scored.
+        let moved = born("Maria", "19 Elm Road", "1970-03-04");
+        assert_eq!(guard_reason(&compare(&a, &moved)), None);
+        // Without dates, nothing changes (missing weighs 0).
+        let undated = born("Maria", "5 Oak Ave", "");
+        assert_eq!(
+            explain(&a, &undated, &H).fields[Field::DateOfBirth.index()].weight,
+            0.0
+        );
     }
 }

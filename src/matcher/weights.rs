@@ -5,7 +5,7 @@
 //! data sets) or weights learnt by EM (`em`, carried in a `model::Model`). Must never hold
 //! comparison, learning or I/O logic.
 
-use super::compare::{Field, Level};
+use super::compare::{FIELD_COUNT, Field, Level};
 use serde::{Deserialize, Serialize};
 
 /// Weight of each level, in [`Level`] order: exact, equivalent, close, similar, different,
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 type Row = [f64; 6];
 
 /// Match weights in bits (`log2(m/u)`), one row per [`Field`] in [`Field::ALL`] order.
-pub const WEIGHTS: [Row; 9] = [
+pub const WEIGHTS: [Row; FIELD_COUNT] = [
     // first name: exact, nickname/swap, typo, similar/initial, different, missing
     [5.0, 3.5, 3.5, 0.5, -2.5, 0.0],
     // last name
@@ -32,6 +32,9 @@ pub const WEIGHTS: [Row; 9] = [
     [2.0, 2.0, 1.0, 0.0, -1.5, 0.0],
     // state
     [0.3, 0.3, 0.0, 0.0, -0.7, 0.0],
+    // date of birth: exact, day/month transposed, one digit off, same year only; relatives
+    // and namesakes are born on other days, so a different date is strong evidence against
+    [6.0, 4.0, 3.5, 0.5, -4.0, 0.0],
 ];
 
 /// Prior log2-odds that a candidate pair is a match, before any field is compared.
@@ -65,11 +68,11 @@ pub struct Weights {
     pub prior: f64,
     /// Match weight in bits per field ([`Field::ALL`] order) and level ([`Level`] order),
     /// when the first names agree (exact, nickname or a typo away).
-    pub table: [Row; 9],
+    pub table: [Row; FIELD_COUNT],
     /// The same when they do not (only similar, different or missing): learnt apart,
     /// because then the non-matches are mostly relatives (see `em::CONTEXTS`). The
     /// first-name row is the same in both.
-    pub first_weak: [Row; 9],
+    pub first_weak: [Row; FIELD_COUNT],
 }
 
 impl Default for Weights {

@@ -132,6 +132,7 @@ impl MergeRecord {
             zip: f("zip"),
             state: f("state"),
             country: f("country"),
+            date_of_birth: f("date_of_birth"),
         }
     }
 }

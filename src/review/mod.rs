@@ -35,6 +35,28 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use throttle::Throttle;
 
+/// How long the page waits for the HubSpot account details (record links) on first use.
+const ACCOUNT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The HubSpot account for record links (read once per client, see
+/// `HubspotClient::account`), or `None` with a warning when HubSpot does not answer within
+/// [`ACCOUNT_WAIT`] or refuses: records are then shown unlinked.
+pub async fn hubspot_account(
+    client: &crate::connectors::hubspot::HubspotClient,
+) -> Option<crate::connectors::hubspot::Account> {
+    match tokio::time::timeout(ACCOUNT_WAIT, client.account()).await {
+        Ok(Ok(account)) => Some(account),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no links to HubSpot records: the account details failed");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("no links to HubSpot records: the account details timed out");
+            None
+        }
+    }
+}
+
 /// What the review handlers need: the merger (store, connectors, survivorship) and the token.
 #[derive(Debug, Clone)]
 pub struct ReviewState {
@@ -67,10 +89,7 @@ impl ReviewState {
     pub fn with_settings(self, settings: &crate::config::Settings) -> Self {
         let m = &settings.matching;
         ReviewState {
-            links: proposal_html::RecordLinks {
-                hubspot_portal: None,
-                gorgias_url: Some(settings.gorgias.base_url.clone()),
-            },
+            links: proposal_html::RecordLinks::from_settings(settings),
             auto_threshold: if m.auto_merge_threshold <= 1.0 {
                 m.auto_merge_threshold
             } else {
@@ -78,6 +97,19 @@ impl ReviewState {
             },
             ..self
         }
+    }
+
+    /// The record links, with the HubSpot account read from the API on first use (the
+    /// client keeps it, so one call per process) when it is not known yet. HubSpot slow or
+    /// refusing leaves HubSpot records unlinked on this page, never the page unserved.
+    pub async fn links(&self) -> proposal_html::RecordLinks {
+        let mut links = self.links.clone();
+        if links.hubspot.is_none()
+            && let Some(client) = &self.merger.connectors.hubspot
+        {
+            links.hubspot = hubspot_account(client).await;
+        }
+        links
     }
 
     fn throttle(&self) -> std::sync::MutexGuard<'_, Throttle> {

@@ -88,7 +88,7 @@ pub async fn queue(
 ) -> Response {
     let base = base_of(&orig, &uri);
     let view = ProposalView {
-        links: st.links.clone(),
+        links: st.links().await,
         rules: st.merger.rules.clone(),
         filter: QueueFilter::from_query(&query),
         auto_threshold: st.auto_threshold,

@@ -8,6 +8,7 @@
 //! [`choices_from_form`].
 
 use super::html::escape;
+use crate::connectors::hubspot::Account;
 use crate::domain::{RecordRef, System};
 use crate::merges::merged::{self, Action, MergedPreview};
 use crate::merges::{Choices, Survivorship, Why};
@@ -21,22 +22,27 @@ pub const SET_PREFIX: &str = "set.";
 /// Where each system shows a record, when known.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordLinks {
-    /// The HubSpot account (portal) id: `https://app.hubspot.com/contacts/{portal}/record/0-1/{id}`.
-    pub hubspot_portal: Option<String>,
+    /// The HubSpot account (portal id and UI host, read once from the account details):
+    /// `https://{uiDomain}/contacts/{portalId}/record/0-1/{id}`.
+    pub hubspot: Option<Account>,
     /// The Gorgias account URL (`https://ACCOUNT.gorgias.com`): `{url}/app/customer/{id}`.
     pub gorgias_url: Option<String>,
 }
 
 impl RecordLinks {
+    /// The links the configuration gives (the Gorgias account URL); the HubSpot account is
+    /// read from its API by the caller (`review::hubspot_account`).
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        RecordLinks {
+            hubspot: None,
+            gorgias_url: Some(settings.gorgias.base_url.clone()),
+        }
+    }
+
     /// The record's page in its system, when the account is known.
     pub fn url(&self, r: &RecordRef) -> Option<String> {
         match r {
-            RecordRef::Hubspot(id) => self.hubspot_portal.as_ref().map(|p| {
-                format!(
-                    "https://app.hubspot.com/contacts/{p}/record/0-1/{}",
-                    id.as_str()
-                )
-            }),
+            RecordRef::Hubspot(id) => self.hubspot.as_ref().map(|a| a.contact_url(id.as_str())),
             RecordRef::Gorgias(id) => self
                 .gorgias_url
                 .as_ref()
@@ -410,7 +416,10 @@ mod tests {
         )
         .unwrap();
         let links = RecordLinks {
-            hubspot_portal: Some("123".into()),
+            hubspot: Some(Account {
+                portal_id: 123,
+                ui_domain: "app.hubspot.com".into(),
+            }),
             gorgias_url: Some("https://acme.gorgias.com/".into()),
         };
         let html = approve_form("", "c", 4, &p, &links);

@@ -146,6 +146,65 @@ async fn merges_commands_list_show_reject_and_approve() {
     store.close().await;
 }
 
+/// `merges show` links each record to its page: HubSpot's from the account details the
+/// sandbox serves (its portal id, read once), Gorgias's from the configured account URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merges_show_links_each_record_to_its_page() {
+    use crate::hubspot_support::{fast_sandbox, start};
+    let (sb, running, _client) = start(fast_sandbox()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let (low, _) = seeded(&url).await;
+    let portal = sb.config().portal_id;
+    let token = "pat-na1-test";
+    let out = tether(&url)
+        .env("TETHER__HUBSPOT__BASE_URL", &running.base_url)
+        .env("TETHER__HUBSPOT__TOKEN", token)
+        .env("TETHER__GORGIAS__BASE_URL", "https://acme.gorgias.com")
+        .args(["merges", "show", &low.0.to_string()])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    for id in ["1", "2"] {
+        let link = format!("https://app.hubspot.com/contacts/{portal}/record/0-1/{id}");
+        assert!(text.contains(&link), "{text}");
+    }
+    let json_out = tether(&url)
+        .env("TETHER__HUBSPOT__BASE_URL", &running.base_url)
+        .env("TETHER__HUBSPOT__TOKEN", token)
+        .args(["merges", "show", &low.0.to_string(), "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&json_out).unwrap();
+    assert_eq!(
+        v["links"]["hubspot:2"],
+        format!("https://app.hubspot.com/contacts/{portal}/record/0-1/2")
+    );
+    // One account read per run, on the dated path.
+    let calls = sb.counters();
+    assert_eq!(
+        calls.by_endpoint.get("GET /account-info/2026-03/details"),
+        Some(&2),
+        "{calls:?}"
+    );
+    // Without HubSpot credentials the records are listed, unlinked.
+    tether(&url)
+        .args(["merges", "show", &low.0.to_string()])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("hubspot:1"))
+        .stdout(predicate::str::contains(
+            "(unknown: the account could not be read)",
+        ));
+    running.stop().await;
+}
+
 #[test]
 fn review_refuses_to_start_without_a_token() {
     let dir = tempfile::tempdir().unwrap();

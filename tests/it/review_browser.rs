@@ -557,6 +557,20 @@ async fn choose() {
         "{merged}"
     );
     assert!(merged.contains("only one record has a value"), "{merged}");
+    // Each record links to its page in HubSpot, with the portal id read from the account
+    // details the sandbox serves.
+    let portal = sb.config().portal_id;
+    for rid in &ids {
+        let href = format!("https://app.hubspot.com/contacts/{portal}/record/0-1/{rid}");
+        assert_eq!(
+            page.eval(&format!(
+                "document.querySelectorAll('a[href=\"{href}\"]').length > 0"
+            ))
+            .await,
+            json!(true),
+            "no link to {href}"
+        );
+    }
     // Choose the second record as survivor (a real click) and type a city.
     page.click(&format!("survivor-{id}-{}", ids[1])).await;
     page.eval(&format!(

@@ -1,11 +1,13 @@
 //! The HubSpot CRM connector (contracts `shared/contracts/hubspot.md` and `hubspot-2026.md`;
 //! date-versioned paths from [`paths`]): the change feed over
-//! search, batch read/create/update/upsert, merge, custom properties and the token check,
+//! search, batch read/create/update/upsert, merge, custom properties, the token check and
+//! the account's portal id (for links to records' pages, `account`),
 //! held under the account's rate limits and retrying only what is transient.
 //!
 //! Works against the real HubSpot unchanged: it relies on nothing the sandbox offers beyond
 //! the contract. Must never hold sync decisions (what to write is the engine's call).
 
+mod account;
 mod batch;
 mod budget;
 mod config;
@@ -19,6 +21,7 @@ mod properties;
 mod types;
 pub mod wire;
 
+pub use account::{Account, DEFAULT_UI_DOMAIN, account_path, decode_account};
 pub use batch::{MAX_NARROWING_CALLS, ReadOutcome, ReadResult, WriteOutcome};
 pub use budget::WindowBudget;
 pub use config::HubspotConfig;
@@ -42,6 +45,8 @@ pub type Result<T, E = HubspotError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct HubspotClient {
     t: Arc<Transport>,
+    /// The account details, read once (see `account`).
+    account: Arc<tokio::sync::OnceCell<Account>>,
 }
 
 impl HubspotClient {
@@ -49,6 +54,7 @@ impl HubspotClient {
     pub fn new(cfg: HubspotConfig) -> Result<Self> {
         Ok(Self {
             t: Arc::new(Transport::new(cfg)?),
+            account: Arc::default(),
         })
     }
 

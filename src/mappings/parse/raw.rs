@@ -31,6 +31,7 @@ pub(super) struct RawRecords {
     pub(super) create_in_gorgias: Option<bool>,
     pub(super) email_field: Option<Spanned<String>>,
     pub(super) phone_field: Option<Spanned<String>>,
+    pub(super) date_of_birth_field: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) only: Vec<Spanned<RawFilter>>,
 }

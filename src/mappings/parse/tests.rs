@@ -381,3 +381,33 @@ fn shipped_default_and_examples_are_valid() {
         parse_files(&[(p.clone(), text)]).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     }
 }
+
+#[test]
+fn a_date_field_can_be_marked_as_the_date_of_birth() {
+    let fields = r#"
+[fields.email]
+hubspot = "email"
+gorgias = "email"
+type = "email"
+[fields.birthday]
+hubspot = "birthday"
+gorgias = "data.birthday"
+type = "date"
+"#;
+    let m = ok(&format!(
+        "[records]\ndate_of_birth_field = \"birthday\"\n{fields}"
+    ));
+    assert_eq!(m.records.date_of_birth_field.as_deref(), Some("birthday"));
+    assert_eq!(ok(fields).records.date_of_birth_field, None);
+    // Only a field of type date.
+    one_error(
+        &format!("[records]\ndate_of_birth_field = \"email\"\n{fields}"),
+        2,
+        "records.date_of_birth_field",
+    );
+    one_error(
+        &format!("[records]\ndate_of_birth_field = \"dob\"\n{fields}"),
+        2,
+        "records.date_of_birth_field",
+    );
+}

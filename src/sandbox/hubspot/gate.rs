@@ -52,6 +52,10 @@ impl Counters {
 
 /// The scope a call needs.
 fn required_scope(method: &Method, path: &str) -> &'static str {
+    // The account details need only `oauth`, which every token has.
+    if path.starts_with("/account-info/") {
+        return "oauth";
+    }
     let read = method == Method::GET || path.ends_with("/search") || path.ends_with("/batch/read");
     // The sidebar card's reads (crm_context): each object needs its own read scope.
     if read {
@@ -177,7 +181,8 @@ pub async fn gate(
         return ApiError::unauthenticated().into_response();
     }
     let scope = required_scope(&method, &path);
-    let has_scope = cfg.scopes.iter().any(|s| s == scope)
+    let has_scope = scope == "oauth"
+        || cfg.scopes.iter().any(|s| s == scope)
         || (scope == "crm.schemas.contacts.read"
             && cfg.scopes.iter().any(|s| s == "crm.objects.contacts.read"));
     if !has_scope {

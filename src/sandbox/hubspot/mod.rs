@@ -7,6 +7,7 @@
 //! controls that mirror the `/__sandbox/` HTTP control endpoints. Must never be called by sync
 //! code except over HTTP, and never relax a contract rule for a client's convenience.
 
+mod account;
 mod config;
 mod crm_context;
 mod errors;

@@ -57,6 +57,12 @@ impl PathVersion {
         Self::ALL
             .into_iter()
             .find(|v| path.starts_with(&v.objects()) || path.starts_with(&v.properties()))
+            .or_else(|| {
+                // The account details (`/account-info/{V}/details`), read for record links.
+                Self::ALL
+                    .into_iter()
+                    .find(|v| path.starts_with(&format!("/account-info/{}/", v.segment())))
+            })
     }
 
     /// Whether the path is on the properties API.
