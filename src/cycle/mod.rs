@@ -19,6 +19,7 @@ pub mod read;
 pub mod replan;
 pub mod resume;
 pub mod support;
+pub mod support_notes;
 pub mod targeted;
 
 pub use targeted::run_targeted;
@@ -39,6 +40,8 @@ use std::time::Duration;
 pub enum StopPoint {
     /// Right after the plan's writes are in the outbox, before any is sent.
     AfterOutbox,
+    /// Right after HubSpot accepted a batch of support notes, before tether recorded them.
+    AfterNoteUpsert,
 }
 
 /// A long step of a cycle, as named to a [`ProgressHook`].
@@ -117,6 +120,8 @@ pub struct CycleOptions {
     pub proposals: Option<crate::merges::ProposalSettings>,
     /// Told how far the long steps got (the first backfill); `None` reports nothing.
     pub progress: Option<ProgressHook>,
+    /// One HubSpot note per closed Gorgias ticket (`[support] notes`).
+    pub notes: bool,
 }
 
 impl Default for CycleOptions {
@@ -135,6 +140,7 @@ impl Default for CycleOptions {
             stop_at: None,
             proposals: Some(crate::merges::ProposalSettings::default()),
             progress: None,
+            notes: false,
         }
     }
 }
@@ -154,6 +160,7 @@ impl CycleOptions {
             stop_at: None,
             proposals: Some(crate::merges::ProposalSettings::default()),
             progress: None,
+            notes: false,
         }
     }
 
@@ -306,6 +313,7 @@ impl Cycle {
             proposals = proposals.with_weights(model.weights);
         }
         options.proposals = Some(proposals);
+        options.notes = settings.support.notes;
         Ok(Cycle {
             store,
             hubspot,

@@ -3,7 +3,10 @@
 //! only the changed roll-up values to the linked HubSpot contacts, in batches of 100 through
 //! the outbox.
 //!
-//! Runs only when the mappings have roll-up fields (`@tickets.*`, `@satisfaction.*`). The
+//! With `[support] notes` on, closed tickets also owe a HubSpot note (`support_notes.rs`).
+//!
+//! Runs only when the mappings have roll-up fields (`@tickets.*`, `@satisfaction.*`) or
+//! notes are on. The
 //! first run reads every ticket and survey once (at backfill priority); later runs read from
 //! the feeds' watermarks less the overlap (surveys less a re-check window, for late scores).
 //! A customer whose roll-up may have changed stays owed in the store until its contact's
@@ -42,12 +45,14 @@ pub struct SupportReport {
     /// Contacts written (values changed), and their writes still owed (refused or pending).
     pub contacts_written: usize,
     pub contacts_owed: usize,
+    /// HubSpot notes for closed tickets (`[support] notes`).
+    pub notes: super::support_notes::NotesReport,
 }
 
 /// Runs the support step; see the module header.
 pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleError> {
     let mut report = SupportReport::default();
-    if ctx.mappings.rollups.is_empty() {
+    if ctx.mappings.rollups.is_empty() && !ctx.options.notes {
         return Ok(report);
     }
     report.ran = true;
@@ -92,6 +97,10 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
     );
     let changed = ctx.store.apply_support_changes(&changes, now).await?;
     report.customers_changed = changed.len();
+    if ctx.options.notes {
+        // The intent is recorded before the feeds move on and before any HubSpot call.
+        super::support_notes::owe(ctx, &tickets.items, now).await?;
+    }
     // The facts are stored (and their customers owed): the feeds may move on.
     let next =
         |pos: &FeedPosition, at: Option<DateTime<Utc>>, pages: u32, items: usize| FeedPosition {
@@ -121,6 +130,9 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
     let (written, owed) = write_owed(ctx, cycle).await?;
     report.contacts_written = written;
     report.contacts_owed = owed;
+    if ctx.options.notes {
+        report.notes = super::support_notes::write_owed(ctx).await?;
+    }
     Ok(report)
 }
 

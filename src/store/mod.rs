@@ -27,6 +27,7 @@ mod records;
 mod snapshots;
 mod status;
 mod support;
+mod support_notes;
 mod unsettled;
 mod watermarks;
 
@@ -46,6 +47,7 @@ pub use records::RecordSeen;
 pub use snapshots::{Scan, Snapshot};
 pub use status::{Counts, RecordedWriter, StoreStatus};
 pub use support::{CustomerFacts, FeedPosition, SupportFeed};
+pub use support_notes::{NotesStatus, OwedNote};
 pub use unsettled::{
     Dismissal, FailureClass, NewRefusal, RetrySelection, Unsettled, UnsettledFilter, UnsettledId,
 };

@@ -239,7 +239,7 @@ async fn apply_merge(
 
 /// A `support_tickets` row.
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+pub(super) struct TicketRow {
     id: i64,
     customer_id: i64,
     status: String,
@@ -255,7 +255,7 @@ struct TicketRow {
 }
 
 impl TicketRow {
-    fn facts(self) -> Result<TicketFacts, StoreError> {
+    pub(super) fn facts(self) -> Result<TicketFacts, StoreError> {
         Ok(TicketFacts {
             id: self.id,
             customer_id: self.customer_id,

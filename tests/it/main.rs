@@ -48,5 +48,6 @@ mod service_support;
 mod sidebar;
 mod sidebar_browser;
 mod store;
+mod support_notes;
 mod support_rollups;
 mod unsettled;
