@@ -19,6 +19,7 @@ pub mod read;
 pub mod replan;
 pub mod resume;
 pub mod support;
+pub mod support_backfill;
 pub mod support_notes;
 pub mod targeted;
 
@@ -42,6 +43,8 @@ pub enum StopPoint {
     AfterOutbox,
     /// Right after HubSpot accepted a batch of support notes, before tether recorded them.
     AfterNoteUpsert,
+    /// Right after the first ticket backfill stored this many pages (unless it ended).
+    AfterSupportPages(u32),
 }
 
 /// A long step of a cycle, as named to a [`ProgressHook`].

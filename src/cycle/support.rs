@@ -7,7 +7,8 @@
 //!
 //! Runs only when the mappings have roll-up fields (`@tickets.*`, `@satisfaction.*`) or
 //! notes are on. The
-//! first run reads every ticket and survey once (at backfill priority); later runs read from
+//! first run reads every ticket and survey once (at backfill priority; the tickets page by
+//! page, resumably, in `support_backfill.rs`); later runs read from
 //! the feeds' watermarks less the overlap (surveys less a re-check window, for late scores).
 //! A customer whose roll-up may have changed stays owed in the store until its contact's
 //! write succeeds (or nothing differs), so a crash or a refused write never loses a change.
@@ -16,7 +17,7 @@
 
 use super::apply::{self, Payload};
 use super::{Cycle, CycleError};
-use crate::connectors::gorgias::{survey_watermark, ticket_watermark};
+use crate::connectors::gorgias::{TicketFeed, survey_watermark, ticket_watermark};
 use crate::domain::{GorgiasId, RecordRef};
 use crate::mappings::Include;
 use crate::store::{CycleId, FeedPosition, NewWrite, OutboxStatus, SupportFeed};
@@ -60,17 +61,34 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
     let overlap = chrono::Duration::from_std(ctx.options.overlap).unwrap_or_default();
     let tpos = ctx.store.support_feed(SupportFeed::Tickets).await?;
     let spos = ctx.store.support_feed(SupportFeed::Surveys).await?;
-    let tickets = ctx
-        .gorgias
-        .tickets_since_watermark(tpos.at, overlap)
-        .await?;
+    // The first run backfills every ticket, page by page, resumably (its own transactions);
+    // later runs read the incremental feed.
+    let backfill = match tpos.at {
+        None => Some(super::support_backfill::run(ctx, now).await?),
+        Some(_) => None,
+    };
+    let tickets = match &backfill {
+        Some(_) => TicketFeed {
+            items: vec![],
+            quarantined: vec![],
+            pages: 0,
+            complete_history: true,
+        },
+        None => {
+            ctx.gorgias
+                .tickets_since_watermark(tpos.at, overlap)
+                .await?
+        }
+    };
     let surveys = ctx
         .gorgias
         .surveys_since_last_seen(spos.at, SURVEY_RECHECK)
         .await?;
-    report.tickets_read = tickets.items.len();
+    let b = backfill.unwrap_or_default();
+    report.tickets_read = tickets.items.len() + b.tickets;
     report.surveys_read = surveys.items.len();
-    report.pages = tickets.pages + surveys.pages;
+    report.pages = tickets.pages + b.pages + surveys.pages;
+    report.customers_changed = b.customers_changed;
     tracing::info!(
         tickets = report.tickets_read,
         surveys = report.surveys_read,
@@ -78,6 +96,7 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
         backfill = tpos.at.is_none(),
         "support feeds read"
     );
+    let backfilled = tpos.at.is_none();
     let mut changes = gorgias_merges(ctx).await?;
     changes.extend(
         tickets
@@ -96,7 +115,7 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
             .map(Change::Survey),
     );
     let changed = ctx.store.apply_support_changes(&changes, now).await?;
-    report.customers_changed = changed.len();
+    report.customers_changed += changed.len();
     if ctx.options.notes {
         // The intent is recorded before the feeds move on and before any HubSpot call.
         super::support_notes::owe(ctx, &tickets.items, now).await?;
@@ -113,13 +132,16 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
         };
     let t_at = ticket_watermark(tpos.at, &tickets.items);
     let s_at = survey_watermark(spos.at, &surveys.items);
-    ctx.store
-        .set_support_feed(
-            SupportFeed::Tickets,
-            &next(&tpos, t_at, tickets.pages, tickets.items.len()),
-            now,
-        )
-        .await?;
+    if !backfilled {
+        // (The backfill's last page set the ticket feed's position with its facts.)
+        ctx.store
+            .set_support_feed(
+                SupportFeed::Tickets,
+                &next(&tpos, t_at, tickets.pages, tickets.items.len()),
+                now,
+            )
+            .await?;
+    }
     ctx.store
         .set_support_feed(
             SupportFeed::Surveys,

@@ -45,7 +45,7 @@ pub use proposals::{Decision, Pair, Proposal, ProposalId, ProposalInsert, Propos
 pub use quarantine::QuarantineEntry;
 pub use records::RecordSeen;
 pub use snapshots::{Scan, Snapshot};
-pub use status::{Counts, RecordedWriter, StoreStatus};
+pub use status::{Counts, RecordedWriter, StoreStatus, SupportStatus};
 pub use support::{CustomerFacts, FeedPosition, SupportFeed};
 pub use support_notes::{NotesStatus, OwedNote};
 pub use unsettled::{

@@ -237,6 +237,74 @@ async fn apply_merge(
     Ok(())
 }
 
+/// Stores `changes` (the ledger's rules) on `conn` and marks the customers whose roll-up may
+/// have changed as owed; returns them.
+async fn apply_changes_in(
+    conn: &mut SqliteConnection,
+    changes: &[Change],
+    now: DateTime<Utc>,
+) -> Result<BTreeSet<i64>, StoreError> {
+    let mut merges = merges_in(conn).await?;
+    let mut affected = BTreeSet::new();
+    for c in changes {
+        match c {
+            Change::Ticket(t) => apply_ticket(conn, &merges, t, &mut affected).await?,
+            Change::Survey(s) => apply_survey(conn, &merges, s, &mut affected).await?,
+            Change::Merge { from, into } => {
+                apply_merge(
+                    conn,
+                    &mut merges,
+                    from.get(),
+                    into.get(),
+                    now,
+                    &mut affected,
+                )
+                .await?
+            }
+        }
+    }
+    for c in &affected {
+        sqlx::query(
+            "INSERT INTO support_dirty (customer_id, since) VALUES ($1, $2) \
+             ON CONFLICT (customer_id) DO NOTHING",
+        )
+        .bind(c)
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await
+        .ctx("mark a roll-up owed")?;
+    }
+    Ok(affected)
+}
+
+/// Sets where `feed` stands, on `conn`.
+async fn set_feed_in(
+    conn: &mut SqliteConnection,
+    feed: SupportFeed,
+    pos: &FeedPosition,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO support_feeds (feed, at, tie_break, cursor, done, pages, items, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (feed) DO UPDATE SET \
+         at = excluded.at, tie_break = excluded.tie_break, cursor = excluded.cursor, \
+         done = excluded.done, pages = excluded.pages, items = excluded.items, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(feed.as_str())
+    .bind(pos.at.map(ts))
+    .bind(&pos.tie_break)
+    .bind(&pos.cursor)
+    .bind(i64::from(pos.done))
+    .bind(i64::try_from(pos.pages).unwrap_or(i64::MAX))
+    .bind(i64::try_from(pos.items).unwrap_or(i64::MAX))
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await
+    .ctx("write a support feed")?;
+    Ok(())
+}
+
 /// A `support_tickets` row.
 #[derive(sqlx::FromRow)]
 pub(super) struct TicketRow {
@@ -320,34 +388,35 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<BTreeSet<GorgiasId>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let mut merges = merges_in(&mut tx).await?;
-        let mut affected = BTreeSet::new();
-        for c in changes {
-            match c {
-                Change::Ticket(t) => apply_ticket(&mut tx, &merges, t, &mut affected).await?,
-                Change::Survey(s) => apply_survey(&mut tx, &merges, s, &mut affected).await?,
-                Change::Merge { from, into } => {
-                    apply_merge(
-                        &mut tx,
-                        &mut merges,
-                        from.get(),
-                        into.get(),
-                        now,
-                        &mut affected,
-                    )
-                    .await?
-                }
-            }
-        }
-        for c in &affected {
-            sqlx::query("INSERT OR IGNORE INTO support_dirty (customer_id, since) VALUES (?, ?)")
-                .bind(c)
-                .bind(ts(now))
-                .execute(&mut *tx)
-                .await
-                .ctx("mark a roll-up owed")?;
-        }
+        let affected = apply_changes_in(&mut tx, changes, now).await?;
         tx.commit().await.ctx("commit support changes")?;
+        affected
+            .into_iter()
+            .map(|c| gid("support customer", c))
+            .collect()
+    }
+
+    /// One page of the first ticket backfill, in one transaction: its facts (as
+    /// [`Store::apply_support_changes`]), the notes its closed tickets owe, and where the
+    /// backfill stands after it (its next cursor and progress); with `finished`, the
+    /// incremental ticket feed's position as well (the backfill's last page). A crash
+    /// therefore resumes at the page after the last one stored, never re-reading the others.
+    pub async fn apply_support_page(
+        &self,
+        changes: &[Change],
+        notes: &[(i64, DateTime<Utc>)],
+        backfill: &FeedPosition,
+        finished: Option<&FeedPosition>,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeSet<GorgiasId>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let affected = apply_changes_in(&mut tx, changes, now).await?;
+        super::support_notes::owe_notes_in(&mut tx, notes, now).await?;
+        set_feed_in(&mut tx, SupportFeed::TicketsBackfill, backfill, now).await?;
+        if let Some(pos) = finished {
+            set_feed_in(&mut tx, SupportFeed::Tickets, pos, now).await?;
+        }
+        tx.commit().await.ctx("commit a backfill page")?;
         affected
             .into_iter()
             .map(|c| gid("support customer", c))
@@ -499,21 +568,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT OR REPLACE INTO support_feeds (feed, at, tie_break, cursor, done, pages, items, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(feed.as_str())
-        .bind(pos.at.map(ts))
-        .bind(&pos.tie_break)
-        .bind(&pos.cursor)
-        .bind(pos.done)
-        .bind(i64::try_from(pos.pages).unwrap_or(i64::MAX))
-        .bind(i64::try_from(pos.items).unwrap_or(i64::MAX))
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await
-        .ctx("write a support feed")?;
+        set_feed_in(&mut tx, feed, pos, now).await?;
         tx.commit().await.ctx("commit a support feed")
     }
 }

@@ -10,6 +10,7 @@ use super::support::TicketRow;
 use super::{QueryContext, Store, StoreError, ts};
 use crate::support::TicketFacts;
 use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
 
 /// A note still owed: its ticket as stored (customer resolved through merges).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,30 @@ pub struct NotesStatus {
     pub written: u64,
 }
 
+/// Records the notes `tickets` owe, on `conn` (see [`Store::owe_support_notes`]).
+pub(super) async fn owe_notes_in(
+    conn: &mut SqliteConnection,
+    tickets: &[(i64, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for (id, closed) in tickets {
+        sqlx::query(
+            "INSERT INTO support_notes (ticket_id, closed_at, state, attempts, updated_at) \
+             VALUES ($1, $2, 'owed', 0, $3) \
+             ON CONFLICT (ticket_id) DO UPDATE SET closed_at = excluded.closed_at, \
+             state = 'owed', attempts = 0, last_error = NULL, updated_at = excluded.updated_at \
+             WHERE support_notes.closed_at <> excluded.closed_at",
+        )
+        .bind(id)
+        .bind(ts(*closed))
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await
+        .ctx("record an owed note")?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Records that each of `tickets` (id, closing time) owes a note, in one transaction. A
     /// ticket already written for the same closing is left alone; closed again later, it
@@ -47,21 +72,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.write_tx().await?;
-        for (id, closed) in tickets {
-            sqlx::query(
-                "INSERT INTO support_notes (ticket_id, closed_at, state, attempts, updated_at) \
-                 VALUES ($1, $2, 'owed', 0, $3) \
-                 ON CONFLICT (ticket_id) DO UPDATE SET closed_at = excluded.closed_at, \
-                 state = 'owed', attempts = 0, last_error = NULL, updated_at = excluded.updated_at \
-                 WHERE support_notes.closed_at <> excluded.closed_at",
-            )
-            .bind(id)
-            .bind(ts(*closed))
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await
-            .ctx("record an owed note")?;
-        }
+        owe_notes_in(&mut tx, tickets, now).await?;
         tx.commit().await.ctx("commit owed notes")
     }
 
