@@ -149,6 +149,11 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
             now,
         )
         .await?;
+    // A customer linked since its tickets were read gets its roll-ups now.
+    let linked = ctx.store.owe_newly_linked_support(now).await?;
+    if linked > 0 {
+        tracing::info!(customers = linked, "roll-ups owed to newly linked contacts");
+    }
     let (written, owed) = write_owed(ctx, cycle).await?;
     report.contacts_written = written;
     report.contacts_owed = owed;

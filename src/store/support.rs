@@ -423,6 +423,26 @@ impl Store {
             .collect()
     }
 
+    /// Marks owed every linked customer with support facts whose contact has no roll-up
+    /// value written yet: a customer linked after its tickets were read gets its roll-ups at
+    /// link time, not at its next ticket change. Returns how many were marked.
+    pub async fn owe_newly_linked_support(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "INSERT INTO support_dirty (customer_id, since) \
+             SELECT DISTINCT t.customer_id, $1 FROM support_tickets t \
+             JOIN links l ON l.gorgias_id = t.customer_id \
+             WHERE NOT EXISTS (SELECT 1 FROM support_written w WHERE w.hubspot_id = l.hubspot_id) \
+             ON CONFLICT (customer_id) DO NOTHING",
+        )
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .ctx("owe the roll-ups of newly linked customers")?;
+        tx.commit().await.ctx("commit newly linked roll-ups")?;
+        Ok(done.rows_affected())
+    }
+
     /// Customers whose roll-up is owed to HubSpot, oldest first, at most `limit`.
     pub async fn support_owed(&self, limit: u32) -> Result<Vec<GorgiasId>, StoreError> {
         let rows: Vec<i64> = sqlx::query_scalar(
