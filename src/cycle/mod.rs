@@ -45,6 +45,8 @@ pub enum StopPoint {
     AfterNoteUpsert,
     /// Right after the first ticket backfill stored this many pages (unless it ended).
     AfterSupportPages(u32),
+    /// Right after the roll-up writes were sent, before they were recorded as written.
+    AfterRollupWrites,
 }
 
 /// A long step of a cycle, as named to a [`ProgressHook`].

@@ -11,7 +11,9 @@
 //! page, resumably, in `support_backfill.rs`); later runs read from
 //! the feeds' watermarks less the overlap (surveys less a re-check window, for late scores).
 //! A customer whose roll-up may have changed stays owed in the store until its contact's
-//! write succeeds (or nothing differs), so a crash or a refused write never loses a change.
+//! write succeeds (or nothing differs), so a crash or a refused write never loses a change;
+//! values a finished write already set before a crash kept them from being recorded are
+//! recorded, not sent again.
 //! Sequencing only: the roll-ups and what to write are [`crate::support`]'s pure functions;
 //! the SQL is the store's, the HTTP the connectors'.
 
@@ -194,6 +196,27 @@ async fn gorgias_merges(ctx: &Cycle) -> Result<Vec<Change>, CycleError> {
         .collect())
 }
 
+/// Whether the newest finished write to `contact` already set every one of `props` to its
+/// value: a roll-up write done before a crash kept it from being recorded.
+async fn already_sent(
+    ctx: &Cycle,
+    contact: &crate::domain::HubspotId,
+    props: &BTreeMap<String, String>,
+) -> Result<bool, CycleError> {
+    let Some(p) = ctx
+        .store
+        .last_done_write_payload(&RecordRef::Hubspot(contact.clone()))
+        .await?
+    else {
+        return Ok(false);
+    };
+    let sent = &p["properties"];
+    Ok(p["kind"] == "hubspot_update"
+        && props
+            .iter()
+            .all(|(k, v)| sent.get(k).and_then(serde_json::Value::as_str) == Some(v.as_str())))
+}
+
 /// One owed customer's roll-ups, one per `include` setting the fields use.
 fn rollups_of(facts: &crate::store::CustomerFacts, incs: &[Include]) -> BTreeMap<Include, Rollup> {
     incs.iter()
@@ -213,6 +236,7 @@ async fn write_owed(ctx: &Cycle, cycle: CycleId) -> Result<(usize, usize), Cycle
     for round in owed.chunks(ROUND) {
         let facts = ctx.store.support_facts(round).await?;
         let mut settled: Vec<GorgiasId> = vec![];
+        let mut recorded = vec![];
         let mut pending = vec![];
         for (customer, f) in &facts {
             let Some(link) = ctx.store.link_by_gorgias(*customer).await? else {
@@ -235,6 +259,12 @@ async fn write_owed(ctx: &Cycle, cycle: CycleId) -> Result<(usize, usize), Cycle
                 settled.push(*customer);
                 continue;
             }
+            if already_sent(ctx, &link.hubspot, &props).await? {
+                // Written before a crash kept it from being recorded: record, don't resend.
+                settled.push(*customer);
+                recorded.push((link.hubspot.clone(), props));
+                continue;
+            }
             let payload = Payload::HubspotUpdate {
                 id: link.hubspot.clone(),
                 gorgias_id: *customer,
@@ -248,8 +278,11 @@ async fn write_owed(ctx: &Cycle, cycle: CycleId) -> Result<(usize, usize), Cycle
             let writes: Vec<NewWrite> = pending.iter().map(|p| p.3.clone()).collect();
             ctx.store.enqueue_writes(&writes, Utc::now()).await?;
             apply::drain(ctx, false).await?;
+            if ctx.options.stop_at == Some(super::StopPoint::AfterRollupWrites) {
+                return Err(CycleError::Stopped(super::StopPoint::AfterRollupWrites));
+            }
         }
-        let mut done = vec![];
+        let mut done = recorded;
         for (customer, contact, props, write) in pending {
             let status = ctx
                 .store

@@ -1,9 +1,10 @@
 //! The first ticket backfill is resumable (issue 14): interrupted after two of its three
 //! pages (the cycle stopped there, as a crash would, the store kept), the next cycle reads
 //! only the third page, and the roll-ups come out exact; `tether status`'s figures follow.
+//! Roll-ups sent before a crash kept them from being recorded are recorded, not rewritten.
 
 use crate::cycle_support::{cycle_with, options, sandboxes, seed_people};
-use crate::support_rollups::{mappings, prop, rollups_of};
+use crate::support_rollups::{hubspot_updates, mappings, prop, rollups_of};
 use serde_json::json;
 use tether::cycle::{CycleError, CycleOptions, StopPoint};
 
@@ -65,4 +66,44 @@ async fn an_interrupted_backfill_resumes_after_its_last_stored_page() {
     assert!(r.support.tickets_read <= 2, "{:?}", r.support);
     let p = rollups_of(&sb, &c, g[0]).await;
     assert_eq!(prop(&p, "gorgias_ticket_count"), "51", "{p}");
+}
+
+/// A crash after the roll-up writes were sent and before they were recorded: the next cycle
+/// records them from the finished write and sends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollups_sent_before_a_crash_are_recorded_not_rewritten() {
+    let sb = sandboxes().await;
+    seed_people(&sb, 2, 2);
+    let g = sb.gorgias.customer_ids();
+    sb.gorgias.open_ticket(g[0], "Refund", "chat");
+    sb.gorgias.open_ticket(g[1], "Sizing", "email");
+    let crashing = CycleOptions {
+        stop_at: Some(StopPoint::AfterRollupWrites),
+        ..options()
+    };
+    let c = cycle_with(&sb, mappings(), crashing).await;
+    let err = c.run().await.unwrap_err();
+    assert!(
+        matches!(err, CycleError::Stopped(StopPoint::AfterRollupWrites)),
+        "{err}"
+    );
+    let p = rollups_of(&sb, &c, g[0]).await;
+    assert_eq!(
+        prop(&p, "gorgias_ticket_count"),
+        "1",
+        "written before the crash"
+    );
+    assert_eq!(c.store.support_owed(10).await.unwrap().len(), 2);
+
+    let before = hubspot_updates(&sb);
+    let mut restarted = c.clone();
+    restarted.options.stop_at = None;
+    let r = restarted.run().await.unwrap();
+    assert_eq!(
+        hubspot_updates(&sb),
+        before,
+        "the same values are not written again"
+    );
+    assert_eq!(r.support.contacts_owed, 0, "{:?}", r.support);
+    assert!(c.store.support_owed(10).await.unwrap().is_empty());
 }

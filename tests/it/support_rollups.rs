@@ -45,7 +45,7 @@ pub fn prop<'a>(props: &'a Value, name: &str) -> &'a str {
 }
 
 /// Batch-update calls HubSpot counted so far.
-fn hubspot_updates(sb: &Sandboxes) -> u64 {
+pub fn hubspot_updates(sb: &Sandboxes) -> u64 {
     sb.hubspot
         .counters()
         .by_endpoint
