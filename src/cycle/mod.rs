@@ -278,7 +278,8 @@ impl CycleReport {
 
 impl Cycle {
     /// A cycle over `store` from the configuration: clients from `[hubspot]` and
-    /// `[gorgias]`, mappings from `mappings.dir`, options from `[sync]`. No call is made.
+    /// `[gorgias]`, mappings from `mappings.dir`, options from `[sync]` (and `[support] notes`).
+    /// No call is made.
     pub fn from_settings(
         settings: &crate::config::Settings,
         store: Store,
