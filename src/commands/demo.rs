@@ -85,6 +85,51 @@ impl Sandboxes {
     }
 }
 
+/// Most contacts the report's roll-up section lists.
+const ROLLUP_ROWS: usize = 20;
+
+/// Up to [`ROLLUP_ROWS`] linked contacts with a ticket, and the roll-up properties HubSpot
+/// holds for them (read back from the HubSpot sandbox), busiest first.
+async fn rollup_rows(
+    sb: &Sandboxes,
+    store: &dyn StateStore,
+) -> anyhow::Result<Vec<crate::report::support::RollupRow>> {
+    let mut rows = vec![];
+    for l in store.links().await? {
+        let Some(c) = sb.hubspot.contact(l.hubspot.as_str()) else {
+            continue;
+        };
+        let props: Vec<(String, String)> = c["properties"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.starts_with("gorgias_"))
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let count = props
+            .iter()
+            .find(|(k, _)| k == "gorgias_ticket_count")
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if count > 0 {
+            rows.push((count, l.hubspot.as_str().to_owned(), props));
+        }
+    }
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(rows
+        .into_iter()
+        .take(ROLLUP_ROWS)
+        .map(|(_, id, mut props)| {
+            // The counts first, as the card and the docs show them.
+            props.sort_by_key(|(k, _)| (!k.contains("count") && !k.contains("open"), k.clone()));
+            (id, props)
+        })
+        .collect())
+}
+
 fn report_path(explicit: Option<PathBuf>) -> PathBuf {
     if let Some(p) = explicit {
         return p;
@@ -278,6 +323,18 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("\n== 2. tether sync ==");
     let r = cycle.run().await?;
     print!("{}", super::sync::describe(&r));
+    let rollups = rollup_rows(&sb, &*store).await?;
+    if let Some((id, props)) = rollups.first() {
+        let shown: Vec<String> = props
+            .iter()
+            .take(4)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "  roll-ups landed in HubSpot, e.g. contact {id}: {}",
+            shown.join(", ")
+        );
+    }
     print!("{}", duplicates(&*store, &r).await?);
 
     println!("\n== 3. people edit both systems ==");
@@ -384,6 +441,10 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
         &first_proposals,
         super::plan::Format::Html,
         false,
+    );
+    let html = crate::report::support::with_section(
+        &html,
+        &crate::report::support::rollups_section(&rollups),
     );
     std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
     let shown = std::fs::canonicalize(&path).unwrap_or(path);

@@ -20,10 +20,25 @@ use std::collections::BTreeMap;
 /// The field the demo's mappings hold for a person (`conflict = "manual"`).
 pub const MANUAL_FIELD: &str = "company";
 
-/// The demo's mappings: the built-in defaults with [`MANUAL_FIELD`] under the `manual`
-/// policy, so that the demo shows a held conflict and its resolution.
+/// The support roll-up example (`mappings/examples/support.toml`), which the demo adds to
+/// the defaults so roll-ups land in HubSpot.
+pub const SUPPORT_MAPPINGS: &str = include_str!("../../mappings/examples/support.toml");
+
+/// The demo's mappings: the built-in defaults plus the support roll-ups, with
+/// [`MANUAL_FIELD`] under the `manual` policy, so that the demo shows a held conflict and its
+/// resolution, and roll-ups landing in HubSpot.
 pub fn demo_mappings() -> anyhow::Result<MappingSet> {
-    let mut m = super::demo::default_mappings()?;
+    let mut m = mappings::parse_files(&[
+        (
+            std::path::PathBuf::from("default.toml"),
+            super::demo::DEFAULT_MAPPINGS.to_owned(),
+        ),
+        (
+            std::path::PathBuf::from("examples/support.toml"),
+            SUPPORT_MAPPINGS.to_owned(),
+        ),
+    ])
+    .map_err(|e| anyhow::anyhow!("built-in demo mappings: {e}"))?;
     let f = m
         .fields
         .iter_mut()

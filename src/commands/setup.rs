@@ -1,7 +1,8 @@
 //! `tether setup`: creates the HubSpot property groups tether owns ("Gorgias support", for
 //! roll-up fields) and the custom properties the mappings declare
 //! (`[fields.X.hubspot_property]`) when they are missing, installs the Gorgias sidebar
-//! widgets when `sidebar.install` is `widget` or `card`, then clears the backoff of every
+//! widgets when `sidebar.install` is `widget` or `card`, creates the notes' unique key
+//! property when `support.notes` is on, then clears the backoff of every
 //! unsettled record (writes refused before the setup was complete are retried by the next
 //! cycle). Never alters or deletes a property.
 //!
@@ -64,6 +65,17 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     }
     if defs.is_empty() {
         println!("the mappings declare no HubSpot custom property");
+    }
+    if settings.support.notes {
+        let made = hubspot
+            .ensure_note_key_property()
+            .await
+            .context("cannot create the HubSpot note property for support notes")?;
+        let state = if made { "created" } else { "already there" };
+        println!(
+            "HubSpot note property {}: {state}",
+            crate::support::notes::NOTE_KEY_PROPERTY
+        );
     }
     if settings.sidebar.install != "none" {
         let fields = crate::sidebar::template::tether_fields(&mappings);

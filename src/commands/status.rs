@@ -128,6 +128,26 @@ pub fn render_text(st: &StoreStatus, now: chrono::DateTime<chrono::Utc>) -> Stri
         .map(describe_cycle)
         .unwrap_or_else(|| "none yet".into());
     let _ = writeln!(out, "last cycle:        {last}");
+    let sp = &st.support;
+    if sp.backfill_pages > 0 {
+        let state = if sp.backfill_done {
+            "done"
+        } else {
+            "in progress (the next cycle resumes after the last stored page)"
+        };
+        let _ = writeln!(
+            out,
+            "ticket backfill:   {} pages, {} tickets, {state}",
+            sp.backfill_pages, sp.backfill_tickets
+        );
+    }
+    if sp.notes_owed + sp.notes_written > 0 {
+        let _ = writeln!(
+            out,
+            "support notes:     {} written, {} owed",
+            sp.notes_written, sp.notes_owed
+        );
+    }
     let writer = match &st.writer {
         None => "none".to_owned(),
         Some(w) => {
@@ -175,6 +195,7 @@ mod tests {
             watermarks: BTreeMap::new(),
             last_cycle: None,
             writer: None,
+            support: Default::default(),
         };
         st.counts.links = 12;
         st.counts.outbox_failed = 3;
@@ -208,6 +229,23 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
+        assert!(!text.contains("ticket backfill"), "{text}");
+        st.support = crate::store::SupportStatus {
+            backfill_pages: 3,
+            backfill_tickets: 250,
+            backfill_done: false,
+            notes_owed: 1,
+            notes_written: 4,
+        };
+        let text = render_text(&st, at);
+        assert!(
+            text.contains("ticket backfill:   3 pages, 250 tickets, in progress"),
+            "{text}"
+        );
+        assert!(
+            text.contains("support notes:     4 written, 1 owed"),
+            "{text}"
+        );
         st.writer = Some(crate::store::RecordedWriter {
             holder: crate::store::Holder {
                 pid: 77,

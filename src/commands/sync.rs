@@ -106,6 +106,20 @@ pub fn describe(r: &CycleReport) -> String {
         r.applied.resolved_existing + r.resumed.resolved_existing,
         r.quarantined
     ));
+    let sp = &r.support;
+    if sp.ran && sp.tickets_read + sp.surveys_read + sp.contacts_written + sp.notes.written > 0 {
+        out.push_str(&format!(
+            "  support: {} tickets and {} surveys read ({} Gorgias pages); ticket and satisfaction roll-ups written to {} HubSpot contacts ({} still owed)",
+            sp.tickets_read, sp.surveys_read, sp.pages, sp.contacts_written, sp.contacts_owed
+        ));
+        if sp.notes.written + sp.notes.owed > 0 {
+            out.push_str(&format!(
+                "; notes: {} written, {} owed",
+                sp.notes.written, sp.notes.owed
+            ));
+        }
+        out.push('\n');
+    }
     let refused = r.applied.failed + r.resumed.failed;
     if refused > 0 {
         out.push_str(&format!(

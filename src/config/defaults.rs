@@ -41,4 +41,5 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("sidebar.hubspot_portal_id", ""),
     ("sidebar.hubspot_app_url", "https://app.hubspot.com"),
     ("sidebar.requests_per_minute", "600"),
+    ("support.notes", "false"),
 ];

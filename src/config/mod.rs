@@ -41,6 +41,7 @@ pub struct Settings {
     pub matching: MatchingSettings,
     pub log: LogSettings,
     pub sidebar: SidebarSettings,
+    pub support: SupportSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +183,15 @@ pub struct SidebarSettings {
     /// Card requests allowed per source address per minute (and wrong secrets: 10 a minute).
     pub requests_per_minute: u32,
 }
+/// `[support]`: support activity (issue 14) beyond the mappings' roll-up fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportSettings {
+    /// One HubSpot note on the contact per closed Gorgias ticket (off by default; needs
+    /// `tether setup` for the notes' key property).
+    pub notes: bool,
+}
+
 /// A configuration mistake, phrased for the person who made it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -19,6 +19,8 @@ pub mod read;
 pub mod replan;
 pub mod resume;
 pub mod support;
+pub mod support_backfill;
+pub mod support_notes;
 pub mod targeted;
 
 pub use targeted::run_targeted;
@@ -39,6 +41,12 @@ use std::time::Duration;
 pub enum StopPoint {
     /// Right after the plan's writes are in the outbox, before any is sent.
     AfterOutbox,
+    /// Right after HubSpot accepted a batch of support notes, before tether recorded them.
+    AfterNoteUpsert,
+    /// Right after the first ticket backfill stored this many pages (unless it ended).
+    AfterSupportPages(u32),
+    /// Right after the roll-up writes were sent, before they were recorded as written.
+    AfterRollupWrites,
 }
 
 /// A long step of a cycle, as named to a [`ProgressHook`].
@@ -117,6 +125,8 @@ pub struct CycleOptions {
     pub proposals: Option<crate::merges::ProposalSettings>,
     /// Told how far the long steps got (the first backfill); `None` reports nothing.
     pub progress: Option<ProgressHook>,
+    /// One HubSpot note per closed Gorgias ticket (`[support] notes`).
+    pub notes: bool,
 }
 
 impl Default for CycleOptions {
@@ -135,6 +145,7 @@ impl Default for CycleOptions {
             stop_at: None,
             proposals: Some(crate::merges::ProposalSettings::default()),
             progress: None,
+            notes: false,
         }
     }
 }
@@ -154,6 +165,7 @@ impl CycleOptions {
             stop_at: None,
             proposals: Some(crate::merges::ProposalSettings::default()),
             progress: None,
+            notes: false,
         }
     }
 
@@ -266,7 +278,8 @@ impl CycleReport {
 
 impl Cycle {
     /// A cycle over `store` from the configuration: clients from `[hubspot]` and
-    /// `[gorgias]`, mappings from `mappings.dir`, options from `[sync]`. No call is made.
+    /// `[gorgias]`, mappings from `mappings.dir`, options from `[sync]` (and `[support] notes`).
+    /// No call is made.
     pub fn from_settings(
         settings: &crate::config::Settings,
         store: SharedStore,
@@ -306,6 +319,7 @@ impl Cycle {
             proposals = proposals.with_weights(model.weights);
         }
         options.proposals = Some(proposals);
+        options.notes = settings.support.notes;
         Ok(Cycle {
             store,
             hubspot,

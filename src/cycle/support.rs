@@ -3,17 +3,23 @@
 //! only the changed roll-up values to the linked HubSpot contacts, in batches of 100 through
 //! the outbox.
 //!
-//! Runs only when the mappings have roll-up fields (`@tickets.*`, `@satisfaction.*`). The
-//! first run reads every ticket and survey once (at backfill priority); later runs read from
+//! With `[support] notes` on, closed tickets also owe a HubSpot note (`support_notes.rs`).
+//!
+//! Runs only when the mappings have roll-up fields (`@tickets.*`, `@satisfaction.*`) or
+//! notes are on. The
+//! first run reads every ticket and survey once (at backfill priority; the tickets page by
+//! page, resumably, in `support_backfill.rs`); later runs read from
 //! the feeds' watermarks less the overlap (surveys less a re-check window, for late scores).
 //! A customer whose roll-up may have changed stays owed in the store until its contact's
-//! write succeeds (or nothing differs), so a crash or a refused write never loses a change.
+//! write succeeds (or nothing differs), so a crash or a refused write never loses a change;
+//! values a finished write already set before a crash kept them from being recorded are
+//! recorded, not sent again.
 //! Sequencing only: the roll-ups and what to write are [`crate::support`]'s pure functions;
 //! the SQL is the store's, the HTTP the connectors'.
 
 use super::apply::{self, Payload};
 use super::{Cycle, CycleError};
-use crate::connectors::gorgias::{survey_watermark, ticket_watermark};
+use crate::connectors::gorgias::{TicketFeed, survey_watermark, ticket_watermark};
 use crate::domain::{GorgiasId, RecordRef};
 use crate::mappings::Include;
 use crate::store::{CycleId, FeedPosition, NewWrite, OutboxStatus, SupportFeed};
@@ -42,12 +48,14 @@ pub struct SupportReport {
     /// Contacts written (values changed), and their writes still owed (refused or pending).
     pub contacts_written: usize,
     pub contacts_owed: usize,
+    /// HubSpot notes for closed tickets (`[support] notes`).
+    pub notes: super::support_notes::NotesReport,
 }
 
 /// Runs the support step; see the module header.
 pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleError> {
     let mut report = SupportReport::default();
-    if ctx.mappings.rollups.is_empty() {
+    if ctx.mappings.rollups.is_empty() && !ctx.options.notes {
         return Ok(report);
     }
     report.ran = true;
@@ -55,17 +63,34 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
     let overlap = chrono::Duration::from_std(ctx.options.overlap).unwrap_or_default();
     let tpos = ctx.store.support_feed(SupportFeed::Tickets).await?;
     let spos = ctx.store.support_feed(SupportFeed::Surveys).await?;
-    let tickets = ctx
-        .gorgias
-        .tickets_since_watermark(tpos.at, overlap)
-        .await?;
+    // The first run backfills every ticket, page by page, resumably (its own transactions);
+    // later runs read the incremental feed.
+    let backfill = match tpos.at {
+        None => Some(super::support_backfill::run(ctx, now).await?),
+        Some(_) => None,
+    };
+    let tickets = match &backfill {
+        Some(_) => TicketFeed {
+            items: vec![],
+            quarantined: vec![],
+            pages: 0,
+            complete_history: true,
+        },
+        None => {
+            ctx.gorgias
+                .tickets_since_watermark(tpos.at, overlap)
+                .await?
+        }
+    };
     let surveys = ctx
         .gorgias
         .surveys_since_last_seen(spos.at, SURVEY_RECHECK)
         .await?;
-    report.tickets_read = tickets.items.len();
+    let b = backfill.unwrap_or_default();
+    report.tickets_read = tickets.items.len() + b.tickets;
     report.surveys_read = surveys.items.len();
-    report.pages = tickets.pages + surveys.pages;
+    report.pages = tickets.pages + b.pages + surveys.pages;
+    report.customers_changed = b.customers_changed;
     tracing::info!(
         tickets = report.tickets_read,
         surveys = report.surveys_read,
@@ -73,6 +98,7 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
         backfill = tpos.at.is_none(),
         "support feeds read"
     );
+    let backfilled = tpos.at.is_none();
     let mut changes = gorgias_merges(ctx).await?;
     changes.extend(
         tickets
@@ -91,7 +117,11 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
             .map(Change::Survey),
     );
     let changed = ctx.store.apply_support_changes(&changes, now).await?;
-    report.customers_changed = changed.len();
+    report.customers_changed += changed.len();
+    if ctx.options.notes {
+        // The intent is recorded before the feeds move on and before any HubSpot call.
+        super::support_notes::owe(ctx, &tickets.items, now).await?;
+    }
     // The facts are stored (and their customers owed): the feeds may move on.
     let next =
         |pos: &FeedPosition, at: Option<DateTime<Utc>>, pages: u32, items: usize| FeedPosition {
@@ -104,13 +134,16 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
         };
     let t_at = ticket_watermark(tpos.at, &tickets.items);
     let s_at = survey_watermark(spos.at, &surveys.items);
-    ctx.store
-        .set_support_feed(
-            SupportFeed::Tickets,
-            &next(&tpos, t_at, tickets.pages, tickets.items.len()),
-            now,
-        )
-        .await?;
+    if !backfilled {
+        // (The backfill's last page set the ticket feed's position with its facts.)
+        ctx.store
+            .set_support_feed(
+                SupportFeed::Tickets,
+                &next(&tpos, t_at, tickets.pages, tickets.items.len()),
+                now,
+            )
+            .await?;
+    }
     ctx.store
         .set_support_feed(
             SupportFeed::Surveys,
@@ -118,9 +151,17 @@ pub async fn run(ctx: &Cycle, cycle: CycleId) -> Result<SupportReport, CycleErro
             now,
         )
         .await?;
+    // A customer linked since its tickets were read gets its roll-ups now.
+    let linked = ctx.store.owe_newly_linked_support(now).await?;
+    if linked > 0 {
+        tracing::info!(customers = linked, "roll-ups owed to newly linked contacts");
+    }
     let (written, owed) = write_owed(ctx, cycle).await?;
     report.contacts_written = written;
     report.contacts_owed = owed;
+    if ctx.options.notes {
+        report.notes = super::support_notes::write_owed(ctx).await?;
+    }
     Ok(report)
 }
 
@@ -155,6 +196,27 @@ async fn gorgias_merges(ctx: &Cycle) -> Result<Vec<Change>, CycleError> {
         .collect())
 }
 
+/// Whether the newest finished write to `contact` already set every one of `props` to its
+/// value: a roll-up write done before a crash kept it from being recorded.
+async fn already_sent(
+    ctx: &Cycle,
+    contact: &crate::domain::HubspotId,
+    props: &BTreeMap<String, String>,
+) -> Result<bool, CycleError> {
+    let Some(p) = ctx
+        .store
+        .last_done_write_payload(&RecordRef::Hubspot(contact.clone()))
+        .await?
+    else {
+        return Ok(false);
+    };
+    let sent = &p["properties"];
+    Ok(p["kind"] == "hubspot_update"
+        && props
+            .iter()
+            .all(|(k, v)| sent.get(k).and_then(serde_json::Value::as_str) == Some(v.as_str())))
+}
+
 /// One owed customer's roll-ups, one per `include` setting the fields use.
 fn rollups_of(facts: &crate::store::CustomerFacts, incs: &[Include]) -> BTreeMap<Include, Rollup> {
     incs.iter()
@@ -174,6 +236,7 @@ async fn write_owed(ctx: &Cycle, cycle: CycleId) -> Result<(usize, usize), Cycle
     for round in owed.chunks(ROUND) {
         let facts = ctx.store.support_facts(round).await?;
         let mut settled: Vec<GorgiasId> = vec![];
+        let mut recorded = vec![];
         let mut pending = vec![];
         for (customer, f) in &facts {
             let Some(link) = ctx.store.link_by_gorgias(*customer).await? else {
@@ -196,6 +259,12 @@ async fn write_owed(ctx: &Cycle, cycle: CycleId) -> Result<(usize, usize), Cycle
                 settled.push(*customer);
                 continue;
             }
+            if already_sent(ctx, &link.hubspot, &props).await? {
+                // Written before a crash kept it from being recorded: record, don't resend.
+                settled.push(*customer);
+                recorded.push((link.hubspot.clone(), props));
+                continue;
+            }
             let payload = Payload::HubspotUpdate {
                 id: link.hubspot.clone(),
                 gorgias_id: *customer,
@@ -209,8 +278,11 @@ async fn write_owed(ctx: &Cycle, cycle: CycleId) -> Result<(usize, usize), Cycle
             let writes: Vec<NewWrite> = pending.iter().map(|p| p.3.clone()).collect();
             ctx.store.enqueue_writes(&writes, Utc::now()).await?;
             apply::drain(ctx, false).await?;
+            if ctx.options.stop_at == Some(super::StopPoint::AfterRollupWrites) {
+                return Err(CycleError::Stopped(super::StopPoint::AfterRollupWrites));
+            }
         }
-        let mut done = vec![];
+        let mut done = recorded;
         for (customer, contact, props, write) in pending {
             let status = ctx
                 .store

@@ -15,6 +15,7 @@ pub mod inbox;
 mod json;
 mod markdown;
 mod proposals;
+pub mod support;
 mod text;
 mod unsettled;
 mod view;

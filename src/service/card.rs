@@ -361,7 +361,27 @@ async fn tether_state(
             .await
             .map_err(store_err)?;
     }
+    st.support = support_rollup(store, refs).await?;
     Ok(st)
+}
+
+/// The Gorgias customer's support roll-up (spam and trashed tickets left out), from the
+/// store's support facts; `None` when tether keeps none for it (roll-ups not mapped).
+async fn support_rollup(
+    store: &dyn StateStore,
+    refs: &[RecordRef],
+) -> Result<Option<crate::support::Rollup>, Failure> {
+    let Some(g) = refs.iter().find_map(|r| match r {
+        RecordRef::Gorgias(g) => Some(*g),
+        RecordRef::Hubspot(_) => None,
+    }) else {
+        return Ok(None);
+    };
+    let facts = store.support_facts(&[g]).await.map_err(store_err)?;
+    Ok(facts
+        .get(&g)
+        .filter(|f| !f.tickets.is_empty() || !f.surveys.is_empty())
+        .map(|f| crate::support::rollup(&f.tickets, &f.surveys, Default::default())))
 }
 
 async fn answer(

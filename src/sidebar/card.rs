@@ -25,6 +25,8 @@ pub struct TetherState {
     pub refused_write: Option<String>,
     /// Why the record is quarantined, when it is.
     pub quarantined: Option<String>,
+    /// The customer's support roll-up (issue 14), when tether keeps support facts for it.
+    pub support: Option<crate::support::Rollup>,
 }
 
 /// A deal as the card shows it (open deals only reach the card).
@@ -95,6 +97,16 @@ pub struct Card {
     pub quarantined: Option<String>,
     /// Set when the Gorgias customer asked about was merged into another one.
     pub merged_into_customer_id: Option<i64>,
+    /// Support roll-ups (issue 14; spam and trashed tickets left out), shown whether or not
+    /// the customer is linked; all `null` when tether keeps no support facts.
+    pub tickets: Option<u64>,
+    pub open_tickets: Option<u64>,
+    pub last_ticket_subject: Option<String>,
+    pub last_ticket_status: Option<String>,
+    pub last_ticket_created: Option<String>,
+    pub satisfaction_count: Option<u64>,
+    pub satisfaction_last_score: Option<String>,
+    pub satisfaction_average: Option<String>,
     /// When this card was built.
     pub generated_at: String,
 }
@@ -165,8 +177,27 @@ pub fn build_card(
         refused_write: tether.refused_write.clone(),
         quarantined: tether.quarantined.clone(),
         merged_into_customer_id: merged_into,
+        tickets: None,
+        open_tickets: None,
+        last_ticket_subject: None,
+        last_ticket_status: None,
+        last_ticket_created: None,
+        satisfaction_count: None,
+        satisfaction_last_score: None,
+        satisfaction_average: None,
         generated_at: now.to_rfc3339(),
     };
+    if let Some(r) = &tether.support {
+        use crate::mappings::ComputedSource as S;
+        card.tickets = Some(r.count);
+        card.open_tickets = Some(r.open_count);
+        card.last_ticket_subject = r.value(S::TicketsLastSubject, "");
+        card.last_ticket_status = r.value(S::TicketsLastStatus, "");
+        card.last_ticket_created = r.value(S::TicketsLastCreatedDatetime, "");
+        card.satisfaction_count = Some(r.csat_count);
+        card.satisfaction_last_score = r.value(S::SatisfactionLastScore, "");
+        card.satisfaction_average = r.value(S::SatisfactionAverageScore, "");
+    }
     let CardInput::Linked { crm, .. } = input else {
         return card;
     };
@@ -305,6 +336,52 @@ mod tests {
         assert_eq!(names, vec!["soon", "late"]);
         assert_eq!(c.open_deals_total, 3);
         assert!(c.merge_proposal_pending);
+    }
+
+    #[test]
+    fn the_card_shows_the_support_rollups() {
+        use crate::support::rollup::tests::{survey, ticket};
+        let mut t1 = ticket(1, 5, 0);
+        t1.status = "closed".into();
+        let t2 = ticket(2, 5, 10);
+        let s = survey(9, 1, 5, Some(4), 20);
+        let r = crate::support::rollup([&t1, &t2], [&s], Default::default());
+        let c = build_card(
+            &CardInput::NotInHubspot {
+                tether: TetherState {
+                    support: Some(r),
+                    ..TetherState::default()
+                },
+                merged_into: None,
+            },
+            None,
+            "https://app.hubspot.com",
+            3,
+            now(),
+        );
+        assert_eq!((c.tickets, c.open_tickets), (Some(2), Some(1)));
+        assert_eq!(c.last_ticket_subject.as_deref(), Some("ticket 2"));
+        assert_eq!(c.last_ticket_status.as_deref(), Some("open"));
+        assert_eq!(c.satisfaction_count, Some(1));
+        assert_eq!(c.satisfaction_last_score.as_deref(), Some("4"));
+        assert_eq!(c.satisfaction_average.as_deref(), Some("4"));
+        let none = build_card(
+            &CardInput::NotInHubspot {
+                tether: TetherState::default(),
+                merged_into: None,
+            },
+            None,
+            "https://app.hubspot.com",
+            3,
+            now(),
+        );
+        assert_eq!(none.tickets, None);
+        assert!(
+            serde_json::to_value(&none)
+                .unwrap()
+                .get("tickets")
+                .is_some()
+        );
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub fn card_template(title: &str) -> Value {
             text("Held conflict", "held_conflict"),
             text("Refused write", "refused_write"),
             text("HubSpot record", "hubspot_url"),
+            text("Tickets", "tickets"),
+            text("Open tickets", "open_tickets"),
+            text("Last ticket", "last_ticket_subject"),
+            text("Satisfaction (latest)", "satisfaction_last_score"),
+            text("Satisfaction (average)", "satisfaction_average"),
          ]},
         {"type": "list", "path": "open_deals", "meta": {"limit": "5"}, "widgets": [
             {"type": "card", "title": "{{name}}", "widgets": [

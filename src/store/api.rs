@@ -527,4 +527,54 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         pos: &FeedPosition,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Marks owed every linked customer with support facts whose contact has no roll-up
+    /// value written yet (a customer linked after its tickets were read). Returns how many.
+    async fn owe_newly_linked_support(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The payload of the newest write done to `target`, if any (what tether last wrote).
+    async fn last_done_write_payload(
+        &self,
+        target: &RecordRef,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// Stores one page of the first ticket backfill in one transaction: its facts (as
+    /// [`StateStore::apply_support_changes`]), the notes its closed tickets owe, where the
+    /// backfill stands after it and, on the last page, the incremental feed's position.
+    async fn apply_support_page(
+        &self,
+        changes: &[Change],
+        notes: &[(i64, DateTime<Utc>)],
+        backfill: &FeedPosition,
+        finished: Option<&FeedPosition>,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeSet<GorgiasId>, StoreError>;
+
+    /// Records that each of `tickets` (id, closing time) owes a HubSpot note.
+    async fn owe_support_notes(
+        &self,
+        tickets: &[(i64, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Owed notes, oldest ticket first, at most `limit`, with their tickets' stored facts.
+    async fn support_notes_owed(&self, limit: u32) -> Result<Vec<OwedNote>, StoreError>;
+
+    /// Marks the notes of `written` (ticket id, note id, contact id) written.
+    async fn support_notes_written(
+        &self,
+        written: &[(i64, String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Counts a failed attempt at the notes of `tickets` (they stay owed), with `error`.
+    async fn support_notes_failed(
+        &self,
+        tickets: &[i64],
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The support backfill's progress and the notes' counts.
+    async fn support_status(&self) -> Result<SupportStatus, StoreError>;
 }

@@ -1,5 +1,6 @@
 //! What tether last wrote to one record: the answer of the newest finished write, from which
-//! the cycle recognises the echo of its own Gorgias writes in the next feed. Read-only over
+//! the cycle recognises the echo of its own Gorgias writes in the next feed, and its payload,
+//! from which the support step sees roll-up values written but not yet recorded. Read-only over
 //! `outbox`; must never change a write.
 
 use super::{QueryContext, Store, StoreError};
@@ -24,5 +25,23 @@ impl Store {
         Ok(row
             .and_then(|(r,)| r)
             .and_then(|r| serde_json::from_str(&r).ok()))
+    }
+
+    /// The payload of the newest write done to `target`, if any (what tether last wrote).
+    pub async fn last_done_write_payload(
+        &self,
+        target: &RecordRef,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT payload FROM outbox
+             WHERE system = $1 AND target_id = $2 AND status = 'done'
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(target.system().as_str())
+        .bind(target.id_string())
+        .fetch_optional(&mut *self.read().await?)
+        .await
+        .ctx("read the last finished write")?;
+        Ok(row.and_then(|(p,)| serde_json::from_str(&p).ok()))
     }
 }

@@ -28,6 +28,7 @@ mod records;
 mod snapshots;
 mod status;
 mod support;
+mod support_notes;
 mod tx;
 mod unsettled;
 mod watermarks;
@@ -46,8 +47,9 @@ pub use proposals::{Decision, Pair, Proposal, ProposalId, ProposalInsert, Propos
 pub use quarantine::QuarantineEntry;
 pub use records::RecordSeen;
 pub use snapshots::{Scan, Snapshot};
-pub use status::{Counts, RecordedWriter, StoreStatus};
+pub use status::{Counts, RecordedWriter, StoreStatus, SupportStatus};
 pub use support::{CustomerFacts, FeedPosition, SupportFeed};
+pub use support_notes::{NotesStatus, OwedNote};
 pub use unsettled::{
     Dismissal, FailureClass, NewRefusal, RetrySelection, Unsettled, UnsettledFilter, UnsettledId,
 };

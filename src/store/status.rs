@@ -26,6 +26,20 @@ pub struct Counts {
     pub unsettled_dismissed: u64,
 }
 
+/// Where the support activity stands (issue 14): the first ticket backfill's progress and
+/// the optional notes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SupportStatus {
+    /// Pages and tickets the first backfill has stored so far.
+    pub backfill_pages: u64,
+    pub backfill_tickets: u64,
+    /// The backfill read its last page (the incremental ticket feed runs from then on).
+    pub backfill_done: bool,
+    /// HubSpot notes for closed tickets still owed, and written.
+    pub notes_owed: u64,
+    pub notes_written: u64,
+}
+
 /// The writer recorded in the store, with its last heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordedWriter {
@@ -46,6 +60,7 @@ pub struct StoreStatus {
     pub last_cycle: Option<Cycle>,
     /// The writer the store last recorded (it may have stopped without clearing it).
     pub writer: Option<RecordedWriter>,
+    pub support: SupportStatus,
 }
 
 impl Store {
@@ -95,6 +110,22 @@ impl Store {
             writer: recorded_writer(&self.pool)
                 .await?
                 .map(|(holder, heartbeat)| RecordedWriter { holder, heartbeat }),
+            support: self.support_status().await?,
+        })
+    }
+
+    /// The support backfill's progress and the notes' counts.
+    pub async fn support_status(&self) -> Result<SupportStatus, StoreError> {
+        let b = self
+            .support_feed(super::SupportFeed::TicketsBackfill)
+            .await?;
+        let n = self.support_notes_status().await?;
+        Ok(SupportStatus {
+            backfill_pages: b.pages,
+            backfill_tickets: b.items,
+            backfill_done: b.done,
+            notes_owed: n.owed,
+            notes_written: n.written,
         })
     }
 }

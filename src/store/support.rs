@@ -247,9 +247,77 @@ async fn apply_merge(
     Ok(())
 }
 
+/// Stores `changes` (the ledger's rules) on `conn` and marks the customers whose roll-up may
+/// have changed as owed; returns them.
+async fn apply_changes_in(
+    conn: &mut AnyConnection,
+    changes: &[Change],
+    now: DateTime<Utc>,
+) -> Result<BTreeSet<i64>, StoreError> {
+    let mut merges = merges_in(conn).await?;
+    let mut affected = BTreeSet::new();
+    for c in changes {
+        match c {
+            Change::Ticket(t) => apply_ticket(conn, &merges, t, &mut affected).await?,
+            Change::Survey(s) => apply_survey(conn, &merges, s, &mut affected).await?,
+            Change::Merge { from, into } => {
+                apply_merge(
+                    conn,
+                    &mut merges,
+                    from.get(),
+                    into.get(),
+                    now,
+                    &mut affected,
+                )
+                .await?
+            }
+        }
+    }
+    for c in &affected {
+        sqlx::query(
+            "INSERT INTO support_dirty (customer_id, since) VALUES ($1, $2) \
+             ON CONFLICT (customer_id) DO NOTHING",
+        )
+        .bind(c)
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await
+        .ctx("mark a roll-up owed")?;
+    }
+    Ok(affected)
+}
+
+/// Sets where `feed` stands, on `conn`.
+async fn set_feed_in(
+    conn: &mut AnyConnection,
+    feed: SupportFeed,
+    pos: &FeedPosition,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO support_feeds (feed, at, tie_break, cursor, done, pages, items, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (feed) DO UPDATE SET \
+         at = excluded.at, tie_break = excluded.tie_break, cursor = excluded.cursor, \
+         done = excluded.done, pages = excluded.pages, items = excluded.items, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(feed.as_str())
+    .bind(pos.at.map(ts))
+    .bind(&pos.tie_break)
+    .bind(&pos.cursor)
+    .bind(i64::from(pos.done))
+    .bind(i64::try_from(pos.pages).unwrap_or(i64::MAX))
+    .bind(i64::try_from(pos.items).unwrap_or(i64::MAX))
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await
+    .ctx("write a support feed")?;
+    Ok(())
+}
+
 /// A `support_tickets` row.
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+pub(super) struct TicketRow {
     id: i64,
     customer_id: i64,
     status: String,
@@ -266,7 +334,7 @@ struct TicketRow {
 }
 
 impl TicketRow {
-    fn facts(self) -> Result<TicketFacts, StoreError> {
+    pub(super) fn facts(self) -> Result<TicketFacts, StoreError> {
         Ok(TicketFacts {
             id: self.id,
             customer_id: self.customer_id,
@@ -332,41 +400,59 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<BTreeSet<GorgiasId>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let mut merges = merges_in(&mut tx).await?;
-        let mut affected = BTreeSet::new();
-        for c in changes {
-            match c {
-                Change::Ticket(t) => apply_ticket(&mut tx, &merges, t, &mut affected).await?,
-                Change::Survey(s) => apply_survey(&mut tx, &merges, s, &mut affected).await?,
-                Change::Merge { from, into } => {
-                    apply_merge(
-                        &mut tx,
-                        &mut merges,
-                        from.get(),
-                        into.get(),
-                        now,
-                        &mut affected,
-                    )
-                    .await?
-                }
-            }
-        }
-        for c in &affected {
-            sqlx::query(
-                "INSERT INTO support_dirty (customer_id, since) VALUES ($1, $2) \
-                 ON CONFLICT (customer_id) DO NOTHING",
-            )
-            .bind(c)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await
-            .ctx("mark a roll-up owed")?;
-        }
+        let affected = apply_changes_in(&mut tx, changes, now).await?;
         tx.commit().await.ctx("commit support changes")?;
         affected
             .into_iter()
             .map(|c| gid("support customer", c))
             .collect()
+    }
+
+    /// One page of the first ticket backfill, in one transaction: its facts (as
+    /// [`Store::apply_support_changes`]), the notes its closed tickets owe, and where the
+    /// backfill stands after it (its next cursor and progress); with `finished`, the
+    /// incremental ticket feed's position as well (the backfill's last page). A crash
+    /// therefore resumes at the page after the last one stored, never re-reading the others.
+    pub async fn apply_support_page(
+        &self,
+        changes: &[Change],
+        notes: &[(i64, DateTime<Utc>)],
+        backfill: &FeedPosition,
+        finished: Option<&FeedPosition>,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeSet<GorgiasId>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let affected = apply_changes_in(&mut tx, changes, now).await?;
+        super::support_notes::owe_notes_in(&mut tx, notes, now).await?;
+        set_feed_in(&mut tx, SupportFeed::TicketsBackfill, backfill, now).await?;
+        if let Some(pos) = finished {
+            set_feed_in(&mut tx, SupportFeed::Tickets, pos, now).await?;
+        }
+        tx.commit().await.ctx("commit a backfill page")?;
+        affected
+            .into_iter()
+            .map(|c| gid("support customer", c))
+            .collect()
+    }
+
+    /// Marks owed every linked customer with support facts whose contact has no roll-up
+    /// value written yet: a customer linked after its tickets were read gets its roll-ups at
+    /// link time, not at its next ticket change. Returns how many were marked.
+    pub async fn owe_newly_linked_support(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "INSERT INTO support_dirty (customer_id, since) \
+             SELECT DISTINCT t.customer_id, $1 FROM support_tickets t \
+             JOIN links l ON l.gorgias_id = t.customer_id \
+             WHERE NOT EXISTS (SELECT 1 FROM support_written w WHERE w.hubspot_id = l.hubspot_id) \
+             ON CONFLICT (customer_id) DO NOTHING",
+        )
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .ctx("owe the roll-ups of newly linked customers")?;
+        tx.commit().await.ctx("commit newly linked roll-ups")?;
+        Ok(done.rows_affected())
     }
 
     /// Customers whose roll-up is owed to HubSpot, oldest first, at most `limit`.
@@ -515,24 +601,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT INTO support_feeds (feed, at, tie_break, cursor, done, pages, items, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (feed) DO UPDATE SET \
-             at = excluded.at, tie_break = excluded.tie_break, cursor = excluded.cursor, \
-             done = excluded.done, pages = excluded.pages, items = excluded.items, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(feed.as_str())
-        .bind(pos.at.map(ts))
-        .bind(&pos.tie_break)
-        .bind(&pos.cursor)
-        .bind(i64::from(pos.done))
-        .bind(i64::try_from(pos.pages).unwrap_or(i64::MAX))
-        .bind(i64::try_from(pos.items).unwrap_or(i64::MAX))
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await
-        .ctx("write a support feed")?;
+        set_feed_in(&mut tx, feed, pos, now).await?;
         tx.commit().await.ctx("commit a support feed")
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod facts;
 pub mod ledger;
+pub mod notes;
 pub mod rollup;
 pub mod writes;
 

@@ -48,5 +48,7 @@ mod service_support;
 mod sidebar;
 mod sidebar_browser;
 mod store;
+mod support_backfill;
+mod support_notes;
 mod support_rollups;
 mod unsettled;

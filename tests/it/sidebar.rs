@@ -455,6 +455,65 @@ async fn the_card_shows_a_pairs_held_conflict_and_refused_write() {
     );
 }
 
+/// The customer's support roll-ups (issue 14) show on its card, from the support facts the
+/// store keeps; a customer with none shows nulls.
+#[tokio::test]
+async fn the_card_shows_the_customers_ticket_and_satisfaction_rollups() {
+    use tether::support::{Change, SurveyFacts, TicketFacts};
+    let env = card_env(Duration::from_secs(300)).await;
+    let at = |m: i64| chrono::Utc::now() - chrono::Duration::minutes(m);
+    let ticket = |id: i64, status: &str, subject: &str, created: i64| TicketFacts {
+        id,
+        customer_id: 5002,
+        status: status.into(),
+        channel: "email".into(),
+        subject: subject.into(),
+        created_datetime: at(created),
+        updated_datetime: at(created),
+        closed_datetime: None,
+        last_message_datetime: None,
+        spam: false,
+        trashed: false,
+        messages_count: 1,
+    };
+    let mut spam = ticket(3, "open", "WIN", 1);
+    spam.spam = true;
+    let survey = SurveyFacts {
+        id: 9,
+        ticket_id: 1,
+        customer_id: 5002,
+        score: Some(2),
+        scored_datetime: Some(at(5)),
+        created_datetime: Some(at(6)),
+    };
+    env.store
+        .apply_support_changes(
+            &[
+                Change::Ticket(ticket(1, "closed", "Refund", 30)),
+                Change::Ticket(ticket(2, "open", "Where is my order?", 10)),
+                Change::Ticket(spam),
+                Change::Survey(survey),
+            ],
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (status, card) = get_card(&env.base, "customer_id=5002", Some(SECRET)).await;
+    assert_eq!(status, 200, "{card}");
+    assert_eq!(card["tickets"], 2, "spam left out: {card}");
+    assert_eq!(card["open_tickets"], 1, "{card}");
+    assert_eq!(card["last_ticket_subject"], "Where is my order?", "{card}");
+    assert_eq!(card["last_ticket_status"], "open", "{card}");
+    assert_eq!(card["satisfaction_count"], 1, "{card}");
+    assert_eq!(card["satisfaction_last_score"], "2", "{card}");
+    assert_eq!(card["satisfaction_average"], "2", "{card}");
+    let (_, other) = get_card(&env.base, "customer_id=5003", Some(SECRET)).await;
+    assert!(
+        other["tickets"].is_null() && other["satisfaction_count"].is_null(),
+        "{other}"
+    );
+}
+
 #[tokio::test]
 async fn a_burst_of_200_cards_for_20_contacts_reads_hubspot_once_per_contact() {
     let env = card_env(Duration::from_secs(300)).await;

@@ -13,7 +13,7 @@ use tether::domain::GorgiasId;
 use tether::mappings::{MappingSet, parse_files};
 use tether::sandbox::gorgias::TicketAction;
 
-fn mappings() -> MappingSet {
+pub fn mappings() -> MappingSet {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
     let files: Vec<_> = [
         root.join("default.toml"),
@@ -29,7 +29,7 @@ fn mappings() -> MappingSet {
 }
 
 /// The roll-up properties of the contact linked to Gorgias customer `g`.
-async fn rollups_of(sb: &Sandboxes, c: &Cycle, g: i64) -> Value {
+pub async fn rollups_of(sb: &Sandboxes, c: &Cycle, g: i64) -> Value {
     let link = c
         .store
         .link_by_gorgias(GorgiasId::new(g).unwrap())
@@ -40,12 +40,12 @@ async fn rollups_of(sb: &Sandboxes, c: &Cycle, g: i64) -> Value {
     contact["properties"].clone()
 }
 
-fn prop<'a>(props: &'a Value, name: &str) -> &'a str {
+pub fn prop<'a>(props: &'a Value, name: &str) -> &'a str {
     props[name].as_str().unwrap_or("")
 }
 
 /// Batch-update calls HubSpot counted so far.
-fn hubspot_updates(sb: &Sandboxes) -> u64 {
+pub fn hubspot_updates(sb: &Sandboxes) -> u64 {
     sb.hubspot
         .counters()
         .by_endpoint

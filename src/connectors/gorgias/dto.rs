@@ -285,6 +285,10 @@ pub struct ListPage {
 pub struct ListMeta {
     #[serde(default)]
     pub next_cursor: Option<String>,
+    /// How many items the whole listing holds, when the server says (some OpenAPI blocks
+    /// list `meta.total_resources`; UNCONFIRMED for tickets). Only used to show progress.
+    #[serde(default)]
+    pub total_resources: Option<u64>,
 }
 
 impl ListPage {
@@ -294,6 +298,11 @@ impl ListPage {
             .as_ref()
             .and_then(|m| m.next_cursor.as_deref())
             .filter(|c| !c.is_empty())
+    }
+
+    /// `meta.total_resources`, when sent.
+    pub fn total(&self) -> Option<u64> {
+        self.meta.as_ref().and_then(|m| m.total_resources)
     }
 }
 

@@ -40,7 +40,7 @@ pub use limiter::Priority;
 pub use metrics::ClientMetrics;
 pub use support_feed::FactsFeed;
 pub use surveys::{SurveyFeed, survey_watermark};
-pub use tickets::{TicketFeed, ticket_watermark};
+pub use tickets::{TicketFeed, TicketPage, ticket_watermark};
 pub use transport::CALL_LIMIT_HEADER;
 pub use writes::CreateOutcome;
 

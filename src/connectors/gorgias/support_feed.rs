@@ -1,7 +1,9 @@
 //! The paging loop shared by the ticket and satisfaction-survey feeds: list newest first, 100
 //! a page, `limit` and `order_by` re-sent with every cursor, stop at the first page reaching
 //! past `since` (every later page is older still), each id once, unreadable items kept aside.
-//! Cursors live only inside one call; never persisted.
+//! Cursors live only inside one call here; the ticket backfill (`tickets.rs`) reads one page
+//! at a time and its caller keeps the cursor to resume, falling back to the first page when
+//! Gorgias refuses a stored cursor (cursors are short-lived, contract `gorgias.md` §3).
 
 use super::feed::Quarantined;
 use super::limiter::Priority;
@@ -51,30 +53,8 @@ impl GorgiasClient {
         let mut seen = HashSet::new();
         let mut cursor: Option<String> = None;
         loop {
-            // limit and order_by are sent again with every cursor (pitfall 5).
-            let mut query = vec![
-                ("limit", self.t.cfg.page_size.clamp(1, 100).to_string()),
-                ("order_by", listing.order_by.to_owned()),
-            ];
-            if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
-            }
-            let ans = self
-                .t
-                .send_as(
-                    priority,
-                    listing.op,
-                    Method::GET,
-                    listing.path,
-                    &query,
-                    None,
-                )
-                .await?;
+            let page = self.one_page(listing, cursor.as_deref(), priority).await?;
             feed.pages += 1;
-            if !ans.status.is_success() {
-                return Err(fail(listing.op, None, &ans));
-            }
-            let page = (listing.decode)(listing.op, &ans.body)?;
             let mut reached_older = false;
             for item in page.items {
                 let (id, at) = (listing.key)(&item);
@@ -95,5 +75,37 @@ impl GorgiasClient {
             }
         }
         Ok(feed)
+    }
+
+    /// One page of `listing` at `cursor` (the first page when `None`), 100 items at most.
+    pub(super) async fn one_page<T>(
+        &self,
+        listing: &Listing<T>,
+        cursor: Option<&str>,
+        priority: Priority,
+    ) -> Result<FactsPage<T>> {
+        // limit and order_by are sent again with every cursor (pitfall 5).
+        let mut query = vec![
+            ("limit", self.t.cfg.page_size.clamp(1, 100).to_string()),
+            ("order_by", listing.order_by.to_owned()),
+        ];
+        if let Some(c) = cursor {
+            query.push(("cursor", c.to_owned()));
+        }
+        let ans = self
+            .t
+            .send_as(
+                priority,
+                listing.op,
+                Method::GET,
+                listing.path,
+                &query,
+                None,
+            )
+            .await?;
+        if !ans.status.is_success() {
+            return Err(fail(listing.op, None, &ans));
+        }
+        (listing.decode)(listing.op, &ans.body)
     }
 }

@@ -94,6 +94,8 @@ pub struct FactsPage<T> {
     pub quarantined: Vec<Quarantined>,
     /// The next cursor (`None` at the end, or when the page was empty).
     pub next_cursor: Option<String>,
+    /// Items in the whole listing, when the server says (`meta.total_resources`).
+    pub total: Option<u64>,
 }
 
 fn facts_page<T>(
@@ -106,6 +108,7 @@ fn facts_page<T>(
         items: vec![],
         quarantined: vec![],
         next_cursor: next_cursor(&page),
+        total: page.total(),
     };
     for v in &page.data {
         match item(v) {

@@ -171,6 +171,22 @@ impl GorgiasClient {
         self.first_listed(&by_channel).await
     }
 
+    /// One call: the customer holding `email` as an e-mail channel. The primary `email`
+    /// mirrors an e-mail channel (contract `gorgias.md` §4.1), so this finds primary and
+    /// secondary addresses alike; the rare customer whose primary e-mail has no channel
+    /// (UNCONFIRMED) is not found here, and a create of that e-mail is then answered 409,
+    /// which [`GorgiasClient::create`] resolves to it ([`Self::find_by_email`], both
+    /// filters). For the read's "is this new contact in Gorgias?" question, where the second
+    /// filter doubled the calls of every contact that is not.
+    pub async fn find_candidate_by_email(&self, email: &str) -> Result<Option<Customer>> {
+        let by_channel = vec![
+            ("channel_type", "email".to_owned()),
+            ("channel_address", email.to_owned()),
+            ("limit", "2".to_owned()),
+        ];
+        self.first_listed(&by_channel).await
+    }
+
     async fn first_listed(&self, query: &[(&str, String)]) -> Result<Option<Customer>> {
         let ans = self
             .t

@@ -16,6 +16,7 @@ mod error;
 mod feed;
 mod http;
 mod merge;
+mod notes;
 pub mod paths;
 mod properties;
 mod types;
@@ -29,6 +30,7 @@ pub use context::{Associated, ContextCall, Owner, PRIMARY_COMPANY_TYPE_ID, conte
 pub use error::{HubspotError, ItemError, Refusal, parse_existing_id};
 pub use feed::{SearchStep, search_step};
 pub use http::{CallCounters, Lane};
+pub use notes::{decode_labels, note_key_definition};
 pub use paths::{ApiVersion, Paths};
 pub use types::{
     BatchResponse, Contact, HistoryEntry, PropertyDefinition, StandardError, WireObject,
@@ -47,6 +49,8 @@ pub struct HubspotClient {
     t: Arc<Transport>,
     /// The account details, read once (see `account`).
     account: Arc<tokio::sync::OnceCell<Account>>,
+    /// The note → contact association type, once read from HubSpot's labels.
+    note_assoc: Arc<std::sync::Mutex<Option<(String, i64)>>>,
 }
 
 impl HubspotClient {
@@ -55,7 +59,19 @@ impl HubspotClient {
         Ok(Self {
             t: Arc::new(Transport::new(cfg)?),
             account: Arc::default(),
+            note_assoc: Arc::default(),
         })
+    }
+
+    fn note_assoc_cached(&self) -> Option<(String, i64)> {
+        self.note_assoc
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_note_assoc_cache(&self, t: (String, i64)) {
+        *self.note_assoc.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
     }
 
     /// The path builder of the configured API version (`hubspot.api_version`).

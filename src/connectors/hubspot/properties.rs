@@ -1,4 +1,5 @@
-//! Custom contact properties (contract §7): make sure the ones tether writes exist. Must never
+//! Custom properties (contract §7) of contacts, and of notes for `[support] notes`: make
+//! sure the ones tether writes exist. Must never
 //! alter or delete an existing property.
 
 use super::http::Lane;
@@ -11,7 +12,12 @@ use std::collections::HashSet;
 impl HubspotClient {
     /// Names of the contact properties that exist.
     pub async fn property_names(&self) -> Result<HashSet<String>> {
-        let url = self.t.url(&self.paths().properties("contacts", &[]), &[])?;
+        self.property_names_of("contacts").await
+    }
+
+    /// Names of the properties of `object` (`contacts`, `notes`, ...) that exist.
+    pub async fn property_names_of(&self, object: &str) -> Result<HashSet<String>> {
+        let url = self.t.url(&self.paths().properties(object, &[]), &[])?;
         let a = self.t.send(Method::GET, url, None, Lane::Burst).await?;
         Ok(a.body
             .get("results")
@@ -28,12 +34,21 @@ impl HubspotClient {
     /// (`GET`, then `POST /crm/properties/{version}/contacts/groups`); returns the names
     /// created. A 409 (made meanwhile) counts as existing. Never alters a group.
     pub async fn ensure_property_groups(&self, groups: &[(&str, &str)]) -> Result<Vec<String>> {
+        self.ensure_property_groups_of("contacts", groups).await
+    }
+
+    /// [`Self::ensure_property_groups`] for the properties of `object`.
+    pub async fn ensure_property_groups_of(
+        &self,
+        object: &str,
+        groups: &[(&str, &str)],
+    ) -> Result<Vec<String>> {
         if groups.is_empty() {
             return Ok(vec![]);
         }
         let url = self
             .t
-            .url(&self.paths().properties("contacts", &["groups"]), &[])?;
+            .url(&self.paths().properties(object, &["groups"]), &[])?;
         let a = self
             .t
             .send(Method::GET, url.clone(), None, Lane::Burst)
@@ -67,8 +82,17 @@ impl HubspotClient {
     /// Creates those of `defs` that do not exist yet; returns the names created. A 409 (made
     /// meanwhile by someone else) counts as existing.
     pub async fn ensure_properties(&self, defs: &[PropertyDefinition]) -> Result<Vec<String>> {
-        let existing = self.property_names().await?;
-        let url = self.t.url(&self.paths().properties("contacts", &[]), &[])?;
+        self.ensure_properties_of("contacts", defs).await
+    }
+
+    /// [`Self::ensure_properties`] for the properties of `object`.
+    pub async fn ensure_properties_of(
+        &self,
+        object: &str,
+        defs: &[PropertyDefinition],
+    ) -> Result<Vec<String>> {
+        let existing = self.property_names_of(object).await?;
+        let url = self.t.url(&self.paths().properties(object, &[]), &[])?;
         let mut created = vec![];
         for d in defs.iter().filter(|d| !existing.contains(&d.name)) {
             let body =

@@ -111,7 +111,8 @@ impl<'a> Reader<'a> {
                             }
                         }
                         if !found && !full.gorgias {
-                            if let Some(c) = ctx.gorgias.find_by_email(e.as_str()).await? {
+                            if let Some(c) = ctx.gorgias.find_candidate_by_email(e.as_str()).await?
+                            {
                                 need.gorgias.insert(c.id);
                             }
                         }

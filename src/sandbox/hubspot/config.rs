@@ -113,6 +113,9 @@ pub struct SandboxConfig {
     /// Whether an associations batch read lists a contact with no associations of the type
     /// in `errors[]` (207) instead of leaving it out (200). UNCONFIRMED; off.
     pub associations_missing_as_errors: bool,
+    /// The HubSpot-defined type of a plain note → contact association, as the labels list it
+    /// (HubSpot's docs give 202; tests set another to check clients read the labels).
+    pub note_contact_type_id: i64,
     /// Multiplies every window, lag and injected latency (1.0 = real time).
     pub time_scale: f64,
     /// First id handed out.
@@ -162,6 +165,7 @@ impl Default for SandboxConfig {
             lowercase_emails: true,
             reorder_batch_results: true,
             associations_missing_as_errors: false,
+            note_contact_type_id: 202,
             time_scale: 1.0,
             first_id: 1001,
             webhook: None,

@@ -1,5 +1,5 @@
-//! The HubSpot CRM sandbox: contacts, batch, search, merge, properties, property history
-//! and rate limits, in memory, served over real HTTP on the legacy `/crm/v3` paths and the
+//! The HubSpot CRM sandbox: contacts, batch, search, merge, properties, property history,
+//! notes with their association labels (`notes.rs`) and rate limits, in memory, served over real HTTP on the legacy `/crm/v3` paths and the
 //! dated `2026-03` / `2026-09` ones, following `shared/contracts/hubspot.md` and
 //! `hubspot-2026.md` (portal validation rules, `warnings[]`, the post-2027 legacy switch).
 //!
@@ -14,6 +14,7 @@ mod errors;
 mod faults;
 mod gate;
 mod limits;
+mod notes;
 mod properties;
 mod render;
 mod routes;
@@ -48,6 +49,7 @@ struct Shared {
     faults: Mutex<Vec<Fault>>,
     portal: Mutex<Portal>,
     crm: Mutex<crm_context::CrmObjects>,
+    notes: Mutex<notes::Notes>,
 }
 
 /// The run-time switches of the portal (set from the config, changed by the controls).
@@ -72,6 +74,7 @@ impl HubspotSandbox {
     /// An empty sandbox with `cfg`.
     pub fn new(cfg: SandboxConfig) -> Self {
         let store = Store::new(&cfg);
+        let note_type = cfg.note_contact_type_id;
         let portal = Portal {
             rules: cfg.portal_rules.clone(),
             legacy: cfg.legacy_paths,
@@ -86,6 +89,7 @@ impl HubspotSandbox {
                 counters: Mutex::new(Counters::default()),
                 faults: Mutex::new(vec![]),
                 crm: Mutex::new(crm_context::CrmObjects::default()),
+                notes: Mutex::new(notes::Notes::new(note_type)),
             }),
         }
     }
@@ -114,6 +118,10 @@ impl HubspotSandbox {
 
     fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.inner.store)
+    }
+
+    fn notes_state(&self) -> MutexGuard<'_, notes::Notes> {
+        lock(&self.inner.notes)
     }
 
     /// Seeds contacts as pre-existing, already-indexed records (history source `IMPORT`),

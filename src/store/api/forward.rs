@@ -554,4 +554,59 @@ impl StateStore for Store {
     ) -> Result<(), StoreError> {
         Store::set_support_feed(self, feed, pos, now).await
     }
+
+    async fn owe_newly_linked_support(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Store::owe_newly_linked_support(self, now).await
+    }
+
+    async fn last_done_write_payload(
+        &self,
+        target: &RecordRef,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Store::last_done_write_payload(self, target).await
+    }
+
+    async fn apply_support_page(
+        &self,
+        changes: &[Change],
+        notes: &[(i64, DateTime<Utc>)],
+        backfill: &FeedPosition,
+        finished: Option<&FeedPosition>,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeSet<GorgiasId>, StoreError> {
+        Store::apply_support_page(self, changes, notes, backfill, finished, now).await
+    }
+
+    async fn owe_support_notes(
+        &self,
+        tickets: &[(i64, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::owe_support_notes(self, tickets, now).await
+    }
+
+    async fn support_notes_owed(&self, limit: u32) -> Result<Vec<OwedNote>, StoreError> {
+        Store::support_notes_owed(self, limit).await
+    }
+
+    async fn support_notes_written(
+        &self,
+        written: &[(i64, String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::support_notes_written(self, written, now).await
+    }
+
+    async fn support_notes_failed(
+        &self,
+        tickets: &[i64],
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::support_notes_failed(self, tickets, error, now).await
+    }
+
+    async fn support_status(&self) -> Result<SupportStatus, StoreError> {
+        Store::support_status(self).await
+    }
 }

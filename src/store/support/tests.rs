@@ -135,6 +135,32 @@ async fn owed_roll_ups_stay_owed_until_settled_and_written_values_are_kept() {
 }
 
 #[tokio::test]
+async fn a_customer_linked_later_owes_its_rollups_at_link_time() {
+    let store = mem().await;
+    store
+        .apply_support_changes(&[Change::Ticket(ticket(1, 7, 0))], t(1))
+        .await
+        .unwrap();
+    // No contact yet: settled with nothing written.
+    store.settle_support(&[gg(7)], &[], t(2)).await.unwrap();
+    assert_eq!(store.owe_newly_linked_support(t(3)).await.unwrap(), 0);
+    store
+        .create_link(&hs("101"), gg(7), &BTreeMap::new(), "test", t(4))
+        .await
+        .unwrap();
+    assert_eq!(store.owe_newly_linked_support(t(5)).await.unwrap(), 1);
+    assert_eq!(store.support_owed(10).await.unwrap(), vec![gg(7)]);
+    // Once its roll-ups are written, it is not owed again for the link.
+    let props = BTreeMap::from([("gorgias_ticket_count".to_owned(), "1".to_owned())]);
+    store
+        .settle_support(&[gg(7)], &[(hs("101"), props)], t(6))
+        .await
+        .unwrap();
+    assert_eq!(store.owe_newly_linked_support(t(7)).await.unwrap(), 0);
+    assert!(store.support_owed(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn feed_positions_round_trip() {
     let store = mem().await;
     assert_eq!(

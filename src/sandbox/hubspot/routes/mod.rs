@@ -50,6 +50,7 @@ pub fn router(sb: HubspotSandbox) -> Router {
         .fold(Router::new(), |r, v| r.merge(versioned(v)))
         .merge(super::crm_context::routes())
         .merge(super::account::routes())
+        .merge(super::notes::routes())
         .route_layer(axum::middleware::from_fn_with_state(sb.clone(), gate));
     api.merge(control::routes()).with_state(sb)
 }
