@@ -269,7 +269,7 @@ impl Service {
                 })?
         };
         let addr = server.addr;
-        tracing::info!("listening on {addr}: /healthz, /readyz, /metrics, /webhooks/hubspot");
+        tracing::info!(%addr, "listening on {addr}: /healthz, /readyz, /metrics, /webhooks/hubspot");
         let cfg = scheduler::SchedulerConfig {
             schedule: opts.schedule,
             run_at_start: opts.run_at_start,
