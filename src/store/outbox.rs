@@ -253,6 +253,45 @@ async fn finish_in(
         .ok_or_else(|| StoreError::NotFound {
             what: format!("write {}", id.0),
         })?;
+    let ending = Ending {
+        to,
+        result,
+        error,
+        follow_ups,
+    };
+    finish_item_in(conn, &item, &ending, None, actor, at).await
+}
+
+/// How a write ends: its new status, what the system answered or the error, and the
+/// follow-ups that land with it.
+struct Ending<'a> {
+    to: OutboxStatus,
+    result: Option<&'a serde_json::Value>,
+    error: Option<&'a str>,
+    follow_ups: &'a [FollowUp],
+}
+
+/// The pairs (record, target) that may have an unsettled item, read once for a whole batch
+/// (`outbox/batch.rs`); a `FollowUp::Settle` of a pair not in it has nothing to settle
+/// (completions never add unsettled items). `None`: each Settle reads for itself.
+type MaybeUnsettled<'a> = Option<&'a std::collections::HashSet<(RecordRef, System)>>;
+
+/// [`finish_in`] for a write already read (`item`, as it is now in the store).
+async fn finish_item_in(
+    conn: &mut AnyConnection,
+    item: &OutboxItem,
+    ending: &Ending<'_>,
+    unsettled: MaybeUnsettled<'_>,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Completion, StoreError> {
+    let Ending {
+        to,
+        result,
+        error,
+        follow_ups,
+    } = *ending;
+    let id = item.id;
     if item.status == to {
         return Ok(Completion {
             newly_done: false,
@@ -339,7 +378,9 @@ async fn finish_in(
                 target,
                 why,
             } => {
-                Store::settle_in(&mut *conn, record, Some(*target), why, actor, at).await?;
+                if unsettled.is_none_or(|u| u.contains(&(record.clone(), *target))) {
+                    Store::settle_in(&mut *conn, record, Some(*target), why, actor, at).await?;
+                }
             }
         }
     }
@@ -541,55 +582,8 @@ impl Store {
         tx.commit().await.ctx("commit finished writes")?;
         Ok(out)
     }
-
-    /// Completes the writes of one API batch (e.g. one HubSpot batch call of 100) in ONE
-    /// transaction, each with its follow-ups, audited as [`Store::mark_done_with`] would.
-    /// Unlike [`Store::mark_done_batch`], a write whose completion is refused
-    /// ([`StoreError::Conflict`], e.g. its link would break an invariant, or
-    /// [`StoreError::NotFound`]) is rolled back alone (to its savepoint) and answered `Err`
-    /// in its place, still pending; the others land. Any other failure (SQL, a lost writer
-    /// guard, the commit) rolls the whole batch back: every write stays pending, none is
-    /// half-done. The answers are in the order of `done`.
-    pub async fn complete_batch(
-        &self,
-        done: &[Done],
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
-        use sqlx::Connection;
-        let mut tx = self.write_tx().await?;
-        let mut out = Vec::with_capacity(done.len());
-        for d in done {
-            let mut one = (*tx).begin().await.ctx("begin a write's savepoint")?;
-            let r = finish_in(
-                &mut one,
-                d.id,
-                OutboxStatus::Done,
-                d.result.as_ref(),
-                None,
-                &d.follow_ups,
-                actor,
-                at,
-            )
-            .await;
-            match r {
-                Ok(c) => {
-                    one.commit().await.ctx("release a write's savepoint")?;
-                    out.push(Ok(c));
-                }
-                Err(e @ (StoreError::Conflict(_) | StoreError::NotFound { .. })) => {
-                    one.rollback()
-                        .await
-                        .ctx("roll a refused write back to its savepoint")?;
-                    out.push(Err(e));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        tx.commit().await.ctx("commit a batch of finished writes")?;
-        Ok(out)
-    }
 }
 
+mod batch;
 #[cfg(test)]
 mod tests;
