@@ -1,23 +1,20 @@
 //! Completing the writes of one API batch (one HubSpot batch call of 100, say) in one
 //! transaction: [`Store::complete_batch`], the cycle's per-batch path.
 //!
-//! Owns the two ways through a batch. At once: the batch's writes and the unsettled items
-//! its `Settle`s may clear are read in one statement each, then every write ends without a
-//! savepoint. One by one: a savepoint per write, so that a refused write (its link would
-//! break an invariant, it is no longer pending) is rolled back alone. The batch goes at once
-//! whenever nothing in it is refused, and one by one (from the start, in a new transaction)
-//! as soon as something is: the answers are the same either way. Must never let a write end
-//! half-done: any failure other than a refusal rolls the whole batch back.
+//! Owns the two ways through a batch. At once: the unsettled items its `Settle`s may clear
+//! are read in one statement, then every write ends without a savepoint. One by one: a
+//! savepoint per write, so that a refused write (its link would break an invariant, it is
+//! no longer pending) is rolled back alone. The batch goes at once whenever nothing in it
+//! is refused, and one by one (from the start, in a new transaction) as soon as something
+//! is: the answers are the same either way. Must never let a write end half-done: any
+//! failure other than a refusal rolls the whole batch back.
 
-use super::{
-    Completion, Done, Ending, OutboxId, OutboxItem, OutboxStatus, Row, SELECT, finish_in,
-    finish_item_in, item_from,
-};
+use super::{Completion, Done, Ending, OutboxStatus, end_in, finish_in};
 use crate::domain::{RecordRef, System};
 use crate::store::{QueryContext, Store, StoreError, placeholders};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Ids per `IN (...)` list: far below the bound-variable limits of SQLite and PostgreSQL.
 const CHUNK: usize = 500;
@@ -39,8 +36,8 @@ impl Store {
     /// half-done. The answers are in the order of `done`.
     ///
     /// A batch in which nothing is refused (the usual case) goes through without a savepoint
-    /// and with its writes and unsettled items read in one statement each; at the first
-    /// refusal that transaction is rolled back and the batch is done again write by write.
+    /// and with its unsettled items read in one statement; at the first refusal that
+    /// transaction is rolled back and the batch is done again write by write.
     pub async fn complete_batch(
         &self,
         done: &[Done],
@@ -53,8 +50,7 @@ impl Store {
         }
     }
 
-    /// The whole batch without savepoints, or `None` (nothing stored) when a write is not
-    /// pending or something is refused.
+    /// The whole batch without savepoints, or `None` (nothing stored) at the first refusal.
     async fn complete_at_once(
         &self,
         done: &[Done],
@@ -62,27 +58,16 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Option<Vec<Result<Completion, StoreError>>>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let ids: Vec<OutboxId> = done.iter().map(|d| d.id).collect();
-        let mut items = pending_in(&mut tx, &ids).await?;
-        // A write named twice, gone or no longer pending: the one-by-one path answers it.
-        if items.len() != done.len() {
-            tx.rollback().await.ctx("roll back a batch")?;
-            return Ok(None);
-        }
         let unsettled = unsettled_among(&mut tx, done).await?;
         let mut out = Vec::with_capacity(done.len());
         for d in done {
-            let Some(item) = items.remove(&d.id) else {
-                tx.rollback().await.ctx("roll back a batch")?;
-                return Ok(None);
-            };
             let ending = Ending {
                 to: OutboxStatus::Done,
                 result: d.result.as_ref(),
                 error: None,
                 follow_ups: &d.follow_ups,
             };
-            match finish_item_in(&mut tx, &item, &ending, Some(&unsettled), actor, at).await {
+            match end_in(&mut tx, d.id, &ending, Some(&unsettled), actor, at).await {
                 Ok(c) => out.push(Ok(c)),
                 Err(e) if refused(&e) => {
                     tx.rollback().await.ctx("roll back a batch")?;
@@ -135,29 +120,6 @@ impl Store {
         tx.commit().await.ctx("commit a batch of finished writes")?;
         Ok(out)
     }
-}
-
-/// The pending writes among `ids`, by id (a missing or finished one is simply absent).
-async fn pending_in(
-    conn: &mut AnyConnection,
-    ids: &[OutboxId],
-) -> Result<HashMap<OutboxId, OutboxItem>, StoreError> {
-    let mut found = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "{SELECT} WHERE status = 'pending' AND id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let mut q = sqlx::query_as::<_, Row>(&sql);
-        for id in chunk {
-            q = q.bind(id.0);
-        }
-        for row in q.fetch_all(&mut *conn).await.ctx("read writes")? {
-            let item = item_from(row)?;
-            found.insert(item.id, item);
-        }
-    }
-    Ok(found)
 }
 
 /// The (record, target) pairs of the batch's `Settle`s that have an unsettled item now.
