@@ -14,7 +14,6 @@ mod figure;
 use chrono::Utc;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tether::config::StoreSettings;
@@ -46,13 +45,6 @@ fn memory_kib(pid: u32) -> Option<(u64, u64)> {
             .and_then(|v| v.parse::<u64>().ok())
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn cycles_done(metrics: &str) -> f64 {
@@ -166,11 +158,12 @@ async fn main() {
     store.close().await;
     println!("store: {} links ({})", counts.links, db.display());
 
-    let port = free_port();
+    let ready = dir.path().join("run.addr");
     let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
     let child = Command::new(env!("CARGO_BIN_EXE_tether"))
         .current_dir(dir.path())
-        .args(["-q", "run"])
+        .args(["-q", "run", "--ready-file"])
+        .arg(&ready)
         .env("TETHER__HUBSPOT__BASE_URL", &h_running.base_url)
         .env("TETHER__HUBSPOT__TOKEN", "pat-na1-bench")
         .env("TETHER__HUBSPOT__BURST_WINDOW_MS", "200")
@@ -181,7 +174,7 @@ async fn main() {
         .env("TETHER__STORE__URL", settings.url.as_str())
         .env("TETHER__MAPPINGS__DIR", &mappings)
         .env("TETHER__SCHEDULE__CRON", "*/2 * * * * *")
-        .env("TETHER__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("TETHER__SERVER__LISTEN", "127.0.0.1:0")
         .env("TETHER__GORGIAS__BUCKET_WINDOW_MS", "400")
         .env("TETHER__SYNC__OVERLAP_SECONDS", "2")
         .stdout(Stdio::null())
@@ -190,8 +183,20 @@ async fn main() {
         .expect("start tether run");
     let pid = child.id();
     let mut child = Killer(child);
+    // The address `tether run` bound (port 0), from its ready file.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        if let Some(addr) = tether::service::ready_file::read(&ready) {
+            break addr;
+        }
+        if Instant::now() > deadline || matches!(child.0.try_wait(), Ok(Some(_))) {
+            let err = std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default();
+            panic!("tether run did not announce its address:\n{err}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let http = reqwest::Client::new();
-    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let metrics_url = format!("http://{addr}/metrics");
     let started = Instant::now();
     let (mut rss_max, mut hwm, mut samples, mut cycles) = (0u64, 0u64, 0u32, 0.0);
     let mut rss_last = 0u64;

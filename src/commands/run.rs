@@ -9,6 +9,7 @@
 use super::Global;
 use crate::cycle::Cycle;
 use crate::service::http::ApiSource;
+use crate::service::ready_file::ReadyFile;
 use crate::service::scheduler::Stopped;
 use crate::service::shutdown::{self, Shutdown};
 use crate::service::sync_runner::SyncRunner;
@@ -28,6 +29,10 @@ pub struct RunArgs {
     /// Do not run a cycle at start-up; wait for the first scheduled time.
     #[arg(long)]
     pub no_initial_cycle: bool,
+    /// Once the HTTP listener is bound, write its address (`127.0.0.1:PORT`) to this file,
+    /// for scripts and tests that start tether on `server.listen = "127.0.0.1:0"`.
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<std::path::PathBuf>,
 }
 
 pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -44,6 +49,12 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             crate::service::scheduler::parse_schedule(expr)
                 .map_err(|e| super::UsageError(format!("matching.scan_cron: {e}")))?,
         ),
+    };
+
+    // A stale ready file from an earlier run must not announce this one before it is bound.
+    let ready = match &args.ready_file {
+        Some(path) => Some(ReadyFile::clear(path).map_err(|e| super::UsageError(e.to_string()))?),
+        None => None,
     };
 
     // Signals are handled from here on: one arriving during start-up stops the service
@@ -130,16 +141,26 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             (r, c) => r.or(c),
         },
     };
-    let service = match Service::start(opts, store.clone(), runner, api_sources, stop).await {
+    let service = match Service::start(opts, store.clone(), runner, api_sources, stop.clone()).await
+    {
         Ok(s) => s,
         Err(e) => {
             store.close().await;
             return Err(e.into());
         }
     };
+    // A ready file that cannot be written stops the service: its reader would wait forever.
+    let announced = match &ready {
+        Some(r) => r.announce(service.addr).inspect_err(|_| stop.trigger()),
+        None => Ok(()),
+    };
     let stopped = service.wait().await;
     signals.abort();
     store.close().await;
+    if let Some(r) = ready {
+        r.remove();
+    }
+    announced?;
     match stopped? {
         Stopped::Clean => tracing::info!("stopped"),
         Stopped::AbandonedCycle => {

@@ -10,6 +10,7 @@ pub mod card_context;
 pub mod http;
 pub mod metrics;
 pub mod progress;
+pub mod ready_file;
 pub mod scheduler;
 pub mod shutdown;
 pub mod sync_runner;
@@ -268,7 +269,7 @@ impl Service {
                 })?
         };
         let addr = server.addr;
-        tracing::info!(%addr, "serving /healthz, /readyz, /metrics and /webhooks/hubspot");
+        tracing::info!(%addr, "listening on {addr}: /healthz, /readyz, /metrics, /webhooks/hubspot");
         let cfg = scheduler::SchedulerConfig {
             schedule: opts.schedule,
             run_at_start: opts.run_at_start,

@@ -112,31 +112,35 @@ pub(crate) async fn create_link_in(
     actor: &str,
     at: DateTime<Utc>,
 ) -> Result<Link, StoreError> {
-    // A side is taken (UNIQUE): say which, and with what. Checked before the insert, not
-    // by catching its failure: on PostgreSQL a failed statement aborts the transaction.
-    if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
-        return Err(StoreError::Conflict(format!(
-            "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
-            l.gorgias, l.id
-        )));
-    }
-    if let Some(l) = link_by_gorgias_in(&mut *conn, gorgias).await? {
-        return Err(StoreError::Conflict(format!(
-            "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
-            l.hubspot, l.id
-        )));
-    }
-    let id: i64 = sqlx::query_scalar(
+    // A side already taken (UNIQUE) inserts nothing rather than failing: on PostgreSQL a
+    // failed statement aborts the transaction. Only then is it looked up, to say which.
+    let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4) RETURNING id",
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(hubspot.as_str())
     .bind(gorgias.get())
     .bind(ts(at))
     .bind(ts(at))
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await
     .ctx("create a link")?;
+    let Some(id) = id else {
+        if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
+            return Err(StoreError::Conflict(format!(
+                "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
+                l.gorgias, l.id
+            )));
+        }
+        let taken = link_by_gorgias_in(&mut *conn, gorgias).await?;
+        return Err(StoreError::Conflict(match taken {
+            Some(l) => format!(
+                "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
+                l.hubspot, l.id
+            ),
+            None => format!("HubSpot contact {hubspot} or Gorgias customer {gorgias} is taken"),
+        }));
+    };
     set_bases_in(&mut *conn, LinkId(id), bases, at).await?;
     append_in(
         &mut *conn,

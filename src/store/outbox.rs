@@ -193,8 +193,9 @@ type Row = (
     Option<String>,
 );
 
-const SELECT: &str = "SELECT id, idempotency_key, system, op, target_id, payload, status, attempts,
-    last_error, result, enqueued_at, last_attempt_at, finished_at FROM outbox";
+/// The columns of a [`Row`], in its order.
+const COLUMNS: &str = "id, idempotency_key, system, op, target_id, payload, status, attempts,
+    last_error, result, enqueued_at, last_attempt_at, finished_at";
 
 fn item_from(r: Row) -> Result<OutboxItem, StoreError> {
     let (
@@ -242,45 +243,86 @@ async fn finish_in(
     actor: &str,
     at: DateTime<Utc>,
 ) -> Result<Completion, StoreError> {
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .ctx("read a write")?;
-    let item = row
-        .map(item_from)
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound {
-            what: format!("write {}", id.0),
-        })?;
-    if item.status == to {
-        return Ok(Completion {
-            newly_done: false,
-            links: Vec::new(),
-        });
-    }
-    if item.status != OutboxStatus::Pending {
-        return Err(StoreError::Conflict(format!(
-            "write {} ({}) is already {:?}",
-            id.0, item.idempotency_key, item.status
-        )));
-    }
+    let ending = Ending {
+        to,
+        result,
+        error,
+        follow_ups,
+    };
+    end_in(conn, id, &ending, None, actor, at).await
+}
+
+/// How a write ends: its new status, what the system answered or the error, and the
+/// follow-ups that land with it.
+struct Ending<'a> {
+    to: OutboxStatus,
+    result: Option<&'a serde_json::Value>,
+    error: Option<&'a str>,
+    follow_ups: &'a [FollowUp],
+}
+
+/// The pairs (record, target) that may have an unsettled item, read once for a whole batch
+/// (`outbox/batch.rs`); a `FollowUp::Settle` of a pair not in it has nothing to settle
+/// (completions never add unsettled items). `None`: each Settle reads for itself.
+type MaybeUnsettled<'a> = Option<&'a std::collections::HashSet<(RecordRef, System)>>;
+
+/// [`finish_in`], with the batch's view of unsettled items. The pending write is ended by
+/// one `UPDATE … RETURNING` (no read before it); only a write that was not pending is read,
+/// to say why: already ended so (not again), gone, or ended otherwise (refused).
+async fn end_in(
+    conn: &mut AnyConnection,
+    id: OutboxId,
+    ending: &Ending<'_>,
+    unsettled: MaybeUnsettled<'_>,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Completion, StoreError> {
+    let Ending {
+        to,
+        result,
+        error,
+        follow_ups,
+    } = *ending;
     let (status, action) = match to {
         OutboxStatus::Done => ("done", "write.done"),
         _ => ("failed", "write.failed"),
     };
-    sqlx::query(
+    let ended: Option<Row> = sqlx::query_as(&format!(
         "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error),
-             finished_at = $4 WHERE id = $5",
-    )
+             finished_at = $4 WHERE id = $5 AND status = 'pending' RETURNING {COLUMNS}"
+    ))
     .bind(status)
     .bind(result.map(serde_json::Value::to_string))
     .bind(error)
     .bind(ts(at))
     .bind(id.0)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await
     .ctx("finish a write")?;
+    let Some(item) = ended.map(item_from).transpose()? else {
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional(&mut *conn)
+                .await
+                .ctx("read a write")?;
+        let item = row
+            .map(item_from)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("write {}", id.0),
+            })?;
+        if item.status == to {
+            return Ok(Completion {
+                newly_done: false,
+                links: Vec::new(),
+            });
+        }
+        return Err(StoreError::Conflict(format!(
+            "write {} ({}) is already {:?}",
+            id.0, item.idempotency_key, item.status
+        )));
+    };
     append_in(
         &mut *conn,
         &NewAudit {
@@ -339,7 +381,9 @@ async fn finish_in(
                 target,
                 why,
             } => {
-                Store::settle_in(&mut *conn, record, Some(*target), why, actor, at).await?;
+                if unsettled.is_none_or(|u| u.contains(&(record.clone(), *target))) {
+                    Store::settle_in(&mut *conn, record, Some(*target), why, actor, at).await?;
+                }
             }
         }
     }
@@ -394,7 +438,7 @@ impl Store {
     /// Pending writes, oldest first, at most `limit`.
     pub async fn pending_writes(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "{SELECT} WHERE status = 'pending' ORDER BY id LIMIT $1"
+            "SELECT {COLUMNS} FROM outbox WHERE status = 'pending' ORDER BY id LIMIT $1"
         ))
         .bind(i64::from(limit))
         .fetch_all(&mut *self.read().await?)
@@ -405,21 +449,24 @@ impl Store {
 
     /// A write by id.
     pub async fn outbox_item(&self, id: OutboxId) -> Result<Option<OutboxItem>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&mut *self.read().await?)
-            .await
-            .ctx("read a write")?;
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional(&mut *self.read().await?)
+                .await
+                .ctx("read a write")?;
         row.map(item_from).transpose()
     }
 
     /// A write by idempotency key.
     pub async fn outbox_by_key(&self, key: &str) -> Result<Option<OutboxItem>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE idempotency_key = $1"))
-            .bind(key)
-            .fetch_optional(&mut *self.read().await?)
-            .await
-            .ctx("read a write")?;
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE idempotency_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&mut *self.read().await?)
+        .await
+        .ctx("read a write")?;
         row.map(item_from).transpose()
     }
 
@@ -541,55 +588,8 @@ impl Store {
         tx.commit().await.ctx("commit finished writes")?;
         Ok(out)
     }
-
-    /// Completes the writes of one API batch (e.g. one HubSpot batch call of 100) in ONE
-    /// transaction, each with its follow-ups, audited as [`Store::mark_done_with`] would.
-    /// Unlike [`Store::mark_done_batch`], a write whose completion is refused
-    /// ([`StoreError::Conflict`], e.g. its link would break an invariant, or
-    /// [`StoreError::NotFound`]) is rolled back alone (to its savepoint) and answered `Err`
-    /// in its place, still pending; the others land. Any other failure (SQL, a lost writer
-    /// guard, the commit) rolls the whole batch back: every write stays pending, none is
-    /// half-done. The answers are in the order of `done`.
-    pub async fn complete_batch(
-        &self,
-        done: &[Done],
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
-        use sqlx::Connection;
-        let mut tx = self.write_tx().await?;
-        let mut out = Vec::with_capacity(done.len());
-        for d in done {
-            let mut one = (*tx).begin().await.ctx("begin a write's savepoint")?;
-            let r = finish_in(
-                &mut one,
-                d.id,
-                OutboxStatus::Done,
-                d.result.as_ref(),
-                None,
-                &d.follow_ups,
-                actor,
-                at,
-            )
-            .await;
-            match r {
-                Ok(c) => {
-                    one.commit().await.ctx("release a write's savepoint")?;
-                    out.push(Ok(c));
-                }
-                Err(e @ (StoreError::Conflict(_) | StoreError::NotFound { .. })) => {
-                    one.rollback()
-                        .await
-                        .ctx("roll a refused write back to its savepoint")?;
-                    out.push(Err(e));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        tx.commit().await.ctx("commit a batch of finished writes")?;
-        Ok(out)
-    }
 }
 
+mod batch;
 #[cfg(test)]
 mod tests;

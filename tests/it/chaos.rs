@@ -201,9 +201,17 @@ async fn an_edit_made_while_tether_was_down_is_not_overwritten_by_the_resumed_wr
         ..options()
     };
     assert!(crashing.run().await.is_err(), "stopped after the outbox");
-    assert!(!cycle.store.pending_writes(100).await.unwrap().is_empty());
-    // While tether is down, an agent types a newer name in Gorgias.
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let pending = cycle.store.pending_writes(100).await.unwrap();
+    assert!(!pending.is_empty());
+    // While tether is down, an agent types a newer name in Gorgias: newer than the writes
+    // queued, once the clock is past them.
+    let queued = pending.iter().map(|w| w.enqueued_at).max().unwrap();
+    super::harness::eventually(
+        std::time::Duration::from_secs(1),
+        "the clock past the queue",
+        || (chrono::Utc::now() > queued).then_some(()),
+    )
+    .await;
     assert!(
         sb.gorgias
             .edit_as_agent(g, serde_json::json!({"name": "Bea FromGorgias"}))

@@ -306,6 +306,7 @@ impl Run {
         let mut cmd = self.tether();
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
+        // When the crash comes is the scenario's chaos (seeded): this sleep stays.
         tokio::time::sleep(Duration::from_millis(after_ms)).await;
         let _ = child.kill(); // SIGKILL on Unix
         let _ = tokio::task::spawn_blocking(move || child.wait()).await;
@@ -568,6 +569,7 @@ impl Run {
                 true
             }
             Step::RunFor { ms } => {
+                // The service running this long is the scenario's step: this sleep stays.
                 tokio::time::sleep(Duration::from_millis(*ms)).await;
                 self.round += 1;
                 // One that died meanwhile is recorded as a failure.

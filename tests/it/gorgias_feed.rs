@@ -36,6 +36,7 @@ async fn watermark_feed_with_overlap_misses_nothing_while_agents_edit() {
     let to_edit = edited.clone();
     let editor = tokio::spawn(async move {
         for (k, id) in to_edit.into_iter().enumerate() {
+            // The pacing of the edits is the scenario (they land between pages): it stays.
             tokio::time::sleep(Duration::from_millis(12)).await;
             assert!(sb.edit_as_agent(id, json!({"note": format!("edit {k}")})));
         }

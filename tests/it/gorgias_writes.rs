@@ -250,9 +250,12 @@ async fn data_writes_are_asynchronous_and_ordered_by_version() {
         env.sb.customer(id).unwrap()["data"],
         json!({"shopify": {"orders": 1}})
     );
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    assert_eq!(
-        env.sb.customer(id).unwrap()["data"],
-        json!({"shopify": {"orders": 1}, "tether": {"v": 1}})
-    );
+    // ...and the new subtree once the sandbox has applied it.
+    let applied = json!({"shopify": {"orders": 1}, "tether": {"v": 1}});
+    super::harness::eventually(
+        std::time::Duration::from_secs(2),
+        "the data applied",
+        || (env.sb.customer(id).unwrap()["data"] == applied).then_some(()),
+    )
+    .await;
 }

@@ -1,11 +1,19 @@
 //! The change feed against the sandbox: the 10,000 search cap with more than 10,000 contacts
 //! sharing one timestamp, index lag covered by the overlap, merged records.
 
+use super::harness::eventually;
 use super::hubspot_support::*;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::time::Duration;
 use tether::connectors::hubspot::{HubspotClient, HubspotConfig};
+
+/// The sandbox's `updatedAt` of contact `id`.
+fn updated_at(sb: &tether::sandbox::hubspot::HubspotSandbox, id: &str) -> DateTime<Utc> {
+    let c = sb.contact(id).unwrap();
+    let at = c["updatedAt"].as_str().unwrap();
+    DateTime::parse_from_rfc3339(at).unwrap().to_utc()
+}
 
 fn epoch() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(0).unwrap()
@@ -63,8 +71,13 @@ async fn fresh_write_hidden_by_index_lag_is_caught_by_the_next_cycle() {
         tether::connectors::hubspot::WriteOutcome::Created(c) => c.id.clone(),
         other => panic!("{other:?}"),
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    // Cycle 2 starts right after the write: the index has not caught up.
+    // Cycle 2 starts right after the write (the clock a millisecond, HubSpot's resolution,
+    // past its modification time): the index has not caught up.
+    let modified = updated_at(&sb, &fresh_id).timestamp_millis();
+    eventually(Duration::from_secs(1), "the clock past the write", || {
+        (Utc::now().timestamp_millis() > modified).then_some(())
+    })
+    .await;
     let cycle2_start = Utc::now();
     let second = client
         .changed_since(cycle2_start - chrono::Duration::seconds(5), &["email"])
@@ -74,7 +87,10 @@ async fn fresh_write_hidden_by_index_lag_is_caught_by_the_next_cycle() {
         !second.iter().any(|c| c.id == fresh_id),
         "lag hides the write"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(Duration::from_secs(2), "the index lag over", || {
+        sb.search_index_current().then_some(())
+    })
+    .await;
     // Without overlap, bookmarking at cycle 2's start would lose it...
     let naive = HubspotClient::new(HubspotConfig {
         feed_overlap: Duration::ZERO,
@@ -102,7 +118,11 @@ async fn merged_records_surface_with_their_absorbed_ids() {
     let (sb, _run, client) = start(cfg).await;
     let ids = sb.seed_contacts(vec![person(1), person(2), person(3)]);
     let since = Utc::now();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The merge lands in a later millisecond (the resolution of HubSpot's timestamps).
+    eventually(Duration::from_secs(1), "the next millisecond", || {
+        (Utc::now().timestamp_millis() > since.timestamp_millis()).then_some(())
+    })
+    .await;
     let survivor = client.merge(&ids[0], &ids[1]).await.unwrap();
     assert_ne!(survivor.id, ids[0]);
     assert_ne!(survivor.id, ids[1]);

@@ -292,6 +292,7 @@ async fn batch_and_search_limits() {
         statuses.push(s);
     }
     assert!(statuses.contains(&429), "{statuses:?}");
+    // Waiting out the (scaled, 50 ms) search window is the thing under test: this sleep stays.
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(
         h.post("/crm/v3/objects/contacts/search", json!({"limit": 1}))

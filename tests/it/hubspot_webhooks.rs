@@ -1,6 +1,7 @@
 //! Webhook delivery of the sandbox: signed v3 JSON arrays of contact events, retried after a
 //! failed delivery, merge events with the new id.
 
+use super::harness::eventually;
 use super::hubspot_support::*;
 use axum::Router;
 use axum::body::Bytes;
@@ -62,24 +63,23 @@ async fn events_arrive_signed_batched_and_retried() {
         .await
         .unwrap();
     let survivor = client.merge(&ids[0], &ids[1]).await.unwrap();
-    let mut events: Vec<Value> = vec![];
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        events = seen
-            .0
+    let delivered = || -> Vec<Value> {
+        seen.0
             .lock()
             .unwrap()
             .iter()
             .skip(1)
             .flat_map(|(_, b)| serde_json::from_str::<Vec<Value>>(b).unwrap())
-            .collect();
-        if events
+            .collect()
+    };
+    let events = eventually(Duration::from_secs(3), "the merge event", || {
+        let events = delivered();
+        events
             .iter()
             .any(|e| e["subscriptionType"] == "contact.merge")
-        {
-            break;
-        }
-    }
+            .then_some(events)
+    })
+    .await;
     let requests = seen.0.lock().unwrap().clone();
     assert!(requests.len() >= 2, "first delivery failed and was retried");
     for (h, body) in &requests {
@@ -118,6 +118,95 @@ async fn events_arrive_signed_batched_and_retried() {
     assert_eq!(merge["primaryObjectId"].to_string(), ids[0]);
     assert_eq!(merge["mergedObjectIds"][0].to_string(), ids[1]);
     assert!(sb.counters().webhook_events_delivered > 0);
+}
+
+/// A sandbox started before the app it delivers to knows no target: its events wait,
+/// unattempted, until the target is set over the control endpoint, then arrive signed for it.
+#[tokio::test]
+async fn events_wait_for_a_target_set_after_start() {
+    let mut cfg = fast_sandbox();
+    let mut wh = WebhookConfig::unaddressed(Secret::new("client-secret"));
+    wh.tick = Duration::from_millis(200); // 10 ms scaled
+    cfg.webhook = Some(wh);
+    let (sb, run, client) = start(cfg).await;
+    let http = reqwest::Client::new();
+    let control = format!("{}/__sandbox/webhook-target", run.base_url);
+    let now: Value = http
+        .get(&control)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["url"], Value::Null);
+    client.batch_create(&[person(1)]).await.unwrap();
+
+    // Only now is the receiver bound (port 0), and the sandbox pointed at it.
+    let seen = Seen::default();
+    seen.0.lock().unwrap().push((HeaderMap::new(), "[]".into())); // `hook` fails the first
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(seen.clone());
+    let recv = tether::sandbox::serve(app, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let target = format!("{}/hook", recv.base_url);
+    let bad = http
+        .post(&control)
+        .json(&serde_json::json!({"url": "not a url"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let set = http
+        .post(&control)
+        .json(&serde_json::json!({ "url": target }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 204);
+    assert_eq!(sb.webhook_target().as_deref(), Some(target.as_str()));
+    let (headers, body) = eventually(Duration::from_secs(3), "the waiting event", || {
+        seen.0.lock().unwrap().get(1).cloned()
+    })
+    .await;
+    let events: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["subscriptionType"] == "contact.creation"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().all(|e| e["attemptNumber"] == 0),
+        "attempted before a target was set: {events:?}"
+    );
+    let attempts = eventually(Duration::from_secs(3), "the delivery counted", || {
+        let n = sb.counters().webhook_attempts;
+        (n >= 1).then_some(n)
+    })
+    .await;
+    assert_eq!(attempts, 1, "one delivery, no earlier try");
+    let ts = headers["x-hubspot-request-timestamp"].to_str().unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"client-secret").unwrap();
+    mac.update(format!("POST{target}{body}{ts}").as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_eq!(
+        headers["x-hubspot-signature-v3"].to_str().unwrap(),
+        expected,
+        "signed for the target set"
+    );
+
+    // Without webhook delivery there is no target to set.
+    let (_plain, plain_run, _) = start(fast_sandbox()).await;
+    let off = http
+        .post(format!("{}/__sandbox/webhook-target", plain_run.base_url))
+        .json(&serde_json::json!({ "url": target }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 409);
 }
 
 /// `deploy/hubspot-project/`: a private, static-auth project app (a Service Key cannot send

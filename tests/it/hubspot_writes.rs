@@ -2,7 +2,6 @@
 //! "Existing ID" turned into links, merges resolved through old ids.
 
 use super::hubspot_support::*;
-use std::time::Duration;
 use tether::connectors::hubspot::{PropertyDefinition, ReadOutcome, WriteOutcome};
 use tether::sandbox::hubspot::MergeIdMode;
 
@@ -188,7 +187,6 @@ async fn custom_properties_are_ensured_once_and_usable() {
         sb.contact(&id).unwrap()["properties"]["gorgias_customer_id"],
         "42"
     );
-    tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
 #[tokio::test]

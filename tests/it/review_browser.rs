@@ -228,20 +228,20 @@ impl Browser {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        // Chromium on port 0 announces the port it got in this file (as `tether run
+        // --ready-file` does).
         let file = profile.path().join("DevToolsActivePort");
-        for _ in 0..300 {
-            if let Ok(text) = std::fs::read_to_string(&file)
-                && let Some(port) = text.lines().next().and_then(|l| l.trim().parse().ok())
-            {
-                return Browser {
-                    _child: child,
-                    port,
-                    _profile: profile,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let port =
+            crate::harness::eventually(Duration::from_secs(30), "Chromium's DevTools port", || {
+                let text = std::fs::read_to_string(&file).ok()?;
+                text.lines().next()?.trim().parse::<u16>().ok()
+            })
+            .await;
+        Browser {
+            _child: child,
+            port,
+            _profile: profile,
         }
-        panic!("Chromium did not open its DevTools port within 30 s");
     }
 
     async fn page(&self) -> Cdp {

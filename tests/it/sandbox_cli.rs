@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn value_after(lines: &[String], label: &str) -> String {
     lines
@@ -102,18 +102,13 @@ async fn serves_seeded_sandboxes_with_the_printed_credentials_and_stops_on_sigte
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tether sandbox did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = super::harness::eventually(
+        Duration::from_secs(10),
+        "tether sandbox to stop on SIGTERM",
+        || child.try_wait().unwrap(),
+    )
+    .await;
+    assert!(status.success(), "exit status {status}");
 }
 
 #[test]

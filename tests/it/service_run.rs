@@ -3,17 +3,20 @@
 //! 401), SIGTERM during a cycle exits 0 within 10 s and the next start finishes the work, a
 //! second `tether run` on the same store refuses, `/metrics` parses and moves.
 
+use crate::harness::{eventually, eventually_async};
 use crate::service_support::{parse_prometheus, sign, wait_for};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tether::sandbox::Running;
 use tether::sandbox::gorgias::{GorgiasSandbox, SandboxConfig as GorgiasConfig};
 use tether::sandbox::hubspot::{HubspotSandbox, SandboxConfig as HubspotConfig, WebhookConfig};
 use tether::secret::Secret;
+use tether::service::ready_file;
 
 const CLIENT_SECRET: &str = "hubspot-app-secret";
 const TOKEN: &str = "pat-na1-service";
@@ -23,31 +26,20 @@ struct Env {
     gorgias: GorgiasSandbox,
     _h: Running,
     _g: Running,
-    port: u16,
     dir: tempfile::TempDir,
     vars: Vec<(String, String)>,
+    /// `tether run`s started so far (each gets its own log and ready file).
+    starts: AtomicUsize,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// Both sandboxes first (the HubSpot one with webhooks, when asked, to a target set once
+/// `tether run` is bound), then a configuration for `tether run` on port 0.
 async fn env(cron: &str, webhooks: bool) -> Env {
-    let port = free_port();
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let hcfg = HubspotConfig {
         token: Secret::new(TOKEN),
         time_scale: 0.02,
-        webhook: webhooks.then(|| {
-            WebhookConfig::new(
-                format!("http://127.0.0.1:{port}/webhooks/hubspot"),
-                Secret::new(CLIENT_SECRET),
-            )
-        }),
+        webhook: webhooks.then(|| WebhookConfig::unaddressed(Secret::new(CLIENT_SECRET))),
         ..HubspotConfig::default()
     };
     let (hubspot, h) = HubspotSandbox::start(hcfg, addr).await.unwrap();
@@ -73,7 +65,7 @@ async fn env(cron: &str, webhooks: bool) -> Env {
         ),
         ("TETHER__MAPPINGS__DIR", mappings.display().to_string()),
         ("TETHER__SCHEDULE__CRON", cron.into()),
-        ("TETHER__SERVER__LISTEN", format!("127.0.0.1:{port}")),
+        ("TETHER__SERVER__LISTEN", "127.0.0.1:0".into()),
         ("TETHER__SYNC__OVERLAP_SECONDS", "5".into()),
         ("TETHER__SYNC__MAX_CREATES", "100000".into()),
     ]
@@ -85,9 +77,9 @@ async fn env(cron: &str, webhooks: bool) -> Env {
         gorgias,
         _h: h,
         _g: g,
-        port,
         dir,
         vars,
+        starts: AtomicUsize::new(0),
     }
 }
 
@@ -115,10 +107,15 @@ impl Env {
         );
     }
 
-    fn start(&self, extra: &[&str]) -> Proc {
-        let mut args = vec!["run"];
+    /// Starts `tether run` on port 0 and waits for the address its ready file announces;
+    /// the server answers from then on.
+    async fn start(&self, extra: &[&str]) -> Proc {
+        let n = self.starts.fetch_add(1, Ordering::SeqCst);
+        let log = self.dir.path().join(format!("run-{n}.log"));
+        let ready = self.dir.path().join(format!("run-{n}.addr"));
+        let ready_arg = ready.display().to_string();
+        let mut args = vec!["run", "--ready-file", &ready_arg];
         args.extend_from_slice(extra);
-        let log = self.dir.path().join(format!("run-{}.log", free_port()));
         let file = std::fs::File::create(&log).unwrap();
         let child = self
             .command(&args)
@@ -126,45 +123,34 @@ impl Env {
             .stderr(file)
             .spawn()
             .unwrap();
-        Proc {
+        let mut p = Proc {
             child: Some(child),
             log,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    async fn metrics(&self) -> Option<BTreeMap<String, f64>> {
-        let text = reqwest::get(self.url("/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        Some(parse_prometheus(&text).unwrap_or_else(|e| panic!("{e}\n{text}")))
-    }
-
-    async fn cycles(&self) -> f64 {
-        self.metrics()
-            .await
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| k.starts_with("tether_cycles_total{"))
-                    .map(|(_, v)| v)
-                    .sum()
-            })
-            .unwrap_or(0.0)
-    }
-
-    /// Waits until `n` cycles have finished.
-    async fn wait_cycles(&self, n: f64, limit: Duration) {
-        let what = format!("{n} finished cycles");
-        super::harness::eventually_async(limit, &what, || async {
-            (self.cycles().await >= n).then_some(())
+            addr: "0.0.0.0:0".parse().unwrap(),
+        };
+        p.addr = eventually(Duration::from_secs(10), "tether run's ready file", || {
+            if let Some(s) = p.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("tether run exited with {s}: {}", p.log());
+            }
+            ready_file::read(&ready)
         })
         .await;
+        assert!(
+            p.log().contains(&format!("listening on {}", p.addr)),
+            "{}",
+            p.log()
+        );
+        let health = reqwest::get(p.url("/healthz")).await.unwrap();
+        assert_eq!(health.status(), 200, "{}", p.log());
+        p
+    }
+
+    /// Points the HubSpot sandbox's webhooks at the running `p`.
+    fn webhooks_to(&self, p: &Proc) {
+        assert!(
+            self.hubspot.set_webhook_target(p.url("/webhooks/hubspot")),
+            "the sandbox has no webhooks"
+        );
     }
 
     /// A linked pair: seeded on both sides with one e-mail. Returns (HubSpot id, Gorgias id).
@@ -198,9 +184,11 @@ impl Env {
     }
 }
 
+/// A running `tether run`, bound to `addr`.
 struct Proc {
     child: Option<Child>,
     log: PathBuf,
+    addr: SocketAddr,
 }
 
 impl Proc {
@@ -210,6 +198,41 @@ impl Proc {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn metrics(&self) -> Option<BTreeMap<String, f64>> {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        Some(parse_prometheus(&text).unwrap_or_else(|e| panic!("{e}\n{text}")))
+    }
+
+    async fn cycles(&self) -> f64 {
+        self.metrics()
+            .await
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.starts_with("tether_cycles_total{"))
+                    .map(|(_, v)| v)
+                    .sum()
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until `n` cycles have finished.
+    async fn wait_cycles(&self, n: f64, limit: Duration) {
+        let what = format!("{n} finished cycles");
+        eventually_async(limit, &what, || async {
+            (self.cycles().await >= n).then_some(())
+        })
+        .await;
     }
 
     fn sigterm(&self) {
@@ -222,15 +245,9 @@ impl Proc {
     }
 
     /// Waits for the exit, up to `limit`.
-    async fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let t0 = Instant::now();
-        while t0.elapsed() < limit {
-            if let Some(s) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                return Some(s);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        None
+    async fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        eventually(limit, "tether run to exit", || child.try_wait().unwrap()).await
     }
 }
 
@@ -243,29 +260,13 @@ impl Drop for Proc {
     }
 }
 
-async fn wait_healthy(e: &Env, p: &mut Proc) {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(10) {
-        if let Ok(r) = reqwest::get(e.url("/healthz")).await
-            && r.status() == 200
-        {
-            return;
-        }
-        if let Some(s) = p.wait(Duration::from_millis(50)).await {
-            panic!("tether run exited with {s}: {}", p.log());
-        }
-    }
-    panic!("tether run not healthy: {}", p.log());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_run_edits_cross_over_within_3s_on_a_one_second_schedule() {
     let e = env("* * * * * *", false).await;
     e.setup().await;
     let (h, g) = e.seed_pair(1);
-    let mut p = e.start(&[]);
-    wait_healthy(&e, &mut p).await;
-    e.wait_cycles(2.0, Duration::from_secs(15)).await;
+    let mut p = e.start(&[]).await;
+    p.wait_cycles(2.0, Duration::from_secs(15)).await;
 
     e.hubspot
         .edit_as_person(
@@ -306,7 +307,7 @@ async fn service_run_edits_cross_over_within_3s_on_a_one_second_schedule() {
         e.hubspot.contact(&h),
         p.log()
     );
-    let m = e.metrics().await.unwrap();
+    let m = p.metrics().await.unwrap();
     assert!(m["tether_links"] >= 1.0);
     // One write each way at least, counted by outcome.
     assert!(
@@ -320,7 +321,7 @@ async fn service_run_edits_cross_over_within_3s_on_a_one_second_schedule() {
     assert!(m["tether_writes_total{system=\"gorgias\",outcome=\"planned\"}"] >= 1.0);
     assert!(m["tether_writes_total{system=\"hubspot\",outcome=\"planned\"}"] >= 1.0);
     p.sigterm();
-    let status = p.wait(Duration::from_secs(10)).await.expect("exit");
+    let status = p.wait(Duration::from_secs(10)).await;
     assert!(status.success(), "{status}: {}", p.log());
 }
 
@@ -330,14 +331,28 @@ async fn service_run_webhooks_401_when_unsigned_and_sync_the_contact_within_2s()
     let e = env("0 0 0 1 1 * 2099", true).await;
     e.setup().await;
     let (h, g) = e.seed_pair(2);
-    let mut p = e.start(&[]);
-    wait_healthy(&e, &mut p).await;
-    e.wait_cycles(1.0, Duration::from_secs(15)).await;
-    // Deliveries of the seed's creation events may have caused targeted cycles; let them end.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut p = e.start(&[]).await;
+    e.webhooks_to(&p);
+    p.wait_cycles(1.0, Duration::from_secs(15)).await;
+    // The start-up cycle's own HubSpot write comes back as a webhook and causes a targeted
+    // cycle: await it, so that the edit below is not queued behind it.
+    eventually_async(
+        Duration::from_secs(5),
+        "the targeted cycle of the echo",
+        || async {
+            let m = p.metrics().await?;
+            let targeted: f64 = m
+                .iter()
+                .filter(|(k, _)| k.starts_with("tether_cycles_total{kind=\"targeted\""))
+                .map(|(_, v)| v)
+                .sum();
+            (targeted >= 1.0).then_some(())
+        },
+    )
+    .await;
 
     let http = reqwest::Client::new();
-    let url = e.url("/webhooks/hubspot");
+    let url = p.url("/webhooks/hubspot");
     let body = format!(
         r#"[{{"objectId":{h},"eventId":77,"occurredAt":1,"subscriptionType":"contact.propertyChange","propertyName":"firstname","propertyValue":"X"}}]"#
     );
@@ -383,19 +398,14 @@ async fn service_run_webhooks_401_when_unsigned_and_sync_the_contact_within_2s()
         p.log()
     );
     assert!(t0.elapsed() < Duration::from_secs(2));
-    let m = e.metrics().await.unwrap();
+    let m = p.metrics().await.unwrap();
     assert_eq!(
         m["tether_webhook_requests_total{result=\"unauthorized\"}"],
         2.0
     );
     assert!(m["tether_webhook_requests_total{result=\"accepted\"}"] >= 1.0);
     p.sigterm();
-    assert!(
-        p.wait(Duration::from_secs(10))
-            .await
-            .expect("exit")
-            .success()
-    );
+    assert!(p.wait(Duration::from_secs(10)).await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,47 +424,40 @@ async fn service_run_sigterm_mid_cycle_exits_0_and_the_next_start_finishes() {
         })
         .collect();
     e.hubspot.seed_contacts(rows);
-    let mut p = e.start(&["--shutdown-grace", "2"]);
-    wait_healthy(&e, &mut p).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut p = e.start(&["--shutdown-grace", "2"]).await;
+    // SIGTERM once the start-up cycle is visibly under way: its first creates have landed.
+    eventually(Duration::from_secs(10), "the first Gorgias creates", || {
+        (!e.gorgias.customer_ids().is_empty()).then_some(())
+    })
+    .await;
     assert_eq!(
-        e.cycles().await,
+        p.cycles().await,
         0.0,
         "the cycle ended before SIGTERM: make it longer"
     );
     let t0 = Instant::now();
     p.sigterm();
-    let status = p
-        .wait(Duration::from_secs(10))
-        .await
-        .expect("no exit within 10 s");
+    let status = p.wait(Duration::from_secs(10)).await;
     assert!(status.success(), "{status}: {}", p.log());
     assert!(t0.elapsed() < Duration::from_secs(10));
     let made_before = e.gorgias.customer_ids().len();
     assert!(made_before < n, "nothing was left for the next start");
 
-    let mut p = e.start(&[]);
-    wait_healthy(&e, &mut p).await;
-    e.wait_cycles(1.0, Duration::from_secs(60)).await;
+    let mut p = e.start(&[]).await;
+    p.wait_cycles(1.0, Duration::from_secs(60)).await;
     assert_eq!(e.gorgias.customer_ids().len(), n, "{}", p.log());
-    let m = e.metrics().await.unwrap();
+    let m = p.metrics().await.unwrap();
     assert_eq!(m["tether_links"], n as f64);
     assert_eq!(m["tether_outbox_pending"], 0.0);
     p.sigterm();
-    assert!(
-        p.wait(Duration::from_secs(10))
-            .await
-            .expect("exit")
-            .success()
-    );
+    assert!(p.wait(Duration::from_secs(10)).await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_run_a_second_run_on_the_same_store_refuses() {
     let e = env("0 0 0 1 1 * 2099", false).await;
     e.setup().await;
-    let mut first = e.start(&["--no-initial-cycle"]);
-    wait_healthy(&e, &mut first).await;
+    let mut first = e.start(&["--no-initial-cycle"]).await;
     let mut c = e.command(&["run"]);
     let out = tokio::task::spawn_blocking(move || {
         c.env("TETHER__SERVER__LISTEN", "127.0.0.1:0")
@@ -469,15 +472,12 @@ async fn service_run_a_second_run_on_the_same_store_refuses() {
     assert!(err.contains(&format!("pid {}", first.pid())), "{err}");
     assert!(err.contains("host") && err.contains("since"), "{err}");
     // The first one is unaffected.
-    assert_eq!(reqwest::get(e.url("/healthz")).await.unwrap().status(), 200);
-    first.sigterm();
-    assert!(
-        first
-            .wait(Duration::from_secs(10))
-            .await
-            .expect("exit")
-            .success()
+    assert_eq!(
+        reqwest::get(first.url("/healthz")).await.unwrap().status(),
+        200
     );
+    first.sigterm();
+    assert!(first.wait(Duration::from_secs(10)).await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,11 +485,10 @@ async fn service_run_metrics_parse_and_move() {
     let e = env("* * * * * *", false).await;
     e.setup().await;
     e.seed_pair(3);
-    let mut p = e.start(&[]);
-    wait_healthy(&e, &mut p).await;
-    e.wait_cycles(1.0, Duration::from_secs(15)).await;
-    let a = e.metrics().await.unwrap();
-    e.wait_cycles(
+    let mut p = e.start(&[]).await;
+    p.wait_cycles(1.0, Duration::from_secs(15)).await;
+    let a = p.metrics().await.unwrap();
+    p.wait_cycles(
         a.iter()
             .filter(|(k, _)| k.starts_with("tether_cycles_total{"))
             .map(|(_, v)| v)
@@ -498,7 +497,7 @@ async fn service_run_metrics_parse_and_move() {
         Duration::from_secs(10),
     )
     .await;
-    let b = e.metrics().await.unwrap();
+    let b = p.metrics().await.unwrap();
     let sum = |m: &BTreeMap<String, f64>, prefix: &str| -> f64 {
         m.iter()
             .filter(|(k, _)| k.starts_with(prefix))
@@ -526,14 +525,9 @@ async fn service_run_metrics_parse_and_move() {
     assert!(
         b["tether_last_success_timestamp_seconds"] >= a["tether_last_success_timestamp_seconds"]
     );
-    assert_eq!(reqwest::get(e.url("/readyz")).await.unwrap().status(), 200);
+    assert_eq!(reqwest::get(p.url("/readyz")).await.unwrap().status(), 200);
     p.sigterm();
-    assert!(
-        p.wait(Duration::from_secs(10))
-            .await
-            .expect("exit")
-            .success()
-    );
+    assert!(p.wait(Duration::from_secs(10)).await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,24 +537,23 @@ async fn service_run_mounts_the_review_page_behind_its_token() {
         "TETHER__SERVER__REVIEW_TOKEN".into(),
         "review-secret".into(),
     ));
-    let mut p = e.start(&["--no-initial-cycle"]);
-    wait_healthy(&e, &mut p).await;
+    let mut p = e.start(&["--no-initial-cycle"]).await;
     let http = reqwest::Client::new();
     let anonymous = http
-        .get(e.url("/review/api/proposals"))
+        .get(p.url("/review/api/proposals"))
         .send()
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
     let wrong = http
-        .get(e.url("/review/api/proposals"))
+        .get(p.url("/review/api/proposals"))
         .bearer_auth("not-the-token")
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
     let api = http
-        .get(e.url("/review/api/proposals"))
+        .get(p.url("/review/api/proposals"))
         .bearer_auth("review-secret")
         .send()
         .await
@@ -569,7 +562,7 @@ async fn service_run_mounts_the_review_page_behind_its_token() {
     let body: serde_json::Value = api.json().await.unwrap();
     assert!(body.is_object() || body.is_array(), "{body}");
     let page = http
-        .get(e.url("/review"))
+        .get(p.url("/review"))
         .bearer_auth("review-secret")
         .send()
         .await
@@ -577,12 +570,7 @@ async fn service_run_mounts_the_review_page_behind_its_token() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("<html"));
     p.sigterm();
-    assert!(
-        p.wait(Duration::from_secs(10))
-            .await
-            .expect("exit")
-            .success()
-    );
+    assert!(p.wait(Duration::from_secs(10)).await.success());
 }
 
 /// `tether setup` with `sidebar.install = card` installs the widgets, and `tether run` serves
@@ -595,9 +583,11 @@ async fn service_run_serves_the_gorgias_card_behind_its_secret() {
     for (k, v) in [
         ("TETHER__SIDEBAR__INSTALL", "card".to_owned()),
         ("TETHER__SIDEBAR__CARD_SECRET", secret.to_owned()),
+        // Where Gorgias would call the card (behind a proxy), not the port-0 listener:
+        // the test asks the card itself.
         (
             "TETHER__SIDEBAR__PUBLIC_URL",
-            format!("http://127.0.0.1:{}", e.port),
+            "https://tether.shop.test".to_owned(),
         ),
     ] {
         e.vars.push((k.into(), v));
@@ -610,11 +600,10 @@ async fn service_run_serves_the_gorgias_card_behind_its_secret() {
         "setup installs the card"
     );
     let (h, g) = e.seed_pair(7);
-    let mut p = e.start(&[]);
-    wait_healthy(&e, &mut p).await;
-    e.wait_cycles(1.0, Duration::from_secs(15)).await;
+    let mut p = e.start(&[]).await;
+    p.wait_cycles(1.0, Duration::from_secs(15)).await;
     let http = reqwest::Client::new();
-    let card_url = e.url(&format!(
+    let card_url = p.url(&format!(
         "/gorgias/card?customer_id={g}&email=svc7%40shop.test"
     ));
     let refused = http.get(&card_url).send().await.unwrap();
@@ -632,7 +621,7 @@ async fn service_run_serves_the_gorgias_card_behind_its_secret() {
     assert_eq!(card["hubspot_id"], h.as_str());
     assert_eq!(card["name"], "Sam Person7");
     assert!(card["last_sync"].is_string(), "{card}");
-    let m = e.metrics().await.unwrap();
+    let m = p.metrics().await.unwrap();
     assert_eq!(
         m.get("tether_card_requests_total{outcome=\"linked\"}"),
         Some(&1.0),
@@ -643,15 +632,28 @@ async fn service_run_serves_the_gorgias_card_behind_its_secret() {
         Some(&1.0)
     );
     p.sigterm();
-    assert!(
-        p.wait(Duration::from_secs(10))
-            .await
-            .expect("exit")
-            .success()
-    );
+    assert!(p.wait(Duration::from_secs(10)).await.success());
     assert!(!p.log().contains(secret), "the secret is in the log");
     assert!(
         !p.log().contains("svc7@shop.test"),
         "an e-mail in clear in the log"
     );
+}
+
+/// A ready file that cannot be written stops `tether run` (exit 1, naming the file): a script
+/// waiting for it would otherwise wait forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_run_stops_when_its_ready_file_cannot_be_written() {
+    let e = env("0 0 * * * *", false).await;
+    let path = e.dir.path().join("no-such-dir").join("run.addr");
+    let mut c = e.command(&["run", "--no-initial-cycle", "--ready-file"]);
+    c.arg(&path);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("listening on 127.0.0.1:"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("cannot write it"), "{err}");
 }

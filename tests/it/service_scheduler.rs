@@ -2,6 +2,7 @@
 //! webhook-triggered targeted cycles fed by the HubSpot sandbox, signature refusals,
 //! graceful shutdown, and the metrics endpoint.
 
+use crate::harness::{eventually, eventually_async};
 use crate::service_support::{FakeRunner, parse_prometheus, sign, wait_for};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,6 +43,8 @@ async fn start(
 async fn service_overrunning_cycles_never_overlap_nor_stack() {
     let runner = Arc::new(FakeRunner::new(Duration::from_millis(2_300)));
     let (svc, stop) = start(runner.clone(), "* * * * * *", false, Duration::from_secs(5)).await;
+    // The observation window is the thing under test (how many cycles fit in 6.5 s of a
+    // one-second schedule), so this sleep stays.
     tokio::time::sleep(Duration::from_millis(6_500)).await;
     stop.trigger();
     assert_eq!(svc.wait().await.unwrap(), Stopped::Clean);
@@ -83,10 +86,7 @@ async fn service_sandbox_webhook_triggers_a_targeted_cycle_within_2s() {
         ("firstname".to_string(), "Jo".to_string()),
     ])])[0]
         .clone();
-    // Seeded (pre-existing) contacts emit no events: nothing runs until the edit.
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let before = runner.calls().len();
-    assert_eq!(before, 0);
+    assert!(runner.calls().is_empty());
     let t0 = Instant::now();
     sb.edit_as_person(
         &id,
@@ -97,7 +97,6 @@ async fn service_sandbox_webhook_triggers_a_targeted_cycle_within_2s() {
         runner
             .calls()
             .iter()
-            .skip(before)
             .any(|c| c.targets.as_ref().is_some_and(|t| t.contains(&id)))
     })
     .await;
@@ -106,9 +105,21 @@ async fn service_sandbox_webhook_triggers_a_targeted_cycle_within_2s() {
         "no targeted cycle for {id} within 2 s of the edit"
     );
     assert!(t0.elapsed() < Duration::from_secs(2));
-    let c = sb.counters();
-    assert!(c.webhook_events_delivered >= 1, "{c:?}");
+    let c = eventually(Duration::from_secs(2), "the delivery counted", || {
+        let c = sb.counters();
+        (c.webhook_events_delivered >= 1).then_some(c)
+    })
+    .await;
+    // Seeded (pre-existing) contacts emit no events: what was delivered is the edit's one
+    // event (a seed's creation event would have gone in the same round or an earlier one).
+    assert_eq!(c.webhook_events_delivered, 1, "{c:?}");
     assert_eq!(c.webhook_events_dropped, 0, "{c:?}");
+    assert!(
+        runner
+            .calls()
+            .iter()
+            .all(|c| c.targets.as_deref() == Some(&[id.clone()][..]))
+    );
     stop.trigger();
     svc.wait().await.unwrap();
 }
@@ -146,7 +157,8 @@ async fn service_bad_or_stale_signatures_get_401_good_ones_queue_and_dedup() {
     assert_eq!(r.status(), 401);
     let r = http.post(&url).body(body.to_vec()).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A webhook is queued (or refused) before its answer is sent: the refusals queued nothing.
+    assert!(svc.targets.is_empty(), "a refused webhook queued a cycle");
     assert!(
         runner.calls().is_empty(),
         "a refused webhook caused a cycle"
@@ -166,14 +178,16 @@ async fn service_bad_or_stale_signatures_get_401_good_ones_queue_and_dedup() {
     })
     .await;
     assert!(took.is_some());
+    // One cycle: the refused requests' event was never taken for seen (it is fresh here).
+    assert_eq!(runner.calls().len(), 1);
     // The same event again is a duplicate: accepted, but no new cycle.
-    let n = runner.calls().len();
     let r = post(sign(SECRET, &url, body, &fresh), fresh.clone())
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(runner.calls().len(), n);
+    // Decided before the answer: nothing queued, no second cycle.
+    assert!(svc.targets.is_empty(), "a duplicate queued a cycle");
+    assert_eq!(runner.calls().len(), 1);
     let text = http
         .get(format!("http://{}/metrics", svc.addr))
         .send()
@@ -203,7 +217,8 @@ async fn service_shutdown_lets_the_cycle_finish_or_abandons_it_at_the_deadline()
         Duration::from_secs(5),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = || (!runner.calls().is_empty()).then_some(());
+    eventually(Duration::from_secs(3), "the start-up cycle", started).await;
     let t0 = Instant::now();
     stop.trigger();
     assert_eq!(svc.wait().await.unwrap(), Stopped::Clean);
@@ -221,7 +236,8 @@ async fn service_shutdown_lets_the_cycle_finish_or_abandons_it_at_the_deadline()
         Duration::from_millis(500),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = || (!runner.calls().is_empty()).then_some(());
+    eventually(Duration::from_secs(3), "the start-up cycle", started).await;
     let t0 = Instant::now();
     stop.trigger();
     assert_eq!(svc.wait().await.unwrap(), Stopped::AbandonedCycle);
@@ -246,11 +262,16 @@ async fn service_probes_and_metrics_move() {
             .contains("openmetrics-text")
     );
     let first = parse_prometheus(&r.text().await.unwrap()).unwrap();
-    tokio::time::sleep(Duration::from_millis(2_200)).await;
-    let second = parse_prometheus(&get("/metrics").await.unwrap().text().await.unwrap()).unwrap();
     let at =
         |m: &std::collections::BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
     let key = "tether_cycles_total{kind=\"full\",outcome=\"ok\"}";
+    // Two more cycles on the one-second schedule.
+    let second = eventually_async(Duration::from_secs(5), "two more cycles", || async {
+        let text = get("/metrics").await.ok()?.text().await.ok()?;
+        let m = parse_prometheus(&text).unwrap();
+        (at(&m, key) >= at(&first, key) + 2.0).then_some(m)
+    })
+    .await;
     assert!(
         at(&second, key) > at(&first, key),
         "{first:?} -> {second:?}"

@@ -57,6 +57,7 @@ impl CycleRunner for FakeRunner {
             });
             c.len() - 1
         };
+        // The fake cycle's length is what the scheduler tests are about: this sleep stays.
         tokio::time::sleep(Duration::from_millis(self.delay_ms.load(Ordering::SeqCst))).await;
         self.calls.lock().unwrap()[idx].ended = Some(Instant::now());
         self.running.fetch_sub(1, Ordering::SeqCst);

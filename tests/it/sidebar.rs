@@ -559,6 +559,7 @@ async fn a_burst_of_200_cards_for_20_contacts_reads_hubspot_once_per_contact() {
     for _ in 0..3 {
         get_card(&short.base, "customer_id=5001", Some(SECRET)).await;
     }
+    // Waiting out the 200 ms cache period is the thing under test: this sleep stays.
     tokio::time::sleep(Duration::from_millis(250)).await;
     get_card(&short.base, "customer_id=5001", Some(SECRET)).await;
     assert_eq!(short.hubspot.counters().calls("contacts/batch/read"), 2);

@@ -206,6 +206,7 @@ async fn hold_writer_helper() {
     .await
     .unwrap();
     println!("HOLDING pid={}", std::process::id());
+    // Holding the store is this helper's whole job (its parent kills it): the sleep stays.
     tokio::time::sleep(Duration::from_secs(60)).await;
     store.close().await;
 }

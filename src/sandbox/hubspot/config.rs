@@ -30,8 +30,9 @@ pub enum UpsertEmailMode {
 /// `target_url`, signed v3 with `client_secret`, retried on non-2xx or no answer in 5 s.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
-    /// Full URL events are POSTed to.
-    pub target_url: String,
+    /// Full URL events are POSTed to at start; `None` until the app it points at is bound
+    /// (events then wait, undelivered, until [`super::HubspotSandbox::set_webhook_target`]).
+    pub target_url: Option<String>,
     /// The app's client secret (signature key).
     pub client_secret: Secret,
     /// Property names with a `contact.propertyChange` subscription (empty: every property).
@@ -52,7 +53,16 @@ impl WebhookConfig {
     /// Delivery to `target_url` signed with `client_secret`, other knobs at their defaults.
     pub fn new(target_url: impl Into<String>, client_secret: Secret) -> Self {
         Self {
-            target_url: target_url.into(),
+            target_url: Some(target_url.into()),
+            ..Self::unaddressed(client_secret)
+        }
+    }
+
+    /// Delivery signed with `client_secret` to a target set later, once the receiving app is
+    /// bound (port 0): events wait until [`super::HubspotSandbox::set_webhook_target`].
+    pub fn unaddressed(client_secret: Secret) -> Self {
+        Self {
+            target_url: None,
             client_secret,
             properties: vec![],
             max_batch: 100,

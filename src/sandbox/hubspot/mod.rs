@@ -50,6 +50,9 @@ struct Shared {
     portal: Mutex<Portal>,
     crm: Mutex<crm_context::CrmObjects>,
     notes: Mutex<notes::Notes>,
+    /// Where webhook deliveries go (from [`WebhookConfig::target_url`], changed by
+    /// [`HubspotSandbox::set_webhook_target`]); `None`: events wait for a target.
+    webhook_target: Mutex<Option<String>>,
 }
 
 /// The run-time switches of the portal (set from the config, changed by the controls).
@@ -80,9 +83,11 @@ impl HubspotSandbox {
             legacy: cfg.legacy_paths,
             date_warnings: cfg.date_warnings,
         };
+        let webhook_target = cfg.webhook.as_ref().and_then(|w| w.target_url.clone());
         Self {
             inner: Arc::new(Shared {
                 portal: Mutex::new(portal),
+                webhook_target: Mutex::new(webhook_target),
                 cfg,
                 store: Mutex::new(store),
                 limits: Mutex::new(limits::Limits::default()),
@@ -259,6 +264,22 @@ impl HubspotSandbox {
     /// Turns the 2026-09 `PROPERTY_VALUE_NORMALIZED` warnings on or off.
     pub fn set_date_warnings(&self, on: bool) {
         lock(&self.inner.portal).date_warnings = on;
+    }
+
+    /// Points webhook delivery at `url` from the next delivery round on (batches waiting for
+    /// a target or for a retry go there too), so a test can start the sandbox first and the
+    /// app on port 0 after. Returns false, changing nothing, when webhooks are not configured.
+    pub fn set_webhook_target(&self, url: impl Into<String>) -> bool {
+        if self.inner.cfg.webhook.is_none() {
+            return false;
+        }
+        *lock(&self.inner.webhook_target) = Some(url.into());
+        true
+    }
+
+    /// Where webhook deliveries go now (`None`: nowhere yet, events wait).
+    pub fn webhook_target(&self) -> Option<String> {
+        lock(&self.inner.webhook_target).clone()
     }
 
     /// Whether a write on `version` gets `warnings[]` for normalised date values.

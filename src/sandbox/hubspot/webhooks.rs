@@ -1,7 +1,9 @@
 //! Webhook delivery of the sandbox (contract §11): contact events from the store, in batches
 //! of at most 100 as a JSON array, out of order, with occasional duplicates, signed v3
 //! (`X-HubSpot-Signature-v3`, ms `X-HubSpot-Request-Timestamp`), retried on non-2xx or no
-//! answer within 5 s. Must never hold the store lock across a network call.
+//! answer within 5 s. Sent to the target in force at each round: set at start or later, once
+//! the receiving app is bound (`HubspotSandbox::set_webhook_target`); until then events wait.
+//! Must never hold the store lock across a network call.
 
 use super::config::WebhookConfig;
 use super::store::{ChangeEvent, Source};
@@ -123,7 +125,6 @@ pub(super) fn spawn(shared: &Arc<Shared>) -> Option<tokio::task::JoinHandle<()>>
                 .as_mut()
                 .map(std::mem::take)
                 .unwrap_or_default();
-            drop(sh);
             let mut fresh: Vec<Value> = vec![];
             for ev in drained.iter().filter(|e| subscribed(&cfg, e)) {
                 let p = payload(ev, next_id, app_id, portal_id);
@@ -142,6 +143,11 @@ pub(super) fn spawn(shared: &Arc<Shared>) -> Option<tokio::task::JoinHandle<()>>
                     due: Instant::now(),
                 });
             }
+            // The target in force this round; without one, every batch waits for it.
+            let Some(target) = lock(&sh.webhook_target).clone() else {
+                continue;
+            };
+            drop(sh);
             let now = Instant::now();
             let (due, later): (Vec<Batch>, Vec<Batch>) =
                 queue.drain(..).partition(|b| b.due <= now);
@@ -154,15 +160,9 @@ pub(super) fn spawn(shared: &Arc<Shared>) -> Option<tokio::task::JoinHandle<()>>
                 }
                 let body = Value::Array(b.events.clone()).to_string();
                 let ts = chrono::Utc::now().timestamp_millis().to_string();
-                let sig = sign_v3(
-                    cfg.client_secret.expose(),
-                    "POST",
-                    &cfg.target_url,
-                    &body,
-                    &ts,
-                );
+                let sig = sign_v3(cfg.client_secret.expose(), "POST", &target, &body, &ts);
                 let ok = http
-                    .post(&cfg.target_url)
+                    .post(&target)
                     .header("content-type", "application/json")
                     .header("X-HubSpot-Signature-v3", sig)
                     .header("X-HubSpot-Request-Timestamp", ts)

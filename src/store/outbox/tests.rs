@@ -433,3 +433,121 @@ async fn a_batch_completion_that_fails_leaves_every_write_pending() {
         assert_eq!(item.result, None);
     }
 }
+
+/// `FollowUp::Settle` of `record` toward `target`.
+fn settle(record: &str, target: System) -> FollowUp {
+    FollowUp::Settle {
+        record: RecordRef::Hubspot(hs(record)),
+        target,
+        why: "a write succeeded".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_batch_with_nothing_refused_lands_whole_with_its_links_settles_and_audit() {
+    let s = mem().await;
+    let ids = three_pending(&s).await;
+    refuse(&s, "1").await;
+    refuse(&s, "3").await;
+    let links = |g: i64| FollowUp::CreateLink {
+        hubspot: hs(&(g - 10).to_string()),
+        gorgias: gg(g),
+        bases: BTreeMap::from([("email".to_string(), json!(NASTY))]),
+    };
+    let answers = s
+        .complete_batch(
+            &[
+                Done {
+                    id: ids[0],
+                    result: Some(json!({ "ok": NASTY })),
+                    follow_ups: vec![links(11), settle("1", System::Hubspot)],
+                },
+                Done {
+                    id: ids[1],
+                    result: None,
+                    follow_ups: vec![links(12), settle("2", System::Hubspot)],
+                },
+                // hs 3's item is owed toward HubSpot: settling it toward Gorgias leaves it.
+                Done {
+                    id: ids[2],
+                    result: None,
+                    follow_ups: vec![settle("3", System::Gorgias)],
+                },
+            ],
+            "sync",
+            t(2),
+        )
+        .await
+        .unwrap();
+    let newly: Vec<(bool, usize)> = answers
+        .iter()
+        .map(|a| {
+            let c = a.as_ref().unwrap();
+            (c.newly_done, c.links.len())
+        })
+        .collect();
+    assert_eq!(newly, [(true, 1), (true, 1), (true, 0)]);
+    assert!(s.pending_writes(10).await.unwrap().is_empty());
+    let first = s.outbox_item(ids[0]).await.unwrap().unwrap();
+    assert_eq!(first.result, Some(json!({ "ok": NASTY })));
+    assert_eq!(first.finished_at, Some(t(2)));
+    let l = s.link_by_gorgias(gg(11)).await.unwrap().unwrap();
+    assert_eq!(l.hubspot, hs("1"));
+    assert_eq!(s.bases(l.id).await.unwrap()["email"], json!(NASTY));
+    assert!(s.link_by_gorgias(gg(12)).await.unwrap().is_some());
+    let open = s
+        .unsettled(super::super::UnsettledFilter::Open)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].record, RecordRef::Hubspot(hs("3")));
+    let actions: Vec<String> = s
+        .recent_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    let count = |a: &str| actions.iter().filter(|x| *x == a).count();
+    assert_eq!(count("write.done"), 3);
+    assert_eq!(count("link.created"), 2);
+    assert_eq!(count("unsettled.settled"), 1);
+}
+
+#[tokio::test]
+async fn a_batch_naming_a_finished_or_repeated_write_answers_it_as_one_by_one_would() {
+    let s = mem().await;
+    let ids = three_pending(&s).await;
+    s.mark_done(ids[0], None, "sync", t(1)).await.unwrap();
+    s.mark_failed(ids[1], "gave up", "sync", t(1))
+        .await
+        .unwrap();
+    let plain = |id| Done {
+        id,
+        result: None,
+        follow_ups: vec![],
+    };
+    let answers = s
+        .complete_batch(
+            &[plain(ids[0]), plain(ids[1]), plain(ids[2]), plain(ids[2])],
+            "sync",
+            t(2),
+        )
+        .await
+        .unwrap();
+    // Done already: not again; failed: refused alone; the third lands once.
+    assert!(answers[0].as_ref().is_ok_and(|c| !c.newly_done));
+    assert!(matches!(answers[1], Err(StoreError::Conflict(_))));
+    assert!(answers[2].as_ref().is_ok_and(|c| c.newly_done));
+    assert!(answers[3].as_ref().is_ok_and(|c| !c.newly_done));
+    let item = s.outbox_item(ids[2]).await.unwrap().unwrap();
+    assert_eq!(item.status, OutboxStatus::Done);
+    let done_audits = s
+        .recent_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "write.done")
+        .count();
+    assert_eq!(done_audits, 2, "ids[0] at t(1), ids[2] once");
+}

@@ -58,7 +58,7 @@ pub(super) fn read_log(path: &Path) -> (String, LogView) {
                 v.full_outcomes
                     .push(j["outcome"].as_str().unwrap_or_default().to_string());
             }
-        } else if msg.starts_with("serving ") {
+        } else if msg.starts_with("listening on ") {
             v.addr = j["addr"].as_str().map(str::to_string);
         }
     }
@@ -179,6 +179,7 @@ impl Run {
         if !self.service_alive() {
             return false;
         }
+        // When the kill comes is the scenario's chaos (seeded): this sleep stays.
         tokio::time::sleep(Duration::from_millis(after_ms)).await;
         if let Some(ms) = in_cycle_ms {
             self.wait_into_cycle(ms).await;
@@ -221,6 +222,7 @@ impl Run {
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        // How far into the cycle is the scenario's chaos (seeded): this sleep stays.
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 

@@ -15,6 +15,9 @@
 //!   `DELETE` lifts every rule → 204
 //! - `POST /__sandbox/legacy-paths` `{"mode":"answer"|"refuse"}` → 204; `GET` → the mode
 //! - `POST /__sandbox/date-warnings` `{"enabled":true|false}` → 204
+//! - `POST /__sandbox/webhook-target` `{"url":"http://…/webhooks/hubspot"}` → 204 (409 when
+//!   webhooks are off); `GET` → `{"url": …|null}`: where webhook deliveries go, settable once
+//!   the receiving app is bound
 
 use super::super::HubspotSandbox;
 use super::super::faults::Fault;
@@ -46,6 +49,10 @@ pub fn routes() -> Router<HubspotSandbox> {
         )
         .route("/__sandbox/legacy-paths", post(set_legacy).get(get_legacy))
         .route("/__sandbox/date-warnings", post(set_date_warnings))
+        .route(
+            "/__sandbox/webhook-target",
+            post(set_webhook_target).get(get_webhook_target),
+        )
 }
 
 fn bad(msg: String) -> Response {
@@ -182,4 +189,35 @@ async fn set_date_warnings(State(sb): State<HubspotSandbox>, body: Bytes) -> Res
         }
         Err(e) => bad(format!("bad date-warnings request: {e}")),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetReq {
+    url: String,
+}
+
+async fn set_webhook_target(State(sb): State<HubspotSandbox>, body: Bytes) -> Response {
+    match serde_json::from_slice::<TargetReq>(&body) {
+        Ok(r) if url::Url::parse(&r.url).is_err() => bad(format!(
+            "bad webhook-target request: {:?} is not a URL",
+            r.url
+        )),
+        Ok(r) => {
+            if sb.set_webhook_target(r.url) {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                (
+                    StatusCode::CONFLICT,
+                    Json(json!({"error": "webhook delivery is not configured"})),
+                )
+                    .into_response()
+            }
+        }
+        Err(e) => bad(format!("bad webhook-target request: {e}")),
+    }
+}
+
+async fn get_webhook_target(State(sb): State<HubspotSandbox>) -> Response {
+    Json(json!({"url": sb.webhook_target()})).into_response()
 }
