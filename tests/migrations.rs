@@ -189,6 +189,11 @@ fn dialect_offences(postgres_sql: &str) -> Vec<String> {
     out
 }
 
+/// Tables whose times are the database's own clock (`now()`), compared in SQL and never read
+/// as values by the shared code: the writer lease (src/store/lease.rs) judges expiry by the
+/// server's clock, never the replicas'. Only their `TIMESTAMPTZ` columns are let through.
+const DATABASE_CLOCK_TABLES: &[&str] = &["lease"];
+
 /// The columns of a PostgreSQL twin whose type the shared store code (`sqlx::Any`, binding
 /// i64, f64 and text) would read otherwise than from SQLite.
 fn type_offences(postgres_sql: &str) -> Vec<String> {
@@ -207,6 +212,7 @@ fn type_offences(postgres_sql: &str) -> Vec<String> {
                 "TEXT" if !def.contains("COLLATE \"C\"") => Some(
                     "sorts by the database's locale: add COLLATE \"C\" (byte order, as SQLite)",
                 ),
+                "TIMESTAMPTZ" if DATABASE_CLOCK_TABLES.contains(&t.name.as_str()) => None,
                 "BOOLEAN" | "BOOL" | "JSON" | "JSONB" | "TIMESTAMPTZ" | "TIMESTAMP" | "NUMERIC" => {
                     Some("is not one of the types the store binds (i64, f64, text)")
                 }
@@ -348,4 +354,8 @@ fn sqlite_dialect_and_types_any_reads_otherwise_are_refused() {
          s DOUBLE PRECISION,\n  v TEXT COLLATE \"C\" NOT NULL CHECK (v::json IS NOT NULL)\n);";
     assert!(dialect_offences(good).is_empty());
     assert!(type_offences(good).is_empty());
+    let lease =
+        "CREATE TABLE lease (\n  id BIGINT PRIMARY KEY,\n  expires_at TIMESTAMPTZ NOT NULL\n);";
+    assert!(type_offences(lease).is_empty());
+    assert_eq!(type_offences(&lease.replace("lease", "links")).len(), 1);
 }
