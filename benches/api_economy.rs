@@ -100,7 +100,7 @@ async fn run() {
         overlap: Duration::from_secs(1),
         ..CycleOptions::default()
     };
-    let cycle = sb.cycle(store.clone(), mappings, options);
+    let cycle = sb.cycle(Arc::new(store.clone()), mappings, options);
     let first = cycle.run().await.expect("first sync");
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let settle = cycle.run().await.expect("settling cycle");

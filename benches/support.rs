@@ -224,7 +224,7 @@ async fn steady() {
         max_creates: 100_000,
         ..CycleOptions::default()
     };
-    let cycle = sb.cycle(store, Arc::new(mappings), options);
+    let cycle = sb.cycle(Arc::new(store), Arc::new(mappings), options);
     let first = cycle.run().await.expect("first cycle");
     assert_eq!(first.support.contacts_owed, 0, "{:?}", first.support);
     // A quiet cycle so the echo of the first cycle's writes is behind us.

@@ -2,8 +2,10 @@
 //! every `cargo test`. Every module opens with a `//!` comment saying what it owns; the pure
 //! layers (`engine`, `matcher`, `mappings`, `report`, `domain`) use no async runtime, SQL,
 //! HTTP, clock or randomness; `sqlx` only under `store`; `anyhow` only in `commands`, `cli.rs`
-//! and `main.rs`; no file over [`MAX_LINES`] lines in `src/`, `tests/` or `benches/`. Each
-//! offence is printed as `file:line: what is wrong`.
+//! and `main.rs`; the concrete state store type (`store::Store`) named only in `store` and
+//! `commands` (every other caller holds the `StateStore` trait); no file over [`MAX_LINES`]
+//! lines in `src/`, `tests/` or `benches/`. Each offence is printed as `file:line: what is
+//! wrong`.
 //!
 //! Reads the tree and nothing else: must never change a file. Each rule is a pure function
 //! over a file's path and text, tested below on small in-memory examples.
@@ -41,6 +43,14 @@ const ANYHOW_ALLOWED: &[&str] = &["src/commands", "src/cli.rs", "src/main.rs"];
 
 /// Where `sqlx` may be used.
 const SQLX_ALLOWED: &[&str] = &["src/store"];
+
+/// Where the concrete state store type (`store::Store`) may be named: the store itself, and
+/// the commands, which alone choose the backend. Every other caller holds a `SharedStore`
+/// (`Arc<dyn StateStore>`) or takes `&dyn StateStore`.
+const CONCRETE_STORE_ALLOWED: &[&str] = &["src/store", "src/commands"];
+
+/// The paths by which code outside the store reaches its types.
+const STORE_PATHS: &[&str] = &["crate::store::", "tether::store::"];
 
 /// One broken rule, at a file's line (1-based; 0 for the whole file).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,6 +249,72 @@ fn check_confined(file: &str, text: &str, word: &str, allowed: &[&str]) -> Vec<O
         .collect()
 }
 
+/// The text of the `{ ... }` use group that opens at `col` of line `n` of `lines`, up to its
+/// matching brace (it may span lines), without the outer braces.
+fn use_group(lines: &[String], n: usize, col: usize) -> String {
+    let mut depth = 0usize;
+    let mut out = String::new();
+    let tail = std::iter::once(&lines[n][col..]).chain(lines[n + 1..].iter().map(String::as_str));
+    for line in tail {
+        for c in line.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 1 => return out,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            if depth >= 1 && !(depth == 1 && c == '{') {
+                out.push(c);
+            }
+        }
+        out.push(' ');
+    }
+    out
+}
+
+/// Outside the store and the commands, no code names the concrete `store::Store`: not by
+/// path (`crate::store::Store`, `tether::store::Store`), in a use group, or by a glob import
+/// of the store (which would bring it in).
+fn check_concrete_store(file: &str, text: &str) -> Vec<Offence> {
+    if !file.starts_with("src/") || under(file, CONCRETE_STORE_ALLOWED) {
+        return vec![];
+    }
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let lines = code_lines(text);
+    let mut out = vec![];
+    for (n, code) in lines.iter().enumerate() {
+        let named = STORE_PATHS.iter().any(|root| {
+            code.match_indices(root).any(|(at, _)| {
+                if code[..at].chars().next_back().is_some_and(ident) {
+                    return false;
+                }
+                let rest = &code[at + root.len()..];
+                if rest.starts_with('{') {
+                    let group = use_group(&lines, n, at + root.len());
+                    names(&group, "Store") || group.split(',').any(|item| item.trim() == "*")
+                } else {
+                    rest.starts_with('*')
+                        || rest
+                            .strip_prefix("Store")
+                            .is_some_and(|after| !after.starts_with(ident))
+                }
+            })
+        });
+        if named {
+            out.push(Offence {
+                file: file.to_owned(),
+                line: n + 1,
+                what: format!(
+                    "the concrete `store::Store` outside {}: hold a `SharedStore` \
+                     (`Arc<dyn StateStore>`) or take `&dyn StateStore` instead",
+                    CONCRETE_STORE_ALLOWED.join(", ")
+                ),
+            });
+        }
+    }
+    out
+}
+
 /// No file over `max` lines.
 fn check_length(file: &str, text: &str, max: usize) -> Vec<Offence> {
     let lines = text.lines().count();
@@ -332,6 +408,11 @@ fn anyhow_is_used_only_in_the_shell() {
 }
 
 #[test]
+fn only_the_store_and_the_commands_name_the_concrete_store() {
+    enforce("concrete store", &["src"], check_concrete_store);
+}
+
+#[test]
 fn no_file_is_too_long() {
     enforce("file length", ALL, |f, t| check_length(f, t, MAX_LINES));
 }
@@ -405,6 +486,39 @@ fn sqlx_and_anyhow_stay_where_they_belong() {
     assert_eq!((o.len(), o[0].line), (1, 3));
     // Tests and benches may use either.
     assert!(check_confined("tests/it/store.rs", text, "sqlx", SQLX_ALLOWED).is_empty());
+}
+
+#[test]
+fn the_concrete_store_is_named_only_by_the_store_and_the_commands() {
+    let text = "//! x\n\
+                use crate::store::{SharedStore, StateStore, StoreError};\n\
+                fn f(s: crate::store::Store) {}\n\
+                use crate::store::{\n    Decision,\n    Store,\n};\n\
+                use tether::store::{Pair, outbox::{Done, FollowUp}, Store as S};\n\
+                use crate::store::*;\n\
+                let s = tether::store::Store::open_in_memory();\n\
+                // crate::store::Store in a comment, and in a string:\n\
+                const A: &str = \"crate::store::Store\";\n\
+                use super::store::{IndexDoc, Store};\n\
+                fn g(e: crate::store::StoreError, s: mycrate::store::Store) {}\n";
+    let o = check_concrete_store("src/cycle/mod.rs", text);
+    let lines: Vec<usize> = o.iter().map(|o| o.line).collect();
+    assert_eq!(lines, vec![3, 4, 8, 9, 10], "{o:#?}");
+    assert!(
+        o[0].to_string()
+            .starts_with("src/cycle/mod.rs:3: the concrete `store::Store` outside src/store")
+    );
+    // The store, the commands, tests and benches may name it.
+    for file in [
+        "src/store/api/forward.rs",
+        "src/store.rs",
+        "src/commands/open_store.rs",
+        "tests/it/cycle_support.rs",
+        "benches/store.rs",
+    ] {
+        assert!(check_concrete_store(file, text).is_empty(), "{file}");
+    }
+    assert_eq!(check_concrete_store("src/storefront.rs", text).len(), 5);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use super::{Global, UsageError};
 use crate::domain::System;
-use crate::store::{ConflictChoice, ConflictId, HeldConflict, Store, StoreError};
+use crate::store::{ConflictChoice, ConflictId, HeldConflict, SharedStore, StoreError};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use std::fmt::Write as _;
@@ -142,9 +142,9 @@ fn show_text(c: &HeldConflict) -> String {
     s
 }
 
-async fn read_store(global: &Global) -> anyhow::Result<Store> {
+async fn read_store(global: &Global) -> anyhow::Result<SharedStore> {
     let loaded = global.load_config()?;
-    Store::open_read_only(&loaded.settings.store)
+    super::open_store::reader(&loaded.settings.store)
         .await
         .context("cannot read the state store")
 }
@@ -195,7 +195,7 @@ pub async fn run(global: &Global, args: ConflictsArgs) -> anyhow::Result<ExitCod
                 }
             };
             let loaded = global.load_config()?;
-            let store = Store::open(&loaded.settings.store)
+            let store = super::open_store::writer(&loaded.settings.store)
                 .await
                 .context("cannot open the state store")?;
             let who = super::merges::actor();

@@ -18,7 +18,7 @@ use crate::cycle::{Cycle, CycleOptions};
 use crate::generate::demo_people;
 use crate::mappings::{self, MappingSet};
 pub use crate::sandbox::pair::{Sandboxes, seed_sandboxes};
-use crate::store::{Mode, Store};
+use crate::store::{SharedStore, StateStore};
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -69,7 +69,12 @@ impl Sandboxes {
     }
 
     /// A cycle over these sandboxes.
-    pub fn cycle(&self, store: Store, mappings: Arc<MappingSet>, options: CycleOptions) -> Cycle {
+    pub fn cycle(
+        &self,
+        store: SharedStore,
+        mappings: Arc<MappingSet>,
+        options: CycleOptions,
+    ) -> Cycle {
         Cycle {
             store,
             hubspot: self.hubspot_client.clone(),
@@ -131,7 +136,10 @@ fn excerpt(text: &str, records: usize, rest_in: &str) -> String {
 
 /// What the first sync queued as duplicates: how many, and the top proposal with the
 /// explanation of its score (both records' names and each field's weight in bits).
-async fn duplicates(store: &Store, r: &crate::cycle::CycleReport) -> anyhow::Result<String> {
+async fn duplicates(
+    store: &dyn StateStore,
+    r: &crate::cycle::CycleReport,
+) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let pending = store.pending_proposals(u32::MAX).await?;
     let mut out = format!(
@@ -238,7 +246,13 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     ));
     std::fs::create_dir_all(&dir).context("cannot create the temporary store directory")?;
     let db = dir.join("tether.db");
-    let store = Store::open_url(&format!("sqlite://{}", db.display()), 5_000, Mode::Writer)
+    let settings = crate::config::StoreSettings {
+        url: format!("sqlite://{}", db.display())
+            .parse()
+            .context("the temporary store's path")?,
+        busy_timeout_ms: 5_000,
+    };
+    let store = super::open_store::writer(&settings)
         .await
         .context("cannot open the temporary store")?;
     println!("  temporary store: {}", db.display());
@@ -264,7 +278,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("\n== 2. tether sync ==");
     let r = cycle.run().await?;
     print!("{}", super::sync::describe(&r));
-    print!("{}", duplicates(&store, &r).await?);
+    print!("{}", duplicates(&*store, &r).await?);
 
     println!("\n== 3. people edit both systems ==");
     let links = store.links().await?;
@@ -329,7 +343,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let _ = edits;
 
     println!("\n== 4. a person works through the inbox ==");
-    super::demo_inbox::work_through(&sb, &cycle, &store, newcomer).await?;
+    super::demo_inbox::work_through(&sb, &cycle, &*store, newcomer).await?;
 
     println!("\n== 5. tether plan again ==");
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -13,7 +13,7 @@ use crate::domain::{GorgiasId, RecordRef, System};
 use crate::mappings::{self, MappingSet};
 use crate::report::inbox;
 use crate::sandbox::hubspot::PortalRules;
-use crate::store::{ConflictChoice, Store, UnsettledFilter};
+use crate::store::{ConflictChoice, StateStore, UnsettledFilter};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -88,7 +88,7 @@ pub fn refuse_a_create(sb: &Sandboxes) -> anyhow::Result<GorgiasId> {
 pub async fn work_through(
     sb: &Sandboxes,
     cycle: &Cycle,
-    store: &Store,
+    store: &dyn StateStore,
     newcomer: GorgiasId,
 ) -> anyhow::Result<()> {
     let unsettled = store.unsettled(UnsettledFilter::Open).await?;

@@ -12,7 +12,7 @@ use crate::config::{DEFAULTS, GorgiasSettings, HubspotSettings, Loaded, Origin};
 use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
 use crate::connectors::hubspot::{ApiVersion, HubspotClient, HubspotConfig, HubspotError};
 use crate::secret::REDACTED;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -152,11 +152,11 @@ fn config_check(loaded: &Loaded) -> Check {
 pub async fn store_check(loaded: &Loaded) -> Check {
     let settings = &loaded.settings.store;
     let name = "store";
-    match Store::open(settings).await {
+    match super::open_store::writer(settings).await {
         Ok(store) => {
             let check = match store.schema_state().await {
                 Ok(state) => {
-                    let place = match store.path() {
+                    let place = match settings.url.path() {
                         Some(p) => p.display().to_string(),
                         None => "in memory (nothing persists between runs)".into(),
                     };
@@ -174,7 +174,7 @@ pub async fn store_check(loaded: &Loaded) -> Check {
             store.close().await;
             check
         }
-        Err(StoreError::Locked { holder, .. }) => match Store::open_read_only(settings).await {
+        Err(StoreError::Locked { holder, .. }) => match super::open_store::reader(settings).await {
             Ok(store) => {
                 let version = store.schema_state().await.map(|s| s.version).unwrap_or(0);
                 store.close().await;
@@ -560,7 +560,9 @@ mod tests {
         let c = store_check(&l).await;
         assert_eq!(c.status, CheckStatus::Ok, "{}", c.detail);
         assert!(c.detail.contains("migrations applied"), "{}", c.detail);
-        let writer = Store::open(&l.settings.store).await.unwrap();
+        let writer = crate::commands::open_store::writer(&l.settings.store)
+            .await
+            .unwrap();
         let c = store_check(&l).await;
         assert_eq!(c.status, CheckStatus::Ok, "{}", c.detail);
         assert!(

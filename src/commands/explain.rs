@@ -21,7 +21,7 @@ use crate::engine::{self, GorgiasRecord, HubspotRecord, Options};
 use crate::mappings::{self, HubspotAccess, MappingSet};
 use crate::report::explain::{self as view, Facts, HistoryItem};
 use crate::report::{RenderOptions, color_wanted};
-use crate::store::{Store, StoreError};
+use crate::store::{StateStore, StoreError};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -163,7 +163,7 @@ struct Resolved {
 
 /// Long (about 105 lines): finds the pair from either side (by id or e-mail, then the link,
 /// then the partner seen with the e-mail); each fallback is a few lines.
-async fn resolve(store: Option<&Store>, subject: &Subject) -> anyhow::Result<Resolved> {
+async fn resolve(store: Option<&dyn StateStore>, subject: &Subject) -> anyhow::Result<Resolved> {
     let mut out = Resolved::default();
     let refs: Vec<RecordRef> = match subject {
         Subject::Record(r) => vec![r.clone()],
@@ -291,12 +291,12 @@ pub async fn run(global: &Global, args: ExplainArgs) -> anyhow::Result<ExitCode>
             .into());
         }
     }
-    let store = match Store::open_read_only(&settings.store).await {
+    let store = match super::open_store::reader(&settings.store).await {
         Ok(s) => Some(s),
         Err(StoreError::Missing { .. }) => None,
         Err(e) => return Err(e).context("cannot read the state store"),
     };
-    let resolved = resolve(store.as_ref(), &subject).await;
+    let resolved = resolve(store.as_deref(), &subject).await;
     if let Some(s) = store {
         s.close().await;
     }

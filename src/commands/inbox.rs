@@ -4,7 +4,7 @@
 
 use super::Global;
 use crate::report::inbox;
-use crate::store::{Store, UnsettledFilter};
+use crate::store::UnsettledFilter;
 use anyhow::Context;
 use clap::Args;
 use std::process::ExitCode;
@@ -22,7 +22,7 @@ pub struct InboxArgs {
 
 pub async fn run(global: &Global, args: InboxArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
-    let store = Store::open_read_only(&loaded.settings.store)
+    let store = super::open_store::reader(&loaded.settings.store)
         .await
         .context("cannot read the state store")?;
     let unsettled = store.unsettled(UnsettledFilter::Open).await?;

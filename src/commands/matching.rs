@@ -289,7 +289,7 @@ pub async fn run(global: &Global, args: MatchArgs) -> anyhow::Result<ExitCode> {
 
 /// The store's copies of every record the cycles read, as matcher input.
 async fn stored_records(settings: &crate::config::Settings) -> anyhow::Result<Vec<MatchRecord>> {
-    let store = crate::store::Store::open_read_only(&settings.store)
+    let store = super::open_store::reader(&settings.store)
         .await
         .context("cannot read the state store")?;
     let snaps = store.snapshots().await?;

@@ -10,7 +10,7 @@ use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
 use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
 use crate::merges::{Applied, Connectors, Merger, Survivorship};
 use crate::review::html::describe;
-use crate::store::{Proposal, ProposalId, Store};
+use crate::store::{Proposal, ProposalId};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -265,7 +265,7 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
     let settings = &loaded.settings;
     match args.command {
         MergesCommand::List { json, limit } => {
-            let store = Store::open_read_only(&settings.store)
+            let store = super::open_store::reader(&settings.store)
                 .await
                 .context("cannot read the state store")?;
             let ps = store.pending_proposals(limit).await?;
@@ -281,7 +281,7 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         MergesCommand::Show { id, json } => {
-            let store = Store::open_read_only(&settings.store)
+            let store = super::open_store::reader(&settings.store)
                 .await
                 .context("cannot read the state store")?;
             let Some(p) = store.proposal(ProposalId(id)).await? else {
@@ -330,7 +330,7 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
                 .into());
             }
             let rules = survivorship_from(survivorship.as_deref())?;
-            let store = Store::open(&settings.store)
+            let store = super::open_store::writer(&settings.store)
                 .await
                 .context("cannot open the state store")?;
             let merger = Merger::new(store.clone(), connectors_from(settings), rules);
@@ -372,12 +372,12 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
         MergesCommand::Scan { since, json } => {
             let since = since.as_deref().map(parse_since).transpose()?;
             let proposal_settings = proposal_settings(settings)?;
-            let store = Store::open(&settings.store)
+            let store = super::open_store::writer(&settings.store)
                 .await
                 .context("cannot open the state store")?;
             let mut progress = |s: &str| eprintln!("scan: {s}");
             let report = crate::merges::scan::scan(
-                &store,
+                &*store,
                 &proposal_settings,
                 since,
                 chrono::Utc::now(),
@@ -408,7 +408,7 @@ pub async fn run(global: &Global, args: MergesArgs) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         MergesCommand::Reject { ids, reason } => {
-            let store = Store::open(&settings.store)
+            let store = super::open_store::writer(&settings.store)
                 .await
                 .context("cannot open the state store")?;
             let merger = Merger::new(

@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod mappings;
 pub mod matching;
 pub mod merges;
+pub mod open_store;
 pub mod plan;
 pub mod review;
 pub mod run;

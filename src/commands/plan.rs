@@ -11,7 +11,7 @@ use super::Global;
 use crate::engine::Plan;
 pub use crate::report::Format;
 use crate::report::{ProposalPreview, RenderOptions};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -37,9 +37,9 @@ pub struct PlanArgs {
 pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
     let settings = &loaded.settings;
-    let store = match Store::open_read_only(&settings.store).await {
+    let store = match super::open_store::reader(&settings.store).await {
         Ok(s) => s,
-        Err(StoreError::Missing { .. }) => Store::open_in_memory()
+        Err(StoreError::Missing { .. }) => super::open_store::in_memory()
             .await
             .context("cannot open an empty in-memory store")?,
         Err(e) => return Err(e).context("cannot read the state store"),

@@ -6,7 +6,7 @@ use super::merges::{connectors_from, survivorship_from};
 use super::{Global, UsageError};
 use crate::merges::Merger;
 use crate::review::{self, ReviewState};
-use crate::store::Store;
+
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ pub async fn run(global: &Global, args: ReviewArgs) -> anyhow::Result<ExitCode> 
         .into());
     }
     let rules = survivorship_from(args.survivorship.as_deref())?;
-    let store = Store::open(&settings.store)
+    let store = super::open_store::writer(&settings.store)
         .await
         .context("cannot open the state store")?;
     let merger = Merger::new(store.clone(), connectors_from(settings), rules);

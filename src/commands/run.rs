@@ -13,7 +13,6 @@ use crate::service::scheduler::Stopped;
 use crate::service::shutdown::{self, Shutdown};
 use crate::service::sync_runner::SyncRunner;
 use crate::service::{CycleRunner, Service, ServiceOptions, metrics};
-use crate::store::Store;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -53,9 +52,12 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     let signals = shutdown::on_signal(stop.clone());
 
     // The writer guard, held until the store is closed at the end.
-    let store = Store::open(&settings.store)
+    let store = super::open_store::writer(&settings.store)
         .await
         .context("tether run needs the store as its single writer")?;
+    if let Some(w) = store.writer() {
+        tracing::info!(pid = w.pid, host = %w.host, since = %w.since, "writing to the state store");
+    }
 
     let mut cycle = match Cycle::from_settings(&settings, store.clone()) {
         Ok(c) => c,

@@ -76,12 +76,12 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
 /// Writes refused before the setup was complete are planned again by the next cycle.
 /// Only a store that exists can hold refused writes (a first setup creates none).
 async fn clear_backoff(settings: &crate::config::Settings) -> anyhow::Result<ExitCode> {
-    match crate::store::Store::open_read_only(&settings.store).await {
+    match super::open_store::reader(&settings.store).await {
         Ok(s) => s.close().await,
         Err(crate::store::StoreError::Missing { .. }) => return Ok(ExitCode::SUCCESS),
         Err(_) => {}
     }
-    let store = match crate::store::Store::open(&settings.store).await {
+    let store = match super::open_store::writer(&settings.store).await {
         Ok(s) => s,
         Err(e @ crate::store::StoreError::Locked { .. }) => {
             eprintln!(

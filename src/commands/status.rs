@@ -5,7 +5,7 @@
 //! print customer data (ids and counts only).
 
 use super::Global;
-use crate::store::{Cycle, Store, StoreError, StoreStatus};
+use crate::store::{Cycle, StoreError, StoreStatus};
 use anyhow::Context;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -20,7 +20,7 @@ pub struct StatusArgs {
 pub async fn run(global: &Global, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
     let settings = &loaded.settings.store;
-    let store = match Store::open_read_only(settings).await {
+    let store = match super::open_store::reader(settings).await {
         Ok(s) => s,
         Err(StoreError::Missing { path }) => {
             let shown = path.display().to_string();

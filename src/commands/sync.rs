@@ -11,7 +11,7 @@ use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
 use crate::connectors::hubspot::{HubspotClient, HubspotConfig};
 use crate::cycle::{Cycle, CycleError, CycleReport};
 use crate::mappings::{self, MappingSet};
-use crate::store::{CycleOutcome, Store};
+use crate::store::{CycleOutcome, SharedStore};
 use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,7 +51,11 @@ pub fn clients(settings: &Settings) -> anyhow::Result<(HubspotClient, Arc<Gorgia
 }
 
 /// A cycle context over `store` from the settings (configuration mistakes exit 2).
-pub fn build_cycle(settings: &Settings, store: Store, allow_large: bool) -> anyhow::Result<Cycle> {
+pub fn build_cycle(
+    settings: &Settings,
+    store: SharedStore,
+    allow_large: bool,
+) -> anyhow::Result<Cycle> {
     let mut cycle = Cycle::from_settings(settings, store).map_err(|e| match e {
         CycleError::Config(msg) => anyhow::Error::new(UsageError(msg)),
         other => anyhow::Error::new(other),
@@ -136,7 +140,7 @@ pub fn describe(r: &CycleReport) -> String {
 pub async fn run(global: &Global, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
     let settings = &loaded.settings;
-    let store = Store::open(&settings.store)
+    let store = super::open_store::writer(&settings.store)
         .await
         .context("cannot open the state store as its writer")?;
     let mut cycle = build_cycle(settings, store.clone(), args.allow_large)?;

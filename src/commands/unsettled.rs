@@ -8,7 +8,7 @@
 //! cycle does.
 
 use super::{Global, UsageError};
-use crate::store::{RetrySelection, Store, StoreError, Unsettled, UnsettledId};
+use crate::store::{RetrySelection, StoreError, Unsettled, UnsettledId};
 use anyhow::Context;
 use chrono::SecondsFormat;
 use std::process::ExitCode;
@@ -67,7 +67,7 @@ fn usage_if_unknown(e: StoreError) -> anyhow::Error {
 
 pub async fn retry(global: &Global, args: RetryArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
-    let store = Store::open(&loaded.settings.store)
+    let store = super::open_store::writer(&loaded.settings.store)
         .await
         .context("cannot open the state store as its writer")?;
     let which = if args.all {
@@ -96,7 +96,7 @@ pub async fn dismiss(global: &Global, args: DismissArgs) -> anyhow::Result<ExitC
         return Err(UsageError("--reason must say why no write is owed".into()).into());
     }
     let loaded = global.load_config()?;
-    let store = Store::open(&loaded.settings.store)
+    let store = super::open_store::writer(&loaded.settings.store)
         .await
         .context("cannot open the state store as its writer")?;
     let who = super::merges::actor();

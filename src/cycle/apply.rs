@@ -434,13 +434,13 @@ impl<'i> Success<'i> {
 }
 
 /// Marks one API batch's confirmed writes done in ONE store transaction, each together with
-/// its follow-ups and the settling of its unsettled record ([`Store::complete_batch`]). A
+/// its follow-ups and the settling of its unsettled record ([`StateStore::complete_batch`]). A
 /// write whose follow-up is refused (e.g. the created record's id is already linked) is
 /// given up and kept unsettled like any refused write ([`failed`]); the others land. If
 /// the transaction itself fails, every write of the batch stays pending (sent again, or
 /// looked up, on the next start).
 ///
-/// [`Store::complete_batch`]: crate::store::Store::complete_batch
+/// [`StateStore::complete_batch`]: crate::store::StateStore::complete_batch
 async fn complete(ctx: &Cycle, batch: Vec<Success<'_>>) -> Result<Applied, CycleError> {
     if batch.is_empty() {
         return Ok(Applied::default());

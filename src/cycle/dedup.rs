@@ -239,7 +239,7 @@ pub async fn propose_and_apply(
         })
         .collect();
     ctx.store.upsert_snapshots(&snapshots, at).await?;
-    let proposed = merges::propose(&ctx.store, records, settings, at).await?;
+    let proposed = merges::propose(&*ctx.store, records, settings, at).await?;
     let mut out = DedupReport {
         records: records.len(),
         proposed: proposed.created.len(),

@@ -28,7 +28,7 @@ use crate::connectors::hubspot::{HubspotClient, HubspotError};
 use crate::domain::Region;
 use crate::engine::{self, Plan};
 use crate::mappings::MappingSet;
-use crate::store::{CycleId, CycleOutcome, Store, StoreError};
+use crate::store::{CycleId, CycleOutcome, SharedStore, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -171,7 +171,7 @@ impl CycleOptions {
 /// [`run_cycle`] on its schedule.
 #[derive(Debug, Clone)]
 pub struct Cycle {
-    pub store: Store,
+    pub store: SharedStore,
     pub hubspot: HubspotClient,
     pub gorgias: Arc<GorgiasClient>,
     pub mappings: Arc<MappingSet>,
@@ -269,7 +269,7 @@ impl Cycle {
     /// `[gorgias]`, mappings from `mappings.dir`, options from `[sync]`. No call is made.
     pub fn from_settings(
         settings: &crate::config::Settings,
-        store: Store,
+        store: SharedStore,
     ) -> Result<Cycle, CycleError> {
         use crate::connectors::gorgias::GorgiasConfig;
         use crate::connectors::hubspot::HubspotConfig;

@@ -15,7 +15,7 @@ use super::survivorship::{Choices, MergePlan, Survivorship};
 use crate::connectors::gorgias::{CustomerUpdate, GorgiasClient, GorgiasError};
 use crate::connectors::hubspot::{HubspotClient, WriteOutcome};
 use crate::domain::{GorgiasId, HubspotId, RecordRef};
-use crate::store::{Decision, NewAudit, Proposal, ProposalId, ProposalStatus, Store};
+use crate::store::{Decision, NewAudit, Proposal, ProposalId, ProposalStatus, SharedStore};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -83,13 +83,13 @@ fn failed(reason: impl Into<String>) -> ApplyOutcome {
 /// Decides and applies merges: the store, the connectors and the survivorship rules.
 #[derive(Debug, Clone)]
 pub struct Merger {
-    pub store: Store,
+    pub store: SharedStore,
     pub connectors: Connectors,
     pub rules: Survivorship,
 }
 
 impl Merger {
-    pub fn new(store: Store, connectors: Connectors, rules: Survivorship) -> Self {
+    pub fn new(store: SharedStore, connectors: Connectors, rules: Survivorship) -> Self {
         Merger {
             store,
             connectors,
@@ -523,13 +523,13 @@ pub fn gorgias_body(plan: &MergePlan) -> (CustomerUpdate, BTreeMap<String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Pair, ProposalInsert};
+    use crate::store::{Pair, ProposalInsert, StateStore};
 
     fn h(id: &str) -> RecordRef {
         RecordRef::Hubspot(HubspotId::new(id).unwrap())
     }
 
-    async fn proposal(store: &Store, a: &str, b: &str, score: f64) -> ProposalId {
+    async fn proposal(store: &dyn StateStore, a: &str, b: &str, score: f64) -> ProposalId {
         let pair = Pair::new(h(a), h(b)).unwrap();
         match store
             .propose(&pair, score, &json!({}), &json!({}), Utc::now())
@@ -543,10 +543,10 @@ mod tests {
 
     #[tokio::test]
     async fn approve_above_takes_only_pending_pairs_at_or_above_the_score() {
-        let store = Store::open_in_memory().await.unwrap();
-        let low = proposal(&store, "1", "2", 0.85).await;
-        let high = proposal(&store, "3", "4", 0.95).await;
-        let edge = proposal(&store, "5", "6", 0.9).await;
+        let store = crate::commands::open_store::in_memory().await.unwrap();
+        let low = proposal(&*store, "1", "2", 0.85).await;
+        let high = proposal(&*store, "3", "4", 0.95).await;
+        let edge = proposal(&*store, "5", "6", 0.9).await;
         let m = Merger::new(
             store.clone(),
             Connectors::default(),

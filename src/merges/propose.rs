@@ -13,7 +13,7 @@ use super::record::MergeRecord;
 use crate::config::MatchingSettings;
 use crate::domain::{RecordRef, Region, System};
 use crate::matcher::{self, MatchOptions, MatchRecord, Mode};
-use crate::store::{Decision, Pair, ProposalId, ProposalInsert, Store};
+use crate::store::{Decision, Pair, ProposalId, ProposalInsert, StateStore};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -183,7 +183,7 @@ pub fn snapshot(pair: &Pair, a: &MergeRecord, b: &MergeRecord) -> serde_json::Va
 
 /// The records that were not merged away (one read of the alias table), and how many were.
 async fn without_aliases(
-    store: &Store,
+    store: &dyn StateStore,
     records: &[MergeRecord],
 ) -> Result<(Vec<MergeRecord>, usize), MergeError> {
     let gone: HashSet<RecordRef> = store
@@ -204,7 +204,7 @@ async fn without_aliases(
 /// Matches `records` and persists the proposals (see the module comment). `at` is the
 /// proposal and decision time.
 pub async fn propose(
-    store: &Store,
+    store: &dyn StateStore,
     records: &[MergeRecord],
     settings: &ProposalSettings,
     at: DateTime<Utc>,
@@ -215,7 +215,7 @@ pub async fn propose(
 /// [`propose`], persisting only the pairs `keep` accepts (matching still sees every record,
 /// so blocks and term frequencies are those of the whole set).
 pub async fn propose_where(
-    store: &Store,
+    store: &dyn StateStore,
     records: &[MergeRecord],
     settings: &ProposalSettings,
     at: DateTime<Utc>,
@@ -311,7 +311,7 @@ pub struct PreviewItem {
 /// What [`propose`] would do, read-only: the same filters (aliases, links, approved and
 /// rejected pairs) and the same auto-merge threshold and cap, without writing anything.
 pub async fn preview(
-    store: &Store,
+    store: &dyn StateStore,
     records: &[MergeRecord],
     settings: &ProposalSettings,
 ) -> Result<Vec<PreviewItem>, MergeError> {
@@ -491,12 +491,45 @@ mod tests {
         assert!(!pairs.iter().any(|(_, b)| b == "gorgias:9"), "{pairs:?}");
     }
 
+    /// `propose` needs nothing but the trait object: the store comes from the commands' one
+    /// opening function as a `SharedStore`, a second holder (e.g. the review page) sees
+    /// what it wrote, and a link made through the trait keeps its records out.
+    #[tokio::test]
+    async fn propose_works_through_a_shared_store_trait_object() {
+        let store: crate::store::SharedStore =
+            crate::commands::open_store::in_memory().await.unwrap();
+        let review = store.clone();
+        store
+            .create_link(
+                &HubspotId::new("5").unwrap(),
+                GorgiasId::new(9).unwrap(),
+                &Default::default(),
+                "test",
+                at(1),
+            )
+            .await
+            .unwrap();
+        let r = propose(&*store, &fixture(), &ProposalSettings::default(), at(2))
+            .await
+            .unwrap();
+        assert!(!r.created.is_empty(), "{r:?}");
+        let pending = review.pending_proposals(100).await.unwrap();
+        assert_eq!(pending.len(), r.created.len());
+        assert!(
+            pending
+                .iter()
+                .all(|p| p.pair.first() != &g(9) && p.pair.second() != &g(9)),
+            "a linked record is never proposed: {pending:?}"
+        );
+        review.close().await;
+    }
+
     #[tokio::test]
     async fn proposals_persist_with_snapshot_and_rejections_are_remembered() {
-        let store = Store::open_in_memory().await.unwrap();
+        let store = crate::commands::open_store::in_memory().await.unwrap();
         let recs = fixture();
         let s = ProposalSettings::default();
-        let r1 = propose(&store, &recs, &s, at(2)).await.unwrap();
+        let r1 = propose(&*store, &recs, &s, at(2)).await.unwrap();
         assert!(r1.created.len() >= 4, "{r1:?}");
         assert!(r1.auto_approved.is_empty(), "auto-merge is off by default");
         let pending = store.pending_proposals(100).await.unwrap();
@@ -511,7 +544,7 @@ mod tests {
             .decide(p.id, Decision::Reject, "twins", "test", at(3))
             .await
             .unwrap();
-        let r2 = propose(&store, &recs, &s, at(4)).await.unwrap();
+        let r2 = propose(&*store, &recs, &s, at(4)).await.unwrap();
         assert_eq!(r2.previously_rejected, 1);
         assert!(r2.created.is_empty(), "{r2:?}");
         assert_eq!(r2.refreshed.len(), r1.created.len() - 1);
@@ -527,7 +560,7 @@ mod tests {
 
     #[tokio::test]
     async fn auto_merge_band_respects_threshold_and_cap() {
-        let store = Store::open_in_memory().await.unwrap();
+        let store = crate::commands::open_store::in_memory().await.unwrap();
         let recs = fixture();
         let s = ProposalSettings {
             auto_merge_threshold: 0.99,
@@ -537,7 +570,7 @@ mod tests {
         let all = find(&recs, &HashSet::new(), &s);
         let in_band = all.iter().filter(|f| f.score >= 0.99).count();
         assert!(in_band >= 2, "fixture needs two auto-band pairs: {all:?}");
-        let r = propose(&store, &recs, &s, at(2)).await.unwrap();
+        let r = propose(&*store, &recs, &s, at(2)).await.unwrap();
         assert_eq!(r.auto_approved.len(), 1);
         assert_eq!(r.held_by_cap, in_band - 1);
         let approved = store.approved_proposals().await.unwrap();
@@ -551,31 +584,31 @@ mod tests {
                 .all(|f| f.score < 0.99)
         );
         // Next cycle: the approved pair is not proposed again; one more is approved.
-        let r2 = propose(&store, &recs, &s, at(3)).await.unwrap();
+        let r2 = propose(&*store, &recs, &s, at(3)).await.unwrap();
         assert_eq!(r2.already_approved, 1);
         assert_eq!(r2.auto_approved.len(), 1);
         // Off: nothing is approved whatever the score.
         let off = ProposalSettings::default();
         assert!(!off.auto_merge_enabled());
         assert!(!off.in_auto_band(1.0));
-        let r3 = propose(&store, &recs, &off, at(4)).await.unwrap();
+        let r3 = propose(&*store, &recs, &off, at(4)).await.unwrap();
         assert!(r3.auto_approved.is_empty());
     }
 
     #[tokio::test]
     async fn preview_matches_propose_and_writes_nothing() {
-        let store = Store::open_in_memory().await.unwrap();
+        let store = crate::commands::open_store::in_memory().await.unwrap();
         let recs = fixture();
         let s = ProposalSettings {
             auto_merge_threshold: 0.99,
             auto_merge_cap: 1,
             ..ProposalSettings::default()
         };
-        let items = preview(&store, &recs, &s).await.unwrap();
+        let items = preview(&*store, &recs, &s).await.unwrap();
         assert!(store.pending_proposals(100).await.unwrap().is_empty());
         let count = |a: PreviewAction| items.iter().filter(|i| i.action == a).count();
         assert_eq!(count(PreviewAction::AutoMerge), 1);
-        let r = propose(&store, &recs, &s, at(2)).await.unwrap();
+        let r = propose(&*store, &recs, &s, at(2)).await.unwrap();
         assert_eq!(r.auto_approved.len(), 1);
         assert_eq!(count(PreviewAction::HeldByCap), r.held_by_cap);
         assert_eq!(items.len(), r.created.len());
@@ -583,12 +616,12 @@ mod tests {
 
     #[tokio::test]
     async fn merged_away_records_are_not_proposed() {
-        let store = Store::open_in_memory().await.unwrap();
+        let store = crate::commands::open_store::in_memory().await.unwrap();
         store
             .add_alias(&h("6"), &h("5"), "test", at(1))
             .await
             .unwrap();
-        let r = propose(&store, &fixture(), &ProposalSettings::default(), at(2))
+        let r = propose(&*store, &fixture(), &ProposalSettings::default(), at(2))
             .await
             .unwrap();
         assert_eq!(r.merged_away, 1);

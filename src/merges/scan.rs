@@ -11,7 +11,7 @@
 use super::propose::{ProposalSettings, ProposeReport, propose_where};
 use super::{MergeError, MergeRecord};
 use crate::domain::System;
-use crate::store::{Snapshot, Store};
+use crate::store::{Snapshot, StateStore};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -51,7 +51,7 @@ pub fn records_from(snapshots: Vec<Snapshot>) -> (Vec<MergeRecord>, Vec<DateTime
 
 /// Runs a scan at `at`. `progress` hears each step (for a terminal or a log).
 pub async fn scan(
-    store: &Store,
+    store: &dyn StateStore,
     settings: &ProposalSettings,
     since: Option<DateTime<Utc>>,
     at: DateTime<Utc>,

@@ -15,7 +15,7 @@ use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
 use crate::review::throttle::{Throttle, retry_after_secs};
 use crate::secret::Secret;
 use crate::sidebar::{CardInput, TetherState, build_card};
-use crate::store::{Link, Store, StoreError, UnsettledFilter};
+use crate::store::{Link, SharedStore, StateStore, StoreError, UnsettledFilter};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, StatusCode, header};
@@ -104,7 +104,7 @@ impl CardCounters {
 /// as one line a person reads (`field: HubSpot "a" / Gorgias "b"`, `create in hubspot: why`),
 /// with the command that acts on it.
 pub async fn held_conflict_and_refused_write(
-    store: &Store,
+    store: &dyn StateStore,
     link: &Link,
 ) -> Result<(Option<String>, Option<String>), StoreError> {
     let held = store
@@ -185,14 +185,14 @@ impl Sources {
 /// Everything the handler shares.
 pub struct CardState {
     pub cfg: CardConfig,
-    pub store: Store,
+    pub store: SharedStore,
     pub crm: CrmCache,
     pub counters: Arc<CardCounters>,
     sources: Mutex<Sources>,
 }
 
 impl CardState {
-    pub fn new(cfg: CardConfig, store: Store, hubspot: HubspotClient) -> Arc<Self> {
+    pub fn new(cfg: CardConfig, store: SharedStore, hubspot: HubspotClient) -> Arc<Self> {
         // The context reads follow the client's `hubspot.api_version`, like every other path.
         let crm = CrmCache::new(hubspot, cfg.cache_ttl);
         let sources = Mutex::new(Sources {
@@ -307,7 +307,7 @@ fn store_err(e: crate::store::StoreError) -> Failure {
 
 /// The Gorgias customer the request names (by id, else by e-mail among records seen).
 async fn gorgias_record(
-    store: &Store,
+    store: &dyn StateStore,
     q: &HashMap<String, String>,
 ) -> Result<Option<RecordRef>, Failure> {
     let bad = |m: &str| (StatusCode::BAD_REQUEST, "bad_request", m.to_owned());
@@ -334,7 +334,7 @@ async fn gorgias_record(
 }
 
 async fn tether_state(
-    store: &Store,
+    store: &dyn StateStore,
     link: Option<&Link>,
     refs: &[RecordRef],
 ) -> Result<TetherState, Failure> {
@@ -368,7 +368,7 @@ async fn answer(
     s: &CardState,
     q: &HashMap<String, String>,
 ) -> Result<(&'static str, serde_json::Value), Failure> {
-    let store = &s.store;
+    let store = &*s.store;
     let asked = gorgias_record(store, q).await?;
     let (link, merged_into, mut refs) = match &asked {
         Some(r) => {

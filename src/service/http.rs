@@ -10,7 +10,7 @@ use super::metrics::{ApiSnapshot, CONTENT_TYPE, Metrics};
 use super::scheduler::TargetRequests;
 use super::webhook::{self, WebhookState};
 use crate::secret::Secret;
-use crate::store::Store;
+use crate::store::SharedStore;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -37,7 +37,7 @@ pub type ApiSource = Arc<dyn Fn() -> ApiSnapshot + Send + Sync>;
 /// Everything the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
+    pub store: SharedStore,
     pub health: Arc<Health>,
     pub metrics: Arc<Metrics>,
     pub targets: Arc<TargetRequests>,
@@ -48,7 +48,7 @@ pub struct AppState {
 impl AppState {
     /// State for a service on `store` whose webhooks are checked with `client_secret`.
     pub fn new(
-        store: Store,
+        store: SharedStore,
         health: Arc<Health>,
         metrics: Arc<Metrics>,
         targets: Arc<TargetRequests>,

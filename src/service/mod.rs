@@ -236,7 +236,7 @@ impl Service {
     /// Binds the server and starts the scheduler; both stop when `shutdown` is triggered.
     pub async fn start(
         opts: ServiceOptions,
-        store: crate::store::Store,
+        store: crate::store::SharedStore,
         runner: std::sync::Arc<dyn CycleRunner>,
         api_sources: Vec<http::ApiSource>,
         shutdown: shutdown::Shutdown,

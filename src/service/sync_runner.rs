@@ -60,7 +60,8 @@ impl SyncRunner {
             return;
         }
         let mut progress = |m: &str| tracing::info!("duplicate scan: {m}");
-        match crate::merges::scan::scan(&self.cycle.store, settings, None, now, &mut progress).await
+        match crate::merges::scan::scan(&*self.cycle.store, settings, None, now, &mut progress)
+            .await
         {
             Ok(r) => tracing::info!(
                 created = r.proposals.created.len(),

@@ -1,23 +1,48 @@
 //! [`StateStore`]: every operation of the state store as one trait, so that callers (the
-//! cycle, the review service, tests with fakes) can depend on the trait and a PostgreSQL
-//! store can be added later beside the SQLite one (DESIGN.md, section 8).
+//! cycle, merges, the review service, the sidebar card, tests with fakes) depend on the trait,
+//! held as a [`SharedStore`], and only the commands choose the backend (DESIGN.md, section 8).
 //!
-//! Owns nothing but the trait (its forwarding impl for [`Store`] is `api/sqlite_impl.rs`); the semantics (and
-//! the SQL) live in the inherent methods, documented in each concern's file. Must never
-//! grow behaviour of its own.
+//! Owns nothing but the trait and its alias (the forwarding impl for [`Store`] is
+//! `api/forward.rs`); the semantics (and the SQL) live in the inherent methods, documented in
+//! each concern's file. Must never grow behaviour of its own: a method is added here only
+//! when a caller outside the store needs it.
 
 use super::*;
 use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
+use crate::support::Change;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-mod sqlite_impl;
+mod forward;
+#[cfg(test)]
+mod tests;
+
+/// The state store as every caller outside the commands holds it: one open store, shared
+/// (cheap to clone), whichever backend the commands opened.
+pub type SharedStore = Arc<dyn StateStore>;
 
 /// The state store's operations. [`Store`] implements it by forwarding to its inherent
 /// methods, which document each operation in full.
 #[async_trait]
-pub trait StateStore: Send + Sync {
+pub trait StateStore: Send + Sync + std::fmt::Debug {
+    /// How this store was opened (the writer, or reading only).
+    fn mode(&self) -> Mode;
+
+    /// The URL the store was opened from (for messages; it holds no secret for SQLite, and
+    /// a backend whose URL can must hide it here).
+    fn url(&self) -> &str;
+
+    /// Who this handle writes as: the holder of the writer guard (or lease) when it is the
+    /// writer, `None` when it only reads.
+    fn writer(&self) -> Option<Holder>;
+
+    /// Releases the writer guard (or lease) and closes the connections, for every clone of
+    /// this handle; a lock the operating system holds (SQLite's lock file) goes with the
+    /// last clone dropped. The handle must not be used afterwards.
+    async fn close(&self);
+
     /// Records that `merged_away` was merged into `survivor` (same system), audited as
     /// `alias.added`. Repeating the same alias is a no-op; re-aliasing to a different
     /// survivor, or making a loop, is refused. Returns whether the alias was new.
@@ -206,6 +231,24 @@ pub trait StateStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Vec<Completion>, StoreError>;
 
+    /// Completes the writes of one API batch in one transaction, each with its follow-ups,
+    /// audited as [`Store::mark_done_with`] would. A write whose completion is refused
+    /// ([`StoreError::Conflict`] or [`StoreError::NotFound`]) is rolled back alone and
+    /// answered `Err` in its place, still pending; the others land. Any other failure rolls
+    /// the whole batch back (the outer `Err`). The answers are in the order of `done`.
+    async fn complete_batch(
+        &self,
+        done: &[Done],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError>;
+
+    /// The recorded answer (`result`) of the newest write done to `target`, if any.
+    async fn last_done_write_result(
+        &self,
+        target: &RecordRef,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+
     /// Proposes a pair for review, unless it is already pending (then refreshed) or was
     /// rejected before (then nothing is stored).
     async fn propose(
@@ -239,6 +282,36 @@ pub trait StateStore: Send + Sync {
 
     /// Whether a reviewer rejected this pair (in either order) at any time.
     async fn is_rejected(&self, pair: &Pair) -> Result<bool, StoreError>;
+
+    /// Inserts or replaces the snapshots of a batch of records, in one transaction.
+    async fn upsert_snapshots(
+        &self,
+        snapshots: &[(RecordRef, serde_json::Value)],
+        seen_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Every stored snapshot, HubSpot first, then by id.
+    async fn snapshots(&self) -> Result<Vec<Snapshot>, StoreError>;
+
+    /// Records the start of a duplicate scan and returns its id.
+    async fn begin_scan(
+        &self,
+        started_at: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError>;
+
+    /// Records that scan `id` finished, and what it found.
+    async fn finish_scan(
+        &self,
+        id: i64,
+        finished_at: DateTime<Utc>,
+        records: i64,
+        candidates: i64,
+        proposed: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The most recent `limit` scans, newest first.
+    async fn scans(&self, limit: u32) -> Result<Vec<Scan>, StoreError>;
 
     /// Quarantines a record (or updates the reason of one already in), audited as
     /// `quarantine.added`. `since` keeps the first time it went in.
@@ -307,6 +380,12 @@ pub trait StateStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Unsettled, StoreError>;
 
+    /// The value kept under `key` (e.g. the fingerprint of the sync settings).
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets the value kept under `key`.
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
     /// Records the conflicts a cycle held: a new one opens, a live one gets this cycle's
     /// values and `last_seen`. Returns how many were new.
     async fn hold_conflicts(
@@ -333,6 +412,13 @@ pub trait StateStore: Send + Sync {
 
     /// The live conflicts a person resolved, for the next cycle's engine input.
     async fn pending_resolutions(&self) -> Result<Vec<HeldConflict>, StoreError>;
+
+    /// The live (open or resolved) conflicts of one pair, oldest first.
+    async fn live_conflicts_of(
+        &self,
+        hubspot: &HubspotId,
+        gorgias: GorgiasId,
+    ) -> Result<Vec<HeldConflict>, StoreError>;
 
     /// Stores a person's choice for a live conflict, audited as `conflict.resolved`;
     /// `NotFound` for an unknown id, `Conflict` for a closed one.
@@ -396,85 +482,49 @@ pub trait StateStore: Send + Sync {
         to: &Watermark,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-}
 
-#[cfg(test)]
-mod tests {
-    use super::super::test_support::*;
-    use super::*;
-    use serde_json::json;
+    /// Stores the changes read from the support feeds in one transaction (an older ticket
+    /// version is ignored, a scored survey never goes back to unscored, a merge moves the
+    /// customer's rows to the survivor) and marks every customer whose roll-up may have
+    /// changed as owed. Returns those customers.
+    async fn apply_support_changes(
+        &self,
+        changes: &[Change],
+        now: DateTime<Utc>,
+    ) -> Result<BTreeSet<GorgiasId>, StoreError>;
 
-    /// Callers can hold the store as `&dyn StateStore`.
-    async fn link_and_read(s: &dyn StateStore) -> Option<Link> {
-        s.create_link(&hs("5"), gg(6), &BTreeMap::new(), "t", t(0))
-            .await
-            .unwrap();
-        s.link_for(&RecordRef::Gorgias(gg(6))).await.unwrap()
-    }
+    /// Customers whose roll-up is owed to HubSpot, oldest first, at most `limit`.
+    async fn support_owed(&self, limit: u32) -> Result<Vec<GorgiasId>, StoreError>;
 
-    #[tokio::test]
-    async fn the_trait_forwards_to_the_store() {
-        let s = mem().await;
-        let l = link_and_read(&s).await.unwrap();
-        assert_eq!(l.hubspot, hs("5"));
-        let dyn_store: std::sync::Arc<dyn StateStore> = std::sync::Arc::new(s.clone());
-        let n = dyn_store
-            .enqueue_writes(
-                &[NewWrite {
-                    idempotency_key: "k".into(),
-                    system: System::Gorgias,
-                    op: OpKind::Update,
-                    target: Some(RecordRef::Gorgias(gg(6))),
-                    payload: json!({}),
-                }],
-                t(1),
-            )
-            .await
-            .unwrap();
-        assert_eq!(n, 1);
-        assert_eq!(s.counts().await.unwrap().outbox_pending, 1);
-    }
+    /// The facts of each of `customers` (tickets, and the surveys each owns).
+    async fn support_facts(
+        &self,
+        customers: &[GorgiasId],
+    ) -> Result<BTreeMap<GorgiasId, CustomerFacts>, StoreError>;
 
-    #[tokio::test]
-    async fn the_trait_forwards_unsettled_records() {
-        let s = mem().await;
-        let dyn_store: std::sync::Arc<dyn StateStore> = std::sync::Arc::new(s.clone());
-        let r = NewRefusal {
-            record: RecordRef::Gorgias(gg(6)),
-            target: System::Hubspot,
-            op: OpKind::Create,
-            class: FailureClass::Record,
-            reason: "refused".into(),
-        };
-        let u = dyn_store
-            .record_refusal(&r, |_| chrono::Duration::zero(), "t", t(0))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.unsettled(UnsettledFilter::Due(t(0))).await.unwrap(),
-            vec![u.clone()]
-        );
-        let d = dyn_store
-            .dismiss_unsettled(u.id, "why", "t", t(1))
-            .await
-            .unwrap();
-        assert!(d.dismissed.is_some());
-        let back = dyn_store
-            .retry_unsettled(&RetrySelection::Ids(vec![u.id]), "retry", "t", t(2))
-            .await
-            .unwrap();
-        assert!(back[0].dismissed.is_none());
-        let n = dyn_store
-            .settle_unsettled(&r.record, None, "done", "t", t(3))
-            .await
-            .unwrap();
-        assert_eq!(n, 1);
-        assert!(
-            dyn_store
-                .unsettled(UnsettledFilter::All)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-    }
+    /// The roll-up values tether last wrote to each of `contacts`, by property.
+    async fn support_written(
+        &self,
+        contacts: &[HubspotId],
+    ) -> Result<BTreeMap<HubspotId, BTreeMap<String, String>>, StoreError>;
+
+    /// Records the roll-up values written (after HubSpot accepted them) and settles the
+    /// owed `customers`, in one transaction.
+    async fn settle_support(
+        &self,
+        customers: &[GorgiasId],
+        written: &[(HubspotId, BTreeMap<String, String>)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Where `feed` stands (the default when it has never been read).
+    async fn support_feed(&self, feed: SupportFeed) -> Result<FeedPosition, StoreError>;
+
+    /// Sets where a support feed stands.
+    async fn set_support_feed(
+        &self,
+        feed: SupportFeed,
+        pos: &FeedPosition,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }

@@ -32,7 +32,7 @@ mod tx;
 mod unsettled;
 mod watermarks;
 
-pub use api::StateStore;
+pub use api::{SharedStore, StateStore};
 pub use audit::{AuditEntry, NewAudit};
 pub use conflicts::{ConflictChoice, ConflictId, ConflictStatus, HeldConflict, SeenConflict};
 pub use cycles::{Cycle, CycleId, CycleOutcome};

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use tether::cycle::{Cycle, CycleOptions};
 use tether::domain::{GorgiasId, HubspotId, RecordRef};
 use tether::merges::{PreviewAction, ProposalSettings};
-use tether::store::{Decision, Pair, Proposal, Store};
+use tether::store::{Decision, Pair, Proposal, StateStore};
 
 fn h(id: &str) -> RecordRef {
     RecordRef::Hubspot(HubspotId::new(id).unwrap())
@@ -19,7 +19,7 @@ fn g(id: i64) -> RecordRef {
     RecordRef::Gorgias(GorgiasId::new(id).unwrap())
 }
 
-async fn pending_for(store: &Store, pair: &Pair) -> Vec<Proposal> {
+async fn pending_for(store: &dyn StateStore, pair: &Pair) -> Vec<Proposal> {
     store
         .pending_proposals(u32::MAX)
         .await
@@ -69,7 +69,7 @@ async fn hubspot_near_duplicates_are_proposed_once_then_refreshed() {
     let r1 = cycle.run().await.unwrap();
     assert!(r1.dedup.proposed >= 1, "{:?}", r1.dedup);
     assert_eq!(r1.counts()["merge_proposals"], r1.dedup.proposed as u64);
-    let first = pending_for(&cycle.store, &pair).await;
+    let first = pending_for(&*cycle.store, &pair).await;
     assert_eq!(first.len(), 1, "{:?}", r1.dedup);
     assert!(first[0].score >= 0.8);
     assert_eq!(first[0].snapshot["a"]["fields"]["first_name"], "Ann");
@@ -95,7 +95,7 @@ async fn hubspot_near_duplicates_are_proposed_once_then_refreshed() {
     touch_contact(&sb, &b, "Acme Inc");
     settle(&sb).await;
     let r2 = cycle.run().await.unwrap();
-    let again = pending_for(&cycle.store, &pair).await;
+    let again = pending_for(&*cycle.store, &pair).await;
     assert_eq!(
         again.len(),
         1,
@@ -126,7 +126,7 @@ async fn a_rejected_gorgias_pair_is_not_proposed_again() {
     let cycle = cycle(&sb).await;
     let pair = Pair::new(g(ids[0]), g(ids[1])).unwrap();
     let r1 = cycle.run().await.unwrap();
-    let p = pending_for(&cycle.store, &pair).await;
+    let p = pending_for(&*cycle.store, &pair).await;
     assert_eq!(p.len(), 1, "{:?}", r1.dedup);
     cycle
         .store
@@ -150,7 +150,7 @@ async fn a_rejected_gorgias_pair_is_not_proposed_again() {
         "the pair was not compared again: {:?}",
         r2.dedup
     );
-    assert!(pending_for(&cycle.store, &pair).await.is_empty());
+    assert!(pending_for(&*cycle.store, &pair).await.is_empty());
     assert!(cycle.store.is_rejected(&pair).await.unwrap());
     // Nor does `plan` show it.
     let (_, lines) = cycle.plan_with_proposals().await.unwrap();
@@ -229,7 +229,7 @@ async fn plan_shows_the_would_be_proposal_and_writes_nothing() {
     // The sync then proposes exactly what the plan showed.
     let r = cycle.run().await.unwrap();
     assert_eq!(
-        pending_for(&cycle.store, &want).await.len(),
+        pending_for(&*cycle.store, &want).await.len(),
         1,
         "{:?}",
         r.dedup
@@ -294,7 +294,7 @@ async fn auto_merge_applies_at_most_its_cap_per_cycle() {
     assert!(merged.contains(&approved[0].pair));
     // The other pair waits for a person, or for the next cycle's cap.
     let held = merged.iter().find(|p| **p != approved[0].pair).unwrap();
-    assert_eq!(pending_for(&cycle.store, held).await.len(), 1);
+    assert_eq!(pending_for(&*cycle.store, held).await.len(), 1);
 
     settle(&sb).await;
     let r2 = cycle.run().await.unwrap();

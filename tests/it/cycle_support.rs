@@ -35,7 +35,7 @@ pub fn options() -> CycleOptions {
 pub async fn cycle_with(sb: &Sandboxes, mappings: MappingSet, options: CycleOptions) -> Cycle {
     sb.setup(&mappings).await.unwrap();
     let store = Store::open_in_memory().await.unwrap();
-    sb.cycle(store, Arc::new(mappings), options)
+    sb.cycle(Arc::new(store), Arc::new(mappings), options)
 }
 
 pub async fn cycle(sb: &Sandboxes) -> Cycle {

@@ -358,7 +358,7 @@ async fn the_probe_paths_of_the_manifests_answer_on_the_server() {
             client_secret: tether::secret::Secret::new("x"),
             extra: None,
         },
-        store,
+        Arc::new(store),
         Arc::new(FakeRunner::new(Duration::ZERO)),
         vec![],
         stop.clone(),

@@ -57,7 +57,7 @@ fn merger(env: Env, store: &Store, rules: Survivorship) -> (Merger, Env) {
     let client = crate::gorgias_common::client_for(env.sb.config(), &env.running.base_url);
     (
         Merger::new(
-            store.clone(),
+            Arc::new(store.clone()),
             Connectors {
                 hubspot: None,
                 gorgias: Some(Arc::new(client)),

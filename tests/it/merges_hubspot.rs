@@ -99,7 +99,7 @@ async fn hubspot_merge_gets_a_new_id_and_links_aliases_and_values_follow() {
     assert!(p.explanation["fields"].as_array().unwrap().len() >= 5);
 
     let merger = Merger::new(
-        store.clone(),
+        Arc::new(store.clone()),
         Connectors {
             hubspot: Some(Arc::new(client)),
             gorgias: None,
@@ -205,7 +205,7 @@ async fn a_rejected_hubspot_pair_is_never_proposed_again() {
         .find(|p| p.pair == pair)
         .unwrap();
     let merger = Merger::new(
-        store.clone(),
+        Arc::new(store.clone()),
         Connectors::default(),
         Survivorship::default(),
     );

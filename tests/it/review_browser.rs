@@ -341,7 +341,7 @@ async fn signed_in() -> Session {
         .find(|p| p.pair == pair)
         .expect("the pair is proposed");
     let merger = Merger::new(
-        store.clone(),
+        Arc::new(store.clone()),
         Connectors {
             hubspot: Some(Arc::new(client)),
             gorgias: None,

@@ -58,7 +58,7 @@ fn client() -> reqwest::Client {
 
 fn bare(store: &Store) -> Merger {
     Merger::new(
-        store.clone(),
+        std::sync::Arc::new(store.clone()),
         Connectors::default(),
         Survivorship::default(),
     )

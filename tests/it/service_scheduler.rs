@@ -32,7 +32,7 @@ async fn start(
         client_secret: Secret::new(SECRET),
         extra: None,
     };
-    let svc = Service::start(opts, store, runner, vec![], stop.clone())
+    let svc = Service::start(opts, Arc::new(store), runner, vec![], stop.clone())
         .await
         .unwrap();
     (svc, stop)

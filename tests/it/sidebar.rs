@@ -252,7 +252,7 @@ pub async fn card_env_with(
     let s = sidebar_settings("http://unused");
     let mut cfg = CardConfig::from_settings(&s).unwrap();
     cfg.cache_ttl = cache;
-    let state = CardState::new(cfg, store.clone(), client);
+    let state = CardState::new(cfg, Arc::new(store.clone()), client);
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = tether::service::http::serve(router(state.clone()), addr, std::future::pending())
         .await

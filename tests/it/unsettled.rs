@@ -51,7 +51,7 @@ async fn a_sync_before_setup_heals_after_setup() {
     seed_people(&sb, 12, 4);
     let mappings = default_mappings().unwrap();
     let store = Store::open_in_memory().await.unwrap();
-    let cycle = sb.cycle(store, Arc::new(mappings.clone()), options());
+    let cycle = sb.cycle(Arc::new(store), Arc::new(mappings.clone()), options());
     match precheck::check(&cycle).await {
         Err(SetupError::MissingProperties(p)) => assert_eq!(p, vec!["tether_gorgias_id"]),
         other => panic!("the pre-check let a cycle before setup through: {other:?}"),

@@ -1,16 +1,33 @@
-//! The forwarding impl of [`StateStore`] for the SQLite [`Store`]: each method calls the
-//! inherent method of the same name, which documents it and holds its SQL.
-//! Must never grow behaviour of its own.
+//! The forwarding impl of [`StateStore`] for [`Store`]: each method calls the inherent
+//! method of the same name, which documents it and holds its SQL (whichever database the
+//! store was opened on). Must never grow behaviour of its own.
 
 use super::StateStore;
 use crate::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
 use crate::store::*;
+use crate::support::Change;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[async_trait]
 impl StateStore for Store {
+    fn mode(&self) -> Mode {
+        Store::mode(self)
+    }
+
+    fn url(&self) -> &str {
+        Store::url(self)
+    }
+
+    fn writer(&self) -> Option<Holder> {
+        Store::guard(self).map(|g| g.holder().clone())
+    }
+
+    async fn close(&self) {
+        Store::close(self.clone()).await
+    }
+
     async fn add_alias(
         &self,
         merged_away: &RecordRef,
@@ -421,5 +438,120 @@ impl StateStore for Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         Store::set_watermark(self, system, to, now).await
+    }
+
+    async fn live_conflicts_of(
+        &self,
+        hubspot: &HubspotId,
+        gorgias: GorgiasId,
+    ) -> Result<Vec<HeldConflict>, StoreError> {
+        Store::live_conflicts_of(self, hubspot, gorgias).await
+    }
+
+    async fn complete_batch(
+        &self,
+        done: &[Done],
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Result<Completion, StoreError>>, StoreError> {
+        Store::complete_batch(self, done, actor, at).await
+    }
+
+    async fn last_done_write_result(
+        &self,
+        target: &RecordRef,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Store::last_done_write_result(self, target).await
+    }
+
+    async fn upsert_snapshots(
+        &self,
+        snapshots: &[(RecordRef, serde_json::Value)],
+        seen_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::upsert_snapshots(self, snapshots, seen_at).await
+    }
+
+    async fn snapshots(&self) -> Result<Vec<Snapshot>, StoreError> {
+        Store::snapshots(self).await
+    }
+
+    async fn begin_scan(
+        &self,
+        started_at: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError> {
+        Store::begin_scan(self, started_at, since).await
+    }
+
+    async fn finish_scan(
+        &self,
+        id: i64,
+        finished_at: DateTime<Utc>,
+        records: i64,
+        candidates: i64,
+        proposed: i64,
+    ) -> Result<(), StoreError> {
+        Store::finish_scan(self, id, finished_at, records, candidates, proposed).await
+    }
+
+    async fn scans(&self, limit: u32) -> Result<Vec<Scan>, StoreError> {
+        Store::scans(self, limit).await
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Store::meta(self, key).await
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        Store::set_meta(self, key, value).await
+    }
+
+    async fn apply_support_changes(
+        &self,
+        changes: &[Change],
+        now: DateTime<Utc>,
+    ) -> Result<BTreeSet<GorgiasId>, StoreError> {
+        Store::apply_support_changes(self, changes, now).await
+    }
+
+    async fn support_owed(&self, limit: u32) -> Result<Vec<GorgiasId>, StoreError> {
+        Store::support_owed(self, limit).await
+    }
+
+    async fn support_facts(
+        &self,
+        customers: &[GorgiasId],
+    ) -> Result<BTreeMap<GorgiasId, CustomerFacts>, StoreError> {
+        Store::support_facts(self, customers).await
+    }
+
+    async fn support_written(
+        &self,
+        contacts: &[HubspotId],
+    ) -> Result<BTreeMap<HubspotId, BTreeMap<String, String>>, StoreError> {
+        Store::support_written(self, contacts).await
+    }
+
+    async fn settle_support(
+        &self,
+        customers: &[GorgiasId],
+        written: &[(HubspotId, BTreeMap<String, String>)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::settle_support(self, customers, written, now).await
+    }
+
+    async fn support_feed(&self, feed: SupportFeed) -> Result<FeedPosition, StoreError> {
+        Store::support_feed(self, feed).await
+    }
+
+    async fn set_support_feed(
+        &self,
+        feed: SupportFeed,
+        pos: &FeedPosition,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::set_support_feed(self, feed, pos, now).await
     }
 }
