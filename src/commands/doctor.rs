@@ -8,7 +8,7 @@
 //! Must never print a secret: secret keys print only whether they are set.
 
 use super::Global;
-use crate::config::{DEFAULTS, GorgiasSettings, HubspotSettings, Loaded, Origin};
+use crate::config::{DEFAULTS, GorgiasSettings, HubspotSettings, Loaded, Origin, StoreUrl};
 use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
 use crate::connectors::hubspot::{ApiVersion, HubspotClient, HubspotConfig, HubspotError};
 use crate::secret::REDACTED;
@@ -156,9 +156,16 @@ pub async fn store_check(loaded: &Loaded) -> Check {
         Ok(store) => {
             let check = match store.schema_state().await {
                 Ok(state) => {
-                    let place = match settings.url.path() {
-                        Some(p) => p.display().to_string(),
-                        None => "in memory (nothing persists between runs)".into(),
+                    let place = match &settings.url {
+                        StoreUrl::Sqlite { path, .. } => path.display().to_string(),
+                        StoreUrl::Postgres { connection, .. } => format!(
+                            "{} (schema {})",
+                            settings.url.redacted(),
+                            connection.schema()
+                        ),
+                        StoreUrl::Memory { .. } => {
+                            "in memory (nothing persists between runs)".into()
+                        }
                     };
                     Check::new(
                         name,
