@@ -1,6 +1,7 @@
 //! The two schemas stay twins: every SQLite migration in `migrations/` has a PostgreSQL twin of
-//! the same name in `migrations/postgres/`, each pair declares the same tables with the same
-//! columns in the same order, the same indexes and (at least) the same triggers, and the twins'
+//! the same name in `migrations/postgres/`; applied in version order, the two directories
+//! build, after every step, the same tables with the same columns in the same order (`ALTER
+//! TABLE … ADD COLUMN` included), the same indexes and (at least) the same triggers; the twins'
 //! columns have the types the shared store code reads through `sqlx::Any` (BIGINT, never
 //! INTEGER; DOUBLE PRECISION, never REAL; byte-ordered TEXT, `COLLATE "C"`). A migration only
 //! PostgreSQL needs (the lease, read by PostgreSQL-only code) may stand alone. No PostgreSQL
@@ -43,7 +44,7 @@ fn first_name(s: &str) -> String {
         .strip_prefix("IF NOT EXISTS")
         .map(str::trim_start)
         .unwrap_or(s);
-    s.split(|c: char| c.is_whitespace() || c == '(')
+    s.split(|c: char| c.is_whitespace() || c == '(' || c == ';')
         .next()
         .unwrap_or("")
         .trim_matches('"')
@@ -92,37 +93,81 @@ fn items(body: &str) -> Vec<String> {
 
 /// The tables, indexes and triggers a migration declares.
 fn declared(sql: &str) -> Declared {
-    let sql = strip_comments(sql);
     let mut d = Declared::default();
-    for (at, _) in sql.match_indices("CREATE TABLE ") {
-        let rest = &sql[at + "CREATE TABLE ".len()..];
-        let name = first_name(rest);
-        let open = rest.find('(').expect("a table body");
-        let columns = items(parenthesised(rest, open))
-            .into_iter()
-            .filter(|item| {
-                let word = item.split_whitespace().next().unwrap_or("");
-                !["PRIMARY", "FOREIGN", "UNIQUE", "CHECK", "CONSTRAINT"].contains(&word)
-            })
-            .map(|item| {
-                let (col, def) = item.split_once(char::is_whitespace).unwrap_or((&item, ""));
-                (col.trim_matches('"').to_owned(), def.trim().to_owned())
-            })
-            .collect();
-        d.tables.push(Table { name, columns });
-    }
-    for kw in ["CREATE INDEX ", "CREATE UNIQUE INDEX "] {
-        for (at, _) in sql.match_indices(kw) {
-            d.indexes.push(first_name(&sql[at + kw.len()..]));
+    apply(&mut d, sql);
+    d
+}
+
+/// A column definition item of `CREATE TABLE` or `ADD COLUMN`: (name, definition).
+fn column(item: &str) -> (String, String) {
+    let (col, def) = item.split_once(char::is_whitespace).unwrap_or((item, ""));
+    (col.trim_matches('"').to_owned(), def.trim().to_owned())
+}
+
+/// Applies one migration's statements, in order, to a schema: `CREATE TABLE`, `ALTER TABLE …
+/// ADD COLUMN` (a table not declared yet is started, so one file can be read alone),
+/// `CREATE [UNIQUE] INDEX`, `CREATE TRIGGER` and their `DROP`s. Other statements change no
+/// name and are skipped.
+fn apply(d: &mut Declared, sql: &str) {
+    let sql = strip_comments(sql);
+    const KEYWORDS: &[&str] = &[
+        "CREATE TABLE ",
+        "ALTER TABLE ",
+        "DROP TABLE ",
+        "CREATE INDEX ",
+        "CREATE UNIQUE INDEX ",
+        "DROP INDEX ",
+        "CREATE TRIGGER ",
+        "DROP TRIGGER ",
+    ];
+    let mut found: Vec<(usize, &str)> = KEYWORDS
+        .iter()
+        .flat_map(|kw| sql.match_indices(kw).map(move |(at, _)| (at, *kw)))
+        .collect();
+    found.sort();
+    for (at, kw) in found {
+        let rest = &sql[at + kw.len()..];
+        let name = first_name(rest.strip_prefix("IF EXISTS").unwrap_or(rest));
+        match kw {
+            "CREATE TABLE " => {
+                let open = rest.find('(').expect("a table body");
+                let columns = items(parenthesised(rest, open))
+                    .into_iter()
+                    .filter(|item| {
+                        let word = item.split_whitespace().next().unwrap_or("");
+                        !["PRIMARY", "FOREIGN", "UNIQUE", "CHECK", "CONSTRAINT"].contains(&word)
+                    })
+                    .map(|item| column(&item))
+                    .collect();
+                d.tables.retain(|t| t.name != name);
+                d.tables.push(Table { name, columns });
+            }
+            "ALTER TABLE " => {
+                let statement = rest.split(';').next().unwrap_or("");
+                let Some((_, added)) = statement.split_once(" ADD COLUMN ") else {
+                    continue;
+                };
+                let col = column(added.trim());
+                match d.tables.iter_mut().find(|t| t.name == name) {
+                    Some(t) => t.columns.push(col),
+                    None => d.tables.push(Table {
+                        name,
+                        columns: vec![col],
+                    }),
+                }
+            }
+            "DROP TABLE " => d.tables.retain(|t| t.name != name),
+            "CREATE INDEX " | "CREATE UNIQUE INDEX " => d.indexes.push(name),
+            "DROP INDEX " => d.indexes.retain(|i| *i != name),
+            "CREATE TRIGGER " => d.triggers.push(name),
+            "DROP TRIGGER " => d.triggers.retain(|t| *t != name),
+            _ => unreachable!("{kw}"),
         }
     }
-    for (at, _) in sql.match_indices("CREATE TRIGGER ") {
-        d.triggers
-            .push(first_name(&sql[at + "CREATE TRIGGER ".len()..]));
-    }
     d.indexes.sort();
+    d.indexes.dedup();
     d.triggers.sort();
-    d
+    d.triggers.dedup();
 }
 
 /// How a PostgreSQL twin differs from its SQLite original, one line per difference.
@@ -258,15 +303,22 @@ fn every_sqlite_migration_has_a_postgres_twin_of_the_same_name() {
 }
 
 #[test]
-fn each_twin_declares_the_same_tables_columns_indexes_and_triggers() {
+fn the_twins_build_the_same_tables_columns_indexes_and_triggers() {
+    // Applied in version order, every SQLite migration and its twin (a migration only
+    // PostgreSQL has adds nothing here) must leave the same schema behind, and so after each
+    // step: one file may reach what the other reaches in its own way (SQLite re-creates a
+    // trigger around an update that PostgreSQL does not need).
     let postgres = sql_files(&root().join("postgres"));
+    let (mut sq, mut pg) = (Declared::default(), Declared::default());
     let mut offences = Vec::new();
     for (name, text) in sql_files(&root()) {
-        let Some(pg) = postgres.get(&name) else {
+        let Some(twin) = postgres.get(&name) else {
             continue;
         };
-        for o in twin_differences(&declared(&text), &declared(pg)) {
-            offences.push(format!("{name}: {o}"));
+        apply(&mut sq, &text);
+        apply(&mut pg, twin);
+        for o in twin_differences(&sq, &pg) {
+            offences.push(format!("after {name}: {o}"));
         }
     }
     assert!(offences.is_empty(), "{}", offences.join("\n"));
@@ -310,6 +362,37 @@ fn a_table_is_read_with_its_columns_and_constraints_are_not_columns() {
     );
     assert_eq!(d.indexes, ["t_id", "t_v"]);
     assert_eq!(d.triggers, ["t_no_update"]);
+}
+
+#[test]
+fn added_columns_and_dropped_names_are_followed_in_order() {
+    let mut d = declared(
+        "CREATE TABLE a (x INTEGER);\nCREATE TRIGGER a_t BEFORE DELETE ON a BEGIN SELECT 1; END;",
+    );
+    apply(
+        &mut d,
+        "ALTER TABLE a ADD COLUMN y BIGINT NOT NULL DEFAULT 0 CHECK (y >= 0);\n\
+         DROP TRIGGER a_t;\nUPDATE a SET y = rowid;\n\
+         CREATE TRIGGER a_t BEFORE UPDATE ON a BEGIN SELECT 1; END;\n\
+         CREATE INDEX a_y ON a (y);\nDROP INDEX IF EXISTS a_y;",
+    );
+    assert_eq!(
+        d.tables[0].columns,
+        [
+            ("x".to_owned(), "INTEGER".to_owned()),
+            (
+                "y".to_owned(),
+                "BIGINT NOT NULL DEFAULT 0 CHECK (y >= 0)".to_owned()
+            )
+        ]
+    );
+    assert_eq!(d.triggers, ["a_t"]);
+    assert!(d.indexes.is_empty());
+    // An added column is type-checked like a declared one.
+    assert_eq!(
+        type_offences("ALTER TABLE a ADD COLUMN y INTEGER;").len(),
+        1
+    );
 }
 
 #[test]
