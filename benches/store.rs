@@ -1,7 +1,10 @@
-//! Store throughput on a real file (WAL), for the operations a cycle repeats per record.
-//! Run: `cargo bench --bench store`. Each figure is printed next to its target: a cycle of
-//! 10,000 changed records should spend well under 2 s in the store, so every per-record
-//! operation should sustain at least 5,000 a second on the 2-core reference machine.
+//! Store throughput for the operations a cycle repeats per record, on SQLite (a real file in
+//! WAL mode) and, when `TETHER_TEST_PG_URL` names a PostgreSQL server, on PostgreSQL beside it
+//! (a fresh connection, so a schema of its own). Run: `cargo bench --bench store` (with
+//! `eval "$(scripts/pg-test-server start --durable)"` first for the PostgreSQL column). Each
+//! figure is printed next to its target: a cycle of 10,000 changed records should spend well
+//! under 2 s in the store, so every per-record operation should sustain at least 5,000 a
+//! second on the 2-core reference machine.
 
 #[path = "support/figure.rs"]
 mod figure;
@@ -9,44 +12,139 @@ use chrono::Utc;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use tether::config::StoreSettings;
+use tether::config::{Sources, StoreSettings, load};
 use tether::domain::{Email, GorgiasId, HubspotId, RecordRef, System};
 use tether::store::{Done, FollowUp, NewLink, NewWrite, OpKind, RecordSeen, Store};
 
 const TARGET_PER_S: f64 = 5_000.0;
 
-fn report(what: &str, n: usize, started: Instant) {
-    let secs = started.elapsed().as_secs_f64();
-    let rate = n as f64 / secs;
-    let verdict = if rate >= TARGET_PER_S {
-        "ok"
-    } else {
-        "BELOW TARGET"
-    };
-    println!(
-        "{what:<42} {n:>7} in {secs:>7.3} s = {rate:>10.0}/s  (target >= {TARGET_PER_S:.0}/s: {verdict})"
-    );
-    figure::record(
-        "store",
-        what,
-        &format!("{rate:.0}/s"),
-        &format!("≥ {TARGET_PER_S:.0}/s"),
-        Some(rate >= TARGET_PER_S),
-    );
+/// One measured figure: `n` operations in `secs`.
+struct Figure {
+    what: &'static str,
+    n: usize,
+    secs: f64,
 }
+
+impl Figure {
+    fn rate(&self) -> f64 {
+        self.n as f64 / self.secs
+    }
+}
+
+/// The figures of one backend, in the order measured.
+#[derive(Default)]
+struct Figures {
+    per_second: Vec<Figure>,
+    status_ms: f64,
+}
+
+impl Figures {
+    fn lap(&mut self, what: &'static str, n: usize, started: Instant) {
+        let secs = started.elapsed().as_secs_f64();
+        self.per_second.push(Figure { what, n, secs });
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "ok" } else { "BELOW TARGET" }
+}
+
+/// Prints the backends side by side, each figure beside its target, and hands each over to
+/// the benchmark report (the SQLite figures under their historical names; the PostgreSQL ones
+/// with " (PostgreSQL)" appended).
+fn print_table(columns: &[(&str, Figures)]) {
+    let mut head = format!("{:<50}", "operation (per second)");
+    for (name, _) in columns {
+        head.push_str(&format!(" {name:>12}"));
+    }
+    println!("{head}  target");
+    let rows = columns[0].1.per_second.len();
+    for i in 0..rows {
+        let mut line = format!("{:<50}", columns[0].1.per_second[i].what);
+        let mut verdicts = Vec::new();
+        for (name, figures) in columns {
+            let f = &figures.per_second[i];
+            let rate = f.rate();
+            line.push_str(&format!(" {rate:>12.0}"));
+            verdicts.push(format!("{name} {}", verdict(rate >= TARGET_PER_S)));
+            let label = if *name == "SQLite" {
+                f.what.to_owned()
+            } else {
+                format!("{} ({name})", f.what)
+            };
+            figure::record(
+                "store",
+                &label,
+                &format!("{rate:.0}/s"),
+                &format!("≥ {TARGET_PER_S:.0}/s"),
+                Some(rate >= TARGET_PER_S),
+            );
+        }
+        println!("{line}  >= {TARGET_PER_S:.0}/s: {}", verdicts.join(", "));
+    }
+    let mut line = format!("{:<50}", format!("status (counts), ms, on {N} records"));
+    let mut verdicts = Vec::new();
+    for (name, figures) in columns {
+        let ms = figures.status_ms;
+        line.push_str(&format!(" {ms:>12.1}"));
+        let met = ms <= 500.0;
+        verdicts.push(format!(
+            "{name} {}",
+            if met { "ok" } else { "ABOVE TARGET" }
+        ));
+        let label = format!("status (counts) on a store of {N} records");
+        let label = if *name == "SQLite" {
+            label
+        } else {
+            format!("{label} ({name})")
+        };
+        figure::record(
+            "store",
+            &label,
+            &format!("{ms:.1} ms"),
+            "≤ 500 ms",
+            Some(met),
+        );
+    }
+    println!("{line}  <= 500 ms: {}", verdicts.join(", "));
+}
+
+/// Operations measured per figure (records, writes, links).
+const N: usize = 20_000;
 
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let settings = StoreSettings {
-        url: format!("sqlite://{}", dir.path().join("bench.db").display())
-            .parse()
-            .expect("url"),
-        busy_timeout_ms: 5_000,
-    };
-    let store = Store::open(&settings).await.expect("open store");
+    let sqlite = settings(&format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ));
+    let mut columns = vec![("SQLite", measure(&sqlite).await)];
+    match std::env::var("TETHER_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => {
+            columns.push(("PostgreSQL", measure(&settings(&url)).await));
+        }
+        _ => println!(
+            "(PostgreSQL skipped: set TETHER_TEST_PG_URL, e.g. eval \"$(scripts/pg-test-server start --durable)\")"
+        ),
+    }
+    print_table(&columns);
+}
+
+/// The store settings for a URL, through the configuration's own loader (defaults for the rest).
+fn settings(url: &str) -> StoreSettings {
+    let env = vec![("TETHER__STORE__URL".to_owned(), url.to_owned())];
+    load(Sources { file: None, env })
+        .expect("store settings")
+        .settings
+        .store
+}
+
+/// Runs every figure on a fresh store at `settings`.
+async fn measure(settings: &StoreSettings) -> Figures {
+    let mut figures = Figures::default();
+    let store = Store::open(settings).await.expect("open store");
     let now = Utc::now();
-    const N: usize = 20_000;
 
     let started = Instant::now();
     for chunk in (1..=N).collect::<Vec<_>>().chunks(100) {
@@ -66,7 +164,7 @@ async fn main() {
             .collect();
         store.upsert_records_seen(&batch).await.expect("upsert");
     }
-    report("upsert seen records (batches of 100)", N, started);
+    figures.lap("upsert seen records (batches of 100)", N, started);
 
     let started = Instant::now();
     let writes: Vec<NewWrite> = (1..=N)
@@ -82,16 +180,16 @@ async fn main() {
         .collect();
     let inserted = store.enqueue_writes(&writes, now).await.expect("enqueue");
     assert_eq!(inserted, N);
-    report("enqueue writes (one batch)", N, started);
+    figures.lap("enqueue writes (one batch)", N, started);
 
     let started = Instant::now();
     let again = store.enqueue_writes(&writes, now).await.expect("enqueue");
     assert_eq!(again, 0);
-    report("re-enqueue the same writes (all skipped)", N, started);
+    figures.lap("re-enqueue the same writes (all skipped)", N, started);
 
     let started = Instant::now();
     let pending = store.pending_writes(N as u32).await.expect("pending");
-    report("list pending writes", pending.len(), started);
+    figures.lap("list pending writes", pending.len(), started);
 
     let (one_by_one, batched) = pending.split_at(N / 2);
     let started = Instant::now();
@@ -101,7 +199,7 @@ async fn main() {
             .await
             .expect("done");
     }
-    report(
+    figures.lap(
         "mark writes done (one transaction each)",
         one_by_one.len(),
         started,
@@ -122,7 +220,7 @@ async fn main() {
             .await
             .expect("done");
     }
-    report("mark writes done (batches of 100)", batched.len(), started);
+    figures.lap("mark writes done (batches of 100)", batched.len(), started);
 
     let bases: BTreeMap<String, serde_json::Value> =
         ["email", "firstname", "lastname", "phone", "city"]
@@ -142,7 +240,7 @@ async fn main() {
             .await
             .expect("link");
     }
-    report("create links with 5 bases (one tx each)", N / 2, started);
+    figures.lap("create links with 5 bases (one tx each)", N / 2, started);
 
     let started = Instant::now();
     let rest: Vec<usize> = (N / 2 + 1..=N).collect();
@@ -160,7 +258,7 @@ async fn main() {
             .await
             .expect("links");
     }
-    report(
+    figures.lap(
         "create links with 5 bases (batches of 100)",
         rest.len(),
         started,
@@ -174,7 +272,7 @@ async fn main() {
             .expect("lookup");
         assert!(l.is_some());
     }
-    report("look up a link by Gorgias id", N, started);
+    figures.lap("look up a link by Gorgias id", N, started);
 
     let started = Instant::now();
     for i in 1..=N {
@@ -185,7 +283,7 @@ async fn main() {
         let b = store.bases(l.expect("link").id).await.expect("bases");
         assert_eq!(b.len(), 5);
     }
-    report("look up a link by HubSpot id + its bases", N, started);
+    figures.lap("look up a link by HubSpot id + its bases", N, started);
 
     // What the cycle does since issue 17: one HubSpot batch call's creates completed in ONE
     // transaction (`Store::complete_batch`), each write with its link (5 bases) and the
@@ -233,7 +331,7 @@ async fn main() {
             .expect("complete");
         assert!(answers.iter().all(Result::is_ok));
     }
-    report(
+    figures.lap(
         "complete creates + link + settle (per API batch)",
         N,
         started,
@@ -241,21 +339,9 @@ async fn main() {
 
     let started = Instant::now();
     let status = store.status().await.expect("status");
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    println!(
-        "{:<42} {:>7.1} ms  (target <= 500 ms: {})",
-        "status (counts) on this store",
-        ms,
-        if ms <= 500.0 { "ok" } else { "ABOVE TARGET" }
-    );
-    figure::record(
-        "store",
-        &format!("status (counts) on a store of {N} records"),
-        &format!("{ms:.1} ms"),
-        "≤ 500 ms",
-        Some(ms <= 500.0),
-    );
+    figures.status_ms = started.elapsed().as_secs_f64() * 1000.0;
     // N links made one by one or in batches, and N by the completed creates.
     assert_eq!(status.counts.links, 2 * N as u64);
     store.close().await;
+    figures
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 /// migrated when needed, refused while another process writes) or for reading only.
 pub async fn open(settings: &StoreSettings, mode: Mode) -> Result<SharedStore, StoreError> {
     let store = match &settings.url {
+        // One store implementation serves both engines (sqlx::Any); it reads the URL's kind.
         StoreUrl::Sqlite { .. } | StoreUrl::Memory { .. } | StoreUrl::Postgres { .. } => match mode
         {
             Mode::Writer => Store::open(settings).await?,
