@@ -101,6 +101,11 @@ impl Store {
 
     /// Everything `tether status` shows.
     pub async fn status(&self) -> Result<StoreStatus, StoreError> {
+        // Read on its own statement: a reader borrowed inside the struct literal would hold
+        // its connection until the literal ends, and an in-memory store has only one.
+        let writer = recorded_writer(&mut *self.read().await?)
+            .await?
+            .map(|(holder, heartbeat)| RecordedWriter { holder, heartbeat });
         Ok(StoreStatus {
             url: self.url().to_owned(),
             path: self.path().map(|p| p.display().to_string()),
@@ -109,9 +114,7 @@ impl Store {
             counts: self.counts().await?,
             watermarks: self.watermarks().await?,
             last_cycle: self.last_cycle().await?,
-            writer: recorded_writer(&mut *self.read().await?)
-                .await?
-                .map(|(holder, heartbeat)| RecordedWriter { holder, heartbeat }),
+            writer,
             support: self.support_status().await?,
         })
     }
