@@ -5,7 +5,8 @@
 //! print customer data (ids and counts only).
 
 use super::Global;
-use crate::store::{Cycle, StoreError, StoreStatus};
+use crate::config::{StoreSettings, StoreUrl};
+use crate::store::{Cycle, StoreError, StoreStatus, connections_in};
 use anyhow::Context;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -15,11 +16,18 @@ pub struct StatusArgs {
     /// Print one JSON object instead of text (for scripts).
     #[arg(long)]
     pub json: bool,
+    /// On PostgreSQL: every connection (brand) the database holds, one after another,
+    /// whatever `connection.name` says. Refused on SQLite (one connection per file).
+    #[arg(long)]
+    pub all_connections: bool,
 }
 
 pub async fn run(global: &Global, args: StatusArgs) -> anyhow::Result<ExitCode> {
     let loaded = global.load_config()?;
     let settings = &loaded.settings.store;
+    if args.all_connections {
+        return all_connections(settings, args.json).await;
+    }
     let store = match super::open_store::reader(settings).await {
         Ok(s) => s,
         Err(StoreError::Missing { path }) => {
@@ -47,6 +55,55 @@ pub async fn run(global: &Global, args: StatusArgs) -> anyhow::Result<ExitCode> 
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", render_text(&status, chrono::Utc::now()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--all-connections`: each connection of the PostgreSQL database, read-only, in name order.
+async fn all_connections(settings: &StoreSettings, json: bool) -> anyhow::Result<ExitCode> {
+    let names = match connections_in(&settings.url).await {
+        Ok(names) => names,
+        Err(e @ StoreError::BadUrl { .. }) => {
+            eprintln!("error: --all-connections: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e).context("cannot list the database's connections"),
+    };
+    let mut all = Vec::new();
+    for name in names {
+        let mut one = settings.clone();
+        if let StoreUrl::Postgres { connection, .. } = &mut one.url {
+            *connection = name.clone();
+        }
+        let store = super::open_store::reader(&one)
+            .await
+            .with_context(|| format!("cannot read connection {name}"))?;
+        let status = store
+            .status()
+            .await
+            .with_context(|| format!("cannot read connection {name}"))?;
+        store.close().await;
+        all.push((name, status));
+    }
+    if json {
+        let list: Vec<serde_json::Value> = all
+            .iter()
+            .map(|(name, st)| {
+                serde_json::json!({ "connection": name.as_str(), "schema": name.schema(), "status": st })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "connections": list }))?
+        );
+    } else if all.is_empty() {
+        println!("no tether connection in {} yet", settings.url.redacted());
+    } else {
+        let now = chrono::Utc::now();
+        for (name, st) in &all {
+            println!("== connection {name} (schema {})", name.schema());
+            print!("{}", render_text(st, now));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -47,6 +47,7 @@ mod service_scheduler;
 mod service_support;
 mod sidebar;
 mod sidebar_browser;
+mod status_connections;
 mod store;
 mod support_backfill;
 mod support_notes;
