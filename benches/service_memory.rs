@@ -124,6 +124,7 @@ async fn main() {
     let settings = StoreSettings {
         url: format!("sqlite://{}", db.display()).parse().expect("url"),
         busy_timeout_ms: 5_000,
+        lease_seconds: 15,
     };
     let store = Store::open(&settings).await.expect("open store");
     let now = Utc::now();

@@ -43,6 +43,7 @@ async fn main() {
             .parse()
             .expect("url"),
         busy_timeout_ms: 5_000,
+        lease_seconds: 15,
     };
     let store = Store::open(&settings).await.expect("open store");
     let now = Utc::now();

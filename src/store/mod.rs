@@ -18,6 +18,7 @@ mod conflicts;
 mod cycles;
 mod echo;
 mod guard;
+mod lease;
 mod links;
 mod migrate;
 mod outbox;
@@ -35,6 +36,7 @@ pub use audit::{AuditEntry, NewAudit};
 pub use conflicts::{ConflictChoice, ConflictId, ConflictStatus, HeldConflict, SeenConflict};
 pub use cycles::{Cycle, CycleId, CycleOutcome};
 pub use guard::{HEARTBEAT_EVERY, Holder, STALE_AFTER, WriterGuard};
+pub use lease::{Attempt, KeepMode, Lease, LeaseHolder, LeaseState, Role};
 pub use links::{Link, LinkId, NewLink};
 pub use migrate::{SchemaState, latest_version};
 pub use outbox::{
@@ -89,6 +91,22 @@ pub enum StoreError {
         "this process is no longer the store's writer: another process took the writer lock over after this one stopped refreshing it; restart tether"
     )]
     GuardLost,
+    /// A write by a process that does not hold the PostgreSQL store's lease (any more): its
+    /// transaction rolls back. Another replica took over, or this one never led.
+    #[error(
+        "this process is not the store's leader, so its write is refused: the lease is at epoch {}, this process holds {}",
+        epoch_now.map_or_else(|| "none (never taken)".to_owned(), |e| e.to_string()),
+        mine.map_or_else(|| "none".to_owned(), |e| format!("epoch {e}"))
+    )]
+    NotLeader {
+        epoch_now: Option<i64>,
+        mine: Option<i64>,
+    },
+    /// Another live process holds the PostgreSQL store's lease.
+    #[error(
+        "the store {url} is in use by another tether writer: {holder}; stop that process or wait for its lease to expire (read-only commands such as `tether status` still work)"
+    )]
+    LeaseHeld { url: String, holder: LeaseHolder },
     #[error("writer lock file {path}: {source}")]
     LockFile {
         path: PathBuf,
@@ -502,6 +520,7 @@ mod tests {
                 .parse()
                 .unwrap(),
             busy_timeout_ms: 2_000,
+            lease_seconds: 15,
         }
     }
 
@@ -703,6 +722,7 @@ mod tests {
                 .parse()
                 .unwrap(),
             busy_timeout_ms: 2_000,
+            lease_seconds: 15,
         };
         let err = Store::open(&via_link).await.unwrap_err();
         assert!(matches!(err, StoreError::Locked { .. }), "{err}");
