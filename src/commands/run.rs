@@ -127,6 +127,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             (Some(r), Some(c)) => Some(r.merge(c)),
             (r, c) => r.or(c),
         },
+        lease: None,
     };
     let service = match Service::start(opts, store.clone(), runner, api_sources, stop).await {
         Ok(s) => s,

@@ -117,6 +117,9 @@ pub struct CycleOptions {
     pub proposals: Option<crate::merges::ProposalSettings>,
     /// Told how far the long steps got (the first backfill); `None` reports nothing.
     pub progress: Option<ProgressHook>,
+    /// The store's writer lease (PostgreSQL): no API write is sent unless it is certainly
+    /// held at that moment ([`crate::store::Lease::is_valid_now`]). `None`: a SQLite store.
+    pub lease: Option<Arc<crate::store::Lease>>,
 }
 
 impl Default for CycleOptions {
@@ -135,6 +138,7 @@ impl Default for CycleOptions {
             stop_at: None,
             proposals: Some(crate::merges::ProposalSettings::default()),
             progress: None,
+            lease: None,
         }
     }
 }
@@ -154,6 +158,7 @@ impl CycleOptions {
             stop_at: None,
             proposals: Some(crate::merges::ProposalSettings::default()),
             progress: None,
+            lease: None,
         }
     }
 

@@ -168,6 +168,18 @@ impl Lease {
         self.state().is_valid_at(Instant::now())
     }
 
+    /// [`Lease::is_valid_now`] as a result: refused with [`StoreError::LeaseUncertain`].
+    pub fn check_valid_now(&self) -> Result<(), StoreError> {
+        let state = self.state();
+        if state.is_valid_at(Instant::now()) {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseUncertain {
+                mine: state.epoch(),
+            })
+        }
+    }
+
     /// Follows role changes (for the service's leader/standby switch).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Role> {
         self.role.subscribe()
@@ -283,6 +295,40 @@ impl Lease {
                     holder: self.current_holder(conn).await?,
                 })
             }
+        }
+    }
+
+    /// Takes the lease for a one-shot writer (`tether sync`, `setup`, …): refused with
+    /// [`StoreError::LeaseHeld`], naming the holder, while another live process has it. A
+    /// row kept locked by the holder's writes counts as held after three tries. `url` names
+    /// the store in the refusal.
+    pub async fn acquire_or_refuse(
+        &self,
+        conn: &mut AnyConnection,
+        url: &str,
+    ) -> Result<i64, StoreError> {
+        for _ in 0..3 {
+            match self.try_acquire(conn).await? {
+                Attempt::Leader { epoch } => return Ok(epoch),
+                Attempt::Standby {
+                    holder: Some(holder),
+                } => {
+                    return Err(StoreError::LeaseHeld {
+                        url: url.to_owned(),
+                        holder,
+                    });
+                }
+                Attempt::Standby { holder: None } => {}
+            }
+        }
+        match self.current_holder(conn).await? {
+            Some(holder) => Err(StoreError::LeaseHeld {
+                url: url.to_owned(),
+                holder,
+            }),
+            None => Err(StoreError::Conflict(
+                "the store's lease row stayed locked while it was being taken".into(),
+            )),
         }
     }
 

@@ -102,6 +102,13 @@ pub enum StoreError {
         epoch_now: Option<i64>,
         mine: Option<i64>,
     },
+    /// The lease was not renewed within its time (the database unreachable, or this process
+    /// stopped): this process may no longer hold it, so it sends nothing to the APIs.
+    #[error(
+        "this process cannot be sure it still holds the store's lease (epoch {}): not renewed within the lease time, so it sends no write",
+        mine.map_or_else(|| "none".to_owned(), |e| e.to_string())
+    )]
+    LeaseUncertain { mine: Option<i64> },
     /// Another live process holds the PostgreSQL store's lease.
     #[error(
         "the store {url} is in use by another tether writer: {holder}; stop that process or wait for its lease to expire (read-only commands such as `tether status` still work)"

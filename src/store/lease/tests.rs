@@ -328,6 +328,51 @@ async fn a_stalled_fenced_transaction_is_cut_off_and_commits_nothing() {
 }
 
 #[tokio::test]
+async fn a_one_shot_writer_is_refused_naming_the_live_holder() {
+    let Some(db) = Db::new().await else { return };
+    let ttl = Duration::from_secs(600);
+    let (a, b) = (db.lease(ttl), db.lease(ttl));
+    let url = "postgres://db.example/tether";
+    assert_eq!(
+        a.acquire_or_refuse(&mut *db.conn().await, url)
+            .await
+            .unwrap(),
+        1
+    );
+    let err = b
+        .acquire_or_refuse(&mut *db.conn().await, url)
+        .await
+        .unwrap_err();
+    let StoreError::LeaseHeld { holder, .. } = &err else {
+        panic!("expected LeaseHeld, got {err}");
+    };
+    assert_eq!(
+        (holder.pid, holder.epoch),
+        (i64::from(std::process::id()), 1)
+    );
+    let msg = err.to_string();
+    for part in [
+        url.to_owned(),
+        format!("pid {}", std::process::id()),
+        format!("host {}", holder.host),
+        "epoch 1".to_owned(),
+        "read-only commands".to_owned(),
+    ] {
+        assert!(msg.contains(&part), "{msg} lacks {part}");
+    }
+    assert_eq!(b.role(), Role::Standby);
+    // Once the holder releases, the next one-shot writer gets in with a new epoch.
+    a.release(&mut *db.conn().await).await.unwrap();
+    assert_eq!(
+        b.acquire_or_refuse(&mut *db.conn().await, url)
+            .await
+            .unwrap(),
+        2
+    );
+    db.drop_schema().await;
+}
+
+#[tokio::test]
 async fn a_released_lease_is_taken_over_at_once() {
     let Some(db) = Db::new().await else { return };
     let ttl = Duration::from_secs(600);
