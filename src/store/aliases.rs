@@ -9,17 +9,17 @@ use super::{QueryContext, Store, StoreError, parse_system};
 use crate::domain::RecordRef;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// Longest chain followed before the data is declared corrupt.
 const MAX_HOPS: usize = 64;
 
-async fn resolve_in(conn: &mut SqliteConnection, r: &RecordRef) -> Result<RecordRef, StoreError> {
+async fn resolve_in(conn: &mut AnyConnection, r: &RecordRef) -> Result<RecordRef, StoreError> {
     let system = r.system();
     let mut cur = r.id_string();
     for _ in 0..MAX_HOPS {
         let next: Option<String> =
-            sqlx::query_scalar("SELECT survivor_id FROM aliases WHERE system = ? AND old_id = ?")
+            sqlx::query_scalar("SELECT survivor_id FROM aliases WHERE system = $1 AND old_id = $2")
                 .bind(system.as_str())
                 .bind(&cur)
                 .fetch_optional(&mut *conn)
@@ -39,7 +39,7 @@ async fn resolve_in(conn: &mut SqliteConnection, r: &RecordRef) -> Result<Record
 /// Records an alias (with its audit entry) on `conn`, inside the caller's transaction.
 /// Returns whether it was new.
 pub(crate) async fn add_alias_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     merged_away: &RecordRef,
     survivor: &RecordRef,
     actor: &str,
@@ -57,7 +57,7 @@ pub(crate) async fn add_alias_in(
     }
     let system = merged_away.system();
     let existing: Option<String> =
-        sqlx::query_scalar("SELECT survivor_id FROM aliases WHERE system = ? AND old_id = ?")
+        sqlx::query_scalar("SELECT survivor_id FROM aliases WHERE system = $1 AND old_id = $2")
             .bind(system.as_str())
             .bind(merged_away.id_string())
             .fetch_optional(&mut *conn)
@@ -77,14 +77,16 @@ pub(crate) async fn add_alias_in(
             "{survivor} already resolves to {merged_away}: the alias would loop"
         )));
     }
-    sqlx::query("INSERT INTO aliases (system, old_id, survivor_id, merged_at) VALUES (?, ?, ?, ?)")
-        .bind(system.as_str())
-        .bind(merged_away.id_string())
-        .bind(survivor.id_string())
-        .bind(super::ts(at))
-        .execute(&mut *conn)
-        .await
-        .ctx("add an alias")?;
+    sqlx::query(
+        "INSERT INTO aliases (system, old_id, survivor_id, merged_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(system.as_str())
+    .bind(merged_away.id_string())
+    .bind(survivor.id_string())
+    .bind(super::ts(at))
+    .execute(&mut *conn)
+    .await
+    .ctx("add an alias")?;
     append_in(
         &mut *conn,
         &NewAudit {
@@ -121,7 +123,7 @@ impl Store {
 
     /// The record `r` now lives as: itself, or the end of its alias chain.
     pub async fn resolve(&self, r: &RecordRef) -> Result<RecordRef, StoreError> {
-        let mut conn = self.pool().acquire().await.ctx("get a connection")?;
+        let mut conn = self.read().await?;
         resolve_in(&mut conn, r).await
     }
 
@@ -130,7 +132,7 @@ impl Store {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT system, old_id, survivor_id FROM aliases ORDER BY system, merged_at, old_id",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list aliases")?;
         rows.into_iter()

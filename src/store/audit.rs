@@ -7,11 +7,11 @@
 //! quarantine); callers append the rest (e.g. conflict resolutions) with
 //! [`Store::append_audit`]. Must never update or delete an entry.
 
-use super::{QueryContext, Store, StoreError, parse_json, parse_ref, parse_ts, ts};
+use super::{QueryContext, Store, StoreError, parse_json, parse_ref, parse_ts, ts, values_rows};
 use crate::domain::RecordRef;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// An entry to append.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,19 +39,17 @@ pub struct AuditEntry {
 }
 
 /// Appends an entry on a connection that may be inside a caller's transaction.
-pub(crate) async fn append_in(
-    conn: &mut SqliteConnection,
-    e: &NewAudit,
-) -> Result<i64, StoreError> {
-    let id = sqlx::query("INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)")
-        .bind(ts(e.at))
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(e.detail.to_string())
-        .execute(&mut *conn)
-        .await
-        .ctx("append to the audit log")?
-        .last_insert_rowid();
+pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(ts(e.at))
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(e.detail.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .ctx("append to the audit log")?;
     if e.subjects.is_empty() {
         return Ok(id);
     }
@@ -61,19 +59,15 @@ pub(crate) async fn append_in(
         .map(|r| (r.system().as_str(), r.id_string()))
         .collect();
     for chunk in subjects.chunks(1000) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO audit_subjects (audit_id, system, record_id) ",
+        let sql = format!(
+            "INSERT INTO audit_subjects (audit_id, system, record_id) VALUES {} ON CONFLICT DO NOTHING",
+            values_rows(chunk.len(), 3)
         );
-        qb.push_values(chunk, |mut b, (system, record_id)| {
-            b.push_bind(id)
-                .push_bind(*system)
-                .push_bind(record_id.as_str());
-        });
-        qb.push(" ON CONFLICT DO NOTHING");
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .ctx("append to the audit log")?;
+        let mut q = sqlx::query(&sql);
+        for (system, record_id) in chunk {
+            q = q.bind(id).bind(*system).bind(record_id.as_str());
+        }
+        q.execute(&mut *conn).await.ctx("append to the audit log")?;
     }
     Ok(id)
 }
@@ -94,11 +88,11 @@ impl Store {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT l.id, l.at, l.actor, l.action, l.detail
              FROM audit_log l JOIN audit_subjects s ON s.audit_id = l.id
-             WHERE s.system = ? AND s.record_id = ? ORDER BY l.id",
+             WHERE s.system = $1 AND s.record_id = $2 ORDER BY l.id",
         )
         .bind(record.system().as_str())
         .bind(record.id_string())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list the audit log of a record")?;
         self.entries_from(rows).await
@@ -107,10 +101,10 @@ impl Store {
     /// The most recent `limit` entries, newest first.
     pub async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, at, actor, action, detail FROM audit_log ORDER BY id DESC LIMIT ?",
+            "SELECT id, at, actor, action, detail FROM audit_log ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list the audit log")?;
         self.entries_from(rows).await
@@ -120,10 +114,10 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for (id, at, actor, action, detail) in rows {
             let subjects: Vec<(String, String)> = sqlx::query_as(
-                "SELECT system, record_id FROM audit_subjects WHERE audit_id = ? ORDER BY rowid",
+                "SELECT system, record_id FROM audit_subjects WHERE audit_id = $1 ORDER BY rowid",
             )
             .bind(id)
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.read().await?)
             .await
             .ctx("list the audit log")?;
             out.push(AuditEntry {
@@ -200,10 +194,10 @@ mod tests {
             .await
             .unwrap();
         for sql in [
-            "UPDATE audit_log SET actor = 'evil' WHERE id = ?",
-            "DELETE FROM audit_log WHERE id = ?",
-            "UPDATE audit_subjects SET record_id = '2' WHERE audit_id = ?",
-            "DELETE FROM audit_subjects WHERE audit_id = ?",
+            "UPDATE audit_log SET actor = 'evil' WHERE id = $1",
+            "DELETE FROM audit_log WHERE id = $1",
+            "UPDATE audit_subjects SET record_id = '2' WHERE audit_id = $1",
+            "DELETE FROM audit_subjects WHERE audit_id = $1",
         ] {
             let err = sqlx::query(sql)
                 .bind(id)

@@ -7,13 +7,13 @@
 //! because a wrong base silently turns a conflict into an overwrite.
 
 use super::links::LinkId;
-use super::{QueryContext, Store, StoreError, parse_json, ts};
+use super::{QueryContext, Store, StoreError, parse_json, ts, values_rows};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
 pub(crate) async fn set_bases_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     link: LinkId,
     values: &BTreeMap<String, serde_json::Value>,
     at: DateTime<Utc>,
@@ -23,23 +23,21 @@ pub(crate) async fn set_bases_in(
     let rows: Vec<(&String, String)> = values.iter().map(|(f, v)| (f, v.to_string())).collect();
     let at = ts(at);
     for chunk in rows.chunks(200) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO bases (link_id, field, value, updated_at) ",
-        );
-        qb.push_values(chunk, |mut b, (field, value)| {
-            b.push_bind(link.0)
-                .push_bind(field.as_str())
-                .push_bind(value.as_str())
-                .push_bind(at.as_str());
-        });
-        qb.push(
-            " ON CONFLICT (link_id, field) DO UPDATE SET
+        let sql = format!(
+            "INSERT INTO bases (link_id, field, value, updated_at) VALUES {}
+             ON CONFLICT (link_id, field) DO UPDATE SET
                value = excluded.value, updated_at = excluded.updated_at",
+            values_rows(chunk.len(), 4)
         );
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .ctx("set base values")?;
+        let mut q = sqlx::query(&sql);
+        for (field, value) in chunk {
+            q = q
+                .bind(link.0)
+                .bind(field.as_str())
+                .bind(value.as_str())
+                .bind(at.as_str());
+        }
+        q.execute(&mut *conn).await.ctx("set base values")?;
     }
     Ok(())
 }
@@ -51,9 +49,9 @@ impl Store {
         link: LinkId,
     ) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
         let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT field, value FROM bases WHERE link_id = ? ORDER BY field")
+            sqlx::query_as("SELECT field, value FROM bases WHERE link_id = $1 ORDER BY field")
                 .bind(link.0)
-                .fetch_all(self.pool())
+                .fetch_all(&mut *self.read().await?)
                 .await
                 .ctx("read bases")?;
         rows.into_iter()
@@ -70,7 +68,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM links WHERE id = ?")
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM links WHERE id = $1")
             .bind(link.0)
             .fetch_optional(&mut *tx)
             .await
@@ -90,7 +88,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let mut n = 0;
         for f in fields {
-            n += sqlx::query("DELETE FROM bases WHERE link_id = ? AND field = ?")
+            n += sqlx::query("DELETE FROM bases WHERE link_id = $1 AND field = $2")
                 .bind(link.0)
                 .bind(f)
                 .execute(&mut *tx)

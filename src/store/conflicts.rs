@@ -167,8 +167,8 @@ impl Store {
         let mut new = 0;
         for c in held {
             let updated = sqlx::query(
-                "UPDATE held_conflicts SET hubspot_value = ?, gorgias_value = ?, base = ?, last_seen = ?
-                 WHERE hubspot_id = ? AND gorgias_id = ? AND field = ? AND status <> 'closed'",
+                "UPDATE held_conflicts SET hubspot_value = $1, gorgias_value = $2, base = $3, last_seen = $4
+                 WHERE hubspot_id = $5 AND gorgias_id = $6 AND field = $7 AND status <> 'closed'",
             )
             .bind(&c.hubspot_value)
             .bind(&c.gorgias_value)
@@ -187,8 +187,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO held_conflicts (link_id, hubspot_id, gorgias_id, field, hubspot_value,
                    gorgias_value, base, first_seen, last_seen, status)
-                 VALUES ((SELECT id FROM links WHERE hubspot_id = ? AND gorgias_id = ?),
-                   ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+                 VALUES ((SELECT id FROM links WHERE hubspot_id = $1 AND gorgias_id = $2),
+                   $3, $4, $5, $6, $7, $8, $9, $10, 'open')",
             )
             .bind(c.hubspot_id.as_str())
             .bind(c.gorgias_id.get())
@@ -240,8 +240,8 @@ impl Store {
                 "agreed"
             };
             sqlx::query(
-                "UPDATE held_conflicts SET status = 'closed', closed_at = ?, closed_how = ?
-                 WHERE id = ? AND status <> 'closed'",
+                "UPDATE held_conflicts SET status = 'closed', closed_at = $1, closed_how = $2
+                 WHERE id = $3 AND status <> 'closed'",
             )
             .bind(ts(at))
             .bind(how)
@@ -286,7 +286,7 @@ impl Store {
         let rows: Vec<DbRow> = sqlx::query_as(&format!(
             "{SELECT}{filter} ORDER BY first_seen DESC, id DESC"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list held conflicts")?;
         rows.into_iter().map(conflict_from).collect()
@@ -299,12 +299,12 @@ impl Store {
         gorgias: GorgiasId,
     ) -> Result<Vec<HeldConflict>, StoreError> {
         let rows: Vec<DbRow> = sqlx::query_as(&format!(
-            "{SELECT} WHERE status <> 'closed' AND hubspot_id = ? AND gorgias_id = ?
+            "{SELECT} WHERE status <> 'closed' AND hubspot_id = $1 AND gorgias_id = $2
              ORDER BY first_seen, id"
         ))
         .bind(hubspot.as_str())
         .bind(gorgias.get())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("read a pair's held conflicts")?;
         rows.into_iter().map(conflict_from).collect()
@@ -312,9 +312,9 @@ impl Store {
 
     /// One held conflict by id.
     pub async fn conflict(&self, id: ConflictId) -> Result<Option<HeldConflict>, StoreError> {
-        let row: Option<DbRow> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        let row: Option<DbRow> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.read().await?)
             .await
             .ctx("read a held conflict")?;
         row.map(conflict_from).transpose()
@@ -358,8 +358,8 @@ impl Store {
         };
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "UPDATE held_conflicts SET status = 'resolved', take = ?, value = ?, resolved_by = ?,
-               resolved_at = ? WHERE id = ? AND status <> 'closed'",
+            "UPDATE held_conflicts SET status = 'resolved', take = $1, value = $2, resolved_by = $3,
+               resolved_at = $4 WHERE id = $5 AND status <> 'closed'",
         )
         .bind(take)
         .bind(value)

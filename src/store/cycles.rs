@@ -96,12 +96,12 @@ impl Store {
     /// Records the start of a cycle.
     pub async fn start_cycle(&self, at: DateTime<Utc>) -> Result<CycleId, StoreError> {
         let mut tx = self.write_tx().await?;
-        let id = sqlx::query("INSERT INTO cycles (started_at) VALUES (?)")
-            .bind(ts(at))
-            .execute(&mut *tx)
-            .await
-            .ctx("start a cycle")?
-            .last_insert_rowid();
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO cycles (started_at) VALUES ($1) RETURNING id")
+                .bind(ts(at))
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("start a cycle")?;
         tx.commit().await.ctx("commit a cycle start")?;
         Ok(CycleId(id))
     }
@@ -119,8 +119,8 @@ impl Store {
             serde_json::to_string(counts).map_err(|e| StoreError::Conflict(e.to_string()))?;
         let mut tx = self.write_tx().await?;
         let n = sqlx::query(
-            "UPDATE cycles SET finished_at = ?, outcome = ?, counts = ?, error = ?
-             WHERE id = ? AND finished_at IS NULL",
+            "UPDATE cycles SET finished_at = $1, outcome = $2, counts = $3, error = $4
+             WHERE id = $5 AND finished_at IS NULL",
         )
         .bind(ts(at))
         .bind(outcome.as_str())
@@ -146,7 +146,7 @@ impl Store {
             "SELECT id, started_at, finished_at, outcome, counts, error FROM cycles
              ORDER BY id DESC LIMIT 1",
         )
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await
         .ctx("read the last cycle")?;
         row.map(cycle_from).transpose()

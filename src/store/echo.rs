@@ -13,12 +13,12 @@ impl Store {
     ) -> Result<Option<serde_json::Value>, StoreError> {
         let row: Option<(Option<String>,)> = sqlx::query_as(
             "SELECT result FROM outbox
-             WHERE system = ? AND target_id = ? AND status = 'done'
+             WHERE system = $1 AND target_id = $2 AND status = 'done'
              ORDER BY id DESC LIMIT 1",
         )
         .bind(target.system().as_str())
         .bind(target.id_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await
         .ctx("read the last finished write")?;
         Ok(row

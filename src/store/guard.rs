@@ -15,7 +15,7 @@ use super::{QueryContext, StoreError, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use fs4::fs_std::FileExt;
 use serde::Serialize;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -168,11 +168,7 @@ impl WriterGuard {
     }
 
     /// Claims the `writer_lock` row (after migrations created it) and starts the heartbeat.
-    pub(crate) async fn claim_row(
-        &self,
-        pool: &SqlitePool,
-        display: &str,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn claim_row(&self, pool: &AnyPool, display: &str) -> Result<(), StoreError> {
         let now = Utc::now();
         for _ in 0..3 {
             let current: Option<(String, i64, String, String, String)> = sqlx::query_as(
@@ -184,7 +180,7 @@ impl WriterGuard {
             let claimed = match current {
                 None => sqlx::query(
                     "INSERT INTO writer_lock (id, token, pid, host, since, heartbeat)
-                     VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                     VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(&self.token)
                 .bind(i64::from(self.holder.pid))
@@ -213,8 +209,8 @@ impl WriterGuard {
                         });
                     }
                     sqlx::query(
-                        "UPDATE writer_lock SET token = ?, pid = ?, host = ?, since = ?, heartbeat = ?
-                         WHERE id = 1 AND token = ?",
+                        "UPDATE writer_lock SET token = $1, pid = $2, host = $3, since = $4, heartbeat = $5
+                         WHERE id = 1 AND token = $6",
                     )
                     .bind(&self.token)
                     .bind(i64::from(self.holder.pid))
@@ -238,7 +234,7 @@ impl WriterGuard {
         ))
     }
 
-    fn start_heartbeat(&self, pool: SqlitePool) {
+    fn start_heartbeat(&self, pool: AnyPool) {
         let token = self.token.clone();
         let lost = self.lost.clone();
         let task = tokio::spawn(async move {
@@ -258,18 +254,18 @@ impl WriterGuard {
 
     /// Refreshes the row once, as the heartbeat task does; for tests.
     #[cfg(test)]
-    pub(crate) async fn beat_now(&self, pool: &SqlitePool) {
+    pub(crate) async fn beat_now(&self, pool: &AnyPool) {
         beat(pool, &self.token, &self.lost).await;
     }
 
     /// Clears the row (if still ours) and stops the heartbeat. Best effort.
-    pub(crate) async fn release(&self, pool: &SqlitePool) {
+    pub(crate) async fn release(&self, pool: &AnyPool) {
         if let Ok(mut h) = self.heartbeat.lock() {
             if let Some(task) = h.take() {
                 task.abort();
             }
         }
-        let res = sqlx::query("DELETE FROM writer_lock WHERE id = 1 AND token = ?")
+        let res = sqlx::query("DELETE FROM writer_lock WHERE id = 1 AND token = $1")
             .bind(&self.token)
             .execute(pool)
             .await;
@@ -303,8 +299,8 @@ enum Beat {
 
 /// One heartbeat: refresh the row if it is still ours; if another process has taken it,
 /// mark the guard lost (the store then refuses writes).
-async fn beat(pool: &SqlitePool, token: &str, lost: &std::sync::atomic::AtomicBool) -> Beat {
-    let res = sqlx::query("UPDATE writer_lock SET heartbeat = ? WHERE id = 1 AND token = ?")
+async fn beat(pool: &AnyPool, token: &str, lost: &std::sync::atomic::AtomicBool) -> Beat {
+    let res = sqlx::query("UPDATE writer_lock SET heartbeat = $1 WHERE id = 1 AND token = $2")
         .bind(ts(Utc::now()))
         .bind(token)
         .execute(pool)
@@ -331,7 +327,7 @@ async fn beat(pool: &SqlitePool, token: &str, lost: &std::sync::atomic::AtomicBo
 
 /// The writer recorded in the store's `writer_lock` row, with its last heartbeat.
 pub(crate) async fn recorded_writer(
-    pool: &SqlitePool,
+    pool: &AnyPool,
 ) -> Result<Option<(Holder, DateTime<Utc>)>, StoreError> {
     let row: Option<(i64, String, String, String)> =
         sqlx::query_as("SELECT pid, host, since, heartbeat FROM writer_lock WHERE id = 1")

@@ -12,7 +12,7 @@ use crate::domain::{GorgiasId, HubspotId, RecordRef};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
 /// A link's row id.
@@ -70,10 +70,10 @@ fn link_from(row: Row) -> Result<Link, StoreError> {
 }
 
 async fn link_by_hubspot_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &HubspotId,
 ) -> Result<Option<Link>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE hubspot_id = ?"))
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE hubspot_id = $1"))
         .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await
@@ -82,10 +82,10 @@ async fn link_by_hubspot_in(
 }
 
 async fn link_by_gorgias_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: GorgiasId,
 ) -> Result<Option<Link>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE gorgias_id = ?"))
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE gorgias_id = $1"))
         .bind(id.get())
         .fetch_optional(&mut *conn)
         .await
@@ -93,8 +93,8 @@ async fn link_by_gorgias_in(
     row.map(link_from).transpose()
 }
 
-async fn link_in(conn: &mut SqliteConnection, id: LinkId) -> Result<Option<Link>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+async fn link_in(conn: &mut AnyConnection, id: LinkId) -> Result<Option<Link>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
         .bind(id.0)
         .fetch_optional(&mut *conn)
         .await
@@ -105,49 +105,38 @@ async fn link_in(conn: &mut SqliteConnection, id: LinkId) -> Result<Option<Link>
 /// Creates a link with its bases and audit entry on `conn` (inside the caller's
 /// transaction). Refused when either side is already linked.
 pub(crate) async fn create_link_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     hubspot: &HubspotId,
     gorgias: GorgiasId,
     bases: &BTreeMap<String, serde_json::Value>,
     actor: &str,
     at: DateTime<Utc>,
 ) -> Result<Link, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+    // A side is taken (UNIQUE): say which, and with what. Checked before the insert, not
+    // by catching its failure: on PostgreSQL a failed statement aborts the transaction.
+    if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
+        return Err(StoreError::Conflict(format!(
+            "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
+            l.gorgias, l.id
+        )));
+    }
+    if let Some(l) = link_by_gorgias_in(&mut *conn, gorgias).await? {
+        return Err(StoreError::Conflict(format!(
+            "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
+            l.hubspot, l.id
+        )));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(hubspot.as_str())
     .bind(gorgias.get())
     .bind(ts(at))
     .bind(ts(at))
-    .execute(&mut *conn)
-    .await;
-    let id = match inserted {
-        Ok(r) => r.last_insert_rowid(),
-        // A side is taken (UNIQUE): say which, and with what. The failed statement alone
-        // is undone; the caller's transaction goes on to roll back.
-        Err(e)
-            if e.as_database_error()
-                .is_some_and(|d| d.is_unique_violation()) =>
-        {
-            if let Some(l) = link_by_hubspot_in(&mut *conn, hubspot).await? {
-                return Err(StoreError::Conflict(format!(
-                    "HubSpot contact {hubspot} is already linked to Gorgias customer {} ({})",
-                    l.gorgias, l.id
-                )));
-            }
-            if let Some(l) = link_by_gorgias_in(&mut *conn, gorgias).await? {
-                return Err(StoreError::Conflict(format!(
-                    "Gorgias customer {gorgias} is already linked to HubSpot contact {} ({})",
-                    l.hubspot, l.id
-                )));
-            }
-            return Err(StoreError::Query {
-                op: "create a link",
-                source: e,
-            });
-        }
-        Err(e) => return Err(e).ctx("create a link"),
-    };
+    .fetch_one(&mut *conn)
+    .await
+    .ctx("create a link")?;
     set_bases_in(&mut *conn, LinkId(id), bases, at).await?;
     append_in(
         &mut *conn,
@@ -174,7 +163,7 @@ pub(crate) async fn create_link_in(
 
 /// Moves one side of a link onto `new` on `conn` (inside the caller's transaction).
 pub(crate) async fn relink_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: LinkId,
     new: &RecordRef,
     actor: &str,
@@ -198,7 +187,7 @@ pub(crate) async fn relink_in(
     let replaced = old.side(new.system());
     match new {
         RecordRef::Hubspot(h) => {
-            sqlx::query("UPDATE links SET hubspot_id = ?, updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE links SET hubspot_id = $1, updated_at = $2 WHERE id = $3")
                 .bind(h.as_str())
                 .bind(ts(at))
                 .bind(id.0)
@@ -207,7 +196,7 @@ pub(crate) async fn relink_in(
                 .ctx("relink")?;
         }
         RecordRef::Gorgias(g) => {
-            sqlx::query("UPDATE links SET gorgias_id = ?, updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE links SET gorgias_id = $1, updated_at = $2 WHERE id = $3")
                 .bind(g.get())
                 .bind(ts(at))
                 .bind(id.0)
@@ -242,7 +231,7 @@ pub(crate) async fn relink_in(
 /// Removes a link (its bases go with it) with its audit entry on `conn`, inside the
 /// caller's transaction. Returns whether there was such a link.
 pub(crate) async fn remove_link_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: LinkId,
     reason: &str,
     actor: &str,
@@ -251,7 +240,7 @@ pub(crate) async fn remove_link_in(
     let Some(old) = link_in(&mut *conn, id).await? else {
         return Ok(false);
     };
-    sqlx::query("DELETE FROM links WHERE id = ?")
+    sqlx::query("DELETE FROM links WHERE id = $1")
         .bind(id.0)
         .execute(&mut *conn)
         .await
@@ -310,19 +299,19 @@ impl Store {
 
     /// The link with this id.
     pub async fn link(&self, id: LinkId) -> Result<Option<Link>, StoreError> {
-        let mut conn = self.pool().acquire().await.ctx("get a connection")?;
+        let mut conn = self.read().await?;
         link_in(&mut conn, id).await
     }
 
     /// The link whose HubSpot side is `id`.
     pub async fn link_by_hubspot(&self, id: &HubspotId) -> Result<Option<Link>, StoreError> {
-        let mut conn = self.pool().acquire().await.ctx("get a connection")?;
+        let mut conn = self.read().await?;
         link_by_hubspot_in(&mut conn, id).await
     }
 
     /// The link whose Gorgias side is `id`.
     pub async fn link_by_gorgias(&self, id: GorgiasId) -> Result<Option<Link>, StoreError> {
-        let mut conn = self.pool().acquire().await.ctx("get a connection")?;
+        let mut conn = self.read().await?;
         link_by_gorgias_in(&mut conn, id).await
     }
 
@@ -337,7 +326,7 @@ impl Store {
     /// Every link, by id.
     pub async fn links(&self) -> Result<Vec<Link>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY id"))
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.read().await?)
             .await
             .ctx("list links")?;
         rows.into_iter().map(link_from).collect()

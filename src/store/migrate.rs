@@ -31,7 +31,7 @@ impl Store {
         if found > known {
             return Err(StoreError::SchemaTooNew { found, known });
         }
-        MIGRATOR.run(self.pool()).await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 
@@ -40,7 +40,7 @@ impl Store {
         let exists: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         )
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.read().await?)
         .await
         .ctx("read the schema version")?;
         if exists == 0 {
@@ -51,7 +51,7 @@ impl Store {
         }
         let (version, applied): (Option<i64>, i64) =
             sqlx::query_as("SELECT max(version), count(*) FROM _sqlx_migrations WHERE success = 1")
-                .fetch_one(self.pool())
+                .fetch_one(&mut *self.read().await?)
                 .await
                 .ctx("read the schema version")?;
         Ok(SchemaState {

@@ -21,6 +21,7 @@ mod guard;
 mod lease;
 mod links;
 mod migrate;
+mod open;
 mod outbox;
 mod proposals;
 mod quarantine;
@@ -28,6 +29,7 @@ mod records;
 mod snapshots;
 mod status;
 mod support;
+mod tx;
 mod unsettled;
 mod watermarks;
 
@@ -56,12 +58,10 @@ pub use watermarks::Watermark;
 use crate::config::StoreSettings;
 use crate::domain::{IdError, RecordRef, System};
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+#[cfg(test)]
+use open::{Target, target_of};
+use sqlx::AnyPool;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
 
 /// Everything that can go wrong in the store, phrased for the person reading the log.
 #[derive(Debug, thiserror::Error)]
@@ -161,16 +161,27 @@ pub(crate) trait QueryContext<T> {
     fn ctx(self, op: &'static str) -> Result<T, StoreError>;
 }
 
+/// Whether the database refused a write because the store is read-only: SQLite's
+/// `SQLITE_READONLY` (8) and its extended codes (8 + 256 * n) under `query_only`, or
+/// PostgreSQL's `read_only_sql_transaction` (25006) in a `READ ONLY` transaction.
+fn is_read_only_refusal(e: &sqlx::Error) -> bool {
+    let Some(d) = e.as_database_error() else {
+        return false;
+    };
+    let Some(code) = d.code() else {
+        return false;
+    };
+    if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        code.parse::<i64>().is_ok_and(|c| c & 0xff == 8)
+    } else {
+        code == "25006"
+    }
+}
+
 impl<T> QueryContext<T> for Result<T, sqlx::Error> {
     fn ctx(self, op: &'static str) -> Result<T, StoreError> {
         self.map_err(|source| {
-            // SQLITE_READONLY (8) and its extended codes (8 + 256 * n).
-            let readonly = source
-                .as_database_error()
-                .and_then(|d| d.code())
-                .and_then(|c| c.parse::<i64>().ok())
-                .is_some_and(|c| c & 0xff == 8);
-            if readonly {
+            if is_read_only_refusal(&source) {
                 StoreError::ReadOnly { op }
             } else {
                 StoreError::Query { op, source }
@@ -192,35 +203,11 @@ pub enum Mode {
 /// released when the last clone of a writer store is dropped or [`Store::close`] is called.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     mode: Mode,
     url: String,
     path: Option<PathBuf>,
     guard: Option<std::sync::Arc<WriterGuard>>,
-}
-
-/// Where a store URL points.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    Memory,
-    File(PathBuf),
-}
-
-/// Reads a store URL with the configuration's one parser ([`crate::config::StoreUrl`]).
-fn target_of(url: &str) -> Result<Target, StoreError> {
-    use crate::config::{StoreUrl, StoreUrlError};
-    match url.parse::<StoreUrl>() {
-        Ok(StoreUrl::Memory { .. }) => Ok(Target::Memory),
-        Ok(StoreUrl::Sqlite { path, .. }) => Ok(Target::File(path)),
-        Err(e) => Err(StoreError::BadUrl {
-            url: url.to_owned(),
-            reason: match e {
-                StoreUrlError::NotSqlite(_) => "expected sqlite://PATH or sqlite::memory:",
-                StoreUrlError::EmptyPath(_) => "the path is empty",
-            }
-            .to_owned(),
-        }),
-    }
 }
 
 impl Store {
@@ -255,62 +242,12 @@ impl Store {
 
     /// Opens the store at `url` in `mode`; [`Store::open`] and [`Store::open_read_only`]
     /// are the usual ways in.
-    /// Long (about 115 lines): the connect and pool options per target and mode, each a few lines;
-    /// kept together so one can see what a read-only or in-memory store differs in.
     pub async fn open_url(
         url: &str,
         busy_timeout_ms: u64,
         mode: Mode,
     ) -> Result<Store, StoreError> {
-        let target = target_of(url)?;
-        if (mode, &target) == (Mode::ReadOnly, &Target::Memory) {
-            return Err(StoreError::BadUrl {
-                url: url.to_owned(),
-                reason: "an in-memory store lives only inside the process that opened it, so there is nothing to read".into(),
-            });
-        }
-        if let (Mode::ReadOnly, Target::File(p)) = (mode, &target) {
-            if !p.exists() {
-                return Err(StoreError::Missing { path: p.clone() });
-            }
-        }
-        let open_err = |source| StoreError::Open {
-            url: url.to_owned(),
-            source,
-        };
-        let mut options = SqliteConnectOptions::from_str(url)
-            .map_err(open_err)?
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_millis(busy_timeout_ms));
-        let mut pool_options = SqlitePoolOptions::new();
-        match (&target, mode) {
-            (Target::Memory, _) => {
-                // One connection that never closes: the database lives as long as the pool.
-                pool_options = pool_options
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None);
-            }
-            (Target::File(_), Mode::Writer) => {
-                options = options
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal);
-                pool_options = pool_options.max_connections(4);
-            }
-            (Target::File(_), Mode::ReadOnly) => {
-                // `query_only` rather than a read-only file handle: a WAL reader must be able
-                // to create the shared-memory file when no writer is running.
-                options = options.create_if_missing(false).pragma("query_only", "ON");
-                pool_options = pool_options.max_connections(2);
-            }
-        }
-        let pool = pool_options.connect_with(options).await.map_err(open_err)?;
-        let path = match &target {
-            Target::File(p) => Some(p.clone()),
-            Target::Memory => None,
-        };
+        let (pool, path) = open::sqlite_pool(url, busy_timeout_ms, mode).await?;
         let display = path
             .as_deref()
             .map(|p| p.display().to_string())
@@ -338,7 +275,7 @@ impl Store {
                     guard: Some(guard.clone()),
                 };
                 let claimed = match store.migrate().await {
-                    Ok(()) => guard.claim_row(store.pool(), &display).await,
+                    Ok(()) => guard.claim_row(&store.pool, &display).await,
                     Err(e) => Err(e),
                 };
                 if let Err(e) = claimed {
@@ -355,23 +292,33 @@ impl Store {
                     path,
                     guard: None,
                 };
-                let state = store.schema_state().await?;
-                let known = latest_version();
-                if state.version > known {
-                    return Err(StoreError::SchemaTooNew {
-                        found: state.version,
-                        known,
-                    });
-                }
-                if state.version < known {
-                    return Err(StoreError::SchemaTooOld {
-                        found: state.version,
-                        known,
-                    });
+                if let Err(e) = store.check_schema_is_current().await {
+                    store.pool.close().await;
+                    return Err(e);
                 }
                 Ok(store)
             }
         }
+    }
+
+    /// Refuses a store whose schema is not exactly the one this binary knows (a reader
+    /// never migrates).
+    async fn check_schema_is_current(&self) -> Result<(), StoreError> {
+        let state = self.schema_state().await?;
+        let known = latest_version();
+        if state.version > known {
+            return Err(StoreError::SchemaTooNew {
+                found: state.version,
+                known,
+            });
+        }
+        if state.version < known {
+            return Err(StoreError::SchemaTooOld {
+                found: state.version,
+                known,
+            });
+        }
+        Ok(())
     }
 
     /// Releases the writer guard (clears its row, stops its heartbeat) and closes the pool,
@@ -404,24 +351,28 @@ impl Store {
         self.guard.as_deref()
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    /// The pool itself, for tests that inspect SQLite directly.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
 
-    /// Begins a write transaction that takes SQLite's write lock at once (`BEGIN
-    /// IMMEDIATE`), so that concurrent tasks of the writer queue on the busy timeout instead
-    /// of failing when a read transaction cannot be upgraded.
-    pub(crate) async fn write_tx(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        if self.guard.as_ref().is_some_and(|g| g.is_lost()) {
-            return Err(StoreError::GuardLost);
-        }
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .ctx("begin a write transaction")
-    }
+/// Numbered placeholders for a multi-row `VALUES` list: `($1, $2), ($3, $4)` for two rows of
+/// two columns. Only placeholders are formatted into SQL; every value is bound.
+pub(crate) fn values_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `n` numbered placeholders from `$first`, comma-separated (for `IN (...)` lists).
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Formats a time the way every store column holds it: RFC 3339, UTC, microseconds, `Z`,
@@ -495,6 +446,7 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::sqlite::SqlitePool;
 
     #[test]
     fn urls_name_memory_or_a_file() {
@@ -664,7 +616,7 @@ mod tests {
         let now = ts(Utc::now());
         sqlx::query(
             "INSERT INTO writer_lock (id, token, pid, host, since, heartbeat)
-             VALUES (1, 'other', 4242, 'elsewhere', ?, ?)",
+             VALUES (1, 'other', 4242, 'elsewhere', $1, $2)",
         )
         .bind(&now)
         .bind(&now)

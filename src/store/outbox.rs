@@ -19,7 +19,7 @@ use crate::domain::{GorgiasId, HubspotId, RecordRef, System};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
 /// An outbox row id.
@@ -233,7 +233,7 @@ fn item_from(r: Row) -> Result<OutboxItem, StoreError> {
 
 #[allow(clippy::too_many_arguments)]
 async fn finish_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: OutboxId,
     to: OutboxStatus,
     result: Option<&serde_json::Value>,
@@ -242,7 +242,7 @@ async fn finish_in(
     actor: &str,
     at: DateTime<Utc>,
 ) -> Result<Completion, StoreError> {
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
         .bind(id.0)
         .fetch_optional(&mut *conn)
         .await
@@ -270,8 +270,8 @@ async fn finish_in(
         _ => ("failed", "write.failed"),
     };
     sqlx::query(
-        "UPDATE outbox SET status = ?, result = ?, last_error = coalesce(?, last_error),
-             finished_at = ? WHERE id = ?",
+        "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error),
+             finished_at = $4 WHERE id = $5",
     )
     .bind(status)
     .bind(result.map(serde_json::Value::to_string))
@@ -310,7 +310,7 @@ async fn finish_in(
                 bases,
             } => links.push(create_link_in(&mut *conn, hubspot, *gorgias, bases, actor, at).await?),
             FollowUp::SetBases { link, bases } => {
-                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM links WHERE id = ?")
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM links WHERE id = $1")
                     .bind(link.0)
                     .fetch_optional(&mut *conn)
                     .await
@@ -373,7 +373,7 @@ impl Store {
         for w in writes {
             inserted += sqlx::query(
                 "INSERT INTO outbox (idempotency_key, system, op, target_id, payload, enqueued_at)
-                 VALUES (?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (idempotency_key) DO NOTHING",
             )
             .bind(&w.idempotency_key)
@@ -394,10 +394,10 @@ impl Store {
     /// Pending writes, oldest first, at most `limit`.
     pub async fn pending_writes(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "{SELECT} WHERE status = 'pending' ORDER BY id LIMIT ?"
+            "{SELECT} WHERE status = 'pending' ORDER BY id LIMIT $1"
         ))
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list pending writes")?;
         rows.into_iter().map(item_from).collect()
@@ -405,9 +405,9 @@ impl Store {
 
     /// A write by id.
     pub async fn outbox_item(&self, id: OutboxId) -> Result<Option<OutboxItem>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.read().await?)
             .await
             .ctx("read a write")?;
         row.map(item_from).transpose()
@@ -415,9 +415,9 @@ impl Store {
 
     /// A write by idempotency key.
     pub async fn outbox_by_key(&self, key: &str) -> Result<Option<OutboxItem>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE idempotency_key = ?"))
+        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE idempotency_key = $1"))
             .bind(key)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.read().await?)
             .await
             .ctx("read a write")?;
         row.map(item_from).transpose()
@@ -433,8 +433,8 @@ impl Store {
     ) -> Result<u32, StoreError> {
         let mut tx = self.write_tx().await?;
         let n: Option<i64> = sqlx::query_scalar(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, last_attempt_at = ?
-             WHERE id = ? AND status = 'pending' RETURNING attempts",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, last_attempt_at = $2
+             WHERE id = $3 AND status = 'pending' RETURNING attempts",
         )
         .bind(error)
         .bind(ts(at))

@@ -138,7 +138,7 @@ fn proposal_from(r: Row) -> Result<Proposal, StoreError> {
     })
 }
 
-const PAIR_WHERE: &str = "a_system = ? AND a_id = ? AND b_system = ? AND b_id = ?";
+const PAIR_WHERE: &str = "a_system = $1 AND a_id = $2 AND b_system = $3 AND b_id = $4";
 
 impl Store {
     /// Proposes a pair for review, unless it is already pending (then refreshed) or was
@@ -172,7 +172,7 @@ impl Store {
         }
         let outcome = if let Some((id, _)) = existing.first() {
             sqlx::query(
-                "UPDATE proposals SET score = ?, explanation = ?, snapshot = ? WHERE id = ?",
+                "UPDATE proposals SET score = $1, explanation = $2, snapshot = $3 WHERE id = $4",
             )
             .bind(score)
             .bind(explanation.to_string())
@@ -185,7 +185,7 @@ impl Store {
         } else {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO proposals (a_system, a_id, b_system, b_id, score, explanation,
-                   snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                   snapshot, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             )
             .bind(pair.a.system().as_str())
             .bind(pair.a.id_string())
@@ -206,9 +206,9 @@ impl Store {
 
     /// A proposal by id.
     pub async fn proposal(&self, id: ProposalId) -> Result<Option<Proposal>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.read().await?)
             .await
             .ctx("read a proposal")?;
         row.map(proposal_from).transpose()
@@ -217,10 +217,10 @@ impl Store {
     /// Pending proposals, highest score first (then oldest), at most `limit`.
     pub async fn pending_proposals(&self, limit: u32) -> Result<Vec<Proposal>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "{SELECT} WHERE status = 'pending' ORDER BY score DESC, id LIMIT ?"
+            "{SELECT} WHERE status = 'pending' ORDER BY score DESC, id LIMIT $1"
         ))
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list pending proposals")?;
         rows.into_iter().map(proposal_from).collect()
@@ -231,7 +231,7 @@ impl Store {
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "{SELECT} WHERE status = 'approved' ORDER BY decided_at, id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list approved proposals")?;
         rows.into_iter().map(proposal_from).collect()
@@ -248,7 +248,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Proposal, StoreError> {
         let mut tx = self.write_tx().await?;
-        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
             .bind(id.0)
             .fetch_optional(&mut *tx)
             .await
@@ -273,8 +273,8 @@ impl Store {
             Decision::Reject => ("rejected", "proposal.rejected", ProposalStatus::Rejected),
         };
         sqlx::query(
-            "UPDATE proposals SET status = ?, decided_at = ?, decided_by = ?, reason = ?
-             WHERE id = ?",
+            "UPDATE proposals SET status = $1, decided_at = $2, decided_by = $3, reason = $4
+             WHERE id = $5",
         )
         .bind(status)
         .bind(ts(at))
@@ -314,7 +314,7 @@ impl Store {
         .bind(pair.a.id_string())
         .bind(pair.b.system().as_str())
         .bind(pair.b.id_string())
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.read().await?)
         .await
         .ctx("look up a rejection")?;
         Ok(n > 0)

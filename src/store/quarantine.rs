@@ -44,7 +44,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO quarantine (system, record_id, reason, detail, since) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO quarantine (system, record_id, reason, detail, since) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (system, record_id) DO UPDATE SET
                reason = excluded.reason, detail = excluded.detail",
         )
@@ -78,11 +78,11 @@ impl Store {
     ) -> Result<Option<QuarantineEntry>, StoreError> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT system, record_id, reason, detail, since FROM quarantine
-             WHERE system = ? AND record_id = ?",
+             WHERE system = $1 AND record_id = $2",
         )
         .bind(record.system().as_str())
         .bind(record.id_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await
         .ctx("read quarantine")?;
         row.map(entry_from).transpose()
@@ -94,7 +94,7 @@ impl Store {
             "SELECT system, record_id, reason, detail, since FROM quarantine
              ORDER BY since, system, record_id",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list quarantine")?;
         rows.into_iter().map(entry_from).collect()
@@ -109,7 +109,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query("DELETE FROM quarantine WHERE system = ? AND record_id = ?")
+        let n = sqlx::query("DELETE FROM quarantine WHERE system = $1 AND record_id = $2")
             .bind(record.system().as_str())
             .bind(record.id_string())
             .execute(&mut *tx)

@@ -5,10 +5,10 @@
 //! Owns `records_seen` and `record_keys`. Must never store a record's full content: only
 //! what is needed to notice change and to find candidates.
 
-use super::{QueryContext, Store, StoreError, parse_ref, parse_ts, ts};
+use super::{QueryContext, Store, StoreError, parse_ref, parse_ts, ts, values_rows};
 use crate::domain::{Email, RecordRef, System};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// What the store remembers of one record it has seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,12 +58,12 @@ fn seen_from(row: Row, keys: Vec<String>) -> Result<RecordSeen, StoreError> {
     })
 }
 
-async fn upsert_seen_in(conn: &mut SqliteConnection, r: &RecordSeen) -> Result<(), StoreError> {
+async fn upsert_seen_in(conn: &mut AnyConnection, r: &RecordSeen) -> Result<(), StoreError> {
     let system = r.record.system().as_str();
     let id = r.record.id_string();
     sqlx::query(
         "INSERT INTO records_seen (system, record_id, email, updated_at, content_hash, seen_at)
-             VALUES (?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (system, record_id) DO UPDATE SET
                email = excluded.email, updated_at = excluded.updated_at,
                content_hash = excluded.content_hash, seen_at = excluded.seen_at",
@@ -77,26 +77,22 @@ async fn upsert_seen_in(conn: &mut SqliteConnection, r: &RecordSeen) -> Result<(
     .execute(&mut *conn)
     .await
     .ctx("record a seen record")?;
-    sqlx::query("DELETE FROM record_keys WHERE system = ? AND record_id = ?")
+    sqlx::query("DELETE FROM record_keys WHERE system = $1 AND record_id = $2")
         .bind(system)
         .bind(&id)
         .execute(&mut *conn)
         .await
         .ctx("replace a record's keys")?;
     for chunk in r.keys.chunks(1000) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO record_keys (system, record_id, key) ",
+        let sql = format!(
+            "INSERT INTO record_keys (system, record_id, key) VALUES {} ON CONFLICT DO NOTHING",
+            values_rows(chunk.len(), 3)
         );
-        qb.push_values(chunk, |mut b, key| {
-            b.push_bind(system)
-                .push_bind(id.as_str())
-                .push_bind(key.as_str());
-        });
-        qb.push(" ON CONFLICT DO NOTHING");
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .ctx("replace a record's keys")?;
+        let mut q = sqlx::query(&sql);
+        for key in chunk {
+            q = q.bind(system).bind(id.as_str()).bind(key.as_str());
+        }
+        q.execute(&mut *conn).await.ctx("replace a record's keys")?;
     }
     Ok(())
 }
@@ -122,11 +118,11 @@ impl Store {
     pub async fn record_seen(&self, record: &RecordRef) -> Result<Option<RecordSeen>, StoreError> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT system, record_id, email, updated_at, content_hash, seen_at
-             FROM records_seen WHERE system = ? AND record_id = ?",
+             FROM records_seen WHERE system = $1 AND record_id = $2",
         )
         .bind(record.system().as_str())
         .bind(record.id_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await
         .ctx("read a seen record")?;
         match row {
@@ -139,9 +135,9 @@ impl Store {
     /// HubSpot first.
     pub async fn records_with_key(&self, key: &str) -> Result<Vec<RecordRef>, StoreError> {
         let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT system, record_id FROM record_keys WHERE key = ?")
+            sqlx::query_as("SELECT system, record_id FROM record_keys WHERE key = $1")
                 .bind(key)
-                .fetch_all(self.pool())
+                .fetch_all(&mut *self.read().await?)
                 .await
                 .ctx("find records by key")?;
         sorted_refs(&rows)
@@ -150,9 +146,9 @@ impl Store {
     /// The seen records whose primary e-mail is `email`, in both systems, HubSpot first.
     pub async fn records_with_email(&self, email: &Email) -> Result<Vec<RecordRef>, StoreError> {
         let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT system, record_id FROM records_seen WHERE email = ?")
+            sqlx::query_as("SELECT system, record_id FROM records_seen WHERE email = $1")
                 .bind(email.as_str())
-                .fetch_all(self.pool())
+                .fetch_all(&mut *self.read().await?)
                 .await
                 .ctx("find records by e-mail")?;
         sorted_refs(&rows)
@@ -162,17 +158,17 @@ impl Store {
     pub async fn seen_records(&self, system: System) -> Result<Vec<RecordSeen>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT system, record_id, email, updated_at, content_hash, seen_at
-             FROM records_seen WHERE system = ? ORDER BY record_id",
+             FROM records_seen WHERE system = $1 ORDER BY record_id",
         )
         .bind(system.as_str())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list seen records")?;
         let keys: Vec<(String, String)> = sqlx::query_as(
-            "SELECT record_id, key FROM record_keys WHERE system = ? ORDER BY record_id, key",
+            "SELECT record_id, key FROM record_keys WHERE system = $1 ORDER BY record_id, key",
         )
         .bind(system.as_str())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list seen records' keys")?;
         let mut by_id: std::collections::HashMap<String, Vec<String>> =
@@ -195,7 +191,7 @@ impl Store {
     /// whether it was known.
     pub async fn forget_record_seen(&self, record: &RecordRef) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query("DELETE FROM records_seen WHERE system = ? AND record_id = ?")
+        let n = sqlx::query("DELETE FROM records_seen WHERE system = $1 AND record_id = $2")
             .bind(record.system().as_str())
             .bind(record.id_string())
             .execute(&mut *tx)
@@ -209,11 +205,11 @@ impl Store {
     async fn record_from_row(&self, row: Row) -> Result<RecordSeen, StoreError> {
         let (system, id, email, updated_at, content_hash, seen_at) = row;
         let keys: Vec<String> = sqlx::query_scalar(
-            "SELECT key FROM record_keys WHERE system = ? AND record_id = ? ORDER BY key",
+            "SELECT key FROM record_keys WHERE system = $1 AND record_id = $2 ORDER BY key",
         )
         .bind(&system)
         .bind(&id)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("read a record's keys")?;
         seen_from((system, id, email, updated_at, content_hash, seen_at), keys)

@@ -57,7 +57,7 @@ impl Store {
         for (record, snapshot) in snapshots {
             sqlx::query(
                 "INSERT INTO record_snapshots (system, record_id, snapshot, seen_at)
-                 VALUES (?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4)
                  ON CONFLICT (system, record_id) DO UPDATE SET
                    snapshot = excluded.snapshot, seen_at = excluded.seen_at",
             )
@@ -79,7 +79,7 @@ impl Store {
             "SELECT system, record_id, snapshot, seen_at FROM record_snapshots
              ORDER BY system DESC, record_id",
         )
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list snapshots")?;
         let mut out = rows
@@ -99,7 +99,7 @@ impl Store {
     /// Forgets a record's snapshot (it was deleted or merged away).
     pub async fn forget_snapshot(&self, record: &RecordRef) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM record_snapshots WHERE system = ? AND record_id = ?")
+        sqlx::query("DELETE FROM record_snapshots WHERE system = $1 AND record_id = $2")
             .bind(record.system().as_str())
             .bind(record.id_string())
             .execute(&mut *tx)
@@ -116,13 +116,14 @@ impl Store {
         since: Option<DateTime<Utc>>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.write_tx().await?;
-        let id: i64 =
-            sqlx::query_scalar("INSERT INTO scans (started_at, since) VALUES (?, ?) RETURNING id")
-                .bind(ts(started_at))
-                .bind(since.map(ts))
-                .fetch_one(&mut *tx)
-                .await
-                .ctx("begin a scan")?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO scans (started_at, since) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(ts(started_at))
+        .bind(since.map(ts))
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("begin a scan")?;
         tx.commit().await.ctx("commit a scan start")?;
         Ok(id)
     }
@@ -138,8 +139,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "UPDATE scans SET finished_at = ?, records = ?, candidates = ?, proposed = ?
-             WHERE id = ?",
+            "UPDATE scans SET finished_at = $1, records = $2, candidates = $3, proposed = $4
+             WHERE id = $5",
         )
         .bind(ts(finished_at))
         .bind(records)
@@ -157,10 +158,10 @@ impl Store {
     pub async fn scans(&self, limit: u32) -> Result<Vec<Scan>, StoreError> {
         let rows: Vec<ScanRow> = sqlx::query_as(
             "SELECT id, started_at, since, finished_at, records, candidates, proposed
-             FROM scans ORDER BY id DESC LIMIT ?",
+             FROM scans ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("list scans")?;
         rows.into_iter().map(scan_from).collect()

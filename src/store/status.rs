@@ -64,7 +64,7 @@ impl Store {
                (SELECT count(*) FROM unsettled WHERE dismissed_at IS NULL),
                (SELECT count(*) FROM unsettled WHERE dismissed_at IS NOT NULL)",
         )
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.read().await?)
         .await
         .ctx("count rows")?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
@@ -92,7 +92,7 @@ impl Store {
             counts: self.counts().await?,
             watermarks: self.watermarks().await?,
             last_cycle: self.last_cycle().await?,
-            writer: recorded_writer(self.pool())
+            writer: recorded_writer(&self.pool)
                 .await?
                 .map(|(holder, heartbeat)| RecordedWriter { holder, heartbeat }),
         })

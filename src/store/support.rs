@@ -11,7 +11,7 @@ use super::{QueryContext, Store, StoreError, parse_ts, ts};
 use crate::domain::{GorgiasId, HubspotId};
 use crate::support::{Change, SurveyFacts, TicketFacts};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Longest merge chain followed.
@@ -76,7 +76,7 @@ fn opt_ts(what: &'static str, s: Option<String>) -> Result<Option<DateTime<Utc>>
     s.map(|s| parse_ts(what, &s)).transpose()
 }
 
-async fn merges_in(conn: &mut SqliteConnection) -> Result<BTreeMap<i64, i64>, StoreError> {
+async fn merges_in(conn: &mut AnyConnection) -> Result<BTreeMap<i64, i64>, StoreError> {
     let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT from_id, into_id FROM support_merges")
         .fetch_all(&mut *conn)
         .await
@@ -97,12 +97,12 @@ fn resolve(merges: &BTreeMap<i64, i64>, c: i64) -> i64 {
 
 /// The customers owning the surveys of `ticket` (as the ledger's survey owner).
 async fn survey_owners_of_ticket(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ticket: i64,
 ) -> Result<Vec<i64>, StoreError> {
     sqlx::query_scalar(
         "SELECT COALESCE(t.customer_id, s.customer_id) FROM support_surveys s \
-         LEFT JOIN support_tickets t ON t.id = s.ticket_id WHERE s.ticket_id = ?",
+         LEFT JOIN support_tickets t ON t.id = s.ticket_id WHERE s.ticket_id = $1",
     )
     .bind(ticket)
     .fetch_all(&mut *conn)
@@ -111,26 +111,27 @@ async fn survey_owners_of_ticket(
 }
 
 async fn survey_owner(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ticket: i64,
     customer: i64,
 ) -> Result<i64, StoreError> {
-    let t: Option<i64> = sqlx::query_scalar("SELECT customer_id FROM support_tickets WHERE id = ?")
-        .bind(ticket)
-        .fetch_optional(&mut *conn)
-        .await
-        .ctx("read a survey's ticket")?;
+    let t: Option<i64> =
+        sqlx::query_scalar("SELECT customer_id FROM support_tickets WHERE id = $1")
+            .bind(ticket)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("read a survey's ticket")?;
     Ok(t.unwrap_or(customer))
 }
 
 async fn apply_ticket(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     merges: &BTreeMap<i64, i64>,
     t: &TicketFacts,
     affected: &mut BTreeSet<i64>,
 ) -> Result<(), StoreError> {
     let old: Option<(i64, String)> =
-        sqlx::query_as("SELECT customer_id, updated_at FROM support_tickets WHERE id = ?")
+        sqlx::query_as("SELECT customer_id, updated_at FROM support_tickets WHERE id = $1")
             .bind(t.id)
             .fetch_optional(&mut *conn)
             .await
@@ -145,9 +146,15 @@ async fn apply_ticket(
     affected.extend(old.map(|(c, _)| c));
     affected.insert(customer);
     sqlx::query(
-        "INSERT OR REPLACE INTO support_tickets (id, customer_id, status, channel, subject, \
+        "INSERT INTO support_tickets (id, customer_id, status, channel, subject, \
          created_at, updated_at, closed_at, last_message_at, spam, trashed, messages_count) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, \
+         status = excluded.status, channel = excluded.channel, subject = excluded.subject, \
+         created_at = excluded.created_at, updated_at = excluded.updated_at, \
+         closed_at = excluded.closed_at, last_message_at = excluded.last_message_at, \
+         spam = excluded.spam, trashed = excluded.trashed, \
+         messages_count = excluded.messages_count",
     )
     .bind(t.id)
     .bind(customer)
@@ -158,8 +165,8 @@ async fn apply_ticket(
     .bind(ts(t.updated_datetime))
     .bind(t.closed_datetime.map(ts))
     .bind(t.last_message_datetime.map(ts))
-    .bind(t.spam)
-    .bind(t.trashed)
+    .bind(i64::from(t.spam))
+    .bind(i64::from(t.trashed))
     .bind(i64::from(t.messages_count))
     .execute(&mut *conn)
     .await
@@ -168,13 +175,13 @@ async fn apply_ticket(
 }
 
 async fn apply_survey(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     merges: &BTreeMap<i64, i64>,
     s: &SurveyFacts,
     affected: &mut BTreeSet<i64>,
 ) -> Result<(), StoreError> {
     let old: Option<(i64, i64, Option<i64>)> =
-        sqlx::query_as("SELECT ticket_id, customer_id, score FROM support_surveys WHERE id = ?")
+        sqlx::query_as("SELECT ticket_id, customer_id, score FROM support_surveys WHERE id = $1")
             .bind(s.id)
             .fetch_optional(&mut *conn)
             .await
@@ -188,8 +195,11 @@ async fn apply_survey(
     let customer = resolve(merges, s.customer_id);
     affected.insert(survey_owner(conn, s.ticket_id, customer).await?);
     sqlx::query(
-        "INSERT OR REPLACE INTO support_surveys (id, ticket_id, customer_id, score, scored_at, \
-         created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO support_surveys (id, ticket_id, customer_id, score, scored_at, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET ticket_id = excluded.ticket_id, \
+         customer_id = excluded.customer_id, score = excluded.score, \
+         scored_at = excluded.scored_at, created_at = excluded.created_at",
     )
     .bind(s.id)
     .bind(s.ticket_id)
@@ -204,7 +214,7 @@ async fn apply_survey(
 }
 
 async fn apply_merge(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     merges: &mut BTreeMap<i64, i64>,
     from: i64,
     into: i64,
@@ -215,7 +225,7 @@ async fn apply_merge(
     if into == from || merges.contains_key(&from) {
         return Ok(());
     }
-    sqlx::query("INSERT INTO support_merges (from_id, into_id, at) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO support_merges (from_id, into_id, at) VALUES ($1, $2, $3)")
         .bind(from)
         .bind(into)
         .bind(ts(now))
@@ -225,7 +235,7 @@ async fn apply_merge(
     merges.insert(from, into);
     for table in ["support_tickets", "support_surveys"] {
         sqlx::query(&format!(
-            "UPDATE {table} SET customer_id = ? WHERE customer_id = ?"
+            "UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"
         ))
         .bind(into)
         .bind(from)
@@ -249,8 +259,9 @@ struct TicketRow {
     updated_at: String,
     closed_at: Option<String>,
     last_message_at: Option<String>,
-    spam: bool,
-    trashed: bool,
+    /// 0 or 1 (booleans are integers in both backends).
+    spam: i64,
+    trashed: i64,
     messages_count: i64,
 }
 
@@ -266,8 +277,8 @@ impl TicketRow {
             updated_datetime: parse_ts("ticket updated_at", &self.updated_at)?,
             closed_datetime: opt_ts("ticket closed_at", self.closed_at)?,
             last_message_datetime: opt_ts("ticket last_message_at", self.last_message_at)?,
-            spam: self.spam,
-            trashed: self.trashed,
+            spam: self.spam != 0,
+            trashed: self.trashed != 0,
             messages_count: u32::try_from(self.messages_count)
                 .map_err(|e| corrupt("ticket messages_count", e))?,
         })
@@ -280,7 +291,8 @@ struct FeedRow {
     at: Option<String>,
     tie_break: Option<String>,
     cursor: Option<String>,
-    done: bool,
+    /// 0 or 1.
+    done: i64,
     pages: i64,
     items: i64,
 }
@@ -340,12 +352,15 @@ impl Store {
             }
         }
         for c in &affected {
-            sqlx::query("INSERT OR IGNORE INTO support_dirty (customer_id, since) VALUES (?, ?)")
-                .bind(c)
-                .bind(ts(now))
-                .execute(&mut *tx)
-                .await
-                .ctx("mark a roll-up owed")?;
+            sqlx::query(
+                "INSERT INTO support_dirty (customer_id, since) VALUES ($1, $2) \
+                 ON CONFLICT (customer_id) DO NOTHING",
+            )
+            .bind(c)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .ctx("mark a roll-up owed")?;
         }
         tx.commit().await.ctx("commit support changes")?;
         affected
@@ -357,10 +372,10 @@ impl Store {
     /// Customers whose roll-up is owed to HubSpot, oldest first, at most `limit`.
     pub async fn support_owed(&self, limit: u32) -> Result<Vec<GorgiasId>, StoreError> {
         let rows: Vec<i64> = sqlx::query_scalar(
-            "SELECT customer_id FROM support_dirty ORDER BY since, customer_id LIMIT ?",
+            "SELECT customer_id FROM support_dirty ORDER BY since, customer_id LIMIT $1",
         )
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.read().await?)
         .await
         .ctx("read owed roll-ups")?;
         rows.into_iter().map(|c| gid("owed roll-up", c)).collect()
@@ -375,12 +390,12 @@ impl Store {
             .iter()
             .map(|c| (*c, CustomerFacts::default()))
             .collect();
-        let mut conn = self.pool().acquire().await.ctx("read support facts")?;
+        let mut conn = self.read().await?;
         for c in customers {
             let rows: Vec<TicketRow> = sqlx::query_as(
                 "SELECT id, customer_id, status, channel, subject, created_at, updated_at, \
                  closed_at, last_message_at, spam, trashed, messages_count FROM support_tickets \
-                 WHERE customer_id = ? ORDER BY id",
+                 WHERE customer_id = $1 ORDER BY id",
             )
             .bind(c.get())
             .fetch_all(&mut *conn)
@@ -389,7 +404,7 @@ impl Store {
             let surveys: Vec<SurveyRow> = sqlx::query_as(
                 "SELECT s.id, s.ticket_id, s.customer_id, s.score, s.scored_at, s.created_at \
                  FROM support_surveys s LEFT JOIN support_tickets t ON t.id = s.ticket_id \
-                 WHERE COALESCE(t.customer_id, s.customer_id) = ? ORDER BY s.id",
+                 WHERE COALESCE(t.customer_id, s.customer_id) = $1 ORDER BY s.id",
             )
             .bind(c.get())
             .fetch_all(&mut *conn)
@@ -414,10 +429,10 @@ impl Store {
         contacts: &[HubspotId],
     ) -> Result<BTreeMap<HubspotId, BTreeMap<String, String>>, StoreError> {
         let mut out: BTreeMap<HubspotId, BTreeMap<String, String>> = BTreeMap::new();
-        let mut conn = self.pool().acquire().await.ctx("read written roll-ups")?;
+        let mut conn = self.read().await?;
         for c in contacts {
             let rows: Vec<(String, String)> =
-                sqlx::query_as("SELECT property, value FROM support_written WHERE hubspot_id = ?")
+                sqlx::query_as("SELECT property, value FROM support_written WHERE hubspot_id = $1")
                     .bind(c.as_str())
                     .fetch_all(&mut *conn)
                     .await
@@ -439,8 +454,9 @@ impl Store {
         for (contact, props) in written {
             for (p, v) in props {
                 sqlx::query(
-                    "INSERT OR REPLACE INTO support_written (hubspot_id, property, value, written_at) \
-                     VALUES (?, ?, ?, ?)",
+                    "INSERT INTO support_written (hubspot_id, property, value, written_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (hubspot_id, property) DO UPDATE \
+                     SET value = excluded.value, written_at = excluded.written_at",
                 )
                 .bind(contact.as_str())
                 .bind(p)
@@ -452,7 +468,7 @@ impl Store {
             }
         }
         for c in customers {
-            sqlx::query("DELETE FROM support_dirty WHERE customer_id = ?")
+            sqlx::query("DELETE FROM support_dirty WHERE customer_id = $1")
                 .bind(c.get())
                 .execute(&mut *tx)
                 .await
@@ -464,10 +480,10 @@ impl Store {
     /// Where `feed` stands (the default when it has never been read).
     pub async fn support_feed(&self, feed: SupportFeed) -> Result<FeedPosition, StoreError> {
         let row: Option<FeedRow> = sqlx::query_as(
-            "SELECT at, tie_break, cursor, done, pages, items FROM support_feeds WHERE feed = ?",
+            "SELECT at, tie_break, cursor, done, pages, items FROM support_feeds WHERE feed = $1",
         )
         .bind(feed.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.read().await?)
         .await
         .ctx("read a support feed")?;
         let Some(FeedRow {
@@ -485,7 +501,7 @@ impl Store {
             at: opt_ts("support feed at", at)?,
             tie_break,
             cursor,
-            done,
+            done: done != 0,
             pages: u64::try_from(pages).unwrap_or(0),
             items: u64::try_from(items).unwrap_or(0),
         })
@@ -500,14 +516,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT OR REPLACE INTO support_feeds (feed, at, tie_break, cursor, done, pages, items, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO support_feeds (feed, at, tie_break, cursor, done, pages, items, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (feed) DO UPDATE SET \
+             at = excluded.at, tie_break = excluded.tie_break, cursor = excluded.cursor, \
+             done = excluded.done, pages = excluded.pages, items = excluded.items, \
+             updated_at = excluded.updated_at",
         )
         .bind(feed.as_str())
         .bind(pos.at.map(ts))
         .bind(&pos.tie_break)
         .bind(&pos.cursor)
-        .bind(pos.done)
+        .bind(i64::from(pos.done))
         .bind(i64::try_from(pos.pages).unwrap_or(i64::MAX))
         .bind(i64::try_from(pos.items).unwrap_or(i64::MAX))
         .bind(ts(now))

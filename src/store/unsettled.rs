@@ -241,35 +241,35 @@ impl Store {
             match &filter {
                 UnsettledFilter::All => {
                     sqlx::query_as(&format!("{SELECT}{order}"))
-                        .fetch_all(self.pool())
+                        .fetch_all(&mut *self.read().await?)
                         .await
                 }
                 UnsettledFilter::Open => {
                     sqlx::query_as(&format!("{SELECT} WHERE dismissed_at IS NULL{order}"))
-                        .fetch_all(self.pool())
+                        .fetch_all(&mut *self.read().await?)
                         .await
                 }
                 UnsettledFilter::Due(at) => {
                     sqlx::query_as(&format!(
-                        "{SELECT} WHERE dismissed_at IS NULL AND next_retry_at <= ?{order}"
+                        "{SELECT} WHERE dismissed_at IS NULL AND next_retry_at <= $1{order}"
                     ))
                     .bind(ts(*at))
-                    .fetch_all(self.pool())
+                    .fetch_all(&mut *self.read().await?)
                     .await
                 }
                 UnsettledFilter::Record(r) => sqlx::query_as(&format!(
-                    "{SELECT} WHERE dismissed_at IS NULL AND system = ? AND record_id = ?{order}"
+                    "{SELECT} WHERE dismissed_at IS NULL AND system = $1 AND record_id = $2{order}"
                 ))
                 .bind(r.system().as_str())
                 .bind(r.id_string())
-                .fetch_all(self.pool())
+                .fetch_all(&mut *self.read().await?)
                 .await,
                 UnsettledFilter::Ids(ids) => {
                     let mut out = vec![];
                     for id in ids {
-                        let r: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+                        let r: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
                             .bind(id.0)
-                            .fetch_optional(self.pool())
+                            .fetch_optional(&mut *self.read().await?)
                             .await
                             .ctx("read an unsettled record")?;
                         out.extend(r);
@@ -282,12 +282,12 @@ impl Store {
     }
 
     async fn unsettled_one(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut sqlx::AnyConnection,
         record: &RecordRef,
         target: System,
     ) -> Result<Option<Unsettled>, StoreError> {
         let r: Option<Row> = sqlx::query_as(&format!(
-            "{SELECT} WHERE system = ? AND record_id = ? AND target = ?"
+            "{SELECT} WHERE system = $1 AND record_id = $2 AND target = $3"
         ))
         .bind(record.system().as_str())
         .bind(record.id_string())
@@ -318,7 +318,7 @@ impl Store {
         let before = Self::unsettled_one(&mut tx, &r.record, r.target).await?;
         let (attempts, streak, first) = match &before {
             Some(u) if u.dismissed.is_none() => {
-                let streak: i64 = sqlx::query_scalar("SELECT streak FROM unsettled WHERE id = ?")
+                let streak: i64 = sqlx::query_scalar("SELECT streak FROM unsettled WHERE id = $1")
                     .bind(u.id.0)
                     .fetch_one(&mut *tx)
                     .await
@@ -335,7 +335,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO unsettled (system, record_id, target, op, class, reason, attempts, streak,
                  first_failed_at, last_failed_at, next_retry_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (system, record_id, target) DO UPDATE SET
                op = excluded.op, class = excluded.class, reason = excluded.reason,
                attempts = excluded.attempts, streak = excluded.streak,
@@ -397,7 +397,7 @@ impl Store {
     /// [`Store::settle_unsettled`] inside the caller's transaction (e.g. the one that marks
     /// the successful write done: `FollowUp::Settle`).
     pub(super) async fn settle_in(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut sqlx::AnyConnection,
         record: &RecordRef,
         target: Option<System>,
         why: &str,
@@ -412,7 +412,7 @@ impl Store {
             let Some(u) = Self::unsettled_one(&mut *conn, record, t).await? else {
                 continue;
             };
-            sqlx::query("DELETE FROM unsettled WHERE id = ?")
+            sqlx::query("DELETE FROM unsettled WHERE id = $1")
                 .bind(u.id.0)
                 .execute(&mut *conn)
                 .await
@@ -453,9 +453,9 @@ impl Store {
         let mut tx = self.write_tx().await?;
         for u in &items {
             sqlx::query(
-                "UPDATE unsettled SET next_retry_at = ?, streak = 0,
+                "UPDATE unsettled SET next_retry_at = $1, streak = 0,
                    dismissed_at = NULL, dismissed_by = NULL, dismiss_reason = NULL
-                 WHERE id = ?",
+                 WHERE id = $2",
             )
             .bind(ts(at))
             .bind(u.id.0)
@@ -493,7 +493,7 @@ impl Store {
             .ok_or_else(not_found)?;
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "UPDATE unsettled SET dismissed_at = ?, dismissed_by = ?, dismiss_reason = ? WHERE id = ?",
+            "UPDATE unsettled SET dismissed_at = $1, dismissed_by = $2, dismiss_reason = $3 WHERE id = $4",
         )
         .bind(ts(at))
         .bind(actor)
@@ -516,9 +516,9 @@ impl Store {
 
     /// A value kept under `key` in `store_meta`.
     pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT value FROM store_meta WHERE key = ?")
+        sqlx::query_scalar("SELECT value FROM store_meta WHERE key = $1")
             .bind(key)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.read().await?)
             .await
             .ctx("read a store value")
     }
@@ -527,7 +527,7 @@ impl Store {
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO store_meta (key, value) VALUES (?, ?)
+            "INSERT INTO store_meta (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(key)

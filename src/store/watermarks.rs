@@ -43,9 +43,9 @@ impl Store {
     /// The watermark of `system`, if a cycle has set one.
     pub async fn watermark(&self, system: System) -> Result<Option<Watermark>, StoreError> {
         let row: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT at, tie_break FROM watermarks WHERE system = ?")
+            sqlx::query_as("SELECT at, tie_break FROM watermarks WHERE system = $1")
                 .bind(system.as_str())
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *self.read().await?)
                 .await
                 .ctx("read a watermark")?;
         row.map(|(at, tie_break)| {
@@ -61,7 +61,7 @@ impl Store {
     pub async fn watermarks(&self) -> Result<BTreeMap<System, Watermark>, StoreError> {
         let rows: Vec<(String, String, Option<String>)> =
             sqlx::query_as("SELECT system, at, tie_break FROM watermarks ORDER BY system")
-                .fetch_all(self.pool())
+                .fetch_all(&mut *self.read().await?)
                 .await
                 .ctx("read watermarks")?;
         rows.into_iter()
@@ -87,7 +87,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let cur: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT at, tie_break FROM watermarks WHERE system = ?")
+            sqlx::query_as("SELECT at, tie_break FROM watermarks WHERE system = $1")
                 .bind(system.as_str())
                 .fetch_optional(&mut *tx)
                 .await
@@ -120,13 +120,13 @@ impl Store {
 }
 
 async fn write_watermark(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     system: System,
     to: &Watermark,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO watermarks (system, at, tie_break, updated_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO watermarks (system, at, tie_break, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (system) DO UPDATE SET
            at = excluded.at, tie_break = excluded.tie_break, updated_at = excluded.updated_at",
     )
