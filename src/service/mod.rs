@@ -180,8 +180,10 @@ mod tests {
     #[test]
     fn a_standby_is_ready_while_its_store_reads() {
         let limit = Duration::from_secs(300);
-        let mut s = CycleState::default();
-        s.last_outcome = Some(CycleOutcome::Failed);
+        let s = CycleState {
+            last_outcome: Some(CycleOutcome::Failed),
+            ..CycleState::default()
+        };
         // It runs no cycle: neither staleness nor the last cycle's outcome counts.
         let r = super::readiness(&s, true, Role::Standby, t(0), limit, t(10_000));
         assert_eq!(r, Ok(()));

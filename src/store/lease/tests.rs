@@ -145,11 +145,11 @@ async fn two_leases_race_and_one_wins() {
     let (ra, rb) = tokio::join!(
         async {
             let mut c = ca;
-            a.try_acquire(&mut *c).await.unwrap()
+            a.try_acquire(&mut c).await.unwrap()
         },
         async {
             let mut c = cb;
-            b.try_acquire(&mut *c).await.unwrap()
+            b.try_acquire(&mut c).await.unwrap()
         }
     );
     let (winner, loser, lost) = match (&ra, &rb) {
@@ -271,7 +271,7 @@ async fn a_takeover_waits_for_an_in_flight_fenced_transaction() {
     // A takeover already waiting when a commits gets the lease right after.
     let waiting = {
         let (b, mut conn) = (b.clone(), db.conn().await);
-        tokio::spawn(async move { b.try_acquire(&mut *conn).await.unwrap() })
+        tokio::spawn(async move { b.try_acquire(&mut conn).await.unwrap() })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     tx.commit().await.unwrap();
