@@ -156,9 +156,10 @@ pub async fn store_check(loaded: &Loaded) -> Check {
         Ok(store) => {
             let check = match store.schema_state().await {
                 Ok(state) => {
-                    let place = match store.path() {
-                        Some(p) => p.display().to_string(),
-                        None => "in memory (nothing persists between runs)".into(),
+                    let place = match (store.path(), store.schema()) {
+                        (Some(p), _) => p.display().to_string(),
+                        (None, Some(schema)) => format!("{} (schema {schema})", store.url()),
+                        (None, None) => "in memory (nothing persists between runs)".into(),
                     };
                     Check::new(
                         name,

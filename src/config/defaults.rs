@@ -18,6 +18,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("store.url", "sqlite://tether.db"),
     ("store.busy_timeout_ms", "5000"),
     ("store.lease_seconds", "15"),
+    ("connection.name", "default"),
     ("mappings.dir", "mappings"),
     ("schedule.cron", "0 */5 * * * *"),
     ("server.listen", "127.0.0.1:8080"),

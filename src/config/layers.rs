@@ -3,7 +3,10 @@
 //! Must never check a value's meaning (that is `validate.rs`) nor touch the network.
 
 use super::validate::validate;
-use super::{ConfigError, DEFAULT_CONFIG_FILE, DEFAULTS, ENV_PREFIX, ENV_SEPARATOR, Settings};
+use super::{
+    ConfigError, ConnectionName, DEFAULT_CONFIG_FILE, DEFAULTS, ENV_PREFIX, ENV_SEPARATOR,
+    Settings, StoreUrl,
+};
 use crate::connectors::hubspot::ApiVersion;
 use std::path::{Path, PathBuf};
 
@@ -152,9 +155,13 @@ pub fn load(sources: Sources) -> Result<Loaded, ConfigError> {
         .build()
         .map_err(|e| ConfigError::Other(e.to_string()))?;
 
-    let settings: Settings = cfg
+    let mut settings: Settings = cfg
         .try_deserialize()
         .map_err(|e| describe_deserialize_error(&e.to_string(), &sources, table.as_ref()))?;
+    // A PostgreSQL store works in the schema of this process's connection.
+    if let StoreUrl::Postgres { connection, .. } = &mut settings.store.url {
+        *connection = settings.connection.name.clone();
+    }
     let loaded = Loaded {
         settings,
         sources,
@@ -211,7 +218,11 @@ fn describe_deserialize_error(
 /// What a key expects, for the keys whose text is parsed into a typed value.
 const EXPECTED: &[(&str, &str)] = &[
     ("hubspot.base_url", "an http:// or https:// URL"),
-    ("store.url", "sqlite://PATH or sqlite::memory:"),
+    (
+        "store.url",
+        "sqlite://PATH, sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+    ),
+    ("connection.name", ConnectionName::EXPECTED),
     (
         "schedule.cron",
         "six or seven fields: sec min hour day-of-month month day-of-week [year], e.g. \"0 */5 * * * *\"",

@@ -19,7 +19,9 @@ mod validate;
 
 pub use defaults::DEFAULTS;
 pub use layers::{Loaded, Origin, Sources, load};
-pub use typed::{CronSchedule, HttpUrl, SettingValue, StoreUrl, StoreUrlError};
+pub use typed::{
+    ConnectionName, CronSchedule, HttpUrl, SettingValue, StoreUrl, StoreUrlError, redact_password,
+};
 
 /// The prefix of every environment variable tether reads.
 pub const ENV_PREFIX: &str = "TETHER";
@@ -34,6 +36,7 @@ pub struct Settings {
     pub hubspot: HubspotSettings,
     pub gorgias: GorgiasSettings,
     pub store: StoreSettings,
+    pub connection: ConnectionSettings,
     pub mappings: MappingsSettings,
     pub schedule: ScheduleSettings,
     pub server: ServerSettings,
@@ -81,7 +84,9 @@ pub struct GorgiasSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
-    /// `sqlite://PATH` (created when missing) or `sqlite::memory:`.
+    /// `sqlite://PATH` (created when missing), `sqlite::memory:`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (the connection's schema is created
+    /// when missing).
     #[serde(with = "typed")]
     pub url: StoreUrl,
     /// How long a writer waits for a lock held by a reader before failing.
@@ -96,6 +101,17 @@ impl StoreSettings {
     pub fn lease_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.lease_seconds)
     }
+}
+
+/// Which sync connection this process serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSettings {
+    /// `connection.name` (default `default`): keys every row of a PostgreSQL store (one
+    /// schema `tether_<name>` per connection), so one database serves many brands. A
+    /// SQLite file holds one connection; the name is not used there.
+    #[serde(with = "typed")]
+    pub name: ConnectionName,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

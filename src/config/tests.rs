@@ -151,7 +151,8 @@ fn bad_urls_regions_and_addresses_are_refused() {
         ("TETHER__HUBSPOT__BASE_URL", "not a url", "hubspot.base_url"),
         ("TETHER__SYNC__DEFAULT_REGION", "ZZ", "sync.default_region"),
         ("TETHER__SERVER__LISTEN", "localhost", "server.listen"),
-        ("TETHER__STORE__URL", "postgres://x", "store.url"),
+        ("TETHER__STORE__URL", "mysql://x", "store.url"),
+        ("TETHER__CONNECTION__NAME", "Brand-A", "connection.name"),
     ] {
         let err = load(Sources {
             file: None,
@@ -308,9 +309,15 @@ fn typed_values_are_parsed_once_and_refusals_name_key_origin_and_expectation() {
         ),
         (
             "TETHER__STORE__URL",
-            "postgres://x",
+            "mysql://x",
             "store.url",
             "sqlite://PATH",
+        ),
+        (
+            "TETHER__CONNECTION__NAME",
+            "brand a",
+            "connection.name",
+            "^[a-z][a-z0-9_]{0,39}$",
         ),
     ] {
         let err = load(Sources {
@@ -361,4 +368,36 @@ fn each_default_has_one_source() {
         built_in.matching.auto_merge_threshold
     );
     assert_eq!(proposals.auto_merge_cap, built_in.matching.auto_merge_cap);
+}
+
+#[test]
+fn a_postgres_store_works_in_the_schema_of_connection_name() {
+    let l = load(Sources {
+        file: None,
+        env: env(&[
+            (
+                "TETHER__STORE__URL",
+                "postgres://tether:s3cret@db:5432/tether",
+            ),
+            ("TETHER__CONNECTION__NAME", "brand_a"),
+        ]),
+    })
+    .unwrap();
+    assert_eq!(l.settings.connection.name.as_str(), "brand_a");
+    let StoreUrl::Postgres { connection, url } = &l.settings.store.url else {
+        panic!("{:?}", l.settings.store.url);
+    };
+    assert_eq!(connection.schema(), "tether_brand_a");
+    assert_eq!(url, "postgres://tether:s3cret@db:5432/tether");
+    // The password never shows.
+    assert!(!format!("{:?}", l.settings).contains("s3cret"));
+    assert!(!l.settings.store.url.to_string().contains("s3cret"));
+    // The default connection, and SQLite ignores the name.
+    let l = load(Sources {
+        file: None,
+        env: env(&[]),
+    })
+    .unwrap();
+    assert_eq!(l.settings.connection.name.as_str(), "default");
+    assert!(matches!(l.settings.store.url, StoreUrl::Sqlite { .. }));
 }

@@ -145,51 +145,171 @@ impl SettingValue for HttpUrl {
     }
 }
 
-/// Where the state store lives. SQLite today; a `Postgres` variant can be added beside it
-/// (DESIGN.md, section 8).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The name of the sync connection this process serves (`connection.name`): one PostgreSQL
+/// database holds many connections, each in its own schema `tether_<name>`. Lower-case
+/// ASCII letters, digits and `_`, starting with a letter, at most 40 characters, so that
+/// the schema name derived from it is always a plain SQL identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionName(String);
+
+impl ConnectionName {
+    /// What a connection name must look like, for error messages.
+    pub const EXPECTED: &'static str =
+        "a lower-case name matching ^[a-z][a-z0-9_]{0,39}$, e.g. default or brand_a";
+
+    /// The name, validated: `^[a-z][a-z0-9_]{0,39}$`.
+    pub fn new(name: &str) -> Result<ConnectionName, String> {
+        let mut chars = name.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if first_ok && rest_ok && name.len() <= 40 {
+            Ok(ConnectionName(name.to_owned()))
+        } else {
+            Err(format!("{name:?} is not a connection name"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The PostgreSQL schema holding this connection's tables: `tether_<name>`. Safe to
+    /// place in SQL as an identifier (validated above); nothing else ever is.
+    pub fn schema(&self) -> String {
+        format!("tether_{}", self.0)
+    }
+}
+
+impl Default for ConnectionName {
+    fn default() -> Self {
+        ConnectionName("default".to_owned())
+    }
+}
+
+impl fmt::Display for ConnectionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl SettingValue for ConnectionName {
+    fn parse_setting(text: &str) -> Result<Self, String> {
+        ConnectionName::new(text)
+    }
+    fn setting_text(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// Where the state store lives: a SQLite file (the default, one connection per file), in
+/// memory, or a PostgreSQL database shared by several replicas and connections. Shown
+/// (`Display`, `Debug`) without its password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreUrl {
     /// `sqlite://PATH` (created when missing); `url` keeps any `?query` parameters.
     Sqlite { path: PathBuf, url: String },
     /// `sqlite::memory:` (or `?mode=memory`): nothing persists between runs.
     Memory { url: String },
+    /// `postgres://…` or `postgresql://…`. `connection` is the `connection.name` whose
+    /// schema the store works in: the configuration loader sets it from that key (it is
+    /// `default` for a URL parsed on its own).
+    Postgres {
+        url: String,
+        connection: ConnectionName,
+    },
 }
 
 impl StoreUrl {
-    /// The URL as written, for the database driver.
+    /// The URL as written, for the database driver. May hold a password: show
+    /// [`StoreUrl::redacted`] instead.
     pub fn as_str(&self) -> &str {
         match self {
             StoreUrl::Sqlite { url, .. } | StoreUrl::Memory { url } => url,
+            StoreUrl::Postgres { url, .. } => url,
         }
     }
 
-    /// The database file, or `None` in memory.
+    /// The URL with any password replaced by `***`, for logs, errors and status output.
+    pub fn redacted(&self) -> String {
+        match self {
+            StoreUrl::Postgres { url, .. } => redact_password(url),
+            _ => self.as_str().to_owned(),
+        }
+    }
+
+    /// The database file, or `None` in memory or on PostgreSQL.
     pub fn path(&self) -> Option<&Path> {
         match self {
             StoreUrl::Sqlite { path, .. } => Some(path),
-            StoreUrl::Memory { .. } => None,
+            StoreUrl::Memory { .. } | StoreUrl::Postgres { .. } => None,
+        }
+    }
+}
+
+/// `url` with its password (if any) replaced by `***`.
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Unparseable: keep only the scheme, in case the rest holds a secret.
+        Err(_) => format!("{}://…", url.split("://").next().unwrap_or("?")),
+    }
+}
+
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Sqlite { path, url } => f
+                .debug_struct("Sqlite")
+                .field("path", path)
+                .field("url", url)
+                .finish(),
+            StoreUrl::Memory { url } => f.debug_struct("Memory").field("url", url).finish(),
+            StoreUrl::Postgres { url, connection } => f
+                .debug_struct("Postgres")
+                .field("url", &redact_password(url))
+                .field("connection", connection)
+                .finish(),
         }
     }
 }
 
 impl fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.redacted())
     }
 }
 
 /// Why a text is not a store URL: the problem alone (the caller names the key or the URL).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreUrlError {
-    #[error("{0:?} is not a SQLite URL")]
+    #[error("{0:?} is not a SQLite or PostgreSQL URL")]
     NotSqlite(String),
     #[error("{0:?} names no file (the path is empty)")]
     EmptyPath(String),
+    #[error("{0} is not a PostgreSQL URL ({1})")]
+    BadPostgres(String, String),
 }
 
 impl FromStr for StoreUrl {
     type Err = StoreUrlError;
     fn from_str(url: &str) -> Result<Self, StoreUrlError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // No host is allowed: the driver then uses `?host=` or the local socket.
+            return match url::Url::parse(url) {
+                Ok(_) => Ok(StoreUrl::Postgres {
+                    url: url.to_owned(),
+                    connection: ConnectionName::default(),
+                }),
+                Err(e) => Err(StoreUrlError::BadPostgres(
+                    redact_password(url),
+                    e.to_string(),
+                )),
+            };
+        }
         let rest = url
             .strip_prefix("sqlite:")
             .ok_or_else(|| StoreUrlError::NotSqlite(url.to_owned()))?;
@@ -235,13 +355,50 @@ mod tests {
             );
         }
         assert_eq!(
-            "postgres://x".parse::<StoreUrl>(),
-            Err(StoreUrlError::NotSqlite("postgres://x".into()))
+            "mysql://x".parse::<StoreUrl>(),
+            Err(StoreUrlError::NotSqlite("mysql://x".into()))
         );
+        for pg in ["postgres://u:pw@db:5432/tether", "postgresql://db/tether"] {
+            let u: StoreUrl = pg.parse().unwrap();
+            assert!(
+                matches!(&u, StoreUrl::Postgres { connection, .. } if connection.as_str() == "default"),
+                "{pg}"
+            );
+            assert_eq!(u.as_str(), pg);
+            assert_eq!(u.path(), None);
+            assert!(!u.to_string().contains("pw"), "{u}");
+            assert!(!format!("{u:?}").contains("pw"), "{u:?}");
+        }
+        assert!(matches!(
+            "postgres://u:s3cret@[::1/x".parse::<StoreUrl>(),
+            Err(StoreUrlError::BadPostgres(shown, _)) if !shown.contains("s3cret")
+        ));
         assert!(matches!(
             "sqlite://".parse::<StoreUrl>(),
             Err(StoreUrlError::EmptyPath(_))
         ));
+    }
+
+    #[test]
+    fn connection_names_are_plain_identifiers() {
+        for good in ["default", "brand_a", "a", "b2", &"x".repeat(40)] {
+            let n = ConnectionName::new(good).unwrap();
+            assert_eq!(n.schema(), format!("tether_{good}"));
+        }
+        for bad in [
+            "",
+            "A",
+            "1a",
+            "_a",
+            "brand-a",
+            "brand a",
+            "é",
+            "a;drop",
+            &"x".repeat(41),
+        ] {
+            assert!(ConnectionName::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(ConnectionName::default().as_str(), "default");
     }
 
     #[test]

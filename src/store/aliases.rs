@@ -156,9 +156,7 @@ mod tests {
         RecordRef::Hubspot(hs(id))
     }
 
-    #[tokio::test]
-    async fn aliases_resolve_through_chains_and_refuse_loops() {
-        let s = mem().await;
+    async fn aliases_resolve_through_chains_and_refuse_loops(s: Store) {
         assert_eq!(s.resolve(&h("1")).await.unwrap(), h("1"));
         assert!(s.add_alias(&h("1"), &h("2"), "sync", t(1)).await.unwrap());
         assert!(!s.add_alias(&h("1"), &h("2"), "sync", t(1)).await.unwrap());
@@ -193,4 +191,6 @@ mod tests {
         );
         assert_eq!(s.audit_for(&h("2")).await.unwrap().len(), 2);
     }
+
+    conformance!(aliases_resolve_through_chains_and_refuse_loops);
 }

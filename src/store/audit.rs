@@ -53,19 +53,29 @@ pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<
     if e.subjects.is_empty() {
         return Ok(id);
     }
-    let subjects: Vec<(&'static str, String)> = e
+    // Each with its place in the entry (`position`), which is the order they list in.
+    let subjects: Vec<(i64, &'static str, String)> = e
         .subjects
         .iter()
-        .map(|r| (r.system().as_str(), r.id_string()))
+        .enumerate()
+        .map(|(i, r)| {
+            let position = i64::try_from(i).unwrap_or(i64::MAX);
+            (position, r.system().as_str(), r.id_string())
+        })
         .collect();
     for chunk in subjects.chunks(1000) {
         let sql = format!(
-            "INSERT INTO audit_subjects (audit_id, system, record_id) VALUES {} ON CONFLICT DO NOTHING",
-            values_rows(chunk.len(), 3)
+            "INSERT INTO audit_subjects (audit_id, system, record_id, position) VALUES {} \
+             ON CONFLICT DO NOTHING",
+            values_rows(chunk.len(), 4)
         );
         let mut q = sqlx::query(&sql);
-        for (system, record_id) in chunk {
-            q = q.bind(id).bind(*system).bind(record_id.as_str());
+        for (position, system, record_id) in chunk {
+            q = q
+                .bind(id)
+                .bind(*system)
+                .bind(record_id.as_str())
+                .bind(*position);
         }
         q.execute(&mut *conn).await.ctx("append to the audit log")?;
     }
@@ -114,7 +124,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for (id, at, actor, action, detail) in rows {
             let subjects: Vec<(String, String)> = sqlx::query_as(
-                "SELECT system, record_id FROM audit_subjects WHERE audit_id = $1 ORDER BY rowid",
+                "SELECT system, record_id FROM audit_subjects WHERE audit_id = $1 ORDER BY position",
             )
             .bind(id)
             .fetch_all(&mut *self.read().await?)
@@ -142,9 +152,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[tokio::test]
-    async fn entries_round_trip_and_list_by_record() {
-        let s = mem().await;
+    async fn entries_round_trip_and_list_by_record(s: Store) {
         let h = RecordRef::Hubspot(hs("5"));
         let g = RecordRef::Gorgias(gg(9));
         let e1 = NewAudit {
@@ -156,7 +164,7 @@ mod tests {
         };
         let e2 = NewAudit {
             at: t(2),
-            actor: NASTY.into(),
+            actor: nasty(&s).into(),
             action: "note".into(),
             subjects: vec![g.clone()],
             detail: json!(null),
@@ -173,16 +181,14 @@ mod tests {
             for_g.iter().map(|e| e.id).collect::<Vec<_>>(),
             vec![id1, id2]
         );
-        assert_eq!(for_g[1].actor, NASTY);
+        assert_eq!(for_g[1].actor, nasty(&s));
         assert_eq!(for_g[1].at, t(2));
         let recent = s.recent_audit(1).await.unwrap();
         assert_eq!(recent.len(), 1);
         assert_eq!(recent[0].id, id2);
     }
 
-    #[tokio::test]
-    async fn audit_rows_cannot_be_updated_or_deleted() {
-        let s = mem().await;
+    async fn audit_rows_cannot_be_updated_or_deleted(s: Store) {
         let id = s
             .append_audit(&NewAudit {
                 at: t(1),
@@ -199,9 +205,11 @@ mod tests {
             "UPDATE audit_subjects SET record_id = '2' WHERE audit_id = $1",
             "DELETE FROM audit_subjects WHERE audit_id = $1",
         ] {
+            // Each in its own transaction: on PostgreSQL a failed statement ends it.
+            let mut tx = s.write_tx().await.unwrap();
             let err = sqlx::query(sql)
                 .bind(id)
-                .execute(s.pool())
+                .execute(&mut *tx)
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("append-only"), "{sql}: {err}");
@@ -210,4 +218,9 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].actor, "sync");
     }
+
+    conformance!(
+        entries_round_trip_and_list_by_record,
+        audit_rows_cannot_be_updated_or_deleted
+    );
 }

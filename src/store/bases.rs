@@ -107,9 +107,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[tokio::test]
-    async fn bases_merge_by_field_and_round_trip_any_json() {
-        let s = mem().await;
+    async fn bases_merge_by_field_and_round_trip_any_json(s: Store) {
         let l = s
             .create_link(&hs("1"), gg(1), &BTreeMap::new(), "sync", t(0))
             .await
@@ -143,4 +141,6 @@ mod tests {
         assert!(s.remove_link(l.id, "test", "sync", t(4)).await.unwrap());
         assert!(s.bases(l.id).await.unwrap().is_empty());
     }
+
+    conformance!(bases_merge_by_field_and_round_trip_any_json);
 }

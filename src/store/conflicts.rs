@@ -395,7 +395,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{gg, hs, mem, t};
+    use super::super::test_support::{conformance, gg, hs, t};
     use super::*;
 
     fn seen(field: &str, h: &str, g: &str) -> SeenConflict {
@@ -409,9 +409,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_held_conflict_is_kept_up_to_date_then_resolved_and_closed() {
-        let s = mem().await;
+    async fn a_held_conflict_is_kept_up_to_date_then_resolved_and_closed(s: Store) {
         assert_eq!(
             s.hold_conflicts(&[seen("note", "a", "b")], t(1))
                 .await
@@ -470,9 +468,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn an_unknown_conflict_cannot_be_resolved() {
-        let s = mem().await;
+    async fn an_unknown_conflict_cannot_be_resolved(s: Store) {
         let e = s
             .resolve_conflict(
                 ConflictId(42),
@@ -484,9 +480,7 @@ mod tests {
         assert!(matches!(e, Err(StoreError::NotFound { .. })), "{e:?}");
     }
 
-    #[tokio::test]
-    async fn a_conflict_whose_sides_agree_again_closes_as_agreed() {
-        let s = mem().await;
+    async fn a_conflict_whose_sides_agree_again_closes_as_agreed(s: Store) {
         s.hold_conflicts(&[seen("note", "a", "b")], t(1))
             .await
             .unwrap();
@@ -506,4 +500,10 @@ mod tests {
             .unwrap();
         assert!(none.is_empty());
     }
+
+    conformance!(
+        a_held_conflict_is_kept_up_to_date_then_resolved_and_closed,
+        an_unknown_conflict_cannot_be_resolved,
+        a_conflict_whose_sides_agree_again_closes_as_agreed
+    );
 }

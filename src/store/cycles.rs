@@ -158,16 +158,14 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
 
-    #[tokio::test]
-    async fn cycles_start_finish_and_report_the_last() {
-        let s = mem().await;
+    async fn cycles_start_finish_and_report_the_last(s: Store) {
         assert_eq!(s.last_cycle().await.unwrap(), None);
         let a = s.start_cycle(t(1)).await.unwrap();
         let counts = BTreeMap::from([
             ("created".to_owned(), 3u64),
             ("read.hubspot".to_owned(), 120),
         ]);
-        s.finish_cycle(a, CycleOutcome::Partial, &counts, Some(NASTY), t(2))
+        s.finish_cycle(a, CycleOutcome::Partial, &counts, Some(nasty(&s)), t(2))
             .await
             .unwrap();
         let last = s.last_cycle().await.unwrap().unwrap();
@@ -179,7 +177,7 @@ mod tests {
                 finished_at: Some(t(2)),
                 outcome: Some(CycleOutcome::Partial),
                 counts,
-                error: Some(NASTY.into()),
+                error: Some(nasty(&s).into()),
             }
         );
         assert!(matches!(
@@ -194,4 +192,6 @@ mod tests {
         assert_eq!(running.outcome, None);
         assert!(running.counts.is_empty());
     }
+
+    conformance!(cycles_start_finish_and_report_the_last);
 }

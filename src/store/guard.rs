@@ -327,11 +327,11 @@ async fn beat(pool: &AnyPool, token: &str, lost: &std::sync::atomic::AtomicBool)
 
 /// The writer recorded in the store's `writer_lock` row, with its last heartbeat.
 pub(crate) async fn recorded_writer(
-    pool: &AnyPool,
+    conn: &mut sqlx::AnyConnection,
 ) -> Result<Option<(Holder, DateTime<Utc>)>, StoreError> {
     let row: Option<(i64, String, String, String)> =
         sqlx::query_as("SELECT pid, host, since, heartbeat FROM writer_lock WHERE id = 1")
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await
             .ctx("read the writer lock")?;
     row.map(|(pid, host, since, hb)| {

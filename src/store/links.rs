@@ -377,9 +377,7 @@ mod tests {
         ])
     }
 
-    #[tokio::test]
-    async fn links_round_trip_by_either_side_with_bases() {
-        let s = mem().await;
+    async fn links_round_trip_by_either_side_with_bases(s: Store) {
         let l = s
             .create_link(&hs("11"), gg(22), &bases(), "sync", t(1))
             .await
@@ -399,9 +397,7 @@ mod tests {
         assert_eq!(audit[0].action, "link.created");
     }
 
-    #[tokio::test]
-    async fn a_batch_of_links_is_all_or_nothing() {
-        let s = mem().await;
+    async fn a_batch_of_links_is_all_or_nothing(s: Store) {
         let new = |h: &str, g: i64| NewLink {
             hubspot: hs(h),
             gorgias: gg(g),
@@ -421,9 +417,7 @@ mod tests {
         assert_eq!(s.bases(made[1].id).await.unwrap(), bases());
     }
 
-    #[tokio::test]
-    async fn each_side_is_in_at_most_one_link() {
-        let s = mem().await;
+    async fn each_side_is_in_at_most_one_link(s: Store) {
         s.create_link(&hs("11"), gg(22), &bases(), "sync", t(1))
             .await
             .unwrap();
@@ -444,9 +438,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn relink_follows_a_merge_and_keeps_bases() {
-        let s = mem().await;
+    async fn relink_follows_a_merge_and_keeps_bases(s: Store) {
         let l = s
             .create_link(&hs("11"), gg(22), &bases(), "sync", t(1))
             .await
@@ -497,4 +489,11 @@ mod tests {
         );
         assert_eq!(s.link_by_hubspot(&hs("99")).await.unwrap(), None);
     }
+
+    conformance!(
+        links_round_trip_by_either_side_with_bases,
+        a_batch_of_links_is_all_or_nothing,
+        each_side_is_in_at_most_one_link,
+        relink_follows_a_merge_and_keeps_bases
+    );
 }

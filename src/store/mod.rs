@@ -21,7 +21,8 @@ mod guard;
 mod lease;
 mod links;
 mod migrate;
-mod open;
+mod open_postgres;
+mod open_sqlite;
 mod outbox;
 mod proposals;
 mod quarantine;
@@ -55,11 +56,12 @@ pub use unsettled::{
 };
 pub use watermarks::Watermark;
 
-use crate::config::StoreSettings;
+use crate::config::{StoreSettings, StoreUrl};
 use crate::domain::{IdError, RecordRef, System};
+use crate::secret::Secret;
 use chrono::{DateTime, SecondsFormat, Utc};
 #[cfg(test)]
-use open::{Target, target_of};
+use open_sqlite::{Target, target_of};
 use sqlx::AnyPool;
 use std::path::{Path, PathBuf};
 
@@ -208,6 +210,29 @@ pub struct Store {
     url: String,
     path: Option<PathBuf>,
     guard: Option<std::sync::Arc<WriterGuard>>,
+    backend: Backend,
+}
+
+/// The database engine behind a store. Every query text is the same on both; what differs
+/// is opening, migrating, and how each transaction begins (`tx.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// One file (or memory), one connection, one writer guarded by a lock file.
+    Sqlite,
+    /// One schema per connection name in a shared database; writers hold a lease.
+    Postgres,
+}
+
+/// What the store needs to know about its engine at run time.
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite,
+    /// `schema` is `tether_<connection.name>`; `url` (with its password) reopens a
+    /// dedicated connection to migrate.
+    Postgres {
+        schema: String,
+        url: Secret,
+    },
 }
 
 impl Store {
@@ -215,24 +240,31 @@ impl Store {
     /// then applies pending migrations. Refused with [`StoreError::Locked`] when another
     /// process holds the guard.
     pub async fn open(settings: &StoreSettings) -> Result<Store, StoreError> {
-        Self::open_url(
-            settings.url.as_str(),
-            settings.busy_timeout_ms,
-            Mode::Writer,
-        )
-        .await
+        Self::open_store_url(&settings.url, settings.busy_timeout_ms, Mode::Writer).await
     }
 
     /// Opens an existing store for reading only: no guard, no migration, no file created.
     /// Fails with [`StoreError::Missing`] when the file does not exist, and with a schema
     /// error when the store's schema is not the one this binary knows.
     pub async fn open_read_only(settings: &StoreSettings) -> Result<Store, StoreError> {
-        Self::open_url(
-            settings.url.as_str(),
-            settings.busy_timeout_ms,
-            Mode::ReadOnly,
-        )
-        .await
+        Self::open_store_url(&settings.url, settings.busy_timeout_ms, Mode::ReadOnly).await
+    }
+
+    /// Opens the store `url` names in `mode`: a SQLite file or memory, or on PostgreSQL
+    /// the schema of the connection the URL carries.
+    pub async fn open_store_url(
+        url: &StoreUrl,
+        busy_timeout_ms: u64,
+        mode: Mode,
+    ) -> Result<Store, StoreError> {
+        match url {
+            StoreUrl::Postgres { url, connection } => {
+                Self::open_postgres(url, connection, mode).await
+            }
+            StoreUrl::Sqlite { url, .. } | StoreUrl::Memory { url } => {
+                Self::open_sqlite(url, busy_timeout_ms, mode).await
+            }
+        }
     }
 
     /// Opens an in-memory writer store, for tests.
@@ -240,14 +272,26 @@ impl Store {
         Self::open_url("sqlite::memory:", 5_000, Mode::Writer).await
     }
 
-    /// Opens the store at `url` in `mode`; [`Store::open`] and [`Store::open_read_only`]
-    /// are the usual ways in.
+    /// Opens the store at `url` in `mode` (on PostgreSQL, connection `default`);
+    /// [`Store::open`] and [`Store::open_read_only`] are the usual ways in.
     pub async fn open_url(
         url: &str,
         busy_timeout_ms: u64,
         mode: Mode,
     ) -> Result<Store, StoreError> {
-        let (pool, path) = open::sqlite_pool(url, busy_timeout_ms, mode).await?;
+        match url.parse::<StoreUrl>() {
+            Ok(u @ StoreUrl::Postgres { .. }) => {
+                Self::open_store_url(&u, busy_timeout_ms, mode).await
+            }
+            // SQLite, or an error that its opening describes.
+            _ => Self::open_sqlite(url, busy_timeout_ms, mode).await,
+        }
+    }
+
+    /// Opens a SQLite store: as the writer, takes the guard (lock file, then row) and
+    /// migrates; as a reader, checks the schema.
+    async fn open_sqlite(url: &str, busy_timeout_ms: u64, mode: Mode) -> Result<Store, StoreError> {
+        let (pool, path) = open_sqlite::sqlite_pool(url, busy_timeout_ms, mode).await?;
         let display = path
             .as_deref()
             .map(|p| p.display().to_string())
@@ -273,6 +317,7 @@ impl Store {
                     url: url.to_owned(),
                     path,
                     guard: Some(guard.clone()),
+                    backend: Backend::Sqlite,
                 };
                 let claimed = match store.migrate().await {
                     Ok(()) => guard.claim_row(&store.pool, &display).await,
@@ -291,6 +336,7 @@ impl Store {
                     url: url.to_owned(),
                     path,
                     guard: None,
+                    backend: Backend::Sqlite,
                 };
                 if let Err(e) = store.check_schema_is_current().await {
                     store.pool.close().await;
@@ -305,7 +351,7 @@ impl Store {
     /// never migrates).
     async fn check_schema_is_current(&self) -> Result<(), StoreError> {
         let state = self.schema_state().await?;
-        let known = latest_version();
+        let known = self.latest_version();
         if state.version > known {
             return Err(StoreError::SchemaTooNew {
                 found: state.version,
@@ -336,7 +382,24 @@ impl Store {
         self.mode
     }
 
-    /// The URL the store was opened from.
+    /// The database engine.
+    pub fn engine(&self) -> Engine {
+        match self.backend {
+            Backend::Sqlite => Engine::Sqlite,
+            Backend::Postgres { .. } => Engine::Postgres,
+        }
+    }
+
+    /// The PostgreSQL schema of this store's connection (`tether_<connection.name>`), or
+    /// `None` on SQLite.
+    pub fn schema(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres { schema, .. } => Some(schema),
+        }
+    }
+
+    /// The URL the store was opened from (any password replaced by `***`).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -417,31 +480,7 @@ pub(crate) fn parse_json(what: &'static str, s: &str) -> Result<serde_json::Valu
 }
 
 #[cfg(test)]
-pub(crate) mod test_support {
-    use super::*;
-    use crate::domain::{GorgiasId, HubspotId};
-    use chrono::TimeZone;
-
-    pub async fn mem() -> Store {
-        Store::open_in_memory().await.unwrap()
-    }
-
-    pub fn t(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_780_000_000 + secs, 0).unwrap()
-    }
-
-    pub fn hs(id: &str) -> HubspotId {
-        HubspotId::new(id).unwrap()
-    }
-
-    pub fn gg(id: i64) -> GorgiasId {
-        GorgiasId::new(id).unwrap()
-    }
-
-    /// A string with quotes, HTML, control characters and non-ASCII: must round-trip.
-    pub const NASTY: &str =
-        "O'Brien \"the\" <b>bold</b> & co; DROP TABLE links; --\u{0}\t\r\n\u{7} é 日本 🙂";
-}
+pub(crate) mod test_support;
 
 #[cfg(test)]
 mod tests {

@@ -338,9 +338,7 @@ mod tests {
         assert!(Pair::new(h("1"), h("1")).is_err());
     }
 
-    #[tokio::test]
-    async fn proposals_round_trip_sorted_by_score() {
-        let s = mem().await;
+    async fn proposals_round_trip_sorted_by_score(s: Store) {
         let low = Pair::new(h("1"), RecordRef::Gorgias(gg(1))).unwrap();
         let high = Pair::new(h("3"), h("2")).unwrap();
         let expl = json!({ "email": 1.0, "note": NASTY });
@@ -374,9 +372,7 @@ mod tests {
         assert!(s.propose(&low, f64::NAN, &expl, &snap, t(3)).await.is_err());
     }
 
-    #[tokio::test]
-    async fn rejections_are_remembered_in_either_order() {
-        let s = mem().await;
+    async fn rejections_are_remembered_in_either_order(s: Store) {
         let pair = Pair::new(h("10"), h("9")).unwrap();
         let ProposalInsert::Created(id) = s
             .propose(&pair, 0.9, &json!({}), &json!({}), t(1))
@@ -387,12 +383,12 @@ mod tests {
         };
         assert!(!s.is_rejected(&pair).await.unwrap());
         let d = s
-            .decide(id, Decision::Reject, NASTY, "review:ann", t(2))
+            .decide(id, Decision::Reject, nasty(&s), "review:ann", t(2))
             .await
             .unwrap();
         assert_eq!(d.status, ProposalStatus::Rejected);
         assert_eq!(s.proposal(id).await.unwrap().unwrap(), d);
-        assert_eq!(d.reason.as_deref(), Some(NASTY));
+        assert_eq!(d.reason.as_deref(), Some(nasty(&s)));
         let swapped = Pair::new(h("9"), h("10")).unwrap();
         assert!(s.is_rejected(&swapped).await.unwrap());
         assert_eq!(
@@ -414,9 +410,7 @@ mod tests {
         assert_eq!(audit[0].actor, "review:ann");
     }
 
-    #[tokio::test]
-    async fn approvals_are_listed_for_the_cycle() {
-        let s = mem().await;
+    async fn approvals_are_listed_for_the_cycle(s: Store) {
         let pair = Pair::new(h("1"), h("2")).unwrap();
         let ProposalInsert::Created(id) = s
             .propose(&pair, 0.9, &json!({}), &json!({}), t(1))
@@ -433,4 +427,10 @@ mod tests {
         assert_eq!(approved[0].decided_by.as_deref(), Some("review:bo"));
         assert!(!s.is_rejected(&pair).await.unwrap());
     }
+
+    conformance!(
+        proposals_round_trip_sorted_by_score,
+        rejections_are_remembered_in_either_order,
+        approvals_are_listed_for_the_cycle
+    );
 }

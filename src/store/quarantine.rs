@@ -140,13 +140,11 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
 
-    #[tokio::test]
-    async fn quarantine_add_list_clear() {
-        let s = mem().await;
+    async fn quarantine_add_list_clear(s: Store) {
         let g = RecordRef::Gorgias(gg(3));
         let h = RecordRef::Hubspot(hs("4"));
         assert_eq!(s.quarantined(&g).await.unwrap(), None);
-        s.quarantine(&g, NASTY, &json!({ "email": NASTY }), "sync", t(1))
+        s.quarantine(&g, nasty(&s), &json!({ "email": NASTY }), "sync", t(1))
             .await
             .unwrap();
         s.quarantine(&h, "bad phone", &json!(null), "sync", t(2))
@@ -172,6 +170,8 @@ mod tests {
             audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
             vec!["quarantine.added", "quarantine.added", "quarantine.cleared"]
         );
-        assert_eq!(audit[0].detail["reason"], json!(NASTY));
+        assert_eq!(audit[0].detail["reason"], json!(nasty(&s)));
     }
+
+    conformance!(quarantine_add_list_clear);
 }

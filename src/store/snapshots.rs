@@ -174,9 +174,7 @@ mod tests {
     use crate::store::test_support::*;
     use serde_json::json;
 
-    #[tokio::test]
-    async fn snapshots_and_scans_round_trip() {
-        let store = mem().await;
+    async fn snapshots_and_scans_round_trip(store: crate::store::Store) {
         let t = t(0);
         let (a, b) = (RecordRef::Hubspot(hs("101")), RecordRef::Gorgias(gg(7)));
         store
@@ -205,4 +203,6 @@ mod tests {
         assert_eq!(done[0].finished_at, Some(t));
         assert_eq!((done[0].records, done[0].proposed), (2, 1));
     }
+
+    conformance!(snapshots_and_scans_round_trip);
 }

@@ -3,7 +3,9 @@
 //! Owns the counting queries. Read-only: must never write.
 
 use super::guard::{Holder, recorded_writer};
-use super::{Cycle, QueryContext, Store, StoreError, Watermark, latest_version};
+#[cfg(test)]
+use super::latest_version;
+use super::{Cycle, QueryContext, Store, StoreError, Watermark};
 use crate::domain::System;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -88,11 +90,11 @@ impl Store {
             url: self.url().to_owned(),
             path: self.path().map(|p| p.display().to_string()),
             schema_version: self.schema_state().await?.version,
-            schema_latest: latest_version(),
+            schema_latest: self.latest_version(),
             counts: self.counts().await?,
             watermarks: self.watermarks().await?,
             last_cycle: self.last_cycle().await?,
-            writer: recorded_writer(&self.pool)
+            writer: recorded_writer(&mut *self.read().await?)
                 .await?
                 .map(|(holder, heartbeat)| RecordedWriter { holder, heartbeat }),
         })
@@ -104,15 +106,21 @@ mod tests {
     use super::super::test_support::*;
     use super::*;
 
-    #[tokio::test]
-    async fn an_empty_store_counts_zero_and_names_its_writer() {
-        let s = mem().await;
+    async fn an_empty_store_counts_zero_and_names_its_writer(s: Store) {
         let st = s.status().await.unwrap();
         assert_eq!(st.counts, Counts::default());
         assert_eq!(st.schema_version, latest_version());
         assert!(st.watermarks.is_empty());
         assert_eq!(st.last_cycle, None);
-        let w = st.writer.unwrap();
-        assert_eq!(w.holder.pid, std::process::id());
+        match s.engine() {
+            crate::store::Engine::Sqlite => {
+                let w = st.writer.unwrap();
+                assert_eq!(w.holder.pid, std::process::id());
+            }
+            // No writer guard on PostgreSQL: the writer is the lease holder.
+            crate::store::Engine::Postgres => assert_eq!(st.writer, None),
+        }
     }
+
+    conformance!(an_empty_store_counts_zero_and_names_its_writer);
 }

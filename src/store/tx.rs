@@ -2,21 +2,26 @@
 //! [`Store::write_tx`] for writes. Every concern file goes through them, so that what a
 //! backend needs at the start of each unit of work is done in one place.
 //!
+//! On PostgreSQL every unit of work — reads included — is a transaction that first runs
+//! `SELECT set_config('search_path', $1, true)` with the connection's schema: local to the
+//! transaction, so a pooled connection (or a PgBouncer server connection in transaction
+//! mode) never carries one connection's schema into another's work.
+//!
 //! Owns beginning transactions and handing out connections. Must never run a query of the
 //! store's tables itself.
 
-use super::{QueryContext, Store, StoreError};
+use super::{Backend, Mode, QueryContext, Store, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Transaction};
 use std::ops::{Deref, DerefMut};
 
 /// A connection to read on: on SQLite a plain pooled connection (each statement sees a
-/// consistent snapshot). Dropping it returns the connection to the pool.
+/// consistent snapshot); on PostgreSQL a read-only transaction in the connection's schema.
+/// Dropping it ends the transaction and returns the connection to the pool.
 pub(crate) struct Reader(ReaderInner);
 
 enum ReaderInner {
     Plain(PoolConnection<Any>),
-    #[allow(dead_code)] // a backend whose reads need a transaction (PostgreSQL) uses it
     Tx(Transaction<'static, Any>),
 }
 
@@ -43,24 +48,66 @@ impl Store {
     /// A connection to read on. Use `&mut *reader` as the executor; several statements may
     /// share one reader.
     pub(crate) async fn read(&self) -> Result<Reader, StoreError> {
-        let conn = self.pool.acquire().await.ctx("get a connection")?;
-        Ok(Reader(ReaderInner::Plain(conn)))
+        match &self.backend {
+            Backend::Sqlite => {
+                let conn = self.pool.acquire().await.ctx("get a connection")?;
+                Ok(Reader(ReaderInner::Plain(conn)))
+            }
+            Backend::Postgres { schema, .. } => {
+                let tx = self.begin_in_schema("BEGIN READ ONLY", schema).await?;
+                Ok(Reader(ReaderInner::Tx(tx)))
+            }
+        }
     }
 
-    /// Begins a write transaction that takes SQLite's write lock at once (`BEGIN
-    /// IMMEDIATE`), so that concurrent tasks of the writer queue on the busy timeout instead
-    /// of failing when a read transaction cannot be upgraded.
-    ///
-    /// The one place every write begins: the writer's fence (today the SQLite writer
-    /// guard's `lost` flag; on PostgreSQL the lease epoch) is checked here, inside the
-    /// transaction that then commits the write.
-    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        if self.guard.as_ref().is_some_and(|g| g.is_lost()) {
-            return Err(StoreError::GuardLost);
-        }
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
+    /// Begins a transaction with `begin` and selects `schema` for it alone.
+    async fn begin_in_schema(
+        &self,
+        begin: &'static str,
+        schema: &str,
+    ) -> Result<Transaction<'static, Any>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with(begin)
             .await
-            .ctx("begin a write transaction")
+            .ctx("begin a transaction")?;
+        sqlx::query("SELECT set_config('search_path', $1, true)")
+            .bind(schema)
+            .execute(&mut *tx)
+            .await
+            .ctx("select the connection's schema")?;
+        Ok(tx)
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so that concurrent tasks of the writer queue on the busy timeout instead
+    /// of failing when a read transaction cannot be upgraded. On PostgreSQL it selects the
+    /// connection's schema; a read-only store's transaction is `READ ONLY`, so its writes
+    /// are refused as on SQLite ([`StoreError::ReadOnly`]).
+    ///
+    /// The one place every write begins, so the writer's fence lives here: on SQLite the
+    /// writer guard's `lost` flag (below); on PostgreSQL the lease epoch (`lease.rs`), to be
+    /// checked right after the schema is selected, inside the transaction that then
+    /// commits the write, so a stale leader's write never commits.
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite => {
+                if self.guard.as_ref().is_some_and(|g| g.is_lost()) {
+                    return Err(StoreError::GuardLost);
+                }
+                self.pool
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .ctx("begin a write transaction")
+            }
+            Backend::Postgres { schema, .. } => {
+                let begin = match self.mode {
+                    Mode::Writer => "BEGIN",
+                    Mode::ReadOnly => "BEGIN READ ONLY",
+                };
+                // The lease fence (epoch check) goes here, on `tx`, once `lease.rs` lands.
+                self.begin_in_schema(begin, schema).await
+            }
+        }
     }
 }

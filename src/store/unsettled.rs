@@ -559,9 +559,7 @@ mod tests {
         chrono::Duration::minutes(i64::from(n))
     }
 
-    #[tokio::test]
-    async fn refusals_accumulate_settle_and_are_audited() {
-        let s = mem().await;
+    async fn refusals_accumulate_settle_and_are_audited(s: Store) {
         let g = RecordRef::Gorgias(gg(7));
         let u = s
             .record_refusal(&refusal(&g), minutes, "sync", t(100))
@@ -616,9 +614,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn retry_clears_the_backoff_and_dismissal_holds_until_refused_again() {
-        let s = mem().await;
+    async fn retry_clears_the_backoff_and_dismissal_holds_until_refused_again(s: Store) {
         let g = RecordRef::Gorgias(gg(7));
         let h = RecordRef::Hubspot(hs("9"));
         let a = s
@@ -697,12 +693,16 @@ mod tests {
         assert!(actions.contains(&"unsettled.retry".to_string()));
     }
 
-    #[tokio::test]
-    async fn meta_values_round_trip() {
-        let s = mem().await;
+    async fn meta_values_round_trip(s: Store) {
         assert_eq!(s.meta("fingerprint").await.unwrap(), None);
         s.set_meta("fingerprint", "a").await.unwrap();
         s.set_meta("fingerprint", "b").await.unwrap();
         assert_eq!(s.meta("fingerprint").await.unwrap().as_deref(), Some("b"));
     }
+
+    conformance!(
+        refusals_accumulate_settle_and_are_audited,
+        retry_clears_the_backoff_and_dismissal_holds_until_refused_again,
+        meta_values_round_trip
+    );
 }

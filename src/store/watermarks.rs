@@ -152,9 +152,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn watermarks_only_advance_unless_set() {
-        let s = mem().await;
+    async fn watermarks_only_advance_unless_set(s: Store) {
         assert_eq!(s.watermark(System::Hubspot).await.unwrap(), None);
         assert!(
             s.advance_watermark(System::Hubspot, &wm(10, Some("9")), t(100))
@@ -185,7 +183,7 @@ mod tests {
             Some(wm(10, Some("10")))
         );
         assert_eq!(s.watermark(System::Gorgias).await.unwrap(), None);
-        s.set_watermark(System::Gorgias, &wm(3, Some(NASTY)), t(103))
+        s.set_watermark(System::Gorgias, &wm(3, Some(nasty(&s))), t(103))
             .await
             .unwrap();
         s.set_watermark(System::Hubspot, &wm(1, None), t(104))
@@ -193,6 +191,8 @@ mod tests {
             .unwrap();
         let all = s.watermarks().await.unwrap();
         assert_eq!(all.get(&System::Hubspot), Some(&wm(1, None)));
-        assert_eq!(all.get(&System::Gorgias), Some(&wm(3, Some(NASTY))));
+        assert_eq!(all.get(&System::Gorgias), Some(&wm(3, Some(nasty(&s)))));
     }
+
+    conformance!(watermarks_only_advance_unless_set);
 }

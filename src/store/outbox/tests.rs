@@ -18,11 +18,9 @@ fn write(key: &str, target: Option<RecordRef>) -> NewWrite {
     }
 }
 
-#[tokio::test]
-async fn enqueue_is_idempotent_and_round_trips() {
-    let s = mem().await;
+async fn enqueue_is_idempotent_and_round_trips(s: Store) {
     let h = RecordRef::Hubspot(hs("7"));
-    let batch = vec![write("k1", None), write(NASTY, Some(h.clone()))];
+    let batch = vec![write("k1", None), write(nasty(&s), Some(h.clone()))];
     assert_eq!(s.enqueue_writes(&batch, t(1)).await.unwrap(), 2);
     assert_eq!(s.enqueue_writes(&batch, t(2)).await.unwrap(), 0);
     assert_eq!(
@@ -34,20 +32,18 @@ async fn enqueue_is_idempotent_and_round_trips() {
     let pending = s.pending_writes(10).await.unwrap();
     assert_eq!(pending.len(), 3);
     let p = &pending[1];
-    assert_eq!(p.idempotency_key, NASTY);
+    assert_eq!(p.idempotency_key, nasty(&s));
     assert_eq!(p.target, Some(h.clone()));
     assert_eq!(p.op, OpKind::Update);
     assert_eq!(p.payload, batch[1].payload);
     assert_eq!(p.status, OutboxStatus::Pending);
     assert_eq!(p.attempts, 0);
     assert_eq!(p.enqueued_at, t(1));
-    assert_eq!(s.outbox_by_key(NASTY).await.unwrap().as_ref(), Some(p));
+    assert_eq!(s.outbox_by_key(nasty(&s)).await.unwrap().as_ref(), Some(p));
     assert_eq!(s.pending_writes(1).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn follow_ups_land_with_the_write_or_not_at_all() {
-    let s = mem().await;
+async fn follow_ups_land_with_the_write_or_not_at_all(s: Store) {
     let create = NewWrite {
         idempotency_key: "create-g-for-h1".into(),
         system: System::Gorgias,
@@ -157,9 +153,7 @@ async fn follow_ups_land_with_the_write_or_not_at_all() {
     assert_eq!(s.bases(link.id).await.unwrap(), bases);
 }
 
-#[tokio::test]
-async fn a_batch_of_completions_is_all_or_nothing() {
-    let s = mem().await;
+async fn a_batch_of_completions_is_all_or_nothing(s: Store) {
     let writes: Vec<NewWrite> = (1..=3)
         .map(|i| {
             write(
@@ -224,9 +218,7 @@ async fn a_batch_of_completions_is_all_or_nothing() {
     assert_eq!(item.result, Some(json!({ "ok": NASTY })));
 }
 
-#[tokio::test]
-async fn a_bad_batch_stores_nothing() {
-    let s = mem().await;
+async fn a_bad_batch_stores_nothing(s: Store) {
     let bad = vec![
         write("ok", None),
         write("bad", Some(RecordRef::Gorgias(gg(1)))),
@@ -238,9 +230,7 @@ async fn a_bad_batch_stores_nothing() {
     assert!(s.pending_writes(10).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn attempts_then_done_or_failed_are_recorded_and_audited() {
-    let s = mem().await;
+async fn attempts_then_done_or_failed_are_recorded_and_audited(s: Store) {
     let h = RecordRef::Hubspot(hs("7"));
     s.enqueue_writes(&[write("a", Some(h.clone())), write("b", None)], t(1))
         .await
@@ -248,10 +238,10 @@ async fn attempts_then_done_or_failed_are_recorded_and_audited() {
     let a = s.outbox_by_key("a").await.unwrap().unwrap().id;
     let b = s.outbox_by_key("b").await.unwrap().unwrap().id;
     assert_eq!(s.mark_attempt(a, "429 slow down", t(2)).await.unwrap(), 1);
-    assert_eq!(s.mark_attempt(a, NASTY, t(3)).await.unwrap(), 2);
+    assert_eq!(s.mark_attempt(a, nasty(&s), t(3)).await.unwrap(), 2);
     let item = s.outbox_item(a).await.unwrap().unwrap();
     assert_eq!(item.attempts, 2);
-    assert_eq!(item.last_error.as_deref(), Some(NASTY));
+    assert_eq!(item.last_error.as_deref(), Some(nasty(&s)));
     assert_eq!(item.last_attempt_at, Some(t(3)));
 
     let answer = json!({ "id": "7", "updatedAt": "x" });
@@ -345,9 +335,7 @@ async fn open_unsettled(s: &Store) -> usize {
         .len()
 }
 
-#[tokio::test]
-async fn a_refused_completion_in_a_batch_fails_only_its_write() {
-    let s = mem().await;
+async fn a_refused_completion_in_a_batch_fails_only_its_write(s: Store) {
     let ids = three_pending(&s).await;
     refuse(&s, "1").await;
     refuse(&s, "2").await;
@@ -433,3 +421,12 @@ async fn a_batch_completion_that_fails_leaves_every_write_pending() {
         assert_eq!(item.result, None);
     }
 }
+
+conformance!(
+    enqueue_is_idempotent_and_round_trips,
+    follow_ups_land_with_the_write_or_not_at_all,
+    a_batch_of_completions_is_all_or_nothing,
+    a_bad_batch_stores_nothing,
+    attempts_then_done_or_failed_are_recorded_and_audited,
+    a_refused_completion_in_a_batch_fails_only_its_write
+);

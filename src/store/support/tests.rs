@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::mappings::Include;
-use crate::store::test_support::{gg, hs, mem, t};
+use crate::store::test_support::{conformance, gg, hs, mem, t};
 use crate::support::{Ledger, rollup};
 
 fn ticket(id: i64, customer: i64, updated: i64) -> TicketFacts {
@@ -111,9 +111,7 @@ async fn the_store_keeps_the_ledgers_rules_in_any_batching() {
     }
 }
 
-#[tokio::test]
-async fn owed_roll_ups_stay_owed_until_settled_and_written_values_are_kept() {
-    let store = mem().await;
+async fn owed_roll_ups_stay_owed_until_settled_and_written_values_are_kept(store: Store) {
     let owed = store
         .apply_support_changes(&[Change::Ticket(ticket(1, 7, 0))], t(1))
         .await
@@ -134,9 +132,7 @@ async fn owed_roll_ups_stay_owed_until_settled_and_written_values_are_kept() {
     assert!(written[&hs("102")].is_empty());
 }
 
-#[tokio::test]
-async fn feed_positions_round_trip() {
-    let store = mem().await;
+async fn feed_positions_round_trip(store: Store) {
     assert_eq!(
         store
             .support_feed(SupportFeed::TicketsBackfill)
@@ -168,3 +164,8 @@ async fn feed_positions_round_trip() {
         FeedPosition::default()
     );
 }
+
+conformance!(
+    owed_roll_ups_stay_owed_until_settled_and_written_values_are_kept,
+    feed_positions_round_trip
+);

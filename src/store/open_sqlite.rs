@@ -26,13 +26,19 @@ pub(super) fn target_of(url: &str) -> Result<Target, StoreError> {
     match url.parse::<StoreUrl>() {
         Ok(StoreUrl::Memory { .. }) => Ok(Target::Memory),
         Ok(StoreUrl::Sqlite { path, .. }) => Ok(Target::File(path)),
+        Ok(StoreUrl::Postgres { .. }) => Err(StoreError::BadUrl {
+            url: crate::config::redact_password(url),
+            reason: "expected sqlite://PATH or sqlite::memory:".into(),
+        }),
         Err(e) => Err(StoreError::BadUrl {
-            url: url.to_owned(),
+            url: crate::config::redact_password(url),
             reason: match e {
-                StoreUrlError::NotSqlite(_) => "expected sqlite://PATH or sqlite::memory:",
-                StoreUrlError::EmptyPath(_) => "the path is empty",
-            }
-            .to_owned(),
+                StoreUrlError::NotSqlite(_) => {
+                    "expected sqlite://PATH, sqlite::memory: or postgres://…".to_owned()
+                }
+                StoreUrlError::EmptyPath(_) => "the path is empty".to_owned(),
+                e @ StoreUrlError::BadPostgres(..) => e.to_string(),
+            },
         }),
     }
 }
