@@ -475,5 +475,101 @@ impl Lease {
     }
 }
 
+/// How a writer store takes the lease when it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeasePolicy {
+    /// A one-shot command: refused ([`StoreError::LeaseHeld`]) while another live process
+    /// holds the lease; renews what it took.
+    Refuse,
+    /// `tether run`: stands by while another process holds it, and takes it when it can.
+    Standby,
+}
+
+/// The lease a writer store opens with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseOpen {
+    pub ttl: Duration,
+    pub policy: LeasePolicy,
+}
+
+impl Default for LeaseOpen {
+    /// The built-in `store.lease_seconds`, refusing when held.
+    fn default() -> Self {
+        LeaseOpen {
+            ttl: crate::config::Settings::built_in().store.lease_ttl(),
+            policy: LeasePolicy::Refuse,
+        }
+    }
+}
+
+/// The lease a writer store holds, with its keeper task, which stops when the last clone of
+/// the store goes.
+#[derive(Debug)]
+pub(crate) struct LeaseKeeper {
+    pub(crate) lease: std::sync::Arc<Lease>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.abort();
+        }
+    }
+}
+
+impl LeaseKeeper {
+    /// Takes (or, with [`LeasePolicy::Standby`], tries to take) the lease of the connection
+    /// whose schema is `schema`, then keeps it every ttl/3. `url` names the store in a
+    /// refusal.
+    pub(crate) async fn start(
+        pool: &sqlx::AnyPool,
+        schema: &str,
+        url: &str,
+        open: LeaseOpen,
+    ) -> Result<LeaseKeeper, StoreError> {
+        let lease = std::sync::Arc::new(Lease::new(schema, open.ttl));
+        let mut conn = pool.acquire().await.ctx("get a connection")?;
+        let mode = match open.policy {
+            LeasePolicy::Refuse => {
+                lease.acquire_or_refuse(&mut conn, url).await?;
+                KeepMode::RenewOnly
+            }
+            LeasePolicy::Standby => {
+                if let Attempt::Standby {
+                    holder: Some(holder),
+                } = lease.try_acquire(&mut conn).await?
+                {
+                    tracing::info!(%holder, "standby: another tether process holds the store's lease");
+                }
+                KeepMode::AcquireAndRenew
+            }
+        };
+        drop(conn);
+        let task = lease.spawn_keeper(pool.clone(), mode);
+        Ok(LeaseKeeper {
+            lease,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// Stops keeping the lease and releases it (a clean shutdown). Best effort.
+    pub(crate) async fn stop(&self, pool: &sqlx::AnyPool) {
+        if let Some(t) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.abort();
+        }
+        let released = match pool.acquire().await {
+            Ok(mut conn) => self.lease.release(&mut conn).await,
+            Err(e) => Err(StoreError::Query {
+                op: "reach the database to release the lease",
+                source: e,
+            }),
+        };
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "could not release the store's lease; it expires by itself");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -39,7 +39,7 @@ pub use audit::{AuditEntry, NewAudit};
 pub use conflicts::{ConflictChoice, ConflictId, ConflictStatus, HeldConflict, SeenConflict};
 pub use cycles::{Cycle, CycleId, CycleOutcome};
 pub use guard::{HEARTBEAT_EVERY, Holder, STALE_AFTER, WriterGuard};
-pub use lease::{Attempt, KeepMode, Lease, LeaseHolder, LeaseState, Role};
+pub use lease::{Attempt, KeepMode, Lease, LeaseHolder, LeaseOpen, LeasePolicy, LeaseState, Role};
 pub use links::{Link, LinkId, NewLink};
 pub use migrate::{SchemaState, latest_version};
 pub use outbox::{
@@ -211,6 +211,8 @@ pub struct Store {
     path: Option<PathBuf>,
     guard: Option<std::sync::Arc<WriterGuard>>,
     backend: Backend,
+    /// The writer lease (a PostgreSQL writer), with its keeper task.
+    lease: Option<std::sync::Arc<lease::LeaseKeeper>>,
 }
 
 /// The database engine behind a store. Every query text is the same on both; what differs
@@ -239,8 +241,25 @@ impl Store {
     /// Opens (creating when missing) the store as its single writer: takes the writer guard,
     /// then applies pending migrations. Refused with [`StoreError::Locked`] when another
     /// process holds the guard.
+    /// On PostgreSQL it takes the writer lease instead, refused with
+    /// [`StoreError::LeaseHeld`] while another live process holds it.
     pub async fn open(settings: &StoreSettings) -> Result<Store, StoreError> {
-        Self::open_store_url(&settings.url, settings.busy_timeout_ms, Mode::Writer).await
+        let lease = LeaseOpen {
+            ttl: settings.lease_ttl(),
+            policy: LeasePolicy::Refuse,
+        };
+        Self::open_with(&settings.url, settings.busy_timeout_ms, Mode::Writer, lease).await
+    }
+
+    /// Opens the store for `tether run`: as [`Store::open`], except that on PostgreSQL a
+    /// lease held by another live process leaves this one standing by (it takes the lease
+    /// when it can; [`Store::lease`] follows it) instead of refusing.
+    pub async fn open_replica(settings: &StoreSettings) -> Result<Store, StoreError> {
+        let lease = LeaseOpen {
+            ttl: settings.lease_ttl(),
+            policy: LeasePolicy::Standby,
+        };
+        Self::open_with(&settings.url, settings.busy_timeout_ms, Mode::Writer, lease).await
     }
 
     /// Opens an existing store for reading only: no guard, no migration, no file created.
@@ -257,9 +276,19 @@ impl Store {
         busy_timeout_ms: u64,
         mode: Mode,
     ) -> Result<Store, StoreError> {
+        Self::open_with(url, busy_timeout_ms, mode, LeaseOpen::default()).await
+    }
+
+    /// [`Store::open_store_url`] with the lease a PostgreSQL writer takes.
+    async fn open_with(
+        url: &StoreUrl,
+        busy_timeout_ms: u64,
+        mode: Mode,
+        lease: LeaseOpen,
+    ) -> Result<Store, StoreError> {
         match url {
             StoreUrl::Postgres { url, connection } => {
-                Self::open_postgres(url, connection, mode).await
+                Self::open_postgres(url, connection, mode, lease).await
             }
             StoreUrl::Sqlite { url, .. } | StoreUrl::Memory { url } => {
                 Self::open_sqlite(url, busy_timeout_ms, mode).await
@@ -318,6 +347,7 @@ impl Store {
                     path,
                     guard: Some(guard.clone()),
                     backend: Backend::Sqlite,
+                    lease: None,
                 };
                 let claimed = match store.migrate().await {
                     Ok(()) => guard.claim_row(&store.pool, &display).await,
@@ -337,6 +367,7 @@ impl Store {
                     path,
                     guard: None,
                     backend: Backend::Sqlite,
+                    lease: None,
                 };
                 if let Err(e) = store.check_schema_is_current().await {
                     store.pool.close().await;
@@ -374,7 +405,16 @@ impl Store {
         if let Some(g) = &self.guard {
             g.release(&self.pool).await;
         }
+        if let Some(k) = &self.lease {
+            k.stop(&self.pool).await;
+        }
         self.pool.close().await;
+    }
+
+    /// The writer lease (a PostgreSQL writer store), for the service's role and the cycle's
+    /// check before each API batch; `None` on SQLite and for readers.
+    pub fn lease(&self) -> Option<std::sync::Arc<Lease>> {
+        self.lease.as_ref().map(|k| k.lease.clone())
     }
 
     /// How this store was opened.
