@@ -390,7 +390,6 @@ impl Lease {
         let Some(epoch) = self.epoch() else {
             return Ok(());
         };
-        let sent_at = Instant::now();
         let mut tx = self.begin(conn).await?;
         sqlx::query(
             "UPDATE lease SET expires_at = now(), renewed_at = now()
@@ -407,7 +406,7 @@ impl Lease {
         *state = LeaseState::Standby;
         drop(state);
         self.role.send_replace(Role::Standby);
-        tracing::info!(epoch, ?sent_at, "released the store's lease");
+        tracing::info!(epoch, "released the store's lease");
         Ok(())
     }
 
@@ -472,6 +471,29 @@ impl Lease {
                 }
             }
         })
+    }
+}
+
+impl super::Store {
+    /// Opens the store for `tether run`: as [`Store::open`](super::Store::open), except that
+    /// on PostgreSQL a lease held by another live process leaves this one standing by (it
+    /// takes the lease when it can; [`Store::lease`](super::Store::lease) follows it)
+    /// instead of refusing.
+    pub async fn open_replica(
+        settings: &crate::config::StoreSettings,
+    ) -> Result<super::Store, StoreError> {
+        let lease = LeaseOpen {
+            ttl: settings.lease_ttl(),
+            policy: LeasePolicy::Standby,
+        };
+        let mode = super::Mode::Writer;
+        Self::open_with(&settings.url, settings.busy_timeout_ms, mode, lease).await
+    }
+
+    /// The writer lease (a PostgreSQL writer store), for the service's role and the cycle's
+    /// check before each API batch; `None` on SQLite and for readers.
+    pub fn lease(&self) -> Option<std::sync::Arc<Lease>> {
+        self.lease.as_ref().map(|k| k.lease.clone())
     }
 }
 

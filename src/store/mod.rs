@@ -93,8 +93,7 @@ pub enum StoreError {
         "this process is no longer the store's writer: another process took the writer lock over after this one stopped refreshing it; restart tether"
     )]
     GuardLost,
-    /// A write by a process that does not hold the PostgreSQL store's lease (any more): its
-    /// transaction rolls back. Another replica took over, or this one never led.
+    /// A write by a process not holding the PostgreSQL lease (any more): it rolls back.
     #[error(
         "this process is not the store's leader, so its write is refused: the lease is at epoch {}, this process holds {}",
         epoch_now.map_or_else(|| "none (never taken)".to_owned(), |e| e.to_string()),
@@ -104,8 +103,7 @@ pub enum StoreError {
         epoch_now: Option<i64>,
         mine: Option<i64>,
     },
-    /// The lease was not renewed within its time (the database unreachable, or this process
-    /// stopped): this process may no longer hold it, so it sends nothing to the APIs.
+    /// The lease was not renewed within its time: no API write is sent.
     #[error(
         "this process cannot be sure it still holds the store's lease (epoch {}): not renewed within the lease time, so it sends no write",
         mine.map_or_else(|| "none".to_owned(), |e| e.to_string())
@@ -251,17 +249,6 @@ impl Store {
         Self::open_with(&settings.url, settings.busy_timeout_ms, Mode::Writer, lease).await
     }
 
-    /// Opens the store for `tether run`: as [`Store::open`], except that on PostgreSQL a
-    /// lease held by another live process leaves this one standing by (it takes the lease
-    /// when it can; [`Store::lease`] follows it) instead of refusing.
-    pub async fn open_replica(settings: &StoreSettings) -> Result<Store, StoreError> {
-        let lease = LeaseOpen {
-            ttl: settings.lease_ttl(),
-            policy: LeasePolicy::Standby,
-        };
-        Self::open_with(&settings.url, settings.busy_timeout_ms, Mode::Writer, lease).await
-    }
-
     /// Opens an existing store for reading only: no guard, no migration, no file created.
     /// Fails with [`StoreError::Missing`] when the file does not exist, and with a schema
     /// error when the store's schema is not the one this binary knows.
@@ -280,7 +267,7 @@ impl Store {
     }
 
     /// [`Store::open_store_url`] with the lease a PostgreSQL writer takes.
-    async fn open_with(
+    pub(super) async fn open_with(
         url: &StoreUrl,
         busy_timeout_ms: u64,
         mode: Mode,
@@ -409,12 +396,6 @@ impl Store {
             k.stop(&self.pool).await;
         }
         self.pool.close().await;
-    }
-
-    /// The writer lease (a PostgreSQL writer store), for the service's role and the cycle's
-    /// check before each API batch; `None` on SQLite and for readers.
-    pub fn lease(&self) -> Option<std::sync::Arc<Lease>> {
-        self.lease.as_ref().map(|k| k.lease.clone())
     }
 
     /// How this store was opened.
