@@ -12,3 +12,6 @@ CREATE TABLE lease (
     expires_at  TEXT NOT NULL,
     CONSTRAINT lease_epoch_is_a_key UNIQUE (id, epoch)
 );
+
+INSERT INTO lease (id, holder, pid, host, epoch, acquired_at, renewed_at, expires_at)
+VALUES (1, NULL, NULL, NULL, 0, NULL, NULL, '1970-01-01T00:00:00.000000Z');

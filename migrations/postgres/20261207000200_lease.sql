@@ -18,3 +18,10 @@ CREATE TABLE lease (
     -- FOR NO KEY UPDATE and never waits for its own holder's writes.
     CONSTRAINT lease_epoch_is_a_key UNIQUE (id, epoch)
 );
+
+-- The row exists from the start, free (no holder, epoch 0, long expired), so taking the lease
+-- is always an update of it: two first takers racing queue on the row's lock instead of both
+-- inserting (where the second would trip over `lease_epoch_is_a_key`, which ON CONFLICT (id)
+-- does not arbitrate).
+INSERT INTO lease (id, holder, pid, host, epoch, acquired_at, renewed_at, expires_at)
+VALUES (1, NULL, NULL, NULL, 0, NULL, NULL, '1970-01-01 00:00:00+00');
