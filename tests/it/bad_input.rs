@@ -96,8 +96,13 @@ const CONFIG_CASES: &[(&str, &str, &str)] = &[
     ),
     (
         "bad store URL",
-        "[store]\nurl = \"postgres://x\"\n",
+        "[store]\nurl = \"mysql://x\"\n",
         "store.url",
+    ),
+    (
+        "bad connection name",
+        "[connection]\nname = \"Brand-A\"\n",
+        "connection.name",
     ),
     (
         "bad listen address",
