@@ -296,6 +296,7 @@ pub async fn run(_global: &Global, args: DemoArgs) -> anyhow::Result<ExitCode> {
             .parse()
             .context("the temporary store's path")?,
         busy_timeout_ms: 5_000,
+        lease_seconds: crate::config::Settings::built_in().store.lease_seconds,
     };
     let store = super::open_store::writer(&settings)
         .await

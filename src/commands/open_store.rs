@@ -7,7 +7,7 @@
 //! [`StateStore`]: crate::store::StateStore
 
 use crate::config::{StoreSettings, StoreUrl};
-use crate::store::{Mode, SharedStore, Store, StoreError};
+use crate::store::{Lease, Mode, SharedStore, Store, StoreError};
 use std::sync::Arc;
 
 /// Opens the store named by `settings.url` in `mode`: as its single writer (created and
@@ -22,6 +22,18 @@ pub async fn open(settings: &StoreSettings, mode: Mode) -> Result<SharedStore, S
         },
     };
     Ok(Arc::new(store))
+}
+
+/// Opens the store for `tether run`: as [`writer`], except that on PostgreSQL a lease held
+/// by another live replica leaves this one standing by (it takes the lease when it can)
+/// instead of refusing. Also hands out the lease, which the service and the cycle follow
+/// (`None` on SQLite, whose single writer is the file lock).
+pub async fn replica(
+    settings: &StoreSettings,
+) -> Result<(SharedStore, Option<Arc<Lease>>), StoreError> {
+    let store = Store::open_replica(settings).await?;
+    let lease = store.lease();
+    Ok((Arc::new(store), lease))
 }
 
 /// Opens the store as its single writer ([`open`] in [`Mode::Writer`]).
@@ -47,6 +59,7 @@ mod tests {
         StoreSettings {
             url: url.parse().unwrap(),
             busy_timeout_ms: 2_000,
+            lease_seconds: 15,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `tether run`: the long-running service. Takes the store's single-writer guard for the
-//! life of the process (a second `tether run` on the same store is refused with the
-//! holder's pid, host and since), serves health, readiness, metrics and HubSpot webhooks,
+//! life of the process (a second `tether run` on the same SQLite store is refused with the
+//! holder's pid, host and since; on PostgreSQL it stands by until it holds the writer lease,
+//! and leads from then on, `docs/service.md`), serves health, readiness, metrics and HubSpot webhooks,
 //! and runs sync cycles on the cron schedule and on webhook demand until SIGTERM/SIGINT.
 //!
 //! Owns wiring only (configuration, store, connectors, the cycle runner). Must never hold
@@ -62,10 +63,11 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     let stop = Shutdown::new();
     let signals = shutdown::on_signal(stop.clone());
 
-    // The writer guard, held until the store is closed at the end.
-    let store = super::open_store::writer(&settings.store)
+    // The writer guard (SQLite) or the writer lease (PostgreSQL: standing by while another
+    // replica holds it), held until the store is closed at the end.
+    let (store, lease) = super::open_store::replica(&settings.store)
         .await
-        .context("tether run needs the store as its single writer")?;
+        .context("tether run needs the store as its writer")?;
     if let Some(w) = store.writer() {
         tracing::info!(pid = w.pid, host = %w.host, since = %w.since, "writing to the state store");
     }
@@ -82,6 +84,8 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
     cycle.options.progress = Some(crate::service::progress::cycle_hook(
         crate::service::progress::MIN_TOTAL,
     ));
+    // No API batch goes out unless the lease is certainly held at that moment.
+    cycle.options.lease = lease.clone();
     let mut api_sources: Vec<ApiSource> = {
         let (h, g) = (cycle.hubspot.clone(), cycle.gorgias.clone());
         vec![
@@ -140,6 +144,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<ExitCode> {
             (Some(r), Some(c)) => Some(r.merge(c)),
             (r, c) => r.or(c),
         },
+        lease,
     };
     let service = match Service::start(opts, store.clone(), runner, api_sources, stop.clone()).await
     {

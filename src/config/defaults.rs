@@ -17,6 +17,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("gorgias.bucket_window_ms", "20000"),
     ("store.url", "sqlite://tether.db"),
     ("store.busy_timeout_ms", "5000"),
+    ("store.lease_seconds", "15"),
     ("connection.name", "default"),
     ("mappings.dir", "mappings"),
     ("schedule.cron", "0 */5 * * * *"),

@@ -92,6 +92,16 @@ pub struct StoreSettings {
     pub url: StoreUrl,
     /// How long a writer waits for a lock held by a reader before failing.
     pub busy_timeout_ms: u64,
+    /// PostgreSQL only: how long the writer lease lasts without a renewal, in seconds
+    /// (3 to 600); a standby takes over within about this long after the leader stops.
+    pub lease_seconds: u64,
+}
+
+impl StoreSettings {
+    /// The writer lease's time to live (`store.lease_seconds`).
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_seconds)
+    }
 }
 
 /// Which sync connection this process serves.

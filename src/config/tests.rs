@@ -210,6 +210,33 @@ fn sidebar_keys_are_checked() {
 }
 
 #[test]
+fn the_lease_time_is_bounded() {
+    assert_eq!(Settings::built_in().store.lease_seconds, 15);
+    for bad in ["0", "2", "601"] {
+        let err = load(Sources {
+            file: None,
+            env: env(&[("TETHER__STORE__LEASE_SECONDS", bad)]),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("store.lease_seconds")
+                && err.contains("TETHER__STORE__LEASE_SECONDS")
+                && err.contains("from 3 to 600"),
+            "{bad}: {err}"
+        );
+    }
+    for good in ["3", "600"] {
+        let l = load(Sources {
+            file: None,
+            env: env(&[("TETHER__STORE__LEASE_SECONDS", good)]),
+        })
+        .unwrap();
+        assert_eq!(l.settings.store.lease_seconds.to_string(), good);
+    }
+}
+
+#[test]
 fn secrets_are_redacted_in_debug_and_serialised_settings() {
     let l = load(Sources {
         file: None,

@@ -87,6 +87,21 @@ fn validate_sidebar(loaded: &Loaded) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// `store.lease_seconds`: long enough to renew three times over a slow network, short enough
+/// that a standby takes over in minutes at worst.
+fn validate_lease(loaded: &Loaded) -> Result<(), ConfigError> {
+    let v = loaded.settings.store.lease_seconds;
+    if !(3..=600).contains(&v) {
+        return Err(key_error(
+            loaded,
+            "store.lease_seconds",
+            format!("{v} is out of range"),
+            "a number of seconds from 3 to 600 (15 by default)",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     let s = &loaded.settings;
     // The Gorgias base URL may still be the `{domain}` template (then Gorgias is not
@@ -105,6 +120,7 @@ pub(super) fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     }
     validate_scan_cron(loaded)?;
     validate_sidebar(loaded)?;
+    validate_lease(loaded)?;
     // The listen address, cron schedule, region, HubSpot base URL and store URL are typed
     // values, refused while loading (`typed.rs`).
     for (key, v) in [

@@ -344,6 +344,17 @@ struct Item {
     payload: Payload,
 }
 
+/// Refuses to send an API batch while the store's writer lease is not certainly this
+/// process's (PostgreSQL): a leader resumed after a stop, or cut off from the database, sends
+/// nothing until a renewal confirms it still leads. Its outbox rows stay pending for whoever
+/// leads. (The writes are idempotent regardless; this keeps a stale leader from sending.)
+pub(crate) fn ensure_leading(ctx: &Cycle) -> Result<(), CycleError> {
+    match &ctx.options.lease {
+        Some(lease) => Ok(lease.check_valid_now()?),
+        None => Ok(()),
+    }
+}
+
 /// Sends every pending outbox write once. With `lookup_creates_first` (resuming after a
 /// crash), a create is first looked up by e-mail, so a create whose answer was lost links
 /// to what it made instead of being sent again.
@@ -378,6 +389,7 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
     let total = h_upd.len() + h_new.len() + g_items.len();
     let mut sent = 0;
     for chunk in h_upd.chunks(100) {
+        ensure_leading(ctx)?;
         let a = hubspot_updates(ctx, chunk).await?;
         applied.hubspot.add(SystemWrites::of(&a));
         applied.add(a);
@@ -385,6 +397,7 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
         super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     if lookup_creates_first && !h_new.is_empty() {
+        ensure_leading(ctx)?;
         let before = h_new.len();
         let (rest, a) = hubspot_lookup_creates(ctx, h_new).await?;
         applied.hubspot.add(SystemWrites::of(&a));
@@ -394,6 +407,7 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
         super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     for chunk in h_new.chunks(100) {
+        ensure_leading(ctx)?;
         let a = hubspot_creates(ctx, chunk).await?;
         applied.hubspot.add(SystemWrites::of(&a));
         applied.add(a);
@@ -401,6 +415,7 @@ pub async fn drain(ctx: &Cycle, lookup_creates_first: bool) -> Result<Applied, C
         super::report_progress(ctx, super::Stage::Apply, sent, total);
     }
     for it in &g_items {
+        ensure_leading(ctx)?;
         let a = gorgias_write(ctx, it, lookup_creates_first).await?;
         applied.gorgias.add(SystemWrites::of(&a));
         applied.add(a);

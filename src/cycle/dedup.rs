@@ -276,6 +276,7 @@ pub async fn propose_and_apply(
         },
         Survivorship::default(),
     );
+    super::apply::ensure_leading(ctx)?;
     for a in merger.apply_pending(&ctx.options.actor, at).await? {
         match &a.outcome {
             merges::ApplyOutcome::Failed { reason } => {

@@ -127,6 +127,9 @@ pub struct CycleOptions {
     pub progress: Option<ProgressHook>,
     /// One HubSpot note per closed Gorgias ticket (`[support] notes`).
     pub notes: bool,
+    /// The store's writer lease (PostgreSQL): no API write is sent unless it is certainly
+    /// held at that moment ([`crate::store::Lease::is_valid_now`]). `None`: a SQLite store.
+    pub lease: Option<Arc<crate::store::Lease>>,
 }
 
 impl Default for CycleOptions {
@@ -146,6 +149,7 @@ impl Default for CycleOptions {
             proposals: Some(crate::merges::ProposalSettings::default()),
             progress: None,
             notes: false,
+            lease: None,
         }
     }
 }
@@ -166,6 +170,7 @@ impl CycleOptions {
             proposals: Some(crate::merges::ProposalSettings::default()),
             progress: None,
             notes: false,
+            lease: None,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The service's HTTP server (axum): `/healthz` (alive), `/readyz` (store readable, last
-//! cycle not failed, not stale), `/metrics` (OpenMetrics text) and `POST /webhooks/hubspot`.
+//! The service's HTTP server (axum): `/healthz` (alive), `/readyz` (JSON: the lease role;
+//! store readable, and on the leader last cycle not failed, not stale), `/metrics` (OpenMetrics text) and `POST /webhooks/hubspot`.
 //! Other routers (the review page and its JSON API) are nested through [`router`]'s `extra`.
 //!
 //! Owns routing and the probe answers. Must never run a cycle inline (webhooks only queue
@@ -43,6 +43,8 @@ pub struct AppState {
     pub targets: Arc<TargetRequests>,
     pub api_sources: Vec<ApiSource>,
     pub webhook: Arc<WebhookState>,
+    /// The store's writer lease, when it has one (PostgreSQL).
+    pub lease: Option<Arc<crate::store::Lease>>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             targets,
             api_sources,
             webhook,
+            lease: None,
         }
     }
 }
@@ -97,22 +100,34 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// `200 {"ready":true,"role":"leader"|"standby"}` or `503 {"ready":false,"role":…,"why":[…]}`.
+/// A healthy standby answers 200: Kubernetes keeps it in rotation and a rolling update of two
+/// replicas can proceed; which replica writes is the lease's business, not the probe's.
 async fn readyz(State(s): State<AppState>) -> Response {
     let store_ok = s.store.schema_state().await.is_ok();
-    match super::readiness(
+    let role = s
+        .lease
+        .as_ref()
+        .map_or(crate::store::Role::Leader, |l| l.role());
+    let verdict = super::readiness(
         &s.health.state(),
         store_ok,
+        role,
         s.health.started_at,
         s.health.stale_after,
         chrono::Utc::now(),
-    ) {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+    );
+    let (status, body) = match verdict {
+        Ok(()) => (
+            StatusCode::OK,
+            serde_json::json!({"ready": true, "role": role}),
+        ),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {}\n", why.join("; ")),
-        )
-            .into_response(),
-    }
+            serde_json::json!({"ready": false, "role": role, "why": why}),
+        ),
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
@@ -120,6 +135,8 @@ async fn metrics(State(s): State<AppState>) -> Response {
         Ok(c) => s.metrics.set_store_counts(&c),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count store rows"),
     }
+    s.metrics
+        .set_lease(&super::metrics::LeaseSnapshot::of(s.lease.as_deref()));
     for source in &s.api_sources {
         s.metrics.set_api(&source());
     }

@@ -116,6 +116,38 @@ pub struct Metrics {
     hubspot_warnings: Family<Labels, Counter>,
     card_requests: Family<Labels, Counter>,
     card_cache: Family<Labels, Counter>,
+    lease_role: Gauge,
+    lease_epoch: Gauge,
+    lease_renewals: Counter,
+    lease_lost: Counter,
+}
+
+/// The writer lease as `/metrics` shows it (read from [`crate::store::Lease`] at scrape time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaseSnapshot {
+    pub leader: bool,
+    /// The epoch held (0: none).
+    pub epoch: i64,
+    pub renewals: u64,
+    pub lost: u64,
+}
+
+impl LeaseSnapshot {
+    /// The lease's figures; `None` (a SQLite store, one writer by its guard): always leader.
+    pub fn of(lease: Option<&crate::store::Lease>) -> LeaseSnapshot {
+        match lease {
+            None => LeaseSnapshot {
+                leader: true,
+                ..LeaseSnapshot::default()
+            },
+            Some(l) => LeaseSnapshot {
+                leader: l.role() == crate::store::Role::Leader,
+                epoch: l.epoch().unwrap_or(0),
+                renewals: l.renewals_total(),
+                lost: l.lost_total(),
+            },
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -151,6 +183,10 @@ impl Metrics {
             hubspot_warnings: Family::default(),
             card_requests: Family::default(),
             card_cache: Family::default(),
+            lease_role: Gauge::default(),
+            lease_epoch: Gauge::default(),
+            lease_renewals: Counter::default(),
+            lease_lost: Counter::default(),
         };
         r.register(
             "cycles",
@@ -243,6 +279,26 @@ impl Metrics {
             "hubspot_warnings",
             "HubSpot warnings[] on successful answers, by category (never a failure)",
             m.hubspot_warnings.clone(),
+        );
+        r.register(
+            "lease_role",
+            "1 while this process leads (holds the store's writer lease), 0 while it stands by",
+            m.lease_role.clone(),
+        );
+        r.register(
+            "lease_epoch",
+            "The writer lease's epoch this process holds (0: none; PostgreSQL stores)",
+            m.lease_epoch.clone(),
+        );
+        r.register(
+            "lease_renewals",
+            "Renewals of the writer lease by this process",
+            m.lease_renewals.clone(),
+        );
+        r.register(
+            "lease_lost",
+            "Times this process lost the writer lease to another one",
+            m.lease_lost.clone(),
         );
         Self { registry: r, ..m }
     }
@@ -338,6 +394,16 @@ impl Metrics {
                     .store(n, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Sets the lease figures.
+    pub fn set_lease(&self, l: &LeaseSnapshot) {
+        self.lease_role.set(i64::from(l.leader));
+        self.lease_epoch.set(l.epoch);
+        self.lease_renewals
+            .inner()
+            .store(l.renewals, Ordering::Relaxed);
+        self.lease_lost.inner().store(l.lost, Ordering::Relaxed);
     }
 
     /// Counts a webhook request by result (`accepted`, `unauthorized`, `bad_request`).
@@ -472,6 +538,21 @@ mod tests {
             Some(2.0)
         );
         assert!(value_of(&text, "tether_last_success_timestamp_seconds").unwrap() > 1e9);
+        // Without a lease (SQLite), the one writer is the leader.
+        assert_eq!(value_of(&text, "tether_lease_role"), Some(0.0));
+        m.set_lease(&LeaseSnapshot::of(None));
+        assert_eq!(value_of(&m.encode(), "tether_lease_role"), Some(1.0));
+        m.set_lease(&LeaseSnapshot {
+            leader: false,
+            epoch: 0,
+            renewals: 41,
+            lost: 1,
+        });
+        let text = m.encode();
+        assert_eq!(value_of(&text, "tether_lease_role"), Some(0.0));
+        assert_eq!(value_of(&text, "tether_lease_epoch"), Some(0.0));
+        assert_eq!(value_of(&text, "tether_lease_renewals_total"), Some(41.0));
+        assert_eq!(value_of(&text, "tether_lease_lost_total"), Some(1.0));
         assert!(text.trim_end().ends_with("# EOF"));
     }
 }

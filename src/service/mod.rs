@@ -60,10 +60,12 @@ pub struct CycleState {
     pub running_since: Option<DateTime<Utc>>,
 }
 
-/// Why the service is not ready, or `Ok` when it is.
+/// Why the service is not ready, or `Ok` when it is. A standby (another replica holds the
+/// store's lease) runs no cycle, so only its store counts: it is ready to take over.
 pub fn readiness(
     state: &CycleState,
     store_ok: bool,
+    role: crate::store::Role,
     started_at: DateTime<Utc>,
     stale_after: Duration,
     now: DateTime<Utc>,
@@ -71,6 +73,9 @@ pub fn readiness(
     let mut why = vec![];
     if !store_ok {
         why.push("the store cannot be read".to_owned());
+    }
+    if role == crate::store::Role::Standby {
+        return if why.is_empty() { Ok(()) } else { Err(why) };
     }
     if state.last_outcome == Some(CycleOutcome::Failed) {
         why.push("the last cycle failed".to_owned());
@@ -156,10 +161,37 @@ mod tests {
     }
 
     use super::*;
+    use crate::store::Role;
     use chrono::TimeZone;
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    fn readiness(
+        state: &CycleState,
+        store_ok: bool,
+        started_at: DateTime<Utc>,
+        limit: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), Vec<String>> {
+        super::readiness(state, store_ok, Role::Leader, started_at, limit, now)
+    }
+
+    #[test]
+    fn a_standby_is_ready_while_its_store_reads() {
+        let limit = Duration::from_secs(300);
+        let s = CycleState {
+            last_outcome: Some(CycleOutcome::Failed),
+            ..CycleState::default()
+        };
+        // It runs no cycle: neither staleness nor the last cycle's outcome counts.
+        let r = super::readiness(&s, true, Role::Standby, t(0), limit, t(10_000));
+        assert_eq!(r, Ok(()));
+        let r = super::readiness(&s, false, Role::Standby, t(0), limit, t(10));
+        assert_eq!(r, Err(vec!["the store cannot be read".to_owned()]));
+        // The same state on a leader is not ready.
+        assert!(readiness(&s, true, t(0), limit, t(10_000)).is_err());
     }
 
     #[test]
@@ -208,6 +240,9 @@ pub struct ServiceOptions {
     pub client_secret: crate::secret::Secret,
     /// More routes (the review page) merged into the server.
     pub extra: Option<axum::Router>,
+    /// The store's writer lease (PostgreSQL): cycles run only while it is held, `/readyz`
+    /// and `/metrics` show it. `None`: a SQLite store, whose single writer always leads.
+    pub lease: Option<std::sync::Arc<crate::store::Lease>>,
 }
 
 /// Why the service could not run.
@@ -250,7 +285,7 @@ impl Service {
         ));
         let metrics = Arc::new(metrics::Metrics::new());
         let targets = Arc::new(scheduler::TargetRequests::new());
-        let state = http::AppState::new(
+        let mut state = http::AppState::new(
             store,
             health.clone(),
             metrics.clone(),
@@ -258,6 +293,7 @@ impl Service {
             opts.client_secret,
             api_sources,
         );
+        state.lease = opts.lease.clone();
         let app = http::router(state, opts.extra);
         let server = {
             let s = shutdown.clone();
@@ -274,6 +310,7 @@ impl Service {
             schedule: opts.schedule,
             run_at_start: opts.run_at_start,
             shutdown_grace: opts.shutdown_grace,
+            leader: opts.lease.as_ref().map(|l| l.subscribe()),
         };
         let task = tokio::spawn({
             let (health, metrics, targets) = (health.clone(), metrics.clone(), targets.clone());

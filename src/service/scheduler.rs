@@ -11,7 +11,7 @@
 use super::metrics::Metrics;
 use super::{CycleRunner, CycleSummary, Health};
 use crate::domain::HubspotId;
-use crate::store::CycleOutcome;
+use crate::store::{CycleOutcome, Role};
 use chrono::{DateTime, Utc};
 use cron::Schedule;
 use std::collections::BTreeSet;
@@ -140,6 +140,48 @@ pub struct SchedulerConfig {
     pub run_at_start: bool,
     /// How long an in-flight cycle may go on after shutdown is asked.
     pub shutdown_grace: Duration,
+    /// The store lease's role (PostgreSQL): no cycle runs while standby, and one full cycle
+    /// runs at once on becoming leader (resuming the former leader's outbox). `None`: always
+    /// leader (a SQLite store).
+    pub leader: Option<watch::Receiver<Role>>,
+}
+
+/// Waits until `roles` says leader; `false` when shutdown came first.
+async fn wait_until_leader(
+    roles: &mut watch::Receiver<Role>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    loop {
+        if *shutdown.borrow() {
+            return false;
+        }
+        if *roles.borrow_and_update() == Role::Leader {
+            return true;
+        }
+        tokio::select! {
+            r = shutdown.changed() => if r.is_err() { return false },
+            r = roles.changed() => if r.is_err() {
+                // The lease is gone (the store closed): nothing will lead again.
+                let _ = shutdown.changed().await;
+                return false;
+            },
+        }
+    }
+}
+
+/// Resolves when the role changes (never without a lease).
+async fn role_changed(roles: &mut Option<watch::Receiver<Role>>) {
+    let Some(r) = roles else {
+        return std::future::pending().await;
+    };
+    if r.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Whether cycles may run now.
+fn leading(roles: &Option<watch::Receiver<Role>>) -> bool {
+    roles.as_ref().is_none_or(|r| *r.borrow() == Role::Leader)
 }
 
 /// How the scheduler loop ended.
@@ -162,9 +204,20 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Stopped {
     let mut first = cfg.run_at_start;
+    let mut roles = cfg.leader.clone();
     loop {
         if *shutdown.borrow() {
             return Stopped::Clean;
+        }
+        if let Some(r) = roles.as_mut()
+            && *r.borrow() != Role::Leader
+        {
+            tracing::info!("standby: another process holds the store's lease; no cycle runs");
+            if !wait_until_leader(r, &mut shutdown).await {
+                return Stopped::Clean;
+            }
+            tracing::info!("leader: a full cycle runs now, resuming the outbox");
+            first = true;
         }
         let work = if first {
             first = false;
@@ -187,6 +240,7 @@ pub async fn run(
                         continue;
                     }
                     _ = tokio::time::sleep(wait) => Work::Full,
+                    _ = role_changed(&mut roles) => continue,
                     _ = targets.notified() => {
                         match targets.take() {
                             Work::Nothing => continue,
@@ -196,6 +250,10 @@ pub async fn run(
                 }
             }
         };
+        if !leading(&roles) {
+            // Lost the lease while waiting: the work waits for the next leadership.
+            continue;
+        }
         let target_ids = match work {
             Work::Nothing => continue,
             Work::Full => {

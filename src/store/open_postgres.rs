@@ -7,6 +7,7 @@
 //! anything but the schema name derived from a validated [`ConnectionName`], and never run
 //! a query of the store's own tables outside the migrations.
 
+use super::lease::{LeaseKeeper, LeaseOpen};
 use super::migrate::migrate_on;
 use super::{Backend, Engine, Mode, QueryContext, Store, StoreError};
 use crate::config::{ConnectionName, redact_password};
@@ -66,11 +67,13 @@ impl Store {
     /// Opens connection `connection` of the PostgreSQL database at `url`. A writer creates
     /// the connection's schema and migrates it; a reader refuses a schema that is not the
     /// one this binary knows. No writer guard here: on PostgreSQL the writer is whoever
-    /// holds the lease (`lease.rs`), checked inside each write transaction.
+    /// holds the lease (`lease.rs`), taken here as `lease` says and checked inside each
+    /// write transaction.
     pub(super) async fn open_postgres(
         url: &str,
         connection: &ConnectionName,
         mode: Mode,
+        lease: LeaseOpen,
     ) -> Result<Store, StoreError> {
         super::open_sqlite::install_drivers();
         let schema = connection.schema();
@@ -83,6 +86,18 @@ impl Store {
             .connect(url)
             .await
             .map_err(open_err(url))?;
+        let keeper = match mode {
+            Mode::Writer => {
+                match LeaseKeeper::start(&pool, &schema, &redact_password(url), lease).await {
+                    Ok(k) => Some(std::sync::Arc::new(k)),
+                    Err(e) => {
+                        pool.close().await;
+                        return Err(e);
+                    }
+                }
+            }
+            Mode::ReadOnly => None,
+        };
         let store = Store {
             pool,
             mode,
@@ -93,6 +108,7 @@ impl Store {
                 schema,
                 url: secret,
             },
+            lease: keeper,
         };
         if mode == Mode::ReadOnly {
             if let Err(e) = store.check_schema_is_current().await {
@@ -107,7 +123,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::super::{Mode, StoreError};
+    use super::super::{Mode, Store, StoreError};
     use crate::domain::RecordRef;
     use chrono::Utc;
     use std::collections::BTreeMap;
@@ -203,6 +219,22 @@ mod tests {
         let a = pg_connection(&url, &name, Mode::Writer).await;
         let state = a.schema_state().await.unwrap();
         assert_eq!(state.version, a.latest_version());
+        // While `a` holds the writer lease, a second writer is refused, naming it.
+        let pg_url = crate::config::StoreUrl::Postgres {
+            url: url.clone(),
+            connection: name.clone(),
+        };
+        let err = Store::open_store_url(&pg_url, 5_000, Mode::Writer)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LeaseHeld { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        a.close().await;
+        // Once it is released, the next writer migrates nothing.
         let b = pg_connection(&url, &name, Mode::Writer).await;
         assert_eq!(b.schema_state().await.unwrap(), state);
         let in_schema: i64 = sqlx::query_scalar(
@@ -210,12 +242,59 @@ mod tests {
              WHERE table_schema = $1 AND table_name = '_sqlx_migrations'",
         )
         .bind(name.schema())
-        .fetch_one(&mut *a.read().await.unwrap())
+        .fetch_one(&mut *b.read().await.unwrap())
         .await
         .unwrap();
         assert_eq!(in_schema, 1);
-        b.close().await;
-        drop_store(a).await;
+        drop_store(b).await;
+    }
+
+    /// A writer whose lease another process took over can no longer write: each write
+    /// transaction is refused by the fence and rolls back; reads go on.
+    #[tokio::test]
+    async fn a_writer_whose_lease_was_taken_over_writes_nothing() {
+        let Some(s) = pg("a_writer_whose_lease_was_taken_over_writes_nothing").await else {
+            return;
+        };
+        let lease = s.lease().expect("a PostgreSQL writer holds the lease");
+        assert_eq!(lease.epoch(), Some(1));
+        assert!(lease.is_valid_now());
+        s.start_cycle(t(1)).await.unwrap();
+        // Another process takes the lease over (as after this one stalled).
+        let mut tx = s.pool.begin().await.unwrap();
+        sqlx::query("SELECT set_config('search_path', $1, true)")
+            .bind(s.schema().unwrap())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE lease SET holder = 'another', epoch = epoch + 1")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let err = s.start_cycle(t(2)).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::NotLeader {
+                    epoch_now: Some(2),
+                    mine: Some(1)
+                }
+            ),
+            "{err}"
+        );
+        assert!(matches!(
+            s.enqueue_writes(&[], t(3)).await.unwrap_err(),
+            StoreError::NotLeader { .. }
+        ));
+        // Reads still work, and the refused cycle left no row.
+        assert_eq!(s.last_cycle().await.unwrap().unwrap().started_at, t(1));
+        // The schema is dropped by a raw transaction: this store may not write any more.
+        let mut raw = s.pool.acquire().await.unwrap();
+        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", s.schema().unwrap());
+        sqlx::query(&sql).execute(&mut *raw).await.unwrap();
+        drop(raw);
+        s.close().await;
     }
 
     /// PostgreSQL text cannot hold U+0000: such a write is refused with a query error and

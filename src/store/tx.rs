@@ -105,8 +105,13 @@ impl Store {
                     Mode::Writer => "BEGIN",
                     Mode::ReadOnly => "BEGIN READ ONLY",
                 };
-                // The lease fence (epoch check) goes here, on `tx`, once `lease.rs` lands.
-                self.begin_in_schema(begin, schema).await
+                let mut tx = self.begin_in_schema(begin, schema).await?;
+                // The lease fence: refused (and rolled back) unless this process still
+                // holds the lease at its epoch, which it keeps until `tx` ends.
+                if let Some(k) = &self.lease {
+                    k.lease.fence_in(&mut tx).await?;
+                }
+                Ok(tx)
             }
         }
     }

@@ -24,8 +24,10 @@ use tether::sandbox::gorgias::{Fault as GFault, FaultKind as GKind};
 use tether::sandbox::hubspot::{Fault as HFault, FaultKind as HKind, PortalRules};
 use tether::store::Store;
 
+mod failover;
 mod oracles;
 mod service;
+pub use failover::run_failover;
 use oracles::oracles;
 use service::Service;
 

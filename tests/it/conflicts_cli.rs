@@ -87,6 +87,7 @@ async fn world() -> World {
             .parse()
             .unwrap(),
         busy_timeout_ms: 2_000,
+        lease_seconds: 15,
     })
     .await
     .unwrap();
@@ -291,6 +292,7 @@ async fn the_inbox_lists_every_kind_newest_first_with_its_command() {
     let store = Store::open(&tether::config::StoreSettings {
         url: url.parse().unwrap(),
         busy_timeout_ms: 2_000,
+        lease_seconds: 15,
     })
     .await
     .unwrap();

@@ -357,6 +357,7 @@ async fn the_probe_paths_of_the_manifests_answer_on_the_server() {
             shutdown_grace: Duration::from_secs(1),
             client_secret: tether::secret::Secret::new("x"),
             extra: None,
+            lease: None,
         },
         Arc::new(store),
         Arc::new(FakeRunner::new(Duration::ZERO)),

@@ -50,6 +50,7 @@ fn store_settings(dir: &Path) -> StoreSettings {
             .parse()
             .unwrap(),
         busy_timeout_ms: 2_000,
+        lease_seconds: 15,
     }
 }
 

@@ -14,6 +14,7 @@ mod cycle_targeted;
 mod demo_cli;
 mod deploy;
 mod explain_cli;
+mod failover;
 mod fuzz_smoke;
 mod gorgias_common;
 mod gorgias_faults;

@@ -26,6 +26,7 @@ async fn seeded(url: &str) -> (ProposalId, ProposalId) {
     let store = Store::open(&StoreSettings {
         url: url.parse().unwrap(),
         busy_timeout_ms: 5000,
+        lease_seconds: 15,
     })
     .await
     .unwrap();
@@ -134,6 +135,7 @@ async fn merges_commands_list_show_reject_and_approve() {
     let store = Store::open_read_only(&StoreSettings {
         url: url.parse().unwrap(),
         busy_timeout_ms: 5000,
+        lease_seconds: 15,
     })
     .await
     .unwrap();

@@ -37,6 +37,7 @@ async fn open(url: &str) -> Store {
     Store::open(&StoreSettings {
         url: url.parse().unwrap(),
         busy_timeout_ms: 5000,
+        lease_seconds: 15,
     })
     .await
     .unwrap()

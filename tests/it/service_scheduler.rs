@@ -32,6 +32,7 @@ async fn start(
         shutdown_grace: grace,
         client_secret: Secret::new(SECRET),
         extra: None,
+        lease: None,
     };
     let svc = Service::start(opts, Arc::new(store), runner, vec![], stop.clone())
         .await
@@ -351,4 +352,63 @@ async fn service_sandbox_merges_and_deletions_name_their_contacts() {
     assert!(c.webhook_events_delivered >= 2, "{c:?}");
     stop.trigger();
     svc.wait().await.unwrap();
+}
+
+/// On the tokio test clock (paused: it advances only when every task waits), so "nothing ran
+/// for two schedule ticks" takes no real time and cannot flake on a loaded machine.
+#[tokio::test(start_paused = true)]
+async fn service_a_standby_runs_no_cycle_and_a_new_leader_runs_one_at_once() {
+    use tether::service::scheduler::{SchedulerConfig, TargetRequests, run};
+    use tether::store::Role;
+    let runner = Arc::new(FakeRunner::new(Duration::from_millis(10)));
+    let (roles, rx) = tokio::sync::watch::channel(Role::Standby);
+    let stop = Shutdown::new();
+    let cfg = SchedulerConfig {
+        // Every second: a standby would run a cycle on every tick.
+        schedule: parse_schedule("* * * * * *").unwrap(),
+        run_at_start: true,
+        shutdown_grace: Duration::from_secs(1),
+        leader: Some(rx),
+    };
+    let health = Arc::new(tether::service::Health::new(
+        chrono::Utc::now(),
+        Duration::from_secs(300),
+    ));
+    let task = tokio::spawn(run(
+        cfg,
+        runner.clone(),
+        Arc::new(TargetRequests::new()),
+        health,
+        Arc::new(tether::service::metrics::Metrics::new()),
+        stop.subscribe(),
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(runner.calls().is_empty(), "a standby ran a cycle");
+    // Leader: a full cycle at once, before the next tick could explain it.
+    let gained = tokio::time::Instant::now();
+    roles.send_replace(Role::Leader);
+    wait_for(Duration::from_secs(5), || !runner.calls().is_empty())
+        .await
+        .expect("a new leader runs a cycle");
+    assert!(
+        gained.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        gained.elapsed()
+    );
+    assert_eq!(runner.calls()[0].targets, None, "a full cycle");
+    // It follows the schedule while it leads; standby again, the cycles stop.
+    wait_for(Duration::from_secs(5), || runner.calls().len() >= 2)
+        .await
+        .expect("the leader follows the schedule");
+    roles.send_replace(Role::Standby);
+    wait_for(Duration::from_secs(5), || {
+        runner.calls().iter().all(|c| c.ended.is_some())
+    })
+    .await
+    .unwrap();
+    let n = runner.calls().len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(runner.calls().len(), n, "a standby ran a cycle");
+    stop.trigger();
+    assert_eq!(task.await.unwrap(), Stopped::Clean);
 }

@@ -18,6 +18,7 @@ fn settings(dir: &Path) -> StoreSettings {
     StoreSettings {
         url: store_url(dir).parse().unwrap(),
         busy_timeout_ms: 2_000,
+        lease_seconds: 15,
     }
 }
 
@@ -202,6 +203,7 @@ async fn hold_writer_helper() {
     let store = Store::open(&StoreSettings {
         url: url.parse().unwrap(),
         busy_timeout_ms: 2_000,
+        lease_seconds: 15,
     })
     .await
     .unwrap();

@@ -273,6 +273,7 @@ async fn the_commands_refuse_before_setup_and_act_on_refused_writes() {
             .parse()
             .unwrap(),
         busy_timeout_ms: 5000,
+        lease_seconds: 15,
     })
     .await
     .unwrap();

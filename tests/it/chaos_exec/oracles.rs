@@ -224,6 +224,7 @@ pub(super) async fn oracles(run: &mut Run, sc: &Scenario, mappings: &MappingSet)
             .map(|(_, v)| v.parse().unwrap())
             .unwrap(),
         busy_timeout_ms: 5000,
+        lease_seconds: 15,
     };
     let store = Store::open(&settings).await.unwrap();
     let pending = store.pending_writes(1000).await.unwrap();

@@ -22,6 +22,26 @@ impl Drop for Service {
     }
 }
 
+impl Service {
+    /// Its log file.
+    pub(super) fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// Which start of the run it is.
+    pub(super) fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Sends it a signal (`STOP`, `CONT`, …) with `kill`; whether that worked.
+    pub(super) fn signal(&self, sig: &str) -> bool {
+        Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
 /// What a service's log says so far.
 #[derive(Debug, Default)]
 pub(super) struct LogView {
@@ -30,9 +50,9 @@ pub(super) struct LogView {
     /// "cycle finished" lines (full and targeted).
     finished: usize,
     /// The outcome of each finished full cycle, in order.
-    full_outcomes: Vec<String>,
+    pub(super) full_outcomes: Vec<String>,
     /// The HTTP address, once it serves.
-    addr: Option<String>,
+    pub(super) addr: Option<String>,
     /// How long each finished cycle took, in seconds.
     secs: Vec<f64>,
     panicked: bool,
