@@ -12,7 +12,7 @@ use crate::config::{DEFAULTS, GorgiasSettings, HubspotSettings, Loaded, Origin, 
 use crate::connectors::gorgias::{GorgiasClient, GorgiasConfig};
 use crate::connectors::hubspot::{ApiVersion, HubspotClient, HubspotConfig, HubspotError};
 use crate::secret::REDACTED;
-use crate::store::StoreError;
+use crate::store::{OpenError, SqliteOpenError};
 use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -181,21 +181,23 @@ pub async fn store_check(loaded: &Loaded) -> Check {
             store.close().await;
             check
         }
-        Err(StoreError::Locked { holder, .. }) => match super::open_store::reader(settings).await {
-            Ok(store) => {
-                let version = store.schema_state().await.map(|s| s.version).unwrap_or(0);
-                store.close().await;
-                Check::new(
-                    name,
-                    CheckStatus::Ok,
-                    format!(
-                        "in use by the writer pid {} on host {} since {}; read it instead (schema version {version})",
-                        holder.pid, holder.host, holder.since
-                    ),
-                )
+        Err(OpenError::Sqlite(SqliteOpenError::Locked { holder, .. })) => {
+            match super::open_store::reader(settings).await {
+                Ok(store) => {
+                    let version = store.schema_state().await.map(|s| s.version).unwrap_or(0);
+                    store.close().await;
+                    Check::new(
+                        name,
+                        CheckStatus::Ok,
+                        format!(
+                            "in use by the writer pid {} on host {} since {}; read it instead (schema version {version})",
+                            holder.pid, holder.host, holder.since
+                        ),
+                    )
+                }
+                Err(e) => Check::new(name, CheckStatus::Failed, e.to_string()),
             }
-            Err(e) => Check::new(name, CheckStatus::Failed, e.to_string()),
-        },
+        }
         Err(e) => Check::new(name, CheckStatus::Failed, e.to_string()),
     }
 }

@@ -21,7 +21,7 @@ use crate::engine::{self, GorgiasRecord, HubspotRecord, Options};
 use crate::mappings::{self, HubspotAccess, MappingSet};
 use crate::report::explain::{self as view, Facts, HistoryItem};
 use crate::report::{RenderOptions, color_wanted};
-use crate::store::{StateStore, StoreError};
+use crate::store::StateStore;
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -293,7 +293,7 @@ pub async fn run(global: &Global, args: ExplainArgs) -> anyhow::Result<ExitCode>
     }
     let store = match super::open_store::reader(&settings.store).await {
         Ok(s) => Some(s),
-        Err(StoreError::Missing { .. }) => None,
+        Err(e) if e.is_missing() => None,
         Err(e) => return Err(e).context("cannot read the state store"),
     };
     let resolved = resolve(store.as_deref(), &subject).await;

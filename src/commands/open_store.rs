@@ -7,12 +7,12 @@
 //! [`StateStore`]: crate::store::StateStore
 
 use crate::config::{StoreSettings, StoreUrl};
-use crate::store::{Lease, Mode, SharedStore, Store, StoreError};
+use crate::store::{Lease, Mode, OpenError, SharedStore, Store};
 use std::sync::Arc;
 
 /// Opens the store named by `settings.url` in `mode`: as its single writer (created and
 /// migrated when needed, refused while another process writes) or for reading only.
-pub async fn open(settings: &StoreSettings, mode: Mode) -> Result<SharedStore, StoreError> {
+pub async fn open(settings: &StoreSettings, mode: Mode) -> Result<SharedStore, OpenError> {
     let store = match &settings.url {
         // One store implementation serves both engines (sqlx::Any); it reads the URL's kind.
         StoreUrl::Sqlite { .. } | StoreUrl::Memory { .. } | StoreUrl::Postgres { .. } => match mode
@@ -30,24 +30,24 @@ pub async fn open(settings: &StoreSettings, mode: Mode) -> Result<SharedStore, S
 /// (`None` on SQLite, whose single writer is the file lock).
 pub async fn replica(
     settings: &StoreSettings,
-) -> Result<(SharedStore, Option<Arc<Lease>>), StoreError> {
+) -> Result<(SharedStore, Option<Arc<Lease>>), OpenError> {
     let store = Store::open_replica(settings).await?;
     let lease = store.lease();
     Ok((Arc::new(store), lease))
 }
 
 /// Opens the store as its single writer ([`open`] in [`Mode::Writer`]).
-pub async fn writer(settings: &StoreSettings) -> Result<SharedStore, StoreError> {
+pub async fn writer(settings: &StoreSettings) -> Result<SharedStore, OpenError> {
     open(settings, Mode::Writer).await
 }
 
 /// Opens an existing store for reading only ([`open`] in [`Mode::ReadOnly`]).
-pub async fn reader(settings: &StoreSettings) -> Result<SharedStore, StoreError> {
+pub async fn reader(settings: &StoreSettings) -> Result<SharedStore, OpenError> {
     open(settings, Mode::ReadOnly).await
 }
 
 /// An empty in-memory writer store (e.g. `tether plan` before any sync created the store).
-pub async fn in_memory() -> Result<SharedStore, StoreError> {
+pub async fn in_memory() -> Result<SharedStore, OpenError> {
     Ok(Arc::new(Store::open_in_memory().await?))
 }
 
@@ -75,7 +75,7 @@ mod tests {
         // A second writer is refused; a reader is not.
         assert!(matches!(
             writer(&cfg).await.unwrap_err(),
-            StoreError::Locked { .. }
+            OpenError::Sqlite(crate::store::SqliteOpenError::Locked { .. })
         ));
         let r = reader(&cfg).await.unwrap();
         assert_eq!(r.mode(), Mode::ReadOnly);
@@ -95,7 +95,7 @@ mod tests {
         let cfg = settings(&format!("sqlite://{}", dir.path().join("no.db").display()));
         assert!(matches!(
             reader(&cfg).await.unwrap_err(),
-            StoreError::Missing { .. }
+            OpenError::Sqlite(crate::store::SqliteOpenError::Missing { .. })
         ));
     }
 }

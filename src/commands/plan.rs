@@ -11,7 +11,6 @@ use super::Global;
 use crate::engine::Plan;
 pub use crate::report::Format;
 use crate::report::{ProposalPreview, RenderOptions};
-use crate::store::StoreError;
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -39,7 +38,7 @@ pub async fn run(global: &Global, args: PlanArgs) -> anyhow::Result<ExitCode> {
     let settings = &loaded.settings;
     let store = match super::open_store::reader(&settings.store).await {
         Ok(s) => s,
-        Err(StoreError::Missing { .. }) => super::open_store::in_memory()
+        Err(e) if e.is_missing() => super::open_store::in_memory()
             .await
             .context("cannot open an empty in-memory store")?,
         Err(e) => return Err(e).context("cannot read the state store"),

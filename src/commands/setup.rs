@@ -10,6 +10,7 @@
 
 use super::Global;
 use crate::connectors::hubspot::PropertyDefinition;
+use crate::store::{OpenError, SqliteOpenError, StoreError};
 use anyhow::Context;
 use std::process::ExitCode;
 
@@ -90,12 +91,15 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
 async fn clear_backoff(settings: &crate::config::Settings) -> anyhow::Result<ExitCode> {
     match super::open_store::reader(&settings.store).await {
         Ok(s) => s.close().await,
-        Err(crate::store::StoreError::Missing { .. }) => return Ok(ExitCode::SUCCESS),
+        Err(e) if e.is_missing() => return Ok(ExitCode::SUCCESS),
         Err(_) => {}
     }
     let store = match super::open_store::writer(&settings.store).await {
         Ok(s) => s,
-        Err(e @ crate::store::StoreError::Locked { .. }) => {
+        Err(
+            e @ (OpenError::Sqlite(SqliteOpenError::Locked { .. })
+            | OpenError::Store(StoreError::LeaseHeld { .. })),
+        ) => {
             eprintln!(
                 "note: refused writes keep their backoff ({e}); run `tether retry --all` once it is free"
             );

@@ -6,7 +6,7 @@
 
 use super::Global;
 use crate::config::{StoreSettings, StoreUrl};
-use crate::store::{Cycle, StoreError, StoreStatus, connections_in};
+use crate::store::{Cycle, OpenError, SqliteOpenError, StoreError, StoreStatus, connections_in};
 use anyhow::Context;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -30,7 +30,7 @@ pub async fn run(global: &Global, args: StatusArgs) -> anyhow::Result<ExitCode> 
     }
     let store = match super::open_store::reader(settings).await {
         Ok(s) => s,
-        Err(StoreError::Missing { path }) => {
+        Err(OpenError::Sqlite(SqliteOpenError::Missing { path })) => {
             let shown = path.display().to_string();
             if args.json {
                 let v = serde_json::json!({ "url": settings.url.as_str(), "path": shown, "exists": false });

@@ -11,7 +11,7 @@
 //! Owns the lock file and the `writer_lock` row. Must never block waiting for the lock: a
 //! second writer is refused at once with a message naming the holder.
 
-use super::{QueryContext, StoreError, parse_ts, ts};
+use super::{OpenError, QueryContext, SqliteOpenError, StoreError, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use fs4::fs_std::FileExt;
 use serde::Serialize;
@@ -119,17 +119,17 @@ impl Drop for WriterGuard {
 }
 
 impl WriterGuard {
-    /// Takes the OS lock (when the store is a file). Refused with [`StoreError::Locked`]
+    /// Takes the OS lock (when the store is a file). Refused with [`SqliteOpenError::Locked`]
     /// naming the holder when another process has it.
     pub(crate) fn lock_file(
         lock_path: Option<PathBuf>,
         display: &str,
-    ) -> Result<WriterGuard, StoreError> {
+    ) -> Result<WriterGuard, OpenError> {
         let holder = Holder::me(Utc::now());
         let lock_file = match lock_path {
             None => None,
             Some(path) => {
-                let io = |source| StoreError::LockFile {
+                let io = |source| SqliteOpenError::LockFile {
                     path: path.clone(),
                     source,
                 };
@@ -145,10 +145,11 @@ impl WriterGuard {
                     let mut text = String::new();
                     // Best effort: the holder may be rewriting it this very moment.
                     let _ = file.read_to_string(&mut text);
-                    return Err(StoreError::Locked {
+                    return Err(SqliteOpenError::Locked {
                         path: display.to_owned(),
                         holder: Holder::from_file_text(&text),
-                    });
+                    }
+                    .into());
                 }
                 file.set_len(0).map_err(io)?;
                 file.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -168,7 +169,7 @@ impl WriterGuard {
     }
 
     /// Claims the `writer_lock` row (after migrations created it) and starts the heartbeat.
-    pub(crate) async fn claim_row(&self, pool: &AnyPool, display: &str) -> Result<(), StoreError> {
+    pub(crate) async fn claim_row(&self, pool: &AnyPool, display: &str) -> Result<(), OpenError> {
         let now = Utc::now();
         for _ in 0..3 {
             let current: Option<(String, i64, String, String, String)> = sqlx::query_as(
@@ -203,10 +204,11 @@ impl WriterGuard {
                         && pid == self.holder.pid
                         && self.lock_file.is_some();
                     if !(stale || gone || ours) {
-                        return Err(StoreError::Locked {
+                        return Err(SqliteOpenError::Locked {
                             path: display.to_owned(),
                             holder: Holder { pid, host, since },
-                        });
+                        }
+                        .into());
                     }
                     sqlx::query(
                         "UPDATE writer_lock SET token = $1, pid = $2, host = $3, since = $4, heartbeat = $5
@@ -231,7 +233,8 @@ impl WriterGuard {
         }
         Err(StoreError::Conflict(
             "the writer lock row kept changing while it was being taken".into(),
-        ))
+        )
+        .into())
     }
 
     fn start_heartbeat(&self, pool: AnyPool) {

@@ -481,7 +481,7 @@ impl super::Store {
     /// instead of refusing.
     pub async fn open_replica(
         settings: &crate::config::StoreSettings,
-    ) -> Result<super::Store, StoreError> {
+    ) -> Result<super::Store, super::OpenError> {
         let lease = LeaseOpen {
             ttl: settings.lease_ttl(),
             policy: LeasePolicy::Standby,

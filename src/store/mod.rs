@@ -22,6 +22,7 @@ mod guard;
 mod lease;
 mod links;
 mod migrate;
+mod open_error;
 mod open_postgres;
 mod open_sqlite;
 mod outbox;
@@ -45,6 +46,7 @@ pub use guard::{HEARTBEAT_EVERY, Holder, STALE_AFTER, WriterGuard};
 pub use lease::{Attempt, KeepMode, Lease, LeaseHolder, LeaseOpen, LeasePolicy, LeaseState, Role};
 pub use links::{Link, LinkId, NewLink};
 pub use migrate::{SchemaState, latest_version};
+pub use open_error::{OpenError, SqliteOpenError};
 pub use outbox::{
     Completion, Done, FollowUp, NewWrite, OpKind, OutboxId, OutboxItem, OutboxStatus,
 };
@@ -80,18 +82,6 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    #[error(
-        "no store at {path}: nothing has created it yet (a writing command such as `tether doctor` or a sync creates it)"
-    )]
-    Missing { path: PathBuf },
-    /// Another process is the store's writer.
-    #[error(
-        "the store {path} is already in use by another tether writer: pid {pid} on host {host}, since {since}; stop that process first (read-only commands such as `tether status` still work)",
-        pid = holder.pid,
-        host = holder.host,
-        since = holder.since
-    )]
-    Locked { path: String, holder: Holder },
     /// This writer stalled so long that another process took the guard over.
     #[error(
         "this process is no longer the store's writer: another process took the writer lock over after this one stopped refreshing it; restart tether"
@@ -118,12 +108,6 @@ pub enum StoreError {
         "the store {url} is in use by another tether writer: {holder}; stop that process or wait for its lease to expire (read-only commands such as `tether status` still work)"
     )]
     LeaseHeld { url: String, holder: LeaseHolder },
-    #[error("writer lock file {path}: {source}")]
-    LockFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("applying the store's migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(
@@ -241,11 +225,11 @@ enum Backend {
 
 impl Store {
     /// Opens (creating when missing) the store as its single writer: takes the writer guard,
-    /// then applies pending migrations. Refused with [`StoreError::Locked`] when another
+    /// then applies pending migrations. Refused with [`SqliteOpenError::Locked`] when another
     /// process holds the guard.
     /// On PostgreSQL it takes the writer lease instead, refused with
     /// [`StoreError::LeaseHeld`] while another live process holds it.
-    pub async fn open(settings: &StoreSettings) -> Result<Store, StoreError> {
+    pub async fn open(settings: &StoreSettings) -> Result<Store, OpenError> {
         let lease = LeaseOpen {
             ttl: settings.lease_ttl(),
             policy: LeasePolicy::Refuse,
@@ -254,9 +238,9 @@ impl Store {
     }
 
     /// Opens an existing store for reading only: no guard, no migration, no file created.
-    /// Fails with [`StoreError::Missing`] when the file does not exist, and with a schema
+    /// Fails with [`SqliteOpenError::Missing`] when the file does not exist, and with a schema
     /// error when the store's schema is not the one this binary knows.
-    pub async fn open_read_only(settings: &StoreSettings) -> Result<Store, StoreError> {
+    pub async fn open_read_only(settings: &StoreSettings) -> Result<Store, OpenError> {
         Self::open_store_url(&settings.url, settings.busy_timeout_ms, Mode::ReadOnly).await
     }
 
@@ -266,7 +250,7 @@ impl Store {
         url: &StoreUrl,
         busy_timeout_ms: u64,
         mode: Mode,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<Store, OpenError> {
         Self::open_with(url, busy_timeout_ms, mode, LeaseOpen::default()).await
     }
 
@@ -276,7 +260,7 @@ impl Store {
         busy_timeout_ms: u64,
         mode: Mode,
         lease: LeaseOpen,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<Store, OpenError> {
         match url {
             StoreUrl::Postgres { url, connection } => {
                 Self::open_postgres(url, connection, mode, lease).await
@@ -288,17 +272,13 @@ impl Store {
     }
 
     /// Opens an in-memory writer store, for tests.
-    pub async fn open_in_memory() -> Result<Store, StoreError> {
+    pub async fn open_in_memory() -> Result<Store, OpenError> {
         Self::open_url("sqlite::memory:", 5_000, Mode::Writer).await
     }
 
     /// Opens the store at `url` in `mode` (on PostgreSQL, connection `default`);
     /// [`Store::open`] and [`Store::open_read_only`] are the usual ways in.
-    pub async fn open_url(
-        url: &str,
-        busy_timeout_ms: u64,
-        mode: Mode,
-    ) -> Result<Store, StoreError> {
+    pub async fn open_url(url: &str, busy_timeout_ms: u64, mode: Mode) -> Result<Store, OpenError> {
         match url.parse::<StoreUrl>() {
             Ok(u @ StoreUrl::Postgres { .. }) => {
                 Self::open_store_url(&u, busy_timeout_ms, mode).await
@@ -310,7 +290,7 @@ impl Store {
 
     /// Opens a SQLite store: as the writer, takes the guard (lock file, then row) and
     /// migrates; as a reader, checks the schema.
-    async fn open_sqlite(url: &str, busy_timeout_ms: u64, mode: Mode) -> Result<Store, StoreError> {
+    async fn open_sqlite(url: &str, busy_timeout_ms: u64, mode: Mode) -> Result<Store, OpenError> {
         let (pool, path) = open_sqlite::sqlite_pool(url, busy_timeout_ms, mode).await?;
         let display = path
             .as_deref()
@@ -342,7 +322,7 @@ impl Store {
                 };
                 let claimed = match store.migrate().await {
                     Ok(()) => guard.claim_row(&store.pool, &display).await,
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.into()),
                 };
                 if let Err(e) = claimed {
                     store.pool.close().await;
@@ -362,7 +342,7 @@ impl Store {
                 };
                 if let Err(e) = store.check_schema_is_current().await {
                     store.pool.close().await;
-                    return Err(e);
+                    return Err(e.into());
                 }
                 Ok(store)
             }

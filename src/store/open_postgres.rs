@@ -74,7 +74,7 @@ impl Store {
         connection: &ConnectionName,
         mode: Mode,
         lease: LeaseOpen,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<Store, super::OpenError> {
         super::open_sqlite::install_drivers();
         let schema = connection.schema();
         let secret = Secret::new(url);
@@ -92,7 +92,7 @@ impl Store {
                     Ok(k) => Some(std::sync::Arc::new(k)),
                     Err(e) => {
                         pool.close().await;
-                        return Err(e);
+                        return Err(e.into());
                     }
                 }
             }
@@ -113,7 +113,7 @@ impl Store {
         if mode == Mode::ReadOnly {
             if let Err(e) = store.check_schema_is_current().await {
                 store.pool.close().await;
-                return Err(e);
+                return Err(e.into());
             }
         }
         Ok(store)
@@ -123,7 +123,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::super::{Mode, Store, StoreError};
+    use super::super::{Mode, OpenError, Store, StoreError};
     use crate::domain::RecordRef;
     use chrono::Utc;
     use std::collections::BTreeMap;
@@ -195,7 +195,10 @@ mod tests {
         .await
         .unwrap_err();
         assert!(
-            matches!(err, StoreError::SchemaTooOld { found: 0, .. }),
+            matches!(
+                err,
+                OpenError::Store(StoreError::SchemaTooOld { found: 0, .. })
+            ),
             "{err}"
         );
         let w = pg_connection(&url, &name, Mode::Writer).await;
@@ -227,7 +230,10 @@ mod tests {
         let err = Store::open_store_url(&pg_url, 5_000, Mode::Writer)
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::LeaseHeld { .. }), "{err}");
+        assert!(
+            matches!(err, OpenError::Store(StoreError::LeaseHeld { .. })),
+            "{err}"
+        );
         assert!(
             err.to_string()
                 .contains(&format!("pid {}", std::process::id())),

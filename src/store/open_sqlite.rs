@@ -5,7 +5,7 @@
 //! Owns the pool options only. Must never run a query of the store's own tables: the
 //! concern files do that, through the store's transaction helpers (`tx.rs`).
 
-use super::{Mode, StoreError};
+use super::{Mode, SqliteOpenError, StoreError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions, Executor};
@@ -70,23 +70,23 @@ fn sqlite_pragmas(target: &Target, mode: Mode, busy_timeout_ms: u64) -> Vec<Stri
 }
 
 /// Opens the pool of a SQLite store: returns it with the database file (`None` in memory).
-/// A reader is refused a missing file ([`StoreError::Missing`]) and an in-memory URL.
+/// A reader is refused a missing file ([`SqliteOpenError::Missing`]) and an in-memory URL.
 pub(super) async fn sqlite_pool(
     url: &str,
     busy_timeout_ms: u64,
     mode: Mode,
-) -> Result<(AnyPool, Option<PathBuf>), StoreError> {
+) -> Result<(AnyPool, Option<PathBuf>), super::OpenError> {
     install_drivers();
     let target = target_of(url)?;
     if (mode, &target) == (Mode::ReadOnly, &Target::Memory) {
-        return Err(StoreError::BadUrl {
+        return Err(super::OpenError::Store(StoreError::BadUrl {
             url: url.to_owned(),
             reason: "an in-memory store lives only inside the process that opened it, so there is nothing to read".into(),
-        });
+        }));
     }
     if let (Mode::ReadOnly, Target::File(p)) = (mode, &target) {
         if !p.exists() {
-            return Err(StoreError::Missing { path: p.clone() });
+            return Err(SqliteOpenError::Missing { path: p.clone() }.into());
         }
     }
     let open_err = |source| StoreError::Open {

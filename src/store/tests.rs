@@ -100,9 +100,15 @@ async fn a_schema_newer_than_the_binary_is_refused() {
     .unwrap();
     s.close().await;
     let err = Store::open_read_only(&cfg).await.unwrap_err();
-    assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+    assert!(
+        matches!(err, OpenError::Store(StoreError::SchemaTooNew { .. })),
+        "{err}"
+    );
     let err = Store::open(&cfg).await.unwrap_err();
-    assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+    assert!(
+        matches!(err, OpenError::Store(StoreError::SchemaTooNew { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("upgrade tether"), "{err}");
 }
 
@@ -112,7 +118,7 @@ async fn a_second_writer_is_refused_naming_the_holder() {
     let cfg = settings(dir.path());
     let first = Store::open(&cfg).await.unwrap();
     let err = Store::open(&cfg).await.unwrap_err();
-    let StoreError::Locked { holder, .. } = &err else {
+    let OpenError::Sqlite(SqliteOpenError::Locked { holder, .. }) = &err else {
         panic!("expected Locked, got {err}");
     };
     assert_eq!(holder.pid, std::process::id());
@@ -241,7 +247,10 @@ async fn a_symlinked_path_shares_the_lock() {
         lease_seconds: 15,
     };
     let err = Store::open(&via_link).await.unwrap_err();
-    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    assert!(
+        matches!(err, OpenError::Sqlite(SqliteOpenError::Locked { .. })),
+        "{err}"
+    );
     first.close().await;
 }
 
@@ -290,6 +299,9 @@ async fn read_only_refuses_a_missing_file() {
     let err = Store::open_url(&url, 1000, Mode::ReadOnly)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+    assert!(
+        matches!(err, OpenError::Sqlite(SqliteOpenError::Missing { .. })),
+        "{err}"
+    );
     assert!(!dir.path().join("none.db").exists());
 }

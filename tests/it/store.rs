@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tether::config::StoreSettings;
-use tether::store::{Store, StoreError};
+use tether::store::{OpenError, SqliteOpenError, Store};
 
 fn store_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("tether.db").display())
@@ -265,7 +265,7 @@ async fn a_second_process_is_refused_and_a_killed_writer_leaves_no_stale_lock() 
     // This process is refused, and told who holds the store.
     let err = Store::open(&settings(dir.path())).await.unwrap_err();
     let msg = err.to_string();
-    let StoreError::Locked { holder, .. } = &err else {
+    let OpenError::Sqlite(SqliteOpenError::Locked { holder, .. }) = &err else {
         panic!("expected Locked, got {msg}");
     };
     assert_eq!(holder.pid, child_pid);
