@@ -72,11 +72,12 @@ fn error_page(base: &str, e: &MergeError) -> Response {
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %e, "review action failed");
     }
-    (
-        status,
-        Html(html::message_page(base, "Not done", &e.to_string())),
-    )
-        .into_response()
+    not_done(base, status, &e.to_string())
+}
+
+/// The "Not done" page every refused review action answers with, and its status.
+pub(super) fn not_done(base: &str, status: StatusCode, why: &str) -> Response {
+    (status, Html(html::message_page(base, "Not done", why))).into_response()
 }
 
 /// `GET /`: the queue, or the login form.
@@ -186,11 +187,7 @@ pub async fn approve(
         Ok(Some(p)) => match choices_from_form(&form, &p) {
             Ok(c) => c,
             Err(msg) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Html(html::message_page(&base, "Not done", &msg)),
-                )
-                    .into_response();
+                return not_done(&base, StatusCode::BAD_REQUEST, &msg);
             }
         },
         Ok(None) => return error_page(&base, &MergeError::NoSuchProposal(id)),

@@ -8,7 +8,7 @@
 use super::ReviewState;
 use super::guard::Actor;
 use super::html;
-use super::pages::base_of;
+use super::pages::{base_of, not_done};
 use crate::domain::System;
 use crate::store::{ConflictChoice, ConflictId, RetrySelection, StoreError, UnsettledId};
 use axum::extract::{OriginalUri, Path, State};
@@ -26,19 +26,11 @@ fn store_error(base: &str, e: &StoreError) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    (
-        status,
-        Html(html::message_page(base, "Not done", &e.to_string())),
-    )
-        .into_response()
+    not_done(base, status, &e.to_string())
 }
 
 fn bad_request(base: &str, why: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Html(html::message_page(base, "Not done", why)),
-    )
-        .into_response()
+    not_done(base, StatusCode::BAD_REQUEST, why)
 }
 
 /// `POST /conflicts/{id}/resolve` with `take=hubspot|gorgias`.
