@@ -19,6 +19,7 @@ pub mod domain;
 pub mod engine;
 pub mod generate;
 pub mod generate_support;
+pub mod html_text;
 pub mod mappings;
 pub mod matcher;
 pub mod merges;

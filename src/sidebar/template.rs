@@ -4,6 +4,7 @@
 //!
 //! Pure. Must escape every value it renders into HTML.
 
+use crate::html_text::escape;
 use crate::mappings::{GorgiasAccess, MappingSet};
 use serde_json::{Value, json};
 
@@ -98,14 +99,6 @@ pub fn is_wrapper(template: &Value) -> bool {
         && template.get("widgets").is_some_and(Value::is_array)
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 fn at<'a>(data: &'a Value, path: &str) -> Option<&'a Value> {
     if path.is_empty() {
         return Some(data);
@@ -161,7 +154,7 @@ fn render(node: &Value, data: &Value, out: &mut String) {
             let Some(scope) = at(data, path) else { return };
             out.push_str(&format!(
                 "<section class=\"card\"><h3>{}</h3><dl>",
-                esc(&fill(title, scope))
+                escape(&fill(title, scope))
             ));
             for c in children.into_iter().flatten() {
                 render(c, scope, out);
@@ -182,7 +175,11 @@ fn render(node: &Value, data: &Value, out: &mut String) {
         }
         _ => {
             if let Some(v) = at(data, path).and_then(scalar) {
-                out.push_str(&format!("<dt>{}</dt><dd>{}</dd>", esc(title), esc(&v)));
+                out.push_str(&format!(
+                    "<dt>{}</dt><dd>{}</dd>",
+                    escape(title),
+                    escape(&v)
+                ));
             }
         }
     }
@@ -201,7 +198,7 @@ body{{font-family:sans-serif;background:#f4f5f7;margin:0;padding:16px;}}\
 h3{{font-size:14px;margin:0 0 6px;}}dl{{margin:0;display:grid;grid-template-columns:45% 55%;font-size:12px;}}\
 dt{{color:#666;padding:2px 0;}}dd{{margin:0;padding:2px 0;word-break:break-all;}}\
 </style></head><body><div class=\"sidebar\"><h2>{h}</h2>{body}</div></body></html>",
-        h = esc(heading)
+        h = escape(heading)
     )
 }
 

@@ -13,6 +13,7 @@
 //! the labels. Must never do I/O.
 
 use super::TicketFacts;
+use crate::html_text::escape;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -23,22 +24,6 @@ pub const NOTE_KEY_PROPERTY: &str = "tether_gorgias_ticket";
 pub const NOTE_KEY_LABEL: &str = "Gorgias ticket (tether)";
 /// The note property group `tether setup` makes for it.
 pub const NOTE_GROUP: (&str, &str) = ("gorgias_support", "Gorgias support");
-
-/// `s` with `&`, `<`, `>` and quotes escaped, for the note's HTML body.
-fn escape_html_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The unique key of the note of ticket `id`.
 pub fn note_key(ticket: i64) -> String {
@@ -75,7 +60,7 @@ pub fn note_properties(t: &TicketFacts, app_base: &str) -> BTreeMap<String, Stri
         t.channel.as_str()
     };
     let link = ticket_link(app_base, t.id);
-    let mut subject = escape_html_text(subject);
+    let mut subject = escape(subject);
     // Far below the limit in practice; a huge subject is cut, never the link.
     if subject.len() > 60_000 {
         let mut cut = 60_000;
@@ -88,10 +73,10 @@ pub fn note_properties(t: &TicketFacts, app_base: &str) -> BTreeMap<String, Stri
         "<p><strong>Gorgias ticket closed:</strong> {subject}</p>\
          <p>Channel: {}<br>Status: {}<br>Messages: {}</p>\
          <p><a href=\"{}\">Open the ticket in Gorgias</a></p>",
-        escape_html_text(channel),
-        escape_html_text(&t.status),
+        escape(channel),
+        escape(&t.status),
         t.messages_count,
-        escape_html_text(&link),
+        escape(&link),
     );
     BTreeMap::from([
         (
