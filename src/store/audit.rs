@@ -38,21 +38,20 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
-/// Appends an entry on a connection that may be inside a caller's transaction.
+/// Subjects written by one statement; an entry with more (a large merge) writes the rest in
+/// further statements of at most this many.
+const SUBJECTS_PER_STATEMENT: usize = 200;
+
+/// Appends an entry on a connection that may be inside a caller's transaction: the entry
+/// and its (first 200) subjects in ONE round trip to the database.
+///
+/// This is the store's one place with per-engine SQL, because it runs once or twice for
+/// every write a cycle completes and a round trip costs more than the statements in it
+/// (`benches/store.rs`). Neither engine can insert into two tables in one portable
+/// statement: PostgreSQL does it with data-modifying CTEs (which SQLite lacks), SQLite with
+/// one text of several statements (which PostgreSQL's extended protocol refuses). Both
+/// texts are checked by the conformance suite on their engine.
 pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(ts(e.at))
-    .bind(&e.actor)
-    .bind(&e.action)
-    .bind(e.detail.to_string())
-    .fetch_one(&mut *conn)
-    .await
-    .ctx("append to the audit log")?;
-    if e.subjects.is_empty() {
-        return Ok(id);
-    }
     // Each with its place in the entry (`position`), which is the order they list in.
     let subjects: Vec<(i64, &'static str, String)> = e
         .subjects
@@ -63,7 +62,29 @@ pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<
             (position, r.system().as_str(), r.id_string())
         })
         .collect();
-    for chunk in subjects.chunks(1000) {
+    let (first, rest) = subjects.split_at(subjects.len().min(SUBJECTS_PER_STATEMENT));
+    let sql = entry_sql(conn.backend_name(), first.len());
+    let mut q = sqlx::query_scalar::<_, i64>(&sql)
+        .bind(ts(e.at))
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(e.detail.to_string());
+    for (position, system, record_id) in first {
+        q = q.bind(*system).bind(record_id.as_str()).bind(*position);
+    }
+    // `fetch_all`, not `fetch_one`: on SQLite every statement of the text must run, and
+    // the id comes from the last one.
+    let ids = q
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("append to the audit log")?;
+    let [id] = ids[..] else {
+        return Err(StoreError::Corrupt {
+            what: "audit entry id",
+            detail: format!("appending an entry answered {} ids, not one", ids.len()),
+        });
+    };
+    for chunk in rest.chunks(SUBJECTS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO audit_subjects (audit_id, system, record_id, position) VALUES {} \
              ON CONFLICT DO NOTHING",
@@ -80,6 +101,42 @@ pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<
         q.execute(&mut *conn).await.ctx("append to the audit log")?;
     }
     Ok(id)
+}
+
+/// The text that appends one entry (binds `$1..$4`: at, actor, action, detail) with
+/// `subjects` subjects (binds from `$5`, three each: system, record id, position) and
+/// answers the entry's id, for the engine named by `backend` (sqlx's `backend_name`).
+fn entry_sql(backend: &str, subjects: usize) -> String {
+    const ENTRY: &str = "INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4)";
+    if subjects == 0 {
+        return format!("{ENTRY} RETURNING id");
+    }
+    let rows = (0..subjects)
+        .map(|i| format!("({})", super::placeholders(5 + 3 * i, 3)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if backend == "PostgreSQL" {
+        format!(
+            "WITH entry AS ({ENTRY} RETURNING id), \
+             subjects AS (INSERT INTO audit_subjects (audit_id, system, record_id, position) \
+               SELECT entry.id, v.system, v.record_id, v.position \
+               FROM entry, (VALUES {rows}) AS v (system, record_id, position) \
+               ON CONFLICT DO NOTHING) \
+             SELECT id FROM entry"
+        )
+    } else {
+        // Inside the write transaction (SQLite has one writer) the entry just inserted
+        // holds the highest id: `INTEGER PRIMARY KEY` gives a new row max(id) + 1.
+        // `WHERE true` keeps `ON CONFLICT` from reading as a join constraint.
+        format!(
+            "{ENTRY}; \
+             INSERT INTO audit_subjects (audit_id, system, record_id, position) \
+               SELECT (SELECT max(id) FROM audit_log), column1, column2, column3 \
+               FROM (VALUES {rows}) WHERE true \
+               ON CONFLICT DO NOTHING; \
+             SELECT max(id) FROM audit_log"
+        )
+    }
 }
 
 type Row = (i64, String, String, String, String);
@@ -219,8 +276,52 @@ mod tests {
         assert_eq!(e[0].actor, "sync");
     }
 
+    /// Entries appended one after another in one transaction each get their own subjects,
+    /// in order, including one with more subjects than one statement writes (and a
+    /// subject named twice, kept once at its first place).
+    async fn each_entry_keeps_its_own_subjects_in_order(s: Store) {
+        let many: Vec<RecordRef> = (1..=450)
+            .map(|i| RecordRef::Gorgias(gg(i)))
+            .chain(std::iter::once(RecordRef::Gorgias(gg(3))))
+            .chain(std::iter::once(RecordRef::Hubspot(hs("7"))))
+            .collect();
+        let entry = |action: &str, subjects: Vec<RecordRef>| NewAudit {
+            at: t(1),
+            actor: "sync".into(),
+            action: action.into(),
+            subjects,
+            detail: json!({ "n": action }),
+        };
+        let mut tx = s.write_tx().await.unwrap();
+        let a = append_in(&mut tx, &entry("a", vec![RecordRef::Hubspot(hs("1"))]))
+            .await
+            .unwrap();
+        let b = append_in(&mut tx, &entry("b", many.clone())).await.unwrap();
+        let c = append_in(&mut tx, &entry("c", Vec::new())).await.unwrap();
+        let d = append_in(&mut tx, &entry("d", vec![RecordRef::Gorgias(gg(2))]))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(a < b && b < c && c < d, "{a} {b} {c} {d}");
+        let recent = s.recent_audit(4).await.unwrap();
+        let by_action = |x: &str| recent.iter().find(|e| e.action == x).unwrap();
+        assert_eq!(by_action("a").id, a);
+        assert_eq!(by_action("a").subjects, vec![RecordRef::Hubspot(hs("1"))]);
+        let mut want = many.clone();
+        want.remove(450); // the repeated Gorgias 3
+        assert_eq!(by_action("b").id, b);
+        assert_eq!(by_action("b").subjects, want);
+        assert_eq!(by_action("c").id, c);
+        assert!(by_action("c").subjects.is_empty());
+        assert_eq!(by_action("d").id, d);
+        assert_eq!(by_action("d").subjects, vec![RecordRef::Gorgias(gg(2))]);
+        let for_g2 = s.audit_for(&RecordRef::Gorgias(gg(2))).await.unwrap();
+        assert_eq!(for_g2.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b, d]);
+    }
+
     conformance!(
         entries_round_trip_and_list_by_record,
-        audit_rows_cannot_be_updated_or_deleted
+        audit_rows_cannot_be_updated_or_deleted,
+        each_entry_keeps_its_own_subjects_in_order
     );
 }

@@ -110,15 +110,20 @@ pub(super) async fn sqlite_pool(
     };
     let options = AnyConnectOptions::from_str(&any_url).map_err(open_err)?;
     let pragmas = std::sync::Arc::new(sqlite_pragmas(&target, mode, busy_timeout_ms));
-    let mut pool_options = AnyPoolOptions::new().after_connect(move |conn, _meta| {
-        let pragmas = pragmas.clone();
-        Box::pin(async move {
-            for p in pragmas.iter() {
-                conn.execute(p.as_str()).await?;
-            }
-            Ok(())
-        })
-    });
+    // No ping when a connection is taken from the pool: a connection to a local file
+    // cannot go stale the way a network one can, and the ping is a round trip to sqlx's
+    // SQLite worker thread, as costly as a statement (`benches/store.rs`).
+    let mut pool_options = AnyPoolOptions::new()
+        .test_before_acquire(false)
+        .after_connect(move |conn, _meta| {
+            let pragmas = pragmas.clone();
+            Box::pin(async move {
+                for p in pragmas.iter() {
+                    conn.execute(p.as_str()).await?;
+                }
+                Ok(())
+            })
+        });
     pool_options = match (&target, mode) {
         (Target::Memory, _) => pool_options
             .max_connections(1)
