@@ -3,8 +3,9 @@
 //! (a fresh connection, so a schema of its own). Run: `cargo bench --bench store` (with
 //! `eval "$(scripts/pg-test-server start --durable)"` first for the PostgreSQL column). Each
 //! figure is printed next to its target: a cycle of 10,000 changed records should spend well
-//! under 2 s in the store, so every per-record operation should sustain at least 5,000 a
-//! second on the 2-core reference machine.
+//! under 2 s in the store, so every per-record operation a cycle repeats should sustain at
+//! least 5,000 a second on the 2-core reference machine. The single-row transactions a
+//! cycle no longer repeats are printed for context, without a target (`Figures::lap_info`).
 
 #[path = "support/figure.rs"]
 mod figure;
@@ -23,6 +24,9 @@ struct Figure {
     what: &'static str,
     n: usize,
     secs: f64,
+    /// Whether the ≥ 5,000/s target applies: it does to every operation a cycle repeats per
+    /// record; a form the cycle no longer uses is shown for context only (see `lap_info`).
+    targeted: bool,
 }
 
 impl Figure {
@@ -41,7 +45,25 @@ struct Figures {
 impl Figures {
     fn lap(&mut self, what: &'static str, n: usize, started: Instant) {
         let secs = started.elapsed().as_secs_f64();
-        self.per_second.push(Figure { what, n, secs });
+        self.per_second.push(Figure {
+            what,
+            n,
+            secs,
+            targeted: true,
+        });
+    }
+
+    /// A figure shown for context, with no target: a single-row transaction that no cycle
+    /// repeats per record any more (since issue 17 the cycle completes each API batch's
+    /// writes, with their links, in one transaction: the "per API batch" figure). These
+    /// serve crash recovery (one per write re-read from the API) and a person's merge
+    /// decisions, each paired with an API call or a click; their cost is sqlx's SQLite
+    /// worker round trips (BEGIN, each statement, COMMIT), not SQL.
+    fn lap_info(&mut self, what: &'static str, n: usize, started: Instant) {
+        self.lap(what, n, started);
+        if let Some(f) = self.per_second.last_mut() {
+            f.targeted = false;
+        }
     }
 }
 
@@ -66,21 +88,35 @@ fn print_table(columns: &[(&str, Figures)]) {
             let f = &figures.per_second[i];
             let rate = f.rate();
             line.push_str(&format!(" {rate:>12.0}"));
-            verdicts.push(format!("{name} {}", verdict(rate >= TARGET_PER_S)));
             let label = if *name == "SQLite" {
                 f.what.to_owned()
             } else {
                 format!("{} ({name})", f.what)
             };
-            figure::record(
-                "store",
-                &label,
-                &format!("{rate:.0}/s"),
-                &format!("≥ {TARGET_PER_S:.0}/s"),
-                Some(rate >= TARGET_PER_S),
-            );
+            if f.targeted {
+                verdicts.push(format!("{name} {}", verdict(rate >= TARGET_PER_S)));
+                figure::record(
+                    "store",
+                    &label,
+                    &format!("{rate:.0}/s"),
+                    &format!("≥ {TARGET_PER_S:.0}/s"),
+                    Some(rate >= TARGET_PER_S),
+                );
+            } else {
+                figure::record(
+                    "store",
+                    &label,
+                    &format!("{rate:.0}/s"),
+                    "none: not a per-record cycle path (see the per API batch figure)",
+                    None,
+                );
+            }
         }
-        println!("{line}  >= {TARGET_PER_S:.0}/s: {}", verdicts.join(", "));
+        if columns[0].1.per_second[i].targeted {
+            println!("{line}  >= {TARGET_PER_S:.0}/s: {}", verdicts.join(", "));
+        } else {
+            println!("{line}  (context: not a per-record cycle path)");
+        }
     }
     let mut line = format!("{:<50}", format!("status (counts), ms, on {N} records"));
     let mut verdicts = Vec::new();
@@ -199,7 +235,7 @@ async fn measure(settings: &StoreSettings) -> Figures {
             .await
             .expect("done");
     }
-    figures.lap(
+    figures.lap_info(
         "mark writes done (one transaction each)",
         one_by_one.len(),
         started,
@@ -240,7 +276,7 @@ async fn measure(settings: &StoreSettings) -> Figures {
             .await
             .expect("link");
     }
-    figures.lap("create links with 5 bases (one tx each)", N / 2, started);
+    figures.lap_info("create links with 5 bases (one tx each)", N / 2, started);
 
     let started = Instant::now();
     let rest: Vec<usize> = (N / 2 + 1..=N).collect();
