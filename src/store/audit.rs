@@ -103,6 +103,97 @@ pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<
     Ok(id)
 }
 
+/// Appends several entries on `conn` (inside the caller's transaction) in a handful of
+/// statements whatever their number: the entries (200 a statement, answering each id with
+/// its action and detail) and then all their subjects (200 a statement). Returns the ids in
+/// the order of `entries`.
+///
+/// Ids are matched to entries by (action, detail), never by the order the database
+/// answers in, which neither engine promises. Entries that are not told apart that way
+/// (two with the same action and detail) are appended one by one instead.
+pub(crate) async fn append_many_in(
+    conn: &mut AnyConnection,
+    entries: &[NewAudit],
+) -> Result<Vec<i64>, StoreError> {
+    let details: Vec<String> = entries.iter().map(|e| e.detail.to_string()).collect();
+    let keys: std::collections::HashSet<(&str, &str)> = entries
+        .iter()
+        .zip(&details)
+        .map(|(e, d)| (e.action.as_str(), d.as_str()))
+        .collect();
+    if entries.len() < 2 || keys.len() < entries.len() {
+        let mut ids = Vec::with_capacity(entries.len());
+        for e in entries {
+            ids.push(append_in(&mut *conn, e).await?);
+        }
+        return Ok(ids);
+    }
+    let mut ids = Vec::with_capacity(entries.len());
+    let indexed: Vec<(&NewAudit, &String)> = entries.iter().zip(&details).collect();
+    for chunk in indexed.chunks(SUBJECTS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO audit_log (at, actor, action, detail) VALUES {} \
+             RETURNING id, action, detail",
+            values_rows(chunk.len(), 4)
+        );
+        let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
+        for (e, detail) in chunk {
+            q = q
+                .bind(ts(e.at))
+                .bind(&e.actor)
+                .bind(&e.action)
+                .bind(detail.as_str());
+        }
+        let rows = q
+            .fetch_all(&mut *conn)
+            .await
+            .ctx("append to the audit log")?;
+        let by_key: std::collections::HashMap<(String, String), i64> = rows
+            .into_iter()
+            .map(|(id, action, detail)| ((action, detail), id))
+            .collect();
+        for (e, detail) in chunk {
+            let id = by_key
+                .get(&(e.action.clone(), (*detail).clone()))
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "audit entry id",
+                    detail: format!(
+                        "appending {} entries did not answer one of them",
+                        chunk.len()
+                    ),
+                })?;
+            ids.push(*id);
+        }
+    }
+    let subjects: Vec<(i64, i64, &'static str, String)> = entries
+        .iter()
+        .zip(&ids)
+        .flat_map(|(e, id)| {
+            e.subjects.iter().enumerate().map(move |(i, r)| {
+                let position = i64::try_from(i).unwrap_or(i64::MAX);
+                (*id, position, r.system().as_str(), r.id_string())
+            })
+        })
+        .collect();
+    for chunk in subjects.chunks(SUBJECTS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO audit_subjects (audit_id, system, record_id, position) VALUES {} \
+             ON CONFLICT DO NOTHING",
+            values_rows(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, position, system, record_id) in chunk {
+            q = q
+                .bind(*id)
+                .bind(*system)
+                .bind(record_id.as_str())
+                .bind(*position);
+        }
+        q.execute(&mut *conn).await.ctx("append to the audit log")?;
+    }
+    Ok(ids)
+}
+
 /// The text that appends one entry (binds `$1..$4`: at, actor, action, detail) with
 /// `subjects` subjects (binds from `$5`, three each: system, record id, position) and
 /// answers the entry's id, for the engine named by `backend` (sqlx's `backend_name`).

@@ -12,15 +12,28 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
+/// Sets `values` as the bases of `link` on `conn` (inside the caller's transaction).
 pub(crate) async fn set_bases_in(
     conn: &mut AnyConnection,
     link: LinkId,
     values: &BTreeMap<String, serde_json::Value>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    // One multi-row statement per chunk (placeholders only; every value is bound), far
-    // below SQLite's limit of bound variables.
-    let rows: Vec<(&String, String)> = values.iter().map(|(f, v)| (f, v.to_string())).collect();
+    set_many_bases_in(conn, &[(link, values)], at).await
+}
+
+/// Sets the bases of several links at once (a batch of new links): one multi-row statement
+/// per chunk of 200 rows (placeholders only; every value is bound), far below SQLite's and
+/// PostgreSQL's limits of bound variables.
+pub(crate) async fn set_many_bases_in(
+    conn: &mut AnyConnection,
+    links: &[(LinkId, &BTreeMap<String, serde_json::Value>)],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let rows: Vec<(LinkId, &String, String)> = links
+        .iter()
+        .flat_map(|(link, values)| values.iter().map(|(f, v)| (*link, f, v.to_string())))
+        .collect();
     let at = ts(at);
     for chunk in rows.chunks(200) {
         let sql = format!(
@@ -30,7 +43,7 @@ pub(crate) async fn set_bases_in(
             values_rows(chunk.len(), 4)
         );
         let mut q = sqlx::query(&sql);
-        for (field, value) in chunk {
+        for (link, field, value) in chunk {
             q = q
                 .bind(link.0)
                 .bind(field.as_str())

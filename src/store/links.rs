@@ -142,27 +142,33 @@ pub(crate) async fn create_link_in(
         }));
     };
     set_bases_in(&mut *conn, LinkId(id), bases, at).await?;
-    append_in(
-        &mut *conn,
-        &NewAudit {
-            at,
-            actor: actor.to_owned(),
-            action: "link.created".into(),
-            subjects: vec![
-                RecordRef::Hubspot(hubspot.clone()),
-                RecordRef::Gorgias(gorgias),
-            ],
-            detail: json!({ "link": id, "fields": bases.keys().collect::<Vec<_>>() }),
-        },
-    )
-    .await?;
-    Ok(Link {
+    let link = Link {
         id: LinkId(id),
         hubspot: hubspot.clone(),
         gorgias,
         created_at: at,
         updated_at: at,
-    })
+    };
+    append_in(&mut *conn, &link_created_audit(&link, bases, actor)).await?;
+    Ok(link)
+}
+
+/// The audit entry of a new link (`link.created`), with the fields its bases hold.
+pub(crate) fn link_created_audit(
+    link: &Link,
+    bases: &BTreeMap<String, serde_json::Value>,
+    actor: &str,
+) -> NewAudit {
+    NewAudit {
+        at: link.created_at,
+        actor: actor.to_owned(),
+        action: "link.created".into(),
+        subjects: vec![
+            RecordRef::Hubspot(link.hubspot.clone()),
+            RecordRef::Gorgias(link.gorgias),
+        ],
+        detail: json!({ "link": link.id.0, "fields": bases.keys().collect::<Vec<_>>() }),
+    }
 }
 
 /// Moves one side of a link onto `new` on `conn` (inside the caller's transaction).

@@ -266,6 +266,30 @@ struct Ending<'a> {
 /// (completions never add unsettled items). `None`: each Settle reads for itself.
 type MaybeUnsettled<'a> = Option<&'a std::collections::HashSet<(RecordRef, System)>>;
 
+/// The audit entry of a write ended as `ending` says (`write.done` or `write.failed`).
+fn ended_audit(item: &OutboxItem, ending: &Ending<'_>, actor: &str, at: DateTime<Utc>) -> NewAudit {
+    let action = match ending.to {
+        OutboxStatus::Done => "write.done",
+        _ => "write.failed",
+    };
+    NewAudit {
+        at,
+        actor: actor.to_owned(),
+        action: action.into(),
+        subjects: item.target.iter().cloned().collect(),
+        detail: json!({
+            "outbox_id": item.id.0,
+            "idempotency_key": item.idempotency_key,
+            "system": item.system,
+            "op": item.op,
+            "payload": item.payload,
+            "result": ending.result,
+            "error": ending.error,
+            "attempts": item.attempts,
+        }),
+    }
+}
+
 /// [`finish_in`], with the batch's view of unsettled items. The pending write is ended by
 /// one `UPDATE … RETURNING` (no read before it); only a write that was not pending is read,
 /// to say why: already ended so (not again), gone, or ended otherwise (refused).
@@ -283,9 +307,9 @@ async fn end_in(
         error,
         follow_ups,
     } = *ending;
-    let (status, action) = match to {
-        OutboxStatus::Done => ("done", "write.done"),
-        _ => ("failed", "write.failed"),
+    let status = match to {
+        OutboxStatus::Done => "done",
+        _ => "failed",
     };
     let ended: Option<Row> = sqlx::query_as(&format!(
         "UPDATE outbox SET status = $1, result = $2, last_error = coalesce($3, last_error),
@@ -323,26 +347,7 @@ async fn end_in(
             id.0, item.idempotency_key, item.status
         )));
     };
-    append_in(
-        &mut *conn,
-        &NewAudit {
-            at,
-            actor: actor.to_owned(),
-            action: action.into(),
-            subjects: item.target.iter().cloned().collect(),
-            detail: json!({
-                "outbox_id": id.0,
-                "idempotency_key": item.idempotency_key,
-                "system": item.system,
-                "op": item.op,
-                "payload": item.payload,
-                "result": result,
-                "error": error,
-                "attempts": item.attempts,
-            }),
-        },
-    )
-    .await?;
+    append_in(&mut *conn, &ended_audit(&item, ending, actor, at)).await?;
     let mut links = Vec::new();
     for f in follow_ups {
         match f {
@@ -591,5 +596,6 @@ impl Store {
 }
 
 mod batch;
+mod bulk;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,9 @@
 //! Completing the writes of one API batch (one HubSpot batch call of 100, say) in one
 //! transaction: [`Store::complete_batch`], the cycle's per-batch path.
 //!
-//! Owns the two ways through a batch. At once: the unsettled items its `Settle`s may clear
-//! are read in one statement, then every write ends without a savepoint. One by one: a
+//! Owns the ways through a batch. At once: the unsettled items its `Settle`s may clear are
+//! read in one statement, then a batch of new links and plain completions goes
+//! set-at-a-time (`bulk.rs`), any other ends write after write without a savepoint. One by one: a
 //! savepoint per write, so that a refused write (its link would break an invariant, it is
 //! no longer pending) is rolled back alone. The batch goes at once whenever nothing in it
 //! is refused, and one by one (from the start, in a new transaction) as soon as something
@@ -59,6 +60,14 @@ impl Store {
     ) -> Result<Option<Vec<Result<Completion, StoreError>>>, StoreError> {
         let mut tx = self.write_tx().await?;
         let unsettled = unsettled_among(&mut tx, done).await?;
+        if super::bulk::eligible(done, &unsettled) {
+            let Some(out) = super::bulk::complete(&mut tx, done, actor, at).await? else {
+                tx.rollback().await.ctx("roll back a batch")?;
+                return Ok(None);
+            };
+            tx.commit().await.ctx("commit a batch of finished writes")?;
+            return Ok(Some(out.into_iter().map(Ok).collect()));
+        }
         let mut out = Vec::with_capacity(done.len());
         for d in done {
             let ending = Ending {

@@ -535,6 +535,150 @@ async fn a_batch_naming_a_finished_or_repeated_write_answers_it_as_one_by_one_wo
         .count();
     assert_eq!(done_audits, 2, "ids[0] at t(1), ids[2] once");
 }
+/// Five writes (three creates, two updates of hs 4 and 5) completed as one API batch:
+/// the creates with new links (with bases), every write with a settle that has nothing to
+/// settle. Such a batch goes set-at-a-time (`bulk.rs`).
+fn creates_and_updates(s: &Store, ids: &[OutboxId]) -> Vec<Done> {
+    let bases = |i: i64| {
+        BTreeMap::from([
+            ("email".to_string(), json!(format!("{i}{}", nasty(s)))),
+            ("firstname".to_string(), json!(null)),
+            ("tags".to_string(), json!(["a", 1])),
+        ])
+    };
+    ids.iter()
+        .enumerate()
+        .map(|(k, id)| {
+            let i = k as i64 + 1;
+            let mut follow_ups = Vec::new();
+            if k < 3 {
+                follow_ups.push(FollowUp::CreateLink {
+                    hubspot: hs(&(100 + i).to_string()),
+                    gorgias: gg(200 + i),
+                    bases: bases(i),
+                });
+            }
+            follow_ups.push(FollowUp::Settle {
+                record: RecordRef::Gorgias(gg(200 + i)),
+                target: System::Hubspot,
+                why: "a write succeeded".into(),
+            });
+            Done {
+                id: *id,
+                result: (k != 1).then(|| json!({ "id": (100 + i).to_string(), "n": nasty(s) })),
+                follow_ups,
+            }
+        })
+        .collect()
+}
+
+async fn five_pending(s: &Store) -> Vec<OutboxId> {
+    let writes: Vec<NewWrite> = (1..=5)
+        .map(|i| {
+            let target = (i > 3).then(|| RecordRef::Hubspot(hs(&i.to_string())));
+            write(&format!("w{i}"), target)
+        })
+        .collect();
+    s.enqueue_writes(&writes, t(1)).await.unwrap();
+    s.pending_writes(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect()
+}
+
+/// What a store holds after completions, for comparing two stores.
+async fn holdings(s: &Store, ids: &[OutboxId]) -> String {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(format!("{:?}", s.outbox_item(*id).await.unwrap()));
+    }
+    for l in s.links().await.unwrap() {
+        out.push(format!("{l:?} {:?}", s.bases(l.id).await.unwrap()));
+    }
+    for e in s.recent_audit(1000).await.unwrap() {
+        out.push(format!("{e:?}"));
+    }
+    out.join("\n")
+}
+
+/// The set-at-a-time path must leave exactly what completing the writes one by one leaves
+/// (the same rows, ids, audit entries, subjects and order), and answer the same.
+async fn a_set_at_a_time_batch_leaves_what_one_by_one_leaves(s: Store) {
+    let other = mem().await;
+    let ids = five_pending(&s).await;
+    assert_eq!(five_pending(&other).await, ids);
+    let done = creates_and_updates(&s, &ids);
+    assert!(
+        super::bulk::eligible(&done, &std::collections::HashSet::new()),
+        "this batch must take the set-at-a-time path"
+    );
+    let answers = s.complete_batch(&done, "sync", t(2)).await.unwrap();
+    let mut one_by_one = Vec::new();
+    for d in &done {
+        one_by_one.push(
+            other
+                .mark_done_with(d.id, d.result.as_ref(), &d.follow_ups, "sync", t(2))
+                .await
+                .unwrap(),
+        );
+    }
+    let answers: Vec<Completion> = answers.into_iter().map(Result::unwrap).collect();
+    assert_eq!(answers, one_by_one);
+    assert_eq!(answers.iter().map(|c| c.links.len()).sum::<usize>(), 3);
+    assert_eq!(holdings(&s, &ids).await, holdings(&other, &ids).await);
+    assert!(s.pending_writes(10).await.unwrap().is_empty());
+}
+
+/// A set-at-a-time batch that meets a refusal (a link side taken, by an earlier link or by
+/// the batch itself) is done again write by write: only the refused writes stay pending.
+async fn a_set_at_a_time_batch_meeting_a_taken_side_answers_write_by_write(s: Store) {
+    let ids = five_pending(&s).await;
+    s.create_link(&hs("101"), gg(999), &BTreeMap::new(), "sync", t(1))
+        .await
+        .unwrap();
+    let mut done = creates_and_updates(&s, &ids);
+    // The third create links the same Gorgias customer as the second.
+    done[2].follow_ups[0] = FollowUp::CreateLink {
+        hubspot: hs("103"),
+        gorgias: gg(202),
+        bases: BTreeMap::new(),
+    };
+    let answers = s.complete_batch(&done, "sync", t(2)).await.unwrap();
+    assert!(
+        matches!(answers[0], Err(StoreError::Conflict(_))),
+        "hs 101 is taken"
+    );
+    assert!(answers[1].as_ref().is_ok_and(|c| c.links.len() == 1));
+    assert!(
+        matches!(answers[2], Err(StoreError::Conflict(_))),
+        "gg 202 is taken"
+    );
+    assert!(
+        answers[3..]
+            .iter()
+            .all(|a| a.as_ref().is_ok_and(|c| c.newly_done))
+    );
+    let pending: Vec<OutboxId> = s
+        .pending_writes(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(pending, vec![ids[0], ids[2]]);
+    assert_eq!(s.links().await.unwrap().len(), 2);
+    let done_audits = s
+        .recent_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "write.done")
+        .count();
+    assert_eq!(done_audits, 3);
+}
+
 conformance!(
     enqueue_is_idempotent_and_round_trips,
     follow_ups_land_with_the_write_or_not_at_all,
@@ -544,4 +688,6 @@ conformance!(
     a_refused_completion_in_a_batch_fails_only_its_write,
     a_batch_with_nothing_refused_lands_whole_with_its_links_settles_and_audit,
     a_batch_naming_a_finished_or_repeated_write_answers_it_as_one_by_one_would,
+    a_set_at_a_time_batch_leaves_what_one_by_one_leaves,
+    a_set_at_a_time_batch_meeting_a_taken_side_answers_write_by_write,
 );
