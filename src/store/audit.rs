@@ -7,7 +7,10 @@
 //! quarantine); callers append the rest (e.g. conflict resolutions) with
 //! [`Store::append_audit`]. Must never update or delete an entry.
 
-use super::{QueryContext, Store, StoreError, parse_json, parse_ref, parse_ts, ts, values_rows};
+use super::{
+    QueryContext, Store, StoreError, parse_json, parse_ref, parse_ts, rows_per_statement, ts,
+    values_rows,
+};
 use crate::domain::RecordRef;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -38,12 +41,8 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
-/// Subjects written by one statement; an entry with more (a large merge) writes the rest in
-/// further statements of at most this many.
-const SUBJECTS_PER_STATEMENT: usize = 200;
-
 /// Appends an entry on a connection that may be inside a caller's transaction: the entry
-/// and its (first 200) subjects in ONE round trip to the database.
+/// and its first subjects (all but a large merge's) in ONE round trip to the database.
 ///
 /// This is the store's one place with per-engine SQL, because it runs once or twice for
 /// every write a cycle completes and a round trip costs more than the statements in it
@@ -62,7 +61,7 @@ pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<
             (position, r.system().as_str(), r.id_string())
         })
         .collect();
-    let (first, rest) = subjects.split_at(subjects.len().min(SUBJECTS_PER_STATEMENT));
+    let (first, rest) = subjects.split_at(subjects.len().min(rows_per_statement(3)));
     let sql = entry_sql(conn.backend_name(), first.len());
     let mut q = sqlx::query_scalar::<_, i64>(&sql)
         .bind(ts(e.at))
@@ -84,7 +83,7 @@ pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<
             detail: format!("appending an entry answered {} ids, not one", ids.len()),
         });
     };
-    for chunk in rest.chunks(SUBJECTS_PER_STATEMENT) {
+    for chunk in rest.chunks(rows_per_statement(4)) {
         let sql = format!(
             "INSERT INTO audit_subjects (audit_id, system, record_id, position) VALUES {} \
              ON CONFLICT DO NOTHING",
@@ -104,8 +103,8 @@ pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<
 }
 
 /// Appends several entries on `conn` (inside the caller's transaction) in a handful of
-/// statements whatever their number: the entries (200 a statement, answering each id with
-/// its action and detail) and then all their subjects (200 a statement). Returns the ids in
+/// statements whatever their number: the entries (answering each id with its action and
+/// detail) and then all their subjects, [`rows_per_statement`] a statement. Returns the ids in
 /// the order of `entries`.
 ///
 /// Ids are matched to entries by (action, detail), never by the order the database
@@ -130,7 +129,7 @@ pub(crate) async fn append_many_in(
     }
     let mut ids = Vec::with_capacity(entries.len());
     let indexed: Vec<(&NewAudit, &String)> = entries.iter().zip(&details).collect();
-    for chunk in indexed.chunks(SUBJECTS_PER_STATEMENT) {
+    for chunk in indexed.chunks(rows_per_statement(4)) {
         let sql = format!(
             "INSERT INTO audit_log (at, actor, action, detail) VALUES {} \
              RETURNING id, action, detail",
@@ -175,7 +174,7 @@ pub(crate) async fn append_many_in(
             })
         })
         .collect();
-    for chunk in subjects.chunks(SUBJECTS_PER_STATEMENT) {
+    for chunk in subjects.chunks(rows_per_statement(4)) {
         let sql = format!(
             "INSERT INTO audit_subjects (audit_id, system, record_id, position) VALUES {} \
              ON CONFLICT DO NOTHING",

@@ -7,7 +7,7 @@
 //! because a wrong base silently turns a conflict into an overwrite.
 
 use super::links::LinkId;
-use super::{QueryContext, Store, StoreError, parse_json, ts, values_rows};
+use super::{QueryContext, Store, StoreError, parse_json, rows_per_statement, ts, values_rows};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
@@ -23,8 +23,7 @@ pub(crate) async fn set_bases_in(
 }
 
 /// Sets the bases of several links at once (a batch of new links): one multi-row statement
-/// per chunk of 200 rows (placeholders only; every value is bound), far below SQLite's and
-/// PostgreSQL's limits of bound variables.
+/// per [`rows_per_statement`] rows (placeholders only; every value is bound).
 pub(crate) async fn set_many_bases_in(
     conn: &mut AnyConnection,
     links: &[(LinkId, &BTreeMap<String, serde_json::Value>)],
@@ -35,7 +34,7 @@ pub(crate) async fn set_many_bases_in(
         .flat_map(|(link, values)| values.iter().map(|(f, v)| (*link, f, v.to_string())))
         .collect();
     let at = ts(at);
-    for chunk in rows.chunks(200) {
+    for chunk in rows.chunks(rows_per_statement(4)) {
         let sql = format!(
             "INSERT INTO bases (link_id, field, value, updated_at) VALUES {}
              ON CONFLICT (link_id, field) DO UPDATE SET

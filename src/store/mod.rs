@@ -435,6 +435,15 @@ pub(crate) fn values_rows(rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
+/// How many rows of `cols` bound values one multi-row statement carries: about 200 values.
+/// SQLite finds a numbered placeholder's name by a linear search, and sqlx asks for every
+/// placeholder's name as it binds, so a statement's binding cost grows with the square of
+/// its placeholders (800 cost ~1 ms); around 200 balances that against the round trip each
+/// statement costs (`benches/store.rs`). Far below both engines' limits.
+pub(crate) fn rows_per_statement(cols: usize) -> usize {
+    (200 / cols.max(1)).max(1)
+}
+
 /// `n` numbered placeholders from `$first`, comma-separated (for `IN (...)` lists).
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)

@@ -17,13 +17,10 @@ use crate::domain::{RecordRef, System};
 use crate::store::audit::append_many_in;
 use crate::store::bases::set_many_bases_in;
 use crate::store::links::{Link, LinkId, link_created_audit};
-use crate::store::{QueryContext, StoreError, ts, values_rows};
+use crate::store::{QueryContext, StoreError, rows_per_statement, ts, values_rows};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use std::collections::{HashMap, HashSet};
-
-/// Rows per multi-row statement: far below the bound-variable limits of both engines.
-const ROWS: usize = 200;
 
 /// Whether the batch can go set-at-a-time: each write named once, and only new links and
 /// settles that have nothing to settle (`unsettled` holds the pairs that do).
@@ -102,7 +99,7 @@ async fn end_all(
 ) -> Result<Option<Vec<super::OutboxItem>>, StoreError> {
     let mut ended: HashMap<OutboxId, super::OutboxItem> = HashMap::with_capacity(done.len());
     let at = ts(at);
-    for chunk in done.chunks(ROWS) {
+    for chunk in done.chunks(rows_per_statement(2)) {
         // `column1`, `column2`: the names both engines give the columns of a VALUES list.
         let sql = format!(
             "UPDATE outbox SET status = 'done', result = v.column2, finished_at = $1
@@ -155,7 +152,7 @@ async fn insert_links<'a>(
         .collect();
     let mut made: HashMap<(String, i64), i64> = HashMap::with_capacity(asked.len());
     let at_text = ts(at);
-    for chunk in asked.chunks(ROWS) {
+    for chunk in asked.chunks(rows_per_statement(4)) {
         let sql = format!(
             "INSERT INTO links (hubspot_id, gorgias_id, created_at, updated_at) VALUES {}
              ON CONFLICT DO NOTHING RETURNING id, hubspot_id, gorgias_id",
