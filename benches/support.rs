@@ -67,7 +67,8 @@ async fn backfill() {
     }
     sb.gorgias.reset_counters();
     let store = Arc::new(Store::open_in_memory().await.expect("store"));
-    let mappings = parse_files(&[]).expect("no mappings");
+    // The backfill reads no mapping; the cycle it runs in needs a set.
+    let mappings = tether::commands::demo::default_mappings().expect("default mappings");
     let cycle = sb.cycle(store.clone(), Arc::new(mappings), CycleOptions::default());
     let client = sb.gorgias_client.clone();
 
