@@ -2,10 +2,13 @@
 //!
 //! Phase 1, the first backfill: 50,000 tickets over 5,000 customers (and 10,000 surveys) read
 //! from the Gorgias sandbox through the real connector under the real limits (40 requests
-//! per 20 s, Basic auth) scaled in time, and stored: Gorgias calls vs the lower bound
-//! ⌈tickets/100⌉ + ⌈surveys/100⌉, 429s (target 0), and the achieved request rate as a share
-//! of the allowed rate (target ≥ 85 %; allowed = the bucket's burst plus its drain over the
-//! elapsed time, as in `gorgias_backfill`).
+//! per 20 s, Basic auth) scaled in time, as the cycle's support step reads them: the tickets
+//! by the cycle's own resumable backfill (`cycle::support_backfill`, each page stored with its
+//! cursor, the next page fetched meanwhile), then the surveys' feed, whose facts are stored
+//! afterwards. Gorgias calls vs the lower bound ⌈tickets/100⌉ + ⌈surveys/100⌉, 429s (target
+//! 0), and the achieved request rate as a share of the allowed rate over the whole read,
+//! ticket pages' storing included (target ≥ 85 %; allowed = the bucket's burst plus its
+//! drain over the elapsed time, as in `gorgias_backfill`).
 //!
 //! Phase 2, a steady cycle: 1,000 linked people with support history; after the first cycle,
 //! 500 tickets of 500 different customers change; the next cycle's HubSpot write calls vs
@@ -16,14 +19,12 @@ mod figure;
 use chrono::Utc;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tether::commands::demo::Sandboxes;
-use tether::connectors::gorgias::{GorgiasClient, GorgiasConfig};
-use tether::cycle::CycleOptions;
+use tether::cycle::{CycleOptions, support_backfill};
 use tether::mappings::parse_files;
-use tether::sandbox::gorgias::{GorgiasSandbox, SandboxConfig, TicketAction};
+use tether::sandbox::gorgias::{SandboxConfig, TicketAction};
 use tether::store::Store;
 use tether::support::Change;
 
@@ -40,16 +41,14 @@ async fn backfill() {
         time_scale: SCALE,
         ..SandboxConfig::default()
     };
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
-    let (sb, running) = GorgiasSandbox::start(cfg.clone(), addr)
-        .await
-        .expect("start the sandbox");
-    let customers = sb.seed_customers(
+    // The pair's Gorgias sandbox runs the default limits scaled by SCALE, like `cfg`.
+    let sb = Sandboxes::start(SCALE).await.expect("sandboxes");
+    let customers = sb.gorgias.seed_customers(
         (0..CUSTOMERS)
             .map(|i| json!({"name": format!("Customer {i}"), "email": format!("c{i}@shop.test")}))
             .collect(),
     );
-    let tickets = sb.seed_tickets(
+    let tickets = sb.gorgias.seed_tickets(
         (0..TICKETS)
             .map(|i| {
                 json!({
@@ -62,49 +61,51 @@ async fn backfill() {
             .collect(),
     );
     for (i, t) in tickets.iter().take(SURVEYS).enumerate() {
-        sb.add_survey(*t, Some(1 + (i % 5) as u8)).expect("survey");
+        sb.gorgias
+            .add_survey(*t, Some(1 + (i % 5) as u8))
+            .expect("survey");
     }
-    sb.reset_counters();
-    let mut ccfg = GorgiasConfig::new(
-        running.base_url.clone(),
-        cfg.username.clone(),
-        cfg.api_key.clone(),
-    );
-    ccfg.time_scale = SCALE;
-    let client = GorgiasClient::new(ccfg).expect("client");
-    let store = Store::open_in_memory().await.expect("store");
+    sb.gorgias.reset_counters();
+    let store = Arc::new(Store::open_in_memory().await.expect("store"));
+    // The backfill reads no mapping; the cycle it runs in needs a set.
+    let mappings = tether::commands::demo::default_mappings().expect("default mappings");
+    let cycle = sb.cycle(store.clone(), Arc::new(mappings), CycleOptions::default());
+    let client = sb.gorgias_client.clone();
 
     let t0 = Instant::now();
-    let overlap = chrono::Duration::seconds(120);
-    let t = client
-        .tickets_since_watermark(None, overlap)
+    let b = support_backfill::run(&cycle, Utc::now())
         .await
         .expect("ticket backfill");
+    let tickets_done = t0.elapsed();
     let s = client
         .surveys_since_last_seen(None, chrono::Duration::days(7))
         .await
         .expect("survey backfill");
     let elapsed = t0.elapsed();
-    assert_eq!(t.items.len(), TICKETS, "every ticket read");
+    assert_eq!(b.tickets, TICKETS, "every ticket read");
     assert_eq!(s.items.len(), SURVEYS, "every survey read");
-    let changes: Vec<Change> = t
-        .items
-        .into_iter()
-        .map(Change::Ticket)
-        .chain(s.items.into_iter().map(Change::Survey))
-        .collect();
+    let changes: Vec<Change> = s.items.into_iter().map(Change::Survey).collect();
     let t1 = Instant::now();
-    let owed = store
+    store
         .apply_support_changes(&changes, Utc::now())
         .await
         .expect("store");
     let stored = t1.elapsed();
-    assert_eq!(owed.len(), CUSTOMERS);
+    let owed = store
+        .support_owed(2 * CUSTOMERS as u32)
+        .await
+        .expect("owed");
+    assert_eq!(owed.len(), CUSTOMERS, "every customer's roll-up owed");
+    let st = store.support_status().await.expect("status");
+    assert_eq!(
+        (st.backfill_tickets, st.backfill_done),
+        (TICKETS as u64, true)
+    );
 
     let m = client.metrics();
     let calls = m.total_calls();
     let lower = (TICKETS.div_ceil(100) + SURVEYS.div_ceil(100)) as u64;
-    let r429 = m.rate_limited + sb.counters().rate_limited;
+    let r429 = m.rate_limited + sb.gorgias.counters().rate_limited;
     let limit = f64::from(cfg.basic_limit);
     let window = cfg.bucket_window.as_secs_f64();
     let sandbox_secs = elapsed.as_secs_f64() * SCALE;
@@ -126,9 +127,10 @@ async fn backfill() {
         ok(share >= 85.0)
     );
     println!(
-        "    ({:.1} s of sandbox time = {:.2} s real; facts stored in {:.2} s)",
+        "    ({:.1} s of sandbox time = {:.2} s real, of which the ticket backfill {:.2} s with its 50,000 facts stored page by page; then 10,000 survey facts stored in {:.2} s)",
         sandbox_secs,
         elapsed.as_secs_f64(),
+        tickets_done.as_secs_f64(),
         stored.as_secs_f64()
     );
     figure::record(
@@ -154,12 +156,18 @@ async fn backfill() {
     );
     figure::record(
         BENCH,
-        "backfill: 60,000 facts stored",
+        "backfill: 50,000 tickets read and stored (pipelined pages)",
+        &format!("{:.2} s", tickets_done.as_secs_f64()),
+        "—",
+        None,
+    );
+    figure::record(
+        BENCH,
+        "backfill: 10,000 survey facts stored",
         &format!("{:.2} s", stored.as_secs_f64()),
         "—",
         None,
     );
-    running.stop().await;
 }
 
 fn ok(met: bool) -> &'static str {

@@ -5,13 +5,20 @@
 //! also sets the incremental ticket feed's watermark (the newest `updated_datetime` seen; a
 //! ticket updated during the backfill is newer still, so the incremental feed reads it).
 //!
+//! Pipelined: once page N's `next` cursor is known, page N+1 is requested while page N is
+//! stored (at most one page ahead, so memory stays bounded), and the pages follow each other
+//! at the pace of the Gorgias budget rather than of Gorgias plus the store. Crash safety is
+//! unchanged: what is stored with page N's facts is page N's own `next` cursor, so a page
+//! fetched ahead but not yet stored when the backfill stops is simply fetched again.
+//!
 //! Cursors are short-lived (contract `gorgias.md` §3): a stored cursor Gorgias refuses on
-//! resume starts the backfill again from the first page (facts are stored idempotently).
+//! resume (or a `next` cursor it refuses mid-way) starts the backfill again from the first
+//! page (facts are stored idempotently).
 //! Progress (pages, tickets, percent when Gorgias sends a total) is logged and kept in the
 //! store for `tether status`. Sequencing only: the SQL is the store's, the HTTP the connector's.
 
 use super::{Cycle, CycleError, StopPoint};
-use crate::connectors::gorgias::GorgiasError;
+use crate::connectors::gorgias::{GorgiasError, TicketPage};
 use crate::domain::GorgiasId;
 use crate::store::{FeedPosition, SupportFeed};
 use crate::support::notes::{closed_at, wants_note};
@@ -48,6 +55,72 @@ fn refused_request(e: &GorgiasError) -> bool {
     )
 }
 
+/// What one fetched page asks the store to keep, with the backfill's position after it.
+struct PageWork {
+    changes: Vec<Change>,
+    notes: Vec<(i64, DateTime<Utc>)>,
+    /// The incremental ticket feed's position, on the last page only.
+    finished: Option<FeedPosition>,
+    total: Option<u64>,
+}
+
+/// Moves `pos` past `page` (its `next` cursor, counts, the newest `updated_datetime`) and
+/// gathers what storing it takes.
+fn take_page(ctx: &Cycle, pos: &mut FeedPosition, page: TicketPage) -> PageWork {
+    let items: Vec<TicketFacts> = page
+        .items
+        .into_iter()
+        .filter(|t| GorgiasId::new(t.customer_id).is_ok())
+        .collect();
+    pos.pages += 1;
+    pos.items += items.len() as u64;
+    pos.at = items.iter().map(|t| t.updated_datetime).chain(pos.at).max();
+    pos.cursor = page.next_cursor;
+    pos.done = pos.cursor.is_none();
+    let notes: Vec<(i64, DateTime<Utc>)> = if ctx.options.notes {
+        items
+            .iter()
+            .filter(|t| wants_note(t))
+            .map(|t| (t.id, closed_at(t)))
+            .collect()
+    } else {
+        vec![]
+    };
+    let finished = pos.done.then(|| FeedPosition {
+        at: pos.at,
+        done: true,
+        pages: pos.pages,
+        items: pos.items,
+        ..FeedPosition::default()
+    });
+    PageWork {
+        changes: items.into_iter().map(Change::Ticket).collect(),
+        notes,
+        finished,
+        total: page.total,
+    }
+}
+
+/// The page fetched at `pos.cursor` (`got`); when Gorgias refuses that cursor (stale), the
+/// backfill starts again from the first page.
+async fn settle(
+    ctx: &Cycle,
+    pos: &mut FeedPosition,
+    mut got: Result<TicketPage, GorgiasError>,
+) -> Result<TicketPage, CycleError> {
+    loop {
+        match got {
+            Ok(page) => return Ok(page),
+            Err(e) if pos.cursor.is_some() && refused_request(&e) => {
+                tracing::warn!(error = %e, "Gorgias refused the backfill cursor; the backfill starts again from the first page");
+                *pos = FeedPosition::default();
+                got = ctx.gorgias.ticket_backfill_page(None).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Runs (or resumes) the backfill to its last page; see the module header.
 pub async fn run(ctx: &Cycle, now: DateTime<Utc>) -> Result<BackfillReport, CycleError> {
     let mut pos = ctx.store.support_feed(SupportFeed::TicketsBackfill).await?;
@@ -66,55 +139,33 @@ pub async fn run(ctx: &Cycle, now: DateTime<Utc>) -> Result<BackfillReport, Cycl
             "resuming the Gorgias ticket backfill after its last stored page"
         );
     }
+    let first = ctx
+        .gorgias
+        .ticket_backfill_page(pos.cursor.as_deref())
+        .await;
+    let mut page = settle(ctx, &mut pos, first).await?;
     loop {
-        let page = match ctx
-            .gorgias
-            .ticket_backfill_page(pos.cursor.as_deref())
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if pos.cursor.is_some() && refused_request(&e) => {
-                tracing::warn!(error = %e, "Gorgias refused the stored backfill cursor; the backfill starts again from the first page");
-                pos = FeedPosition::default();
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let items: Vec<TicketFacts> = page
-            .items
-            .into_iter()
-            .filter(|t| GorgiasId::new(t.customer_id).is_ok())
-            .collect();
+        let work = take_page(ctx, &mut pos, page);
         report.pages += 1;
-        report.tickets += items.len();
-        pos.pages += 1;
-        pos.items += items.len() as u64;
-        pos.at = items.iter().map(|t| t.updated_datetime).chain(pos.at).max();
-        pos.cursor = page.next_cursor;
-        pos.done = pos.cursor.is_none();
-        let notes: Vec<(i64, DateTime<Utc>)> = if ctx.options.notes {
-            items
-                .iter()
-                .filter(|t| wants_note(t))
-                .map(|t| (t.id, closed_at(t)))
-                .collect()
-        } else {
-            vec![]
+        report.tickets += work.changes.len();
+        let store = ctx.store.apply_support_page(
+            &work.changes,
+            &work.notes,
+            &pos,
+            work.finished.as_ref(),
+            now,
+        );
+        // The next page is asked for while this one is stored (one page ahead at most).
+        let (stored, ahead) = match pos.cursor.as_deref() {
+            Some(next) => {
+                let (stored, ahead) =
+                    tokio::join!(store, ctx.gorgias.ticket_backfill_page(Some(next)));
+                (stored, Some(ahead))
+            }
+            None => (store.await, None),
         };
-        let finished = pos.done.then(|| FeedPosition {
-            at: pos.at,
-            done: true,
-            pages: pos.pages,
-            items: pos.items,
-            ..FeedPosition::default()
-        });
-        let changes: Vec<Change> = items.into_iter().map(Change::Ticket).collect();
-        let changed = ctx
-            .store
-            .apply_support_page(&changes, &notes, &pos, finished.as_ref(), now)
-            .await?;
-        report.customers_changed += changed.len();
-        let pct = percent(pos.items, page.total);
+        report.customers_changed += stored?.len();
+        let pct = percent(pos.items, work.total);
         if pos.done || pos.pages % LOG_EVERY == 0 {
             tracing::info!(pages = pos.pages, tickets = pos.items, percent = ?pct, done = pos.done, "Gorgias ticket backfill");
         } else {
@@ -124,11 +175,13 @@ pub async fn run(ctx: &Cycle, now: DateTime<Utc>) -> Result<BackfillReport, Cycl
             && pos.pages >= u64::from(n)
             && !pos.done
         {
+            // The page fetched ahead is dropped unstored: a resume fetches it again.
             return Err(CycleError::Stopped(StopPoint::AfterSupportPages(n)));
         }
-        if pos.done {
+        let Some(ahead) = ahead else {
             return Ok(report);
-        }
+        };
+        page = settle(ctx, &mut pos, ahead).await?;
     }
 }
 

@@ -2,6 +2,8 @@
 //! pages (the cycle stopped there, as a crash would, the store kept), the next cycle reads
 //! only the third page, and the roll-ups come out exact; `tether status`'s figures follow.
 //! Roll-ups sent before a crash kept them from being recorded are recorded, not rewritten.
+//! The backfill is pipelined (the next page is fetched while one is stored): a page fetched
+//! ahead but not stored when the backfill stops is fetched again, and counted once.
 
 use crate::cycle_support::{cycle_with, options, sandboxes, seed_people};
 use crate::support_rollups::{hubspot_updates, mappings, prop, rollups_of};
@@ -66,6 +68,71 @@ async fn an_interrupted_backfill_resumes_after_its_last_stored_page() {
     assert!(r.support.tickets_read <= 2, "{:?}", r.support);
     let p = rollups_of(&sb, &c, g[0]).await;
     assert_eq!(prop(&p, "gorgias_ticket_count"), "51", "{p}");
+}
+
+/// Stopped right after storing page 2 while page 3 was already fetched ahead (the pipeline):
+/// page 3's facts are not stored, the stored cursor is page 2's `next`, so the resumed
+/// backfill fetches page 3 again, and no page or ticket is counted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_fetched_ahead_but_not_stored_is_fetched_again_and_counted_once() {
+    let sb = sandboxes().await;
+    seed_people(&sb, 4, 4);
+    let g = sb.gorgias.customer_ids();
+    // 320 tickets: 4 pages of 100 (the last one 20); customer i gets 80, 16 of them closed.
+    sb.gorgias.seed_tickets(
+        (0..320)
+            .map(|i| {
+                json!({"customer_id": g[i % 4], "subject": format!("Order {i}"),
+                    "channel": "email", "status": if i % 20 < 4 { "closed" } else { "open" }})
+            })
+            .collect(),
+    );
+    sb.gorgias.reset_counters();
+    let crashing = CycleOptions {
+        stop_at: Some(StopPoint::AfterSupportPages(2)),
+        ..options()
+    };
+    let c = cycle_with(&sb, mappings(), crashing).await;
+    let err = c.run().await.unwrap_err();
+    assert!(
+        matches!(err, CycleError::Stopped(StopPoint::AfterSupportPages(2))),
+        "{err}"
+    );
+    assert_eq!(
+        sb.gorgias.counters().calls_to("GET /api/tickets"),
+        3,
+        "page 3 was fetched while page 2 was stored"
+    );
+    let st = c.store.support_status().await.unwrap();
+    assert_eq!(
+        (st.backfill_pages, st.backfill_tickets),
+        (2, 200),
+        "the page fetched ahead was not stored"
+    );
+    assert!(!st.backfill_done);
+
+    sb.gorgias.reset_counters();
+    let mut restarted = c.clone();
+    restarted.options.stop_at = None;
+    let r = restarted.run().await.unwrap();
+    assert_eq!(
+        sb.gorgias.counters().calls_to("GET /api/tickets"),
+        2,
+        "pages 3 and 4: the page fetched ahead is fetched again, the stored ones are not"
+    );
+    assert_eq!(r.support.tickets_read, 120, "{:?}", r.support);
+    let st = c.store.support_status().await.unwrap();
+    assert_eq!(
+        (st.backfill_pages, st.backfill_tickets),
+        (4, 320),
+        "no page counted twice"
+    );
+    assert!(st.backfill_done);
+    for customer in &g {
+        let p = rollups_of(&sb, &c, *customer).await;
+        assert_eq!(prop(&p, "gorgias_ticket_count"), "80", "{p}");
+        assert_eq!(prop(&p, "gorgias_open_tickets"), "64", "{p}");
+    }
 }
 
 /// A crash after the roll-up writes were sent and before they were recorded: the next cycle

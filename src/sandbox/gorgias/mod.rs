@@ -37,6 +37,7 @@ pub mod faults;
 mod gate;
 mod generate;
 pub mod integrations;
+mod listed;
 mod merge;
 mod paging;
 mod reply;
@@ -477,6 +478,6 @@ impl GorgiasSandbox {
 
     /// Every ticket as listed, in creation order.
     pub fn tickets(&self) -> Vec<Value> {
-        self.state().tickets.clone()
+        self.state().tickets.to_vec()
     }
 }

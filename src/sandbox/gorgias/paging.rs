@@ -162,20 +162,18 @@ pub fn page<T>(sorted: Vec<(Key, T)>, p: &ListParams) -> Page<T> {
             (e.saturating_sub(p.limit), e)
         }
     };
-    let first_key = sorted.get(start).map(|(k, _)| *k);
-    let last_key = if end > start {
-        sorted.get(end - 1).map(|(k, _)| *k)
-    } else {
-        None
-    };
     let has_prev = start > 0;
     let has_next = end < sorted.len();
-    let items: Vec<T> = sorted
-        .into_iter()
-        .skip(start)
-        .take(end - start)
-        .map(|(_, t)| t)
-        .collect();
+    let rows: Vec<(Key, T)> = sorted.into_iter().skip(start).take(end - start).collect();
+    cut(rows, has_prev, has_next, p)
+}
+
+/// The page of `rows` (its items in display order, keys beside them): a previous cursor at
+/// its first item when `has_prev`, a next cursor at its last when `has_next`.
+pub fn cut<T>(rows: Vec<(Key, T)>, has_prev: bool, has_next: bool, p: &ListParams) -> Page<T> {
+    let first_key = rows.first().map(|(k, _)| *k);
+    let last_key = rows.last().map(|(k, _)| *k);
+    let items: Vec<T> = rows.into_iter().map(|(_, t)| t).collect();
     let make = |forward: bool, key: Key| {
         Cursor {
             forward,

@@ -2,6 +2,7 @@
 //! satisfaction surveys and counters, plus the operations on them. No HTTP here: routes and controls call these
 //! methods under the sandbox lock. Must never block or sleep.
 
+use super::listed::{Listed, SurveyOrders, TicketOrders};
 use super::time::{self, Clock};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -194,9 +195,10 @@ pub struct State {
     pub customers: BTreeMap<i64, StoredCustomer>,
     pub merged_into: HashMap<i64, i64>,
     pub events: Vec<Event>,
-    pub tickets: Vec<Value>,
+    /// Tickets as listed, indexed by their list orders (changed only through `Listed`).
+    pub tickets: Listed<TicketOrders>,
     /// Satisfaction surveys (one per ticket), as listed.
-    pub surveys: Vec<Value>,
+    pub surveys: Listed<SurveyOrders>,
     /// Whether moving tickets to a merge's survivor bumps their `updated_datetime`
     /// (UNCONFIRMED; [`super::SandboxConfig::merge_touches_tickets`]).
     pub merge_touches_tickets: bool,

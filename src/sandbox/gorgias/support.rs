@@ -6,7 +6,7 @@
 
 use super::state::State;
 use super::time;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// What an agent or the customer does to an existing ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,52 +88,45 @@ pub fn seed_ticket(st: &mut State, ticket: Value) -> i64 {
     id
 }
 
-fn ticket_mut(st: &mut State, id: i64) -> Option<&mut Map<String, Value>> {
-    st.tickets
-        .iter_mut()
-        .find(|t| t.get("id").and_then(Value::as_i64) == Some(id))
-        .and_then(Value::as_object_mut)
-}
-
 /// Applies `action` to ticket `id`; returns the ticket as listed, or `None` when it does not
 /// exist.
 pub fn act(st: &mut State, id: i64, action: TicketAction) -> Option<Value> {
     let now = json!(time::format(st.clock.tick()));
-    let t = ticket_mut(st, id)?;
-    match action {
-        TicketAction::Reply => {
-            let n = t.get("messages_count").and_then(Value::as_i64).unwrap_or(0);
-            t.insert("messages_count".into(), json!(n + 1));
-            t.insert("last_message_datetime".into(), now.clone());
-            t.insert("last_received_message_datetime".into(), now.clone());
-            t.insert("is_unread".into(), json!(true));
-            t.insert("status".into(), json!("open"));
-            t.insert("closed_datetime".into(), Value::Null);
+    st.tickets.update(id, |t| {
+        match action {
+            TicketAction::Reply => {
+                let n = t.get("messages_count").and_then(Value::as_i64).unwrap_or(0);
+                t.insert("messages_count".into(), json!(n + 1));
+                t.insert("last_message_datetime".into(), now.clone());
+                t.insert("last_received_message_datetime".into(), now.clone());
+                t.insert("is_unread".into(), json!(true));
+                t.insert("status".into(), json!("open"));
+                t.insert("closed_datetime".into(), Value::Null);
+            }
+            TicketAction::Close => {
+                t.insert("status".into(), json!("closed"));
+                t.insert("closed_datetime".into(), now.clone());
+            }
+            TicketAction::Open => {
+                t.insert("status".into(), json!("open"));
+                t.insert("closed_datetime".into(), Value::Null);
+            }
+            TicketAction::Trash => {
+                t.insert("trashed_datetime".into(), now.clone());
+            }
+            TicketAction::Spam => {
+                t.insert("spam".into(), json!(true));
+            }
         }
-        TicketAction::Close => {
-            t.insert("status".into(), json!("closed"));
-            t.insert("closed_datetime".into(), now.clone());
-        }
-        TicketAction::Open => {
-            t.insert("status".into(), json!("open"));
-            t.insert("closed_datetime".into(), Value::Null);
-        }
-        TicketAction::Trash => {
-            t.insert("trashed_datetime".into(), now.clone());
-        }
-        TicketAction::Spam => {
-            t.insert("spam".into(), json!(true));
-        }
-    }
-    t.insert("updated_datetime".into(), now);
-    Some(Value::Object(t.clone()))
+        t.insert("updated_datetime".into(), now);
+        Value::Object(t.clone())
+    })
 }
 
 /// The customer a ticket belongs to.
 pub fn ticket_customer(st: &State, ticket_id: i64) -> Option<i64> {
     st.tickets
-        .iter()
-        .find(|t| t.get("id").and_then(Value::as_i64) == Some(ticket_id))
+        .by_id(ticket_id)
         .and_then(|t| t.pointer("/customer/id").and_then(Value::as_i64))
 }
 
@@ -170,17 +163,12 @@ pub fn add_survey(st: &mut State, ticket_id: i64, score: Option<u8>) -> Option<i
 /// The customer answers survey `id` with `score`; false when there is no such survey.
 pub fn score_survey(st: &mut State, id: i64, score: u8) -> bool {
     let now = json!(time::format(st.clock.tick()));
-    let Some(s) = st
-        .surveys
-        .iter_mut()
-        .find(|s| s.get("id").and_then(Value::as_i64) == Some(id))
-        .and_then(Value::as_object_mut)
-    else {
-        return false;
-    };
-    s.insert("score".into(), json!(score));
-    s.insert("scored_datetime".into(), now);
-    true
+    st.surveys
+        .update(id, |s| {
+            s.insert("score".into(), json!(score));
+            s.insert("scored_datetime".into(), now);
+        })
+        .is_some()
 }
 
 /// A customer merge: the source's tickets and surveys now belong to the target (Gorgias
@@ -188,23 +176,21 @@ pub fn score_survey(st: &mut State, id: i64, score: u8) -> bool {
 /// UNCONFIRMED: `touch` chooses.
 pub fn move_to_survivor(st: &mut State, source: i64, target: i64, touch: bool) {
     let now = json!(time::format(st.clock.tick()));
-    for ticket in &mut st.tickets {
-        if ticket.pointer("/customer/id").and_then(Value::as_i64) == Some(source)
-            && let Some(obj) = ticket.as_object_mut()
-        {
-            obj.insert("customer".into(), json!({"id": target}));
+    st.tickets.update_where(
+        |t| t.pointer("/customer/id").and_then(Value::as_i64) == Some(source),
+        |t| {
+            t.insert("customer".into(), json!({"id": target}));
             if touch {
-                obj.insert("updated_datetime".into(), now.clone());
+                t.insert("updated_datetime".into(), now.clone());
             }
-        }
-    }
-    for survey in &mut st.surveys {
-        if survey.get("customer_id").and_then(Value::as_i64) == Some(source)
-            && let Some(obj) = survey.as_object_mut()
-        {
-            obj.insert("customer_id".into(), json!(target));
-        }
-    }
+        },
+    );
+    st.surveys.update_where(
+        |s| s.get("customer_id").and_then(Value::as_i64) == Some(source),
+        |s| {
+            s.insert("customer_id".into(), json!(target));
+        },
+    );
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
 //! `GET /api/satisfaction-surveys`: the account's surveys, cursor paged, ordered by
 //! `created_datetime` (asc or desc; the accepted values are UNCONFIRMED, the default is
-//! [`super::SandboxConfig::survey_default_order`]), filter `ticket_id`. Must never create or
-//! score surveys from API calls.
+//! [`super::SandboxConfig::survey_default_order`]), filter `ticket_id`; pages cut from the
+//! surveys' ordered index (`listed.rs`). Must never create or score surveys from API calls.
 
 use super::GorgiasSandbox;
 use super::paging::{self, Query};
 use super::reply;
-use super::tickets::key_of;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -33,17 +32,9 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
         }
     };
     let st = sb.state();
-    let mut rows: Vec<(paging::Key, usize)> = st
-        .surveys
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            ticket.is_none_or(|t| s.get("ticket_id").and_then(Value::as_i64) == Some(t))
-        })
-        .map(|(i, s)| (key_of(s, "created_datetime"), i))
-        .collect();
-    paging::sort(&mut rows, params.desc);
-    let page = paging::page(rows, &params);
+    let page = st.surveys.page("created_datetime", &params, |s| {
+        ticket.is_none_or(|t| s.get("ticket_id").and_then(Value::as_i64) == Some(t))
+    });
     let items: Vec<Value> = page.items.iter().map(|i| st.surveys[*i].clone()).collect();
     drop(st);
     let uri = paging::list_uri("/api/satisfaction-surveys", raw.as_deref());

@@ -1,7 +1,7 @@
 //! `GET /api/tickets` (filter `customer_id`, `trashed` default true, `order_by` created or
 //! updated, asc or desc, default `created_datetime:desc`, cursor paging, the list envelope)
-//! over the account's tickets, and `GET /api/account`. Must never create tickets from API
-//! calls.
+//! over the account's tickets (pages cut from the tickets' ordered indexes, `listed.rs`), and
+//! `GET /api/account`. Must never create tickets from API calls.
 
 use super::GorgiasSandbox;
 use super::paging::{self, Query};
@@ -54,19 +54,11 @@ pub async fn list(State(sb): State<GorgiasSandbox>, RawQuery(raw): RawQuery) -> 
         "created_datetime"
     };
     let st = sb.state();
-    // Sort positions, not tickets: only the page's items are cloned.
-    let mut rows: Vec<(paging::Key, usize)> = st
-        .tickets
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| {
-            customer.is_none_or(|c| t.pointer("/customer/id").and_then(Value::as_i64) == Some(c))
-        })
-        .filter(|(_, t)| include_trashed || t.get("trashed_datetime").is_none_or(Value::is_null))
-        .map(|(i, t)| (key_of(t, field), i))
-        .collect();
-    paging::sort(&mut rows, params.desc);
-    let page = paging::page(rows, &params);
+    // A range lookup in the order's index; only the page's items are cloned.
+    let page = st.tickets.page(field, &params, |t| {
+        customer.is_none_or(|c| t.pointer("/customer/id").and_then(Value::as_i64) == Some(c))
+            && (include_trashed || t.get("trashed_datetime").is_none_or(Value::is_null))
+    });
     let items: Vec<Value> = page.items.iter().map(|i| st.tickets[*i].clone()).collect();
     drop(st);
     let uri = paging::list_uri("/api/tickets", raw.as_deref());
