@@ -7,7 +7,7 @@
 
 /// Words a shared household mailbox adds to a surname (`jonesfamily`, `thesmiths`): a small
 /// general table of English, not a list drawn from any data set.
-const HOUSEHOLD_WORDS: [&str; 6] = ["family", "fam", "the", "home", "house", "s"];
+const HOUSEHOLD_WORDS: [&str; 5] = ["family", "fam", "the", "home", "house"];
 
 /// True when `local` (a normalised mailbox name) spells nothing but pieces of `names`
 /// (normalised given and family names of both records, empty ones ignored), their initials
@@ -26,20 +26,44 @@ pub fn built_from_names(local: &str, names: &[&str]) -> bool {
         pieces.push(name.as_bytes());
         pieces.push(&name.as_bytes()[..1]);
     }
+    spelt_from(&letters, &pieces) && pieces_needed_a_name(&letters, names)
+}
+
+/// True when `local` (a normalised mailbox name) is a household's shared mailbox: the
+/// `surname` (normalised) with household words and nothing else (`smithfamily`,
+/// `thesmiths`, `smith.home`), so no given name says whose it is. An exact agreement on
+/// one says "same household", not "same person".
+pub fn is_household(local: &str, surname: &str) -> bool {
+    let letters: Vec<u8> = local
+        .bytes()
+        .filter(|b| !matches!(b, b'.' | b'_' | b'-'))
+        .collect();
+    let surname = surname.as_bytes();
+    if surname.len() < 2 || letters.len() <= surname.len() {
+        return false;
+    }
+    let mut pieces: Vec<&[u8]> = HOUSEHOLD_WORDS.iter().map(|w| w.as_bytes()).collect();
+    pieces.push(surname);
+    spelt_from(&letters, &pieces) && letters.windows(surname.len()).any(|w| w == surname)
+}
+
+/// True when `letters` are a sequence of `pieces`, allowing a final plural `s`
+/// (`thesmiths`).
+fn spelt_from(letters: &[u8], pieces: &[&[u8]]) -> bool {
     // reachable[i]: the first i letters are a sequence of pieces.
     let mut reachable = vec![false; letters.len() + 1];
     reachable[0] = true;
     for i in 0..letters.len() {
-        if !reachable[i] {
-            continue;
-        }
-        for piece in &pieces {
-            if letters[i..].starts_with(piece) {
-                reachable[i + piece.len()] = true;
+        if reachable[i] {
+            for piece in pieces.iter().filter(|p| !p.is_empty()) {
+                if letters[i..].starts_with(piece) {
+                    reachable[i + piece.len()] = true;
+                }
             }
         }
     }
-    reachable[letters.len()] && pieces_needed_a_name(&letters, names)
+    let n = letters.len();
+    reachable[n] || (n > 1 && letters[n - 1] == b's' && reachable[n - 1])
 }
 
 /// A mailbox spelt only from household words and initials (`thes`) is not about the names.
@@ -62,9 +86,24 @@ mod tests {
         assert!(built_from_names("millerfamily", &names));
         assert!(built_from_names("themillers", &names));
         assert!(built_from_names("miller", &names));
+        assert!(built_from_names("swilliams", &["stephen", "williams"]));
         let one_sided = ["", "jones", "matthew", "jones"];
         assert!(built_from_names("jonesfamily", &one_sided));
         assert!(built_from_names("andremolinafamily", &["", "andremolina"]));
+    }
+
+    #[test]
+    fn household_mailboxes() {
+        assert!(is_household("smithfamily", "smith"));
+        assert!(is_household("thesmiths", "smith"));
+        assert!(is_household("smith.home", "smith"));
+        assert!(!is_household("smith", "smith"));
+        assert!(!is_household("jsmith", "smith"));
+        assert!(!is_household("john.smith", "smith"));
+        assert!(!is_household("smith42family", "smith"));
+        assert!(!is_household("family", ""));
+        // An initial is not a household word.
+        assert!(!is_household("scoffey", "coffey"));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! lists each field's contribution. Pure; must never compare raw values (see `compare`).
 
 use super::compare::{FIELD_COUNT, Field, Level, Levels, compare};
+use super::mailbox;
+use super::normalize::email_local;
 use super::record::Prepared;
-use super::weights::{HOUSEHOLD_CAP, RELATIVES_CAP, Weights};
+use super::weights::{HOUSEHOLD_CAP, HOUSEHOLD_MAILBOX_CAP, RELATIVES_CAP, Weights};
 use serde::Serialize;
 
 /// One field's part in a score.
@@ -117,10 +119,29 @@ pub fn contact_commonness_bits(field: Field, commonness: f32) -> f64 {
     }
 }
 
+/// True when a pair whose given names do not agree (missing, look-alike or different)
+/// shares a household's mailbox (`smithfamily@`, `mailbox::is_household`) exactly and no
+/// person's own mark (an exact date of birth): everything that agrees is what a household
+/// shares, so the pair is held at [`HOUSEHOLD_MAILBOX_CAP`], below the review band. `a` is
+/// the pair's first record (an exact e-mail is the same on both).
+pub fn household_mailbox_only(levels: &Levels, a: &Prepared) -> bool {
+    let first_agrees = matches!(
+        levels[Field::FirstName.index()],
+        Level::Exact | Level::Equivalent | Level::Close
+    );
+    !first_agrees
+        && levels[Field::Email.index()] == Level::Exact
+        && levels[Field::DateOfBirth.index()] != Level::Exact
+        && mailbox::is_household(email_local(&a.email), &a.last)
+}
+
 /// Why the guard held a pair below the auto-merge band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GuardReason {
+    /// Given names do not agree and the shared e-mail is a household's mailbox: held below
+    /// the review band (see [`household_mailbox_only`]).
+    SharedHouseholdMailbox,
     /// First names missing, different or only similar (`Erin`/`Eric`): maybe a relative.
     FirstNamesDoNotAgree,
     /// Last names missing or different: maybe a housemate, or a changed name.
@@ -131,13 +152,21 @@ pub enum GuardReason {
     OnlyNamesAgree,
 }
 
-/// The guard's adjustment for a pair with `total` bits before it.
-fn guard(levels: &Levels, total: f64) -> f64 {
-    if guard_reason(levels).is_none() {
-        return 0.0;
+/// The guard's adjustment for a pair with `total` bits before it, and why.
+fn guard(levels: &Levels, a: &Prepared, total: f64) -> (f64, Option<GuardReason>) {
+    let (cap, reason) = if household_mailbox_only(levels, a) {
+        (
+            HOUSEHOLD_MAILBOX_CAP,
+            Some(GuardReason::SharedHouseholdMailbox),
+        )
+    } else {
+        (RELATIVES_CAP, guard_reason(levels))
+    };
+    let cap = to_bits(cap);
+    match reason {
+        Some(r) if total > cap => (cap - total, Some(r)),
+        _ => (0.0, None),
     }
-    let cap = to_bits(RELATIVES_CAP);
-    if total > cap { cap - total } else { 0.0 }
 }
 
 /// The weight of `level` on `field` for a pair whose first record is `a` (exact agreements
@@ -179,6 +208,23 @@ pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; FIELD
     for (i, (field, level)) in Field::ALL.iter().zip(levels).enumerate() {
         w[i] = field_weight(model, *field, *level, a, first_agrees);
     }
+    // A mailbox spelt from the names at another domain (`similar`) says no more than the
+    // names do, which namesakes share: it counts for nothing unless a contact point of the
+    // person's own firmly agrees.
+    let firm = |f: Field| {
+        matches!(
+            levels[f.index()],
+            Level::Exact | Level::Equivalent | Level::Close
+        )
+    };
+    if levels[Field::Email.index()] == Level::Similar
+        && !firm(Field::Phone)
+        && !firm(Field::Address1)
+        && levels[Field::DateOfBirth.index()] != Level::Exact
+    {
+        let e = Field::Email.index();
+        w[e] = w[e].min(0.0);
+    }
     if matches!(
         levels[Field::FirstName.index()],
         Level::Different | Level::Similar
@@ -200,7 +246,7 @@ pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; FIELD
 /// The total log2 odds and the relatives guard of a compared pair.
 pub fn total_of(levels: &Levels, a: &Prepared, w: &Weights) -> (f64, f64) {
     let total = w.prior + weights_of(levels, a, w).iter().sum::<f64>();
-    let g = guard(levels, total);
+    let (g, _) = guard(levels, a, total);
     (total + g, g)
 }
 
@@ -227,14 +273,14 @@ pub fn explain_levels(levels: &Levels, a: &Prepared, w: &Weights) -> Explanation
             weight,
         })
         .collect();
-    let (total, relatives_guard) = total_of(levels, a, w);
+    let before = w.prior + weights.iter().sum::<f64>();
+    let (relatives_guard, guard) = guard(levels, a, before);
+    let total = before + relatives_guard;
     Explanation {
         prior: w.prior,
         fields,
         relatives_guard,
-        guard: (relatives_guard < 0.0)
-            .then(|| guard_reason(levels))
-            .flatten(),
+        guard,
         total,
         score: to_score(total),
     }
