@@ -291,7 +291,9 @@ mod tests {
     use super::*;
     use crate::domain::Region;
     use crate::matcher::record::MatchRecord;
-    use crate::matcher::weights::{DEFAULT_REVIEW_THRESHOLD, RECOMMENDED_AUTO_THRESHOLD};
+    use crate::matcher::weights::{
+        DEFAULT_REVIEW_THRESHOLD, HOUSEHOLD_MAILBOX_CAP, RECOMMENDED_AUTO_THRESHOLD,
+    };
 
     const H: Weights = Weights::HAND_SET;
 
@@ -394,6 +396,76 @@ mod tests {
             "5 Oak Ave",
         );
         assert!(score(&erin, &eric, &H) < RECOMMENDED_AUTO_THRESHOLD);
+    }
+
+    #[test]
+    fn a_shared_household_mailbox_is_a_coin_flip_without_a_given_name() {
+        let named = rec(
+            "Nancy",
+            "Sells",
+            "sellsfamily@outlook.com",
+            "+12175550100",
+            "9 Elm Road",
+        );
+        let unnamed = rec("", "Sells", "sellsfamily@outlook.com", "", "9 Elm Road");
+        let levels = compare(&named, &unnamed);
+        assert!(household_mailbox_only(&levels, &named));
+        let e = explain(&named, &unnamed, &H);
+        assert!(e.is_consistent(), "{e:?}");
+        assert!(e.score <= HOUSEHOLD_MAILBOX_CAP + 1e-12, "{e:?}");
+        assert!(e.score < DEFAULT_REVIEW_THRESHOLD);
+        assert_eq!(e.guard, Some(GuardReason::SharedHouseholdMailbox));
+        // The same person named on both records is scored as before.
+        let again = rec(
+            "Nancy",
+            "Sells",
+            "sellsfamily@outlook.com",
+            "",
+            "9 Elm Road",
+        );
+        let levels = compare(&named, &again);
+        assert!(!household_mailbox_only(&levels, &named));
+        assert!(score(&named, &again, &H) > DEFAULT_REVIEW_THRESHOLD);
+        // A personal mailbox is not a household's.
+        let personal = rec("Nancy", "Sells", "nsells@outlook.com", "", "9 Elm Road");
+        let unnamed_personal = rec("", "Sells", "nsells@outlook.com", "", "9 Elm Road");
+        assert!(!household_mailbox_only(
+            &compare(&personal, &unnamed_personal),
+            &personal
+        ));
+    }
+
+    #[test]
+    fn a_name_built_mailbox_elsewhere_needs_a_firm_contact_point() {
+        let a = rec(
+            "Christopher",
+            "Miller",
+            "cmiller@icloud.com",
+            "+12065550100",
+            "",
+        );
+        let namesake = rec(
+            "Christopher",
+            "Miller",
+            "cmiller@bigpond.com",
+            "+12065550199",
+            "",
+        );
+        let e = explain(&a, &namesake, &H);
+        let email = e.fields[Field::Email.index()];
+        assert_eq!(email.level, Level::Similar);
+        assert_eq!(email.weight, 0.0, "{e:?}");
+        assert!(e.is_consistent());
+        // With the phone agreeing, the mailbox counts again.
+        let same = rec(
+            "Christopher",
+            "Miller",
+            "cmiller@bigpond.com",
+            "+12065550100",
+            "",
+        );
+        let e = explain(&a, &same, &H);
+        assert!(e.fields[Field::Email.index()].weight > 0.0, "{e:?}");
     }
 
     #[test]
