@@ -289,7 +289,14 @@ pub fn email(a: &str, b: &str, names: &[&str]) -> Level {
         return Level::Close;
     }
     let (la, lb) = (email_local(a), email_local(b));
-    if la.len() >= 4 && la == lb {
+    // The mailbox name without its separators: `dennis.roberts` and `dennis_roberts` (or
+    // gmail's dot-free spelling) are one name.
+    let key = |s: &str| {
+        s.bytes()
+            .filter(|b| !matches!(b, b'.' | b'_' | b'-'))
+            .collect::<Vec<u8>>()
+    };
+    if la.len() >= 4 && key(la) == key(lb) {
         return if mailbox::built_from_names(la, names) {
             Level::Similar
         } else {
@@ -315,7 +322,9 @@ pub fn email(a: &str, b: &str, names: &[&str]) -> Level {
         && !names[0].is_empty()
         && !names[2].is_empty()
         && short.len() >= 4
+        && short.len() < long.len()
         && long.ends_with(short)
+        && given_name_or_initial(&long[..long.len() - short.len()], [names[0], names[2]])
         && digits(la) == digits(lb)
         && mailbox::built_from_names(la, names)
         && mailbox::built_from_names(lb, names)
@@ -323,6 +332,13 @@ pub fn email(a: &str, b: &str, names: &[&str]) -> Level {
         return Level::Close;
     }
     Level::Different
+}
+
+/// True when `prefix` (letters) is one of the `given` names or its initial.
+fn given_name_or_initial(prefix: &[u8], given: [&str; 2]) -> bool {
+    given.iter().any(|g| {
+        prefix == g.as_bytes() || (prefix.len() == 1 && g.as_bytes().first() == prefix.first())
+    })
 }
 
 /// Phone digits: equal last nine digits is exact (national and international spellings),
@@ -503,6 +519,18 @@ mod tests {
         );
         // One name-built mailbox is the other without the given name: close.
         assert_eq!(email("smith@work.com", "john.smith@x.org"), Level::Close);
+        // One name spelt with other separators is the same mailbox name, not a dropped name.
+        assert_eq!(
+            email("john.smith@x.org", "john_smith@y.com"),
+            Level::Similar
+        );
+        // What is dropped must be a given name or its initial (`aisha.rossi@`/`arossi@`).
+        let rossi = email_fn(
+            "arossi@x.org",
+            "aisha.rossi@y.com",
+            &["aisha", "rossi", "aisha", "rossi"],
+        );
+        assert_eq!(rossi, Level::Different);
         // Not when a given name is missing (`smith@` may be the household's mailbox).
         let no_first = email_fn(
             "smith@work.com",

@@ -78,8 +78,11 @@ pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
         return Some(GuardReason::ContactsConflict);
     }
     let firm = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
+    // The same mailbox name at another domain (`equivalent` e-mail) is not firm here: a
+    // numbered mailbox (`jsmith2@`) is handed out again by the next provider to a namesake.
+    let firm_email = matches!(email, Level::Exact | Level::Close);
     let born_same_day = levels[Field::DateOfBirth.index()] == Level::Exact;
-    if !firm(email) && !firm(phone) && !firm(levels[Field::Address1.index()]) && !born_same_day {
+    if !firm_email && !firm(phone) && !firm(levels[Field::Address1.index()]) && !born_same_day {
         return Some(GuardReason::OnlyNamesAgree);
     }
     None
