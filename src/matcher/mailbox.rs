@@ -30,13 +30,14 @@ pub fn built_from_names(local: &str, names: &[&str]) -> bool {
 }
 
 /// True when `local` (a normalised mailbox name) is a household's shared mailbox: the
-/// `surname` (normalised) with household words and nothing else (`smithfamily`,
-/// `thesmiths`, `smith.home`), so no given name says whose it is. An exact agreement on
+/// `surname` (normalised) with household words and nothing else but digits (`smithfamily`,
+/// `thesmiths`, `smith.home`, `smithfamily2`: a number the provider added), so no given
+/// name says whose it is. An exact agreement on
 /// one says "same household", not "same person".
 pub fn is_household(local: &str, surname: &str) -> bool {
     let letters: Vec<u8> = local
         .bytes()
-        .filter(|b| !matches!(b, b'.' | b'_' | b'-'))
+        .filter(|b| !matches!(b, b'.' | b'_' | b'-') && !b.is_ascii_digit())
         .collect();
     let surname = surname.as_bytes();
     if surname.len() < 2 || letters.len() <= surname.len() {
@@ -100,7 +101,8 @@ mod tests {
         assert!(!is_household("smith", "smith"));
         assert!(!is_household("jsmith", "smith"));
         assert!(!is_household("john.smith", "smith"));
-        assert!(!is_household("smith42family", "smith"));
+        // A provider's number on a household mailbox does not make it a person's.
+        assert!(is_household("smithfamily2", "smith"));
         assert!(!is_household("family", ""));
         // An initial is not a household word.
         assert!(!is_household("scoffey", "coffey"));
