@@ -62,9 +62,9 @@ pub fn to_bits(score: f64) -> f64 {
 /// Relatives and housemates share an address, a surname, a phone or a family e-mail. Those
 /// alone never prove one person, so a pair is held at or below [`RELATIVES_CAP`] unless
 /// both names positively agree (exact, nickname, swapped, or a typo away), the pair does
-/// not disagree on both e-mail and phone, and at least one of e-mail, phone, street
-/// address or an exact date of birth agrees (names and a town alone are namesakes as often
-/// as duplicates; names and a birthday are not).
+/// not disagree on both e-mail and phone, and at least one of e-mail (exact or a typo
+/// away), phone, street address or an exact date of birth agrees (names and a town alone
+/// are namesakes as often as duplicates; names and a birthday are not).
 pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
     let agrees = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
     if !agrees(levels[Field::FirstName.index()]) {
