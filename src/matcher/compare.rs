@@ -5,6 +5,7 @@
 use super::nicknames;
 use super::normalize::{email_local, tail};
 use super::record::Prepared;
+use super::{gendered, mailbox};
 use serde::{Deserialize, Serialize};
 
 /// The fields the matcher compares, in explanation order.
@@ -76,7 +77,7 @@ pub fn compare(a: &Prepared, b: &Prepared) -> Levels {
     [
         first,
         last,
-        email(&a.email, &b.email),
+        email(&a.email, &b.email, &[&a.first, &a.last, &b.first, &b.last]),
         phone(&a.phone, &b.phone),
         address(&a.address1_compact, &b.address1_compact),
         text(&a.address2, &b.address2),
@@ -107,7 +108,13 @@ fn names(a: &Prepared, b: &Prepared) -> (Level, Level) {
     (first, last)
 }
 
-/// A first name: nicknames count as equivalent, an initial as similar.
+/// A first name: nicknames count as equivalent, an initial as similar. Two names that look
+/// alike but are other names are not typos: the gendered forms of one name
+/// (`stephen`/`stephanie`, `daniel`/`danielle`) and names three or more edits apart
+/// (`ronald`/`rhonda`) are `different` (relatives are named that way). One edit apart, a
+/// gendered form is as likely a typo (`samuel`/`samule`, `amelia`/`amelis` look gendered
+/// by their endings) and keeps its typo level; a name that extends another at either end
+/// (`paul`/`paula`, `ryan`/`bryan`) is only `similar`.
 pub fn first_name(a: &str, b: &str) -> Level {
     if a.is_empty() || b.is_empty() {
         return Level::Missing;
@@ -129,10 +136,27 @@ pub fn first_name(a: &str, b: &str) -> Level {
     // A name that extends another (`paul`/`paula`, `heath`/`heather`) is usually another
     // person's name, not a typo; so are short names one letter apart (`erin`/`eric`).
     let level = fuzzy(a, b);
-    if level == Level::Close && (long.starts_with(short) || !within_one_edit(a, b)) {
+    if level == Level::Different {
+        return level;
+    }
+    let one_edit = within_one_edit(a, b);
+    let extends = long.starts_with(short) || long.ends_with(short);
+    if !one_edit && gendered::forms_of_one_name(a, b) {
+        return Level::Different;
+    }
+    if !extends && !within_two_edits(a, b) {
+        return Level::Different;
+    }
+    if level == Level::Close && (extends || !one_edit) {
         return Level::Similar;
     }
     level
+}
+
+/// True when the optimal-string-alignment distance of `a` and `b` is at most two (only
+/// called for look-alike names, so the allocation does not matter).
+fn within_two_edits(a: &str, b: &str) -> bool {
+    strsim::osa_distance(a, b) <= 2
 }
 
 /// A last name: one inside the other (a double-barrelled name) counts as similar.
@@ -248,9 +272,11 @@ fn fuzzy(a: &str, b: &str) -> Level {
     }
 }
 
-/// Normalised e-mails: a one-edit typo is close, the same mailbox name at another domain
-/// equivalent-but-weaker (similar).
-pub fn email(a: &str, b: &str) -> Level {
+/// Normalised e-mails: a one-edit typo is close; the same mailbox name at another domain is
+/// `equivalent` when the mailbox name is distinctive (`donohue91@`), but only `similar` when
+/// it is spelt from the pair's `names` (`cmiller@`, `jonesfamily@`: namesakes and relatives
+/// get those too, see `mailbox`).
+pub fn email(a: &str, b: &str, names: &[&str]) -> Level {
     if a.is_empty() || b.is_empty() {
         return Level::Missing;
     }
@@ -263,10 +289,56 @@ pub fn email(a: &str, b: &str) -> Level {
         return Level::Close;
     }
     let (la, lb) = (email_local(a), email_local(b));
-    if la.len() >= 4 && la == lb {
-        return Level::Similar;
+    // The mailbox name without its separators: `dennis.roberts` and `dennis_roberts` (or
+    // gmail's dot-free spelling) are one name.
+    let key = |s: &str| {
+        s.bytes()
+            .filter(|b| !matches!(b, b'.' | b'_' | b'-'))
+            .collect::<Vec<u8>>()
+    };
+    if la.len() >= 4 && key(la) == key(lb) {
+        return if mailbox::built_from_names(la, names) {
+            Level::Similar
+        } else {
+            Level::Equivalent
+        };
+    }
+    // `smith@` and `john.smith@`: one name-built mailbox is the other without the given
+    // name, at any domain: as close as `smith@`/`jsmith@` at one domain (one edit). Only
+    // when both records carry a given name: without one, `smith@` may as well be the
+    // household's mailbox.
+    let letters = |s: &str| {
+        s.bytes()
+            .filter(u8::is_ascii_lowercase)
+            .collect::<Vec<u8>>()
+    };
+    let (xa, xb) = (letters(la), letters(lb));
+    let (short, long) = if xa.len() <= xb.len() {
+        (&xa, &xb)
+    } else {
+        (&xb, &xa)
+    };
+    if names.len() == 4
+        && !names[0].is_empty()
+        && !names[2].is_empty()
+        && short.len() >= 4
+        && short.len() < long.len()
+        && long.ends_with(short)
+        && given_name_or_initial(&long[..long.len() - short.len()], [names[0], names[2]])
+        && digits(la) == digits(lb)
+        && mailbox::built_from_names(la, names)
+        && mailbox::built_from_names(lb, names)
+    {
+        return Level::Close;
     }
     Level::Different
+}
+
+/// True when `prefix` (letters) is one of the `given` names or its initial.
+fn given_name_or_initial(prefix: &[u8], given: [&str; 2]) -> bool {
+    given.iter().any(|g| {
+        prefix == g.as_bytes() || (prefix.len() == 1 && g.as_bytes().first() == prefix.first())
+    })
 }
 
 /// Phone digits: equal last nine digits is exact (national and international spellings),
@@ -392,27 +464,80 @@ mod tests {
         assert_eq!(first_name("michelle", "michele"), Level::Close);
         assert_eq!(first_name("j", "john"), Level::Similar);
         assert_eq!(first_name("erin", "eric"), Level::Similar);
-        assert_eq!(first_name("michelle", "michael"), Level::Similar);
+        assert_eq!(first_name("michelle", "michael"), Level::Different);
         assert_eq!(first_name("paul", "paula"), Level::Similar);
-        assert_eq!(first_name("stephen", "stephanie"), Level::Similar);
         assert_eq!(first_name("erin", "david"), Level::Different);
         assert_eq!(first_name("", "david"), Level::Missing);
     }
 
     #[test]
+    fn look_alike_first_names_of_other_people_are_not_typos() {
+        // Gendered forms of one name: relatives, not typos.
+        assert_eq!(first_name("stephen", "stephanie"), Level::Different);
+        assert_eq!(first_name("daniel", "danielle"), Level::Different);
+        assert_eq!(first_name("christian", "christine"), Level::Different);
+        // One edit apart it may be a typo: the ending alone does not decide.
+        assert_eq!(first_name("samuel", "samule"), Level::Close);
+        assert_eq!(first_name("amelia", "amelis"), Level::Close);
+        // Three or more edits apart: another name.
+        assert_eq!(first_name("ronald", "rhonda"), Level::Different);
+        assert_eq!(first_name("darnell", "daniela"), Level::Different);
+        // A name extending another at either end is only similar.
+        assert_eq!(first_name("ryan", "bryan"), Level::Similar);
+        // Typos stay typos: one or two substitutions, a dropped letter.
+        assert_eq!(first_name("stephanie", "stephagir"), Level::Similar);
+        assert_eq!(first_name("brandon", "btandpn"), Level::Similar);
+        assert_eq!(first_name("mike", "myke"), Level::Similar);
+        assert_eq!(first_name("michelle", "michele"), Level::Close);
+        assert_eq!(first_name("katherine", "katherien"), Level::Close);
+    }
+
+    #[test]
     fn emails_phones_and_codes() {
+        let email_fn = email;
+        let email = |a: &str, b: &str| email_fn(a, b, &["john", "smith", "erin", "chau"]);
         assert_eq!(email("a.b@x.com", "a.b@x.com"), Level::Exact);
         assert_eq!(email("jsmith@x.com", "jsmiht@x.com"), Level::Close);
         assert_eq!(email("jsmith@x.com", "jsmith2@x.com"), Level::Different);
         assert_eq!(email("jsmith1@x.com", "jsmith2@x.com"), Level::Different);
+        // The same mailbox at another domain: distinctive, or spelt from the names.
         assert_eq!(
             email("chau13@outlook.com", "chau13@uni.edu"),
+            Level::Equivalent
+        );
+        assert_eq!(
+            email("jsmith@outlook.com", "jsmith@uni.edu"),
+            Level::Similar
+        );
+        assert_eq!(
+            email("smithfamily@yahoo.com", "smithfamily@gmail.com"),
             Level::Similar
         );
         assert_eq!(
             email("chau13@outlook.com", "erin@outlook.com"),
             Level::Different
         );
+        // One name-built mailbox is the other without the given name: close.
+        assert_eq!(email("smith@work.com", "john.smith@x.org"), Level::Close);
+        // One name spelt with other separators is the same mailbox name, not a dropped name.
+        assert_eq!(
+            email("john.smith@x.org", "john_smith@y.com"),
+            Level::Similar
+        );
+        // What is dropped must be a given name or its initial (`aisha.rossi@`/`arossi@`).
+        let rossi = email_fn(
+            "arossi@x.org",
+            "aisha.rossi@y.com",
+            &["aisha", "rossi", "aisha", "rossi"],
+        );
+        assert_eq!(rossi, Level::Different);
+        // Not when a given name is missing (`smith@` may be the household's mailbox).
+        let no_first = email_fn(
+            "smith@work.com",
+            "john.smith@x.org",
+            &["", "smith", "john", "smith"],
+        );
+        assert_eq!(no_first, Level::Different);
         assert_eq!(phone("61419004242", "419004242"), Level::Exact);
         assert_eq!(phone("61419004242", "61419004243"), Level::Close);
         assert_eq!(phone("61419004242", "61455555555"), Level::Different);

@@ -13,6 +13,8 @@ pub mod block;
 pub mod compare;
 pub mod em;
 pub mod evaluate;
+pub mod gendered;
+pub mod mailbox;
 pub mod model;
 pub mod nicknames;
 pub mod normalize;

@@ -3,8 +3,10 @@
 //! lists each field's contribution. Pure; must never compare raw values (see `compare`).
 
 use super::compare::{FIELD_COUNT, Field, Level, Levels, compare};
+use super::mailbox;
+use super::normalize::email_local;
 use super::record::Prepared;
-use super::weights::{HOUSEHOLD_CAP, RELATIVES_CAP, Weights};
+use super::weights::{HOUSEHOLD_CAP, HOUSEHOLD_MAILBOX_CAP, RELATIVES_CAP, Weights};
 use serde::Serialize;
 
 /// One field's part in a score.
@@ -60,9 +62,9 @@ pub fn to_bits(score: f64) -> f64 {
 /// Relatives and housemates share an address, a surname, a phone or a family e-mail. Those
 /// alone never prove one person, so a pair is held at or below [`RELATIVES_CAP`] unless
 /// both names positively agree (exact, nickname, swapped, or a typo away), the pair does
-/// not disagree on both e-mail and phone, and at least one of e-mail, phone, street
-/// address or an exact date of birth agrees (names and a town alone are namesakes as often
-/// as duplicates; names and a birthday are not).
+/// not disagree on both e-mail and phone, and at least one of e-mail (exact or a typo
+/// away), phone, street address or an exact date of birth agrees (names and a town alone
+/// are namesakes as often as duplicates; names and a birthday are not).
 pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
     let agrees = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
     if !agrees(levels[Field::FirstName.index()]) {
@@ -76,8 +78,11 @@ pub fn guard_reason(levels: &Levels) -> Option<GuardReason> {
         return Some(GuardReason::ContactsConflict);
     }
     let firm = |l: Level| matches!(l, Level::Exact | Level::Equivalent | Level::Close);
+    // The same mailbox name at another domain (`equivalent` e-mail) is not firm here: a
+    // numbered mailbox (`jsmith2@`) is handed out again by the next provider to a namesake.
+    let firm_email = matches!(email, Level::Exact | Level::Close);
     let born_same_day = levels[Field::DateOfBirth.index()] == Level::Exact;
-    if !firm(email) && !firm(phone) && !firm(levels[Field::Address1.index()]) && !born_same_day {
+    if !firm_email && !firm(phone) && !firm(levels[Field::Address1.index()]) && !born_same_day {
         return Some(GuardReason::OnlyNamesAgree);
     }
     None
@@ -117,10 +122,29 @@ pub fn contact_commonness_bits(field: Field, commonness: f32) -> f64 {
     }
 }
 
+/// True when a pair whose given names do not agree (missing, look-alike or different)
+/// shares a household's mailbox (`smithfamily@`, `mailbox::is_household`) exactly and no
+/// person's own mark (an exact date of birth): everything that agrees is what a household
+/// shares, so the pair is held at [`HOUSEHOLD_MAILBOX_CAP`], below the review band. `a` is
+/// the pair's first record (an exact e-mail is the same on both).
+pub fn household_mailbox_only(levels: &Levels, a: &Prepared) -> bool {
+    let first_agrees = matches!(
+        levels[Field::FirstName.index()],
+        Level::Exact | Level::Equivalent | Level::Close
+    );
+    !first_agrees
+        && levels[Field::Email.index()] == Level::Exact
+        && levels[Field::DateOfBirth.index()] != Level::Exact
+        && mailbox::is_household(email_local(&a.email), &a.last)
+}
+
 /// Why the guard held a pair below the auto-merge band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GuardReason {
+    /// Given names do not agree and the shared e-mail is a household's mailbox: held below
+    /// the review band (see [`household_mailbox_only`]).
+    SharedHouseholdMailbox,
     /// First names missing, different or only similar (`Erin`/`Eric`): maybe a relative.
     FirstNamesDoNotAgree,
     /// Last names missing or different: maybe a housemate, or a changed name.
@@ -131,13 +155,21 @@ pub enum GuardReason {
     OnlyNamesAgree,
 }
 
-/// The guard's adjustment for a pair with `total` bits before it.
-fn guard(levels: &Levels, total: f64) -> f64 {
-    if guard_reason(levels).is_none() {
-        return 0.0;
+/// The guard's adjustment for a pair with `total` bits before it, and why.
+fn guard(levels: &Levels, a: &Prepared, total: f64) -> (f64, Option<GuardReason>) {
+    let (cap, reason) = if household_mailbox_only(levels, a) {
+        (
+            HOUSEHOLD_MAILBOX_CAP,
+            Some(GuardReason::SharedHouseholdMailbox),
+        )
+    } else {
+        (RELATIVES_CAP, guard_reason(levels))
+    };
+    let cap = to_bits(cap);
+    match reason {
+        Some(r) if total > cap => (cap - total, Some(r)),
+        _ => (0.0, None),
     }
-    let cap = to_bits(RELATIVES_CAP);
-    if total > cap { cap - total } else { 0.0 }
 }
 
 /// The weight of `level` on `field` for a pair whose first record is `a` (exact agreements
@@ -179,6 +211,23 @@ pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; FIELD
     for (i, (field, level)) in Field::ALL.iter().zip(levels).enumerate() {
         w[i] = field_weight(model, *field, *level, a, first_agrees);
     }
+    // A mailbox spelt from the names at another domain (`similar`) says no more than the
+    // names do, which namesakes share: it counts for nothing unless a contact point of the
+    // person's own firmly agrees.
+    let firm = |f: Field| {
+        matches!(
+            levels[f.index()],
+            Level::Exact | Level::Equivalent | Level::Close
+        )
+    };
+    if levels[Field::Email.index()] == Level::Similar
+        && !firm(Field::Phone)
+        && !firm(Field::Address1)
+        && levels[Field::DateOfBirth.index()] != Level::Exact
+    {
+        let e = Field::Email.index();
+        w[e] = w[e].min(0.0);
+    }
     if matches!(
         levels[Field::FirstName.index()],
         Level::Different | Level::Similar
@@ -200,7 +249,7 @@ pub fn weights_of(levels: &Levels, a: &Prepared, model: &Weights) -> [f64; FIELD
 /// The total log2 odds and the relatives guard of a compared pair.
 pub fn total_of(levels: &Levels, a: &Prepared, w: &Weights) -> (f64, f64) {
     let total = w.prior + weights_of(levels, a, w).iter().sum::<f64>();
-    let g = guard(levels, total);
+    let (g, _) = guard(levels, a, total);
     (total + g, g)
 }
 
@@ -227,14 +276,14 @@ pub fn explain_levels(levels: &Levels, a: &Prepared, w: &Weights) -> Explanation
             weight,
         })
         .collect();
-    let (total, relatives_guard) = total_of(levels, a, w);
+    let before = w.prior + weights.iter().sum::<f64>();
+    let (relatives_guard, guard) = guard(levels, a, before);
+    let total = before + relatives_guard;
     Explanation {
         prior: w.prior,
         fields,
         relatives_guard,
-        guard: (relatives_guard < 0.0)
-            .then(|| guard_reason(levels))
-            .flatten(),
+        guard,
         total,
         score: to_score(total),
     }
@@ -245,7 +294,9 @@ mod tests {
     use super::*;
     use crate::domain::Region;
     use crate::matcher::record::MatchRecord;
-    use crate::matcher::weights::{DEFAULT_REVIEW_THRESHOLD, RECOMMENDED_AUTO_THRESHOLD};
+    use crate::matcher::weights::{
+        DEFAULT_REVIEW_THRESHOLD, HOUSEHOLD_MAILBOX_CAP, RECOMMENDED_AUTO_THRESHOLD,
+    };
 
     const H: Weights = Weights::HAND_SET;
 
@@ -348,6 +399,76 @@ mod tests {
             "5 Oak Ave",
         );
         assert!(score(&erin, &eric, &H) < RECOMMENDED_AUTO_THRESHOLD);
+    }
+
+    #[test]
+    fn a_shared_household_mailbox_is_a_coin_flip_without_a_given_name() {
+        let named = rec(
+            "Nancy",
+            "Sells",
+            "sellsfamily@outlook.com",
+            "+12175550100",
+            "9 Elm Road",
+        );
+        let unnamed = rec("", "Sells", "sellsfamily@outlook.com", "", "9 Elm Road");
+        let levels = compare(&named, &unnamed);
+        assert!(household_mailbox_only(&levels, &named));
+        let e = explain(&named, &unnamed, &H);
+        assert!(e.is_consistent(), "{e:?}");
+        assert!(e.score <= HOUSEHOLD_MAILBOX_CAP + 1e-12, "{e:?}");
+        assert!(e.score < DEFAULT_REVIEW_THRESHOLD);
+        assert_eq!(e.guard, Some(GuardReason::SharedHouseholdMailbox));
+        // The same person named on both records is scored as before.
+        let again = rec(
+            "Nancy",
+            "Sells",
+            "sellsfamily@outlook.com",
+            "",
+            "9 Elm Road",
+        );
+        let levels = compare(&named, &again);
+        assert!(!household_mailbox_only(&levels, &named));
+        assert!(score(&named, &again, &H) > DEFAULT_REVIEW_THRESHOLD);
+        // A personal mailbox is not a household's.
+        let personal = rec("Nancy", "Sells", "nsells@outlook.com", "", "9 Elm Road");
+        let unnamed_personal = rec("", "Sells", "nsells@outlook.com", "", "9 Elm Road");
+        assert!(!household_mailbox_only(
+            &compare(&personal, &unnamed_personal),
+            &personal
+        ));
+    }
+
+    #[test]
+    fn a_name_built_mailbox_elsewhere_needs_a_firm_contact_point() {
+        let a = rec(
+            "Christopher",
+            "Miller",
+            "cmiller@icloud.com",
+            "+12065550100",
+            "",
+        );
+        let namesake = rec(
+            "Christopher",
+            "Miller",
+            "cmiller@bigpond.com",
+            "+12065550199",
+            "",
+        );
+        let e = explain(&a, &namesake, &H);
+        let email = e.fields[Field::Email.index()];
+        assert_eq!(email.level, Level::Similar);
+        assert_eq!(email.weight, 0.0, "{e:?}");
+        assert!(e.is_consistent());
+        // With the phone agreeing, the mailbox counts again.
+        let same = rec(
+            "Christopher",
+            "Miller",
+            "cmiller@bigpond.com",
+            "+12065550100",
+            "",
+        );
+        let e = explain(&a, &same, &H);
+        assert!(e.fields[Field::Email.index()].weight > 0.0, "{e:?}");
     }
 
     #[test]

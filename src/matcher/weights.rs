@@ -46,6 +46,12 @@ pub const PRIOR: f64 = -4.5;
 /// auto-merge.
 pub const RELATIVES_CAP: f64 = 0.90;
 
+/// The highest score of a pair whose given names do not agree and whose one shared
+/// personal-looking link is a household's mailbox (`smithfamily@`, see
+/// `score::household_mailbox_only`): a coin flip, since such a pair is as often two
+/// relatives as one person with a missing or look-alike given name.
+pub const HOUSEHOLD_MAILBOX_CAP: f64 = 0.5;
+
 /// When first names disagree, the most the household fields (surname, phone, address,
 /// city, postcode, state) add together, in bits: relatives share them all at once.
 pub const HOUSEHOLD_CAP: f64 = 8.0;
