@@ -83,22 +83,11 @@ pub(crate) async fn append_in(conn: &mut AnyConnection, e: &NewAudit) -> Result<
             detail: format!("appending an entry answered {} ids, not one", ids.len()),
         });
     };
-    for chunk in rest.chunks(rows_per_statement(4)) {
-        let sql = format!(
-            "INSERT INTO audit_subjects (audit_id, system, record_id, position) VALUES {} \
-             ON CONFLICT DO NOTHING",
-            values_rows(chunk.len(), 4)
-        );
-        let mut q = sqlx::query(&sql);
-        for (position, system, record_id) in chunk {
-            q = q
-                .bind(id)
-                .bind(*system)
-                .bind(record_id.as_str())
-                .bind(*position);
-        }
-        q.execute(&mut *conn).await.ctx("append to the audit log")?;
-    }
+    let rest: Vec<Subject> = rest
+        .iter()
+        .map(|(position, system, record_id)| (id, *position, *system, record_id.clone()))
+        .collect();
+    insert_subjects(conn, &rest).await?;
     Ok(id)
 }
 
@@ -164,7 +153,7 @@ pub(crate) async fn append_many_in(
             ids.push(*id);
         }
     }
-    let subjects: Vec<(i64, i64, &'static str, String)> = entries
+    let subjects: Vec<Subject> = entries
         .iter()
         .zip(&ids)
         .flat_map(|(e, id)| {
@@ -174,7 +163,17 @@ pub(crate) async fn append_many_in(
             })
         })
         .collect();
-    for chunk in subjects.chunks(rows_per_statement(4)) {
+    insert_subjects(conn, &subjects).await?;
+    Ok(ids)
+}
+
+/// A subject row: the entry's id, the subject's place in it, its system and record id.
+type Subject = (i64, i64, &'static str, String);
+
+/// Inserts subject rows, [`rows_per_statement`] a statement; a subject named twice in one
+/// entry is kept once, at its first place.
+async fn insert_subjects(conn: &mut AnyConnection, rows: &[Subject]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(rows_per_statement(4)) {
         let sql = format!(
             "INSERT INTO audit_subjects (audit_id, system, record_id, position) VALUES {} \
              ON CONFLICT DO NOTHING",
@@ -190,7 +189,7 @@ pub(crate) async fn append_many_in(
         }
         q.execute(&mut *conn).await.ctx("append to the audit log")?;
     }
-    Ok(ids)
+    Ok(())
 }
 
 /// The text that appends one entry (binds `$1..$4`: at, actor, action, detail) with

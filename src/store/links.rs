@@ -142,15 +142,27 @@ pub(crate) async fn create_link_in(
         }));
     };
     set_bases_in(&mut *conn, LinkId(id), bases, at).await?;
-    let link = Link {
-        id: LinkId(id),
-        hubspot: hubspot.clone(),
-        gorgias,
-        created_at: at,
-        updated_at: at,
-    };
+    let link = Link::created(LinkId(id), hubspot, gorgias, at);
     append_in(&mut *conn, &link_created_audit(&link, bases, actor)).await?;
     Ok(link)
+}
+
+impl Link {
+    /// A link just created at `at` (created and updated then).
+    pub(crate) fn created(
+        id: LinkId,
+        hubspot: &HubspotId,
+        gorgias: GorgiasId,
+        at: DateTime<Utc>,
+    ) -> Link {
+        Link {
+            id,
+            hubspot: hubspot.clone(),
+            gorgias,
+            created_at: at,
+            updated_at: at,
+        }
+    }
 }
 
 /// The audit entry of a new link (`link.created`), with the fields its bases hold.

@@ -175,14 +175,7 @@ async fn insert_links<'a>(
         let Some(id) = made.remove(&(hubspot.as_str().to_owned(), gorgias.get())) else {
             return Ok(None);
         };
-        let link = Link {
-            id: LinkId(id),
-            hubspot: hubspot.clone(),
-            gorgias,
-            created_at: at,
-            updated_at: at,
-        };
-        out.push((link, bases));
+        out.push((Link::created(LinkId(id), hubspot, gorgias, at), bases));
     }
     Ok(Some(out))
 }

@@ -274,6 +274,17 @@ async fn attempts_then_done_or_failed_are_recorded_and_audited(s: Store) {
     assert_eq!(recent[0].action, "write.failed");
 }
 
+/// Enqueues `writes` and answers the ids of every pending write, in order.
+async fn enqueued(s: &Store, writes: &[NewWrite]) -> Vec<OutboxId> {
+    s.enqueue_writes(writes, t(1)).await.unwrap();
+    s.pending_writes(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect()
+}
+
 /// Three pending HubSpot updates (targets hs 1..3), their ids in order.
 async fn three_pending(s: &Store) -> Vec<OutboxId> {
     let writes: Vec<NewWrite> = (1..=3)
@@ -284,13 +295,7 @@ async fn three_pending(s: &Store) -> Vec<OutboxId> {
             )
         })
         .collect();
-    s.enqueue_writes(&writes, t(1)).await.unwrap();
-    s.pending_writes(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|w| w.id)
-        .collect()
+    enqueued(s, &writes).await
 }
 
 /// A completion linking hs 1 to `g` (when given) and settling the write's record.
@@ -579,13 +584,7 @@ async fn five_pending(s: &Store) -> Vec<OutboxId> {
             write(&format!("w{i}"), target)
         })
         .collect();
-    s.enqueue_writes(&writes, t(1)).await.unwrap();
-    s.pending_writes(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|w| w.id)
-        .collect()
+    enqueued(s, &writes).await
 }
 
 /// What a store holds after completions, for comparing two stores.
