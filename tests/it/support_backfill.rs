@@ -8,7 +8,37 @@
 use crate::cycle_support::{cycle_with, options, sandboxes, seed_people};
 use crate::support_rollups::{hubspot_updates, mappings, prop, rollups_of};
 use serde_json::json;
-use tether::cycle::{CycleError, CycleOptions, StopPoint};
+use tether::cycle::{Cycle, CycleError, CycleOptions, StopPoint};
+use tether::sandbox::Sandboxes;
+
+/// Seeds `n` tickets spread over the Gorgias customers `g` in turn, the first `closed` of
+/// every `every` closed.
+fn seed_round_robin(sb: &Sandboxes, g: &[i64], n: usize, every: usize, closed: usize) {
+    sb.gorgias.seed_tickets(
+        (0..n)
+            .map(|i| {
+                json!({"customer_id": g[i % g.len()], "subject": format!("Order {i}"),
+                    "channel": "email", "status": if i % every < closed { "closed" } else { "open" }})
+            })
+            .collect(),
+    );
+}
+
+/// A cycle stopped (as a crash would stop it, the store kept) after storing two ticket
+/// pages.
+async fn stopped_after_two_pages(sb: &Sandboxes) -> Cycle {
+    let crashing = CycleOptions {
+        stop_at: Some(StopPoint::AfterSupportPages(2)),
+        ..options()
+    };
+    let c = cycle_with(sb, mappings(), crashing).await;
+    let err = c.run().await.unwrap_err();
+    assert!(
+        matches!(err, CycleError::Stopped(StopPoint::AfterSupportPages(2))),
+        "{err}"
+    );
+    c
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_backfill_resumes_after_its_last_stored_page() {
@@ -16,24 +46,8 @@ async fn an_interrupted_backfill_resumes_after_its_last_stored_page() {
     seed_people(&sb, 5, 5);
     let g = sb.gorgias.customer_ids();
     // 250 tickets: 3 pages of 100; customer i gets 50, every 5th of them closed.
-    sb.gorgias.seed_tickets(
-        (0..250)
-            .map(|i| {
-                json!({"customer_id": g[i % 5], "subject": format!("Order {i}"),
-                    "channel": "email", "status": if i % 25 < 5 { "closed" } else { "open" }})
-            })
-            .collect(),
-    );
-    let crashing = CycleOptions {
-        stop_at: Some(StopPoint::AfterSupportPages(2)),
-        ..options()
-    };
-    let c = cycle_with(&sb, mappings(), crashing).await;
-    let err = c.run().await.unwrap_err();
-    assert!(
-        matches!(err, CycleError::Stopped(StopPoint::AfterSupportPages(2))),
-        "{err}"
-    );
+    seed_round_robin(&sb, &g, 250, 25, 5);
+    let c = stopped_after_two_pages(&sb).await;
     let st = c.store.support_status().await.unwrap();
     assert_eq!((st.backfill_pages, st.backfill_tickets), (2, 200));
     assert!(!st.backfill_done);
@@ -79,25 +93,9 @@ async fn a_page_fetched_ahead_but_not_stored_is_fetched_again_and_counted_once()
     seed_people(&sb, 4, 4);
     let g = sb.gorgias.customer_ids();
     // 320 tickets: 4 pages of 100 (the last one 20); customer i gets 80, 16 of them closed.
-    sb.gorgias.seed_tickets(
-        (0..320)
-            .map(|i| {
-                json!({"customer_id": g[i % 4], "subject": format!("Order {i}"),
-                    "channel": "email", "status": if i % 20 < 4 { "closed" } else { "open" }})
-            })
-            .collect(),
-    );
+    seed_round_robin(&sb, &g, 320, 20, 4);
     sb.gorgias.reset_counters();
-    let crashing = CycleOptions {
-        stop_at: Some(StopPoint::AfterSupportPages(2)),
-        ..options()
-    };
-    let c = cycle_with(&sb, mappings(), crashing).await;
-    let err = c.run().await.unwrap_err();
-    assert!(
-        matches!(err, CycleError::Stopped(StopPoint::AfterSupportPages(2))),
-        "{err}"
-    );
+    let c = stopped_after_two_pages(&sb).await;
     assert_eq!(
         sb.gorgias.counters().calls_to("GET /api/tickets"),
         3,
