@@ -40,6 +40,17 @@ async fn stopped_after_two_pages(sb: &Sandboxes) -> Cycle {
     c
 }
 
+/// `c` run again without its stop point: the cycle, its report and how many ticket pages it
+/// listed.
+async fn restarted(sb: &Sandboxes, c: &Cycle) -> (Cycle, tether::cycle::CycleReport, u64) {
+    sb.gorgias.reset_counters();
+    let mut restarted = c.clone();
+    restarted.options.stop_at = None;
+    let r = restarted.run().await.unwrap();
+    let listed = sb.gorgias.counters().calls_to("GET /api/tickets");
+    (restarted, r, listed)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_backfill_resumes_after_its_last_stored_page() {
     let sb = sandboxes().await;
@@ -53,15 +64,8 @@ async fn an_interrupted_backfill_resumes_after_its_last_stored_page() {
     assert!(!st.backfill_done);
 
     // Restarted: only the third page is listed.
-    sb.gorgias.reset_counters();
-    let mut restarted = c.clone();
-    restarted.options.stop_at = None;
-    let r = restarted.run().await.unwrap();
-    assert_eq!(
-        sb.gorgias.counters().calls_to("GET /api/tickets"),
-        1,
-        "pages already stored are not read again"
-    );
+    let (mut restarted, r, listed) = restarted(&sb, &c).await;
+    assert_eq!(listed, 1, "pages already stored are not read again");
     assert_eq!(r.support.tickets_read, 50, "{:?}", r.support);
     let st = c.store.support_status().await.unwrap();
     assert_eq!((st.backfill_pages, st.backfill_tickets), (3, 250));
@@ -109,13 +113,9 @@ async fn a_page_fetched_ahead_but_not_stored_is_fetched_again_and_counted_once()
     );
     assert!(!st.backfill_done);
 
-    sb.gorgias.reset_counters();
-    let mut restarted = c.clone();
-    restarted.options.stop_at = None;
-    let r = restarted.run().await.unwrap();
+    let (_, r, listed) = restarted(&sb, &c).await;
     assert_eq!(
-        sb.gorgias.counters().calls_to("GET /api/tickets"),
-        2,
+        listed, 2,
         "pages 3 and 4: the page fetched ahead is fetched again, the stored ones are not"
     );
     assert_eq!(r.support.tickets_read, 120, "{:?}", r.support);

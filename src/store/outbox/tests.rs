@@ -163,13 +163,7 @@ async fn a_batch_of_completions_is_all_or_nothing(s: Store) {
         })
         .collect();
     s.enqueue_writes(&writes, t(1)).await.unwrap();
-    let ids: Vec<OutboxId> = s
-        .pending_writes(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|w| w.id)
-        .collect();
+    let ids = pending_ids(&s).await;
     let done = |id, link: Option<i64>| Done {
         id,
         result: Some(json!({ "ok": NASTY })),
@@ -277,6 +271,11 @@ async fn attempts_then_done_or_failed_are_recorded_and_audited(s: Store) {
 /// Enqueues `writes` and answers the ids of every pending write, in order.
 async fn enqueued(s: &Store, writes: &[NewWrite]) -> Vec<OutboxId> {
     s.enqueue_writes(writes, t(1)).await.unwrap();
+    pending_ids(s).await
+}
+
+/// The ids of the pending writes, in order.
+async fn pending_ids(s: &Store) -> Vec<OutboxId> {
     s.pending_writes(10)
         .await
         .unwrap()
@@ -370,13 +369,7 @@ async fn a_refused_completion_in_a_batch_fails_only_its_write(s: Store) {
         answers[1]
     );
     assert!(answers[2].as_ref().is_ok_and(|c| c.newly_done));
-    let pending: Vec<OutboxId> = s
-        .pending_writes(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|w| w.id)
-        .collect();
+    let pending = pending_ids(&s).await;
     assert_eq!(pending, vec![ids[1]]);
     assert!(s.link_by_gorgias(gg(10)).await.unwrap().is_some());
     assert_eq!(s.link_by_gorgias(gg(11)).await.unwrap(), None);
@@ -659,13 +652,7 @@ async fn a_set_at_a_time_batch_meeting_a_taken_side_answers_write_by_write(s: St
             .iter()
             .all(|a| a.as_ref().is_ok_and(|c| c.newly_done))
     );
-    let pending: Vec<OutboxId> = s
-        .pending_writes(10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|w| w.id)
-        .collect();
+    let pending = pending_ids(&s).await;
     assert_eq!(pending, vec![ids[0], ids[2]]);
     assert_eq!(s.links().await.unwrap().len(), 2);
     let done_audits = s
