@@ -274,6 +274,16 @@ async fn enqueued(s: &Store, writes: &[NewWrite]) -> Vec<OutboxId> {
     pending_ids(s).await
 }
 
+/// How many audit entries (of the last 100) have `action`.
+async fn audited(s: &Store, action: &str) -> usize {
+    s.recent_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action)
+        .count()
+}
+
 /// The ids of the pending writes, in order.
 async fn pending_ids(s: &Store) -> Vec<OutboxId> {
     s.pending_writes(10)
@@ -524,13 +534,7 @@ async fn a_batch_naming_a_finished_or_repeated_write_answers_it_as_one_by_one_wo
     assert!(answers[3].as_ref().is_ok_and(|c| !c.newly_done));
     let item = s.outbox_item(ids[2]).await.unwrap().unwrap();
     assert_eq!(item.status, OutboxStatus::Done);
-    let done_audits = s
-        .recent_audit(100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action == "write.done")
-        .count();
+    let done_audits = audited(&s, "write.done").await;
     assert_eq!(done_audits, 2, "ids[0] at t(1), ids[2] once");
 }
 /// Five writes (three creates, two updates of hs 4 and 5) completed as one API batch:
@@ -655,13 +659,7 @@ async fn a_set_at_a_time_batch_meeting_a_taken_side_answers_write_by_write(s: St
     let pending = pending_ids(&s).await;
     assert_eq!(pending, vec![ids[0], ids[2]]);
     assert_eq!(s.links().await.unwrap().len(), 2);
-    let done_audits = s
-        .recent_audit(100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action == "write.done")
-        .count();
+    let done_audits = audited(&s, "write.done").await;
     assert_eq!(done_audits, 3);
 }
 
