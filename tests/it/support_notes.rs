@@ -1,7 +1,8 @@
 //! Optional HubSpot notes (issue 14, `[support] notes = true`) end to end: one note per
 //! closed ticket on the linked contact, never two for one ticket, including when the cycle
 //! is killed right after HubSpot accepted the notes and before tether recorded them (the
-//! crash harness of `cycle_crash.rs`: a `StopPoint`, the store kept as a crash leaves it);
+//! crash harness of `cycle_crash.rs`: a `StopPoint`, the store kept as a crash leaves it),
+//! and when a real `tether sync` process is `kill -9`ed while its notes are being written;
 //! and the association type is the one HubSpot's labels list, not a hard-coded one.
 
 use crate::cycle_support::{cycle_with, options, sandboxes, seed_people};
@@ -141,6 +142,72 @@ async fn notes_are_written_once_per_closed_ticket_across_a_crash() {
     let r = restarted.run().await.unwrap();
     assert_eq!(r.support.notes.written, 1, "{:?}", r.support);
     assert_eq!(keys(&sb).len(), 3);
+}
+
+/// `tether sync` as a real process with notes on, `kill -9`ed while its second notes call is
+/// in flight (HubSpot slowed down on that endpoint so the kill lands mid-way), then run
+/// again to its end: every closed ticket has exactly one note, and a further sync writes
+/// none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_are_written_once_across_a_real_kill_9() {
+    use crate::cycle_cli::sandbox_env;
+    use crate::cycle_support::run;
+    use std::process::Stdio;
+    use std::time::Duration;
+    use tether::sandbox::hubspot::{Fault, FaultKind};
+
+    let sb = sandboxes().await;
+    seed_people(&sb, 20, 20);
+    let g = sb.gorgias.customer_ids();
+    // 600 closed tickets: six notes calls of 100.
+    let mut closed = BTreeSet::new();
+    for i in 0..600 {
+        let t = sb
+            .gorgias
+            .open_ticket(g[i % g.len()], &format!("Order {i}"), "email");
+        sb.gorgias.ticket_action(t, TicketAction::Close).unwrap();
+        closed.insert(format!("gorgias-ticket-{t}"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = sandbox_env(&sb, dir.path());
+    env.push(("TETHER__SUPPORT__NOTES".into(), "true".into()));
+    let d = dir.path().to_path_buf();
+    let (code, out) = run(env.clone(), d.clone(), &["setup"]).await;
+    assert_eq!(code, 0, "{out}");
+
+    sb.hubspot.inject_fault(
+        Fault::of(FaultKind::Latency, 1_000)
+            .on_path("/notes/batch/upsert")
+            .millis(400),
+    );
+    let mut child = crate::harness::tether_command()
+        .current_dir(dir.path())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .arg("sync")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::harness::eventually(Duration::from_secs(120), "a second notes call", || {
+        (upserts(&sb) >= 2).then_some(())
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    let written = keys(&sb).len();
+    assert!(
+        written < closed.len(),
+        "the kill came after every note was written ({written}): the test exercised nothing"
+    );
+
+    sb.hubspot.clear_faults();
+    let (code, out) = run(env.clone(), d.clone(), &["sync"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(keys(&sb), closed, "one note per closed ticket, none twice");
+    let before = upserts(&sb);
+    let (code, out) = run(env, d, &["sync"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(upserts(&sb), before, "no note written again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
