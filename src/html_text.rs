@@ -1,24 +1,36 @@
 //! Escaping text for HTML: the one function the review page, the Gorgias sidebar card and the
 //! HubSpot note bodies use to put untrusted text into element content or a quoted attribute.
 //!
-//! Owns that escape only. Must never produce markup of its own (line breaks included: a page
-//! that shows them, like the plan report, does so itself).
+//! Owns that escape (and its table of entities, [`entity`], which the plan report's richer
+//! escape uses too). Must never produce markup of its own (line breaks included: a page that
+//! shows them, like the plan report, does so itself).
 
 /// `s` with `&`, `<`, `>` and both quotes escaped, for element content and quoted attribute
 /// values.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+        match entity(c) {
+            Some(e) => out.push_str(e),
+            None => out.push(c),
         }
     }
     out
+}
+
+/// The entity that stands for `c` in HTML text and quoted attributes, when it is one of the
+/// five markup characters (`&`, `<`, `>`, `"`, `'`); `None` for any other character. For an
+/// escape that does more with other characters (the plan report shows line breaks and
+/// hidden characters), built on the same table.
+pub fn entity(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -11,17 +11,17 @@ use super::view::{self, EMPTY};
 use crate::engine::Plan;
 use std::fmt::Write as _;
 
-/// `s` escaped for HTML text and attribute values.
+/// `s` escaped for HTML text and attribute values: the markup characters as
+/// [`crate::html_text::entity`] says, line breaks as `<br>`, hidden characters shown.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
+        if let Some(e) = crate::html_text::entity(c) {
+            out.push_str(e);
+            continue;
+        }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' | '\r' => out.push_str("<br>"),
             c if view::is_hidden(c) => {
