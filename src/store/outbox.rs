@@ -252,6 +252,27 @@ async fn finish_in(
     end_in(conn, id, &ending, None, actor, at).await
 }
 
+/// Marks one write of a batch done with its follow-ups, on `conn` ([`finish_in`]).
+async fn done_in(
+    conn: &mut AnyConnection,
+    d: &Done,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<Completion, StoreError> {
+    let result = d.result.as_ref();
+    finish_in(
+        conn,
+        d.id,
+        OutboxStatus::Done,
+        result,
+        None,
+        &d.follow_ups,
+        actor,
+        at,
+    )
+    .await
+}
+
 /// How a write ends: its new status, what the system answered or the error, and the
 /// follow-ups that land with it.
 struct Ending<'a> {
@@ -576,19 +597,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(done.len());
         for d in done {
-            out.push(
-                finish_in(
-                    &mut tx,
-                    d.id,
-                    OutboxStatus::Done,
-                    d.result.as_ref(),
-                    None,
-                    &d.follow_ups,
-                    actor,
-                    at,
-                )
-                .await?,
-            );
+            out.push(done_in(&mut tx, d, actor, at).await?);
         }
         tx.commit().await.ctx("commit finished writes")?;
         Ok(out)

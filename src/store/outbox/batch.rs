@@ -10,7 +10,7 @@
 //! is: the answers are the same either way. Must never let a write end half-done: any
 //! failure other than a refusal rolls the whole batch back.
 
-use super::{Completion, Done, Ending, OutboxStatus, end_in, finish_in};
+use super::{Completion, Done, Ending, OutboxStatus, done_in, end_in};
 use crate::domain::{RecordRef, System};
 use crate::store::{QueryContext, Store, StoreError, placeholders};
 use chrono::{DateTime, Utc};
@@ -101,18 +101,7 @@ impl Store {
         let mut out = Vec::with_capacity(done.len());
         for d in done {
             let mut one = (*tx).begin().await.ctx("begin a write's savepoint")?;
-            let r = finish_in(
-                &mut one,
-                d.id,
-                OutboxStatus::Done,
-                d.result.as_ref(),
-                None,
-                &d.follow_ups,
-                actor,
-                at,
-            )
-            .await;
-            match r {
+            match done_in(&mut one, d, actor, at).await {
                 Ok(c) => {
                     one.commit().await.ctx("release a write's savepoint")?;
                     out.push(Ok(c));
