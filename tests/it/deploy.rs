@@ -119,20 +119,25 @@ fn default_listen_port_is_the_documented_one() {
     assert_eq!(port_of(listen), DEFAULT_PORT);
 }
 
-#[test]
-fn kubernetes_probes_and_ports_match_the_server() {
-    let d = read("deploy/k8s/deployment.yaml");
+/// A Kubernetes deployment's probes, container port and metrics path are the server's.
+fn assert_probes_port_and_metrics(d: &str) {
     assert_eq!(
-        probe(&d, "livenessProbe"),
+        probe(d, "livenessProbe"),
         (HEALTHZ.to_owned(), DEFAULT_PORT)
     );
     assert_eq!(
-        probe(&d, "readinessProbe"),
+        probe(d, "readinessProbe"),
         (READYZ.to_owned(), DEFAULT_PORT)
     );
-    assert_eq!(yaml_values(&d, "containerPort"), [DEFAULT_PORT.to_string()]);
+    assert_eq!(yaml_values(d, "containerPort"), [DEFAULT_PORT.to_string()]);
+    assert_eq!(yaml_values(d, "prometheus.io/path"), [METRICS]);
+}
+
+#[test]
+fn kubernetes_probes_and_ports_match_the_server() {
+    let d = read("deploy/k8s/deployment.yaml");
+    assert_probes_port_and_metrics(&d);
     assert_eq!(yaml_values(&d, "replicas"), ["1"]);
-    assert_eq!(yaml_values(&d, "prometheus.io/path"), [METRICS]);
     assert_eq!(
         yaml_values(&d, "prometheus.io/port"),
         [DEFAULT_PORT.to_string()]
@@ -155,16 +160,7 @@ fn kubernetes_probes_and_ports_match_the_server() {
 fn the_postgres_kubernetes_example_runs_two_replicas_without_a_volume() {
     let d = read("deploy/k8s/postgres/deployment.yaml");
     assert_eq!(yaml_values(&d, "replicas"), ["2"]);
-    assert_eq!(
-        probe(&d, "livenessProbe"),
-        (HEALTHZ.to_owned(), DEFAULT_PORT)
-    );
-    assert_eq!(
-        probe(&d, "readinessProbe"),
-        (READYZ.to_owned(), DEFAULT_PORT)
-    );
-    assert_eq!(yaml_values(&d, "containerPort"), [DEFAULT_PORT.to_string()]);
-    assert_eq!(yaml_values(&d, "prometheus.io/path"), [METRICS]);
+    assert_probes_port_and_metrics(&d);
     for no in ["persistentVolumeClaim", "claimName", "/data", "Recreate"] {
         assert!(!d.contains(no), "the replicated example names {no}");
     }

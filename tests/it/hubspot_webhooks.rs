@@ -30,15 +30,20 @@ async fn hook(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> Stat
     }
 }
 
-#[tokio::test]
-async fn events_arrive_signed_batched_and_retried() {
-    let seen = Seen::default();
+/// A webhook receiver on port 0 serving [`hook`] at `/hook`, recording into `seen`.
+async fn receiver(seen: &Seen) -> tether::sandbox::Running {
     let app = Router::new()
         .route("/hook", post(hook))
         .with_state(seen.clone());
-    let recv = tether::sandbox::serve(app, "127.0.0.1:0".parse().unwrap())
+    tether::sandbox::serve(app, "127.0.0.1:0".parse().unwrap())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn events_arrive_signed_batched_and_retried() {
+    let seen = Seen::default();
+    let recv = receiver(&seen).await;
     let target = format!("{}/hook?x=1", recv.base_url);
     let mut cfg = fast_sandbox();
     let mut wh = WebhookConfig::new(target.clone(), Secret::new("client-secret"));
@@ -150,12 +155,7 @@ async fn events_wait_for_a_target_set_after_start() {
     // Only now is the receiver bound (port 0), and the sandbox pointed at it.
     let seen = Seen::default();
     seen.0.lock().unwrap().push((HeaderMap::new(), "[]".into())); // `hook` fails the first
-    let app = Router::new()
-        .route("/hook", post(hook))
-        .with_state(seen.clone());
-    let recv = tether::sandbox::serve(app, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let recv = receiver(&seen).await;
     let target = format!("{}/hook", recv.base_url);
     let bad = http
         .post(&control)
