@@ -2,8 +2,10 @@
 //! HubSpot note bodies use to put untrusted text into element content or a quoted attribute.
 //!
 //! Owns that escape (and its table of entities, [`entity`], which the plan report's richer
-//! escape uses too). Must never produce markup of its own (line breaks included: a page that
-//! shows them, like the plan report, does so itself).
+//! escape uses too), and placing a finished fragment at the end of a page's body
+//! ([`before_body_end`], for the report's and the review page's added sections). Must never
+//! produce markup of its own (line breaks included: a page that shows them, like the plan
+//! report, does so itself).
 
 /// `s` with `&`, `<`, `>` and both quotes escaped, for element content and quoted attribute
 /// values.
@@ -30,6 +32,15 @@ pub fn entity(c: char) -> Option<&'static str> {
         '"' => Some("&quot;"),
         '\'' => Some("&#39;"),
         _ => None,
+    }
+}
+
+/// `page` (a whole document) with `fragment` placed just before its last `</body>`, or at
+/// its end when it has none.
+pub fn before_body_end(page: &str, fragment: &str) -> String {
+    match page.rfind("</body>") {
+        Some(i) => format!("{}{fragment}{}", &page[..i], &page[i..]),
+        None => format!("{page}{fragment}"),
     }
 }
 

@@ -46,10 +46,7 @@ pub fn rollups_section(rows: &[RollupRow]) -> String {
 
 /// `html` (a whole report) with `section` placed before its closing `</body>`.
 pub fn with_section(html: &str, section: &str) -> String {
-    match html.rfind("</body>") {
-        Some(i) => format!("{}{section}{}", &html[..i], &html[i..]),
-        None => format!("{html}{section}"),
-    }
+    crate::html_text::before_body_end(html, section)
 }
 
 #[cfg(test)]

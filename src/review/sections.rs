@@ -104,9 +104,10 @@ pub fn refused_section(base: &str, csrf: &str, items: &[Unsettled]) -> String {
 /// `page` (a whole document from [`super::html`]) with `sections` added at the end of its
 /// body.
 pub fn append_to_body(page: &str, sections: &str) -> String {
-    match page.rfind("</body>") {
-        Some(i) => format!("{}{sections}\n{}", &page[..i], &page[i..]),
-        None => format!("{page}{sections}"),
+    if page.contains("</body>") {
+        crate::html_text::before_body_end(page, &format!("{sections}\n"))
+    } else {
+        format!("{page}{sections}")
     }
 }
 
